@@ -1,0 +1,106 @@
+"""Command line: the window by default, and headless `compare`, `inspect`, `bench`.
+
+Heavy parts (Qt, llama.cpp) are imported only by the command that needs them,
+so `gemmacompare inspect` answers instantly and works without a display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_MODEL_FAILED = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gemmacompare", description="Run two local LLMs side by side.")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    sub = ap.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="open the window (the default)")
+    gui.add_argument("models", nargs="*", help="GGUF files for the left and right panes")
+
+    ins = sub.add_parser("inspect", help="print a GGUF file's facts without loading it")
+    ins.add_argument("files", nargs="+")
+    ins.add_argument("--json", action="store_true", help="print JSON")
+
+    cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal")
+    cmp_.add_argument("model_a", nargs="?", help="GGUF path or demo key (default: first demo model)")
+    cmp_.add_argument("model_b", nargs="?", help="GGUF path or demo key (default: second demo model)")
+    cmp_.add_argument("-p", "--prompt", required=True)
+    cmp_.add_argument("--system", default=None, help="system prompt")
+    cmp_.add_argument("--mode", choices=("race", "fair"), default="race")
+    cmp_.add_argument("--raw", action="store_true", help="raw completion: no chat template")
+    cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
+    _add_generation_args(cmp_)
+
+    return ap
+
+
+def _add_generation_args(ap: argparse.ArgumentParser) -> None:
+    g = ap.add_argument_group("generation")
+    g.add_argument("-n", "--max-tokens", type=int, default=128)
+    g.add_argument("--temp", type=float, default=0.0, help="0 = greedy (default)")
+    g.add_argument("--top-p", type=float, default=0.95)
+    g.add_argument("--top-k", type=int, default=40)
+    g.add_argument("--min-p", type=float, default=0.05)
+    g.add_argument("--repeat-penalty", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=42)
+    g.add_argument("--ctx", type=int, default=2048, help="context size")
+    g.add_argument("--threads", type=int, default=0, help="total CPU threads (0 = all cores)")
+    g.add_argument("--gpu-layers", type=int, default=0)
+    g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    think = g.add_mutually_exclusive_group()
+    think.add_argument("--think", dest="thinking", action="store_true", default=None)
+    think.add_argument("--no-think", dest="thinking", action="store_false")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    ap = build_parser()
+    if not argv or (argv[0] not in ap._subparsers._group_actions[0].choices and not argv[0].startswith("-")):
+        argv = ["gui", *argv]
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if args.command in (None, "gui"):
+        from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
+
+        return run_app(getattr(args, "models", []))
+    if args.command == "inspect":
+        return cmd_inspect(args)
+    if args.command == "compare":
+        from gemmacompare.core.compare_cli import cmd_compare  # noqa: PLC0415
+
+        return cmd_compare(args)
+    ap.print_help()
+    return EXIT_USAGE
+
+
+def cmd_inspect(args) -> int:
+    from gemmacompare.core.model_file import ModelFileError, read_model_facts
+
+    status = EXIT_OK
+    out = []
+    for f in args.files:
+        try:
+            facts = read_model_facts(f)
+        except ModelFileError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            status = exc.problem.value
+            continue
+        if args.json:
+            d = dict(facts.__dict__)
+            d["has_chat_template"] = facts.has_chat_template
+            out.append(d)
+        else:
+            print("\n".join(facts.summary_lines()))
+            print()
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return status

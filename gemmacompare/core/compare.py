@@ -1,0 +1,123 @@
+"""Two models, one prompt: race (at once, threads split) or fair (one after the other).
+
+Used by the CLI and the benchmark; the GUI drives the same ModelWorker per pane.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from . import protocol as p
+from .engine import ModelWorker, WorkerFailed
+from .memory import MemorySampler
+from .metrics import RunRecord
+from .worker import _default_threads
+
+log = logging.getLogger(__name__)
+
+RACE = "race"
+FAIR = "fair"
+MODES = (RACE, FAIR)
+
+
+def threads_for_mode(mode: str, total: int | None = None, n_models: int = 2) -> int:
+    """Threads each model gets: the whole machine in fair mode, a share in race mode."""
+    total = total or _default_threads()
+    return total if mode == FAIR else max(1, total // n_models)
+
+
+@dataclass
+class CompareResult:
+    mode: str
+    threads_total: int
+    runs: list[RunRecord] = field(default_factory=list)
+    loaded: list[p.Loaded | None] = field(default_factory=list)
+
+
+EventCallback = Callable[[int, p.Event], None]
+
+
+class ComparePair:
+    """Owns two workers and a memory sampler; runs prompts on both."""
+
+    def __init__(self, labels: Sequence[str] = ("A", "B")) -> None:
+        self.workers = [ModelWorker(label) for label in labels]
+        self.sampler = MemorySampler().start()
+        self.loaded: list[p.Loaded | None] = [None] * len(self.workers)
+
+    def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
+        """Load all models at once; returns an error (or None) per model."""
+        errors: list[p.WorkerError | None] = [None] * len(paths)
+
+        def one(i: int) -> None:
+            try:
+                self.loaded[i] = self.workers[i].load(paths[i], settings)
+                self.sampler.watch(self.workers[i].label, self.workers[i].pid)
+            except WorkerFailed as exc:
+                errors[i] = exc.error
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return errors
+
+    def run(
+        self,
+        make_command: Callable[[int], p.GenerateCommand],
+        mode: str = RACE,
+        threads_total: int | None = None,
+        on_event: EventCallback | None = None,
+    ) -> CompareResult:
+        total = threads_total or _default_threads()
+        n_threads = threads_for_mode(mode, total, len(self.workers))
+        result = CompareResult(mode, total, loaded=list(self.loaded))
+        result.runs = [RunRecord(w.label, 0.0) for w in self.workers]
+
+        def one(i: int) -> None:
+            w = self.workers[i]
+            rec = result.runs[i]
+            cmd = make_command(i)
+            cmd = p.GenerateCommand(
+                cmd.request_id, cmd.messages, cmd.raw_prompt, cmd.sampling, cmd.enable_thinking, n_threads
+            )
+            self.sampler.reset(w.label)
+            rec.t_send = time.monotonic()
+            for ev in w.generate(cmd):
+                rec.add(ev)
+                if on_event:
+                    on_event(i, ev)
+            # A restarted worker has a new pid; keep sampling the right process.
+            self.sampler.watch(w.label, w.pid)
+            rec.memory = self.sampler.trace(w.label)
+
+        if mode == RACE:
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(len(self.workers))]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for i in range(len(self.workers)):
+                one(i)
+        return result
+
+    def stop(self) -> None:
+        for w in self.workers:
+            w.stop()
+
+    def close(self) -> None:
+        self.sampler.stop()
+        for w in self.workers:
+            w.close()
+
+    def __enter__(self) -> "ComparePair":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

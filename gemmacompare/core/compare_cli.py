@@ -1,0 +1,163 @@
+"""`gemmacompare compare`: both answers streamed to the terminal, then a table."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from . import protocol as p
+from .compare import ComparePair, CompareResult
+from .demo_models import resolve_model_arg
+from .model_file import ModelFileError, human_bytes, read_model_facts
+from .stats_table import stats_rows
+
+
+class LinePrinter:
+    """Prints each model's text line by line with a label, so two streams
+    interleave readably in one terminal."""
+
+    def __init__(self, labels: list[str], out=sys.stdout) -> None:
+        self.labels = labels
+        self.out = out
+        self.partial = {(i, ph): "" for i in range(len(labels)) for ph in ("thinking", "answer")}
+        self.lock = threading.Lock()
+        width = max(len(x) for x in labels)
+        self.prefix = [f"[{x:<{width}}]" for x in labels]
+
+    def feed(self, i: int, phase: str, text: str) -> None:
+        if not text:
+            return
+        with self.lock:
+            buf = self.partial[(i, phase)] + text
+            *lines, rest = buf.split("\n")
+            for line in lines:
+                self._emit(i, phase, line)
+            self.partial[(i, phase)] = rest
+
+    def flush(self, i: int) -> None:
+        with self.lock:
+            for ph in ("thinking", "answer"):
+                if self.partial[(i, ph)]:
+                    self._emit(i, ph, self.partial[(i, ph)])
+                    self.partial[(i, ph)] = ""
+
+    def _emit(self, i: int, phase: str, line: str) -> None:
+        tag = " think>" if phase == "thinking" else ""
+        print(f"{self.prefix[i]}{tag} {line}", file=self.out, flush=True)
+
+
+def format_table(result: CompareResult, labels: list[str]) -> str:
+    rows = stats_rows(result, labels)
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict:
+    models = []
+    for i, run in enumerate(result.runs):
+        loaded = result.loaded[i] if i < len(result.loaded) else None
+        models.append(
+            {
+                "label": labels[i],
+                "model": asdict(loaded.facts) if loaded else None,
+                "load_seconds": loaded.load_seconds if loaded else None,
+                "stats": run.stats().to_dict(),
+                "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
+                "error": asdict(run.error) if run.error else None,
+                "thinking": run.thinking,
+                "answer": run.answer,
+                "prompt_text": run.prompt.prompt_text if run.prompt else None,
+                "t_send": run.t_send,
+                "tokens": [
+                    {"i": t.index, "id": t.token_id, "t": t.t - run.t_send, "phase": t.phase,
+                     "text": t.thinking + t.answer}
+                    for t in run.tokens
+                ],
+                "memory": [
+                    {"t": s.t - run.t_send, "rss": s.rss, "vram": s.vram}
+                    for s in (run.memory.samples if run.memory else [])
+                ],
+            }
+        )
+    return {
+        "mode": result.mode,
+        "threads_total": result.threads_total,
+        "threads_per_model": [r.stats().n_threads for r in result.runs],
+        "prompt": prompt,
+        "models": models,
+    }
+
+
+def cmd_compare(args) -> int:
+    from gemmacompare.cli import EXIT_MODEL_FAILED, EXIT_OK
+
+    try:
+        paths = [resolve_model_arg(args.model_a, 0), resolve_model_arg(args.model_b, 1)]
+    except LookupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MODEL_FAILED
+    for path in paths:
+        try:
+            facts = read_model_facts(path)
+        except ModelFileError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return exc.problem.value
+        print(f"# {facts.name}: {facts.architecture}, {facts.size_label} params, {facts.quantization}, "
+              f"{human_bytes(facts.file_size)}", file=sys.stderr)
+    labels = ["A", "B"]
+    sampling = p.SamplingSettings(
+        max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p, top_k=args.top_k,
+        min_p=args.min_p, repeat_penalty=args.repeat_penalty, seed=args.seed, stop=tuple(args.stop),
+    )
+    messages = []
+    if args.system:
+        messages.append(p.ChatMessage("system", args.system))
+    messages.append(p.ChatMessage("user", args.prompt))
+
+    def make_command(i: int) -> p.GenerateCommand:
+        return p.GenerateCommand(
+            request_id=1,
+            messages=() if args.raw else tuple(messages),
+            raw_prompt=args.prompt if args.raw else None,
+            sampling=sampling,
+            enable_thinking=args.thinking,
+        )
+
+    printer = LinePrinter(labels)
+
+    def on_event(i: int, ev: p.Event) -> None:
+        if isinstance(ev, p.Token):
+            printer.feed(i, "thinking", ev.thinking)
+            printer.feed(i, "answer", ev.answer)
+        elif isinstance(ev, (p.Finished, p.WorkerError)):
+            printer.flush(i)
+            if isinstance(ev, p.WorkerError):
+                print(f"[{labels[i]}] error: {ev.message}", file=sys.stderr)
+
+    with ComparePair(labels) as pair:
+        print(f"# loading both models ({args.mode} mode)...", file=sys.stderr)
+        errors = pair.load([str(x) for x in paths], p.LoadSettings(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
+        for i, err in enumerate(errors):
+            if err:
+                print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)
+        if all(errors):
+            return EXIT_MODEL_FAILED
+        try:
+            result = pair.run(make_command, mode=args.mode, threads_total=args.threads or None, on_event=on_event)
+        except KeyboardInterrupt:
+            pair.stop()
+            raise
+    print()
+    print(format_table(result, labels))
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))
+        print(f"# wrote {args.json_out}", file=sys.stderr)
+    return EXIT_OK if not any(r.error for r in result.runs) else EXIT_MODEL_FAILED

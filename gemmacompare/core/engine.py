@@ -1,0 +1,201 @@
+"""The parent side of a model worker: start, load, generate, stop, close.
+
+`ModelWorker.generate` yields the worker's events one by one; it is meant to be
+driven from one background thread per model (the GUI's pane thread, the CLI's
+race thread). Stop and close may be called from any thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing as mp
+import signal
+import threading
+import time
+from typing import Iterator
+
+from . import protocol as p
+from .worker import worker_main
+
+log = logging.getLogger(__name__)
+
+# Past this, a stop the worker has not answered is enforced by killing it.
+STOP_GRACE_S = 0.4
+
+
+class WorkerFailed(Exception):
+    def __init__(self, error: p.WorkerError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "stopped responding"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        if name == "SIGKILL":
+            return "was killed (SIGKILL; out of memory, or killed from outside)"
+        if name == "SIGABRT":
+            return "aborted inside llama.cpp (SIGABRT, e.g. a GGML_ASSERT)"
+        return f"died from {name}"
+    return f"exited with status {exitcode}"
+
+
+class ModelWorker:
+    def __init__(self, label: str = "") -> None:
+        self.label = label
+        self._ctx = mp.get_context("spawn")
+        self._proc: mp.process.BaseProcess | None = None
+        self._conn = None
+        self._stop = self._ctx.RawValue(ctypes.c_int, 0)
+        self._stop_requested_at: float | None = None
+        self._send_lock = threading.Lock()
+        self._last_load: p.LoadCommand | None = None
+        self.loaded: p.Loaded | None = None
+        self._request_ids = iter(range(1, 1 << 62))
+
+    # --- lifecycle ---------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def start(self) -> None:
+        if self.alive:
+            return
+        parent, child = self._ctx.Pipe(duplex=True)
+        self._proc = self._ctx.Process(
+            target=worker_main, args=(child, self._stop), name=f"gemmacompare-worker-{self.label}", daemon=True
+        )
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        self.loaded = None
+
+    def load(self, path: str, settings: p.LoadSettings = p.LoadSettings()) -> p.Loaded:
+        """Blocking load. Raises WorkerFailed with a one-sentence message."""
+        self.start()
+        cmd = p.LoadCommand(str(path), settings)
+        self._last_load = cmd
+        self._send(cmd)
+        while True:
+            ev = self._recv(timeout=None)
+            if isinstance(ev, p.Loaded):
+                self.loaded = ev
+                return ev
+            if isinstance(ev, p.WorkerError):
+                raise WorkerFailed(ev)
+
+    def close(self, timeout: float = 1.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.is_alive():
+            self._stop.value = 1
+            try:
+                with self._send_lock:
+                    self._conn.send(p.ShutdownCommand())
+            except (OSError, BrokenPipeError):
+                pass
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(1.0)
+        if self._conn is not None:
+            self._conn.close()
+        self.loaded = None
+
+    def kill(self) -> None:
+        """Hard kill (used by stop when the worker does not answer)."""
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(1.0)
+
+    # --- generation --------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the running generation to stop; enforced by kill after STOP_GRACE_S."""
+        self._stop.value = 1
+        self._stop_requested_at = time.monotonic()
+
+    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs) -> Iterator[p.Event]:
+        """Run one request and yield its events, ending with Finished or WorkerError.
+
+        A worker that died since the last call is restarted and reloaded first.
+        """
+        if cmd is None:
+            cmd = p.GenerateCommand(request_id=next(self._request_ids), **kwargs)
+        if not self.alive and self._last_load is not None:
+            try:
+                self.load(self._last_load.path, self._last_load.settings)
+            except WorkerFailed as exc:
+                yield exc.error
+                return
+        self._stop.value = 0
+        self._stop_requested_at = None
+        try:
+            self._send(cmd)
+        except (OSError, BrokenPipeError):
+            yield self._death_event(cmd.request_id)
+            return
+        while True:
+            try:
+                ev = self._recv(timeout=0.05)
+            except EOFError:
+                yield self._death_event(cmd.request_id)
+                return
+            if ev is None:
+                if not self.alive:
+                    yield self._death_event(cmd.request_id)
+                    return
+                if self._stop_requested_at and time.monotonic() - self._stop_requested_at > STOP_GRACE_S:
+                    # Stuck in a long step (a huge prefill chunk on a slow GPU
+                    # path, say): the user asked to stop, so kill; the next
+                    # generate restarts the worker with the same model.
+                    self.kill()
+                    yield p.Finished(cmd.request_id, p.STOP_USER, 0, 0, self._stop_requested_at, time.monotonic(), None, 0)
+                    return
+                continue
+            yield ev
+            if isinstance(ev, (p.Finished, p.WorkerError)) and getattr(ev, "request_id", None) in (cmd.request_id, None):
+                return
+
+    # --- plumbing ----------------------------------------------------------
+
+    def _send(self, msg) -> None:
+        if self._conn is None:
+            raise BrokenPipeError("worker not started")
+        with self._send_lock:
+            self._conn.send(msg)
+
+    def _recv(self, timeout: float | None):
+        if timeout is None:
+            while not self._conn.poll(0.1):
+                if not self.alive:
+                    raise WorkerFailed(self._death_event(None))
+            return self._conn.recv()
+        if self._conn.poll(timeout):
+            return self._conn.recv()
+        return None
+
+    def _death_event(self, request_id: int | None) -> p.WorkerError:
+        proc = self._proc
+        if proc is not None:
+            proc.join(0.5)
+        how = describe_exit(proc.exitcode if proc is not None else None)
+        name = self.loaded.facts.name if self.loaded else (self.label or "the model")
+        return p.WorkerError(
+            request_id,
+            f"The worker for {name} {how}; it restarts on the next prompt (lower context size or pick a smaller model if it repeats).",
+            detail=f"exitcode={proc.exitcode if proc else None}",
+            fatal=True,
+        )

@@ -1,0 +1,137 @@
+"""Per-answer figures computed from a worker's event stream.
+
+Wall-clock figures come from the worker's own timestamps (taken when each
+token was sampled); llama.cpp's perf counters are kept beside them so a user
+can see both agree.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass, field
+
+from . import protocol as p
+from .reasoning import ANSWER, THINKING
+
+
+@dataclass
+class RunRecord:
+    """Everything one model produced for one request, as it arrives."""
+
+    label: str
+    t_send: float  # parent clock at "Send"; the shared time axis starts here
+    prompt: p.PromptReady | None = None
+    prefill: p.PrefillDone | None = None
+    tokens: list[p.Token] = field(default_factory=list)
+    finished: p.Finished | None = None
+    error: p.WorkerError | None = None
+    memory: p.MemoryTrace | None = None
+    thinking_text: list[str] = field(default_factory=list)
+    answer_text: list[str] = field(default_factory=list)
+
+    def add(self, ev: p.Event) -> None:
+        if isinstance(ev, p.Token):
+            if ev.token_id >= 0:
+                self.tokens.append(ev)
+            if ev.thinking:
+                self.thinking_text.append(ev.thinking)
+            if ev.answer:
+                self.answer_text.append(ev.answer)
+        elif isinstance(ev, p.PrefillDone):
+            self.prefill = ev
+        elif isinstance(ev, p.PromptReady):
+            self.prompt = ev
+        elif isinstance(ev, p.Finished):
+            self.finished = ev
+        elif isinstance(ev, p.WorkerError):
+            self.error = ev
+
+    @property
+    def thinking(self) -> str:
+        return "".join(self.thinking_text)
+
+    @property
+    def answer(self) -> str:
+        return "".join(self.answer_text)
+
+    @property
+    def done(self) -> bool:
+        return self.finished is not None or self.error is not None
+
+    def stats(self) -> "RunStats":
+        return compute_stats(self)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    n_prompt: int
+    prefill_ms: float | None
+    prefill_tps: float | None
+    ttft_s: float | None  # Send -> first token
+    time_to_answer_s: float | None  # Send -> first answer token
+    gen_tps: float | None  # tokens after the first / time from first to last
+    n_tokens: int
+    n_thinking: int
+    n_answer: int
+    ms_per_token_p50: float | None
+    ms_per_token_p95: float | None
+    total_s: float | None
+    stop_reason: str
+    peak_rss: int | None
+    peak_vram: int | None
+    gpu_available: bool
+    n_threads: int
+    template: str
+    llama_n_p_eval: int | None
+    llama_n_eval: int | None
+    llama_prompt_tps: float | None
+    llama_eval_tps: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def compute_stats(run: RunRecord) -> RunStats:
+    toks = run.tokens
+    times = [t.t for t in toks]
+    gaps_ms = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]
+    first_answer = next((t for t in toks if t.phase == ANSWER and t.answer.strip()), None)
+    pre = run.prefill
+    fin = run.finished
+    perf = fin.perf if fin else None
+    mem = run.memory
+    gen_tps = None
+    if len(times) >= 2 and times[-1] > times[0]:
+        gen_tps = (len(times) - 1) / (times[-1] - times[0])
+    return RunStats(
+        n_prompt=pre.n_prompt if pre else (fin.n_prompt if fin else 0),
+        prefill_ms=pre.ms if pre else None,
+        prefill_tps=(pre.n_prompt / (pre.ms / 1000.0)) if pre and pre.ms > 0 else None,
+        ttft_s=(times[0] - run.t_send) if times else None,
+        time_to_answer_s=(first_answer.t - run.t_send) if first_answer else None,
+        gen_tps=gen_tps,
+        n_tokens=len(toks),
+        n_thinking=sum(1 for t in toks if t.phase == THINKING),
+        n_answer=sum(1 for t in toks if t.phase == ANSWER),
+        ms_per_token_p50=_percentile(gaps_ms, 50),
+        ms_per_token_p95=_percentile(gaps_ms, 95),
+        total_s=(fin.t_end - run.t_send) if fin else None,
+        stop_reason=fin.stop_reason if fin else (p.STOP_ERROR if run.error else "running"),
+        peak_rss=mem.peak_rss if mem and mem.samples else None,
+        peak_vram=mem.peak_vram if mem else None,
+        gpu_available=bool(mem and mem.gpu_available),
+        n_threads=fin.n_threads if fin else 0,
+        template=run.prompt.template_name if run.prompt else "",
+        llama_n_p_eval=perf.n_p_eval if perf else None,
+        llama_n_eval=perf.n_eval if perf else None,
+        llama_prompt_tps=(perf.n_p_eval / perf.t_p_eval_ms * 1000.0) if perf and perf.t_p_eval_ms > 0 else None,
+        llama_eval_tps=(perf.n_eval / perf.t_eval_ms * 1000.0) if perf and perf.t_eval_ms > 0 else None,
+    )

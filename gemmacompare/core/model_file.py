@@ -1,0 +1,264 @@
+"""GGUF facts and validation, read before anything is handed to llama.cpp.
+
+llama.cpp answers a bad file with a GGML_ASSERT or a terse log line; we check
+what we can first so the user gets one sentence saying what is wrong and what
+to do.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import functools
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+SUPPORTED_GGUF_VERSIONS = (2, 3)
+
+
+class FileProblem(enum.Enum):
+    """Each kind has its own CLI exit status (the value)."""
+
+    MISSING = 10
+    DIRECTORY = 11
+    UNREADABLE = 12
+    EMPTY = 13
+    NOT_GGUF = 14
+    BAD_VERSION = 15
+    TRUNCATED = 16
+    UNKNOWN_ARCH = 17
+    CORRUPT = 18
+
+
+class ModelFileError(Exception):
+    def __init__(self, problem: FileProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    path: str
+    file_size: int
+    architecture: str
+    name: str
+    parameters: int
+    quantization: str
+    context_length: int | None
+    chat_template: str | None
+    reasoning: str | None
+    thinking_switch: bool
+    gguf_version: int
+    tensor_types: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.chat_template)
+
+    @property
+    def size_label(self) -> str:
+        return human_count(self.parameters)
+
+    def summary_lines(self) -> list[str]:
+        tpl = "yes" if self.has_chat_template else "no (a fallback is used)"
+        return [
+            f"file:           {self.path}",
+            f"name:           {self.name}",
+            f"architecture:   {self.architecture}",
+            f"parameters:     {self.size_label} ({self.parameters:,})",
+            f"quantisation:   {self.quantization}",
+            f"file size:      {human_bytes(self.file_size)}",
+            f"context length: {self.context_length or 'unknown'}",
+            f"chat template:  {tpl}",
+            f"reasoning:      {self.reasoning or 'none seen in template'}"
+            + (" (thinking switch)" if self.thinking_switch else ""),
+        ]
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def human_count(n: int) -> str:
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.1f}{suffix}" if n < div * 10 else f"{n / div:.0f}{suffix}"
+    return str(n)
+
+
+def _check_path(path: Path) -> int:
+    if not path.exists():
+        raise ModelFileError(
+            FileProblem.MISSING, f"{path} does not exist; check the path or pick the file again."
+        )
+    if path.is_dir():
+        raise ModelFileError(
+            FileProblem.DIRECTORY, f"{path} is a folder, not a model; pick the .gguf file inside it."
+        )
+    if not os.access(path, os.R_OK):
+        raise ModelFileError(
+            FileProblem.UNREADABLE,
+            f"{path.name} cannot be read (permission denied); fix its permissions or copy it somewhere readable.",
+        )
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelFileError(
+            FileProblem.EMPTY, f"{path.name} is empty (0 bytes); the download or copy probably failed, fetch it again."
+        )
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as exc:
+        raise ModelFileError(
+            FileProblem.UNREADABLE, f"{path.name} cannot be read ({exc.strerror}); check the file and try again."
+        ) from exc
+    if head[:4] != GGUF_MAGIC:
+        raise ModelFileError(
+            FileProblem.NOT_GGUF,
+            f"{path.name} is not a GGUF model (it does not start with 'GGUF'); pick a .gguf file.",
+        )
+    if len(head) < 8:
+        raise ModelFileError(
+            FileProblem.TRUNCATED, f"{path.name} is cut short after its header; download it again."
+        )
+    (version,) = struct.unpack("<I", head[4:8])
+    if version not in SUPPORTED_GGUF_VERSIONS:
+        raise ModelFileError(
+            FileProblem.BAD_VERSION,
+            f"{path.name} is GGUF version {version}, which this app cannot read (it reads versions 2 and 3); "
+            "convert it with a current llama.cpp.",
+        )
+    return size
+
+
+def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> ModelFacts:
+    """Validate a GGUF file and read its facts. Raises ModelFileError."""
+    p = Path(path).expanduser()
+    size = _check_path(p)
+    try:
+        from gguf import GGUFReader  # heavy import, only needed here
+
+        reader = GGUFReader(str(p))
+    except (ValueError, OSError, IndexError, struct.error, TypeError) as exc:
+        # numpy memmap raises these when headers point past the end of the file.
+        msg = str(exc)
+        if "mmap length is greater than file size" in msg or "beyond" in msg or isinstance(exc, IndexError):
+            raise ModelFileError(
+                FileProblem.TRUNCATED, f"{p.name} is truncated (its header points past the end of the file); download it again."
+            ) from exc
+        raise ModelFileError(
+            FileProblem.CORRUPT, f"{p.name} is a damaged GGUF file ({msg[:80]}); download it again."
+        ) from exc
+
+    def value(key: str, default=None):
+        fld = reader.fields.get(key)
+        if fld is None:
+            return default
+        try:
+            return fld.contents()
+        except Exception:  # a broken field is reported as missing, not a crash
+            return default
+
+    arch = value("general.architecture")
+    if not isinstance(arch, str) or not arch:
+        raise ModelFileError(
+            FileProblem.CORRUPT, f"{p.name} has no general.architecture; it is not a usable llama.cpp model."
+        )
+
+    params = 0
+    types: collections.Counter[str] = collections.Counter()
+    data_end = 0
+    for t in reader.tensors:
+        params += int(t.n_elements)
+        types[t.tensor_type.name] += int(t.n_elements)
+        data_end = max(data_end, int(t.data_offset) + int(t.n_bytes))
+    if data_end > size:
+        raise ModelFileError(
+            FileProblem.TRUNCATED,
+            f"{p.name} is truncated ({human_bytes(size)} of at least {human_bytes(data_end)}); download it again.",
+        )
+
+    if check_arch and not architecture_known(arch):
+        raise ModelFileError(
+            FileProblem.UNKNOWN_ARCH,
+            f"{p.name} is a '{arch}' model, which this llama.cpp build does not support; "
+            "update llama-cpp-python or pick another model.",
+        )
+
+    template = value("tokenizer.chat_template")
+    from .reasoning import reasoning_format_for_template, template_supports_thinking_switch
+
+    fmt = reasoning_format_for_template(template)
+    return ModelFacts(
+        path=str(p),
+        file_size=size,
+        architecture=arch,
+        name=str(value("general.name", p.stem)),
+        parameters=params,
+        quantization=_quantization_name(value("general.file_type"), types),
+        context_length=_int_or_none(value(f"{arch}.context_length")),
+        chat_template=template if isinstance(template, str) and template else None,
+        reasoning=fmt.name if fmt else None,
+        thinking_switch=template_supports_thinking_switch(template),
+        gguf_version=int(value("GGUF.version", 0)),
+        tensor_types=dict(types),
+    )
+
+
+def _int_or_none(v) -> int | None:
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _quantization_name(file_type, types: collections.Counter[str]) -> str:
+    try:
+        from gguf import LlamaFileType
+
+        name = LlamaFileType(int(file_type)).name
+        return name.removeprefix("MOSTLY_")
+    except (TypeError, ValueError):
+        pass
+    if types:
+        return types.most_common(1)[0][0]
+    return "unknown"
+
+
+@functools.lru_cache(maxsize=1)
+def _libllama_bytes() -> bytes | None:
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec("llama_cpp")
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        lib_dir = Path(list(spec.submodule_search_locations)[0]) / "lib"
+        libs = sorted(lib_dir.glob("libllama.*"))
+        return libs[0].read_bytes() if libs else None
+    except OSError:
+        return None
+
+
+def architecture_known(arch: str) -> bool:
+    """Whether the installed llama.cpp knows this architecture.
+
+    llama.cpp has no API that lists its architectures, but their names are
+    NUL-terminated literals in libllama (LLM_ARCH_NAMES); when the library
+    cannot be read we let llama.cpp decide at load time.
+    """
+    blob = _libllama_bytes()
+    if blob is None:
+        return True
+    return b"\0" + arch.encode() + b"\0" in blob

@@ -1,0 +1,177 @@
+"""The typed messages between the app and a model worker process.
+
+Frozen dataclasses, pickled over a multiprocessing pipe. Timestamps are
+`time.monotonic()` seconds taken in the worker when a thing happened; on the
+platforms we support that clock is system-wide, so the parent can put both
+workers on one time axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .model_file import ModelFacts
+
+
+# --- settings ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoadSettings:
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: all cores
+    n_gpu_layers: int = 0
+    n_batch: int = 512
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    max_tokens: int = 256
+    temperature: float = 0.0  # 0 = greedy: the reproducible default for comparisons
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    seed: int = 42
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+# --- commands (parent -> worker) ----------------------------------------------
+
+@dataclass(frozen=True)
+class LoadCommand:
+    path: str
+    settings: LoadSettings
+
+
+@dataclass(frozen=True)
+class GenerateCommand:
+    request_id: int
+    messages: tuple[ChatMessage, ...] = ()
+    raw_prompt: str | None = None  # raw completion mode: no template at all
+    sampling: SamplingSettings = SamplingSettings()
+    enable_thinking: bool | None = None
+    n_threads: int | None = None  # per-run override (race vs fair)
+
+
+@dataclass(frozen=True)
+class ShutdownCommand:
+    pass
+
+
+Command = Union[LoadCommand, GenerateCommand, ShutdownCommand]
+
+
+# --- events (worker -> parent) ------------------------------------------------
+
+@dataclass(frozen=True)
+class Loaded:
+    pid: int
+    load_seconds: float
+    facts: ModelFacts
+    n_ctx: int
+    n_threads: int
+    n_gpu_layers: int
+    system_info: str
+
+
+@dataclass(frozen=True)
+class PromptReady:
+    request_id: int
+    template_name: str  # "gguf", a fallback name, or "raw"
+    prompt_text: str
+    thinking_prefilled: bool
+
+
+@dataclass(frozen=True)
+class PrefillDone:
+    request_id: int
+    n_prompt: int
+    t_start: float
+    t_end: float
+
+    @property
+    def ms(self) -> float:
+        return (self.t_end - self.t_start) * 1000.0
+
+
+@dataclass(frozen=True)
+class Token:
+    request_id: int
+    index: int
+    token_id: int
+    t: float
+    phase: str  # thinking | answer
+    thinking: str  # visible thinking text this token added (markers removed)
+    answer: str  # visible answer text this token added
+
+
+@dataclass(frozen=True)
+class LlamaPerf:
+    """llama.cpp's own counters (llama_perf_context) for one request."""
+
+    t_load_ms: float
+    t_p_eval_ms: float
+    t_eval_ms: float
+    n_p_eval: int
+    n_eval: int
+
+
+STOP_EOS = "eos"
+STOP_MAX_TOKENS = "max_tokens"
+STOP_STRING = "stop_string"
+STOP_USER = "user_stop"
+STOP_CONTEXT_FULL = "context_full"
+STOP_ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Finished:
+    request_id: int
+    stop_reason: str
+    n_prompt: int
+    n_generated: int
+    t_send: float  # when the worker received the request
+    t_end: float
+    perf: LlamaPerf | None
+    n_threads: int
+    template_name: str = ""
+
+
+@dataclass(frozen=True)
+class WorkerError:
+    request_id: int | None
+    message: str  # one sentence for a human: what failed and what to do
+    detail: str = ""
+    fatal: bool = False  # the worker is gone (crash, kill) and must be restarted
+
+
+Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError]
+
+
+@dataclass
+class MemorySample:
+    t: float
+    rss: int
+    vram: int | None = None
+
+
+@dataclass
+class MemoryTrace:
+    samples: list[MemorySample] = field(default_factory=list)
+    gpu_available: bool = False
+
+    @property
+    def peak_rss(self) -> int:
+        return max((s.rss for s in self.samples), default=0)
+
+    @property
+    def peak_vram(self) -> int | None:
+        vals = [s.vram for s in self.samples if s.vram is not None]
+        return max(vals) if vals else None

@@ -1,0 +1,47 @@
+"""The side-by-side stats table, as rows of strings (terminal, Markdown, GUI)."""
+
+from __future__ import annotations
+
+from .metrics import RunStats
+from .model_file import human_bytes
+
+
+def _f(v, unit: str = "", digits: int = 1) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}{unit}"
+    return f"{v}{unit}"
+
+
+STAT_ROWS: tuple[tuple[str, callable], ...] = (
+    ("prompt tokens", lambda s: _f(s.n_prompt)),
+    ("prefill t/s", lambda s: _f(s.prefill_tps)),
+    ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
+    ("gen t/s", lambda s: _f(s.gen_tps)),
+    ("gen t/s (llama.cpp)", lambda s: _f(s.llama_eval_tps)),
+    ("tokens (think/answer)", lambda s: f"{s.n_tokens} ({s.n_thinking}/{s.n_answer})"),
+    ("time to answer", lambda s: _f(s.time_to_answer_s, " s", 2)),
+    ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
+    ("total", lambda s: _f(s.total_s, " s", 2)),
+    ("stop reason", lambda s: s.stop_reason),
+    ("peak RAM", lambda s: human_bytes(s.peak_rss) if s.peak_rss else "-"),
+    ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available else "no GPU"),
+    ("threads", lambda s: _f(s.n_threads)),
+    ("template", lambda s: s.template or "-"),
+)
+
+
+def stats_rows(result, labels: list[str]) -> list[list[str]]:
+    """Header row then one row per figure; `result` is a CompareResult."""
+    stats: list[RunStats] = [r.stats() for r in result.runs]
+    rows = [[f"{result.mode} mode", *labels]]
+    for name, fn in STAT_ROWS:
+        rows.append([name, *(fn(s) for s in stats)])
+    return rows
+
+
+def markdown_table(rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(out)

@@ -1,0 +1,301 @@
+"""The model worker: one process per model, spoken to with protocol messages.
+
+Runs in a spawned child process. It owns llama.cpp completely, so a GGML_ASSERT,
+an out-of-memory kill or the process-wide stderr redirection of `verbose=False`
+cannot touch the app or the other model.
+
+Generation is a tight loop over llama.cpp's C API (decode one token, native
+sampler chain, detokenize): llama-cpp-python's create_completion costs ~8% of
+throughput on tiny models, which would blur the very differences we measure.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import os
+import time
+import traceback
+from multiprocessing.connection import Connection
+
+from . import protocol as p
+from .model_file import ModelFileError, read_model_facts
+from .prompts import TemplateError, render_chat
+from .reasoning import ReasoningSplitter, prompt_prefills_thinking
+
+log = logging.getLogger(__name__)
+
+
+def worker_main(conn: Connection, stop_flag) -> None:
+    """Entry point of the child process. `stop_flag` is a shared c_int."""
+    try:
+        _Worker(conn, stop_flag).serve()
+    except (EOFError, BrokenPipeError, KeyboardInterrupt):
+        pass  # the parent went away; nothing left to report to
+
+
+class _Worker:
+    def __init__(self, conn: Connection, stop_flag) -> None:
+        self.conn = conn
+        self.stop_flag = stop_flag
+        self.llm = None
+        self.facts = None
+        self.n_threads = 1
+        # Checked by ggml between graph nodes, so it only runs during prefill;
+        # per node it would cost ~1 ms per token on small models.
+        self._abort_cb = None
+
+    def serve(self) -> None:
+        while True:
+            cmd = self.conn.recv()
+            if isinstance(cmd, p.ShutdownCommand):
+                return
+            if isinstance(cmd, p.LoadCommand):
+                self._load(cmd)
+            elif isinstance(cmd, p.GenerateCommand):
+                self._generate_safely(cmd)
+
+    def _send(self, event: p.Event) -> None:
+        self.conn.send(event)
+
+    # --- loading -----------------------------------------------------------
+
+    def _load(self, cmd: p.LoadCommand) -> None:
+        t0 = time.monotonic()
+        try:
+            facts = read_model_facts(cmd.path)
+        except ModelFileError as exc:
+            self._send(p.WorkerError(None, exc.message, exc.problem.name))
+            return
+        import llama_cpp
+
+        s = cmd.settings
+        n_threads = s.n_threads or _default_threads()
+        n_ctx = s.n_ctx
+        if facts.context_length:
+            n_ctx = min(n_ctx, facts.context_length)
+        try:
+            llm = llama_cpp.Llama(
+                model_path=cmd.path,
+                n_ctx=n_ctx,
+                n_batch=min(s.n_batch, n_ctx),
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                n_gpu_layers=s.n_gpu_layers,
+                verbose=False,
+            )
+        except ValueError as exc:
+            text = str(exc)
+            if "context" in text:
+                msg = (
+                    f"Could not create a {n_ctx}-token context for {facts.name} (probably not enough memory); "
+                    "lower the context size."
+                )
+            else:
+                msg = f"llama.cpp could not load {os.path.basename(cmd.path)}; the file may be damaged or unsupported."
+            self._send(p.WorkerError(None, msg, text))
+            return
+        self.llm, self.facts, self.n_threads = llm, facts, n_threads
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        self._send(
+            p.Loaded(
+                pid=os.getpid(),
+                load_seconds=time.monotonic() - t0,
+                facts=facts,
+                n_ctx=llama_cpp.llama_n_ctx(llm.ctx),
+                n_threads=n_threads,
+                n_gpu_layers=s.n_gpu_layers,
+                system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+            )
+        )
+
+    # --- generation --------------------------------------------------------
+
+    def _generate_safely(self, cmd: p.GenerateCommand) -> None:
+        if self.llm is None:
+            self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
+            return
+        try:
+            self._generate(cmd)
+        except TemplateError as exc:
+            self._send(
+                p.WorkerError(
+                    cmd.request_id,
+                    f"The chat template of {self.facts.name} failed to render ({exc}); try raw completion mode.",
+                    traceback.format_exc(),
+                )
+            )
+        except Exception as exc:  # noqa: BLE001 - reported to the user, worker stays up
+            self._send(
+                p.WorkerError(
+                    cmd.request_id, f"Generation failed: {exc}; try again or reload the model.", traceback.format_exc()
+                )
+            )
+
+    def _render(self, cmd: p.GenerateCommand) -> p.PromptReady:
+        if cmd.raw_prompt is not None:
+            return p.PromptReady(cmd.request_id, "raw", cmd.raw_prompt, False)
+        model = self.llm._model
+        bos_id = self.llm.token_bos()
+        eos_id = self.llm.token_eos()
+        rendered = render_chat(
+            cmd.messages,
+            template=self.facts.chat_template,
+            architecture=self.facts.architecture,
+            bos_token=model.token_get_text(bos_id) if bos_id >= 0 else "",
+            eos_token=model.token_get_text(eos_id) if eos_id >= 0 else "",
+            enable_thinking=cmd.enable_thinking,
+        )
+        prefilled = prompt_prefills_thinking(rendered.text) is not None
+        return p.PromptReady(cmd.request_id, rendered.template_name, rendered.text, prefilled)
+
+    def _generate(self, cmd: p.GenerateCommand) -> None:
+        import llama_cpp as L
+
+        t_recv = time.monotonic()
+        llm, ctx = self.llm, self.llm.ctx
+        vocab = L.llama_model_get_vocab(llm.model)
+        s = cmd.sampling
+        ready = self._render(cmd)
+        self._send(ready)
+
+        text = ready.prompt_text
+        bos_text = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else None
+        # The template usually writes the BOS text itself; adding it again would
+        # give the model a double BOS it never saw in training.
+        add_special = not (bos_text and text.startswith(bos_text))
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+        n_ctx = L.llama_n_ctx(ctx)
+        if len(tokens) >= n_ctx:
+            self._send(
+                p.WorkerError(
+                    cmd.request_id,
+                    f"The prompt is {len(tokens)} tokens but the context holds {n_ctx}; "
+                    "start a new chat or raise the context size.",
+                )
+            )
+            return
+
+        n_threads = cmd.n_threads or self.n_threads
+        L.llama_set_n_threads(ctx, n_threads, n_threads)
+        # Cold start for every request: honest prefill numbers, and the same
+        # answer for the same seed.
+        L.llama_memory_clear(L.llama_get_memory(ctx), True)
+        L.llama_perf_context_reset(ctx)
+        sampler = _make_sampler(L, s, L.llama_vocab_n_tokens(vocab))
+
+        def finish(reason: str, n_gen: int) -> None:
+            perf = L.llama_perf_context(ctx)
+            self._send(
+                p.Finished(
+                    request_id=cmd.request_id,
+                    stop_reason=reason,
+                    n_prompt=len(tokens),
+                    n_generated=n_gen,
+                    t_send=t_recv,
+                    t_end=time.monotonic(),
+                    perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
+                    n_threads=n_threads,
+                    template_name=ready.template_name,
+                )
+            )
+
+        try:
+            # --- prefill, abortable between graph nodes ---
+            t_pre = time.monotonic()
+            L.llama_set_abort_callback(ctx, self._abort_cb, None)
+            n_batch = max(1, llm.n_batch)
+            arr = (L.llama_token * len(tokens))(*tokens)
+            for start in range(0, len(tokens), n_batch):
+                n = min(n_batch, len(tokens) - start)
+                chunk = ctypes.cast(ctypes.byref(arr, start * ctypes.sizeof(L.llama_token)), ctypes.POINTER(L.llama_token))
+                rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, n))
+                if rc != 0 or self.stop_flag.value:
+                    if self.stop_flag.value:
+                        finish(p.STOP_USER, 0)
+                        return
+                    raise RuntimeError(f"llama_decode returned {rc} during prefill")
+            L.llama_synchronize(ctx)
+            L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
+            self._send(p.PrefillDone(cmd.request_id, len(tokens), t_pre, time.monotonic()))
+
+            # --- decode loop ---
+            splitter = ReasoningSplitter(starts_thinking=prompt_prefills_thinking(text))
+            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            buf = ctypes.create_string_buffer(256)
+            one = (L.llama_token * 1)()
+            one_ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
+            stop_strings = tuple(x for x in s.stop if x)
+            tail_len = max((len(x) for x in stop_strings), default=0) * 2
+            recent = ""
+            n_past, n_gen = len(tokens), 0
+            sample, decode, is_eog = L.llama_sampler_sample, L.llama_decode, L.llama_vocab_is_eog
+            to_piece, batch_one, send, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, self.conn.send, time.monotonic
+            stop_flag = self.stop_flag
+            while True:
+                tok = sample(sampler, ctx, -1)
+                t = monotonic()
+                if is_eog(vocab, tok):
+                    reason = p.STOP_EOS
+                    break
+                n = to_piece(vocab, tok, buf, 256, 0, True)
+                piece = utf8.decode(buf.raw[: max(n, 0)])
+                part = splitter.feed(piece)
+                send(p.Token(cmd.request_id, n_gen, tok, t, part.phase, part.thinking, part.answer))
+                n_gen += 1
+                if stop_strings:
+                    recent = (recent + piece)[-tail_len:]
+                    if any(x in recent for x in stop_strings):
+                        reason = p.STOP_STRING
+                        break
+                if n_gen >= s.max_tokens:
+                    reason = p.STOP_MAX_TOKENS
+                    break
+                if stop_flag.value:
+                    reason = p.STOP_USER
+                    break
+                if n_past >= n_ctx:
+                    reason = p.STOP_CONTEXT_FULL
+                    break
+                one[0] = tok
+                rc = decode(ctx, batch_one(one_ptr, 1))
+                if rc != 0:
+                    raise RuntimeError(f"llama_decode returned {rc}")
+                n_past += 1
+            rest = splitter.flush()
+            if rest.thinking or rest.answer:
+                # Held-back text that turned out not to be a marker; attach it to
+                # the last token so no visible text is lost.
+                send(p.Token(cmd.request_id, n_gen - 1, -1, monotonic(), rest.phase, rest.thinking, rest.answer))
+            finish(reason, n_gen)
+        finally:
+            L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
+            L.llama_sampler_free(sampler)
+
+
+def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
+    chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    if s.repeat_penalty and s.repeat_penalty != 1.0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
+    if s.temperature <= 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
+        return chain
+    if s.top_k > 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_k(s.top_k))
+    if 0 < s.top_p < 1:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
+    if s.min_p > 0:
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
+    L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
+    return chain
+
+
+def _default_threads() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1

@@ -1,0 +1,45 @@
+"""Shared fixtures: a private app home per test, and the real demo models."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory) -> Path:
+    # One assembled Gemma file for the whole run; every test's home shares it.
+    cache = tmp_path_factory.mktemp("model-cache")
+    os.environ["GEMMACOMPARE_CACHE_DIR"] = str(cache)
+    return cache
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path, monkeypatch, model_cache) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("GEMMACOMPARE_HOME", str(home))
+    monkeypatch.setenv("GEMMACOMPARE_CACHE_DIR", str(model_cache))
+    return home
+
+
+@pytest.fixture(scope="session")
+def demo_paths(model_cache) -> dict[str, Path]:
+    from gemmacompare.core.demo_models import gemma3_path, smollm2_path
+
+    smol, gemma = smollm2_path(), gemma3_path()
+    if smol is None or gemma is None:
+        pytest.fail("demo models are not installed: run scripts/setup.sh")
+    return {"smollm2": smol, "gemma3": gemma}
+
+
+@pytest.fixture
+def python_exe() -> str:
+    return sys.executable

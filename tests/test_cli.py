@@ -1,0 +1,83 @@
+"""The headless commands, run as a user would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gemmacompare.core.model_file import FileProblem
+from tests.make_files import write_bad_version, write_tiny_gguf, write_truncated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gemmacompare", *args], capture_output=True, text=True, cwd=ROOT,
+        timeout=timeout, env={**os.environ},
+    )
+
+
+def test_inspect_prints_facts(demo_paths):
+    out = cli("inspect", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]))
+    assert out.returncode == 0, out.stderr
+    assert "architecture:   llama" in out.stdout and "architecture:   gemma3" in out.stdout
+    assert "Q4_1" in out.stdout and "Q4_K_M" in out.stdout
+    assert "chat template:  no" in out.stdout
+
+
+def test_inspect_json(demo_paths):
+    out = cli("inspect", "--json", str(demo_paths["gemma3"]))
+    data = json.loads(out.stdout)
+    assert data[0]["architecture"] == "gemma3" and data[0]["has_chat_template"] is False
+
+
+@pytest.mark.parametrize(
+    "make, problem",
+    [
+        (lambda d, m: d / "missing.gguf", FileProblem.MISSING),
+        (lambda d, m: d, FileProblem.DIRECTORY),
+        (lambda d, m: (d / "e.gguf").write_bytes(b"") or d / "e.gguf", FileProblem.EMPTY),
+        (lambda d, m: (d / "t.gguf").write_text("hello") or d / "t.gguf", FileProblem.NOT_GGUF),
+        (lambda d, m: write_bad_version(d / "v.gguf"), FileProblem.BAD_VERSION),
+        (lambda d, m: write_truncated(m, d / "cut.gguf"), FileProblem.TRUNCATED),
+        (lambda d, m: write_tiny_gguf(d / "a.gguf", "notarealarch"), FileProblem.UNKNOWN_ARCH),
+    ],
+    ids=lambda x: getattr(x, "name", ""),
+)
+def test_bad_files_have_distinct_exit_status(tmp_path, demo_paths, make, problem):
+    path = make(tmp_path, demo_paths["smollm2"])
+    out = cli("inspect", str(path))
+    assert out.returncode == problem.value
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_compare_streams_both_and_writes_json(tmp_path, demo_paths):
+    out_json = tmp_path / "run.json"
+    out = cli("compare", "-p", "What is 2+2?", "-n", "12", "--mode", "fair", "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    assert "[A] " in out.stdout and "[B] " in out.stdout
+    assert "fair mode" in out.stdout and "gen t/s" in out.stdout
+    data = json.loads(out_json.read_text())
+    assert data["mode"] == "fair"
+    assert [m["model"]["architecture"] for m in data["models"]] == ["llama", "gemma3"]
+    for m in data["models"]:
+        toks = m["tokens"]
+        assert 0 < len(toks) <= 12 and m["stats"]["n_tokens"] == len(toks)
+        assert all(a["t"] <= b["t"] for a, b in zip(toks, toks[1:]))
+        assert m["llama_perf"]["n_p_eval"] == m["stats"]["n_prompt"]
+        assert m["memory"] and m["memory"][0]["rss"] > 0
+
+
+def test_compare_bad_model_exits_with_its_status(tmp_path):
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("x")
+    out = cli("compare", str(bad), "smollm2", "-p", "hi")
+    assert out.returncode == FileProblem.NOT_GGUF.value
+    assert "not a GGUF" in out.stderr

@@ -1,0 +1,196 @@
+"""The engine on the real demo models: streaming, counts, stop, crashes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from gemmacompare.core import protocol as p
+from gemmacompare.core.compare import FAIR, RACE, ComparePair
+from gemmacompare.core.engine import ModelWorker
+from gemmacompare.core.metrics import RunRecord
+
+PROMPT = (p.ChatMessage("user", "Name three primary colours."),)
+GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
+
+
+@pytest.fixture(scope="module")
+def pair(demo_paths):
+    with ComparePair(("smol", "gemma")) as pr:
+        errors = pr.load([str(demo_paths["smollm2"]), str(demo_paths["gemma3"])], p.LoadSettings(n_ctx=2048))
+        assert errors == [None, None]
+        yield pr
+
+
+def command(i: int = 0, sampling: p.SamplingSettings = GREEDY, **kw) -> p.GenerateCommand:
+    kw.setdefault("messages", PROMPT)
+    return p.GenerateCommand(request_id=100 + i, sampling=sampling, **kw)
+
+
+def collect(worker: ModelWorker, cmd: p.GenerateCommand) -> RunRecord:
+    rec = RunRecord(worker.label, time.monotonic())
+    for ev in worker.generate(cmd):
+        rec.add(ev)
+    return rec
+
+
+def test_loaded_event_has_facts(pair):
+    smol, gemma = pair.loaded
+    assert smol.facts.architecture == "llama" and gemma.facts.architecture == "gemma3"
+    assert smol.load_seconds > 0 and smol.n_ctx == 2048
+    assert smol.pid != gemma.pid != os.getpid()
+    assert "CPU" in smol.system_info or "AVX" in smol.system_info
+
+
+@pytest.mark.parametrize("mode", [RACE, FAIR])
+def test_both_models_stream_one_prompt(pair, mode):
+    seen = {0: [], 1: []}
+    result = pair.run(lambda i: command(i), mode=mode, threads_total=2,
+                      on_event=lambda i, ev: seen[i].append(ev))
+    assert result.mode == mode
+    expected_threads = 1 if mode == RACE else 2
+    for i, run in enumerate(result.runs):
+        assert run.error is None, run.error
+        st = run.stats()
+        assert st.n_threads == expected_threads
+        assert st.n_tokens > 0 and run.answer.strip()
+        assert st.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+        assert st.gen_tps and st.gen_tps > 1 and st.prefill_tps > 1
+        assert 0 < st.ttft_s < 30 and st.peak_rss > 50e6
+        assert not st.gpu_available and st.peak_vram is None
+        times = [t.t for t in run.tokens]
+        assert times == sorted(times) and times[0] >= run.t_send
+        kinds = [type(ev).__name__ for ev in seen[i]]
+        assert kinds[0] == "PromptReady" and kinds[1] == "PrefillDone" and kinds[-1] == "Finished"
+    assert result.runs[0].prompt.template_name == "gguf"
+    assert result.runs[1].prompt.template_name == "gemma (fallback)"
+    if mode == RACE:
+        # Both ran at once: their token streams overlap in time.
+        a, b = result.runs
+        assert a.tokens[0].t < b.tokens[-1].t and b.tokens[0].t < a.tokens[-1].t
+
+
+@pytest.mark.parametrize("max_tokens", [5, 200])
+def test_counts_agree_with_llama_perf(pair, max_tokens):
+    w = pair.workers[0]
+    rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=max_tokens)))
+    fin = rec.finished
+    assert fin.n_prompt == rec.prefill.n_prompt == fin.perf.n_p_eval
+    # The token that ends a run is sampled but never decoded: after a max_tokens
+    # stop the last emitted token was not fed back (n_eval = n - 1); after EOS
+    # every emitted token was fed back to get the logits that sampled EOS.
+    if fin.stop_reason == p.STOP_MAX_TOKENS:
+        assert fin.n_generated == max_tokens
+        assert fin.perf.n_eval == fin.n_generated - 1
+    else:
+        assert fin.stop_reason == p.STOP_EOS
+        assert fin.perf.n_eval == fin.n_generated
+    assert len(rec.tokens) == fin.n_generated
+
+
+def test_greedy_is_reproducible(pair):
+    w = pair.workers[1]
+    a = collect(w, command(sampling=p.SamplingSettings(max_tokens=16)))
+    b = collect(w, command(sampling=p.SamplingSettings(max_tokens=16)))
+    assert [t.token_id for t in a.tokens] == [t.token_id for t in b.tokens]
+
+
+def test_seeded_sampling_is_reproducible(pair):
+    w = pair.workers[0]
+    s = p.SamplingSettings(max_tokens=20, temperature=1.2, top_k=0, top_p=1.0, min_p=0.0, seed=7)
+    a = collect(w, command(sampling=s))
+    b = collect(w, command(sampling=s))
+    c = collect(w, command(sampling=p.SamplingSettings(**{**s.__dict__, "seed": 8})))
+    ids = lambda r: [t.token_id for t in r.tokens]  # noqa: E731
+    assert ids(a) == ids(b)
+    assert ids(a) != ids(c)
+
+
+def test_raw_completion_and_stop_string(pair):
+    w = pair.workers[1]
+    rec = collect(w, command(raw_prompt="1, 2, 3, 4,", messages=(),
+                             sampling=p.SamplingSettings(max_tokens=40, stop=("8",))))
+    assert rec.prompt.template_name == "raw"
+    assert rec.finished.stop_reason == p.STOP_STRING
+    assert "8" in rec.answer and " 5" in rec.answer
+
+
+def _stop_after(worker: ModelWorker, cmd, when) -> tuple[RunRecord, float]:
+    rec = RunRecord(worker.label, time.monotonic())
+    stopped_at = None
+    for ev in worker.generate(cmd):
+        rec.add(ev)
+        if stopped_at is None and when(rec):
+            stopped_at = time.monotonic()
+            worker.stop()
+    return rec, time.monotonic() - stopped_at
+
+
+def test_stop_during_decode(pair):
+    w = pair.workers[0]
+    cmd = command(raw_prompt="Once upon a time", messages=(), sampling=p.SamplingSettings(max_tokens=5000))
+    rec, latency = _stop_after(w, cmd, lambda r: len(r.tokens) >= 3)
+    assert rec.finished.stop_reason == p.STOP_USER
+    assert latency < 0.5
+    assert 3 <= len(rec.tokens) < 100
+    assert collect(w, command()).finished is not None  # still usable
+
+
+def test_stop_during_prefill(pair):
+    w = pair.workers[1]
+    long_prompt = "The quick brown fox jumps over the lazy dog. " * 170  # ~1,700 tokens
+    cmd = command(raw_prompt=long_prompt, messages=(), sampling=p.SamplingSettings(max_tokens=4), n_threads=1)
+    t0 = time.monotonic()
+    timer = threading.Timer(0.3, w.stop)
+    timer.start()
+    events = list(w.generate(cmd))
+    elapsed = time.monotonic() - t0
+    fin = events[-1]
+    assert isinstance(fin, p.Finished) and fin.stop_reason == p.STOP_USER
+    assert not any(isinstance(e, (p.PrefillDone, p.Token)) for e in events)
+    assert elapsed < 0.3 + 0.5
+    assert w.alive  # stopped by the abort callback, not by killing
+    assert collect(w, command()).finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+
+
+def test_killed_worker_reports_and_other_model_finishes(pair):
+    victim = pair.workers[0]
+    results: dict[int, RunRecord] = {}
+
+    def on_event(i, ev):
+        if i == 0 and isinstance(ev, p.Token) and ev.index == 2:
+            os.kill(victim.pid, signal.SIGKILL)
+
+    result = pair.run(
+        lambda i: command(i, sampling=p.SamplingSettings(max_tokens=64 if i else 5000), raw_prompt="Once upon a time",
+                          messages=()),
+        mode=RACE, threads_total=2, on_event=on_event,
+    )
+    dead, other = result.runs
+    assert dead.error is not None and dead.error.fatal
+    assert "SIGKILL" in dead.error.message and "\n" not in dead.error.message
+    assert other.error is None and other.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+    assert other.stats().n_tokens > 0
+    # Transparent restart: the next prompt reloads the model in a new process.
+    rec = collect(victim, command())
+    assert rec.finished is not None and victim.pid is not None
+    pair.sampler.watch(victim.label, victim.pid)
+
+
+def test_load_errors_are_one_sentence(tmp_path):
+    w = ModelWorker("bad")
+    try:
+        bad = tmp_path / "x.gguf"
+        bad.write_text("nope")
+        from gemmacompare.core.engine import WorkerFailed
+
+        with pytest.raises(WorkerFailed, match="not a GGUF"):
+            w.load(str(bad))
+        assert w.alive  # a bad file does not cost the worker
+    finally:
+        w.close()
+    assert not w.alive

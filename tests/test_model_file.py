@@ -1,0 +1,108 @@
+"""GGUF facts and every kind of bad file, on real and hand-made files."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from gemmacompare.core.model_file import FileProblem, ModelFileError, read_model_facts
+from tests.make_files import write_bad_version, write_tiny_gguf, write_truncated
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_smollm2_facts(demo_paths):
+    f = read_model_facts(demo_paths["smollm2"])
+    assert f.architecture == "llama"
+    assert 130e6 < f.parameters < 140e6
+    assert f.quantization == "Q4_1"
+    assert f.context_length == 8192
+    assert f.has_chat_template and "<|im_start|>" in f.chat_template
+    assert f.file_size == os.path.getsize(demo_paths["smollm2"])
+
+
+def test_gemma3_facts_no_template(demo_paths):
+    f = read_model_facts(demo_paths["gemma3"])
+    assert f.architecture == "gemma3"
+    assert 250e6 < f.parameters < 300e6
+    assert f.quantization == "Q4_K_M"
+    assert f.context_length == 32768
+    assert not f.has_chat_template
+    assert f.reasoning is None
+
+
+def _problem(path) -> ModelFileError:
+    with pytest.raises(ModelFileError) as info:
+        read_model_facts(path)
+    msg = info.value.message
+    assert "\n" not in msg and msg.endswith(".")
+    return info.value
+
+
+def test_missing(tmp_path):
+    assert _problem(tmp_path / "nope.gguf").problem is FileProblem.MISSING
+
+
+def test_directory(tmp_path):
+    assert _problem(tmp_path).problem is FileProblem.DIRECTORY
+
+
+def test_zero_bytes(tmp_path):
+    p = tmp_path / "empty.gguf"
+    p.touch()
+    assert _problem(p).problem is FileProblem.EMPTY
+
+
+def test_not_gguf(tmp_path):
+    p = tmp_path / "notes.gguf"
+    p.write_text("these are not weights\n" * 10)
+    err = _problem(p)
+    assert err.problem is FileProblem.NOT_GGUF and "not a GGUF" in err.message
+
+
+def test_bad_version(tmp_path):
+    err = _problem(write_bad_version(tmp_path / "v99.gguf"))
+    assert err.problem is FileProblem.BAD_VERSION and "version 99" in err.message
+
+
+def test_truncated(tmp_path, demo_paths):
+    err = _problem(write_truncated(demo_paths["smollm2"], tmp_path / "cut.gguf"))
+    assert err.problem is FileProblem.TRUNCATED and "truncated" in err.message
+
+
+def test_unknown_architecture(tmp_path):
+    err = _problem(write_tiny_gguf(tmp_path / "alien.gguf", arch="notarealarch"))
+    assert err.problem is FileProblem.UNKNOWN_ARCH and "notarealarch" in err.message
+
+
+def test_known_architecture_tiny_file_reads(tmp_path):
+    f = read_model_facts(write_tiny_gguf(tmp_path / "tiny.gguf", arch="llama"))
+    assert f.architecture == "llama" and f.parameters == 32
+
+
+def test_unreadable_file(demo_paths):
+    # Root reads everything, so as root the check runs as 'nobody'.
+    with tempfile.TemporaryDirectory() as d:
+        os.chmod(d, 0o755)
+        p = Path(d) / "locked.gguf"
+        write_bad_version(p, 3)
+        os.chmod(p, 0o000)
+        if os.getuid() != 0:
+            assert _problem(p).problem is FileProblem.UNREADABLE
+            return
+        code = (
+            "import sys; from gemmacompare.core.model_file import read_model_facts, ModelFileError\n"
+            "try: read_model_facts(sys.argv[1])\n"
+            "except ModelFileError as e: print(e.problem.name); print(e.message)\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(p)], capture_output=True, text=True, cwd=ROOT,
+            user=65534, group=65534, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+        )
+        assert out.stdout.splitlines()[0] == "UNREADABLE", out.stderr
+        assert "permission" in out.stdout
