@@ -23,6 +23,11 @@ def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     )
 
 
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def test_inspect_prints_facts(demo_paths):
     out = cli("inspect", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]))
     assert out.returncode == 0, out.stderr
@@ -42,8 +47,8 @@ def test_inspect_json(demo_paths):
     [
         (lambda d, m: d / "missing.gguf", FileProblem.MISSING),
         (lambda d, m: d, FileProblem.DIRECTORY),
-        (lambda d, m: (d / "e.gguf").write_bytes(b"") or d / "e.gguf", FileProblem.EMPTY),
-        (lambda d, m: (d / "t.gguf").write_text("hello") or d / "t.gguf", FileProblem.NOT_GGUF),
+        (lambda d, m: _write(d / "e.gguf", b""), FileProblem.EMPTY),
+        (lambda d, m: _write(d / "t.gguf", b"hello"), FileProblem.NOT_GGUF),
         (lambda d, m: write_bad_version(d / "v.gguf"), FileProblem.BAD_VERSION),
         (lambda d, m: write_truncated(m, d / "cut.gguf"), FileProblem.TRUNCATED),
         (lambda d, m: write_tiny_gguf(d / "a.gguf", "notarealarch"), FileProblem.UNKNOWN_ARCH),

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -85,24 +85,28 @@ def test_known_architecture_tiny_file_reads(tmp_path):
     assert f.architecture == "llama" and f.parameters == 32
 
 
-def test_unreadable_file(demo_paths):
-    # Root reads everything, so as root the check runs as 'nobody'.
-    with tempfile.TemporaryDirectory() as d:
-        os.chmod(d, 0o755)
-        p = Path(d) / "locked.gguf"
-        write_bad_version(p, 3)
-        os.chmod(p, 0o000)
+def test_unreadable_file(tmp_path):
+    p = write_bad_version(tmp_path / "locked.gguf", 3)
+    p.chmod(0o000)
+    try:
         if os.getuid() != 0:
             assert _problem(p).problem is FileProblem.UNREADABLE
             return
+        # Root reads everything; without the capabilities that let it, it is an
+        # ordinary owner facing a mode-000 file.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's read override")
         code = (
             "import sys; from gemmacompare.core.model_file import read_model_facts, ModelFileError\n"
             "try: read_model_facts(sys.argv[1])\n"
             "except ModelFileError as e: print(e.problem.name); print(e.message)\n"
         )
         out = subprocess.run(
-            [sys.executable, "-c", code, str(p)], capture_output=True, text=True, cwd=ROOT,
-            user=65534, group=65534, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+            [setpriv, "--bounding-set=-dac_override,-dac_read_search", sys.executable, "-c", code, str(p)],
+            capture_output=True, text=True, cwd=ROOT, timeout=60,
         )
-        assert out.stdout.splitlines()[0] == "UNREADABLE", out.stderr
+        assert out.stdout.splitlines()[:1] == ["UNREADABLE"], out.stdout + out.stderr
         assert "permission" in out.stdout
+    finally:
+        p.chmod(0o644)

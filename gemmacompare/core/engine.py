@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import multiprocessing as mp
+import os
 import signal
 import threading
 import time
@@ -57,6 +58,7 @@ class ModelWorker:
         self._send_lock = threading.Lock()
         self._last_load: p.LoadCommand | None = None
         self.loaded: p.Loaded | None = None
+        self.log_path = None
         self._request_ids = iter(range(1, 1 << 62))
 
     # --- lifecycle ---------------------------------------------------------
@@ -73,8 +75,12 @@ class ModelWorker:
         if self.alive:
             return
         parent, child = self._ctx.Pipe(duplex=True)
+        self.log_path = _worker_log_path(self.label)
         self._proc = self._ctx.Process(
-            target=worker_main, args=(child, self._stop), name=f"gemmacompare-worker-{self.label}", daemon=True
+            target=worker_main,
+            args=(child, self._stop, str(self.log_path) if self.log_path else None),
+            name=f"gemmacompare-worker-{self.label}",
+            daemon=True,
         )
         self._proc.start()
         child.close()
@@ -112,6 +118,8 @@ class ModelWorker:
                 proc.join(1.0)
         if self._conn is not None:
             self._conn.close()
+        if self.log_path is not None and proc.exitcode == 0:
+            self.log_path.unlink(missing_ok=True)  # kept only when something went wrong
         self.loaded = None
 
     def kill(self) -> None:
@@ -179,10 +187,13 @@ class ModelWorker:
 
     def _recv(self, timeout: float | None):
         if timeout is None:
-            while not self._conn.poll(0.1):
-                if not self.alive:
-                    raise WorkerFailed(self._death_event(None))
-            return self._conn.recv()
+            try:
+                while not self._conn.poll(0.1):
+                    if not self.alive:
+                        raise WorkerFailed(self._death_event(None))
+                return self._conn.recv()
+            except EOFError:
+                raise WorkerFailed(self._death_event(None)) from None
         if self._conn.poll(timeout):
             return self._conn.recv()
         return None
@@ -196,6 +207,26 @@ class ModelWorker:
         return p.WorkerError(
             request_id,
             f"The worker for {name} {how}; it restarts on the next prompt (lower context size or pick a smaller model if it repeats).",
-            detail=f"exitcode={proc.exitcode if proc else None}",
+            detail=f"exitcode={proc.exitcode if proc else None}\n{self.log_tail()}",
             fatal=True,
         )
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines llama.cpp wrote in this worker (an assert message, say)."""
+        try:
+            text = self.log_path.read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _worker_log_path(label: str):
+    from .paths import app_dirs
+
+    try:
+        folder = app_dirs().log
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    safe = "".join(c if c.isalnum() else "_" for c in label) or "model"
+    return folder / f"worker-{safe}-{os.getpid()}.log"

@@ -147,13 +147,11 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
     p = Path(path).expanduser()
     size = _check_path(p)
     try:
-        from gguf import GGUFReader  # heavy import, only needed here
-
-        reader = GGUFReader(str(p))
+        reader = _summary_reader_class()(str(p))
     except (ValueError, OSError, IndexError, struct.error, TypeError) as exc:
         # numpy memmap raises these when headers point past the end of the file.
         msg = str(exc)
-        if "mmap length is greater than file size" in msg or "beyond" in msg or isinstance(exc, IndexError):
+        if any(s in msg for s in ("mmap length is greater", "cannot reshape array", "beyond")) or isinstance(exc, IndexError):
             raise ModelFileError(
                 FileProblem.TRUNCATED, f"{p.name} is truncated (its header points past the end of the file); download it again."
             ) from exc
@@ -234,6 +232,45 @@ def _quantization_name(file_type, types: collections.Counter[str]) -> str:
     if types:
         return types.most_common(1)[0][0]
     return "unknown"
+
+
+# Arrays longer than this (token lists, scores, merges) are skipped, not parsed:
+# gguf's reader builds one numpy view per element, which takes seconds on a
+# 262k-token vocabulary, and the facts we show never need them.
+_SKIP_ARRAYS_LONGER_THAN = 256
+
+
+@functools.lru_cache(maxsize=1)
+def _summary_reader_class():
+    import numpy as np
+    from gguf import GGUFReader, GGUFValueType
+
+    class SummaryReader(GGUFReader):
+        def _get_field_parts(self, orig_offs, raw_type):
+            if raw_type != GGUFValueType.ARRAY:
+                return super()._get_field_parts(orig_offs, raw_type)
+            raw_itype = self._get(orig_offs, np.uint32)
+            alen = self._get(orig_offs + 4, np.uint64)
+            n = int(alen[0])
+            if n <= _SKIP_ARRAYS_LONGER_THAN:
+                return super()._get_field_parts(orig_offs, raw_type)
+            itype = GGUFValueType(int(raw_itype[0]))
+            offs = orig_offs + 12
+            if itype == GGUFValueType.STRING:
+                view = memoryview(self.data)
+                unpack = struct.Struct("<Q").unpack_from
+                for _ in range(n):
+                    offs += 8 + unpack(view, offs)[0]
+            else:
+                nptype = self.gguf_scalar_to_np.get(itype)
+                if nptype is None:
+                    return super()._get_field_parts(orig_offs, raw_type)
+                offs += n * np.dtype(nptype).itemsize
+            if offs > len(self.data):
+                raise IndexError("array runs past the end of the file")
+            return offs - orig_offs, [raw_itype, alen], [], [GGUFValueType.ARRAY, itype]
+
+    return SummaryReader
 
 
 @functools.lru_cache(maxsize=1)

@@ -106,7 +106,9 @@ class ReasoningSplitter:
             self._pending = text[len(text) - keep :]
             break
         t, a = "".join(thinking), "".join(answer)
-        if started_thinking or self.in_thinking or (touched_marker and not a.strip()):
+        # A piece that only started a marker ("<th") most likely belongs to it.
+        marker_only = (touched_marker or self._pending) and not a.strip()
+        if started_thinking or self.in_thinking or marker_only:
             phase = THINKING
         else:
             phase = ANSWER

@@ -27,8 +27,21 @@ from .reasoning import ReasoningSplitter, prompt_prefills_thinking
 log = logging.getLogger(__name__)
 
 
-def worker_main(conn: Connection, stop_flag) -> None:
-    """Entry point of the child process. `stop_flag` is a shared c_int."""
+def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> None:
+    """Entry point of the child process. `stop_flag` is a shared c_int.
+
+    llama.cpp writes its own diagnostics (and GGML_ASSERT messages) straight to
+    fd 2; in this process they go to a log file the parent can quote when the
+    worker dies, instead of scribbling over the user's terminal.
+    """
+    if log_path:
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.close(fd)
+        except OSError:
+            pass
     try:
         _Worker(conn, stop_flag).serve()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

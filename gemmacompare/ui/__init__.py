@@ -1,0 +1,1 @@
+"""Widgets only: consumes core events, never calls llama.cpp."""
