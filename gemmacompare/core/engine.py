@@ -11,6 +11,7 @@ import ctypes
 import logging
 import multiprocessing as mp
 import os
+import select
 import signal
 import threading
 import time
@@ -158,7 +159,7 @@ class ModelWorker:
         while True:
             try:
                 ev = self._recv(timeout=0.05)
-            except EOFError:
+            except (EOFError, OSError):
                 yield self._death_event(cmd.request_id)
                 return
             if ev is None:
@@ -172,6 +173,9 @@ class ModelWorker:
                     self.kill()
                     yield p.Finished(cmd.request_id, p.STOP_USER, 0, 0, self._stop_requested_at, time.monotonic(), None, 0)
                     return
+                continue
+            if isinstance(ev, p.TokenBatch):
+                yield from ev.tokens()
                 continue
             yield ev
             if isinstance(ev, (p.Finished, p.WorkerError)) and getattr(ev, "request_id", None) in (cmd.request_id, None):
@@ -192,11 +196,12 @@ class ModelWorker:
                     if not self.alive:
                         raise WorkerFailed(self._death_event(None))
                 return self._conn.recv()
-            except EOFError:
+            except (EOFError, OSError):
                 raise WorkerFailed(self._death_event(None)) from None
-        if self._conn.poll(timeout):
-            return self._conn.recv()
-        return None
+        # select() on the fd directly: Connection.poll builds a selector per
+        # call, which was most of the parent's cost per event.
+        ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)
+        return self._conn.recv() if ready else None
 
     def _death_event(self, request_id: int | None) -> p.WorkerError:
         proc = self._proc

@@ -26,6 +26,9 @@ from .reasoning import ReasoningSplitter, prompt_prefills_thinking
 
 log = logging.getLogger(__name__)
 
+# Tokens are batched on the wire for at most this long (see protocol.TokenBatch).
+TOKEN_FLUSH_S = 0.02
+
 
 def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> None:
     """Entry point of the child process. `stop_flag` is a shared c_int.
@@ -246,6 +249,17 @@ class _Worker:
             sample, decode, is_eog = L.llama_sampler_sample, L.llama_decode, L.llama_vocab_is_eog
             to_piece, batch_one, send, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, self.conn.send, time.monotonic
             stop_flag = self.stop_flag
+            rid = cmd.request_id
+            pending: list[tuple] = []
+            last_flush = 0.0
+
+            def flush() -> None:
+                nonlocal last_flush
+                if pending:
+                    send(p.TokenBatch(rid, tuple(pending)))
+                    pending.clear()
+                last_flush = monotonic()
+
             while True:
                 tok = sample(sampler, ctx, -1)
                 t = monotonic()
@@ -255,7 +269,9 @@ class _Worker:
                 n = to_piece(vocab, tok, buf, 256, 0, True)
                 piece = utf8.decode(buf.raw[: max(n, 0)])
                 part = splitter.feed(piece)
-                send(p.Token(cmd.request_id, n_gen, tok, t, part.phase, part.thinking, part.answer))
+                pending.append((n_gen, tok, t, part.phase, part.thinking, part.answer))
+                if n_gen == 0 or t - last_flush >= TOKEN_FLUSH_S:
+                    flush()
                 n_gen += 1
                 if stop_strings:
                     recent = (recent + piece)[-tail_len:]
@@ -278,9 +294,10 @@ class _Worker:
                 n_past += 1
             rest = splitter.flush()
             if rest.thinking or rest.answer:
-                # Held-back text that turned out not to be a marker; attach it to
-                # the last token so no visible text is lost.
-                send(p.Token(cmd.request_id, n_gen - 1, -1, monotonic(), rest.phase, rest.thinking, rest.answer))
+                # Held-back text that turned out not to be a marker; sent with
+                # token id -1 so it shows without counting as a token.
+                pending.append((n_gen - 1, -1, monotonic(), rest.phase, rest.thinking, rest.answer))
+            flush()
             finish(reason, n_gen)
         finally:
             L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
