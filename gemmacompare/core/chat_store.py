@@ -1,0 +1,59 @@
+"""Chat history: one JSON-lines file per chat, appended as things happen.
+
+A line is written when the user sends and when a reply finishes, so a crash
+loses at most the reply in progress.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import app_dirs
+
+log = logging.getLogger(__name__)
+
+
+def chats_dir() -> Path:
+    return app_dirs().data / "chats"
+
+
+@dataclass
+class ChatLog:
+    path: Path
+
+    @classmethod
+    def new(cls) -> "ChatLog":
+        folder = chats_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
+        return cls(folder / name)
+
+    def append(self, record: dict) -> None:
+        record = {"time": time.time(), **record}
+        try:
+            with self.path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.flush()
+        except OSError as exc:  # a full disk must not take a running chat down
+            log.error("could not save chat history to %s: %s", self.path, exc)
+
+    def read(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash; the rest is still good
+        return out
+
+
+def list_chats() -> list[Path]:
+    folder = chats_dir()
+    return sorted(folder.glob("*.jsonl")) if folder.exists() else []

@@ -1,0 +1,132 @@
+"""The app's settings: a typed model saved as JSON under the config dir.
+
+A settings file that cannot be read is set aside (renamed, never deleted) and
+defaults are used, with a message for the user; it never stops the app.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from .paths import app_dirs
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+MAX_RECENT = 10
+
+
+@dataclass(frozen=True)
+class PaneSettings:
+    temperature: float = 0.0
+    max_tokens: int = 256
+    seed: int = 42
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0: decided by the mode (whole machine or a share)
+    n_gpu_layers: int = 0
+    thinking: bool = True
+    system_prompt: str = ""
+    raw_mode: bool = False
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    schema_version: int = SCHEMA_VERSION
+    models: tuple[str, str] = ("", "")  # last model path per pane; "" = demo default
+    panes: tuple[PaneSettings, PaneSettings] = (PaneSettings(), PaneSettings())
+    mode: str = "race"
+    theme: str = "system"  # system | light | dark
+    charts_visible: bool = True
+    geometry: str = ""  # Qt's saveGeometry, base64
+    recent_models: tuple[str, ...] = ()
+
+    def with_recent(self, path: str) -> "AppSettings":
+        recent = (path, *(p for p in self.recent_models if p != path))[:MAX_RECENT]
+        return replace(self, recent_models=recent)
+
+
+def settings_path() -> Path:
+    override = os.environ.get("GEMMACOMPARE_SETTINGS")
+    return Path(override) if override else app_dirs().config / "settings.json"
+
+
+def _pane_from(d: dict) -> PaneSettings:
+    known = {f.name: f.type for f in fields(PaneSettings)}
+    defaults = PaneSettings()
+    kwargs = {}
+    for k, v in d.items():
+        if k in known:
+            want = type(getattr(defaults, k))
+            if want is float and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)
+            if not isinstance(v, want) or (want is int and isinstance(v, bool)):
+                raise ValueError(f"pane setting {k!r} should be {want.__name__}")
+            kwargs[k] = v
+    return PaneSettings(**kwargs)
+
+
+def settings_from_dict(d: dict) -> AppSettings:
+    if not isinstance(d, dict):
+        raise ValueError("top level is not an object")
+    version = d.get("schema_version", SCHEMA_VERSION)
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"unknown schema_version {version}")
+    panes = d.get("panes", [{}, {}])
+    models = d.get("models", ["", ""])
+    if len(panes) != 2 or len(models) != 2 or not all(isinstance(m, str) for m in models):
+        raise ValueError("expected two panes and two models")
+    mode = d.get("mode", "race")
+    if mode not in ("race", "fair"):
+        raise ValueError(f"unknown mode {mode!r}")
+    theme = d.get("theme", "system")
+    if theme not in ("system", "light", "dark"):
+        raise ValueError(f"unknown theme {theme!r}")
+    return AppSettings(
+        schema_version=SCHEMA_VERSION,
+        models=(models[0], models[1]),
+        panes=(_pane_from(panes[0]), _pane_from(panes[1])),
+        mode=mode,
+        theme=theme,
+        charts_visible=bool(d.get("charts_visible", True)),
+        geometry=str(d.get("geometry", "")),
+        recent_models=tuple(str(x) for x in d.get("recent_models", ()))[:MAX_RECENT],
+    )
+
+
+@dataclass
+class LoadedSettings:
+    settings: AppSettings
+    message: str | None = None  # set when the file was unusable and set aside
+    backup: Path | None = None
+
+
+def load_settings(path: Path | None = None) -> LoadedSettings:
+    path = path or settings_path()
+    if not path.exists():
+        return LoadedSettings(AppSettings())
+    try:
+        return LoadedSettings(settings_from_dict(json.loads(path.read_text(encoding="utf-8"))))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
+        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            path.replace(backup)
+        except OSError:
+            backup = None
+        where = f" (kept as {backup.name})" if backup else ""
+        msg = f"Settings file was unreadable ({type(exc).__name__}){where}; using defaults."
+        log.warning("%s: %s", msg, exc)
+        return LoadedSettings(AppSettings(), msg, backup)
+
+
+def save_settings(settings: AppSettings, path: Path | None = None) -> None:
+    path = path or settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    # Write then rename: a crash mid-write never leaves a half file behind.
+    tmp.write_text(json.dumps(asdict(settings), indent=1), encoding="utf-8")
+    tmp.replace(path)

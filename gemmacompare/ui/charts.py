@@ -1,0 +1,120 @@
+"""Live tokens/sec and memory charts for both panes, on one shared time axis.
+
+One 20 Hz timer redraws every curve from the panes' data (token timestamps and
+memory samples, relative to Send); nothing is drawn per token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+REFRESH_MS = 50
+RATE_WINDOW_S = 1.0
+RATE_STEP_S = 0.1
+
+
+@dataclass
+class SeriesData:
+    token_times: np.ndarray  # seconds since Send, sorted
+    mem_times: np.ndarray
+    rss_mib: np.ndarray
+    vram_mib: np.ndarray | None  # None: no GPU
+
+
+def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WINDOW_S,
+                      step: float = RATE_STEP_S) -> tuple[np.ndarray, np.ndarray]:
+    """Sliding-window rate: tokens in (x - window, x] / window, at every step."""
+    if times.size == 0 or until <= 0:
+        return np.empty(0), np.empty(0)
+    start = float(times[0])
+    xs = np.arange(start, max(start, until) + 1e-9, step)
+    counts = np.searchsorted(times, xs, side="right") - np.searchsorted(times, xs - window, side="right")
+    # Before a full window has passed, divide by the time actually covered.
+    span = np.minimum(window, np.maximum(xs - start, step))
+    return xs, counts / span
+
+
+class LiveCharts(QWidget):
+    def __init__(self, labels: list[str], colours: list[str], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.labels = labels
+        self.colours = colours
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.rate_plot = pg.PlotWidget(title="Tokens/sec")
+        self.mem_plot = pg.PlotWidget(title="Memory (MiB)")
+        for plot in (self.rate_plot, self.mem_plot):
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "seconds since Send")
+            plot.addLegend(offset=(8, 8))
+            plot.setMouseEnabled(x=False, y=False)
+            plot.getPlotItem().setClipToView(True)
+            lay.addWidget(plot)
+        self.rate_curves = [
+            self.rate_plot.plot([], [], name=lab, pen=pg.mkPen(col, width=2)) for lab, col in zip(labels, colours)
+        ]
+        self.rss_curves = [
+            self.mem_plot.plot([], [], name=f"{lab} RAM", pen=pg.mkPen(col, width=2)) for lab, col in zip(labels, colours)
+        ]
+        self.vram_curves = [
+            self.mem_plot.plot([], [], name=f"{lab} VRAM", pen=pg.mkPen(col, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
+            for lab, col in zip(labels, colours)
+        ]
+        self.no_gpu = pg.TextItem("VRAM: no GPU", anchor=(1, 0), color="#888")
+        self.mem_plot.addItem(self.no_gpu, ignoreBounds=True)
+        self.sources: list[Callable[[], SeriesData | None]] = []
+        self.now: Callable[[], float] = lambda: 0.0
+        self.points_drawn = [0] * len(labels)
+        self._timer = QTimer(self)
+        self._timer.setInterval(REFRESH_MS)
+        self._timer.timeout.connect(self.refresh)
+
+    def set_dark(self, dark: bool) -> None:
+        bg, fg = ("#1b1c1f", "#d0d0d0") if dark else ("#ffffff", "#333333")
+        for plot in (self.rate_plot, self.mem_plot):
+            plot.setBackground(bg)
+            item = plot.getPlotItem()
+            item.titleLabel.setText(item.titleLabel.text, color=fg)
+            for axis in ("left", "bottom"):
+                ax = item.getAxis(axis)
+                ax.setPen(fg)
+                ax.setTextPen(fg)
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self.refresh()
+
+    def clear(self) -> None:
+        for c in (*self.rate_curves, *self.rss_curves, *self.vram_curves):
+            c.setData([], [])
+        self.points_drawn = [0] * len(self.labels)
+
+    def refresh(self) -> None:
+        now = self.now()
+        gpu_seen = False
+        for i, source in enumerate(self.sources):
+            data = source()
+            if data is None:
+                continue
+            toks = data.token_times[data.token_times <= now]
+            last = toks[-1] if toks.size else 0.0
+            xs, ys = tokens_per_second(toks, min(now, last + RATE_WINDOW_S))
+            self.rate_curves[i].setData(xs, ys)
+            self.points_drawn[i] = len(xs)
+            keep = data.mem_times <= now
+            self.rss_curves[i].setData(data.mem_times[keep], data.rss_mib[keep])
+            if data.vram_mib is not None:
+                gpu_seen = True
+                self.vram_curves[i].setData(data.mem_times[keep], data.vram_mib[keep])
+        self.no_gpu.setVisible(not gpu_seen)
+        vb = self.mem_plot.getViewBox().viewRange()
+        self.no_gpu.setPos(vb[0][1], vb[1][1])

@@ -1,0 +1,226 @@
+"""A pane's conversation: user turns and streaming replies with thinking apart.
+
+Text is only ever appended. Finished Markdown blocks (up to the last blank line
+outside a code fence) are inserted once with insertMarkdown; the unfinished
+tail is plain text that is replaced on the next batch, so a long answer costs
+the same per batch at its end as at its start.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QTextBrowser,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def split_committable(text: str) -> int:
+    """Index up to which `text` is complete Markdown blocks (0 if none)."""
+    cut = 0
+    in_fence = False
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        pos += len(line)
+        stripped = line.strip()
+        if stripped.startswith("```") or stripped.startswith("~~~"):
+            in_fence = not in_fence
+            if not in_fence and line.endswith("\n"):
+                cut = pos  # a closed code block is complete
+            continue
+        if not in_fence and stripped == "" and line.endswith("\n"):
+            cut = pos
+    return cut
+
+
+class AutoHeightText(QTextBrowser):
+    """A read-only text view as tall as its content (the pane scrolls, not it)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setOpenExternalLinks(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.document().documentLayout().documentSizeChanged.connect(self._fit)
+        self.setFixedHeight(8)
+
+    def _fit(self, *_args) -> None:
+        h = int(self.document().size().height()) + 6
+        if h != self.height():
+            self.setFixedHeight(max(8, h))
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(ev)
+        self.document().setTextWidth(self.viewport().width())
+        self._fit()
+
+
+class StreamingMarkdown(AutoHeightText):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.text = ""
+        self._committed = 0  # chars of self.text already rendered as Markdown
+        self._tail_pos = 0  # document position where the plain tail starts
+
+    def append_text(self, piece: str) -> None:
+        if not piece:
+            return
+        self.text += piece
+        cut = split_committable(self.text)
+        cursor = QTextCursor(self.document())
+        cursor.setPosition(self._tail_pos)
+        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        if cut > self._committed:
+            cursor.insertMarkdown(self.text[self._committed:cut])
+            self._committed = cut
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            self._tail_pos = cursor.position()
+        cursor.insertText(self.text[self._committed:])
+
+    def finish(self) -> None:
+        """Render the last block as Markdown too."""
+        if self._committed < len(self.text):
+            cursor = QTextCursor(self.document())
+            cursor.setPosition(self._tail_pos)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            cursor.insertMarkdown(self.text[self._committed:])
+            self._committed = len(self.text)
+
+
+class ReplyWidget(QFrame):
+    """One assistant reply: collapsible thinking, the answer, a stats line."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("reply")
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(2)
+        self.title = QLabel(title)
+        self.title.setObjectName("replyTitle")
+        self.think_toggle = QToolButton()
+        self.think_toggle.setObjectName("thinkToggle")
+        self.think_toggle.setCheckable(True)
+        self.think_toggle.setChecked(True)
+        self.think_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.think_toggle.setArrowType(Qt.ArrowType.DownArrow)
+        self.think_toggle.toggled.connect(self._toggle_thinking)
+        self.think_toggle.hide()
+        self.thinking = AutoHeightText()
+        self.thinking.setObjectName("thinking")
+        self.thinking.hide()
+        self.answer = StreamingMarkdown()
+        self.answer.setObjectName("answer")
+        self.stats = QLabel("")
+        self.stats.setObjectName("stats")
+        self.stats.setWordWrap(True)
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for w in (self.title, self.think_toggle, self.thinking, self.answer, self.stats):
+            lay.addWidget(w)
+        self.n_thinking = 0
+        self._answer_started = False
+
+    def add(self, thinking: str, answer: str, n_thinking_tokens: int) -> None:
+        if thinking:
+            self.think_toggle.show()
+            if self.think_toggle.isChecked():
+                self.thinking.show()
+            c = QTextCursor(self.thinking.document())
+            c.movePosition(QTextCursor.MoveOperation.End)
+            c.insertText(thinking)
+        self.n_thinking += n_thinking_tokens
+        if self.n_thinking:
+            self.think_toggle.setText(f"Thinking ({self.n_thinking} tokens)")
+        if answer:
+            if not self._answer_started and answer.strip() and self.n_thinking:
+                self.think_toggle.setChecked(False)  # collapse once the answer starts
+            self._answer_started = self._answer_started or bool(answer.strip())
+            self.answer.append_text(answer)
+
+    def reset(self) -> None:
+        """Empty the reply for a replay; the stats line stays."""
+        self.thinking.clear()
+        self.thinking.hide()
+        self.think_toggle.hide()
+        self.think_toggle.setChecked(True)
+        self.n_thinking = 0
+        self._answer_started = False
+        self.answer.clear()
+        self.answer.text = ""
+        self.answer._committed = 0
+        self.answer._tail_pos = 0
+
+    def _toggle_thinking(self, on: bool) -> None:
+        self.thinking.setVisible(on)
+        self.think_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+
+    def finish(self, stats_text: str, tooltip: str) -> None:
+        self.answer.finish()
+        self.stats.setText(stats_text)
+        self.stats.setToolTip(tooltip)
+
+
+class ChatView(QScrollArea):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._inner = QWidget()
+        self._lay = QVBoxLayout(self._inner)
+        self._lay.setContentsMargins(4, 4, 4, 4)
+        self._lay.addStretch(1)
+        self.setWidget(self._inner)
+        self._follow = True
+        self.verticalScrollBar().rangeChanged.connect(self._on_range)
+        self.verticalScrollBar().valueChanged.connect(self._on_value)
+
+    def _on_value(self, v: int) -> None:
+        bar = self.verticalScrollBar()
+        self._follow = v >= bar.maximum() - 4
+
+    def _on_range(self, _lo: int, hi: int) -> None:
+        if self._follow:
+            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))
+
+    def add_user(self, text: str) -> QLabel:
+        lab = QLabel(text)
+        lab.setObjectName("userMessage")
+        lab.setWordWrap(True)
+        lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._lay.insertWidget(self._lay.count() - 1, lab)
+        self._follow = True
+        return lab
+
+    def add_reply(self, title: str) -> ReplyWidget:
+        r = ReplyWidget(title)
+        self._lay.insertWidget(self._lay.count() - 1, r)
+        self._follow = True
+        return r
+
+    def add_notice(self, text: str, kind: str = "info") -> QLabel:
+        lab = QLabel(text)
+        lab.setObjectName("errorNotice" if kind == "error" else "notice")
+        lab.setWordWrap(True)
+        self._lay.insertWidget(self._lay.count() - 1, lab)
+        return lab
+
+    def clear(self) -> None:
+        while self._lay.count() > 1:
+            item = self._lay.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+
+    def replies(self) -> list[ReplyWidget]:
+        return [self._lay.itemAt(i).widget() for i in range(self._lay.count() - 1)
+                if isinstance(self._lay.itemAt(i).widget(), ReplyWidget)]

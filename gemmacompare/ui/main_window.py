@@ -1,0 +1,484 @@
+"""The main window: two panes, live charts, one prompt box, race or fair."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QButtonGroup,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gemmacompare.core.chat_store import ChatLog
+from gemmacompare.core.compare import FAIR, RACE, CompareResult, threads_for_mode
+from gemmacompare.core.demo_models import demo_models
+from gemmacompare.core.memory import MemorySampler
+from gemmacompare.core.settings import AppSettings, LoadedSettings, save_settings
+from gemmacompare.core.stats_table import markdown_table, stats_rows
+from gemmacompare.core.worker import _default_threads
+
+from .charts import LiveCharts
+from .pane import ModelPane
+from .theme import PANE_COLOURS, apply_theme
+
+log = logging.getLogger(__name__)
+
+LABELS = ["A", "B"]
+
+
+class PromptEdit(QPlainTextEdit):
+    submitted = Signal()
+
+    def keyPressEvent(self, ev) -> None:  # noqa: N802
+        if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.submitted.emit()
+            return
+        super().keyPressEvent(ev)
+
+
+class MainWindow(QMainWindow):
+    demos_found = Signal(list)
+    compare_finished = Signal()  # both panes done with the current prompt (and replay, in fair mode)
+
+    def __init__(self, loaded: LoadedSettings, initial_models: list[str] | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("gemmacompare")
+        self.settings: AppSettings = loaded.settings
+        self.total_threads = _default_threads()
+        self.sampler = MemorySampler().start()
+        self.chat_log: ChatLog | None = None
+        self.presentation = False
+        self._base_point = QApplication.font().pointSizeF()
+        self._pending_fair: list[int] = []
+        self._running: set[int] = set()
+        self._replay_t0 = 0.0
+        self._closing = False
+        self.demos: list[tuple[str, str]] = []
+        self._initial_models = list(initial_models or [])
+
+        self.panes = [
+            ModelPane(i, LABELS[i], PANE_COLOURS[i], self.sampler, self.settings.panes[i]) for i in range(2)
+        ]
+        for pane in self.panes:
+            pane.finished.connect(self._on_pane_finished)
+            pane.state_changed.connect(self._update_buttons)
+            pane.model_chosen.connect(self._on_model_chosen)
+            pane.settings_changed.connect(self._save_pane_settings)
+        self.charts = LiveCharts(LABELS, PANE_COLOURS)
+        self.charts.sources = [pane.series for pane in self.panes]
+        self.charts.now = self._chart_now
+        self._replay_timer = QTimer(self)
+        self._replay_timer.setInterval(30)
+        self._replay_timer.timeout.connect(self._replay_tick)
+        self._build()
+        self._build_menus()
+        self.charts.setVisible(self.settings.charts_visible)
+        self.show_charts_action.setChecked(self.settings.charts_visible)
+        if self.settings.geometry:
+            self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))
+        else:
+            self.resize(1280, 820)
+        self._apply_look()
+        if loaded.message:
+            self.banner.setText(loaded.message)
+        self.demos_found.connect(self._on_demos)
+        threading.Thread(target=self._find_demos, name="demo-models", daemon=True).start()
+        self._update_buttons()
+
+    # --- layout --------------------------------------------------------------
+
+    def _build(self) -> None:
+        compare = QWidget()
+        outer = QVBoxLayout(compare)
+        outer.setContentsMargins(6, 6, 6, 6)
+        self.vsplit = QSplitter(Qt.Orientation.Vertical)
+        self.hsplit = QSplitter(Qt.Orientation.Horizontal)
+        for pane in self.panes:
+            self.hsplit.addWidget(pane)
+        self.vsplit.addWidget(self.hsplit)
+        self.vsplit.addWidget(self.charts)
+        self.vsplit.setStretchFactor(0, 3)
+        self.vsplit.setStretchFactor(1, 1)
+        self.vsplit.setSizes([600, 200])
+        outer.addWidget(self.vsplit, 1)
+
+        self.banner = QLabel("")
+        self.banner.setObjectName("raceBanner")
+        self.banner.setWordWrap(True)
+        outer.addWidget(self.banner)
+
+        bottom = QHBoxLayout()
+        self.prompt = PromptEdit()
+        self.prompt.setObjectName("prompt")
+        self.prompt.setPlaceholderText("Ask both models… (Ctrl+Enter to send, Esc to stop)")
+        self.prompt.setFixedHeight(72)
+        self.prompt.submitted.connect(self.send)
+        bottom.addWidget(self.prompt, 1)
+        col = QVBoxLayout()
+        self.send_button = QPushButton("Send  (Ctrl+Enter)")
+        self.send_button.setDefault(True)
+        self.send_button.clicked.connect(self.send)
+        self.stop_button = QPushButton("Stop  (Esc)")
+        self.stop_button.clicked.connect(self.stop)
+        self.new_button = QPushButton("New chat")
+        self.new_button.clicked.connect(self.new_chat)
+        self.replay_button = QPushButton("Replay side by side")
+        self.replay_button.setToolTip("Play both fair-mode answers at their recorded speeds, starting together")
+        self.replay_button.clicked.connect(self.start_replay)
+        modes = QHBoxLayout()
+        self.race_radio = QRadioButton("Race")
+        self.race_radio.setToolTip("Both at once, CPU threads split between them")
+        self.fair_radio = QRadioButton("Fair")
+        self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side")
+        group = QButtonGroup(self)
+        group.addButton(self.race_radio)
+        group.addButton(self.fair_radio)
+        (self.fair_radio if self.settings.mode == FAIR else self.race_radio).setChecked(True)
+        self.race_radio.toggled.connect(self._on_mode)
+        modes.addWidget(self.race_radio)
+        modes.addWidget(self.fair_radio)
+        col.addLayout(modes)
+        for b in (self.send_button, self.stop_button, self.new_button, self.replay_button):
+            col.addWidget(b)
+        bottom.addLayout(col)
+        outer.addLayout(bottom)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(compare, "Compare")
+        self.bench_tab = None
+        try:
+            from .bench_tab import BenchmarkTab  # written alongside; optional until it lands
+        except ImportError:
+            BenchmarkTab = None  # noqa: N806
+        if BenchmarkTab is not None:
+            self.bench_tab = BenchmarkTab()
+            self.tabs.addTab(self.bench_tab, "Benchmark")
+        self.setCentralWidget(self.tabs)
+        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
+
+    def _build_menus(self) -> None:
+        m = self.menuBar()
+        file_menu = m.addMenu("&File")
+        for i, pane in enumerate(self.panes):
+            act = QAction(f"Open model for {pane.label}…", self)
+            act.setShortcut(QKeySequence("Ctrl+O" if i == 0 else "Ctrl+Shift+O"))
+            act.triggered.connect(pane.open_dialog)
+            file_menu.addAction(act)
+        file_menu.addSeparator()
+        self.copy_action = QAction("Copy results as Markdown", self)
+        self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
+        self.copy_action.triggered.connect(self.copy_results)
+        file_menu.addAction(self.copy_action)
+        export = QAction("Export charts as PNG…", self)
+        export.setShortcut(QKeySequence("Ctrl+E"))
+        export.triggered.connect(self.export_charts_dialog)
+        file_menu.addAction(export)
+        file_menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        chat_menu = m.addMenu("&Chat")
+        new = QAction("New chat", self)
+        new.setShortcut(QKeySequence("Ctrl+N"))
+        new.triggered.connect(self.new_chat)
+        chat_menu.addAction(new)
+        stop = QAction("Stop both", self)
+        stop.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        stop.triggered.connect(self.stop)
+        chat_menu.addAction(stop)
+        for pane in self.panes:
+            act = QAction(f"{pane.label} settings…", self)
+            act.triggered.connect(pane.edit_settings)
+            chat_menu.addAction(act)
+
+        view = m.addMenu("&View")
+        self.show_charts_action = QAction("Show charts", self, checkable=True)
+        self.show_charts_action.setShortcut(QKeySequence("Ctrl+G"))
+        self.show_charts_action.toggled.connect(self.set_charts_visible)
+        view.addAction(self.show_charts_action)
+        self.presentation_action = QAction("Presentation mode", self, checkable=True)
+        self.presentation_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.presentation_action.toggled.connect(self.set_presentation)
+        view.addAction(self.presentation_action)
+        theme_menu = view.addMenu("Theme")
+        group = QActionGroup(self)
+        for name in ("system", "light", "dark"):
+            act = QAction(name.capitalize(), self, checkable=True)
+            act.setChecked(self.settings.theme == name)
+            act.triggered.connect(lambda _=False, n=name: self.set_theme(n))
+            group.addAction(act)
+            theme_menu.addAction(act)
+        # Ctrl+Enter also works when focus is outside the prompt box.
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
+
+    # --- models --------------------------------------------------------------
+
+    def _find_demos(self) -> None:
+        try:
+            found = [(d.label, str(d.path)) for d in demo_models()]
+        except Exception as exc:  # noqa: BLE001 - the app works without demos
+            log.warning("demo models unavailable: %s", exc)
+            found = []
+        self.demos_found.emit(found)
+
+    def _on_demos(self, demos: list) -> None:
+        self.demos = demos
+        for pane in self.panes:
+            pane.set_choices(demos, list(self.settings.recent_models))
+        for i, pane in enumerate(self.panes):
+            path = (self._initial_models[i] if i < len(self._initial_models) else "") or self.settings.models[i]
+            if not path and i < len(demos):
+                path = demos[i][1]
+            if path and pane.model_path is None:
+                pane.set_model(path)
+        if not demos and not any(p.model_path for p in self.panes):
+            self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the panes).")
+
+    def _on_model_chosen(self, index: int, path: str) -> None:
+        models = list(self.settings.models)
+        models[index] = path
+        self.settings = replace(self.settings, models=(models[0], models[1]))
+        if not any(path == d[1] for d in self.demos):
+            self.settings = self.settings.with_recent(path)
+            for pane in self.panes:
+                if pane.chooser.findData(path) < 0:
+                    pane.set_choices(self.demos, list(self.settings.recent_models))
+        self.save()
+
+    def _save_pane_settings(self, index: int) -> None:
+        panes = list(self.settings.panes)
+        panes[index] = self.panes[index].settings
+        self.settings = replace(self.settings, panes=(panes[0], panes[1]))
+        self.save()
+
+    # --- prompt / modes ----------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return FAIR if self.fair_radio.isChecked() else RACE
+
+    def _on_mode(self) -> None:
+        self.settings = replace(self.settings, mode=self.mode)
+        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
+        self.save()
+
+    def _update_buttons(self, *_args) -> None:
+        busy = bool(self._running) or self._replay_timer.isActive()
+        ready = [p for p in self.panes if p.ready]
+        self.send_button.setEnabled(bool(ready) and not busy)
+        self.stop_button.setEnabled(busy)
+        self.new_button.setEnabled(not busy)
+        self.race_radio.setEnabled(not busy)
+        self.fair_radio.setEnabled(not busy)
+        self.replay_button.setEnabled(not busy and self._last_mode == FAIR and
+                                      all(p.record and p.record.done for p in self.panes))
+
+    _last_mode = RACE
+
+    def send(self) -> None:
+        text = self.prompt.toPlainText().strip()
+        if not text or self._running or self._replay_timer.isActive():
+            return
+        ready = [p.index for p in self.panes if p.ready]
+        if not ready:
+            self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
+            return
+        if self.chat_log is None:
+            self.chat_log = ChatLog.new()
+        mode = self.mode
+        self._last_mode = mode
+        n = threads_for_mode(mode, self.total_threads, len(ready))
+        note = f"{mode} mode, {n} thread{'s' if n != 1 else ''}"
+        self.chat_log.append({"role": "user", "content": text, "mode": mode,
+                              "models": [p.model_path for p in self.panes]})
+        self.prompt.clear()
+        self.banner.setText(f"{mode.capitalize()} mode: " + (
+            "both models at once, threads split." if mode == RACE else "one after the other, all threads each."))
+        self.charts.clear()
+        self._note = note
+        self._text = text
+        if mode == RACE:
+            for i in ready:
+                if self.panes[i].send(text, n, note):
+                    self._running.add(i)
+        else:
+            self._pending_fair = ready[1:]
+            if self.panes[ready[0]].send(text, n, note):
+                self._running.add(ready[0])
+        self.charts.start()
+        self._update_buttons()
+
+    def stop(self) -> None:
+        self._pending_fair = []
+        self._replay_timer.stop()
+        for pane in self.panes:
+            pane.stop()
+        self._update_buttons()
+
+    def new_chat(self) -> None:
+        if self._running:
+            return
+        for pane in self.panes:
+            pane.new_chat()
+        self.charts.clear()
+        self.banner.setText("")
+        self.chat_log = None
+        self._update_buttons()
+
+    def _on_pane_finished(self, index: int) -> None:
+        pane = self.panes[index]
+        rec = pane.record
+        if self.chat_log is not None and rec is not None:
+            self.chat_log.append({
+                "role": "assistant", "pane": pane.label, "model": pane.model_path, "mode": self._last_mode,
+                "content": rec.answer, "thinking": rec.thinking,
+                "error": rec.error.message if rec.error else None,
+                "stats": rec.stats().to_dict() if rec.finished else None,
+            })
+        self._running.discard(index)
+        if self._pending_fair:
+            nxt = self._pending_fair.pop(0)
+            n = threads_for_mode(FAIR, self.total_threads)
+            if self.panes[nxt].send(self._text, n, self._note):
+                self._running.add(nxt)
+        if not self._running:
+            self.charts.stop()
+            self._announce()
+            if self._last_mode == FAIR and all(p.record and p.record.finished for p in self.panes):
+                self.start_replay()
+            else:
+                self.compare_finished.emit()
+        self._update_buttons()
+
+    def _announce(self) -> None:
+        done = [(p, p.record.stats()) for p in self.panes if p.record and p.record.finished]
+        if len(done) < 2:
+            return
+        (pa, sa), (pb, sb) = done
+        if self._last_mode == RACE:
+            first, second = ((pa, sa), (pb, sb)) if sa.total_s <= sb.total_s else ((pb, sb), (pa, sa))
+            self.banner.setText(
+                f"Race: {first[0].label} ({first[0].facts.name}) finished first, "
+                f"{second[1].total_s - first[1].total_s:.2f} s ahead · "
+                f"{sa.gen_tps or 0:.1f} vs {sb.gen_tps or 0:.1f} t/s · {self._note}")
+        else:
+            self.banner.setText(
+                f"Fair: each ran alone ({self._note}) · {pa.label} {sa.total_s:.2f} s at {sa.gen_tps or 0:.1f} t/s, "
+                f"{pb.label} {sb.total_s:.2f} s at {sb.gen_tps or 0:.1f} t/s · replaying side by side")
+
+    # --- replay and charts ---------------------------------------------------
+
+    def start_replay(self) -> None:
+        if self._running or not all(p.record and p.record.done for p in self.panes):
+            return
+        for pane in self.panes:
+            pane.replay_start()
+        self._replay_t0 = time.monotonic()
+        self.charts.clear()
+        self.charts.start()
+        self._replay_timer.start()
+        self._update_buttons()
+
+    def _replay_tick(self) -> None:
+        t = time.monotonic() - self._replay_t0
+        done = [pane.replay_to(t) for pane in self.panes]
+        if all(done):
+            self._replay_timer.stop()
+            self.charts.stop()
+            self._update_buttons()
+            self.compare_finished.emit()
+
+    def _chart_now(self) -> float:
+        if self._replay_timer.isActive():
+            return time.monotonic() - self._replay_t0
+        return max((p.elapsed() for p in self.panes), default=0.0)
+
+    def set_charts_visible(self, on: bool) -> None:
+        self.charts.setVisible(on)
+        self.settings = replace(self.settings, charts_visible=on)
+        self.save()
+
+    def export_charts(self, path: str) -> bool:
+        self.charts.refresh()
+        return self.charts.grab().save(path)
+
+    def export_charts_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export charts", "gemmacompare-charts.png", "PNG images (*.png)")
+        if path and not self.export_charts(path):
+            self.banner.setText(f"Could not write {path}; pick another folder.")
+
+    def results_markdown(self) -> str:
+        runs = [p.record for p in self.panes if p.record is not None]
+        if not runs:
+            return ""
+        result = CompareResult(self._last_mode, self.total_threads, runs=runs)
+        labels = [f"{p.label}: {p.facts.name if p.facts else '-'}" for p in self.panes if p.record is not None]
+        return markdown_table(stats_rows(result, labels))
+
+    def copy_results(self) -> None:
+        md = self.results_markdown()
+        if md:
+            QApplication.clipboard().setText(md)
+            self.statusBar().showMessage("Results copied as Markdown", 3000)
+
+    # --- looks ---------------------------------------------------------------
+
+    def _apply_look(self) -> None:
+        self.theme_name = apply_theme(QApplication.instance(), self.settings.theme, self.presentation, self._base_point)
+        self.charts.set_dark(self.theme_name != "light")
+
+    def set_theme(self, name: str) -> None:
+        self.settings = replace(self.settings, theme=name)
+        self._apply_look()
+        self.save()
+
+    def set_presentation(self, on: bool) -> None:
+        self.presentation = on
+        self._apply_look()
+        if on:
+            self.showFullScreen()
+        else:
+            self.showNormal()
+
+    # --- persistence and shutdown -------------------------------------------
+
+    def save(self) -> None:
+        if not self.presentation:
+            geo = bytes(self.saveGeometry().toBase64()).decode()
+            self.settings = replace(self.settings, geometry=geo)
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Could not save settings: {exc.strerror}", 5000)
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        if not self._closing:
+            self._closing = True
+            self.save()
+            self._replay_timer.stop()
+            if self.bench_tab is not None and hasattr(self.bench_tab, "shutdown"):
+                self.bench_tab.shutdown()
+            for pane in self.panes:
+                pane.runner.stop()
+            for pane in self.panes:
+                pane.runner.close()
+            self.sampler.stop()
+        super().closeEvent(ev)

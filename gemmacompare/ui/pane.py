@@ -1,0 +1,389 @@
+"""One side of the comparison: model chooser, facts, load state, chat."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gemmacompare.core import protocol as p
+from gemmacompare.core.memory import MemorySampler
+from gemmacompare.core.metrics import RunRecord
+from gemmacompare.core.model_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
+from gemmacompare.core.settings import PaneSettings
+
+from .charts import SeriesData
+from .chat_view import ChatView, ReplyWidget
+from .pane_runner import PaneRunner
+from .pane_settings import PaneSettingsDialog
+from .stats_format import stats_line, stats_tooltip
+
+log = logging.getLogger(__name__)
+
+OPEN_ITEM = "__open__"
+
+EMPTY, LOADING, READY, GENERATING, ERROR = "empty", "loading", "ready", "generating", "error"
+
+
+class ModelPane(QFrame):
+    finished = Signal(int)  # pane index, after a reply (or its error)
+    state_changed = Signal(int)
+    model_chosen = Signal(int, str)  # pane index, path (for recents / settings)
+    settings_changed = Signal(int)
+
+    def __init__(self, index: int, label: str, colour: str, sampler: MemorySampler,
+                 settings: PaneSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.index, self.label, self.colour = index, label, colour
+        self.setObjectName("pane")
+        self.setAcceptDrops(True)
+        self.sampler = sampler
+        self.settings = settings
+        self.runner = PaneRunner(label, self)
+        self.runner.loaded.connect(self._on_loaded)
+        self.runner.load_failed.connect(self._on_load_failed)
+        self.runner.events.connect(self._on_events)
+        self.runner.busy_changed.connect(self._on_busy)
+        self.state = EMPTY
+        self.model_path: str | None = None
+        self.facts: ModelFacts | None = None
+        self.loaded: p.Loaded | None = None
+        self.messages: list[p.ChatMessage] = []
+        self.record: RunRecord | None = None
+        self.reply: ReplyWidget | None = None
+        self.mode_note = ""
+        self._token_times: list[float] = []
+        self._pending_user: str | None = None
+        self._load_started = 0.0
+        self._build()
+        self._load_timer = QTimer(self)
+        self._load_timer.setInterval(100)
+        self._load_timer.timeout.connect(self._tick_loading)
+        self._set_state(EMPTY, "No model yet: pick one above or drop a .gguf file here.")
+
+    # --- layout --------------------------------------------------------------
+
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        head = QHBoxLayout()
+        swatch = QLabel()
+        swatch.setFixedSize(6, 26)
+        swatch.setStyleSheet(f"background:{self.colour}; border-radius:3px;")
+        self.title = QLabel(f"<b>{self.label}</b>")
+        self.chooser = QComboBox()
+        self.chooser.setObjectName("modelChooser")
+        self.chooser.setMinimumContentsLength(18)
+        self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.chooser.activated.connect(self._on_chooser)
+        self.settings_button = QToolButton()
+        self.settings_button.setText("⚙")
+        self.settings_button.setToolTip(f"Generation settings for {self.label}")
+        self.settings_button.clicked.connect(self.edit_settings)
+        head.addWidget(swatch)
+        head.addWidget(self.title)
+        head.addWidget(self.chooser, 1)
+        head.addWidget(self.settings_button)
+        lay.addLayout(head)
+        self.facts_label = QLabel("")
+        self.facts_label.setObjectName("facts")
+        self.facts_label.setWordWrap(True)
+        self.state_label = QLabel("")
+        self.state_label.setObjectName("state")
+        self.state_label.setWordWrap(True)
+        lay.addWidget(self.facts_label)
+        lay.addWidget(self.state_label)
+        self.chat = ChatView()
+        lay.addWidget(self.chat, 1)
+
+    def set_choices(self, demos: list[tuple[str, str]], recents: list[str]) -> None:
+        """Fill the chooser: demo models, recent files, then Open…"""
+        self.chooser.blockSignals(True)
+        self.chooser.clear()
+        seen = set()
+        for label, path in demos:
+            self.chooser.addItem(label, path)
+            seen.add(path)
+        recent = [r for r in recents if r not in seen]
+        if recent:
+            self.chooser.insertSeparator(self.chooser.count())
+            for r in recent:
+                self.chooser.addItem(Path(r).name, r)
+                self.chooser.setItemData(self.chooser.count() - 1, r, Qt.ItemDataRole.ToolTipRole)
+        self.chooser.insertSeparator(self.chooser.count())
+        self.chooser.addItem("Open GGUF…", OPEN_ITEM)
+        self._select_current()
+        self.chooser.blockSignals(False)
+
+    def _select_current(self) -> None:
+        if self.model_path is None:
+            self.chooser.setCurrentIndex(-1)
+            return
+        i = self.chooser.findData(self.model_path)
+        if i < 0:
+            self.chooser.insertItem(0, Path(self.model_path).name, self.model_path)
+            i = 0
+        self.chooser.setCurrentIndex(i)
+
+    def _on_chooser(self, i: int) -> None:
+        data = self.chooser.itemData(i)
+        if data == OPEN_ITEM:
+            self._select_current()
+            self.open_dialog()
+        elif data and data != self.model_path:
+            self.set_model(data)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Open a model for {self.label}", "",
+                                              "GGUF models (*.gguf);;All files (*)")
+        if path:
+            self.set_model(path)
+
+    # --- drag and drop -------------------------------------------------------
+
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        urls = ev.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        urls = ev.mimeData().urls()
+        if urls and urls[0].isLocalFile():
+            ev.acceptProposedAction()
+            self.set_model(urls[0].toLocalFile())
+
+    # --- model ---------------------------------------------------------------
+
+    def set_model(self, path: str) -> bool:
+        """Check the file, show its facts, and load it in the background."""
+        if self.runner.busy:
+            self.show_error("Wait for the current load or reply to finish (or press Esc) before changing model.")
+            return False
+        try:
+            facts = read_model_facts(path)
+        except ModelFileError as exc:
+            self.show_error(exc.message)
+            return False
+        self.model_path, self.facts, self.loaded = str(path), facts, None
+        self._select_current()
+        self.facts_label.setText(self._facts_text(facts))
+        self.facts_label.setToolTip(facts.path)
+        self.model_chosen.emit(self.index, self.model_path)
+        self.reload()
+        return True
+
+    def reload(self) -> None:
+        if not self.model_path:
+            return
+        s = self.settings
+        self._load_started = time.monotonic()
+        self._set_state(LOADING, "Loading…")
+        self._load_timer.start()
+        self.runner.load(self.model_path, p.LoadSettings(n_ctx=s.n_ctx, n_threads=s.n_threads,
+                                                         n_gpu_layers=s.n_gpu_layers))
+
+    @staticmethod
+    def _facts_text(f: ModelFacts) -> str:
+        tpl = "chat template" if f.has_chat_template else "no chat template (fallback)"
+        extra = f" · thinking: {f.reasoning}" if f.reasoning else ""
+        return (f"{f.name} · {f.architecture} · {f.size_label} params · {f.quantization} · "
+                f"{human_bytes(f.file_size)} · ctx {f.context_length or '?'} · {tpl}{extra}")
+
+    def _tick_loading(self) -> None:
+        if self.state == LOADING:
+            self.state_label.setText(f"Loading… {time.monotonic() - self._load_started:.1f} s")
+        else:
+            self._load_timer.stop()
+
+    def _on_loaded(self, ev: p.Loaded) -> None:
+        self.loaded = ev
+        self.sampler.watch(self.label, ev.pid)
+        gpu = f", {ev.n_gpu_layers} GPU layers" if ev.n_gpu_layers else ""
+        self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{gpu}")
+
+    def _on_load_failed(self, message: str) -> None:
+        self.show_error(message)
+
+    def show_error(self, message: str) -> None:
+        self.chat.add_notice(message, "error")
+        if self.state in (EMPTY, LOADING) or self.loaded is None:
+            self._set_state(ERROR, message)
+        else:
+            self.state_label.setText(message)
+
+    def _set_state(self, state: str, text: str) -> None:
+        self.state = state
+        self.state_label.setText(text)
+        self.state_label.setProperty("state", state)
+        self.state_label.style().unpolish(self.state_label)
+        self.state_label.style().polish(self.state_label)
+        self.state_changed.emit(self.index)
+
+    # --- settings ------------------------------------------------------------
+
+    def edit_settings(self) -> None:
+        dlg = PaneSettingsDialog(f"{self.label} settings", self.settings,
+                                 bool(self.facts and self.facts.thinking_switch), self)
+        if dlg.exec():
+            self.apply_settings(dlg.value())
+
+    def apply_settings(self, new: PaneSettings) -> None:
+        old, self.settings = self.settings, new
+        self.settings_changed.emit(self.index)
+        if (old.n_ctx, old.n_gpu_layers, old.n_threads) != (new.n_ctx, new.n_gpu_layers, new.n_threads) and self.model_path:
+            self.reload()
+
+    # --- chat ----------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self.state == READY and not self.runner.busy
+
+    def send(self, text: str, n_threads: int, mode_note: str) -> bool:
+        if not self.ready:
+            return False
+        s = self.settings
+        self.messages.append(p.ChatMessage("user", text))
+        convo = list(self.messages)
+        if s.system_prompt:
+            convo.insert(0, p.ChatMessage("system", s.system_prompt))
+        cmd = p.GenerateCommand(
+            request_id=int(time.monotonic() * 1000),
+            messages=() if s.raw_mode else tuple(convo),
+            raw_prompt=text if s.raw_mode else None,
+            sampling=p.SamplingSettings(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed),
+            enable_thinking=s.thinking if (self.facts and self.facts.thinking_switch) else None,
+            n_threads=s.n_threads or n_threads,
+        )
+        self.mode_note = mode_note
+        self.chat.add_user(text)
+        self.reply = self.chat.add_reply(self.facts.name if self.facts else self.label)
+        self.record = RunRecord(self.label, time.monotonic())
+        self._token_times = []
+        self.sampler.reset(self.label)
+        self._set_state(GENERATING, "Reading the prompt…")
+        return self.runner.generate(cmd)
+
+    def stop(self) -> None:
+        if self.runner.busy:
+            self.runner.stop()
+
+    def new_chat(self) -> None:
+        self.messages.clear()
+        self.record, self.reply = None, None
+        self._token_times = []
+        self.chat.clear()
+
+    def _on_events(self, batch: list) -> None:
+        rec, reply = self.record, self.reply
+        if rec is None or reply is None:
+            return
+        thinking, answer, n_think = [], [], 0
+        for ev in batch:
+            rec.add(ev)
+            if isinstance(ev, p.Token):
+                thinking.append(ev.thinking)
+                answer.append(ev.answer)
+                if ev.token_id >= 0:
+                    self._token_times.append(ev.t - rec.t_send)
+                    n_think += ev.phase == "thinking"
+            elif isinstance(ev, p.PrefillDone):
+                self.state_label.setText(f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)")
+        reply.add("".join(thinking), "".join(answer), n_think)
+        if rec.done:
+            self._finish_reply()
+
+    def _finish_reply(self) -> None:
+        rec, reply = self.record, self.reply
+        rec.memory = self.sampler.trace(self.label)
+        if rec.error is not None:
+            if self.messages and self.messages[-1].role == "user":
+                self.messages.pop()  # not answered: the next prompt should not see it twice
+            self.chat.add_notice(rec.error.message, "error")
+            reply.finish("", rec.error.detail[:2000])
+            if rec.error.fatal:
+                self.sampler.watch(self.label, None)
+                self._set_state(READY, "The model's worker crashed; it restarts on the next prompt.")
+            else:
+                self._set_state(READY, "Ready")
+        else:
+            self.messages.append(p.ChatMessage("assistant", rec.answer))
+            st = rec.stats()
+            reply.finish(stats_line(st, self.mode_note), stats_tooltip(rec))
+            self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
+        # A worker restarted after a crash has a new pid.
+        if self.runner.worker.pid:
+            self.sampler.watch(self.label, self.runner.worker.pid)
+        self.finished.emit(self.index)
+
+    def _on_busy(self, busy: bool) -> None:
+        if not busy and self.state == GENERATING and self.record and not self.record.done:
+            # The run ended without a final event (worker thread error).
+            self._set_state(READY, "Ready")
+            self.finished.emit(self.index)
+
+    # --- chart data and replay ----------------------------------------------
+
+    def series(self) -> SeriesData | None:
+        rec = self.record
+        if rec is None:
+            return None
+        samples = rec.memory.samples if (rec.done and rec.memory) else self.sampler.samples_since(self.label, 0)
+        mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
+        rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
+        vram = None
+        if samples and samples[0].vram is not None:
+            vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
+        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram)
+
+    def elapsed(self) -> float:
+        """Seconds since this pane's Send, frozen when its reply is done."""
+        rec = self.record
+        if rec is None:
+            return 0.0
+        if rec.finished:
+            return rec.finished.t_end - rec.t_send
+        if rec.error is not None:
+            return (rec.tokens[-1].t - rec.t_send) if rec.tokens else 0.0
+        return time.monotonic() - rec.t_send
+
+    def replay_start(self) -> None:
+        if self.reply is not None and self.record is not None:
+            self.reply.reset()
+            self._replayed = 0
+
+    def replay_to(self, t: float) -> bool:
+        """Show the recorded tokens up to t seconds after Send; True when done."""
+        rec, reply = self.record, self.reply
+        if rec is None or reply is None:
+            return True
+        toks = rec.tokens
+        start = self._replayed
+        end = start
+        while end < len(toks) and toks[end].t - rec.t_send <= t:
+            end += 1
+        if end > start:
+            chunk = toks[start:end]
+            reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
+                      sum(x.phase == "thinking" for x in chunk))
+            self._replayed = end
+        if end >= len(toks):
+            # Text held back at the very end travels without a token; add it too.
+            reply.add("", rec.answer[len(reply.answer.text):], 0)
+            reply.answer.finish()
+            return True
+        return False

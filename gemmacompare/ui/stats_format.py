@@ -1,0 +1,45 @@
+"""Text for the stats line under a reply and its llama.cpp tooltip."""
+
+from __future__ import annotations
+
+from gemmacompare.core.metrics import RunRecord, RunStats
+from gemmacompare.core.model_file import human_bytes
+
+
+def stats_line(s: RunStats, mode_note: str) -> str:
+    parts = []
+    if s.prefill_tps:
+        parts.append(f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
+    if s.ttft_s is not None:
+        parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
+    if s.gen_tps:
+        parts.append(f"<b>{s.gen_tps:.1f} t/s</b>")
+    split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
+    parts.append(f"{s.n_tokens} tok{split}")
+    if s.n_thinking and s.time_to_answer_s is not None:
+        parts.append(f"answer at {s.time_to_answer_s:.2f} s")
+    parts.append(s.stop_reason.replace("_", " "))
+    if s.peak_rss:
+        parts.append(f"peak RAM {human_bytes(s.peak_rss)}")
+    if s.gpu_available and s.peak_vram is not None:
+        parts.append(f"VRAM {human_bytes(s.peak_vram)}")
+    parts.append(mode_note)
+    return " · ".join(x for x in parts if x)
+
+
+def stats_tooltip(rec: RunRecord) -> str:
+    fin = rec.finished
+    if not fin or not fin.perf:
+        return ""
+    perf = fin.perf
+    s = rec.stats()
+    lines = [
+        "llama.cpp's own counters (llama_perf_context):",
+        f"  prompt eval: {perf.n_p_eval} tokens in {perf.t_p_eval_ms:.1f} ms"
+        + (f" ({s.llama_prompt_tps:.1f} t/s)" if s.llama_prompt_tps else ""),
+        f"  eval: {perf.n_eval} tokens in {perf.t_eval_ms:.1f} ms"
+        + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else ""),
+        f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
+        f"threads {fin.n_threads}, template {fin.template_name or '-'}",
+    ]
+    return "\n".join(lines)
