@@ -1,0 +1,267 @@
+"""Benchmark runner: every task of a suite, on every model, for N repetitions.
+
+Each (repetition, task) is one ComparePair.run over all models, in fair mode
+(one after the other, each with the whole machine) by default or race mode.
+The engine clears the KV cache before every request, so prefill is always
+measured cold. Results go to the history database as each task finishes; a
+stopped or killed run resumes where it left off.
+
+The runner is synchronous; the CLI calls it directly and the window drives it
+from a background thread (callbacks are then called on that thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from . import protocol as p
+from .bench_store import BenchStore
+from .bench_types import (
+    FAIR,
+    STATUS_DONE,
+    STATUS_FAILED,
+    STATUS_RUNNING,
+    STATUS_STOPPED,
+    BenchConfig,
+    BenchProgress,
+    ItemResult,
+    ModelInfo,
+    StoredRun,
+)
+from .compare import MODES, ComparePair, threads_for_mode
+from .machine import file_hash_prefix, machine_facts
+from .metrics import RunRecord
+from .model_file import ModelFileError, read_model_facts
+from .scoring import score
+from .tasks import Task, load_suite
+from .worker import _default_threads
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[BenchProgress], None]
+ItemCallback = Callable[[list[ItemResult]], None]
+
+
+class BenchError(Exception):
+    """A benchmark that cannot start or go on; the message is one sentence."""
+
+
+@dataclass(frozen=True)
+class BenchOutcome:
+    run_id: int
+    status: str  # done | stopped | failed
+    message: str = ""
+
+
+def build_command(task: Task, config: BenchConfig, request_id: int = 1) -> p.GenerateCommand:
+    """The request every model gets for a task (the overhead benchmark reuses it)."""
+    text = task.question_text()
+    if config.instruction:
+        text = f"{text}\n{config.instruction}"
+    return p.GenerateCommand(
+        request_id=request_id,
+        messages=(p.ChatMessage("user", text),),
+        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0),
+        enable_thinking=config.thinking,
+    )
+
+
+def create_run(store: BenchStore, config: BenchConfig) -> int:
+    """Record a new run (suite resolved and frozen into the database); nothing runs yet.
+
+    Raises TaskFileError for a bad suite and BenchError for a bad configuration.
+    """
+    if not config.models:
+        raise BenchError("Choose at least one model to benchmark.")
+    if config.mode not in MODES:
+        raise BenchError(f"Unknown mode {config.mode!r}; use fair or race.")
+    if config.runs < 1:
+        raise BenchError("Repetitions must be at least 1.")
+    for path in config.models:
+        try:
+            read_model_facts(path)
+        except ModelFileError as exc:
+            raise BenchError(exc.message) from None
+    suite = load_suite(config.suite).subset(config.limit, config.sample, config.seed)
+    if not suite.tasks:
+        raise BenchError("The task selection is empty; raise --limit or --sample.")
+    return store.create_run(config, suite.name, suite.tasks)
+
+
+class BenchRunner:
+    """Runs (or resumes) one stored run; `stop()` may be called from any thread."""
+
+    def __init__(self, store: BenchStore) -> None:
+        self.store = store
+        self._stop = threading.Event()
+        self._pair: ComparePair | None = None
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            if self._pair is not None:
+                self._pair.stop()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    def run(
+        self,
+        run_id: int,
+        on_progress: ProgressCallback | None = None,
+        on_item: ItemCallback | None = None,
+    ) -> BenchOutcome:
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise BenchError(f"There is no benchmark run #{run_id} in the history.")
+        self._stop.clear()
+        self.store.set_status(run_id, STATUS_RUNNING)
+        try:
+            outcome = self._run(run, on_progress, on_item)
+        except BaseException as exc:
+            # KeyboardInterrupt included: the finished items are safe, say so.
+            status = STATUS_STOPPED if isinstance(exc, KeyboardInterrupt) else STATUS_FAILED
+            msg = str(exc) or type(exc).__name__
+            self.store.set_status(run_id, status, msg)
+            raise
+        self.store.set_status(run_id, outcome.status, outcome.message)
+        return outcome
+
+    def _run(self, run: StoredRun, on_progress: ProgressCallback | None, on_item: ItemCallback | None) -> BenchOutcome:
+        config = run.config
+        n_models = len(config.models)
+        done_keys = {(it.rep, it.task_index) for it in run.items}
+        # A (rep, task) counts as done only when every model answered it.
+        per_key: dict[tuple[int, int], int] = {}
+        for it in run.items:
+            per_key[(it.rep, it.task_index)] = per_key.get((it.rep, it.task_index), 0) + 1
+        done_keys = {k for k in done_keys if per_key[k] >= n_models}
+        todo = [(rep, ti) for rep in range(config.runs) for ti in range(len(run.tasks)) if (rep, ti) not in done_keys]
+        total = len(run.tasks) * config.runs * n_models
+        done = len(done_keys) * n_models
+        if not todo:
+            return BenchOutcome(run.id, STATUS_DONE)
+
+        labels = [chr(ord("A") + i) if i < 26 else f"M{i}" for i in range(n_models)]
+        pair = ComparePair(labels)
+        with self._lock:
+            self._pair = pair
+        try:
+            models = self._load(pair, run)
+            threads_total = config.threads or _default_threads()
+            self._warm_up(pair, run, threads_total)
+            t0 = time.monotonic()
+            done_now = 0
+            for rep, ti in todo:
+                if self._stop.is_set():
+                    break
+                task = run.tasks[ti]
+                result = pair.run(lambda i, t=task: build_command(t, config), config.mode, threads_total)
+                if self._stop.is_set():
+                    # The item in progress was cut short: its figures would be
+                    # wrong, so it is dropped and redone on resume.
+                    break
+                items = [self._item(rep, ti, task, i, rec) for i, rec in enumerate(result.runs)]
+                self.store.add_items(run.id, items)
+                self._remember_templates(run.id, models, result.runs)
+                done += n_models
+                done_now += n_models
+                if on_item:
+                    on_item(items)
+                if on_progress:
+                    elapsed = time.monotonic() - t0
+                    eta = elapsed / done_now * (total - done) if done_now else None
+                    on_progress(BenchProgress(run.id, done, total, elapsed, eta, tuple(items)))
+        finally:
+            with self._lock:
+                self._pair = None
+            pair.close()
+        if self._stop.is_set() and done < total:
+            return BenchOutcome(run.id, STATUS_STOPPED, f"Stopped after {done} of {total} items; resume to finish.")
+        return BenchOutcome(run.id, STATUS_DONE)
+
+    def _load(self, pair: ComparePair, run: StoredRun) -> list[ModelInfo]:
+        config = run.config
+        settings = p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers)
+        hashes = [file_hash_prefix(path) for path in config.models]
+        for i, (old, new) in enumerate(zip(run.models, hashes)):
+            if old is not None and old.file_hash != new:
+                raise BenchError(
+                    f"{config.models[i]} changed since this run started (file hash differs); start a new run."
+                )
+        errors = pair.load(list(config.models), settings)
+        for path, err in zip(config.models, errors):
+            if err is not None:
+                raise BenchError(f"{path}: {err.message}")
+        n_threads = threads_for_mode(config.mode, config.threads or None, len(config.models))
+        models = []
+        for i, path in enumerate(config.models):
+            ld = pair.loaded[i]
+            if ld is None:
+                raise BenchError(f"{path}: the model worker could not be started; see the log for details.")
+            f = ld.facts
+            models.append(ModelInfo(
+                path=str(path), name=f.name, architecture=f.architecture, parameters=f.parameters,
+                quantization=f.quantization, file_size=f.file_size, file_hash=hashes[i], n_ctx=ld.n_ctx,
+                n_threads=n_threads, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
+                load_seconds=ld.load_seconds,
+            ))
+        self.store.set_environment(run.id, machine_facts().to_dict(), models)
+        return models
+
+    def _warm_up(self, pair: ComparePair, run: StoredRun, threads_total: int) -> None:
+        # Warm-up pays for first-touch page faults and CPU clock ramp-up, which
+        # would otherwise land on the first measured item only.
+        for _ in range(run.config.warmup):
+            if self._stop.is_set():
+                return
+            task = run.tasks[0]
+            pair.run(lambda i: build_command(task, run.config), run.config.mode, threads_total)
+
+    def _remember_templates(self, run_id: int, models: list[ModelInfo], runs: list[RunRecord]) -> None:
+        changed = False
+        for i, rec in enumerate(runs):
+            name = rec.prompt.template_name if rec.prompt else ""
+            if name and models[i].template != name:
+                models[i] = ModelInfo(**{**models[i].to_dict(), "template": name})
+                changed = True
+        if changed:
+            run = self.store.get_run(run_id)
+            self.store.set_environment(run_id, run.machine if run else {}, models)
+
+    @staticmethod
+    def _item(rep: int, ti: int, task: Task, i: int, rec: RunRecord) -> ItemResult:
+        verdict = score(rec.answer, task.expected, task.match)
+        return ItemResult(
+            rep=rep, task_index=ti, task_id=task.id, model_index=i, expected=task.answer, match=task.match,
+            answer=rec.answer, thinking=rec.thinking, extracted=verdict.extracted,
+            correct=verdict.correct and rec.error is None, stats=rec.stats().to_dict(),
+            error=rec.error.message if rec.error else None,
+        )
+
+
+def run_benchmark(
+    config: BenchConfig,
+    store: BenchStore | None = None,
+    on_progress: ProgressCallback | None = None,
+    on_item: ItemCallback | None = None,
+) -> BenchOutcome:
+    """Create and run a benchmark in one call (scripts, tests)."""
+    own = store is None
+    store = store or BenchStore()
+    try:
+        run_id = create_run(store, config)
+        return BenchRunner(store).run(run_id, on_progress, on_item)
+    finally:
+        if own:
+            store.close()
+
+
+__all__ = ["FAIR", "BenchConfig", "BenchError", "BenchOutcome", "BenchRunner", "build_command", "create_run",
+           "run_benchmark"]

@@ -1,0 +1,219 @@
+"""Benchmark history: one SQLite file under the data dir, written as items finish.
+
+WAL mode and one transaction per finished item: a process killed at any
+moment (SIGKILL, power button on the laptop) loses at most the item that was
+being generated; everything before it is on disk and the run can be resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import psutil
+
+from .bench_types import (
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    BenchConfig,
+    ItemResult,
+    ModelInfo,
+    StoredRun,
+)
+from .paths import app_dirs
+from .tasks import Task
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "bench-history.sqlite3"
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    status TEXT NOT NULL,
+    pid INTEGER,
+    suite_name TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    tasks_json TEXT NOT NULL,
+    machine_json TEXT NOT NULL DEFAULT '{}',
+    models_json TEXT NOT NULL DEFAULT '[]',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS items (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    rep INTEGER NOT NULL,
+    task_index INTEGER NOT NULL,
+    model_index INTEGER NOT NULL,
+    task_id TEXT NOT NULL,
+    expected TEXT NOT NULL,
+    match TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    thinking TEXT NOT NULL,
+    extracted TEXT,
+    correct INTEGER NOT NULL,
+    stats_json TEXT NOT NULL,
+    error TEXT,
+    finished TEXT NOT NULL,
+    PRIMARY KEY (run_id, rep, task_index, model_index)
+);
+"""
+
+
+def default_db_path() -> Path:
+    return app_dirs().data / DB_NAME
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class BenchStore:
+    """Thread-safe access to the history file (one connection, one lock)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path else default_db_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL is durable against a killed process in WAL mode (only an
+            # OS crash could drop the last commits), and costs no fsync per item.
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._db.commit()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "BenchStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- writing ----------------------------------------------------------------
+
+    def create_run(self, config: BenchConfig, suite_name: str, tasks: tuple[Task, ...]) -> int:
+        now = _now()
+        with self._lock, self._db:
+            cur = self._db.execute(
+                "INSERT INTO runs (created, updated, status, pid, suite_name, config_json, tasks_json)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, now, STATUS_RUNNING, os.getpid(), suite_name, json.dumps(config.to_dict()),
+                 json.dumps([asdict(t) for t in tasks])),
+            )
+            return int(cur.lastrowid)
+
+    def set_status(self, run_id: int, status: str, message: str = "") -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE runs SET status=?, message=?, updated=?, pid=? WHERE id=?",
+                (status, message, _now(), os.getpid(), run_id),
+            )
+
+    def set_environment(self, run_id: int, machine: dict, models: list[ModelInfo | None]) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE runs SET machine_json=?, models_json=?, updated=? WHERE id=?",
+                (json.dumps(machine), json.dumps([m.to_dict() if m else None for m in models]), _now(), run_id),
+            )
+
+    def add_items(self, run_id: int, items: list[ItemResult]) -> None:
+        """All models' results for one task, in one transaction."""
+        now = _now()
+        rows = [
+            (run_id, it.rep, it.task_index, it.model_index, it.task_id, it.expected, it.match, it.answer,
+             it.thinking, it.extracted, int(it.correct), json.dumps(it.stats), it.error, now)
+            for it in items
+        ]
+        with self._lock, self._db:
+            self._db.executemany("INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._db.execute("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
+
+    def delete_run(self, run_id: int) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM items WHERE run_id=?", (run_id,))
+            self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+
+    # --- reading ----------------------------------------------------------------
+
+    def list_runs(self) -> list[StoredRun]:
+        """Every run, newest first, without its items."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM runs ORDER BY id DESC").fetchall()
+        return [self._run_from_row(r, ()) for r in rows]
+
+    def item_counts(self) -> dict[int, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT run_id, COUNT(*) FROM items GROUP BY run_id").fetchall()
+        return {int(r[0]): int(r[1]) for r in rows}
+
+    def get_run(self, run_id: int) -> StoredRun | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+            if row is None:
+                return None
+            item_rows = self._db.execute(
+                "SELECT * FROM items WHERE run_id=? ORDER BY rep, task_index, model_index", (run_id,)
+            ).fetchall()
+        return self._run_from_row(row, tuple(_item_from_row(r) for r in item_rows))
+
+    def _run_from_row(self, row: sqlite3.Row, items: tuple[ItemResult, ...]) -> StoredRun:
+        status = row["status"]
+        if status == STATUS_RUNNING and not _pid_running(row["pid"]):
+            status = STATUS_INTERRUPTED
+        models = tuple(ModelInfo.from_dict(m) if m else None for m in json.loads(row["models_json"]))
+        config = BenchConfig.from_dict(json.loads(row["config_json"]))
+        if len(models) < len(config.models):
+            models = models + (None,) * (len(config.models) - len(models))
+        return StoredRun(
+            id=int(row["id"]),
+            created=row["created"],
+            updated=row["updated"],
+            status=status,
+            config=config,
+            suite_name=row["suite_name"],
+            tasks=tuple(_task_from_dict(t) for t in json.loads(row["tasks_json"])),
+            machine=json.loads(row["machine_json"]),
+            models=models,
+            message=row["message"],
+            items=items,
+        )
+
+
+def _pid_running(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _task_from_dict(d: dict) -> Task:
+    return Task(d["id"], d["prompt"], tuple(d["expected"]), d["match"], d.get("category", ""),
+                tuple(d.get("choices", ())))
+
+
+def _item_from_row(r: sqlite3.Row) -> ItemResult:
+    return ItemResult(
+        rep=r["rep"], task_index=r["task_index"], task_id=r["task_id"], model_index=r["model_index"],
+        expected=r["expected"], match=r["match"], answer=r["answer"], thinking=r["thinking"],
+        extracted=r["extracted"], correct=bool(r["correct"]), stats=json.loads(r["stats_json"]), error=r["error"],
+    )

@@ -1,0 +1,152 @@
+"""The benchmark's records: what to run, what one item gave, what a stored run is.
+
+Kept apart from the runner and the store so both (and the UI) can share them
+without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from .tasks import Task
+
+FAIR = "fair"
+RACE = "race"
+
+STATUS_RUNNING = "running"
+STATUS_STOPPED = "stopped"
+STATUS_DONE = "done"
+STATUS_FAILED = "failed"
+STATUS_INTERRUPTED = "interrupted"  # shown for a "running" run whose process is gone
+
+# The instruction appended to every task: it gives small models a fixed phrase
+# to end on, which is what the scorer looks for first.
+ANSWER_INSTRUCTION = 'Think step by step in a few short sentences, then end with "The answer is X."'
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    models: tuple[str, ...]
+    suite: str = "reasoning"  # built-in name or JSONL path
+    limit: int | None = None  # first N tasks
+    sample: int | None = None  # or N random tasks (with seed)
+    seed: int = 0
+    runs: int = 1  # repetitions of the whole task list
+    warmup: int = 1  # unrecorded generations per model before measuring
+    mode: str = FAIR
+    thinking: bool | None = None  # None: the template's default
+    max_tokens: int = 256
+    n_ctx: int = 2048
+    threads: int = 0  # total CPU threads; 0 = all physical cores
+    gpu_layers: int = 0
+    instruction: str = ANSWER_INSTRUCTION
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["models"] = list(self.models)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "BenchConfig":
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["models"] = tuple(kw.get("models", ()))
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One model's answer to one task in one repetition."""
+
+    rep: int
+    task_index: int
+    task_id: str
+    model_index: int
+    expected: str
+    match: str
+    answer: str
+    thinking: str
+    extracted: str | None
+    correct: bool
+    stats: dict[str, Any]  # metrics.RunStats as a dict
+    error: str | None = None
+
+    def stat(self, key: str) -> float | None:
+        v = self.stats.get(key)
+        return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A loaded model, as recorded with the run."""
+
+    path: str
+    name: str
+    architecture: str
+    parameters: int
+    quantization: str
+    file_size: int
+    file_hash: str
+    n_ctx: int
+    n_threads: int  # threads per generation in the run's mode
+    n_gpu_layers: int
+    system_info: str
+    load_seconds: float
+    template: str = ""
+
+    @property
+    def model_type(self) -> str:
+        """llama-bench's model_type: architecture, size, quantisation."""
+        from .model_file import human_count
+
+        return f"{self.architecture} {human_count(self.parameters)} {self.quantization}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelInfo":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    id: int
+    created: str
+    updated: str
+    status: str
+    config: BenchConfig
+    suite_name: str
+    tasks: tuple[Task, ...]
+    machine: dict[str, Any]
+    models: tuple[ModelInfo | None, ...]
+    message: str = ""
+    items: tuple[ItemResult, ...] = field(default=())
+
+    @property
+    def n_planned(self) -> int:
+        return len(self.tasks) * self.config.runs * len(self.config.models)
+
+    @property
+    def labels(self) -> list[str]:
+        out = []
+        for i, m in enumerate(self.models):
+            out.append(m.name if m else f"model {i + 1}")
+        # Two files of the same model must still be told apart in tables.
+        return [f"{x} ({i + 1})" if out.count(x) > 1 else x for i, x in enumerate(out)]
+
+
+@dataclass(frozen=True)
+class BenchProgress:
+    run_id: int
+    done: int  # items (task x rep x model) finished, including earlier sessions
+    total: int
+    elapsed_s: float  # this session
+    eta_s: float | None
+    latest: tuple[ItemResult, ...] = ()
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 1.0

@@ -1,0 +1,174 @@
+"""Scoring a model's answer against the expected one.
+
+Small models rarely answer in a clean format, so extraction is forgiving:
+it looks for an explicit final answer first ("#### 18", "The answer is $18.",
+"Answer: 18 eggs", "\\boxed{18}") and only then falls back to the last number
+in the text. The extracted value is always kept next to the verdict, so a user
+can see *why* an answer was marked wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+log = logging.getLogger(__name__)
+
+MATCH_NUMBER = "number"
+MATCH_EXACT = "exact"
+MATCH_REGEX = "regex"
+MATCH_CHOICE = "choice"
+MATCH_KINDS = (MATCH_NUMBER, MATCH_EXACT, MATCH_REGEX, MATCH_CHOICE)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    correct: bool
+    extracted: str | None  # what was read out of the answer; None: nothing found
+
+
+# A number as people write it: -1,234.5  $18  3/4  12%  .5
+_NUMBER_RE = re.compile(r"(?<![\w.])[-−]?\$?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:/\d+)?|(?<![\w.])\.\d+")
+
+# Markers after which the final answer is written, strongest first.
+_FINAL_MARKERS = (
+    re.compile(r"####\s*(?P<rest>[^\n]*)"),
+    re.compile(r"\\boxed\{(?P<rest>[^}]*)\}"),
+    re.compile(r"(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE),
+    re.compile(r"(?:final\s+)?answer\s*[:=]\s*(?P<rest>[^\n]*)", re.IGNORECASE),
+)
+
+
+def final_answer_span(text: str) -> str | None:
+    """The text after the last, strongest "final answer" marker, or None."""
+    for marker in _FINAL_MARKERS:
+        hits = list(marker.finditer(text))
+        for m in reversed(hits):
+            rest = m.group("rest").strip()
+            if rest:
+                return rest
+    return None
+
+
+def parse_number(token: str) -> Fraction | None:
+    """'$1,234.50' -> 1234.5, '3/4' -> 0.75, '−2' -> -2; None if not a number."""
+    s = token.strip().replace("−", "-").replace("$", "").replace(",", "").replace(" ", "")
+    s = s.rstrip("%")
+    if not s:
+        return None
+    try:
+        if "/" in s:
+            num, den = s.split("/", 1)
+            return Fraction(num) / Fraction(den) if Fraction(den) != 0 else None
+        return Fraction(s)
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def _numbers_in(text: str) -> list[str]:
+    return [m.group(0) for m in _NUMBER_RE.finditer(text)]
+
+
+def extract_number(text: str) -> str | None:
+    """The answer's number as written (normalised), or None.
+
+    Prefers the first number after a final-answer marker ("The answer is 18
+    eggs, because 9*2=18" reads 18), else the last number anywhere in the text.
+    """
+    span = final_answer_span(text)
+    candidates = _numbers_in(span) if span else []
+    if candidates:
+        raw = candidates[0]
+    else:
+        found = _numbers_in(text)
+        if not found:
+            return None
+        raw = found[-1]
+    value = parse_number(raw)
+    return format_number(value) if value is not None else None
+
+
+def format_number(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    as_float = float(value)
+    return f"{as_float:.10g}"
+
+
+def numbers_equal(a: str, b: str) -> bool:
+    x, y = parse_number(a), parse_number(b)
+    if x is None or y is None:
+        return False
+    if x == y:
+        return True
+    # Decimals written with fewer digits (0.33 for 1/3) are not accepted, but
+    # float round-off in a model's own arithmetic is.
+    return math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9)
+
+
+_PUNCT = re.compile(r"[^\w\s]")
+
+
+def normalize_text(text: str) -> str:
+    """Case, punctuation, articles and extra spaces do not count."""
+    t = _PUNCT.sub(" ", text.casefold())
+    words = [w for w in t.split() if w not in ("a", "an", "the")]
+    return " ".join(words)
+
+
+def _first_sentence(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+
+
+def extract_exact(text: str) -> str | None:
+    span = final_answer_span(text)
+    if span is None:
+        lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+        span = lines[-1] if lines else ""
+    out = normalize_text(_first_sentence(span))
+    return out or None
+
+
+_CHOICE_RE = re.compile(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])")
+
+
+def extract_choice(text: str) -> str | None:
+    span = final_answer_span(text)
+    if span:
+        m = _CHOICE_RE.search(span)
+        if m:
+            return m.group(1).upper()
+    # Without a marker, the last standalone capital letter is the likeliest pick.
+    hits = [h for h in _CHOICE_RE.finditer(text) if h.group(1).isupper()]
+    return hits[-1].group(1) if hits else None
+
+
+def score(answer: str, expected: str | tuple[str, ...], match: str) -> Verdict:
+    """Judge one answer. `expected` may list several accepted answers (exact)."""
+    accepted = (expected,) if isinstance(expected, str) else tuple(expected)
+    if match == MATCH_NUMBER:
+        got = extract_number(answer)
+        return Verdict(got is not None and any(numbers_equal(got, e) for e in accepted), got)
+    if match == MATCH_EXACT:
+        got = extract_exact(answer)
+        if got is None:
+            return Verdict(False, None)
+        wanted = {normalize_text(e) for e in accepted}
+        # "The answer is Tuesday" and "Tuesday" both count; so does a final
+        # line that merely starts with the accepted answer ("Tuesday, because ...").
+        ok = got in wanted or any(got.startswith(w + " ") for w in wanted if w)
+        return Verdict(ok, got)
+    if match == MATCH_REGEX:
+        for pattern in accepted:
+            m = re.search(pattern, answer, re.IGNORECASE | re.MULTILINE)
+            if m:
+                return Verdict(True, m.group(0))
+        return Verdict(False, None)
+    if match == MATCH_CHOICE:
+        got = extract_choice(answer)
+        return Verdict(got is not None and got in {e.strip().upper() for e in accepted}, got)
+    raise ValueError(f"unknown match kind {match!r}; use one of {', '.join(MATCH_KINDS)}")

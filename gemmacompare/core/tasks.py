@@ -1,0 +1,211 @@
+"""Task suites: the built-in ones under `resources/suites/`, and users' JSONL files.
+
+Two line formats are read, and may be mixed in one file:
+
+- ours: {"prompt": "...", "answer": "18", "match": "number"}, with optional
+  "id", "category", "choices" (shown to the model as A) B) ...); "expected" is
+  accepted for "answer"; "answer" may be a list of accepted answers; "match" is
+  number | exact | regex | choice and defaults to number when the answer is
+  a number, else exact.
+- GSM8K: {"question": "...", "answer": "...reasoning...\\n#### 18"}.
+
+Where the resources folder is: `resources/` sits at the repository top level
+(design card). An editable install or a source checkout finds it next to the
+package; a wheel installs a copy under `<prefix>/share/gemmacompare/resources`
+(pyproject `data-files`); a PyInstaller bundle carries it beside the exe
+(`sys._MEIPASS`); GEMMACOMPARE_RESOURCES overrides all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .scoring import MATCH_CHOICE, MATCH_EXACT, MATCH_KINDS, MATCH_NUMBER, parse_number
+
+log = logging.getLogger(__name__)
+
+SUITE_SUFFIX = ".jsonl"
+DEFAULT_SUITE = "reasoning"
+
+
+class TaskFileError(Exception):
+    """A task file we cannot use; the message is one sentence naming file and line."""
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    prompt: str
+    expected: tuple[str, ...]  # accepted answers; the first is the one shown
+    match: str
+    category: str = ""
+    choices: tuple[str, ...] = ()
+
+    @property
+    def answer(self) -> str:
+        return self.expected[0]
+
+    def question_text(self) -> str:
+        if not self.choices:
+            return self.prompt
+        letters = "ABCDE"
+        opts = "\n".join(f"{letters[i]}) {c}" for i, c in enumerate(self.choices))
+        return f"{self.prompt}\n{opts}"
+
+
+@dataclass(frozen=True)
+class TaskSuite:
+    name: str
+    source: str  # file path, for the record
+    tasks: tuple[Task, ...]
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def subset(self, limit: int | None = None, sample: int | None = None, seed: int = 0) -> "TaskSuite":
+        """The first `limit` tasks, or `sample` tasks drawn at random with `seed`.
+
+        A random sample keeps the suite's order, so the same seed always gives
+        the same run and the table reads like the file.
+        """
+        tasks = self.tasks
+        if sample is not None and sample < len(tasks):
+            picked = sorted(random.Random(seed).sample(range(len(tasks)), sample))
+            tasks = tuple(tasks[i] for i in picked)
+        if limit is not None:
+            tasks = tasks[: max(0, limit)]
+        return TaskSuite(self.name, self.source, tasks)
+
+
+# --- where the built-in suites are ---------------------------------------------
+
+def resources_dir() -> Path:
+    candidates: list[Path] = []
+    env = os.environ.get("GEMMACOMPARE_RESOURCES")
+    if env:
+        candidates.append(Path(env))
+    candidates.append(Path(__file__).resolve().parents[2] / "resources")
+    if getattr(sys, "_MEIPASS", None):
+        candidates.append(Path(sys._MEIPASS) / "resources")
+    candidates.append(Path(sys.prefix) / "share" / "gemmacompare" / "resources")
+    for c in candidates:
+        if (c / "suites").is_dir():
+            return c
+    return candidates[0]
+
+
+def suites_dir() -> Path:
+    return resources_dir() / "suites"
+
+
+def builtin_suites() -> list[str]:
+    folder = suites_dir()
+    return sorted(p.stem for p in folder.glob(f"*{SUITE_SUFFIX}")) if folder.is_dir() else []
+
+
+def load_suite(name_or_path: str | os.PathLike[str]) -> TaskSuite:
+    """A built-in suite by name, or a JSONL file by path."""
+    arg = str(name_or_path)
+    path = Path(arg)
+    if not path.suffix and not path.exists():
+        builtin = suites_dir() / f"{arg}{SUITE_SUFFIX}"
+        if not builtin.is_file():
+            names = ", ".join(builtin_suites()) or "none found"
+            raise TaskFileError(f"No suite named {arg!r}; built-in suites: {names}; or pass a JSONL file path.")
+        path = builtin
+    return load_task_file(path)
+
+
+# --- reading files --------------------------------------------------------------
+
+def load_task_file(path: str | os.PathLike[str]) -> TaskSuite:
+    path = Path(path)
+    name = path.name
+    if not path.exists():
+        raise TaskFileError(f"{name}: no such task file ({path}).")
+    if path.is_dir():
+        raise TaskFileError(f"{name}: is a folder, not a JSONL task file.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL.") from None
+    except OSError as exc:
+        raise TaskFileError(f"{name}: cannot be read ({exc.strerror}).") from None
+    tasks: list[Task] = []
+    seen: set[str] = set()
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name} line {lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TaskFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+        if not isinstance(obj, dict):
+            raise TaskFileError(f"{where}: expected a JSON object like {{\"prompt\": ..., \"answer\": ...}}.")
+        task = _task_from_obj(obj, where, default_id=f"{path.stem}-{len(tasks) + 1}")
+        if task.id in seen:
+            raise TaskFileError(f"{where}: duplicate id {task.id!r}.")
+        seen.add(task.id)
+        tasks.append(task)
+    if not tasks:
+        raise TaskFileError(f"{name}: no tasks (the file is empty); write one JSON object per line.")
+    return TaskSuite(path.stem, str(path), tuple(tasks))
+
+
+def gsm8k_final_answer(solution: str) -> str | None:
+    """The number after the last '####' of a GSM8K reference solution."""
+    if "####" not in solution:
+        return None
+    tail = solution.rsplit("####", 1)[1].strip()
+    value = parse_number(tail)
+    return tail.replace(",", "") if value is not None else None
+
+
+def _text_field(obj: dict, key: str, where: str) -> str:
+    value = obj[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise TaskFileError(f"{where}: field {key!r} must be non-empty text.")
+    return value
+
+
+def _task_from_obj(obj: dict, where: str, default_id: str) -> Task:
+    task_id = str(obj.get("id", default_id))
+    if "question" in obj and "prompt" not in obj:
+        if "answer" not in obj:
+            raise TaskFileError(f"{where}: missing field 'answer' (GSM8K lines need 'question' and 'answer').")
+        question = _text_field(obj, "question", where)
+        final = gsm8k_final_answer(_text_field(obj, "answer", where))
+        if final is None:
+            raise TaskFileError(f"{where}: GSM8K 'answer' must end with '#### <number>'.")
+        return Task(task_id, question, (final,), MATCH_NUMBER, str(obj.get("category", "gsm8k")))
+    if "prompt" not in obj:
+        raise TaskFileError(f"{where}: missing field 'prompt' (or 'question' for GSM8K lines).")
+    key = "answer" if "answer" in obj else "expected" if "expected" in obj else None
+    if key is None:
+        raise TaskFileError(f"{where}: missing field 'answer'.")
+    prompt = _text_field(obj, "prompt", where)
+    raw = obj[key]
+    expected = tuple(_text_field({key: v}, key, where) for v in raw) if isinstance(raw, list) else (
+        _text_field(obj, key, where),
+    )
+    if not expected:
+        raise TaskFileError(f"{where}: field {key!r} is an empty list.")
+    default_match = MATCH_NUMBER if all(parse_number(e) is not None for e in expected) else MATCH_EXACT
+    match = obj.get("match", default_match)
+    if match not in MATCH_KINDS:
+        raise TaskFileError(f"{where}: 'match' must be one of {', '.join(MATCH_KINDS)}, not {match!r}.")
+    choices = obj.get("choices", [])
+    if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+        raise TaskFileError(f"{where}: 'choices' must be a list of texts.")
+    if match == MATCH_CHOICE and not choices and not all(len(e.strip()) == 1 for e in expected):
+        raise TaskFileError(f"{where}: a 'choice' answer is a letter (A-E).")
+    return Task(task_id, prompt, expected, match, str(obj.get("category", "")), tuple(choices))
