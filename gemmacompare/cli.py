@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
     _add_generation_args(cmp_)
 
+    from gemmacompare.core.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
+
+    add_bench_parser(sub)
+
     return ap
 
 
@@ -78,8 +82,22 @@ def main(argv: list[str] | None = None) -> int:
         from gemmacompare.core.compare_cli import cmd_compare  # noqa: PLC0415
 
         return cmd_compare(args)
+    if args.command == "bench":
+        from gemmacompare.core.bench_cli import cmd_bench  # noqa: PLC0415
+
+        return cmd_bench(args, chart_writer=_bench_chart_writer)
     ap.print_help()
     return EXIT_USAGE
+
+
+def _bench_chart_writer(run, out_dir: Path) -> list[Path]:
+    """PNG charts need Qt, which the core may not import; offscreen works without a display."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from gemmacompare.ui.bench_charts import write_chart_pngs  # noqa: PLC0415 - Qt only for --out
+
+    return write_chart_pngs(run, out_dir)
 
 
 def cmd_inspect(args) -> int:

@@ -72,7 +72,9 @@ def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, fl
     denom = 1 + z * z / n
     centre = (phat + z * z / (2 * n)) / denom
     half = z * math.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low = 0.0 if phat == 0 else max(0.0, centre - half)
+    high = 1.0 if phat == 1 else min(1.0, centre + half)
+    return low, high
 
 
 def mean_sd(values: list[float]) -> tuple[float | None, float | None]:

@@ -1,0 +1,43 @@
+"""The `bench` subcommand's arguments, kept light: building the parser must not
+import the engine, so `gemmacompare inspect` and `--help` stay instant."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .bench_types import FAIR, RACE
+from .tasks import DEFAULT_SUITE, builtin_suites
+
+
+def add_bench_parser(sub) -> argparse.ArgumentParser:
+    b = sub.add_parser(
+        "bench", help="benchmark models on a task suite (speed and correctness), or list past runs",
+        description="Run every task of a suite on each model, scored, with repetitions; results are kept "
+                    "in a local history (--list, --show, --resume).",
+    )
+    b.add_argument("models", nargs="*", help="GGUF paths or demo keys (default: the two demo models)")
+    b.add_argument("--suite", default=DEFAULT_SUITE,
+                   help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
+                        "(our format or GSM8K)")
+    b.add_argument("--runs", type=int, default=1, help="repetitions of the whole task list (default 1)")
+    b.add_argument("--limit", type=int, default=None, help="only the first N tasks")
+    b.add_argument("--sample", type=int, default=None, help="N tasks drawn at random (see --seed)")
+    b.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    b.add_argument("--warmup", type=int, default=1, help="unrecorded warm-up generations per model (default 1)")
+    b.add_argument("--mode", choices=(FAIR, RACE), default=FAIR,
+                   help="fair: one model after the other with all threads (default); race: at once")
+    b.add_argument("-n", "--max-tokens", type=int, default=256)
+    b.add_argument("--ctx", type=int, default=2048, help="context size")
+    b.add_argument("--threads", type=int, default=0, help="total CPU threads (0 = all cores)")
+    b.add_argument("--gpu-layers", type=int, default=0)
+    think = b.add_mutually_exclusive_group()
+    think.add_argument("--think", dest="thinking", action="store_true", default=None)
+    think.add_argument("--no-think", dest="thinking", action="store_false")
+    b.add_argument("--out", type=Path, help="write JSON, CSV, Markdown and PNG charts here")
+    b.add_argument("-q", "--quiet", action="store_true", help="no per-item lines")
+    hist = b.add_mutually_exclusive_group()
+    hist.add_argument("--list", action="store_true", help="list past runs")
+    hist.add_argument("--show", type=int, nargs="+", metavar="ID", help="show past run(s); several are compared")
+    hist.add_argument("--resume", type=int, metavar="ID", help="finish a stopped or interrupted run")
+    return b

@@ -1,0 +1,213 @@
+"""`gemmacompare bench`: run a task suite on two (or more) models, or look at past runs.
+
+    gemmacompare bench [A B ...] --suite reasoning --runs 3 --limit 10 --out results/
+    gemmacompare bench --list
+    gemmacompare bench --show 4 [7 ...]     # one run's table, or several runs side by side
+    gemmacompare bench --resume 4           # finish a stopped or killed run
+
+Progress goes to stderr (a bar with ETA on a terminal, plain lines otherwise);
+the summary table goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable, TextIO
+
+from .bench import BenchError, BenchRunner, create_run
+from .bench_export import write_exports
+from .bench_stats import summarize_run, summary_table
+from .bench_store import BenchStore
+from .bench_types import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
+from .demo_models import resolve_model_arg
+from .tasks import TaskFileError
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_MODEL_FAILED = 3
+EXIT_INTERRUPTED = 130
+
+ChartWriter = Callable[[StoredRun, Path], list[Path]]
+
+
+class ProgressBar:
+    """One redrawn line on a terminal; a plain line per update elsewhere (logs, CI)."""
+
+    def __init__(self, out: TextIO = sys.stderr, width: int = 28) -> None:
+        self.out = out
+        self.width = width
+        self.tty = out.isatty()
+        self._shown = False
+
+    def update(self, pr: BenchProgress) -> None:
+        filled = int(self.width * pr.fraction)
+        bar = "#" * filled + "." * (self.width - filled)
+        eta = _fmt_duration(pr.eta_s) if pr.eta_s is not None else "?"
+        line = f"[{bar}] {pr.done}/{pr.total} items {pr.fraction:4.0%}  ETA {eta}"
+        if self.tty:
+            self.out.write("\r" + line + "\x1b[K")
+            self._shown = True
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def message(self, text: str) -> None:
+        if self.tty and self._shown:
+            self.out.write("\r\x1b[K")
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def close(self) -> None:
+        if self.tty and self._shown:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def _fmt_duration(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def format_rows(rows: list[list[str]]) -> str:
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _item_line(items: list[ItemResult], labels: list[str]) -> str:
+    first = items[0]
+    parts = []
+    for it in items:
+        verdict = "error" if it.error else ("ok" if it.correct else "wrong")
+        got = it.extracted if it.extracted is not None else "-"
+        tps = it.stat("gen_tps")
+        parts.append(f"{labels[it.model_index]}: {got} {verdict}" + (f" {tps:.0f} t/s" if tps else ""))
+    return f"rep {first.rep + 1} {first.task_id} (expected {first.expected}): " + " | ".join(parts)
+
+
+def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None) -> int:
+    try:
+        with BenchStore() as store:
+            if args.list:
+                return _list(store)
+            if args.show:
+                return _show(store, args.show, args.out, chart_writer)
+            if args.resume is not None:
+                return _execute(store, args.resume, args, chart_writer)
+            try:
+                paths = [str(resolve_model_arg(m, i)) for i, m in enumerate(args.models)] if args.models else [
+                    str(resolve_model_arg(None, 0)), str(resolve_model_arg(None, 1))]
+            except LookupError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_MODEL_FAILED
+            config = BenchConfig(
+                models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.seed,
+                runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
+                max_tokens=args.max_tokens, n_ctx=args.ctx, threads=args.threads, gpu_layers=args.gpu_layers,
+            )
+            try:
+                run_id = create_run(store, config)
+            except TaskFileError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            except BenchError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return EXIT_MODEL_FAILED
+            return _execute(store, run_id, args, chart_writer)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_writer: ChartWriter | None) -> int:
+    run = store.get_run(run_id)
+    if run is None:
+        print(f"error: there is no benchmark run #{run_id}; see `gemmacompare bench --list`.", file=sys.stderr)
+        return EXIT_USAGE
+    n_planned = run.n_planned
+    print(f"# benchmark #{run_id}: {run.suite_name}, {len(run.tasks)} tasks x {run.config.runs} runs x "
+          f"{len(run.config.models)} models ({n_planned} items, {len(run.items)} already done), "
+          f"{run.config.mode} mode", file=sys.stderr)
+    bar = ProgressBar()
+    short = [chr(ord("A") + i) for i in range(len(run.config.models))]
+
+    def on_item(items: list[ItemResult]) -> None:
+        if not args.quiet:
+            bar.message(_item_line(items, short))
+
+    runner = BenchRunner(store)
+    t0 = time.monotonic()
+    try:
+        outcome = runner.run(run_id, on_progress=bar.update, on_item=on_item)
+    except BenchError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_MODEL_FAILED
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"# stopped; finished items are saved. Resume with: gemmacompare bench --resume {run_id}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    bar.close()
+    print(f"# {outcome.status} in {_fmt_duration(time.monotonic() - t0)}", file=sys.stderr)
+    status = _show(store, [run_id], getattr(args, "out", None), chart_writer)
+    return status if outcome.status == STATUS_DONE else EXIT_ERROR
+
+
+def _list(store: BenchStore) -> int:
+    runs = store.list_runs()
+    if not runs:
+        print("No benchmark runs yet; start one with `gemmacompare bench`.")
+        return EXIT_OK
+    counts = store.item_counts()
+    rows = [["id", "created", "status", "suite", "mode", "items", "models"]]
+    for r in runs:
+        names = ", ".join(Path(m).name for m in r.config.models)
+        rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
+                     f"{counts.get(r.id, 0)}/{r.n_planned}", names])
+    print(format_rows(rows))
+    return EXIT_OK
+
+
+def _show(store: BenchStore, ids: list[int], out: Path | None, chart_writer: ChartWriter | None) -> int:
+    runs = []
+    for run_id in ids:
+        run = store.get_run(run_id)
+        if run is None:
+            print(f"error: there is no benchmark run #{run_id}; see `gemmacompare bench --list`.", file=sys.stderr)
+            return EXIT_USAGE
+        runs.append(run)
+    rows: list[list[str]] = []
+    for run in runs:
+        table = summary_table(run, summarize_run(run))
+        if not rows:
+            rows.append(["run", "mode", *table[0]])
+        rows += [[f"#{run.id}", run.config.mode, *r] for r in table[1:]]
+    print(format_rows(rows))
+    if len(runs) == 1:
+        run = runs[0]
+        print(f"\n{run.status}; {len(run.items)}/{run.n_planned} items; mode {run.config.mode}; "
+              f"mean ± sd over {run.config.runs} repetition(s); "
+              f"machine: {run.machine.get('cpu_model', '?')}, GPU {run.machine.get('gpu', '?')}")
+    if out is not None:
+        for run in runs:
+            charts: list[Path] = []
+            if chart_writer is not None and run.items:
+                try:
+                    charts = chart_writer(run, Path(out))
+                except Exception as exc:  # noqa: BLE001 - charts are a bonus; the data files matter
+                    log.debug("chart export failed", exc_info=True)
+                    print(f"warning: PNG charts were not written ({exc}).", file=sys.stderr)
+            for path in write_exports(run, out, [str(c) for c in charts]) + charts:
+                print(f"# wrote {path}", file=sys.stderr)
+    return EXIT_OK

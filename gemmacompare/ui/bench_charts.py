@@ -1,0 +1,159 @@
+"""Benchmark charts: per-item time bars, tokens/sec per model, accuracy with its interval.
+
+The same widgets serve the Benchmark tab (live, redrawn from the item list)
+and the PNG export (`write_chart_pngs`, used by `gemmacompare bench --out`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
+
+from gemmacompare.core.bench_stats import summarize_model
+from gemmacompare.core.bench_types import ItemResult, StoredRun
+
+from .theme import PANE_COLOURS
+
+log = logging.getLogger(__name__)
+
+EXTRA_COLOURS = ["#3aa655", "#c83e4d", "#8e6cc2", "#7f7f7f"]
+PNG_SIZE = (900, 420)
+
+
+def model_colour(i: int) -> str:
+    palette = PANE_COLOURS + EXTRA_COLOURS
+    return palette[i % len(palette)]
+
+
+def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
+    w = pg.PlotWidget(title=title)
+    w.showGrid(x=False, y=True, alpha=0.25)
+    w.setLabel("left", left)
+    w.setLabel("bottom", bottom)
+    w.setMouseEnabled(x=False, y=False)
+    w.setMenuEnabled(False)
+    return w
+
+
+class ItemTimeChart(pg.PlotWidget):
+    """Seconds per item, one bar per model side by side, items in run order."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, title="Time per item")
+        self.showGrid(x=False, y=True, alpha=0.25)
+        self.setLabel("left", "seconds")
+        self.setLabel("bottom", "item (repetition × task)")
+        self.setMouseEnabled(x=False, y=False)
+        self.setMenuEnabled(False)
+        self.addLegend(offset=(8, 8))
+
+    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        self.clear()
+        keys = sorted({(it.rep, it.task_index) for it in items})
+        pos = {k: n for n, k in enumerate(keys)}
+        n_models = max(1, len(labels))
+        width = 0.8 / n_models
+        for m, label in enumerate(labels):
+            mine = [it for it in items if it.model_index == m and it.stat("total_s") is not None]
+            if not mine:
+                continue
+            xs = np.array([pos[(it.rep, it.task_index)] + (m - (n_models - 1) / 2) * width for it in mine])
+            ys = np.array([it.stat("total_s") for it in mine])
+            bars = pg.BarGraphItem(x=xs, height=ys, width=width, brush=model_colour(m), pen=None, name=label)
+            self.addItem(bars)
+
+
+class SpeedChart(pg.PlotWidget):
+    """Generation tokens/sec of every item per model (dots), with the mean (bar)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, title="Generation tokens/sec")
+        self.showGrid(x=False, y=True, alpha=0.25)
+        self.setLabel("left", "tokens/sec")
+        self.setMouseEnabled(x=False, y=False)
+        self.setMenuEnabled(False)
+
+    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        self.clear()
+        rng = np.random.default_rng(0)  # fixed jitter: redraws do not dance
+        for m, _label in enumerate(labels):
+            vals = np.array([v for it in items if it.model_index == m and (v := it.stat("gen_tps")) is not None])
+            if vals.size == 0:
+                continue
+            colour = model_colour(m)
+            self.addItem(pg.BarGraphItem(x=[m], height=[float(vals.mean())], width=0.6,
+                                         brush=pg.mkBrush(colour + "55"), pen=pg.mkPen(colour)))
+            xs = m + rng.uniform(-0.2, 0.2, vals.size)
+            self.addItem(pg.ScatterPlotItem(x=xs, y=vals, size=7, brush=pg.mkBrush(colour), pen=None))
+        self.getAxis("bottom").setTicks([[(m, lab) for m, lab in enumerate(labels)]])
+        self.setXRange(-0.6, max(0.6, len(labels) - 0.4), padding=0)
+
+
+class AccuracyChart(pg.PlotWidget):
+    """Accuracy per model with its Wilson 95% interval."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, title="Accuracy (95% interval)")
+        self.showGrid(x=False, y=True, alpha=0.25)
+        self.setLabel("left", "correct", units="%")
+        self.setMouseEnabled(x=False, y=False)
+        self.setMenuEnabled(False)
+
+    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        self.clear()
+        for m, label in enumerate(labels):
+            s = summarize_model(items, m, label)
+            if not s.n_items:
+                continue
+            acc = (s.accuracy.mean or 0.0) * 100
+            self.addItem(pg.BarGraphItem(x=[m], height=[acc], width=0.6, brush=model_colour(m), pen=None))
+            self.addItem(pg.ErrorBarItem(x=np.array([m]), y=np.array([acc]),
+                                         top=np.array([s.accuracy_high * 100 - acc]),
+                                         bottom=np.array([acc - s.accuracy_low * 100]), beam=0.2,
+                                         pen=pg.mkPen("#888", width=2)))
+        self.getAxis("bottom").setTicks([[(m, lab) for m, lab in enumerate(labels)]])
+        self.setXRange(-0.6, max(0.6, len(labels) - 0.4), padding=0)
+        self.setYRange(0, 100, padding=0.02)
+
+
+class BenchCharts(QWidget):
+    """The three charts in a row."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.times = ItemTimeChart()
+        self.speed = SpeedChart()
+        self.accuracy = AccuracyChart()
+        lay.addWidget(self.times, 2)
+        lay.addWidget(self.speed, 1)
+        lay.addWidget(self.accuracy, 1)
+
+    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        for chart in (self.times, self.speed, self.accuracy):
+            chart.set_items(items, labels)
+
+
+def write_chart_pngs(run: StoredRun, out_dir: str | Path) -> list[Path]:
+    """Render the three charts of a stored run as PNG files; returns their paths."""
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - widgets need one
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items, labels = list(run.items), run.labels
+    written = []
+    for name, cls in (("times", ItemTimeChart), ("speed", SpeedChart), ("accuracy", AccuracyChart)):
+        chart = cls()
+        chart.setBackground("w")
+        chart.resize(*PNG_SIZE)
+        chart.set_items(items, labels)
+        path = out / f"bench-{run.id}-{name}.png"
+        if not chart.grab().save(str(path)):
+            raise OSError(f"could not write {path}")
+        chart.deleteLater()
+        written.append(path)
+    return written
