@@ -191,7 +191,9 @@ class ChatView(QScrollArea):
 
     def _on_range(self, _lo: int, hi: int) -> None:
         if self._follow:
-            QTimer.singleShot(0, lambda: self.verticalScrollBar().setValue(self.verticalScrollBar().maximum()))
+            bar = self.verticalScrollBar()
+            # The context object drops the call if the view is gone by then.
+            QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
 
     def add_user(self, text: str) -> QLabel:
         lab = QLabel(text)

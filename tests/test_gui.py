@@ -1,0 +1,218 @@
+"""The window, driven offscreen with the real demo models."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from gemmacompare.core.chat_store import list_chats
+from gemmacompare.core.settings import load_settings, settings_path
+from gemmacompare.ui.main_window import MainWindow
+
+pytestmark = pytest.mark.gui
+
+
+def make_window(qtbot, models=None, wait_ready=True) -> MainWindow:
+    w = MainWindow(load_settings(), models)
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    if wait_ready:
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+    return w
+
+
+def close(w: MainWindow) -> None:
+    w.close()
+
+
+def set_short(w: MainWindow, max_tokens: int = 24, raw: bool = False) -> None:
+    from dataclasses import replace
+
+    for p in w.panes:
+        p.settings = replace(p.settings, max_tokens=max_tokens, raw_mode=raw)
+
+
+def ask(qtbot, w: MainWindow, text: str, timeout: int = 120_000) -> None:
+    w.prompt.setPlainText(text)
+    with qtbot.waitSignal(w.compare_finished, timeout=timeout):
+        qtbot.keyClick(w.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+
+def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
+    w = make_window(qtbot)
+    set_short(w)
+    ask(qtbot, w, "Name three fruits.")
+    for p in w.panes:
+        reply = p.chat.replies()[-1]
+        assert reply.answer.text.strip(), p.label
+        assert "t/s" in reply.stats.text() and "race mode" in reply.stats.text()
+        assert "llama.cpp" in reply.stats.toolTip()
+        assert p.record.finished is not None
+    assert all(n > 0 for n in w.charts.points_drawn)
+    assert "finished first" in w.banner.text()
+    md = w.results_markdown()
+    assert md.count("\n") > 10 and "A: " in md and "B: " in md and "gen t/s" in md
+    # History: the user turn and both replies, with stats, are on disk already.
+    lines = [json.loads(x) for x in list_chats()[-1].read_text().splitlines()]
+    assert [x["role"] for x in lines] == ["user", "assistant", "assistant"]
+    assert all(x["stats"]["n_tokens"] > 0 for x in lines[1:])
+    # Multi-turn: the second prompt sees the first exchange.
+    ask(qtbot, w, "And one more?")
+    assert len(w.panes[0].messages) == 4
+    close(w)
+
+
+def test_fair_mode_runs_alone_then_replays(qtbot, demo_paths):
+    w = make_window(qtbot)
+    set_short(w, 16)
+    w.fair_radio.setChecked(True)
+    ask(qtbot, w, "What is 2+2?")
+    a, b = (p.record for p in w.panes)
+    assert a.stats().n_threads == b.stats().n_threads == w.total_threads
+    # One after the other: B started after A finished.
+    assert b.t_send >= a.finished.t_end - 0.05
+    for p in w.panes:
+        assert p.chat.replies()[-1].answer.text == p.record.answer  # replay rebuilt the full text
+        assert "fair mode" in p.chat.replies()[-1].stats.text()
+    assert "Fair" in w.banner.text()
+    assert w.replay_button.isEnabled()
+    close(w)
+
+
+def test_stop_mid_stream(qtbot, demo_paths):
+    w = make_window(qtbot)
+    set_short(w, 5000, raw=True)
+    w.prompt.setPlainText("Once upon a time")
+    w.send()
+    qtbot.waitUntil(lambda: all(p.record and len(p.record.tokens) >= 3 for p in w.panes), timeout=60_000)
+    t0 = time.monotonic()
+    with qtbot.waitSignal(w.compare_finished, timeout=10_000):
+        qtbot.keyClick(w.prompt, Qt.Key.Key_Escape)
+    assert time.monotonic() - t0 < 3
+    for p in w.panes:
+        assert p.record.finished.stop_reason == "user_stop"
+        assert len(p.record.tokens) < 5000
+    close(w)
+
+
+def test_broken_model_errors_in_its_pane_while_other_completes(qtbot, tmp_path, demo_paths):
+    bad = tmp_path / "broken.gguf"
+    bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 100)
+    w = make_window(qtbot, [str(demo_paths["smollm2"]), str(bad)], wait_ready=False)
+    qtbot.waitUntil(lambda: w.panes[0].state == "ready" and w.panes[1].state == "error", timeout=60_000)
+    msg = w.panes[1].state_label.text()
+    assert "broken.gguf" in msg and "\n" not in msg
+    set_short(w)
+    ask(qtbot, w, "Say hi.")
+    assert w.panes[0].record.finished is not None
+    assert w.panes[1].record is None
+    close(w)
+
+
+def drop(widget, path) -> None:
+    # Qt only routes drop events while a real drag is in progress, so the
+    # pane's handlers get the events directly: enter (must accept), then drop.
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    widget.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    ev = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                    Qt.KeyboardModifier.NoModifier)
+    widget.dropEvent(ev)
+
+
+def test_drag_and_drop(qtbot, tmp_path, demo_paths):
+    w = make_window(qtbot)
+    pane = w.panes[1]
+    junk = tmp_path / "notes.gguf"
+    junk.write_text("not a model")
+    drop(pane, junk)
+    assert "not a GGUF" in pane.chat.findChild(type(pane.state_label), "errorNotice").text()
+    assert pane.model_path == str(demo_paths["gemma3"])  # the loaded model stays
+    drop(pane, demo_paths["smollm2"])
+    qtbot.waitUntil(lambda: pane.state == "ready" and pane.facts.architecture == "llama", timeout=60_000)
+    close(w)
+
+
+def test_killed_worker_shows_error_other_pane_completes(qtbot, demo_paths):
+    w = make_window(qtbot)
+    set_short(w, 400, raw=True)
+    w.prompt.setPlainText("Once upon a time")
+    w.send()
+    victim = w.panes[0]
+    qtbot.waitUntil(lambda: victim.record and len(victim.record.tokens) >= 2, timeout=60_000)
+    os.kill(victim.runner.worker.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not w._running, timeout=120_000)
+    assert victim.record.error is not None and "SIGKILL" in victim.record.error.message
+    assert w.panes[1].record.finished is not None
+    # The next prompt restarts the worker transparently.
+    set_short(w, 8)
+    ask(qtbot, w, "Hello")
+    assert victim.record.finished is not None
+    close(w)
+
+
+def test_close_during_generation_leaves_no_processes(qtbot, demo_paths):
+    w = make_window(qtbot)
+    set_short(w, 5000, raw=True)
+    w.prompt.setPlainText("Once upon a time")
+    w.send()
+    qtbot.waitUntil(lambda: all(p.record and p.record.tokens for p in w.panes), timeout=60_000)
+    pids = [p.runner.worker.pid for p in w.panes]
+    t0 = time.monotonic()
+    w.close()
+    assert time.monotonic() - t0 < 2.0
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_settings_round_trip(qtbot, demo_paths):
+    w = make_window(qtbot)
+    w.fair_radio.setChecked(True)
+    w.set_theme("dark")
+    from dataclasses import replace
+
+    w.panes[1].apply_settings(replace(w.panes[1].settings, temperature=0.7, max_tokens=99, system_prompt="Be brief."))
+    w.set_charts_visible(False)
+    close(w)
+    s = load_settings().settings
+    assert s.mode == "fair" and s.theme == "dark" and not s.charts_visible
+    assert s.panes[1].temperature == 0.7 and s.panes[1].max_tokens == 99 and s.panes[1].system_prompt == "Be brief."
+    assert s.models == (str(demo_paths["smollm2"]), str(demo_paths["gemma3"]))
+    w2 = make_window(qtbot)
+    assert w2.fair_radio.isChecked() and not w2.charts.isVisible()
+    assert w2.panes[1].settings.max_tokens == 99
+    close(w2)
+
+
+def test_corrupt_settings_are_set_aside(qtbot, demo_paths):
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("{ this is not json")
+    w = make_window(qtbot, wait_ready=False)
+    assert "unreadable" in w.banner.text() and "defaults" in w.banner.text()
+    backups = list(path.parent.glob("settings.json.corrupt-*"))
+    assert len(backups) == 1 and backups[0].read_text() == "{ this is not json"
+    qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+    close(w)
+
+
+def test_presentation_mode(qtbot, demo_paths):
+    w = make_window(qtbot)
+    size = QApplication.font().pointSizeF()
+    w.presentation_action.setChecked(True)
+    assert w.theme_name == "presentation" and QApplication.font().pointSizeF() > size
+    w.presentation_action.setChecked(False)
+    assert QApplication.font().pointSizeF() == pytest.approx(size)
+    close(w)
