@@ -1,0 +1,443 @@
+"""The Benchmark tab: run a task suite on the panes' models, live table, charts, history.
+
+The runner (gemmacompare.core.bench) works on a plain background thread; its
+callbacks emit signals of a QObject living in the GUI thread, so Qt queues
+them and every widget is touched on the GUI thread only. Charts are redrawn
+by a timer when new items arrived, never once per item burst.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gemmacompare.core.bench import BenchError, BenchRunner, create_run
+from gemmacompare.core.bench_export import write_exports
+from gemmacompare.core.bench_stats import summarize_run, summary_table
+from gemmacompare.core.bench_store import BenchStore
+from gemmacompare.core.bench_types import (
+    FAIR,
+    RACE,
+    STATUS_INTERRUPTED,
+    STATUS_STOPPED,
+    BenchConfig,
+    BenchProgress,
+    ItemResult,
+    StoredRun,
+)
+from gemmacompare.core.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
+
+from .bench_charts import BenchCharts, write_chart_pngs
+
+log = logging.getLogger(__name__)
+
+CHART_REFRESH_MS = 250
+ITEM_COLUMNS = ["rep", "task", "model", "expected", "extracted", "verdict", "tokens", "gen t/s", "TTFT (s)", "time (s)",
+                "answer"]
+OPEN_FILE = "Open JSONL file…"
+
+
+class _Bridge(QObject):
+    """Signals emitted from the benchmark thread, delivered queued on the GUI thread."""
+
+    started = Signal(object)  # StoredRun
+    items = Signal(object)  # list[ItemResult]
+    progress = Signal(object)  # BenchProgress
+    finished = Signal(int, str, str)  # run id, status, message
+
+
+def _fmt(v: float | None, digits: int = 1) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+class BenchmarkTab(QWidget):
+    run_finished = Signal(int, str)  # run id, status
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.models: list[str] = []
+        self.store = BenchStore()
+        self.run_id: int | None = None
+        self.labels: list[str] = []
+        self.items: list[ItemResult] = []
+        self._runner: BenchRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._t_start = 0.0
+        self._dirty = False
+        self._bridge = _Bridge(self)
+        self._bridge.started.connect(self._on_started)
+        self._bridge.items.connect(self._on_items)
+        self._bridge.progress.connect(self._on_progress)
+        self._bridge.finished.connect(self._on_finished)
+        self._build()
+        self._chart_timer = QTimer(self)
+        self._chart_timer.setInterval(CHART_REFRESH_MS)
+        self._chart_timer.timeout.connect(self._refresh_charts)
+        self._chart_timer.start()
+        self.refresh_history()
+
+    # --- layout -------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        top = QHBoxLayout()
+        setup = QGroupBox("Benchmark")
+        form = QFormLayout(setup)
+        self.models_label = QLabel("the two demo models")
+        self.models_label.setWordWrap(True)
+        self.models_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Models:", self.models_label)
+        self.suite_combo = QComboBox()
+        for name in builtin_suites():
+            self.suite_combo.addItem(name, name)
+        self.suite_combo.addItem(OPEN_FILE, None)
+        idx = self.suite_combo.findData(DEFAULT_SUITE)
+        self.suite_combo.setCurrentIndex(max(0, idx))
+        self.suite_combo.activated.connect(self._on_suite_chosen)
+        form.addRow("Suite:", self.suite_combo)
+        self.limit_spin = QSpinBox()
+        self.limit_spin.setRange(0, 100000)
+        self.limit_spin.setSpecialValueText("all")
+        self.limit_spin.setValue(10)
+        self.limit_spin.setToolTip("Only the first N tasks (0 = all)")
+        form.addRow("First N tasks:", self.limit_spin)
+        self.runs_spin = QSpinBox()
+        self.runs_spin.setRange(1, 100)
+        self.runs_spin.setValue(2)
+        form.addRow("Repetitions:", self.runs_spin)
+        self.warmup_spin = QSpinBox()
+        self.warmup_spin.setRange(0, 10)
+        self.warmup_spin.setValue(1)
+        form.addRow("Warm-up:", self.warmup_spin)
+        self.tokens_spin = QSpinBox()
+        self.tokens_spin.setRange(8, 32768)
+        self.tokens_spin.setValue(256)
+        form.addRow("Max tokens:", self.tokens_spin)
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("fair (one after the other)", FAIR)
+        self.mode_combo.addItem("race (at once, threads split)", RACE)
+        form.addRow("Mode:", self.mode_combo)
+        self.think_check = QCheckBox("thinking on (where the template supports it)")
+        self.think_check.setTristate(True)
+        self.think_check.setCheckState(Qt.CheckState.PartiallyChecked)
+        self.think_check.setToolTip("Partly checked: the template's default")
+        form.addRow("Thinking:", self.think_check)
+        top.addWidget(setup, 1)
+
+        right = QVBoxLayout()
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.stop_button = QPushButton("Stop")
+        self.resume_button = QPushButton("Resume")
+        self.export_button = QPushButton("Export…")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button.clicked.connect(self.stop)
+        self.resume_button.clicked.connect(self.resume)
+        self.export_button.clicked.connect(self.export_dialog)
+        for b in (self.start_button, self.stop_button, self.resume_button, self.export_button):
+            buttons.addWidget(b)
+        right.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setFormat("idle")
+        right.addWidget(self.progress)
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("notice")
+        self.status_label.setWordWrap(True)
+        right.addWidget(self.status_label)
+        hist = QHBoxLayout()
+        hist.addWidget(QLabel("History:"))
+        self.history_combo = QComboBox()
+        self.history_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.history_combo.activated.connect(self._on_history_chosen)
+        hist.addWidget(self.history_combo, 1)
+        right.addLayout(hist)
+        self.summary_table = QTableWidget(0, 0)
+        self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary_table.verticalHeader().setVisible(False)
+        right.addWidget(self.summary_table, 1)
+        top.addLayout(right, 2)
+        outer.addLayout(top)
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        self.table = QTableWidget(0, len(ITEM_COLUMNS))
+        self.table.setHorizontalHeaderLabels(ITEM_COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(len(ITEM_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        split.addWidget(self.table)
+        self.charts = BenchCharts()
+        split.addWidget(self.charts)
+        split.setSizes([250, 250])
+        outer.addWidget(split, 1)
+        self._update_buttons()
+
+    # --- public -------------------------------------------------------------
+
+    def set_models(self, paths: list[str]) -> None:
+        """The models to benchmark (the main window passes its panes' files)."""
+        self.models = [str(p) for p in paths if p]
+        self.models_label.setText("\n".join(Path(p).name for p in self.models) or "the two demo models")
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def config(self) -> BenchConfig:
+        state = self.think_check.checkState()
+        thinking = None if state == Qt.CheckState.PartiallyChecked else state == Qt.CheckState.Checked
+        return BenchConfig(
+            models=tuple(self.models), suite=str(self.suite_combo.currentData() or DEFAULT_SUITE),
+            limit=self.limit_spin.value() or None, runs=self.runs_spin.value(), warmup=self.warmup_spin.value(),
+            mode=str(self.mode_combo.currentData()), thinking=thinking, max_tokens=self.tokens_spin.value(),
+        )
+
+    @Slot()
+    def start(self) -> None:
+        if self.running:
+            return
+        config = self.config()
+        if not config.models:
+            try:
+                from gemmacompare.core.demo_models import resolve_model_arg
+
+                config = BenchConfig(**{**config.to_dict(), "models": (str(resolve_model_arg(None, 0)),
+                                                                       str(resolve_model_arg(None, 1)))})
+            except LookupError as exc:
+                self._show_error(str(exc))
+                return
+        try:
+            run_id = create_run(self.store, config)
+        except (TaskFileError, BenchError) as exc:
+            self._show_error(str(exc))
+            return
+        self._launch(run_id)
+
+    @Slot()
+    def resume(self) -> None:
+        if self.running or self.run_id is None:
+            return
+        self._launch(self.run_id)
+
+    @Slot()
+    def stop(self) -> None:
+        if self._runner is not None:
+            self._runner.stop()
+            self.status_label.setText("Stopping… finished items are kept.")
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop a running benchmark and wait for its thread (window closing)."""
+        self._chart_timer.stop()
+        if self._runner is not None:
+            self._runner.stop()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self.store.close()
+
+    def load_run(self, run_id: int) -> StoredRun | None:
+        run = self.store.get_run(run_id)
+        if run is None:
+            return None
+        self.run_id = run.id
+        self.labels = run.labels
+        self.items = list(run.items)
+        self.table.setRowCount(0)
+        self._append_rows(self.items)
+        self._show_summary(run)
+        self.progress.setRange(0, max(1, run.n_planned))
+        self.progress.setValue(len(run.items))
+        self.progress.setFormat(f"#{run.id} {run.status}: {len(run.items)}/{run.n_planned}")
+        self.status_label.setText(run.message)
+        self._dirty = True
+        self._update_buttons(run)
+        return run
+
+    def refresh_history(self) -> None:
+        self.history_combo.clear()
+        counts = self.store.item_counts()
+        for r in self.store.list_runs()[:200]:
+            text = (f"#{r.id} {r.created[:16].replace('T', ' ')} {r.suite_name} {r.config.mode} "
+                    f"{counts.get(r.id, 0)}/{r.n_planned} {r.status}")
+            self.history_combo.addItem(text, r.id)
+        if self.run_id is not None:
+            self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(self.run_id)))
+
+    @Slot()
+    def export_dialog(self) -> None:
+        if self.run_id is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export benchmark to folder")
+        if folder:
+            self.export(Path(folder))
+
+    def export(self, folder: Path) -> list[Path]:
+        run = self.store.get_run(self.run_id) if self.run_id is not None else None
+        if run is None:
+            return []
+        charts = write_chart_pngs(run, folder) if run.items else []
+        files = write_exports(run, folder, [str(c) for c in charts]) + charts
+        self.status_label.setText(f"Exported {len(files)} files to {folder}")
+        return files
+
+    # --- background thread ------------------------------------------------------
+
+    def _launch(self, run_id: int) -> None:
+        run = self.load_run(run_id)
+        if run is None:
+            return
+        self._runner = BenchRunner(self.store)
+        self._t_start = time.monotonic()
+        self.status_label.setText("Loading models…")
+        self._bridge.started.emit(run)
+        runner, bridge = self._runner, self._bridge
+
+        def work() -> None:
+            try:
+                out = runner.run(run_id, on_progress=bridge.progress.emit, on_item=bridge.items.emit)
+                bridge.finished.emit(run_id, out.status, out.message)
+            except Exception as exc:  # noqa: BLE001 - becomes a message on the GUI thread
+                log.debug("benchmark failed", exc_info=True)
+                bridge.finished.emit(run_id, "failed", str(exc) or type(exc).__name__)
+
+        self._thread = threading.Thread(target=work, name=f"bench-{run_id}", daemon=True)
+        self._thread.start()
+        self._update_buttons()
+
+    @Slot(object)
+    def _on_started(self, run: StoredRun) -> None:
+        self.refresh_history()
+
+    @Slot(object)
+    def _on_items(self, items: list[ItemResult]) -> None:
+        self.items.extend(items)
+        self._append_rows(items)
+        self._dirty = True
+
+    @Slot(object)
+    def _on_progress(self, pr: BenchProgress) -> None:
+        self.progress.setRange(0, max(1, pr.total))
+        self.progress.setValue(pr.done)
+        eta = "?" if pr.eta_s is None else f"{int(pr.eta_s) // 60}:{int(pr.eta_s) % 60:02d}"
+        self.progress.setFormat(f"{pr.done}/{pr.total} items · ETA {eta}")
+        self.status_label.setText(f"Running #{pr.run_id}…")
+
+    @Slot(int, str, str)
+    def _on_finished(self, run_id: int, status: str, message: str) -> None:
+        if self._thread is not None:
+            self._thread.join(1.0)
+        self._thread = None
+        self._runner = None
+        run = self.load_run(run_id)
+        if status == "failed":
+            self._show_error(message)
+        elif message:
+            self.status_label.setText(message)
+        else:
+            self.status_label.setText(f"Benchmark #{run_id} {status}.")
+        self.refresh_history()
+        self._update_buttons(run)
+        self.run_finished.emit(run_id, status)
+
+    # --- drawing ----------------------------------------------------------------
+
+    def _append_rows(self, items: list[ItemResult]) -> None:
+        for it in items:
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            verdict = "error" if it.error else ("✓" if it.correct else "✗")
+            cells = [
+                str(it.rep + 1), it.task_id,
+                self.labels[it.model_index] if it.model_index < len(self.labels) else str(it.model_index),
+                it.expected, it.extracted if it.extracted is not None else "–", verdict,
+                str(it.stats.get("n_tokens", "")), _fmt(it.stat("gen_tps")), _fmt(it.stat("ttft_s"), 2),
+                _fmt(it.stat("total_s"), 2), (it.error or it.answer).replace("\n", " ")[:300],
+            ]
+            for col, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                if col == len(cells) - 1:
+                    cell.setToolTip(it.error or it.answer)
+                self.table.setItem(row, col, cell)
+        if items:
+            self.table.scrollToBottom()
+
+    def _show_summary(self, run: StoredRun) -> None:
+        rows = summary_table(run, summarize_run(run))
+        self.summary_table.clear()
+        self.summary_table.setColumnCount(len(rows[0]))
+        self.summary_table.setRowCount(len(rows) - 1)
+        self.summary_table.setHorizontalHeaderLabels(rows[0])
+        for r, row in enumerate(rows[1:]):
+            for c, text in enumerate(row):
+                self.summary_table.setItem(r, c, QTableWidgetItem(text))
+        self.summary_table.resizeColumnsToContents()
+
+    @Slot()
+    def _refresh_charts(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.charts.set_items(self.items, self.labels)
+        if self.run_id is not None and self.running:
+            run = self.store.get_run(self.run_id)
+            if run is not None:
+                self._show_summary(run)
+
+    def _update_buttons(self, run: StoredRun | None = None) -> None:
+        busy = self.running
+        self.start_button.setEnabled(not busy)
+        self.stop_button.setEnabled(busy)
+        resumable = run is not None and run.status in (STATUS_STOPPED, STATUS_INTERRUPTED, "failed") and \
+            len(run.items) < run.n_planned
+        self.resume_button.setEnabled(not busy and resumable)
+        self.export_button.setEnabled(not busy and self.run_id is not None)
+        for w in (self.suite_combo, self.limit_spin, self.runs_spin, self.warmup_spin, self.tokens_spin,
+                  self.mode_combo, self.think_check, self.history_combo):
+            w.setEnabled(not busy)
+
+    def _show_error(self, message: str) -> None:
+        self.status_label.setText(f"⚠ {message}")
+
+    @Slot(int)
+    def _on_suite_chosen(self, index: int) -> None:
+        if self.suite_combo.itemData(index) is not None:
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open task file", "", "JSON lines (*.jsonl *.json);;All files (*)")
+        if path:
+            self.suite_combo.insertItem(0, Path(path).name, path)
+            self.suite_combo.setCurrentIndex(0)
+        else:
+            self.suite_combo.setCurrentIndex(max(0, self.suite_combo.findData(DEFAULT_SUITE)))
+
+    @Slot(int)
+    def _on_history_chosen(self, index: int) -> None:
+        run_id = self.history_combo.itemData(index)
+        if run_id is not None and not self.running:
+            self.load_run(int(run_id))
+
+
+__all__ = ["BenchmarkTab"]

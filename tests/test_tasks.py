@@ -1,0 +1,104 @@
+"""Task files: the built-in suite, our JSONL format, GSM8K (the real file), bad files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gemmacompare.core.scoring import MATCH_KINDS, score
+from gemmacompare.core.tasks import TaskFileError, builtin_suites, load_suite, load_task_file
+
+GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
+
+
+def test_builtin_reasoning_suite_is_complete_and_self_consistent():
+    assert "reasoning" in builtin_suites()
+    suite = load_suite("reasoning")
+    assert len(suite) >= 30
+    assert {t.category for t in suite.tasks} >= {"arithmetic", "logic", "units", "dates"}
+    assert all(t.match in MATCH_KINDS for t in suite.tasks)
+    assert len({t.id for t in suite.tasks}) == len(suite)
+
+
+def test_subset_first_n_and_seeded_sample():
+    suite = load_suite("reasoning")
+    assert [t.id for t in suite.subset(limit=3).tasks] == [t.id for t in suite.tasks[:3]]
+    a, b = suite.subset(sample=5, seed=7), suite.subset(sample=5, seed=7)
+    assert a.tasks == b.tasks and len(a) == 5
+    assert suite.subset(sample=5, seed=8).tasks != a.tasks
+
+
+@pytest.fixture(scope="module")
+def gsm8k_lines() -> list[dict]:
+    if not GSM8K.is_file():
+        pytest.fail(f"the shared GSM8K file is missing: {GSM8K}")
+    return [json.loads(line) for line in GSM8K.read_text().splitlines() if line.strip()]
+
+
+def test_gsm8k_parses_every_line(gsm8k_lines):
+    suite = load_task_file(GSM8K)
+    assert len(suite) == len(gsm8k_lines) == 1319
+    assert suite.tasks[0].expected == ("18",)
+    assert all(t.match == "number" for t in suite.tasks)
+
+
+def test_gsm8k_reference_solutions_score_100_percent(gsm8k_lines):
+    suite = load_task_file(GSM8K)
+    verdicts = [score(line["answer"], t.expected, t.match) for line, t in zip(gsm8k_lines, suite.tasks)]
+    assert sum(v.correct for v in verdicts) == len(verdicts)
+    assert all(v.extracted is not None for v in verdicts)
+
+
+def test_gsm8k_perturbed_solutions_score_zero(gsm8k_lines):
+    suite = load_task_file(GSM8K)
+    wrong = 0
+    for line, t in zip(gsm8k_lines, suite.tasks):
+        body, final = line["answer"].rsplit("####", 1)
+        perturbed = f"{body}#### {int(float(t.answer)) + 1}"
+        wrong += not score(perturbed, t.expected, t.match).correct
+    assert wrong == len(suite)
+
+
+def test_own_format_with_defaults_and_lists(tmp_path):
+    f = tmp_path / "mine.jsonl"
+    f.write_text(
+        '{"prompt": "2+2?", "answer": 4}\n\n'
+        '{"id": "d", "prompt": "Day after Monday?", "expected": ["Tuesday", "Tue"]}\n'
+        '{"prompt": "Pick", "choices": ["x", "y"], "answer": "B", "match": "choice"}\n'
+    )
+    suite = load_task_file(f)
+    assert [t.match for t in suite.tasks] == ["number", "exact", "choice"]
+    assert suite.tasks[1].expected == ("Tuesday", "Tue") and suite.tasks[1].id == "d"
+    assert "B) y" in suite.tasks[2].question_text()
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"prompt": "a", "answer": "1"}\n{"prompt": "b", answer: 2}\n', "bad.jsonl line 2: not valid JSON"),
+        ('{"prompt": "a", "answer": "1"}\n\n{"answer": "2"}\n', "bad.jsonl line 3: missing field 'prompt'"),
+        ('{"prompt": "a"}\n', "bad.jsonl line 1: missing field 'answer'"),
+        ('{"question": "q", "answer": "no marker"}\n', "bad.jsonl line 1: GSM8K 'answer' must end with"),
+        ('{"prompt": "a", "answer": "1", "match": "fuzzy"}\n', "bad.jsonl line 1: 'match' must be one of"),
+        ('[1, 2]\n', "bad.jsonl line 1: expected a JSON object"),
+        ("", "bad.jsonl: no tasks (the file is empty)"),
+        ("\n  \n", "bad.jsonl: no tasks (the file is empty)"),
+    ],
+    ids=["bad-json", "missing-prompt", "missing-answer", "gsm8k-marker", "bad-match", "not-object", "empty",
+         "blank"],
+)
+def test_malformed_files_name_the_line(tmp_path, content, message):
+    f = tmp_path / "bad.jsonl"
+    f.write_text(content)
+    with pytest.raises(TaskFileError) as exc:
+        load_task_file(f)
+    text = str(exc.value)
+    assert text.startswith(message), text
+    assert "\n" not in text
+
+
+def test_unknown_suite_name_lists_the_builtin_ones():
+    with pytest.raises(TaskFileError, match="No suite named 'nope'; built-in suites: reasoning"):
+        load_suite("nope")
