@@ -25,6 +25,7 @@ class SeriesData:
     mem_times: np.ndarray
     rss_mib: np.ndarray
     vram_mib: np.ndarray | None  # None: no GPU
+    done: bool = False  # the reply is complete (or being replayed)
 
 
 def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WINDOW_S,
@@ -62,12 +63,14 @@ class LiveCharts(QWidget):
         self.rss_curves = [
             self.mem_plot.plot([], [], name=f"{lab} RAM", pen=pg.mkPen(col, width=2)) for lab, col in zip(labels, colours)
         ]
+        # VRAM curves join the legend only once a GPU reports memory.
         self.vram_curves = [
-            self.mem_plot.plot([], [], name=f"{lab} VRAM", pen=pg.mkPen(col, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
-            for lab, col in zip(labels, colours)
+            self.mem_plot.plot([], [], pen=pg.mkPen(col, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
+            for col in colours
         ]
-        self.no_gpu = pg.TextItem("VRAM: no GPU", anchor=(1, 0), color="#888")
-        self.mem_plot.addItem(self.no_gpu, ignoreBounds=True)
+        self._gpu_in_legend = False
+        self._title_colour = "#333333"
+        self.mem_plot.setTitle("Memory (MiB) · VRAM: no GPU")
         self.sources: list[Callable[[], SeriesData | None]] = []
         self.now: Callable[[], float] = lambda: 0.0
         self.points_drawn = [0] * len(labels)
@@ -81,6 +84,7 @@ class LiveCharts(QWidget):
             plot.setBackground(bg)
             item = plot.getPlotItem()
             item.titleLabel.setText(item.titleLabel.text, color=fg)
+            self._title_colour = fg
             for axis in ("left", "bottom"):
                 ax = item.getAxis(axis)
                 ax.setPen(fg)
@@ -107,7 +111,10 @@ class LiveCharts(QWidget):
                 continue
             toks = data.token_times[data.token_times <= now]
             last = toks[-1] if toks.size else 0.0
-            xs, ys = tokens_per_second(toks, min(now, last + RATE_WINDOW_S))
+            # Stop the curve at the last token once the reply is complete;
+            # while streaming it runs up to now, so a stall shows as a drop.
+            until = last if data.done or now - last > RATE_WINDOW_S else now
+            xs, ys = tokens_per_second(toks, until)
             self.rate_curves[i].setData(xs, ys)
             self.points_drawn[i] = len(xs)
             keep = data.mem_times <= now
@@ -115,6 +122,8 @@ class LiveCharts(QWidget):
             if data.vram_mib is not None:
                 gpu_seen = True
                 self.vram_curves[i].setData(data.mem_times[keep], data.vram_mib[keep])
-        self.no_gpu.setVisible(not gpu_seen)
-        vb = self.mem_plot.getViewBox().viewRange()
-        self.no_gpu.setPos(vb[0][1], vb[1][1])
+        if gpu_seen and not self._gpu_in_legend:
+            self._gpu_in_legend = True
+            self.mem_plot.setTitle("Memory (MiB): RAM solid, VRAM dashed", color=self._title_colour)
+            for lab, curve in zip(self.labels, self.vram_curves):
+                self.mem_plot.getPlotItem().legend.addItem(curve, f"{lab} VRAM")

@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.prompt = PromptEdit()
         self.prompt.setObjectName("prompt")
         self.prompt.setPlaceholderText("Ask both models… (Ctrl+Enter to send, Esc to stop)")
-        self.prompt.setFixedHeight(72)
+        self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * 3 + 16)
         self.prompt.submitted.connect(self.send)
         bottom.addWidget(self.prompt, 1)
         col = QVBoxLayout()
@@ -453,6 +453,7 @@ class MainWindow(QMainWindow):
     def set_presentation(self, on: bool) -> None:
         self.presentation = on
         self._apply_look()
+        self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * 3 + 16)
         if on:
             self.showFullScreen()
         else:

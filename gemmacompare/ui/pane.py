@@ -223,7 +223,7 @@ class ModelPane(QFrame):
         if self.state in (EMPTY, LOADING) or self.loaded is None:
             self._set_state(ERROR, message)
         else:
-            self.state_label.setText(message)
+            self.state_label.setText(f"{message} Still using {self.facts.name}.")
 
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
@@ -348,7 +348,7 @@ class ModelPane(QFrame):
         vram = None
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
-        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram)
+        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram, rec.done)
 
     def elapsed(self) -> float:
         """Seconds since this pane's Send, frozen when its reply is done."""
