@@ -12,9 +12,9 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QHBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
 
-REFRESH_MS = 50
+REFRESH_MS = 66  # ~15 Hz: smooth to the eye, cheap for the event loop
 RATE_WINDOW_S = 1.0
 RATE_STEP_S = 0.1
 
@@ -41,6 +41,17 @@ def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WIND
     return xs, counts / span
 
 
+def _nice_ceiling(v: float) -> float:
+    """The next 1, 2 or 5 times a power of ten at or above v."""
+    if v <= 0:
+        return 1.0
+    exp = 10 ** np.floor(np.log10(v))
+    for m in (1, 2, 5, 10):
+        if m * exp >= v:
+            return float(m * exp)
+    return float(10 * exp)
+
+
 class LiveCharts(QWidget):
     def __init__(self, labels: list[str], colours: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -51,6 +62,15 @@ class LiveCharts(QWidget):
         self.rate_plot = pg.PlotWidget(title="Tokens/sec")
         self.mem_plot = pg.PlotWidget(title="Memory (MiB)")
         for plot in (self.rate_plot, self.mem_plot):
+            # Fixed ranges that only grow in nice steps: pyqtgraph re-renders an
+            # axis whenever its range changes, which was most of the GUI
+            # thread's time when both auto-ranged on every frame.
+            plot.disableAutoRange()
+            # Axis text is the slowest thing to paint (software raster); cache
+            # each axis as a pixmap, redrawn only when its range changes.
+            for name in ("left", "bottom"):
+                plot.getPlotItem().getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            plot.setXRange(0, 5, padding=0)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "seconds since Send")
             plot.addLegend(offset=(8, 8))
@@ -74,6 +94,9 @@ class LiveCharts(QWidget):
         self.sources: list[Callable[[], SeriesData | None]] = []
         self.now: Callable[[], float] = lambda: 0.0
         self.points_drawn = [0] * len(labels)
+        self._ranges = {id(self.rate_plot): [5.0, 10.0], id(self.mem_plot): [5.0, 100.0]}
+        self.rate_plot.setYRange(0, 10, padding=0)
+        self.mem_plot.setYRange(0, 100, padding=0)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
@@ -101,10 +124,21 @@ class LiveCharts(QWidget):
         for c in (*self.rate_curves, *self.rss_curves, *self.vram_curves):
             c.setData([], [])
         self.points_drawn = [0] * len(self.labels)
+        for plot, y in ((self.rate_plot, 10.0), (self.mem_plot, 100.0)):
+            self._ranges[id(plot)] = [5.0, y]
+            plot.setRange(xRange=(0, 5), yRange=(0, y), padding=0)
+
+    def _grow(self, plot, x: float, y: float) -> None:
+        rng = self._ranges[id(plot)]
+        if x > rng[0] or y > rng[1]:
+            rng[0] = max(rng[0], _nice_ceiling(x * 1.1))
+            rng[1] = max(rng[1], _nice_ceiling(y * 1.15))
+            plot.setRange(xRange=(0, rng[0]), yRange=(0, rng[1]), padding=0)
 
     def refresh(self) -> None:
         now = self.now()
         gpu_seen = False
+        x_max = rate_max = mem_max = 0.0
         for i, source in enumerate(self.sources):
             data = source()
             if data is None:
@@ -119,9 +153,18 @@ class LiveCharts(QWidget):
             self.points_drawn[i] = len(xs)
             keep = data.mem_times <= now
             self.rss_curves[i].setData(data.mem_times[keep], data.rss_mib[keep])
+            if xs.size:
+                x_max, rate_max = max(x_max, float(xs[-1])), max(rate_max, float(ys.max()))
+            if keep.any():
+                x_max = max(x_max, float(data.mem_times[keep][-1]))
+                mem_max = max(mem_max, float(data.rss_mib[keep].max()))
             if data.vram_mib is not None:
                 gpu_seen = True
                 self.vram_curves[i].setData(data.mem_times[keep], data.vram_mib[keep])
+                if keep.any():
+                    mem_max = max(mem_max, float(data.vram_mib[keep].max()))
+        self._grow(self.rate_plot, x_max, rate_max)
+        self._grow(self.mem_plot, x_max, mem_max)
         if gpu_seen and not self._gpu_in_legend:
             self._gpu_in_legend = True
             self.mem_plot.setTitle("Memory (MiB): RAM solid, VRAM dashed", color=self._title_colour)
