@@ -216,3 +216,16 @@ def test_presentation_mode(qtbot, demo_paths):
     w.presentation_action.setChecked(False)
     assert QApplication.font().pointSizeF() == pytest.approx(size)
     close(w)
+
+
+def test_export_charts_and_copy_markdown(qtbot, tmp_path, demo_paths):
+    w = make_window(qtbot)
+    set_short(w, 12)
+    ask(qtbot, w, "Count to five.")
+    png = tmp_path / "charts.png"
+    assert w.export_charts(str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    w.copy_results()
+    md = QApplication.clipboard().text()
+    assert md.startswith("| race mode |") and "peak RAM" in md
+    close(w)
