@@ -29,14 +29,13 @@ def model_colour(i: int) -> str:
     return palette[i % len(palette)]
 
 
-def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
-    w.showGrid(x=False, y=True, alpha=0.25)
-    w.setLabel("left", left)
-    w.setLabel("bottom", bottom)
-    w.setMouseEnabled(x=False, y=False)
-    w.setMenuEnabled(False)
-    return w
+def short_label(label: str, width: int = 18) -> str:
+    # Axis ticks that do not fit are silently dropped by pyqtgraph, so keep them short.
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def _model_ticks(labels: list[str]) -> list[list[tuple[float, str]]]:
+    return [[(m, short_label(lab)) for m, lab in enumerate(labels)]]
 
 
 class ItemTimeChart(pg.PlotWidget):
@@ -46,7 +45,7 @@ class ItemTimeChart(pg.PlotWidget):
         super().__init__(parent, title="Time per item")
         self.showGrid(x=False, y=True, alpha=0.25)
         self.setLabel("left", "seconds")
-        self.setLabel("bottom", "item (repetition × task)")
+        self.setLabel("bottom", "item (repetition · task)")
         self.setMouseEnabled(x=False, y=False)
         self.setMenuEnabled(False)
         self.addLegend(offset=(8, 8))
@@ -65,6 +64,11 @@ class ItemTimeChart(pg.PlotWidget):
             ys = np.array([it.stat("total_s") for it in mine])
             bars = pg.BarGraphItem(x=xs, height=ys, width=width, brush=model_colour(m), pen=None, name=label)
             self.addItem(bars)
+        # Few items: name them; many: plain numbers are more readable.
+        if 0 < len(keys) <= 12:
+            self.getAxis("bottom").setTicks([[(n, f"{rep + 1}·{ti + 1}") for (rep, ti), n in pos.items()]])
+        else:
+            self.getAxis("bottom").setTicks(None)
 
 
 class SpeedChart(pg.PlotWidget):
@@ -89,7 +93,7 @@ class SpeedChart(pg.PlotWidget):
                                          brush=pg.mkBrush(colour + "55"), pen=pg.mkPen(colour)))
             xs = m + rng.uniform(-0.2, 0.2, vals.size)
             self.addItem(pg.ScatterPlotItem(x=xs, y=vals, size=7, brush=pg.mkBrush(colour), pen=None))
-        self.getAxis("bottom").setTicks([[(m, lab) for m, lab in enumerate(labels)]])
+        self.getAxis("bottom").setTicks(_model_ticks(labels))
         self.setXRange(-0.6, max(0.6, len(labels) - 0.4), padding=0)
 
 
@@ -115,7 +119,7 @@ class AccuracyChart(pg.PlotWidget):
                                          top=np.array([s.accuracy_high * 100 - acc]),
                                          bottom=np.array([acc - s.accuracy_low * 100]), beam=0.2,
                                          pen=pg.mkPen("#888", width=2)))
-        self.getAxis("bottom").setTicks([[(m, lab) for m, lab in enumerate(labels)]])
+        self.getAxis("bottom").setTicks(_model_ticks(labels))
         self.setXRange(-0.6, max(0.6, len(labels) - 0.4), padding=0)
         self.setYRange(0, 100, padding=0.02)
 

@@ -1,0 +1,75 @@
+"""The Benchmark tab, driven like a user would (offscreen), on the real demo models."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemmacompare.core.bench_store import BenchStore
+
+pytestmark = pytest.mark.gui
+
+TIMEOUT_MS = 150_000
+
+
+@pytest.fixture
+def tab(qtbot, demo_paths):
+    from gemmacompare.ui.bench_tab import BenchmarkTab
+
+    w = BenchmarkTab()
+    qtbot.addWidget(w)
+    w.set_models([str(demo_paths["smollm2"]), str(demo_paths["gemma3"])])
+    w.limit_spin.setValue(2)
+    w.runs_spin.setValue(1)
+    w.warmup_spin.setValue(0)
+    w.tokens_spin.setValue(16)
+    w.resize(1280, 820)
+    w.show()
+    yield w
+    w.shutdown()
+
+
+def test_start_stop_resume_with_live_table_and_charts(qtbot, tab, tmp_path):
+    assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+    qtbot.mouseClick(tab.start_button, qtbot_button())
+    assert tab.stop_button.isEnabled() and not tab.start_button.isEnabled()
+
+    # Stop as soon as the first task has both answers in the table.
+    qtbot.waitUntil(lambda: tab.table.rowCount() >= 2, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(tab.run_finished, timeout=TIMEOUT_MS) as stopped:
+        qtbot.mouseClick(tab.stop_button, qtbot_button())
+    assert stopped.args[1] == "stopped"
+    assert tab.table.rowCount() == 2 and tab.resume_button.isEnabled()
+
+    with qtbot.waitSignal(tab.run_finished, timeout=TIMEOUT_MS) as done:
+        qtbot.mouseClick(tab.resume_button, qtbot_button())
+    assert done.args[1] == "done"
+    assert tab.table.rowCount() == 4
+    assert tab.progress.value() == tab.progress.maximum() == 4
+    assert not tab.resume_button.isEnabled() and tab.export_button.isEnabled()
+
+    names = {tab.summary_table.item(r, 0).text() for r in range(tab.summary_table.rowCount())}
+    assert len(names) == 2
+    qtbot.wait(400)  # one chart refresh
+    tab.grab().save("/tmp/bench_tab.png")
+
+    files = tab.export(tmp_path / "export")
+    assert {f.suffix for f in files} == {".json", ".csv", ".md", ".png"}
+    with BenchStore() as store:
+        assert len(store.get_run(tab.run_id).items) == 4
+    assert tab.history_combo.count() == 1
+
+
+def test_bad_task_file_is_a_message_not_a_crash(qtbot, tab, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "a"}\n')
+    tab.suite_combo.insertItem(0, bad.name, str(bad))
+    tab.suite_combo.setCurrentIndex(0)
+    qtbot.mouseClick(tab.start_button, qtbot_button())
+    assert "bad.jsonl line 1: missing field 'answer'" in tab.status_label.text()
+    assert not tab.running and tab.start_button.isEnabled()
+
+
+def qtbot_button():
+    from PySide6.QtCore import Qt
+
+    return Qt.MouseButton.LeftButton
