@@ -97,7 +97,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
 
 
 def cmd_compare(args) -> int:
-    from gemmacompare.cli import EXIT_MODEL_FAILED, EXIT_OK
+    EXIT_OK, EXIT_MODEL_FAILED = 0, 3  # as in gemmacompare.cli, which the core may not import (it pulls in the UI)
 
     try:
         paths = [resolve_model_arg(args.model_a, 0), resolve_model_arg(args.model_b, 1)]
