@@ -66,6 +66,14 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = build_parser()
     if not argv or (argv[0] not in ap._subparsers._group_actions[0].choices and not argv[0].startswith("-")):

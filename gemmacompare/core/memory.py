@@ -18,6 +18,9 @@ from .protocol import MemorySample, MemoryTrace
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.05
+# An idle app keeps sampling; past an hour's worth, the older half is dropped
+# so a window left open for days does not grow without bound.
+MAX_SAMPLES = 72_000
 
 
 class GpuMemoryReader:
@@ -114,7 +117,10 @@ class MemorySampler:
             readings[key] = MemorySample(now, rss, vram.get(proc.pid, 0) if self.gpu.available else None)
         with self._lock:
             for key, sample in readings.items():
-                self._traces.setdefault(key, MemoryTrace(gpu_available=self.gpu.available)).samples.append(sample)
+                samples = self._traces.setdefault(key, MemoryTrace(gpu_available=self.gpu.available)).samples
+                samples.append(sample)
+                if len(samples) > MAX_SAMPLES:
+                    del samples[: MAX_SAMPLES // 2]
 
     def start(self) -> "MemorySampler":
         if self._thread is None:
