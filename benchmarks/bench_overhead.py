@@ -95,6 +95,8 @@ def main() -> int:
     print(f"bare engine (ModelWorker.generate)  {med(bare_tps):7.1f} t/s")
     print(f"inside a bench run                  {med(bench_tps):7.1f} t/s")
     print(f"ratio bench / bare                  {ratio:7.3f}   (target >= 0.98)")
+    paired = [b / a for a, b in zip(bare_tps, bench_tps) if a > 0]
+    print(f"median of paired ratios (each bench item / the bare run right after it)  {med(paired):.3f}")
     # On a shared machine a rep can be hit by someone else's job; the best of N
     # shows each side undisturbed.
     print(f"best of {args.reps}: bare {max(bare_tps):.1f} t/s, bench {max(bench_tps):.1f} t/s, "
