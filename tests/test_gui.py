@@ -49,6 +49,7 @@ def ask(qtbot, w: MainWindow, text: str, timeout: int = 120_000) -> None:
 
 def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     w = make_window(qtbot)
+    assert w.bench_tab.models == [str(demo_paths["smollm2"]), str(demo_paths["gemma3"])]
     set_short(w)
     ask(qtbot, w, "Name three fruits.")
     for p in w.panes:

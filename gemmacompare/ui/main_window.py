@@ -33,6 +33,7 @@ from gemmacompare.core.settings import AppSettings, LoadedSettings, save_setting
 from gemmacompare.core.stats_table import markdown_table, stats_rows
 from gemmacompare.core.worker import _default_threads
 
+from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
 from .pane import ModelPane
 from .theme import PANE_COLOURS, apply_theme
@@ -161,14 +162,8 @@ class MainWindow(QMainWindow):
 
         self.tabs = QTabWidget()
         self.tabs.addTab(compare, "Compare")
-        self.bench_tab = None
-        try:
-            from .bench_tab import BenchmarkTab  # written alongside; optional until it lands
-        except ImportError:
-            BenchmarkTab = None  # noqa: N806
-        if BenchmarkTab is not None:
-            self.bench_tab = BenchmarkTab()
-            self.tabs.addTab(self.bench_tab, "Benchmark")
+        self.bench_tab = BenchmarkTab()
+        self.tabs.addTab(self.bench_tab, "Benchmark")
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
 
@@ -255,6 +250,8 @@ class MainWindow(QMainWindow):
     def _on_model_chosen(self, index: int, path: str) -> None:
         models = list(self.settings.models)
         models[index] = path
+        # The Benchmark tab compares whatever the two panes hold.
+        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path])
         self.settings = replace(self.settings, models=(models[0], models[1]))
         if not any(path == d[1] for d in self.demos):
             self.settings = self.settings.with_recent(path)
@@ -296,6 +293,9 @@ class MainWindow(QMainWindow):
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
         if not text or self._running or self._replay_timer.isActive():
+            return
+        if self.bench_tab.running:
+            self.banner.setText("A benchmark is running; sending now would disturb its numbers. Stop it first.")
             return
         ready = [p.index for p in self.panes if p.ready]
         if not ready:
@@ -475,8 +475,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.save()
             self._replay_timer.stop()
-            if self.bench_tab is not None and hasattr(self.bench_tab, "shutdown"):
-                self.bench_tab.shutdown()
+            self.bench_tab.shutdown(timeout=1.0)
             for pane in self.panes:
                 pane.runner.stop()
             for pane in self.panes:
