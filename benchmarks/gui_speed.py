@@ -42,6 +42,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--no-charts", action="store_true", help="hide the charts (to see their share of the lag)")
     args = ap.parse_args()
 
     from PySide6.QtCore import QTimer
@@ -54,6 +55,8 @@ def main() -> int:
     w = MainWindow(load_settings())
     w.resize(1400, 900)
     w.show()
+    if args.no_charts:
+        w.set_charts_visible(False)
     app.processEvents()
     t_interactive = time.monotonic() - T_PROCESS_START
     pump(app, lambda: all(p.state == "ready" for p in w.panes))
