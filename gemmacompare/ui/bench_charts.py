@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 from gemmacompare.core.bench_stats import summarize_model
 from gemmacompare.core.bench_types import ItemResult, StoredRun
 
+from .charts import style_plots
 from .theme import PANE_COLOURS
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,9 @@ class BenchCharts(QWidget):
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
         for chart in (self.times, self.speed, self.accuracy):
             chart.set_items(items, labels)
+
+    def set_dark(self, dark: bool) -> None:
+        style_plots((self.times, self.speed, self.accuracy), dark)
 
 
 def write_chart_pngs(run: StoredRun, out_dir: str | Path) -> list[Path]:

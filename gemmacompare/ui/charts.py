@@ -52,6 +52,20 @@ def _nice_ceiling(v: float) -> float:
     return float(10 * exp)
 
 
+def style_plots(plots, dark: bool) -> str:
+    """Background, title and axes for the app's theme; returns the text colour."""
+    bg, fg = ("#1b1c1f", "#d0d0d0") if dark else ("#ffffff", "#333333")
+    for plot in plots:
+        plot.setBackground(bg)
+        item = plot.getPlotItem()
+        item.titleLabel.setText(item.titleLabel.text, color=fg)
+        for axis in ("left", "bottom"):
+            ax = item.getAxis(axis)
+            ax.setPen(fg)
+            ax.setTextPen(fg)
+    return fg
+
+
 class LiveCharts(QWidget):
     def __init__(self, labels: list[str], colours: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -103,16 +117,7 @@ class LiveCharts(QWidget):
         self._timer.timeout.connect(self._tick)
 
     def set_dark(self, dark: bool) -> None:
-        bg, fg = ("#1b1c1f", "#d0d0d0") if dark else ("#ffffff", "#333333")
-        for plot in (self.rate_plot, self.mem_plot):
-            plot.setBackground(bg)
-            item = plot.getPlotItem()
-            item.titleLabel.setText(item.titleLabel.text, color=fg)
-            self._title_colour = fg
-            for axis in ("left", "bottom"):
-                ax = item.getAxis(axis)
-                ax.setPen(fg)
-                ax.setTextPen(fg)
+        self._title_colour = style_plots((self.rate_plot, self.mem_plot), dark)
 
     def start(self) -> None:
         self._timer.start()

@@ -444,6 +444,7 @@ class MainWindow(QMainWindow):
     def _apply_look(self) -> None:
         self.theme_name = apply_theme(QApplication.instance(), self.settings.theme, self.presentation, self._base_point)
         self.charts.set_dark(self.theme_name != "light")
+        self.bench_tab.charts.set_dark(self.theme_name != "light")
 
     def set_theme(self, name: str) -> None:
         self.settings = replace(self.settings, theme=name)

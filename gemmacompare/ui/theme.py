@@ -50,6 +50,10 @@ def apply_theme(app: QApplication, theme: str, presentation: bool = False, base_
         pal = QPalette()
         for role, colour in (_CONTRAST if name == "presentation" else _DARK).items():
             pal.setColor(role, QColor(colour))
+        # Without these, disabled buttons and text look exactly like enabled ones.
+        for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText, QPalette.ColorRole.Text):
+            pal.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6b7078"))
+        pal.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Button, QColor("#24262a"))
     app.setPalette(pal)
     font = app.font()
     if base_point_size > 0:
