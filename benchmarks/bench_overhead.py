@@ -12,7 +12,6 @@ medians are compared (and the best of N, for a shared machine). Target ratio >= 
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -22,16 +21,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gemmacompare.core import protocol as p  # noqa: E402
 from gemmacompare.core.bench import BenchRunner, build_command, create_run  # noqa: E402
 from gemmacompare.core.bench_store import BenchStore  # noqa: E402
 from gemmacompare.core.bench_types import FAIR, BenchConfig  # noqa: E402
 from gemmacompare.core.compare import threads_for_mode  # noqa: E402
-from gemmacompare.core.demo_models import resolve_model_arg  # noqa: E402
 from gemmacompare.core.engine import ModelWorker  # noqa: E402
 from gemmacompare.core.metrics import RunRecord  # noqa: E402
 from gemmacompare.core.tasks import load_task_file  # noqa: E402
+from engine_speed import speed_args  # noqa: E402
 
 PROMPT = "Write a long story about a dragon who learns to bake bread in a small mountain village."
 
@@ -45,13 +45,7 @@ def bare_run(worker: ModelWorker, cmd: p.GenerateCommand) -> tuple[float, int]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tokens", type=int, default=128)
-    ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args()
-    path = str(resolve_model_arg(args.model, 0))
+    args, path = speed_args("Generation speed inside a bench run vs a bare engine run.")
 
     home = tempfile.mkdtemp(prefix="gemmacompare-overhead-")
     os.environ["GEMMACOMPARE_HOME"] = home  # keep the user's history clean

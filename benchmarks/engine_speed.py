@@ -85,14 +85,19 @@ def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float,
     return st.gen_tps, st.llama_eval_tps, statistics.median(lat), cpu / max(1, st.n_tokens) * 1e6
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="smollm2")
+def speed_args(description: str) -> tuple[argparse.Namespace, str]:
+    """The options every engine speed script takes, and the model's path."""
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--model", default="smollm2", help="GGUF path or demo key")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args()
-    path = str(resolve_model_arg(args.model, 0))
+    return args, str(resolve_model_arg(args.model, 0))
+
+
+def main() -> int:
+    args, path = speed_args("Engine generation speed vs a bare llama.cpp loop.")
 
     # The reference runs in its own process too, so that neither side shares a
     # process (or llama.cpp's spinning thread pool) with the other.

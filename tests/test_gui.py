@@ -41,6 +41,13 @@ def set_short(w: MainWindow, max_tokens: int = 24, raw: bool = False) -> None:
         p.settings = replace(p.settings, max_tokens=max_tokens, raw_mode=raw)
 
 
+def start_long_story(w: MainWindow, max_tokens: int = 5000) -> None:
+    """Start a raw-completion reply on both panes that keeps going."""
+    set_short(w, max_tokens, raw=True)
+    w.prompt.setPlainText("Once upon a time")
+    w.send()
+
+
 def ask(qtbot, w: MainWindow, text: str, timeout: int = 120_000) -> None:
     w.prompt.setPlainText(text)
     with qtbot.waitSignal(w.compare_finished, timeout=timeout):
@@ -91,9 +98,7 @@ def test_fair_mode_runs_alone_then_replays(qtbot, demo_paths):
 
 def test_stop_mid_stream(qtbot, demo_paths):
     w = make_window(qtbot)
-    set_short(w, 5000, raw=True)
-    w.prompt.setPlainText("Once upon a time")
-    w.send()
+    start_long_story(w, 5000)
     qtbot.waitUntil(lambda: all(p.record and len(p.record.tokens) >= 3 for p in w.panes), timeout=60_000)
     t0 = time.monotonic()
     with qtbot.waitSignal(w.compare_finished, timeout=10_000):
@@ -148,9 +153,7 @@ def test_drag_and_drop(qtbot, tmp_path, demo_paths):
 
 def test_killed_worker_shows_error_other_pane_completes(qtbot, demo_paths):
     w = make_window(qtbot)
-    set_short(w, 400, raw=True)
-    w.prompt.setPlainText("Once upon a time")
-    w.send()
+    start_long_story(w, 400)
     victim = w.panes[0]
     qtbot.waitUntil(lambda: victim.record and len(victim.record.tokens) >= 2, timeout=60_000)
     os.kill(victim.runner.worker.pid, signal.SIGKILL)
@@ -166,9 +169,7 @@ def test_killed_worker_shows_error_other_pane_completes(qtbot, demo_paths):
 
 def test_close_during_generation_leaves_no_processes(qtbot, demo_paths):
     w = make_window(qtbot)
-    set_short(w, 5000, raw=True)
-    w.prompt.setPlainText("Once upon a time")
-    w.send()
+    start_long_story(w, 5000)
     qtbot.waitUntil(lambda: all(p.record and p.record.tokens for p in w.panes), timeout=60_000)
     pids = [p.runner.worker.pid for p in w.panes]
     t0 = time.monotonic()

@@ -24,6 +24,7 @@ from .bench_stats import summarize_run, summary_table
 from .bench_store import BenchStore
 from .bench_types import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
 from .demo_models import resolve_model_arg
+from .stats_table import text_table
 from .tasks import TaskFileError
 
 log = logging.getLogger(__name__)
@@ -73,16 +74,6 @@ class ProgressBar:
 def _fmt_duration(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
-
-
-def format_rows(rows: list[list[str]]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def _item_line(items: list[ItemResult], labels: list[str]) -> str:
@@ -175,7 +166,7 @@ def _list(store: BenchStore) -> int:
         names = ", ".join(Path(m).name for m in r.config.models)
         rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
                      f"{counts.get(r.id, 0)}/{r.n_planned}", names])
-    print(format_rows(rows))
+    print(text_table(rows))
     return EXIT_OK
 
 
@@ -193,7 +184,7 @@ def _show(store: BenchStore, ids: list[int], out: Path | None, chart_writer: Cha
         if not rows:
             rows.append(["run", "mode", *table[0]])
         rows += [[f"#{run.id}", run.config.mode, *r] for r in table[1:]]
-    print(format_rows(rows))
+    print(text_table(rows))
     if len(runs) == 1:
         run = runs[0]
         print(f"\n{run.status}; {len(run.items)}/{run.n_planned} items; mode {run.config.mode}; "

@@ -12,7 +12,7 @@ from . import protocol as p
 from .compare import ComparePair, CompareResult
 from .demo_models import resolve_model_arg
 from .model_file import ModelFileError, human_bytes, read_model_facts
-from .stats_table import stats_rows
+from .stats_table import stats_rows, text_table
 
 
 class LinePrinter:
@@ -50,14 +50,7 @@ class LinePrinter:
 
 
 def format_table(result: CompareResult, labels: list[str]) -> str:
-    rows = stats_rows(result, labels)
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = []
-    for n, r in enumerate(rows):
-        lines.append("  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return text_table(stats_rows(result, labels))
 
 
 def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict:
