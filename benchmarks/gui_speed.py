@@ -102,7 +102,18 @@ def main() -> int:
         for i, p in enumerate(w.panes):
             gui_tps[i].append(p.record.stats().gen_tps)
         w.new_chat()
+    # Closing mid-generation: how long until the window and both workers are gone.
+    for p in w.panes:
+        p.settings = replace(p.settings, max_tokens=100000)
+    w.prompt.setPlainText(PROMPT)
+    w.send()
+    pump(app, lambda: all(p.record and p.record.tokens for p in w.panes))
+    pids = [p.runner.worker.pid for p in w.panes]
+    t0 = time.monotonic()
     w.close()
+    t_close = time.monotonic() - t0
+    left = [pid for pid in pids if pid and psutil.pid_exists(pid)
+            and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     app.processEvents()
 
     from gemmacompare.core import protocol as pr
@@ -132,6 +143,7 @@ def main() -> int:
         g, h = med(gui_tps[i]), med(head_tps[i])
         print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}  (race mode, medians of {args.reps})")
     print(f"app RSS without workers        {med(rss_app) / 2**20:.0f} MiB")
+    print(f"close during generation        {t_close:.2f} s, worker processes left: {len(left)}")
     return 0
 
 
