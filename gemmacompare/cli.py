@@ -12,10 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_MODEL_FAILED = 3
+from gemmacompare.core.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,18 +44,33 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def int_at_least(lo: int):
+    """An argparse type: an integer >= lo, with a one-line message otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{value} is too small (the least is {lo})")
+        return value
+
+    return parse
+
+
 def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("generation")
-    g.add_argument("-n", "--max-tokens", type=int, default=128)
+    g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=128)
     g.add_argument("--temp", type=float, default=0.0, help="0 = greedy (default)")
     g.add_argument("--top-p", type=float, default=0.95)
-    g.add_argument("--top-k", type=int, default=40)
+    g.add_argument("--top-k", type=int_at_least(0), default=40)
     g.add_argument("--min-p", type=float, default=0.05)
     g.add_argument("--repeat-penalty", type=float, default=1.0)
     g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--ctx", type=int, default=2048, help="context size")
-    g.add_argument("--threads", type=int, default=0, help="total CPU threads (0 = all cores)")
-    g.add_argument("--gpu-layers", type=int, default=0)
+    g.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
+    g.add_argument("--threads", type=int_at_least(0), default=0, help="total CPU threads (0 = all cores)")
+    g.add_argument("--gpu-layers", type=int_at_least(-1), default=0, help="-1 = all")
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     think = g.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
@@ -70,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _main(argv: list[str] | None) -> int:

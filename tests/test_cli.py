@@ -86,3 +86,10 @@ def test_compare_bad_model_exits_with_its_status(tmp_path):
     out = cli("compare", str(bad), "smollm2", "-p", "hi")
     assert out.returncode == FileProblem.NOT_GGUF.value
     assert "not a GGUF" in out.stderr
+
+
+def test_bad_arguments_are_refused_before_loading(tmp_path):
+    out = cli("compare", "-p", "hi", "-n", "0")
+    assert out.returncode == 2 and "too small" in out.stderr
+    out = cli("compare", "-p", "hi", "--json", str(tmp_path / "missing" / "x.json"))
+    assert out.returncode == 2 and "cannot write" in out.stderr and "loading" not in out.stderr

@@ -177,10 +177,29 @@ def test_killed_worker_reports_and_other_model_finishes(pair):
     assert "SIGKILL" in dead.error.message and "\n" not in dead.error.message
     assert other.error is None and other.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
     assert other.stats().n_tokens > 0
-    # Transparent restart: the next prompt reloads the model in a new process.
-    rec = collect(victim, command())
-    assert rec.finished is not None and victim.pid is not None
-    pair.sampler.watch(victim.label, victim.pid)
+    # Transparent restart: the next prompt reloads the model in a new process,
+    # and the memory sampler follows it to its new pid.
+    again = pair.run(lambda i: command(i), mode=RACE, threads_total=2)
+    restarted = again.runs[0]
+    assert restarted.finished is not None and victim.pid is not None
+    assert restarted.memory.samples and restarted.stats().peak_rss > 50e6
+
+
+def test_fair_stop_also_stops_the_model_still_waiting(pair):
+    def on_event(i, ev):
+        if i == 0 and isinstance(ev, p.Token) and ev.index == 2:
+            pair.stop()
+
+    result = pair.run(
+        lambda i: command(i, raw_prompt="Once upon a time", messages=(), sampling=p.SamplingSettings(max_tokens=2000)),
+        mode=FAIR, threads_total=2, on_event=on_event,
+    )
+    first, second = result.runs
+    assert first.finished.stop_reason == p.STOP_USER and len(first.tokens) < 2000
+    assert second.finished.stop_reason == p.STOP_USER and not second.tokens
+    # The next run is not poisoned by that stop.
+    after = pair.run(lambda i: command(i), mode=FAIR, threads_total=2)
+    assert all(r.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS) for r in after.runs)
 
 
 def test_load_errors_are_one_sentence(tmp_path):

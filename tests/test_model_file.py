@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -110,3 +112,30 @@ def test_unreadable_file(tmp_path):
         assert "permission" in out.stdout
     finally:
         p.chmod(0o644)
+
+
+def test_absurd_header_counts_are_a_message(tmp_path):
+    # A kv count of 2**63: gguf's reader and our array skipper must not crash.
+    p = tmp_path / "ovf.gguf"
+    p.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 2**63) + b"\0" * 64)
+    assert _problem(p).problem in (FileProblem.CORRUPT, FileProblem.TRUNCATED)
+
+
+def test_damaged_headers_never_crash(tmp_path):
+    """Random byte damage in a real header: facts or a ModelFileError, nothing else."""
+    good = write_tiny_gguf(tmp_path / "good.gguf").read_bytes()
+    rng = random.Random(1234)
+    outcomes = {"facts": 0, "error": 0}
+    for n in range(300):
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            data[rng.randrange(8, min(len(data), 400))] = rng.randrange(256)
+        p = tmp_path / f"d{n}.gguf"
+        p.write_bytes(bytes(data))
+        try:
+            read_model_facts(p, check_arch=False)
+            outcomes["facts"] += 1
+        except ModelFileError as exc:
+            assert "\n" not in exc.message
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0

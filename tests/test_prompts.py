@@ -49,3 +49,12 @@ def test_template_error_is_reported():
         render_chat(MSGS, template="{{ raise_exception('only user turns please') }}", architecture="llama")
     with pytest.raises(TemplateError):
         render_chat(MSGS, template="{% for %}", architecture="llama")
+
+
+def test_loop_controls_and_runtime_errors():
+    tpl = "{% for m in messages %}{% if loop.index > 1 %}{% break %}{% endif %}{{ m['content'] }}{% endfor %}"
+    assert render_chat(MSGS, template=tpl, architecture="llama").text == "Hi"
+    with pytest.raises(TemplateError, match="ZeroDivisionError"):
+        render_chat(MSGS, template="{{ 1 // 0 }}", architecture="llama")
+    with pytest.raises(TemplateError):
+        render_chat(MSGS, template="{{ messages[7]['content'] }}", architecture="llama")

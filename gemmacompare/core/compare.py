@@ -48,6 +48,9 @@ class ComparePair:
         self.workers = [ModelWorker(label) for label in labels]
         self.sampler = MemorySampler().start()
         self.loaded: list[p.Loaded | None] = [None] * len(self.workers)
+        # Set by stop(); fair mode checks it before each model, and a stop that
+        # lands before a worker's request started is re-sent once it has.
+        self._stopped = threading.Event()
 
     def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
         """Load all models at once; returns an error (or None) per model."""
@@ -79,6 +82,8 @@ class ComparePair:
         result = CompareResult(mode, total, loaded=list(self.loaded))
         result.runs = [RunRecord(w.label, 0.0) for w in self.workers]
 
+        self._stopped.clear()
+
         def one(i: int) -> None:
             w = self.workers[i]
             rec = result.runs[i]
@@ -88,12 +93,20 @@ class ComparePair:
             )
             self.sampler.reset(w.label)
             rec.t_send = time.monotonic()
+            if self._stopped.is_set():
+                rec.add(p.Finished(cmd.request_id, p.STOP_USER, 0, 0, rec.t_send, rec.t_send, None, n_threads))
+                return
+            stop_sent = False
             for ev in w.generate(cmd):
+                if isinstance(ev, p.PromptReady):
+                    # The worker may have been restarted (new pid) by generate.
+                    self.sampler.watch(w.label, w.pid)
+                if self._stopped.is_set() and not stop_sent:
+                    w.stop()
+                    stop_sent = True
                 rec.add(ev)
                 if on_event:
                     on_event(i, ev)
-            # A restarted worker has a new pid; keep sampling the right process.
-            self.sampler.watch(w.label, w.pid)
             rec.memory = self.sampler.trace(w.label)
 
         if mode == RACE:
@@ -108,6 +121,7 @@ class ComparePair:
         return result
 
     def stop(self) -> None:
+        self._stopped.set()
         for w in self.workers:
             w.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from dataclasses import asdict
@@ -11,6 +12,7 @@ from pathlib import Path
 from . import protocol as p
 from .compare import ComparePair, CompareResult
 from .demo_models import resolve_model_arg
+from .exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from .model_file import ModelFileError, human_bytes, read_model_facts
 from .stats_table import stats_rows, text_table
 
@@ -89,9 +91,12 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
     }
 
 
-def cmd_compare(args) -> int:
-    EXIT_OK, EXIT_MODEL_FAILED = 0, 3  # as in gemmacompare.cli, which the core may not import (it pulls in the UI)
+def _writable_target(path: Path) -> bool:
+    folder = path.parent if str(path.parent) else Path(".")
+    return folder.is_dir() and os.access(folder, os.W_OK) and not path.is_dir()
 
+
+def cmd_compare(args) -> int:
     try:
         paths = [resolve_model_arg(args.model_a, 0), resolve_model_arg(args.model_b, 1)]
     except LookupError as exc:
@@ -105,6 +110,10 @@ def cmd_compare(args) -> int:
             return exc.problem.value
         print(f"# {facts.name}: {facts.architecture}, {facts.size_label} params, {facts.quantization}, "
               f"{human_bytes(facts.file_size)}", file=sys.stderr)
+    if args.json_out and not _writable_target(Path(args.json_out)):
+        print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",
+              file=sys.stderr)
+        return EXIT_USAGE
     labels = ["A", "B"]
     sampling = p.SamplingSettings(
         max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p, top_k=args.top_k,

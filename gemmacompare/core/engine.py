@@ -75,6 +75,8 @@ class ModelWorker:
     def start(self) -> None:
         if self.alive:
             return
+        if self._conn is not None:
+            self._conn.close()  # the pipe of a worker that died
         parent, child = self._ctx.Pipe(duplex=True)
         self.log_path = _worker_log_path(self.label)
         self._proc = self._ctx.Process(

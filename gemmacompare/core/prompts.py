@@ -11,7 +11,6 @@ import datetime
 from dataclasses import dataclass
 from typing import Iterable
 
-import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from .protocol import ChatMessage
@@ -63,7 +62,7 @@ def _raise(message: str):
 def _environment() -> ImmutableSandboxedEnvironment:
     # Same Jinja settings as Hugging Face's apply_chat_template, which these
     # templates are written for.
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
     env.globals["raise_exception"] = _raise
     env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
     return env
@@ -94,6 +93,6 @@ def render_chat(
         text = _environment().from_string(source).render(**variables)
     except TemplateError:
         raise
-    except (jinja2.TemplateError, TypeError, ValueError, KeyError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a template is user data; whatever it raises is its error
         raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
     return RenderedPrompt(text, name)

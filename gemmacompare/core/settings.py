@@ -55,7 +55,16 @@ def settings_path() -> Path:
     return Path(override) if override else app_dirs().config / "settings.json"
 
 
+# Valid ranges for numeric pane settings; a file outside them is not trusted.
+_RANGES = {
+    "temperature": (0.0, 5.0), "max_tokens": (1, 1 << 20), "seed": (0, 2**32 - 1), "n_ctx": (128, 1 << 22),
+    "n_threads": (0, 1024), "n_gpu_layers": (-1, 10_000),
+}
+
+
 def _pane_from(d: dict) -> PaneSettings:
+    if not isinstance(d, dict):
+        raise ValueError("a pane's settings are not an object")
     known = {f.name: f.type for f in fields(PaneSettings)}
     defaults = PaneSettings()
     kwargs = {}
@@ -66,6 +75,9 @@ def _pane_from(d: dict) -> PaneSettings:
                 v = float(v)
             if not isinstance(v, want) or (want is int and isinstance(v, bool)):
                 raise ValueError(f"pane setting {k!r} should be {want.__name__}")
+            lo, hi = _RANGES.get(k, (None, None))
+            if lo is not None and not lo <= v <= hi:
+                raise ValueError(f"pane setting {k!r}={v} is outside {lo}..{hi}")
             kwargs[k] = v
     return PaneSettings(**kwargs)
 
@@ -78,8 +90,12 @@ def settings_from_dict(d: dict) -> AppSettings:
         raise ValueError(f"unknown schema_version {version}")
     panes = d.get("panes", [{}, {}])
     models = d.get("models", ["", ""])
-    if len(panes) != 2 or len(models) != 2 or not all(isinstance(m, str) for m in models):
+    if not isinstance(panes, list) or not isinstance(models, list) or len(panes) != 2 or len(models) != 2 \
+            or not all(isinstance(m, str) for m in models):
         raise ValueError("expected two panes and two models")
+    recent = d.get("recent_models", [])
+    if not isinstance(recent, list):
+        raise ValueError("recent_models is not a list")
     mode = d.get("mode", "race")
     if mode not in ("race", "fair"):
         raise ValueError(f"unknown mode {mode!r}")
@@ -94,7 +110,7 @@ def settings_from_dict(d: dict) -> AppSettings:
         theme=theme,
         charts_visible=bool(d.get("charts_visible", True)),
         geometry=str(d.get("geometry", "")),
-        recent_models=tuple(str(x) for x in d.get("recent_models", ()))[:MAX_RECENT],
+        recent_models=tuple(str(x) for x in recent)[:MAX_RECENT],
     )
 
 
@@ -111,7 +127,7 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
         return LoadedSettings(AppSettings())
     try:
         return LoadedSettings(settings_from_dict(json.loads(path.read_text(encoding="utf-8"))))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, TypeError) as exc:
+    except Exception as exc:  # noqa: BLE001 - any unusable file means defaults, never a crash
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             path.replace(backup)

@@ -138,14 +138,17 @@ class _Worker:
             self._send(
                 p.WorkerError(
                     cmd.request_id,
-                    f"The chat template of {self.facts.name} failed to render ({exc}); try raw completion mode.",
+                    f"The chat template of {self.facts.name} failed to render ({_one_line(exc)}); "
+                    "try raw completion mode.",
                     traceback.format_exc(),
                 )
             )
         except Exception as exc:  # noqa: BLE001 - reported to the user, worker stays up
             self._send(
                 p.WorkerError(
-                    cmd.request_id, f"Generation failed: {exc}; try again or reload the model.", traceback.format_exc()
+                    cmd.request_id,
+                    f"Generation failed ({_one_line(exc)}); try again or reload the model.",
+                    traceback.format_exc(),
                 )
             )
 
@@ -302,6 +305,12 @@ class _Worker:
         finally:
             L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """An exception as a short single line, for a message meant to be one sentence."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):

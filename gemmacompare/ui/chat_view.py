@@ -197,6 +197,7 @@ class ChatView(QScrollArea):
 
     def add_user(self, text: str) -> QLabel:
         lab = QLabel(text)
+        lab.setTextFormat(Qt.TextFormat.PlainText)  # a prompt with <b> in it is text, not markup
         lab.setObjectName("userMessage")
         lab.setWordWrap(True)
         lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -212,6 +213,7 @@ class ChatView(QScrollArea):
 
     def add_notice(self, text: str, kind: str = "info") -> QLabel:
         lab = QLabel(text)
+        lab.setTextFormat(Qt.TextFormat.PlainText)
         lab.setObjectName("errorNotice" if kind == "error" else "notice")
         lab.setWordWrap(True)
         self._lay.insertWidget(self._lay.count() - 1, lab)

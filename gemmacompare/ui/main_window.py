@@ -68,6 +68,8 @@ class MainWindow(QMainWindow):
         self._base_point = QApplication.font().pointSizeF()
         self._pending_fair: list[int] = []
         self._running: set[int] = set()
+        self._participants: list[int] = []  # panes that took part in the latest Send
+        self._user_stopped = False
         self._replay_t0 = 0.0
         self._closing = False
         self.demos: list[tuple[str, str]] = []
@@ -285,8 +287,7 @@ class MainWindow(QMainWindow):
         self.new_button.setEnabled(not busy)
         self.race_radio.setEnabled(not busy)
         self.fair_radio.setEnabled(not busy)
-        self.replay_button.setEnabled(not busy and self._last_mode == FAIR and
-                                      all(p.record and p.record.done for p in self.panes))
+        self.replay_button.setEnabled(not busy and self._last_mode == FAIR and self._replayable())
 
     _last_mode = RACE
 
@@ -315,6 +316,8 @@ class MainWindow(QMainWindow):
         self.charts.clear()
         self._note = note
         self._text = text
+        self._participants = list(ready)
+        self._user_stopped = False
         if mode == RACE:
             for i in ready:
                 if self.panes[i].send(text, n, note):
@@ -327,6 +330,8 @@ class MainWindow(QMainWindow):
         self._update_buttons()
 
     def stop(self) -> None:
+        if self._running:
+            self._user_stopped = True
         self._pending_fair = []
         self._replay_timer.stop()
         for pane in self.panes:
@@ -362,14 +367,25 @@ class MainWindow(QMainWindow):
         if not self._running:
             self.charts.stop()
             self._announce()
-            if self._last_mode == FAIR and all(p.record and p.record.finished for p in self.panes):
+            if self._last_mode == FAIR and self._replayable():
                 self.start_replay()
             else:
                 self.compare_finished.emit()
         self._update_buttons()
 
+    def _replayable(self) -> bool:
+        """Both panes answered this prompt in full: a replay would be a fair picture."""
+        panes = [self.panes[i] for i in self._participants]
+        return (len(panes) == 2 and not self._user_stopped and
+                all(p.record and p.record.finished and p.record.finished.stop_reason != "user_stop" for p in panes))
+
     def _announce(self) -> None:
-        done = [(p, p.record.stats()) for p in self.panes if p.record and p.record.finished]
+        if self._user_stopped:
+            self.banner.setText(f"Stopped ({self._note}); finished text and stats are kept.")
+            return
+        # Only this prompt's answers are compared, never a pane's older reply.
+        done = [(p, p.record.stats()) for p in (self.panes[i] for i in self._participants)
+                if p.record and p.record.finished]
         if len(done) < 2:
             return
         (pa, sa), (pb, sb) = done
@@ -387,7 +403,7 @@ class MainWindow(QMainWindow):
     # --- replay and charts ---------------------------------------------------
 
     def start_replay(self) -> None:
-        if self._running or not all(p.record and p.record.done for p in self.panes):
+        if self._running or not self._replayable():
             return
         for pane in self.panes:
             pane.replay_start()
@@ -478,8 +494,12 @@ class MainWindow(QMainWindow):
             self._replay_timer.stop()
             self.bench_tab.shutdown(timeout=1.0)
             for pane in self.panes:
-                pane.runner.stop()
-            for pane in self.panes:
-                pane.runner.close()
+                pane.runner.begin_close()
+            # Both panes wind down at once, so closing costs one pane's time.
+            closers = [threading.Thread(target=pane.runner.release) for pane in self.panes]
+            for t in closers:
+                t.start()
+            for t in closers:
+                t.join()
             self.sampler.stop()
         super().closeEvent(ev)

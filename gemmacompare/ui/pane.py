@@ -301,6 +301,9 @@ class ModelPane(QFrame):
                 if ev.token_id >= 0:
                     self._token_times.append(ev.t - rec.t_send)
                     n_think += ev.phase == "thinking"
+            elif isinstance(ev, p.PromptReady) and self.runner.worker.pid:
+                # generate() may have restarted a crashed worker: sample the new pid.
+                self.sampler.watch(self.label, self.runner.worker.pid)
             elif isinstance(ev, p.PrefillDone):
                 self.state_label.setText(f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)")
         reply.add("".join(thinking), "".join(answer), n_think)

@@ -85,10 +85,18 @@ class PaneRunner(QObject):
         self.worker.stop()
 
     def close(self) -> None:
-        """Stop, then free the model; safe to call twice."""
+        """Stop, then free the model; safe to call twice. GUI thread only."""
+        self.begin_close()
+        self.release()
+
+    def begin_close(self) -> None:
+        """The GUI-thread half of close: no more batches, ask the worker to stop."""
         self._closed = True
         self._timer.stop()
         self.worker.stop()
+
+    def release(self) -> None:
+        """The blocking half of close (any thread): wait for the job, free the model."""
         if self._thread is not None:
             self._thread.join(1.0)
         self.worker.close(timeout=0.5)
