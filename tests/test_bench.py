@@ -11,16 +11,25 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
 import pytest
 
-from gemmacompare.core.bench import BenchRunner, create_run, run_benchmark
+from gemmacompare.cli import main
+from gemmacompare.core import protocol as p
+from gemmacompare.core.bench import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
 from gemmacompare.core.bench_export import items_csv, markdown_report, summary_csv, to_json
 from gemmacompare.core.bench_stats import summarize_run
 from gemmacompare.core.bench_store import BenchStore, default_db_path
-from gemmacompare.core.bench_types import STATUS_DONE, STATUS_INTERRUPTED, STATUS_STOPPED, BenchConfig
+from gemmacompare.core.bench_types import (
+    STATUS_DONE,
+    STATUS_INTERRUPTED,
+    STATUS_RUNNING,
+    STATUS_STOPPED,
+    BenchConfig,
+)
 from gemmacompare.core.compare import threads_for_mode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +57,15 @@ def test_bench_three_items_two_runs(demo_paths, mode):
         assert it.error is None
         assert 0 < st["n_tokens"] <= MAX_TOKENS
         assert st["n_thinking"] + st["n_answer"] == st["n_tokens"]
-        assert st["llama_n_eval"] is None or st["llama_n_eval"] >= st["n_tokens"] - 1
+        # llama.cpp's own counters agree exactly (see test_engine's perf test):
+        # the token that ends a run is sampled but never decoded.
+        assert st["llama_n_p_eval"] == st["n_prompt"] > 0
+        if st["stop_reason"] == p.STOP_MAX_TOKENS:
+            assert st["n_tokens"] == MAX_TOKENS
+            assert st["llama_n_eval"] == st["n_tokens"] - 1
+        else:
+            assert st["stop_reason"] == p.STOP_EOS
+            assert st["llama_n_eval"] == st["n_tokens"]
         assert st["gen_tps"] > 0 and st["prefill_tps"] > 0 and st["ttft_s"] > 0
         assert st["peak_rss"] > 0
         assert not it.correct or it.extracted is not None
@@ -151,10 +168,12 @@ def test_results_survive_a_killed_process(demo_paths, tmp_path):
             proc.kill()
             proc.wait(10)
         proc.stderr.close()
-    # The workers notice their parent is gone; don't leave any behind either way.
+    # The workers notice their parent is gone (its pipe closes) and exit on their own.
+    assert children, "the benchmark ran without model worker processes?"
     _, alive = psutil.wait_procs(children, timeout=5)
     for child in alive:
-        child.kill()
+        child.kill()  # tidy up, but it is a failure
+    assert not alive, f"orphan worker processes outlived their killed parent by 5 s: {[c.pid for c in alive]}"
 
     with BenchStore() as store:
         runs = store.list_runs()
@@ -186,3 +205,81 @@ def test_cli_bad_task_file_names_the_line(tmp_path, demo_paths):
                          cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines()[-1].startswith("error: tasks.jsonl line 2: not valid JSON")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--sample", "-1"], "argument --sample: -1 is too small (the least is 1)"),
+        (["--sample", "0"], "argument --sample: 0 is too small (the least is 1)"),
+        (["--runs", "0"], "argument --runs: 0 is too small (the least is 1)"),
+        (["--limit", "-1"], "argument --limit: -1 is too small (the least is 1)"),
+        (["--warmup", "-1"], "argument --warmup: -1 is too small (the least is 0)"),
+        (["-n", "0"], "argument -n/--max-tokens: 0 is too small (the least is 1)"),
+        (["--runs", "two"], "argument --runs: 'two' is not a whole number"),
+    ],
+)
+def test_cli_rejects_bad_counts_before_anything_runs(capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", *args])
+    assert exc.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == f"gemmacompare bench: error: {message}"
+
+
+def test_create_run_rejects_bad_counts(demo_paths):
+    with BenchStore() as store:
+        for bad in (dict(sample=-1), dict(limit=0), dict(warmup=-1), dict(max_tokens=0)):
+            with pytest.raises(BenchError, match="must be at least"):
+                create_run(store, _config(demo_paths, **bad))
+        assert store.list_runs() == []
+
+
+def _set_owner(run_id: int, pid: int, updated: str) -> None:
+    with sqlite3.connect(default_db_path()) as con:
+        con.execute("UPDATE runs SET status=?, pid=?, updated=? WHERE id=?", (STATUS_RUNNING, pid, updated, run_id))
+
+
+def _sleeper() -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_resume_refuses_a_run_another_live_process_is_running(demo_paths, capsys):
+    with BenchStore() as store:
+        run_id = create_run(store, _config(demo_paths, limit=1, runs=1))
+    owner = _sleeper()
+    try:
+        _set_owner(run_id, owner.pid, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        rc = main(["bench", "--resume", str(run_id)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc != 0
+        assert err == [f"error: Benchmark run #{run_id} is still running in process {owner.pid}; stop it there "
+                       "or wait for it to finish before resuming."]
+        with BenchStore() as store:
+            # The window's path (BenchRunner) refuses too, and nothing was written.
+            with pytest.raises(BenchBusyError, match=f"process {owner.pid}"):
+                BenchRunner(store).run(run_id)
+            run = store.get_run(run_id)
+            assert run.status == STATUS_RUNNING and run.items == ()
+            assert store.owner_pid(run_id) == owner.pid
+    finally:
+        owner.kill()
+        owner.wait(10)
+    with BenchStore() as store:
+        assert store.owner_pid(run_id) is None
+        assert store.get_run(run_id).status == STATUS_INTERRUPTED
+
+
+def test_a_reused_pid_does_not_hold_a_run(demo_paths):
+    """A live process started after the run's last write is not its writer (pid reused after a reboot)."""
+    with BenchStore() as store:
+        run_id = create_run(store, _config(demo_paths, limit=1, runs=1))
+    stranger = _sleeper()
+    try:
+        _set_owner(run_id, stranger.pid, "2020-01-01T00:00:00+00:00")
+        with BenchStore() as store:
+            assert store.owner_pid(run_id) is None
+            assert store.get_run(run_id).status == STATUS_INTERRUPTED
+    finally:
+        stranger.kill()
+        stranger.wait(10)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
+import time
+
 import pytest
 
+from gemmacompare.core.bench import BenchOutcome
 from gemmacompare.core.bench_store import BenchStore
+from gemmacompare.core.bench_types import STATUS_STOPPED
 
 pytestmark = pytest.mark.gui
 
@@ -67,6 +73,61 @@ def test_bad_task_file_is_a_message_not_a_crash(qtbot, tab, tmp_path):
     qtbot.mouseClick(tab.start_button, qtbot_button())
     assert "bad.jsonl line 1: missing field 'answer'" in tab.status_label.text()
     assert not tab.running and tab.start_button.isEnabled()
+
+
+def test_shutdown_never_closes_the_history_under_a_running_thread(qtbot, tab, monkeypatch):
+    """The window gives the thread 1 s; one still busy after that must find the history open."""
+    import gemmacompare.ui.bench_tab as bench_tab
+
+    release = threading.Event()
+    wrote: list[str] = []
+    errors: list[BaseException] = []
+
+    class SlowRunner:
+        """Ignores stop for a while, like a model in the middle of a long prefill."""
+
+        def __init__(self, store):
+            self.store = store
+
+        def stop(self):
+            pass
+
+        def run(self, run_id, on_progress=None, on_item=None):
+            release.wait(30)
+            try:
+                self.store.set_status(run_id, STATUS_STOPPED, "item finished after the window closed")
+                wrote.append(self.store.get_run(run_id).status)
+            except BaseException as exc:
+                errors.append(exc)
+                raise
+            return BenchOutcome(run_id, STATUS_STOPPED)
+
+    monkeypatch.setattr(bench_tab, "BenchRunner", SlowRunner)
+    qtbot.mouseClick(tab.start_button, qtbot_button())
+    assert tab.running
+    thread = tab._thread
+
+    t0 = time.monotonic()
+    tab.shutdown(timeout=1.0)
+    assert time.monotonic() - t0 < 2.0
+    assert thread.is_alive()
+    tab.store.list_runs()  # still open
+
+    release.set()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert errors == [] and wrote == [STATUS_STOPPED]
+    with pytest.raises(sqlite3.ProgrammingError):
+        tab.store.list_runs()  # the thread closed it as it ended
+    tab.shutdown(timeout=1.0)  # again (the fixture does too): harmless
+
+
+def test_shutdown_when_idle_closes_the_history(tab):
+    t0 = time.monotonic()
+    tab.shutdown(timeout=1.0)
+    assert time.monotonic() - t0 < 1.0
+    with pytest.raises(sqlite3.ProgrammingError):
+        tab.store.list_runs()
 
 
 def qtbot_button():

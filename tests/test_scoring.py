@@ -52,3 +52,9 @@ def test_other_match_kinds(answer, expected, match, ok):
 def test_unknown_match_kind_is_named():
     with pytest.raises(ValueError, match="unknown match kind 'fuzzy'"):
         score("x", ("x",), "fuzzy")
+
+
+def test_a_regex_that_does_not_compile_is_wrong_not_a_crash():
+    # Task files are checked when loaded; a run stored before that check must still finish.
+    assert score("abc", ("[a-", "b+"), "regex").correct
+    assert not score("xyz", ("[a-",), "regex").correct

@@ -83,11 +83,28 @@ def test_own_format_with_defaults_and_lists(tmp_path):
         ('{"question": "q", "answer": "no marker"}\n', "bad.jsonl line 1: GSM8K 'answer' must end with"),
         ('{"prompt": "a", "answer": "1", "match": "fuzzy"}\n', "bad.jsonl line 1: 'match' must be one of"),
         ('[1, 2]\n', "bad.jsonl line 1: expected a JSON object"),
+        ('{"prompt": "a", "answer": "1"}\n{"prompt": "p", "answer": "[a-", "match": "regex"}\n',
+         "bad.jsonl line 2: the regex answer '[a-' does not compile (unterminated character set"),
+        ('{"prompt": "p", "choices": ["1", "2", "3", "4", "5", "6"], "answer": "A", "match": "choice"}\n',
+         "bad.jsonl line 1: at most 5 'choices' (A-E) are supported, not 6."),
+        ('{"prompt": "p", "choices": ["x", "y"], "answer": "C", "match": "choice"}\n',
+         "bad.jsonl line 1: the 'choice' answer 'C' is not a letter A-B or one of the choices' texts."),
+        ('{"prompt": "p", "choices": ["x", "y"], "answer": "z", "match": "choice"}\n',
+         "bad.jsonl line 1: the 'choice' answer 'z' is not a letter A-B"),
+        ('{"prompt": "p", "answer": "Paris", "match": "choice"}\n',
+         "bad.jsonl line 1: the 'choice' answer 'Paris' is not a letter A-E."),
+        ('{"prompt": "p", "answer": "eighteen", "match": "number"}\n',
+         "bad.jsonl line 1: 'match' is number but the answer 'eighteen' is not a number."),
+        ('{"prompt": "p", "answer": ["18", "18 eggs"], "match": "number"}\n',
+         "bad.jsonl line 1: 'match' is number but the answer '18 eggs' is not a number."),
+        ('{"prompt": "p", "answer": "?!", "match": "exact"}\n',
+         "bad.jsonl line 1: the answer '?!' has no letters or digits"),
         ("", "bad.jsonl: no tasks (the file is empty)"),
         ("\n  \n", "bad.jsonl: no tasks (the file is empty)"),
     ],
-    ids=["bad-json", "missing-prompt", "missing-answer", "gsm8k-marker", "bad-match", "not-object", "empty",
-         "blank"],
+    ids=["bad-json", "missing-prompt", "missing-answer", "gsm8k-marker", "bad-match", "not-object", "bad-regex",
+         "too-many-choices", "choice-letter-out-of-range", "choice-not-an-option", "choice-not-a-letter",
+         "number-not-a-number", "number-list-with-text", "exact-empty-after-normalizing", "empty", "blank"],
 )
 def test_malformed_files_name_the_line(tmp_path, content, message):
     f = tmp_path / "bad.jsonl"
@@ -97,6 +114,27 @@ def test_malformed_files_name_the_line(tmp_path, content, message):
     text = str(exc.value)
     assert text.startswith(message), text
     assert "\n" not in text
+
+
+def test_every_loaded_task_can_be_asked_and_scored(tmp_path):
+    """What the loader accepts never fails later (question text, scoring), for every match kind."""
+    f = tmp_path / "ok.jsonl"
+    f.write_text(
+        '{"prompt": "p", "answer": "^\\\\d+ km$", "match": "regex"}\n'
+        '{"prompt": "p", "choices": ["1", "2", "3", "4", "5"], "answer": "e", "match": "choice"}\n'
+        '{"prompt": "p", "choices": ["red", "blue"], "answer": "Blue", "match": "choice"}\n'
+        '{"prompt": "p", "answer": "$1,234.50", "match": "number"}\n'
+    )
+    suite = load_task_file(f)
+    assert [t.expected for t in suite.tasks] == [("^\\d+ km$",), ("E",), ("B",), ("$1,234.50",)]
+    assert "E) 5" in suite.tasks[1].question_text()
+    for t, answer in zip(suite.tasks, ["12 km", "The answer is E", "Answer: B", "It is 1234.5"]):
+        assert score(answer, t.expected, t.match).correct, t
+
+
+def test_builtin_suites_pass_the_checks():
+    for name in builtin_suites():
+        assert len(load_suite(name)) > 0
 
 
 def test_unknown_suite_name_lists_the_builtin_ones():

@@ -24,7 +24,6 @@ from .bench_types import (
     FAIR,
     STATUS_DONE,
     STATUS_FAILED,
-    STATUS_RUNNING,
     STATUS_STOPPED,
     BenchConfig,
     BenchProgress,
@@ -48,6 +47,22 @@ ItemCallback = Callable[[list[ItemResult]], None]
 
 class BenchError(Exception):
     """A benchmark that cannot start or go on; the message is one sentence."""
+
+
+class BenchBusyError(BenchError):
+    """The run is being run right now, by another process or another thread of this one."""
+
+
+def busy_message(run_id: int, pid: int | None = None) -> str:
+    where = f"process {pid}" if pid is not None else "this program"
+    return (f"Benchmark run #{run_id} is still running in {where}; stop it there or wait for it to finish "
+            "before resuming.")
+
+
+# Runs being run by this process, by (database file, run id): the pid check in
+# the store cannot tell two threads of one process apart.
+_ACTIVE: set[tuple[str, int]] = set()
+_ACTIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,10 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
         raise BenchError(f"Unknown mode {config.mode!r}; use fair or race.")
     if config.runs < 1:
         raise BenchError("Repetitions must be at least 1.")
+    for what, value, low in (("The task limit", config.limit, 1), ("The sample size", config.sample, 1),
+                             ("Warm-up", config.warmup, 0), ("Max tokens", config.max_tokens, 1)):
+        if value is not None and value < low:
+            raise BenchError(f"{what} must be at least {low}, not {value}.")
     for path in config.models:
         try:
             read_model_facts(path)
@@ -121,17 +140,28 @@ class BenchRunner:
         if run is None:
             raise BenchError(f"There is no benchmark run #{run_id} in the history.")
         self._stop.clear()
-        self.store.set_status(run_id, STATUS_RUNNING)
+        key = (str(self.store.path.resolve()), run_id)
+        with _ACTIVE_LOCK:
+            if key in _ACTIVE:
+                raise BenchBusyError(busy_message(run_id))
+            owner = self.store.claim_run(run_id)  # marks it running here, unless a live process has it
+            if owner is not None:
+                raise BenchBusyError(busy_message(run_id, owner))
+            _ACTIVE.add(key)
         try:
-            outcome = self._run(run, on_progress, on_item)
-        except BaseException as exc:
-            # KeyboardInterrupt included: the finished items are safe, say so.
-            status = STATUS_STOPPED if isinstance(exc, KeyboardInterrupt) else STATUS_FAILED
-            msg = str(exc) or type(exc).__name__
-            self.store.set_status(run_id, status, msg)
-            raise
-        self.store.set_status(run_id, outcome.status, outcome.message)
-        return outcome
+            try:
+                outcome = self._run(run, on_progress, on_item)
+            except BaseException as exc:
+                # KeyboardInterrupt included: the finished items are safe, say so.
+                status = STATUS_STOPPED if isinstance(exc, KeyboardInterrupt) else STATUS_FAILED
+                msg = str(exc) or type(exc).__name__
+                self.store.set_status(run_id, status, msg)
+                raise
+            self.store.set_status(run_id, outcome.status, outcome.message)
+            return outcome
+        finally:
+            with _ACTIVE_LOCK:
+                _ACTIVE.discard(key)
 
     def _run(self, run: StoredRun, on_progress: ProgressCallback | None, on_item: ItemCallback | None) -> BenchOutcome:
         config = run.config
@@ -263,5 +293,5 @@ def run_benchmark(
             store.close()
 
 
-__all__ = ["FAIR", "BenchConfig", "BenchError", "BenchOutcome", "BenchRunner", "build_command", "create_run",
-           "run_benchmark"]
+__all__ = ["FAIR", "BenchBusyError", "BenchConfig", "BenchError", "BenchOutcome", "BenchRunner", "build_command",
+           "create_run", "run_benchmark"]

@@ -10,6 +10,27 @@ from .bench_types import FAIR, RACE
 from .tasks import DEFAULT_SUITE, builtin_suites
 
 
+def int_at_least(lo: int):
+    """An argparse type: a whole number >= lo, with a one-line message otherwise
+    (`--sample -1` used to end in a ValueError traceback from deep inside)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"{value} is too small (the least is {lo})")
+        return value
+
+    parse.__name__ = f"int_at_least_{lo}".replace("-", "minus_")
+    return parse
+
+
+positive_int = int_at_least(1)
+non_negative_int = int_at_least(0)
+
+
 def add_bench_parser(sub) -> argparse.ArgumentParser:
     b = sub.add_parser(
         "bench", help="benchmark models on a task suite (speed and correctness), or list past runs",
@@ -20,17 +41,18 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--suite", default=DEFAULT_SUITE,
                    help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
                         "(our format or GSM8K)")
-    b.add_argument("--runs", type=int, default=1, help="repetitions of the whole task list (default 1)")
-    b.add_argument("--limit", type=int, default=None, help="only the first N tasks")
-    b.add_argument("--sample", type=int, default=None, help="N tasks drawn at random (see --seed)")
+    b.add_argument("--runs", type=positive_int, default=1, help="repetitions of the whole task list (default 1)")
+    b.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks")
+    b.add_argument("--sample", type=positive_int, default=None, help="N tasks drawn at random (see --seed)")
     b.add_argument("--seed", type=int, default=0, help="seed for --sample")
-    b.add_argument("--warmup", type=int, default=1, help="unrecorded warm-up generations per model (default 1)")
+    b.add_argument("--warmup", type=non_negative_int, default=1,
+                   help="unrecorded warm-up generations per model (default 1)")
     b.add_argument("--mode", choices=(FAIR, RACE), default=FAIR,
                    help="fair: one model after the other with all threads (default); race: at once")
-    b.add_argument("-n", "--max-tokens", type=int, default=256)
-    b.add_argument("--ctx", type=int, default=2048, help="context size")
-    b.add_argument("--threads", type=int, default=0, help="total CPU threads (0 = all cores)")
-    b.add_argument("--gpu-layers", type=int, default=0)
+    b.add_argument("-n", "--max-tokens", type=positive_int, default=256)
+    b.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
+    b.add_argument("--threads", type=non_negative_int, default=0, help="total CPU threads (0 = all cores)")
+    b.add_argument("--gpu-layers", type=int_at_least(-1), default=0, help="-1 = all")
     think = b.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
     think.add_argument("--no-think", dest="thinking", action="store_false")
@@ -38,6 +60,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="no per-item lines")
     hist = b.add_mutually_exclusive_group()
     hist.add_argument("--list", action="store_true", help="list past runs")
-    hist.add_argument("--show", type=int, nargs="+", metavar="ID", help="show past run(s); several are compared")
-    hist.add_argument("--resume", type=int, metavar="ID", help="finish a stopped or interrupted run")
+    hist.add_argument("--show", type=positive_int, nargs="+", metavar="ID",
+                      help="show past run(s); several are compared")
+    hist.add_argument("--resume", type=positive_int, metavar="ID", help="finish a stopped or interrupted run")
     return b

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .bench import BenchError, BenchRunner, create_run
+from .bench import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
 from .bench_export import write_exports
 from .bench_stats import summarize_run, summary_table
 from .bench_store import BenchStore
@@ -125,6 +125,11 @@ def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_wri
     if run is None:
         print(f"error: there is no benchmark run #{run_id}; see `gemmacompare bench --list`.", file=sys.stderr)
         return EXIT_USAGE
+    owner = store.owner_pid(run_id)
+    if owner is not None:
+        # Two processes writing one run would interleave and double its items.
+        print(f"error: {busy_message(run_id, owner)}", file=sys.stderr)
+        return EXIT_ERROR
     n_planned = run.n_planned
     print(f"# benchmark #{run_id}: {run.suite_name}, {len(run.tasks)} tasks x {run.config.runs} runs x "
           f"{len(run.config.models)} models ({n_planned} items, {len(run.items)} already done), "
@@ -140,6 +145,10 @@ def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_wri
     t0 = time.monotonic()
     try:
         outcome = runner.run(run_id, on_progress=bar.update, on_item=on_item)
+    except BenchBusyError as exc:
+        bar.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except BenchError as exc:
         bar.close()
         print(f"error: {exc}", file=sys.stderr)

@@ -125,6 +125,37 @@ class BenchStore:
                 (status, message, _now(), os.getpid(), run_id),
             )
 
+    def claim_run(self, run_id: int) -> int | None:
+        """Mark the run as running in this process, unless another live process runs it.
+
+        Returns that other process's id (nothing changed), else None. Checked and
+        written in one write transaction, so two processes resuming the same run
+        at once cannot both win.
+        """
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self._db.execute("SELECT status, pid, updated FROM runs WHERE id=?", (run_id,)).fetchone()
+                if row is not None and row["status"] == STATUS_RUNNING and row["pid"] != os.getpid() \
+                        and _pid_running(row["pid"], row["updated"]):
+                    self._db.rollback()
+                    return int(row["pid"])
+                self._db.execute("UPDATE runs SET status=?, message='', updated=?, pid=? WHERE id=?",
+                                 (STATUS_RUNNING, _now(), os.getpid(), run_id))
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+        return None
+
+    def owner_pid(self, run_id: int) -> int | None:
+        """The id of another live process that is running this run, else None."""
+        with self._lock:
+            row = self._db.execute("SELECT status, pid, updated FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row["status"] != STATUS_RUNNING or row["pid"] == os.getpid():
+            return None
+        return int(row["pid"]) if _pid_running(row["pid"], row["updated"]) else None
+
     def set_environment(self, run_id: int, machine: dict, models: list[ModelInfo | None]) -> None:
         with self._lock, self._db:
             self._db.execute(
@@ -174,7 +205,7 @@ class BenchStore:
 
     def _run_from_row(self, row: sqlite3.Row, items: tuple[ItemResult, ...]) -> StoredRun:
         status = row["status"]
-        if status == STATUS_RUNNING and not _pid_running(row["pid"]):
+        if status == STATUS_RUNNING and not _pid_running(row["pid"], row["updated"]):
             status = STATUS_INTERRUPTED
         models = tuple(ModelInfo.from_dict(m) if m else None for m in json.loads(row["models_json"]))
         config = BenchConfig.from_dict(json.loads(row["config_json"]))
@@ -195,15 +226,32 @@ class BenchStore:
         )
 
 
-def _pid_running(pid: int | None) -> bool:
+def _pid_running(pid: int | None, updated: str | None = None) -> bool:
+    """Whether the process that wrote a run is still alive.
+
+    A process started after the run's last write cannot be its writer (the
+    pid was reused, e.g. after a reboot), so it does not count.
+    """
     if not pid:
         return False
     if pid == os.getpid():
         return True
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        started = proc.create_time()
     except psutil.Error:
         return False
+    if updated:
+        try:
+            last_write = datetime.fromisoformat(updated).timestamp()
+        except ValueError:
+            return True
+        # `updated` is kept to the second; allow for that and small clock steps.
+        if started > last_write + 2.0:
+            return False
+    return True
 
 
 def _task_from_dict(d: dict) -> Task:

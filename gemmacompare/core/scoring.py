@@ -22,6 +22,8 @@ MATCH_EXACT = "exact"
 MATCH_REGEX = "regex"
 MATCH_CHOICE = "choice"
 MATCH_KINDS = (MATCH_NUMBER, MATCH_EXACT, MATCH_REGEX, MATCH_CHOICE)
+CHOICE_LETTERS = "ABCDE"  # the options a multiple-choice task can offer
+_REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def extract_exact(text: str) -> str | None:
     return out or None
 
 
-_CHOICE_RE = re.compile(r"(?<![A-Za-z])\(?([A-Ea-e])\)?(?![A-Za-z])")
+_CHOICE_RE = re.compile(rf"(?<![A-Za-z])\(?([{CHOICE_LETTERS}{CHOICE_LETTERS.lower()}])\)?(?![A-Za-z])")
 
 
 def extract_choice(text: str) -> str | None:
@@ -145,6 +147,15 @@ def extract_choice(text: str) -> str | None:
     # Without a marker, the last standalone capital letter is the likeliest pick.
     hits = [h for h in _CHOICE_RE.finditer(text) if h.group(1).isupper()]
     return hits[-1].group(1) if hits else None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why `pattern` cannot be used as a regex answer, or None when it compiles."""
+    try:
+        re.compile(pattern, _REGEX_FLAGS)
+    except re.error as exc:
+        return exc.msg + (f" at position {exc.pos}" if exc.pos is not None else "")
+    return None
 
 
 def score(answer: str, expected: str | tuple[str, ...], match: str) -> Verdict:
@@ -164,7 +175,13 @@ def score(answer: str, expected: str | tuple[str, ...], match: str) -> Verdict:
         return Verdict(ok, got)
     if match == MATCH_REGEX:
         for pattern in accepted:
-            m = re.search(pattern, answer, re.IGNORECASE | re.MULTILINE)
+            try:
+                m = re.search(pattern, answer, _REGEX_FLAGS)
+            except re.error:
+                # Task files are checked when loaded; a pattern stored by an
+                # older version must not end a benchmark: it matches nothing.
+                log.warning("regex answer %r does not compile; marked wrong", pattern)
+                continue
             if m:
                 return Verdict(True, m.group(0))
         return Verdict(False, None)

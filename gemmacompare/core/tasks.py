@@ -26,7 +26,17 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scoring import MATCH_CHOICE, MATCH_EXACT, MATCH_KINDS, MATCH_NUMBER, parse_number
+from .scoring import (
+    CHOICE_LETTERS,
+    MATCH_CHOICE,
+    MATCH_EXACT,
+    MATCH_KINDS,
+    MATCH_NUMBER,
+    MATCH_REGEX,
+    normalize_text,
+    parse_number,
+    regex_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +64,7 @@ class Task:
     def question_text(self) -> str:
         if not self.choices:
             return self.prompt
-        letters = "ABCDE"
-        opts = "\n".join(f"{letters[i]}) {c}" for i, c in enumerate(self.choices))
+        opts = "\n".join(f"{CHOICE_LETTERS[i]}) {c}" for i, c in enumerate(self.choices))
         return f"{self.prompt}\n{opts}"
 
 
@@ -206,6 +215,47 @@ def _task_from_obj(obj: dict, where: str, default_id: str) -> Task:
     choices = obj.get("choices", [])
     if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
         raise TaskFileError(f"{where}: 'choices' must be a list of texts.")
-    if match == MATCH_CHOICE and not choices and not all(len(e.strip()) == 1 for e in expected):
-        raise TaskFileError(f"{where}: a 'choice' answer is a letter (A-E).")
+    if len(choices) > len(CHOICE_LETTERS):
+        raise TaskFileError(
+            f"{where}: at most {len(CHOICE_LETTERS)} 'choices' (A-{CHOICE_LETTERS[-1]}) are supported, "
+            f"not {len(choices)}."
+        )
+    expected = _checked_answers(expected, match, choices, where)
     return Task(task_id, prompt, expected, match, str(obj.get("category", "")), tuple(choices))
+
+
+def _checked_answers(expected: tuple[str, ...], match: str, choices: list[str], where: str) -> tuple[str, ...]:
+    """The accepted answers, checked now so that scoring can never fail mid-benchmark.
+
+    A 'choice' answer may be written as the letter or as the option's text; it
+    is stored as the letter, which is what the scorer reads out of an answer.
+    """
+    if match == MATCH_NUMBER:
+        for e in expected:
+            if parse_number(e) is None:
+                raise TaskFileError(f"{where}: 'match' is number but the answer {e!r} is not a number.")
+    elif match == MATCH_REGEX:
+        for e in expected:
+            problem = regex_problem(e)
+            if problem is not None:
+                raise TaskFileError(f"{where}: the regex answer {e!r} does not compile ({problem}).")
+    elif match == MATCH_EXACT:
+        for e in expected:
+            if not normalize_text(e):
+                raise TaskFileError(f"{where}: the answer {e!r} has no letters or digits, so nothing can match it.")
+    elif match == MATCH_CHOICE:
+        letters = CHOICE_LETTERS[: len(choices)] if choices else CHOICE_LETTERS
+        by_text = {c.strip().casefold(): letters[i] for i, c in enumerate(choices)}
+        out = []
+        for e in expected:
+            key = e.strip()
+            if len(key) == 1 and key.upper() in letters:
+                out.append(key.upper())
+            elif key.casefold() in by_text:
+                out.append(by_text[key.casefold()])
+            else:
+                allowed = f"A-{letters[-1]}" if len(letters) > 1 else "A"
+                opts = " or one of the choices' texts" if choices else ""
+                raise TaskFileError(f"{where}: the 'choice' answer {e!r} is not a letter {allowed}{opts}.")
+        expected = tuple(dict.fromkeys(out))
+    return expected

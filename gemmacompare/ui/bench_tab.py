@@ -85,6 +85,12 @@ class BenchmarkTab(QWidget):
         self.items: list[ItemResult] = []
         self._runner: BenchRunner | None = None
         self._thread: threading.Thread | None = None
+        # The store is closed by whoever is last: shutdown() when no benchmark
+        # thread is working, else that thread as it ends (never under its feet).
+        self._store_lock = threading.Lock()
+        self._workers = 0  # benchmark threads not yet ended (a resume may start before the last one is out)
+        self._close_store_when_idle = False
+        self._shut = False
         self._t_start = 0.0
         self._dirty = False
         self._bridge = _Bridge(self)
@@ -251,13 +257,29 @@ class BenchmarkTab(QWidget):
             self.status_label.setText("Stopping… finished items are kept.")
 
     def shutdown(self, timeout: float = 5.0) -> None:
-        """Stop a running benchmark and wait for its thread (window closing)."""
+        """Stop a running benchmark and wait up to `timeout` s for its thread (window closing).
+
+        The history is closed only once the thread has ended: a thread still
+        finishing its item after the timeout keeps it open and closes it itself
+        (or, being a daemon, dies with the process; the finished items are on
+        disk either way and the run reads as interrupted). Closing it under the
+        thread's feet would fail the run with a ProgrammingError.
+        """
+        self._shut = True
         self._chart_timer.stop()
         if self._runner is not None:
             self._runner.stop()
         if self._thread is not None:
             self._thread.join(timeout)
-        self.store.close()
+        with self._store_lock:
+            if self._close_store_when_idle:
+                return  # shut down before
+            if self._workers:
+                self._close_store_when_idle = True
+                log.debug("benchmark thread still finishing; it closes the history when done")
+            else:
+                self._close_store_when_idle = True
+                self.store.close()
 
     def load_run(self, run_id: int) -> StoredRun | None:
         run = self.store.get_run(run_id)
@@ -316,30 +338,60 @@ class BenchmarkTab(QWidget):
         self._bridge.started.emit(run)
         runner, bridge = self._runner, self._bridge
 
+        def emit(signal, *args) -> None:
+            # After the window is gone the bridge may be deleted; the run must
+            # still end as stopped, not fail on a dead signal.
+            try:
+                signal.emit(*args)
+            except RuntimeError:
+                log.debug("benchmark view is gone; result not shown", exc_info=True)
+
         def work() -> None:
             try:
-                out = runner.run(run_id, on_progress=bridge.progress.emit, on_item=bridge.items.emit)
-                bridge.finished.emit(run_id, out.status, out.message)
+                out = runner.run(run_id, on_progress=lambda pr: emit(bridge.progress, pr),
+                                 on_item=lambda items: emit(bridge.items, items))
+                emit(bridge.finished, run_id, out.status, out.message)
             except Exception as exc:  # noqa: BLE001 - becomes a message on the GUI thread
                 log.debug("benchmark failed", exc_info=True)
-                bridge.finished.emit(run_id, "failed", str(exc) or type(exc).__name__)
+                emit(bridge.finished, run_id, "failed", str(exc) or type(exc).__name__)
+            finally:
+                self._worker_done()
 
+        with self._store_lock:
+            self._workers += 1
         self._thread = threading.Thread(target=work, name=f"bench-{run_id}", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._worker_done()
+            raise
         self._update_buttons()
+
+    def _worker_done(self) -> None:
+        """Called on the benchmark thread as it ends."""
+        with self._store_lock:
+            self._workers -= 1
+            if self._close_store_when_idle and not self._workers:
+                self.store.close()
 
     @Slot(object)
     def _on_started(self, run: StoredRun) -> None:
+        if self._shut:
+            return
         self.refresh_history()
 
     @Slot(object)
     def _on_items(self, items: list[ItemResult]) -> None:
+        if self._shut:
+            return
         self.items.extend(items)
         self._append_rows(items)
         self._dirty = True
 
     @Slot(object)
     def _on_progress(self, pr: BenchProgress) -> None:
+        if self._shut:
+            return
         self.progress.setRange(0, max(1, pr.total))
         self.progress.setValue(pr.done)
         eta = "?" if pr.eta_s is None else f"{int(pr.eta_s) // 60}:{int(pr.eta_s) % 60:02d}"
@@ -348,6 +400,8 @@ class BenchmarkTab(QWidget):
 
     @Slot(int, str, str)
     def _on_finished(self, run_id: int, status: str, message: str) -> None:
+        if self._shut:
+            return  # the window is closing; the history may be closed already
         if self._thread is not None:
             self._thread.join(1.0)
         self._thread = None
@@ -398,7 +452,7 @@ class BenchmarkTab(QWidget):
 
     @Slot()
     def _refresh_charts(self) -> None:
-        if not self._dirty:
+        if not self._dirty or self._shut:
             return
         self._dirty = False
         self.charts.set_items(self.items, self.labels)
