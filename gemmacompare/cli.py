@@ -12,6 +12,7 @@ import logging
 import sys
 from pathlib import Path
 
+from gemmacompare.core.cli_args import int_at_least
 from gemmacompare.core.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
@@ -42,21 +43,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_parser(sub)
 
     return ap
-
-
-def int_at_least(lo: int):
-    """An argparse type: an integer >= lo, with a one-line message otherwise."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"{value} is too small (the least is {lo})")
-        return value
-
-    return parse
 
 
 def _add_generation_args(ap: argparse.ArgumentParser) -> None:

@@ -7,24 +7,8 @@ import argparse
 from pathlib import Path
 
 from .bench_types import FAIR, RACE
+from .cli_args import int_at_least
 from .tasks import DEFAULT_SUITE, builtin_suites
-
-
-def int_at_least(lo: int):
-    """An argparse type: a whole number >= lo, with a one-line message otherwise
-    (`--sample -1` used to end in a ValueError traceback from deep inside)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"{value} is too small (the least is {lo})")
-        return value
-
-    parse.__name__ = f"int_at_least_{lo}".replace("-", "minus_")
-    return parse
 
 
 positive_int = int_at_least(1)

@@ -24,16 +24,11 @@ from .bench_stats import summarize_run, summary_table
 from .bench_store import BenchStore
 from .bench_types import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
 from .demo_models import resolve_model_arg
+from .exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from .stats_table import text_table
 from .tasks import TaskFileError
 
 log = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_MODEL_FAILED = 3
-EXIT_INTERRUPTED = 130
 
 ChartWriter = Callable[[StoredRun, Path], list[Path]]
 
