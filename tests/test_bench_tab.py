@@ -53,7 +53,7 @@ def test_start_stop_resume_with_live_table_and_charts(qtbot, tab, tmp_path):
     assert tab.progress.value() == tab.progress.maximum() == 4
     assert not tab.resume_button.isEnabled() and tab.export_button.isEnabled()
 
-    names = {tab.summary_table.item(r, 0).text() for r in range(tab.summary_table.rowCount())}
+    names = {tab.summary_table.item(r, 1).text() for r in range(tab.summary_table.rowCount())}
     assert len(names) == 2
     qtbot.wait(400)  # one chart refresh
     tab.grab().save("/tmp/bench_tab.png")
@@ -134,3 +134,22 @@ def qtbot_button():
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_random_pick_and_compare_with_a_past_run(qtbot, tab):
+    tab.limit_spin.setValue(1)
+    tab.random_check.setChecked(True)
+    tab.seed_spin.setValue(7)
+    cfg = tab.config()
+    assert cfg.sample == 1 and cfg.limit is None and cfg.seed == 7
+    for _ in range(2):
+        with qtbot.waitSignal(tab.run_finished, timeout=TIMEOUT_MS) as done:
+            tab.start()
+        assert done.args[1] == "done"
+    first, second = sorted(tab.store.list_runs(), key=lambda r: r.id)[:2]
+    # Same seed: the same random task both times.
+    assert {it.task_id for it in first.items} == {it.task_id for it in second.items}
+    assert tab.compare_with(first.id)
+    runs = {tab.summary_table.item(r, 0).text() for r in range(tab.summary_table.rowCount())}
+    assert runs == {f"#{first.id} fair", f"#{second.id} fair"}
+    assert tab.summary_table.rowCount() == 4  # two models in each run

@@ -128,8 +128,18 @@ class BenchmarkTab(QWidget):
         self.limit_spin.setRange(0, 100000)
         self.limit_spin.setSpecialValueText("all")
         self.limit_spin.setValue(10)
-        self.limit_spin.setToolTip("Only the first N tasks (0 = all)")
-        form.addRow("First N tasks:", self.limit_spin)
+        self.limit_spin.setToolTip("How many tasks: the first N, or N at random (0 = all)")
+        form.addRow("Tasks:", self.limit_spin)
+        pick = QHBoxLayout()
+        self.random_check = QCheckBox("random pick, seed")
+        self.random_check.setToolTip("Take N tasks at random (reproducible with the seed) instead of the first N")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setEnabled(False)
+        self.random_check.toggled.connect(self.seed_spin.setEnabled)
+        pick.addWidget(self.random_check)
+        pick.addWidget(self.seed_spin, 1)
+        form.addRow("", pick)
         self.runs_spin = QSpinBox()
         self.runs_spin.setRange(1, 100)
         self.runs_spin.setValue(2)
@@ -181,6 +191,12 @@ class BenchmarkTab(QWidget):
         self.history_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.history_combo.activated.connect(self._on_history_chosen)
         hist.addWidget(self.history_combo, 1)
+        hist.addWidget(QLabel("compare with:"))
+        self.compare_combo = QComboBox()
+        self.compare_combo.setToolTip("Show another past run's summary under this one")
+        self.compare_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.compare_combo.activated.connect(self._on_compare_chosen)
+        hist.addWidget(self.compare_combo, 1)
         right.addLayout(hist)
         self.summary_table = QTableWidget(0, 0)
         self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -219,7 +235,9 @@ class BenchmarkTab(QWidget):
         thinking = None if state == Qt.CheckState.PartiallyChecked else state == Qt.CheckState.Checked
         return BenchConfig(
             models=tuple(self.models), suite=str(self.suite_combo.currentData() or DEFAULT_SUITE),
-            limit=self.limit_spin.value() or None, runs=self.runs_spin.value(), warmup=self.warmup_spin.value(),
+            limit=None if self.random_check.isChecked() else (self.limit_spin.value() or None),
+            sample=(self.limit_spin.value() or None) if self.random_check.isChecked() else None,
+            seed=self.seed_spin.value(), runs=self.runs_spin.value(), warmup=self.warmup_spin.value(),
             mode=str(self.mode_combo.currentData()), thinking=thinking, max_tokens=self.tokens_spin.value(),
         )
 
@@ -301,11 +319,13 @@ class BenchmarkTab(QWidget):
 
     def refresh_history(self) -> None:
         self.history_combo.clear()
+        self.compare_combo.clear()
         counts = self.store.item_counts()
         for r in self.store.list_runs()[:200]:
             text = (f"#{r.id} {r.created[:16].replace('T', ' ')} {r.suite_name} {r.config.mode} "
                     f"{counts.get(r.id, 0)}/{r.n_planned} {r.status}")
             self.history_combo.addItem(text, r.id)
+            self.compare_combo.addItem(text, r.id)
         if self.run_id is not None:
             self.history_combo.setCurrentIndex(max(0, self.history_combo.findData(self.run_id)))
 
@@ -439,8 +459,13 @@ class BenchmarkTab(QWidget):
         if items:
             self.table.scrollToBottom()
 
-    def _show_summary(self, run: StoredRun) -> None:
-        rows = summary_table(run, summarize_run(run))
+    def _show_summary(self, run: StoredRun, *others: StoredRun) -> None:
+        rows: list[list[str]] = []
+        for r in (run, *others):
+            table = summary_table(r, summarize_run(r))
+            if not rows:
+                rows.append(["run", *table[0]])
+            rows += [[f"#{r.id} {r.config.mode}", *row] for row in table[1:]]
         self.summary_table.clear()
         self.summary_table.setColumnCount(len(rows[0]))
         self.summary_table.setRowCount(len(rows) - 1)
@@ -470,8 +495,9 @@ class BenchmarkTab(QWidget):
         self.resume_button.setEnabled(not busy and resumable)
         self.export_button.setEnabled(not busy and self.run_id is not None)
         for w in (self.suite_combo, self.limit_spin, self.runs_spin, self.warmup_spin, self.tokens_spin,
-                  self.mode_combo, self.think_check, self.history_combo):
+                  self.mode_combo, self.think_check, self.history_combo, self.compare_combo, self.random_check):
             w.setEnabled(not busy)
+        self.seed_spin.setEnabled(not busy and self.random_check.isChecked())
 
     def _show_error(self, message: str) -> None:
         self.status_label.setText(f"⚠ {message}")
@@ -488,6 +514,20 @@ class BenchmarkTab(QWidget):
             self.suite_combo.setCurrentIndex(max(0, self.suite_combo.findData(DEFAULT_SUITE)))
 
     @Slot(int)
+    def compare_with(self, run_id: int) -> bool:
+        """Show a past run's summary rows under the current run's."""
+        current = self.store.get_run(self.run_id) if self.run_id is not None else None
+        other = self.store.get_run(run_id)
+        if current is None or other is None:
+            return False
+        self._show_summary(current, *(() if other.id == current.id else (other,)))
+        return True
+
+    def _on_compare_chosen(self, index: int) -> None:
+        run_id = self.compare_combo.itemData(index)
+        if run_id is not None:
+            self.compare_with(int(run_id))
+
     def _on_history_chosen(self, index: int) -> None:
         run_id = self.history_combo.itemData(index)
         if run_id is not None and not self.running:
