@@ -271,16 +271,24 @@ class _Worker:
                     break
                 n = to_piece(vocab, tok, buf, 256, 0, True)
                 piece = utf8.decode(buf.raw[: max(n, 0)])
+                hit_stop = False
+                if stop_strings:
+                    window = recent + piece
+                    cut = _stop_index(window, stop_strings)
+                    if cut is not None:
+                        # The stop string itself is not part of the answer (as in
+                        # OpenAI-style APIs); only this token's share can be held back.
+                        piece = piece[: max(0, cut - len(recent))]
+                        hit_stop = True
+                    recent = window[-tail_len:]
                 part = splitter.feed(piece)
                 pending.append((n_gen, tok, t, part.phase, part.thinking, part.answer))
                 if n_gen == 0 or t - last_flush >= TOKEN_FLUSH_S:
                     flush()
                 n_gen += 1
-                if stop_strings:
-                    recent = (recent + piece)[-tail_len:]
-                    if any(x in recent for x in stop_strings):
-                        reason = p.STOP_STRING
-                        break
+                if hit_stop:
+                    reason = p.STOP_STRING
+                    break
                 if n_gen >= s.max_tokens:
                     reason = p.STOP_MAX_TOKENS
                     break
@@ -305,6 +313,12 @@ class _Worker:
         finally:
             L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
+
+
+def _stop_index(text: str, stops: tuple[str, ...]) -> int | None:
+    """Where the earliest stop string starts in text, if any does."""
+    found = [i for i in (text.find(x) for x in stops) if i >= 0]
+    return min(found) if found else None
 
 
 def _one_line(exc: BaseException, limit: int = 160) -> str:
