@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def gemma3_path(assemble: bool = True) -> Path | None:
         return None
     log.info("assembling %s into %s", GEMMA3_FILE, target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
+    # A name of our own: two processes assembling at once each write their own
+    # file, and the atomic replace leaves one whole copy either way.
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     pkg.assemble(partial, overwrite=True)
     partial.replace(target)
