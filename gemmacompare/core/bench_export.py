@@ -20,6 +20,7 @@ from pathlib import Path
 from .bench_stats import METRICS, ModelSummary, summarize_run, summary_table
 from .bench_types import StoredRun
 from .machine import HASH_METHOD
+from .stats_table import markdown_table
 
 log = logging.getLogger(__name__)
 
@@ -158,15 +159,6 @@ def summary_csv(run: StoredRun) -> str:
 
 def items_csv(run: StoredRun) -> str:
     return _csv_text(item_rows(run), ITEM_FIELDS)
-
-
-def markdown_table(rows: list[list[str]]) -> str:
-    def cell(x: str) -> str:
-        return x.replace("|", "\\|")
-
-    out = ["| " + " | ".join(cell(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows[1:]]
-    return "\n".join(out)
 
 
 def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:

@@ -53,6 +53,9 @@ def text_table(rows: list[list[str]]) -> str:
 
 
 def markdown_table(rows: list[list[str]]) -> str:
-    out = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    def cell(x: str) -> str:
+        return x.replace("|", "\\|")  # a model name with "|" must not split its cell
+
+    out = ["| " + " | ".join(cell(c) for c in rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    out += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows[1:]]
     return "\n".join(out)

@@ -87,6 +87,12 @@ class StreamingMarkdown(AutoHeightText):
             self._tail_pos = cursor.position()
         cursor.insertText(self.text[self._committed:])
 
+    def reset(self) -> None:
+        self.clear()
+        self.text = ""
+        self._committed = 0
+        self._tail_pos = 0
+
     def finish(self) -> None:
         """Render the last block as Markdown too."""
         if self._committed < len(self.text):
@@ -156,10 +162,7 @@ class ReplyWidget(QFrame):
         self.think_toggle.setChecked(True)
         self.n_thinking = 0
         self._answer_started = False
-        self.answer.clear()
-        self.answer.text = ""
-        self.answer._committed = 0
-        self.answer._tail_pos = 0
+        self.answer.reset()
 
     def _toggle_thinking(self, on: bool) -> None:
         self.thinking.setVisible(on)

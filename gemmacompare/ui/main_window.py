@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self._running: set[int] = set()
         self._participants: list[int] = []  # panes that took part in the latest Send
         self._user_stopped = False
+        self._last_mode = RACE  # the mode of the latest Send
         self._replay_t0 = 0.0
         self._closing = False
         self.demos: list[tuple[str, str]] = []
@@ -288,8 +289,6 @@ class MainWindow(QMainWindow):
         self.race_radio.setEnabled(not busy)
         self.fair_radio.setEnabled(not busy)
         self.replay_button.setEnabled(not busy and self._last_mode == FAIR and self._replayable())
-
-    _last_mode = RACE
 
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()

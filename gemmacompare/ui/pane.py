@@ -328,9 +328,6 @@ class ModelPane(QFrame):
             st = rec.stats()
             reply.finish(stats_line(st, self.mode_note), stats_tooltip(rec))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
-        # A worker restarted after a crash has a new pid.
-        if self.runner.worker.pid:
-            self.sampler.watch(self.label, self.runner.worker.pid)
         self.finished.emit(self.index)
 
     def _on_busy(self, busy: bool) -> None:
