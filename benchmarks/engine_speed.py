@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gemmacompare.core import protocol as p  # noqa: E402
-from gemmacompare.core.demo_models import resolve_model_arg  # noqa: E402
-from gemmacompare.core.engine import ModelWorker  # noqa: E402
-from gemmacompare.core.metrics import RunRecord  # noqa: E402
+from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
+from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
+from gemmacompare.engine.metrics import RunRecord  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 

@@ -49,7 +49,7 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv)
-    from gemmacompare.core.settings import load_settings
+    from gemmacompare.state.settings import load_settings
     from gemmacompare.ui.main_window import MainWindow
 
     w = MainWindow(load_settings())
@@ -116,9 +116,9 @@ def main() -> int:
             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     app.processEvents()
 
-    from gemmacompare.core import protocol as pr
-    from gemmacompare.core.compare import ComparePair
-    from gemmacompare.core.demo_models import demo_models
+    from gemmacompare.engine import protocol as pr
+    from gemmacompare.engine.compare import ComparePair
+    from gemmacompare.models.demo import demo_models
 
     paths = [str(d.path) for d in demo_models()[:2]]
     head_tps: list[list[float]] = [[], []]

@@ -8,7 +8,7 @@ def run() -> None:
     # Model workers are spawned processes; in a PyInstaller bundle the child
     # re-runs this executable, and freeze_support turns it into the worker.
     multiprocessing.freeze_support()
-    from gemmacompare.cli import main
+    from gemmacompare.cli.main import main
 
     sys.exit(main())
 

@@ -35,7 +35,7 @@ def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "screenshots")
     out.mkdir(parents=True, exist_ok=True)
     app = QApplication(sys.argv)
-    from gemmacompare.core.settings import load_settings
+    from gemmacompare.state.settings import load_settings
     from gemmacompare.ui.main_window import MainWindow
 
     w = MainWindow(load_settings())

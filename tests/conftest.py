@@ -32,7 +32,7 @@ def app_home(tmp_path, monkeypatch, model_cache) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_paths(model_cache) -> dict[str, Path]:
-    from gemmacompare.core.demo_models import gemma3_path, smollm2_path
+    from gemmacompare.models.demo import gemma3_path, smollm2_path
 
     smol, gemma = smollm2_path(), gemma3_path()
     if smol is None or gemma is None:

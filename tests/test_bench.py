@@ -17,20 +17,20 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gemmacompare.cli import main
-from gemmacompare.core import protocol as p
-from gemmacompare.core.bench import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
-from gemmacompare.core.bench_export import items_csv, markdown_report, summary_csv, to_json
-from gemmacompare.core.bench_stats import summarize_run
-from gemmacompare.core.bench_store import BenchStore, default_db_path
-from gemmacompare.core.bench_types import (
+from gemmacompare.cli.main import main
+from gemmacompare.engine import protocol as p
+from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
+from gemmacompare.bench.export import items_csv, markdown_report, summary_csv, to_json
+from gemmacompare.bench.stats import summarize_run
+from gemmacompare.bench.store import BenchStore, default_db_path
+from gemmacompare.bench.records import (
     STATUS_DONE,
     STATUS_INTERRUPTED,
     STATUS_RUNNING,
     STATUS_STOPPED,
     BenchConfig,
 )
-from gemmacompare.core.compare import threads_for_mode
+from gemmacompare.engine.compare import threads_for_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TOKENS = 24

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gemmacompare.core.model_file import FileProblem
+from gemmacompare.models.gguf_file import FileProblem
 from tests.make_files import write_bad_version, write_tiny_gguf, write_truncated
 
 ROOT = Path(__file__).resolve().parent.parent

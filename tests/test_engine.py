@@ -9,10 +9,10 @@ import time
 
 import pytest
 
-from gemmacompare.core import protocol as p
-from gemmacompare.core.compare import FAIR, RACE, ComparePair
-from gemmacompare.core.engine import ModelWorker
-from gemmacompare.core.metrics import RunRecord
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.compare import FAIR, RACE, ComparePair
+from gemmacompare.engine.model_worker import ModelWorker
+from gemmacompare.engine.metrics import RunRecord
 
 PROMPT = (p.ChatMessage("user", "Name three primary colours."),)
 GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
@@ -207,7 +207,7 @@ def test_load_errors_are_one_sentence(tmp_path):
     try:
         bad = tmp_path / "x.gguf"
         bad.write_text("nope")
-        from gemmacompare.core.engine import WorkerFailed
+        from gemmacompare.engine.model_worker import WorkerFailed
 
         with pytest.raises(WorkerFailed, match="not a GGUF"):
             w.load(str(bad))

@@ -13,8 +13,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from gemmacompare.core.chat_store import list_chats
-from gemmacompare.core.settings import load_settings, settings_path
+from gemmacompare.state.chat_log import list_chats
+from gemmacompare.state.settings import load_settings, settings_path
 from gemmacompare.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui

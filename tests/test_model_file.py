@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gemmacompare.core.model_file import FileProblem, ModelFileError, read_model_facts
+from gemmacompare.models.gguf_file import FileProblem, ModelFileError, read_model_facts
 from tests.make_files import write_bad_version, write_tiny_gguf, write_truncated
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,7 +100,7 @@ def test_unreadable_file(tmp_path):
         if setpriv is None:
             pytest.skip("setpriv (util-linux) is needed to drop root's read override")
         code = (
-            "import sys; from gemmacompare.core.model_file import read_model_facts, ModelFileError\n"
+            "import sys; from gemmacompare.models.gguf_file import read_model_facts, ModelFileError\n"
             "try: read_model_facts(sys.argv[1])\n"
             "except ModelFileError as e: print(e.problem.name); print(e.message)\n"
         )

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.core.prompts import TemplateError, render_chat
-from gemmacompare.core.protocol import ChatMessage
+from gemmacompare.engine.prompts import TemplateError, render_chat
+from gemmacompare.engine.protocol import ChatMessage
 
 MSGS = (ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "2+2?"))
 
 
 def test_gguf_template_used(demo_paths):
-    from gemmacompare.core.model_file import read_model_facts
+    from gemmacompare.models.gguf_file import read_model_facts
 
     f = read_model_facts(demo_paths["smollm2"])
     r = render_chat(MSGS, template=f.chat_template, architecture=f.architecture)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.core.reasoning import (
+from gemmacompare.engine.reasoning import ReasoningSplitter
+from gemmacompare.models.reasoning_formats import (
     REASONING_FORMATS,
-    ReasoningSplitter,
     prompt_prefills_thinking,
     reasoning_format_for_template,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.core.scoring import extract_number, score
+from gemmacompare.bench.scoring import extract_number, score
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gemmacompare.core.settings import AppSettings, PaneSettings, load_settings, save_settings, settings_path
+from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings, save_settings, settings_path
 
 
 def test_round_trip():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gemmacompare.core.scoring import MATCH_KINDS, score
-from gemmacompare.core.tasks import TaskFileError, builtin_suites, load_suite, load_task_file
+from gemmacompare.bench.scoring import MATCH_KINDS, score
+from gemmacompare.bench.tasks import TaskFileError, builtin_suites, load_suite, load_task_file
 
 GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
 

@@ -1,1 +1,1 @@
-"""Widgets only: consumes core events, never calls llama.cpp."""
+"""Widgets only: consumes engine events, never calls llama.cpp."""

@@ -11,7 +11,7 @@ def run_app(models: list[str] | None = None) -> int:
 
     import qasync
 
-    from gemmacompare.core.settings import load_settings
+    from gemmacompare.state.settings import load_settings
 
     from .main_window import MainWindow
 

@@ -1,6 +1,6 @@
 """The Benchmark tab: run a task suite on the panes' models, live table, charts, history.
 
-The runner (gemmacompare.core.bench) works on a plain background thread; its
+The runner (gemmacompare.bench.runner) works on a plain background thread; its
 callbacks emit signals of a QObject living in the GUI thread, so Qt queues
 them and every widget is touched on the GUI thread only. Charts are redrawn
 by a timer when new items arrived, never once per item burst.
@@ -34,11 +34,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.core.bench import BenchError, BenchRunner, create_run
-from gemmacompare.core.bench_export import write_exports
-from gemmacompare.core.bench_stats import summarize_run, summary_table
-from gemmacompare.core.bench_store import BenchStore
-from gemmacompare.core.bench_types import (
+from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
+from gemmacompare.bench.export import write_exports
+from gemmacompare.bench.stats import summarize_run, summary_table
+from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.records import (
     FAIR,
     RACE,
     STATUS_INTERRUPTED,
@@ -48,7 +48,7 @@ from gemmacompare.core.bench_types import (
     ItemResult,
     StoredRun,
 )
-from gemmacompare.core.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
+from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
 
 from .bench_charts import BenchCharts, write_chart_pngs
 
@@ -248,7 +248,7 @@ class BenchmarkTab(QWidget):
         config = self.config()
         if not config.models:
             try:
-                from gemmacompare.core.demo_models import resolve_model_arg
+                from gemmacompare.models.demo import resolve_model_arg
 
                 config = BenchConfig(**{**config.to_dict(), "models": (str(resolve_model_arg(None, 0)),
                                                                        str(resolve_model_arg(None, 1)))})

@@ -25,13 +25,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.core.chat_store import ChatLog
-from gemmacompare.core.compare import FAIR, RACE, CompareResult, threads_for_mode
-from gemmacompare.core.demo_models import demo_models
-from gemmacompare.core.memory import MemorySampler
-from gemmacompare.core.settings import AppSettings, LoadedSettings, save_settings
-from gemmacompare.core.stats_table import markdown_table, stats_rows
-from gemmacompare.core.worker import _default_threads
+from gemmacompare.state.chat_log import ChatLog
+from gemmacompare.engine.compare import FAIR, RACE, CompareResult, threads_for_mode
+from gemmacompare.models.demo import demo_models
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
+from gemmacompare.engine.stats_table import markdown_table, stats_rows
+from gemmacompare.engine.worker import default_threads
 
 from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("gemmacompare")
         self.settings: AppSettings = loaded.settings
-        self.total_threads = _default_threads()
+        self.total_threads = default_threads()
         self.sampler = MemorySampler().start()
         self.chat_log: ChatLog | None = None
         self.presentation = False

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.core import protocol as p
-from gemmacompare.core.memory import MemorySampler
-from gemmacompare.core.metrics import RunRecord
-from gemmacompare.core.model_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
-from gemmacompare.core.settings import PaneSettings
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
+from gemmacompare.state.settings import PaneSettings
 
 from .charts import SeriesData
 from .chat_view import ChatView, ReplyWidget

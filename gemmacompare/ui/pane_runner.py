@@ -13,8 +13,8 @@ import threading
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from gemmacompare.core import protocol as p
-from gemmacompare.core.engine import ModelWorker, WorkerFailed
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.core.settings import PaneSettings
+from gemmacompare.state.settings import PaneSettings
 
 
 class PaneSettingsDialog(QDialog):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gemmacompare.core.metrics import RunRecord, RunStats
-from gemmacompare.core.model_file import human_bytes
+from gemmacompare.engine.metrics import RunRecord, RunStats
+from gemmacompare.models.gguf_file import human_bytes
 
 
 def stats_line(s: RunStats, mode_note: str) -> str:

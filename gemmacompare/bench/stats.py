@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-from .bench_types import ItemResult, StoredRun
+from gemmacompare.bench.records import ItemResult, StoredRun
 
 Z95 = 1.959963984540054
 

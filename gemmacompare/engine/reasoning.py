@@ -1,43 +1,18 @@
 """Separating a reasoning model's thinking from its answer, while it streams.
 
-Marker families are data: supporting a new family is one `ReasoningFormat` entry.
-Markers may arrive split over several tokens, so text that could be the start of
-a marker is held back until it is decided.
+The marker families live in `models.reasoning_formats`. Markers may arrive split
+over several tokens, so text that could be the start of a marker is held back until
+it is decided.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gemmacompare.models.reasoning_formats import REASONING_FORMATS, ReasoningFormat
+
 THINKING = "thinking"
 ANSWER = "answer"
-
-
-@dataclass(frozen=True)
-class ReasoningFormat:
-    name: str
-    open: str
-    close: str
-
-
-REASONING_FORMATS: tuple[ReasoningFormat, ...] = (
-    ReasoningFormat("think-tags", "<think>", "</think>"),
-    ReasoningFormat("gemma4-channel", "<|channel>thought", "<channel|>"),
-)
-
-
-def reasoning_format_for_template(template: str | None) -> ReasoningFormat | None:
-    """The family a chat template speaks, if it speaks one."""
-    if not template:
-        return None
-    for fmt in REASONING_FORMATS:
-        if fmt.open in template or fmt.close in template:
-            return fmt
-    return None
-
-
-def template_supports_thinking_switch(template: str | None) -> bool:
-    return bool(template) and "enable_thinking" in template
 
 
 @dataclass(frozen=True)
@@ -131,13 +106,3 @@ def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:
                 best = n
                 break
     return best
-
-
-def prompt_prefills_thinking(
-    prompt: str, formats: tuple[ReasoningFormat, ...] = REASONING_FORMATS
-) -> ReasoningFormat | None:
-    tail = prompt.rstrip()
-    for fmt in formats:
-        if tail.endswith(fmt.open):
-            return fmt
-    return None

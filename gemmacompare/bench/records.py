@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from .tasks import Task
+from gemmacompare.bench.tasks import Task
 
 FAIR = "fair"
 RACE = "race"
@@ -98,7 +98,7 @@ class ModelInfo:
     @property
     def model_type(self) -> str:
         """llama-bench's model_type: architecture, size, quantisation."""
-        from .model_file import human_count
+        from gemmacompare.models.gguf_file import human_count
 
         return f"{self.architecture} {human_count(self.parameters)} {self.quantization}"
 

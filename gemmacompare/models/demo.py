@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .paths import app_dirs
+from gemmacompare.state.paths import app_dirs
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .bench_types import FAIR, RACE
-from .cli_args import int_at_least
-from .tasks import DEFAULT_SUITE, builtin_suites
+from gemmacompare.bench.records import FAIR, RACE
+from gemmacompare.cli.args import int_at_least
+from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 
 
 positive_int = int_at_least(1)

@@ -26,7 +26,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .scoring import (
+from gemmacompare.bench.scoring import (
     CHOICE_LETTERS,
     MATCH_CHOICE,
     MATCH_EXACT,

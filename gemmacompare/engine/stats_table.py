@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .metrics import RunStats
-from .model_file import human_bytes
+from gemmacompare.engine.metrics import RunStats
+from gemmacompare.models.gguf_file import human_bytes
 
 
 def _f(v, unit: str = "", digits: int = 1) -> str:

@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from . import protocol as p
-from .engine import ModelWorker, WorkerFailed
-from .memory import MemorySampler
-from .metrics import RunRecord
-from .worker import _default_threads
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.worker import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ MODES = (RACE, FAIR)
 
 def threads_for_mode(mode: str, total: int | None = None, n_models: int = 2) -> int:
     """Threads each model gets: the whole machine in fair mode, a share in race mode."""
-    total = total or _default_threads()
+    total = total or default_threads()
     return total if mode == FAIR else max(1, total // n_models)
 
 
@@ -77,7 +77,7 @@ class ComparePair:
         threads_total: int | None = None,
         on_event: EventCallback | None = None,
     ) -> CompareResult:
-        total = threads_total or _default_threads()
+        total = threads_total or default_threads()
         n_threads = threads_for_mode(mode, total, len(self.workers))
         result = CompareResult(mode, total, loaded=list(self.loaded))
         result.runs = [RunRecord(w.label, 0.0) for w in self.workers]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import asdict, dataclass, field
 
-from . import protocol as p
-from .reasoning import ANSWER, THINKING
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.reasoning import ANSWER, THINKING
 
 
 @dataclass

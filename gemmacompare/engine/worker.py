@@ -19,10 +19,11 @@ import time
 import traceback
 from multiprocessing.connection import Connection
 
-from . import protocol as p
-from .model_file import ModelFileError, read_model_facts
-from .prompts import TemplateError, render_chat
-from .reasoning import ReasoningSplitter, prompt_prefills_thinking
+from gemmacompare.engine import protocol as p
+from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.engine.prompts import TemplateError, render_chat
+from gemmacompare.engine.reasoning import ReasoningSplitter
+from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class _Worker:
         import llama_cpp
 
         s = cmd.settings
-        n_threads = s.n_threads or _default_threads()
+        n_threads = s.n_threads or default_threads()
         n_ctx = s.n_ctx
         if facts.context_length:
             n_ctx = min(n_ctx, facts.context_length)
@@ -345,7 +346,7 @@ def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
     return chain
 
 
-def _default_threads() -> int:
+def default_threads() -> int:
     try:
         import psutil
 

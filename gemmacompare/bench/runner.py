@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from . import protocol as p
-from .bench_store import BenchStore
-from .bench_types import (
+from gemmacompare.engine import protocol as p
+from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.records import (
     FAIR,
     STATUS_DONE,
     STATUS_FAILED,
@@ -31,13 +31,13 @@ from .bench_types import (
     ModelInfo,
     StoredRun,
 )
-from .compare import MODES, ComparePair, threads_for_mode
-from .machine import file_hash_prefix, machine_facts
-from .metrics import RunRecord
-from .model_file import ModelFileError, read_model_facts
-from .scoring import score
-from .tasks import Task, load_suite
-from .worker import _default_threads
+from gemmacompare.engine.compare import MODES, ComparePair, threads_for_mode
+from gemmacompare.engine.machine import file_hash_prefix, machine_facts
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.bench.scoring import score
+from gemmacompare.bench.tasks import Task, load_suite
+from gemmacompare.engine.worker import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class BenchRunner:
             self._pair = pair
         try:
             models = self._load(pair, run)
-            threads_total = config.threads or _default_threads()
+            threads_total = config.threads or default_threads()
             self._warm_up(pair, run, threads_total)
             t0 = time.monotonic()
             done_now = 0

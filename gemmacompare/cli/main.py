@@ -7,13 +7,12 @@ so `gemmacompare inspect` answers instantly and works without a display.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.core.cli_args import int_at_least
-from gemmacompare.core.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
     _add_generation_args(cmp_)
 
-    from gemmacompare.core.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
+    from gemmacompare.cli.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
 
     add_bench_parser(sub)
 
@@ -83,13 +82,15 @@ def _main(argv: list[str] | None) -> int:
 
         return run_app(getattr(args, "models", []))
     if args.command == "inspect":
+        from gemmacompare.cli.inspect import cmd_inspect  # noqa: PLC0415
+
         return cmd_inspect(args)
     if args.command == "compare":
-        from gemmacompare.core.compare_cli import cmd_compare  # noqa: PLC0415
+        from gemmacompare.cli.compare import cmd_compare  # noqa: PLC0415
 
         return cmd_compare(args)
     if args.command == "bench":
-        from gemmacompare.core.bench_cli import cmd_bench  # noqa: PLC0415
+        from gemmacompare.cli.bench import cmd_bench  # noqa: PLC0415
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
     ap.print_help()
@@ -97,34 +98,10 @@ def _main(argv: list[str] | None) -> int:
 
 
 def _bench_chart_writer(run, out_dir: Path) -> list[Path]:
-    """PNG charts need Qt, which the core may not import; offscreen works without a display."""
+    """PNG charts need Qt, which only ui/ may import; offscreen works without a display."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from gemmacompare.ui.bench_charts import write_chart_pngs  # noqa: PLC0415 - Qt only for --out
 
     return write_chart_pngs(run, out_dir)
-
-
-def cmd_inspect(args) -> int:
-    from gemmacompare.core.model_file import ModelFileError, read_model_facts
-
-    status = EXIT_OK
-    out = []
-    for f in args.files:
-        try:
-            facts = read_model_facts(f)
-        except ModelFileError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
-            status = exc.problem.value
-            continue
-        if args.json:
-            d = dict(facts.__dict__)
-            d["has_chat_template"] = facts.has_chat_template
-            out.append(d)
-        else:
-            print("\n".join(facts.summary_lines()))
-            print()
-    if args.json:
-        print(json.dumps(out, indent=2))
-    return status

@@ -13,7 +13,7 @@ from typing import Iterable
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from .protocol import ChatMessage
+from gemmacompare.engine.protocol import ChatMessage
 
 GEMMA_TEMPLATE = (
     "{{ bos_token }}"

@@ -18,15 +18,15 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from .bench import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
-from .bench_export import write_exports
-from .bench_stats import summarize_run, summary_table
-from .bench_store import BenchStore
-from .bench_types import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
-from .demo_models import resolve_model_arg
-from .exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from .stats_table import text_table
-from .tasks import TaskFileError
+from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
+from gemmacompare.bench.export import write_exports
+from gemmacompare.bench.stats import summarize_run, summary_table
+from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
+from gemmacompare.models.demo import resolve_model_arg
+from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.engine.stats_table import text_table
+from gemmacompare.bench.tasks import TaskFileError
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from .protocol import MemorySample, MemoryTrace
+from gemmacompare.engine.protocol import MemorySample, MemoryTrace
 
 log = logging.getLogger(__name__)
 

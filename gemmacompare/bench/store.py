@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from .bench_types import (
+from gemmacompare.bench.records import (
     STATUS_INTERRUPTED,
     STATUS_RUNNING,
     BenchConfig,
@@ -26,8 +26,8 @@ from .bench_types import (
     ModelInfo,
     StoredRun,
 )
-from .paths import app_dirs
-from .tasks import Task
+from gemmacompare.state.paths import app_dirs
+from gemmacompare.bench.tasks import Task
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from .paths import app_dirs
+from gemmacompare.state.paths import app_dirs
 
 log = logging.getLogger(__name__)
 

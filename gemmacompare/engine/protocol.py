@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from .model_file import ModelFacts
+from gemmacompare.models.gguf_file import ModelFacts
 
 
 # --- settings ----------------------------------------------------------------

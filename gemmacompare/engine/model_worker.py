@@ -17,8 +17,8 @@ import threading
 import time
 from typing import Iterator
 
-from . import protocol as p
-from .worker import worker_main
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.worker import worker_main
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class ModelWorker:
 
 
 def _worker_log_path(label: str):
-    from .paths import app_dirs
+    from gemmacompare.state.paths import app_dirs
 
     try:
         folder = app_dirs().log

@@ -9,12 +9,12 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
-from . import protocol as p
-from .compare import ComparePair, CompareResult
-from .demo_models import resolve_model_arg
-from .exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from .model_file import ModelFileError, human_bytes, read_model_facts
-from .stats_table import stats_rows, text_table
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.compare import ComparePair, CompareResult
+from gemmacompare.models.demo import resolve_model_arg
+from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
+from gemmacompare.engine.stats_table import stats_rows, text_table
 
 
 class LinePrinter:

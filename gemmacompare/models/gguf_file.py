@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gemmacompare.models.reasoning_formats import reasoning_format_for_template, template_supports_thinking_switch
+
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
@@ -195,8 +197,6 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         )
 
     template = value("tokenizer.chat_template")
-    from .reasoning import reasoning_format_for_template, template_supports_thinking_switch
-
     fmt = reasoning_format_for_template(template)
     return ModelFacts(
         path=str(p),

@@ -1,1 +1,0 @@
-"""The engine: everything that works without a display. Never imports Qt."""
