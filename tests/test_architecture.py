@@ -1,4 +1,4 @@
-"""The layers (ui | cli > bench > engine > models > state) and the Qt boundary,
+"""The layers (ui | cli > bench | arena > engine > models > state) and the Qt boundary,
 enforced mechanically by the import-linter contracts in pyproject.toml."""
 
 from __future__ import annotations
@@ -17,6 +17,17 @@ def test_import_contracts_are_kept():
     out = subprocess.run([str(lint)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 kept, 0 broken" in out.stdout
+
+
+def test_every_package_is_in_the_layers_and_the_qt_boundary():
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layered = {m.strip() for layer in contracts[0]["layers"] for m in layer.split("|")}
+    below_ui = set(contracts[1]["source_modules"])
+    packages = {f"gemmacompare.{p.name}" for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert packages == layered
+    assert below_ui == packages - {"gemmacompare.ui"}
 
 
 def test_no_private_name_is_imported_from_another_module():

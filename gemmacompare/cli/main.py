@@ -1,4 +1,4 @@
-"""Command line: the window by default, and headless `compare`, `inspect`, `bench`.
+"""Command line: the window by default, and headless `compare`, `inspect`, `bench`, `arena`.
 
 Heavy parts (Qt, llama.cpp) are imported only by the command that needs them,
 so `gemmacompare inspect` answers instantly and works without a display.
@@ -40,6 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gemmacompare.cli.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
 
     add_bench_parser(sub)
+
+    from gemmacompare.cli.arena import add_arena_parser  # noqa: PLC0415 - light: reads SQLite only
+
+    add_arena_parser(sub)
 
     return ap
 
@@ -93,6 +97,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.bench import cmd_bench  # noqa: PLC0415
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
+    if args.command == "arena":
+        from gemmacompare.cli.arena import cmd_arena  # noqa: PLC0415
+
+        return cmd_arena(args)
     ap.print_help()
     return EXIT_USAGE
 
