@@ -26,6 +26,12 @@ def model_cache(tmp_path_factory) -> Path:
 def app_home(tmp_path, monkeypatch, model_cache) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("GEMMACOMPARE_HOME", str(home))
+    # The model library looks in other tools' folders under the user's home and
+    # their environment overrides: point it at an empty home, never the real one.
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    for key in ("HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "OLLAMA_MODELS", "LLAMA_CACHE",
+                "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("GEMMACOMPARE_CACHE_DIR", str(model_cache))
     return home
 

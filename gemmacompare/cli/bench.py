@@ -23,7 +23,7 @@ from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
-from gemmacompare.models.demo import resolve_model_arg
+from gemmacompare.models.library import resolve_model_args
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.stats_table import text_table
 from gemmacompare.bench.tasks import TaskFileError
@@ -92,8 +92,7 @@ def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None)
             if args.resume is not None:
                 return _execute(store, args.resume, args, chart_writer)
             try:
-                paths = [str(resolve_model_arg(m, i)) for i, m in enumerate(args.models)] if args.models else [
-                    str(resolve_model_arg(None, 0)), str(resolve_model_arg(None, 1))]
+                paths = [str(x) for x in resolve_model_args(list(args.models) or [None, None])]
             except LookupError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_MODEL_FAILED

@@ -21,7 +21,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
         description="Run every task of a suite on each model, scored, with repetitions; results are kept "
                     "in a local history (--list, --show, --resume).",
     )
-    b.add_argument("models", nargs="*", help="GGUF paths or demo keys (default: the two demo models)")
+    b.add_argument("models", nargs="*", help="GGUF paths, library names (see `gemmacompare models`) or demo keys (default: the two demo models)")
     b.add_argument("--suite", default=DEFAULT_SUITE,
                    help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
                         "(our format or GSM8K)")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import ComparePair, CompareResult
-from gemmacompare.models.demo import resolve_model_arg
+from gemmacompare.models.library import resolve_model_args
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.engine.stats_table import stats_rows, text_table
@@ -98,7 +98,7 @@ def _writable_target(path: Path) -> bool:
 
 def cmd_compare(args) -> int:
     try:
-        paths = [resolve_model_arg(args.model_a, 0), resolve_model_arg(args.model_b, 1)]
+        paths = resolve_model_args([args.model_a, args.model_b])
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL_FAILED

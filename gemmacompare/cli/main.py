@@ -27,9 +27,12 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("files", nargs="+")
     ins.add_argument("--json", action="store_true", help="print JSON")
 
+    mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
+    mdl.add_argument("--json", action="store_true", help="print JSON")
+
     cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal")
-    cmp_.add_argument("model_a", nargs="?", help="GGUF path or demo key (default: first demo model)")
-    cmp_.add_argument("model_b", nargs="?", help="GGUF path or demo key (default: second demo model)")
+    cmp_.add_argument("model_a", nargs="?", help="GGUF path, library name (see `models`) or demo key (default: first demo model)")
+    cmp_.add_argument("model_b", nargs="?", help="GGUF path, library name or demo key (default: second demo model)")
     cmp_.add_argument("-p", "--prompt", required=True)
     cmp_.add_argument("--system", default=None, help="system prompt")
     cmp_.add_argument("--mode", choices=("race", "fair"), default="race")
@@ -89,6 +92,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.inspect import cmd_inspect  # noqa: PLC0415
 
         return cmd_inspect(args)
+    if args.command == "models":
+        from gemmacompare.cli.models import cmd_models  # noqa: PLC0415
+
+        return cmd_models(args)
     if args.command == "compare":
         from gemmacompare.cli.compare import cmd_compare  # noqa: PLC0415
 

@@ -44,6 +44,7 @@ class AppSettings:
     charts_visible: bool = True
     geometry: str = ""  # Qt's saveGeometry, base64
     recent_models: tuple[str, ...] = ()
+    model_folders: tuple[str, ...] = ()  # scanned for GGUFs besides other tools' folders
 
     def with_recent(self, path: str) -> "AppSettings":
         recent = (path, *(p for p in self.recent_models if p != path))[:MAX_RECENT]
@@ -96,6 +97,9 @@ def settings_from_dict(d: dict) -> AppSettings:
     recent = d.get("recent_models", [])
     if not isinstance(recent, list):
         raise ValueError("recent_models is not a list")
+    folders = d.get("model_folders", [])
+    if not isinstance(folders, list) or not all(isinstance(x, str) for x in folders):
+        raise ValueError("model_folders is not a list of paths")
     mode = d.get("mode", "race")
     if mode not in ("race", "fair"):
         raise ValueError(f"unknown mode {mode!r}")
@@ -111,6 +115,7 @@ def settings_from_dict(d: dict) -> AppSettings:
         charts_visible=bool(d.get("charts_visible", True)),
         geometry=str(d.get("geometry", "")),
         recent_models=tuple(str(x) for x in recent)[:MAX_RECENT],
+        model_folders=tuple(folders),
     )
 
 

@@ -1,0 +1,32 @@
+"""`gemmacompare models`: what the library found on this machine."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from gemmacompare.cli.exit_codes import EXIT_OK
+from gemmacompare.engine.stats_table import text_table
+from gemmacompare.models.gguf_file import human_bytes
+from gemmacompare.models.library import scan_library
+from gemmacompare.state.settings import load_settings
+
+
+def cmd_models(args) -> int:
+    folders = load_settings().settings.model_folders
+    scan = scan_library(folders=folders)
+    if args.json:
+        print(json.dumps([e.to_dict() for e in scan.entries], indent=1))
+        return EXIT_OK
+    if not scan.entries:
+        print("No GGUF models found. Looked in: " + scan.looked_in(), file=sys.stderr)
+        print("Get one with `gemmacompare pull ORG/REPO:Q4_K_M`, or add a folder in the window.", file=sys.stderr)
+        return EXIT_OK
+    rows = [["name (use with compare/bench)", "quant", "size", "path"]]
+    for e in scan.entries:
+        shards = f" ({e.shards} files)" if e.shards > 1 else ""
+        rows.append([e.ref, e.quant, human_bytes(e.size) + shards, e.path])
+    print(text_table(rows))
+    if args.verbose and scan.notes:
+        print("\n".join(f"note: {n}" for n in scan.notes), file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,106 @@
+"""GGUF facts remembered between runs, keyed by (path, size, mtime).
+
+A changed or replaced file has a new size or mtime, so its entry is simply
+missed and read again. The file is a rebuildable cache: if it is unreadable it
+is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import asdict
+from pathlib import Path
+
+from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, read_model_facts
+from gemmacompare.models.gguf_header import peek_header
+from gemmacompare.state.paths import app_dirs
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+
+
+def default_cache_path() -> Path:
+    return app_dirs().cache / "library-facts.json"
+
+
+class FactsCache:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_cache_path()
+        self._lock = threading.Lock()
+        self._dirty = False
+        self._items: dict[str, dict] = {}
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            if isinstance(doc, dict) and doc.get("version") == CACHE_VERSION and isinstance(doc.get("items"), dict):
+                self._items = doc["items"]
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            log.info("facts cache %s unreadable (%s); starting afresh", self.path, exc)
+
+    def _slot(self, path: str, st: os.stat_result) -> dict:
+        key = os.path.realpath(path)
+        with self._lock:
+            item = self._items.get(key)
+            if not item or item.get("size") != st.st_size or item.get("mtime_ns") != st.st_mtime_ns:
+                item = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+                self._items[key] = item
+                self._dirty = True
+            return item
+
+    def peek(self, path: str, st: os.stat_result) -> dict:
+        """The file's first header keys (gguf_header.peek_header); raises what it raises."""
+        item = self._slot(path, st)
+        if "peek" not in item:
+            item["peek"] = peek_header(path)
+            self._dirty = True
+        return item["peek"]
+
+    def facts(self, path: str) -> ModelFacts:
+        """Full facts (read_model_facts); a file's error is remembered too. Raises ModelFileError."""
+        st = os.stat(path)
+        item = self._slot(path, st)
+        if "facts" in item:
+            return ModelFacts(**{**item["facts"], "path": str(path)})
+        if "error" in item:
+            problem, message = item["error"]
+            raise ModelFileError(FileProblem[problem], message)
+        try:
+            facts = read_model_facts(path)
+        except ModelFileError as exc:
+            item["error"] = [exc.problem.name, exc.message]
+            self._dirty = True
+            raise
+        item["facts"] = asdict(facts)
+        self._dirty = True
+        return facts
+
+    def cached_facts(self, path: str) -> ModelFacts | None:
+        """Facts only if already known for this exact file; never reads it."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        with self._lock:
+            item = self._items.get(os.path.realpath(path))
+        if item and item.get("size") == st.st_size and item.get("mtime_ns") == st.st_mtime_ns and "facts" in item:
+            return ModelFacts(**{**item["facts"], "path": str(path)})
+        return None
+
+    def save(self) -> None:
+        with self._lock:
+            if not self._dirty:
+                return
+            doc = json.dumps({"version": CACHE_VERSION, "items": self._items})
+            self._dirty = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(doc, encoding="utf-8")
+            tmp.replace(self.path)
+        except OSError as exc:
+            log.warning("could not save the facts cache %s: %s", self.path, exc)
