@@ -9,11 +9,7 @@ Two line formats are read, and may be mixed in one file:
   a number, else exact.
 - GSM8K: {"question": "...", "answer": "...reasoning...\\n#### 18"}.
 
-Where the resources folder is: `resources/` sits at the repository top level
-(design card). An editable install or a source checkout finds it next to the
-package; a wheel installs a copy under `<prefix>/share/gemmacompare/resources`
-(pyproject `data-files`); a PyInstaller bundle carries it beside the exe
-(`sys._MEIPASS`); GEMMACOMPARE_RESOURCES overrides all of them.
+The resources folder is found by state.paths.resources_dir().
 """
 
 from __future__ import annotations
@@ -22,10 +18,10 @@ import json
 import logging
 import os
 import random
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from gemmacompare.state.paths import resources_dir
 from gemmacompare.bench.scoring import (
     CHOICE_LETTERS,
     MATCH_CHOICE,
@@ -93,21 +89,6 @@ class TaskSuite:
 
 
 # --- where the built-in suites are ---------------------------------------------
-
-def resources_dir() -> Path:
-    candidates: list[Path] = []
-    env = os.environ.get("GEMMACOMPARE_RESOURCES")
-    if env:
-        candidates.append(Path(env))
-    candidates.append(Path(__file__).resolve().parents[2] / "resources")
-    if getattr(sys, "_MEIPASS", None):
-        candidates.append(Path(sys._MEIPASS) / "resources")
-    candidates.append(Path(sys.prefix) / "share" / "gemmacompare" / "resources")
-    for c in candidates:
-        if (c / "suites").is_dir():
-            return c
-    return candidates[0]
-
 
 def suites_dir() -> Path:
     return resources_dir() / "suites"

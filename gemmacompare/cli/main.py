@@ -30,6 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
 
+    pull = sub.add_parser("pull", help="download a GGUF model from the Hugging Face Hub (ORG/REPO[:QUANT])",
+                          description="Downloads into the shared Hugging Face cache, where the library (and llama.cpp, "
+                                      "LM Studio, ...) find it. Without :QUANT, Q4_K_M is taken if the repo has it. "
+                                      "Gated repos need `hf auth login` or HF_TOKEN.")
+    pull.add_argument("repo", help="e.g. unsloth/Qwen3.5-4B-GGUF:Q4_K_M")
+
     cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal")
     cmp_.add_argument("model_a", nargs="?", help="GGUF path, library name (see `models`) or demo key (default: first demo model)")
     cmp_.add_argument("model_b", nargs="?", help="GGUF path, library name or demo key (default: second demo model)")
@@ -96,6 +102,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.models import cmd_models  # noqa: PLC0415
 
         return cmd_models(args)
+    if args.command == "pull":
+        from gemmacompare.cli.pull import cmd_pull  # noqa: PLC0415
+
+        return cmd_pull(args)
     if args.command == "compare":
         from gemmacompare.cli.compare import cmd_compare  # noqa: PLC0415
 

@@ -8,6 +8,7 @@ real settings by accident.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +48,20 @@ def app_dirs() -> AppDirs:
     if cache:
         dirs = AppDirs(dirs.config, dirs.data, Path(cache), dirs.log)
     return dirs
+
+
+def resources_dir() -> Path:
+    """The top-level resources/ folder: in a checkout or editable install, inside a
+    PyInstaller bundle, or installed from a wheel under <prefix>/share/gemmacompare/."""
+    candidates: list[Path] = []
+    env = os.environ.get("GEMMACOMPARE_RESOURCES")
+    if env:
+        candidates.append(Path(env))
+    candidates.append(Path(__file__).resolve().parents[2] / "resources")
+    if getattr(sys, "_MEIPASS", None):
+        candidates.append(Path(sys._MEIPASS) / "resources")
+    candidates.append(Path(sys.prefix) / "share" / "gemmacompare" / "resources")
+    for c in candidates:
+        if (c / "suites").is_dir():
+            return c
+    return candidates[0]
