@@ -26,7 +26,7 @@ from gemmacompare.bench.records import (
     ModelInfo,
     StoredRun,
 )
-from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.paths import app_dirs, private_dir, private_file
 from gemmacompare.bench.tasks import Task
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,13 @@ class BenchStore:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)  # the user's own folder: left as it is
+        else:
+            private_dir(self.path.parent)
+        if not self.path.exists():
+            # SQLite gives its -wal and -shm files the database file's mode.
+            private_file(self.path)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
         self._db.row_factory = sqlite3.Row

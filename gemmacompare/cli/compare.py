@@ -11,10 +11,10 @@ from pathlib import Path
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import ComparePair, CompareResult
-from gemmacompare.models.library import resolve_model_args
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.engine.stats_table import stats_rows, text_table
+from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 
 
 class LinePrinter:
@@ -66,6 +66,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "load_seconds": loaded.load_seconds if loaded else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
+                "server_figures": asdict(run.finished.server) if run.finished and run.finished.server else None,
                 "error": asdict(run.error) if run.error else None,
                 "thinking": run.thinking,
                 "answer": run.answer,
@@ -98,11 +99,18 @@ def _writable_target(path: Path) -> bool:
 
 def cmd_compare(args) -> int:
     try:
-        paths = resolve_model_args([args.model_a, args.model_b])
+        paths = resolve_with_servers([args.model_a, args.model_b])
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL_FAILED
     for path in paths:
+        if is_server_ref(path):
+            problem = check_server_arg(path)
+            if problem:
+                print(f"error: {problem}", file=sys.stderr)
+                return EXIT_USAGE
+            print(f"# server: {path}", file=sys.stderr)
+            continue
         try:
             facts = read_model_facts(path)
         except ModelFileError as exc:
@@ -143,9 +151,14 @@ def cmd_compare(args) -> int:
             printer.flush(i)
             if isinstance(ev, p.WorkerError):
                 print(f"[{labels[i]}] error: {ev.message}", file=sys.stderr)
+            elif ev.server and ev.server.problem:
+                print(f"[{labels[i]}] warning: {ev.server.problem}", file=sys.stderr)
 
-    with ComparePair(labels) as pair:
+    with ComparePair(labels, remote=remote_settings(args)) as pair:
         print(f"# loading both models ({args.mode} mode)...", file=sys.stderr)
+        if any(is_server_ref(x) for x in paths):
+            print("# a model on a server takes no CPU threads here; race splits threads among local models only",
+                  file=sys.stderr)
         errors = pair.load([str(x) for x in paths], p.LoadSettings(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
         for i, err in enumerate(errors):
             if err:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
+    mdl.add_argument("--server", metavar="URL", help="list a server's models instead (base URL, e.g. "
+                     "http://127.0.0.1:8080/v1, or ollama-server:)")
+    add_server_args(mdl)
 
     pull = sub.add_parser("pull", help="download a GGUF model from the Hugging Face Hub (ORG/REPO[:QUANT])",
                           description="Downloads into the shared Hugging Face cache, where the library (and llama.cpp, "
@@ -36,15 +40,19 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Gated repos need `hf auth login` or HF_TOKEN.")
     pull.add_argument("repo", help="e.g. unsloth/Qwen3.5-4B-GGUF:Q4_K_M")
 
-    cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal")
-    cmp_.add_argument("model_a", nargs="?", help="GGUF path, library name (see `models`) or demo key (default: first demo model)")
-    cmp_.add_argument("model_b", nargs="?", help="GGUF path, library name or demo key (default: second demo model)")
+    cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal",
+                          description="Run two models on one prompt. " + SERVER_SYNTAX)
+    cmp_.add_argument("model_a", nargs="?",
+                      help="GGUF path, library name (see `models`), demo key or server (default: first demo model)")
+    cmp_.add_argument("model_b", nargs="?",
+                      help="GGUF path, library name, demo key or server (default: second demo model)")
     cmp_.add_argument("-p", "--prompt", required=True)
     cmp_.add_argument("--system", default=None, help="system prompt")
     cmp_.add_argument("--mode", choices=("race", "fair"), default="race")
     cmp_.add_argument("--raw", action="store_true", help="raw completion: no chat template")
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
     _add_generation_args(cmp_)
+    add_server_args(cmp_)
 
     from gemmacompare.cli.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
 

@@ -13,6 +13,10 @@ from gemmacompare.state.settings import load_settings
 
 
 def cmd_models(args) -> int:
+    if getattr(args, "server", None):
+        from gemmacompare.cli.servers import cmd_server_models  # noqa: PLC0415 - httpx only when asked
+
+        return cmd_server_models(args)
     folders = load_settings().settings.model_folders
     scan = scan_library(folders=folders)
     if args.json:

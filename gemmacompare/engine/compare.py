@@ -15,6 +15,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.remote import RemoteSettings, engine_for
 from gemmacompare.engine.worker import default_threads
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,9 @@ EventCallback = Callable[[int, p.Event], None]
 class ComparePair:
     """Owns two workers and a memory sampler; runs prompts on both."""
 
-    def __init__(self, labels: Sequence[str] = ("A", "B")) -> None:
+    def __init__(self, labels: Sequence[str] = ("A", "B"), remote: RemoteSettings | None = None) -> None:
         self.workers = [ModelWorker(label) for label in labels]
+        self.remote_settings = remote
         self.sampler = MemorySampler().start()
         self.loaded: list[p.Loaded | None] = [None] * len(self.workers)
         # Set by stop(); fair mode checks it before each model, and a stop that
@@ -55,6 +57,11 @@ class ComparePair:
     def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
         """Load all models at once; returns an error (or None) per model."""
         errors: list[p.WorkerError | None] = [None] * len(paths)
+        for i, path in enumerate(paths):
+            engine = engine_for(str(path), self.workers[i].label, self.remote_settings)
+            if type(engine) is not type(self.workers[i]):
+                self.workers[i].close()
+                self.workers[i] = engine
 
         def one(i: int) -> None:
             try:
@@ -78,7 +85,8 @@ class ComparePair:
         on_event: EventCallback | None = None,
     ) -> CompareResult:
         total = threads_total or default_threads()
-        n_threads = threads_for_mode(mode, total, len(self.workers))
+        # A model on a server takes no threads here: race splits among local ones only.
+        n_threads = threads_for_mode(mode, total, max(1, self.n_local))
         result = CompareResult(mode, total, loaded=list(self.loaded))
         result.runs = [RunRecord(w.label, 0.0) for w in self.workers]
 
@@ -119,6 +127,10 @@ class ComparePair:
             for i in range(len(self.workers)):
                 one(i)
         return result
+
+    @property
+    def n_local(self) -> int:
+        return sum(1 for w in self.workers if not w.remote)
 
     def stop(self) -> None:
         self._stopped.set()

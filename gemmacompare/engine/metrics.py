@@ -8,7 +8,7 @@ can see both agree.
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.reasoning import ANSWER, THINKING
@@ -31,7 +31,7 @@ class RunRecord:
 
     def add(self, ev: p.Event) -> None:
         if isinstance(ev, p.Token):
-            if ev.token_id >= 0:
+            if ev.timed:
                 self.tokens.append(ev)
             if ev.thinking:
                 self.thinking_text.append(ev.thinking)
@@ -70,9 +70,9 @@ class RunStats:
     ttft_s: float | None  # Send -> first token
     time_to_answer_s: float | None  # Send -> first answer token
     gen_tps: float | None  # tokens after the first / time from first to last
-    n_tokens: int
-    n_thinking: int
-    n_answer: int
+    n_tokens: int | None  # None: a server that reports no count (see n_chunks)
+    n_thinking: int | None  # None: a server gives no thinking/answer split
+    n_answer: int | None
     ms_per_token_p50: float | None
     ms_per_token_p95: float | None
     total_s: float | None
@@ -86,6 +86,17 @@ class RunStats:
     llama_n_eval: int | None
     llama_prompt_tps: float | None
     llama_eval_tps: float | None
+    # A model on a server (engine/remote.py): counts are the server's, times the client's.
+    remote: bool = False
+    n_chunks: int | None = None  # text deltas received; chunks are not tokens
+    chunk_rate: float | None = None  # chunks/s, first -> last chunk (what the live chart shows)
+    server_source: str | None = None  # usage | timings | ollama (joined by +) | none
+    server_n_prompt: int | None = None
+    server_n_generated: int | None = None
+    server_prompt_ms: float | None = None
+    server_prompt_tps: float | None = None
+    server_gen_tps: float | None = None  # the server's own figure (llama-server: predicted_per_second)
+    server_complete: bool = True  # False: stopped or cut before the server's final counts came
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,6 +111,49 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def compute_stats(run: RunRecord) -> RunStats:
+    stats = _local_stats(run)
+    if any(t.token_id == p.SERVER_CHUNK for t in run.tokens) or (run.finished and run.finished.server):
+        return _remote_stats(run, stats)
+    return stats
+
+
+def _remote_stats(run: RunRecord, st: RunStats) -> RunStats:
+    """Client wall clock for times, the server's own counts for tokens; never chunks as tokens."""
+    fin = run.finished
+    srv = fin.server if fin else None
+    times = [t.t for t in run.tokens]
+    span = times[-1] - times[0] if len(times) >= 2 else 0.0
+    n_gen = srv.n_generated if srv else None
+    gen_tps = (n_gen - 1) / span if n_gen and n_gen > 1 and span > 0 else None
+    server_gen_tps = None
+    if srv and srv.n_generated and srv.gen_ms:
+        server_gen_tps = srv.n_generated / srv.gen_ms * 1000.0
+    prompt_n = None
+    if srv and srv.n_prompt is not None:
+        prompt_n = srv.n_prompt - (srv.n_cached or 0)
+    return replace(
+        st,
+        n_prompt=srv.n_prompt if srv and srv.n_prompt is not None else 0,
+        prefill_ms=None, prefill_tps=None,
+        gen_tps=gen_tps,
+        n_tokens=n_gen,
+        n_thinking=None, n_answer=None,
+        ms_per_token_p50=None, ms_per_token_p95=None,
+        llama_n_p_eval=None, llama_n_eval=None, llama_prompt_tps=None, llama_eval_tps=None,
+        remote=True,
+        n_chunks=len(times),
+        chunk_rate=(len(times) - 1) / span if span > 0 else None,
+        server_source=srv.source if srv else None,
+        server_n_prompt=srv.n_prompt if srv else None,
+        server_n_generated=n_gen,
+        server_prompt_ms=srv.prompt_ms if srv else None,
+        server_prompt_tps=(prompt_n / srv.prompt_ms * 1000.0) if srv and srv.prompt_ms and prompt_n else None,
+        server_gen_tps=server_gen_tps,
+        server_complete=srv.complete if srv else False,
+    )
+
+
+def _local_stats(run: RunRecord) -> RunStats:
     toks = run.tokens
     times = [t.t for t in toks]
     gaps_ms = [(b - a) * 1000.0 for a, b in zip(times, times[1:])]

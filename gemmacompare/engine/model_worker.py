@@ -49,6 +49,8 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class ModelWorker:
+    remote = False  # RemoteWorker (engine/remote.py) has this interface with remote = True
+
     def __init__(self, label: str = "") -> None:
         self.label = label
         self._ctx = mp.get_context("spawn")
@@ -228,11 +230,10 @@ class ModelWorker:
 
 
 def _worker_log_path(label: str):
-    from gemmacompare.state.paths import app_dirs
+    from gemmacompare.state.paths import app_dirs, private_dir
 
     try:
-        folder = app_dirs().log
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(app_dirs().log)
     except OSError:
         return None
     safe = "".join(c if c.isalnum() else "_" for c in label) or "model"

@@ -101,6 +101,11 @@ class PrefillDone:
         return (self.t_end - self.t_start) * 1000.0
 
 
+# Token.token_id values that are not token ids:
+TEXT_ONLY = -1  # held-back text shown at the end; neither a token nor timed
+SERVER_CHUNK = -2  # a text delta from a server, timed on arrival; a chunk is not a token
+
+
 @dataclass(frozen=True)
 class Token:
     request_id: int
@@ -110,6 +115,11 @@ class Token:
     phase: str  # thinking | answer
     thinking: str  # visible thinking text this token added (markers removed)
     answer: str  # visible answer text this token added
+
+    @property
+    def timed(self) -> bool:
+        """A sampled token (local) or an arriving chunk (server): a point on the time axis."""
+        return self.token_id != TEXT_ONLY
 
 
 @dataclass(frozen=True)
@@ -148,6 +158,27 @@ STOP_STRING = "stop_string"
 STOP_USER = "user_stop"
 STOP_CONTEXT_FULL = "context_full"
 STOP_ERROR = "error"
+STOP_STREAM_CUT = "stream_cut"  # the server's stream ended before its finish; the text so far is kept
+
+
+@dataclass(frozen=True)
+class ServerFigures:
+    """What a server reported about one request, beside what the client measured.
+
+    `source` names where the counts came from: "usage" (OpenAI stream_options),
+    "timings" (llama-server), "ollama" (eval_count/eval_duration), or "none"
+    when the server sent no count at all (then only chunks are known).
+    """
+
+    source: str
+    n_prompt: int | None = None
+    n_generated: int | None = None
+    prompt_ms: float | None = None  # server's prompt processing (llama-server, Ollama)
+    gen_ms: float | None = None  # server's first -> last token
+    n_cached: int | None = None  # prompt tokens reused from the server's cache
+    n_chunks: int = 0
+    complete: bool = True  # False: the stream ended early, the final usage never came
+    problem: str = ""  # one sentence when the stream ended badly but the text so far is kept
 
 
 @dataclass(frozen=True)
@@ -161,6 +192,7 @@ class Finished:
     perf: LlamaPerf | None
     n_threads: int
     template_name: str = ""
+    server: ServerFigures | None = None  # set by a remote engine only
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,38 @@ def _f(v, unit: str = "", digits: int = 1) -> str:
     return f"{v}{unit}"
 
 
+def _tokens(s: RunStats) -> str:
+    if not s.remote:
+        return f"{s.n_tokens} ({s.n_thinking}/{s.n_answer})"
+    chunks = f"{s.n_chunks} chunks"
+    return f"{s.n_tokens} (server) · {chunks}" if s.n_tokens is not None else f"? · {chunks}"
+
+
+def _server_or_llama(s: RunStats) -> str:
+    return _f(s.server_gen_tps) if s.remote else _f(s.llama_eval_tps)
+
+
+def _memory(s: RunStats) -> str:
+    if s.remote:
+        return f"{human_bytes(s.peak_rss)} (server process)" if s.peak_rss else "not measured (remote)"
+    return human_bytes(s.peak_rss) if s.peak_rss else "-"
+
+
 STAT_ROWS: tuple[tuple[str, callable], ...] = (
-    ("prompt tokens", lambda s: _f(s.n_prompt)),
-    ("prefill t/s", lambda s: _f(s.prefill_tps)),
+    ("prompt tokens", lambda s: _f(s.server_n_prompt) if s.remote else _f(s.n_prompt)),
+    ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps else _f(s.prefill_tps)),
     ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
-    ("gen t/s", lambda s: _f(s.gen_tps)),
-    ("gen t/s (llama.cpp)", lambda s: _f(s.llama_eval_tps)),
-    ("tokens (think/answer)", lambda s: f"{s.n_tokens} ({s.n_thinking}/{s.n_answer})"),
+    ("gen t/s", lambda s: _f(s.gen_tps) if not (s.remote and s.gen_tps is None and s.chunk_rate)
+        else f"{s.chunk_rate:.1f} chunks/s"),
+    ("gen t/s (llama.cpp / server)", _server_or_llama),
+    ("tokens (think/answer)", _tokens),
     ("time to answer", lambda s: _f(s.time_to_answer_s, " s", 2)),
     ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
     ("total", lambda s: _f(s.total_s, " s", 2)),
     ("stop reason", lambda s: s.stop_reason),
-    ("peak RAM", lambda s: human_bytes(s.peak_rss) if s.peak_rss else "-"),
+    ("peak RAM", _memory),
     ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available else "no GPU"),
-    ("threads", lambda s: _f(s.n_threads)),
+    ("threads", lambda s: "remote (none here)" if s.remote else _f(s.n_threads)),
     ("template", lambda s: s.template or "-"),
 )
 

@@ -40,7 +40,7 @@ def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> Non
     """
     if log_path:
         try:
-            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # prompts may show up in it
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.close(fd)
@@ -308,7 +308,7 @@ class _Worker:
             if rest.thinking or rest.answer:
                 # Held-back text that turned out not to be a marker; sent with
                 # token id -1 so it shows without counting as a token.
-                pending.append((n_gen - 1, -1, monotonic(), rest.phase, rest.thinking, rest.answer))
+                pending.append((n_gen - 1, p.TEXT_ONLY, monotonic(), rest.phase, rest.thinking, rest.answer))
             flush()
             finish(reason, n_gen)
         finally:

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.paths import app_dirs, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def gemma3_path(assemble: bool = True) -> Path | None:
     if not assemble:
         return None
     log.info("assembling %s into %s", GEMMA3_FILE, target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)
     # A name of our own: two processes assembling at once each write their own
     # file, and the atomic replace leaves one whole copy either way.
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")

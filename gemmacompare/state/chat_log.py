@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.paths import app_dirs, private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,14 @@ class ChatLog:
 
     @classmethod
     def new(cls) -> "ChatLog":
-        folder = chats_dir()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_dir(chats_dir())
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
         return cls(folder / name)
 
     def append(self, record: dict) -> None:
         record = {"time": time.time(), **record}
         try:
+            private_file(self.path)
             with self.path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
                 f.flush()

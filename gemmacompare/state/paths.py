@@ -26,8 +26,62 @@ class AppDirs:
 
     def ensure(self) -> "AppDirs":
         for p in (self.config, self.data, self.cache, self.log):
-            p.mkdir(parents=True, exist_ok=True)
+            private_dir(p)
         return self
+
+
+# What the app writes about the user (prompts, answers, settings, logs) is for
+# the user alone: folders 0700, files 0600, whatever the umask says.
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> Path:
+    """Create `path` (and missing parents) as 0700; tighten it if it exists and is ours."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and p != p.parent:
+        missing.append(p)
+        p = p.parent
+    for p in reversed(missing):
+        try:
+            p.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
+    _tighten(path, DIR_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create an empty 0600 file if there is none, tighten one that is ours; the folder too."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.close(fd)
+    _tighten(path, FILE_MODE)
+    return path
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write a whole file atomically (temp file, then rename), as 0600."""
+    path = Path(path)
+    private_dir(path.parent)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.chmod(tmp, FILE_MODE)
+    tmp.replace(path)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        st = path.stat()
+        if st.st_uid == os.getuid() and (st.st_mode & 0o777) != mode:
+            os.chmod(path, mode)
+    except (OSError, AttributeError):  # another user's folder, or no getuid (Windows)
+        pass
 
 
 def app_dirs() -> AppDirs:

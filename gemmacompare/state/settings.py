@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
-from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.paths import app_dirs, write_private_text
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,5 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
 
 def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     path = path or settings_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    # Write then rename: a crash mid-write never leaves a half file behind.
-    tmp.write_text(json.dumps(asdict(settings), indent=1), encoding="utf-8")
-    tmp.replace(path)
+    # Written then renamed: a crash mid-write never leaves a half file behind.
+    write_private_text(path, json.dumps(asdict(settings), indent=1))

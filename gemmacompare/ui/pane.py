@@ -298,7 +298,7 @@ class ModelPane(QFrame):
             if isinstance(ev, p.Token):
                 thinking.append(ev.thinking)
                 answer.append(ev.answer)
-                if ev.token_id >= 0:
+                if ev.timed:
                     self._token_times.append(ev.t - rec.t_send)
                     n_think += ev.phase == "thinking"
             elif isinstance(ev, p.PromptReady) and self.runner.worker.pid:

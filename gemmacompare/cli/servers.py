@@ -1,0 +1,75 @@
+"""Server references on the command line: settings from the options, the plain-http warning."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.engine.remote import RemoteError, RemoteSettings, display_name, list_models
+from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.stats_table import text_table
+from gemmacompare.models.library import resolve_model_args
+from gemmacompare.state.secrets import find_api_key
+
+
+def remote_settings(args) -> RemoteSettings:
+    return RemoteSettings(
+        connect_timeout_s=getattr(args, "connect_timeout", 5.0),
+        first_byte_timeout_s=getattr(args, "first_byte_timeout", 120.0),
+        idle_timeout_s=getattr(args, "idle_timeout", 60.0),
+        api_key_env=getattr(args, "api_key_env", None),
+    )
+
+
+def check_server_arg(text: str, out=sys.stderr) -> str | None:
+    """None when fine (after warning about plain http to another host), else one sentence."""
+    try:
+        ref = parse_server_ref(text)
+    except ServerRefError as exc:
+        return str(exc)
+    if ref.insecure:
+        print(f"warning: {ref.base_url} is plain http to another machine; prompts, answers and any API key "
+              "travel unencrypted (use https or an SSH tunnel).", file=out)
+    return None
+
+
+def resolve_with_servers(args: Sequence[str | None]) -> list[str | Path]:
+    """Model arguments: servers kept as given, the rest resolved by the library (paths, names, demos)."""
+    local = resolve_model_args([a for a in args if not is_server_ref(a)])
+    it = iter(local)
+    return [a if is_server_ref(a) else next(it) for a in args]
+
+
+def cmd_server_models(args) -> int:
+    """`gemmacompare models --server URL [--json]`."""
+    try:
+        ref = parse_server_ref(args.server)
+    except ServerRefError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    check_server_arg(args.server)
+    settings = remote_settings(args)
+    try:
+        models = list_models(ref, settings, find_api_key(ref.base_url, settings.api_key_env))
+    except RemoteError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_MODEL_FAILED
+    if args.json:
+        print(json.dumps([{"id": m.id, "ref": f"{ref.base_url}#{m.id}", "owned_by": m.owned_by,
+                           "context_length": m.context_length, "parameters": m.parameters, "size": m.size}
+                          for m in models], indent=1))
+        return EXIT_OK
+    if not models:
+        print(f"The server at {ref.base_url} serves no models.", file=sys.stderr)
+        return EXIT_OK
+    rows = [["model (use as URL#MODEL with compare/bench)", "name", "owned by", "context"]]
+    rows += [[f"{ref.base_url}#{m.id}", display_name(m.id), m.owned_by or "-", str(m.context_length or "-")]
+             for m in models]
+    print(text_table(rows))
+    return EXIT_OK
+
+
+__all__ = ["check_server_arg", "cmd_server_models", "is_server_ref", "remote_settings", "resolve_with_servers"]

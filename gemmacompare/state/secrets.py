@@ -1,0 +1,136 @@
+"""API keys for servers: read from the environment, or stored only when the user asks.
+
+Where a key comes from, in order:
+1. the environment variable the user named (CLI `--api-key-env NAME`), else
+   GEMMACOMPARE_API_KEY;
+2. a key the user chose to remember for that server (its scheme://host:port):
+   in the OS keyring when one is available, else in `api-keys.json` (0600) in the
+   config folder.
+
+Keys never go into settings.json, the chat history, logs or exports; nothing
+here logs a key, and `redact` scrubs one out of any text that is about to be shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from gemmacompare.state.paths import app_dirs, private_file, write_private_text
+
+log = logging.getLogger(__name__)
+
+ENV_VAR = "GEMMACOMPARE_API_KEY"
+KEYRING_SERVICE = "gemmacompare"
+KEYRING, FILE = "keyring", "file"
+
+
+class SecretStoreError(Exception):
+    """The key could not be stored or read; the message is one sentence."""
+
+
+def server_key_id(base_url: str) -> str:
+    """Keys belong to a server (scheme://host:port), not to one of its paths or models."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def keys_file() -> Path:
+    return app_dirs().config / "api-keys.json"
+
+
+def _keyring():
+    """The keyring module when a real backend is there (none on a bare Linux box)."""
+    try:
+        import keyring
+        from keyring.backends import fail
+
+        backend = keyring.get_keyring()
+        if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 0) <= 0:
+            return None
+        return keyring
+    except Exception:  # noqa: BLE001 - any keyring trouble means "no keyring"
+        return None
+
+
+def keyring_available() -> bool:
+    return _keyring() is not None
+
+
+def find_api_key(base_url: str, env_var: str | None = None) -> str | None:
+    name = env_var or ENV_VAR
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
+    return stored_api_key(base_url)
+
+
+def stored_api_key(base_url: str) -> str | None:
+    key_id = server_key_id(base_url)
+    kr = _keyring()
+    if kr is not None:
+        try:
+            value = kr.get_password(KEYRING_SERVICE, key_id)
+            if value:
+                return value
+        except Exception:  # noqa: BLE001
+            log.warning("the OS keyring could not be read; trying the key file")
+    return _read_file().get(key_id)
+
+
+def store_api_key(base_url: str, key: str, where: str = KEYRING) -> str:
+    """Remember a key for this server; returns where it went (keyring or file)."""
+    key_id = server_key_id(base_url)
+    if where == KEYRING:
+        kr = _keyring()
+        if kr is not None:
+            try:
+                kr.set_password(KEYRING_SERVICE, key_id, key)
+                return KEYRING
+            except Exception:  # noqa: BLE001
+                log.warning("the OS keyring refused the key; using the 0600 key file instead")
+    keys = _read_file()
+    keys[key_id] = key
+    try:
+        write_private_text(keys_file(), json.dumps(keys, indent=1))
+    except OSError as exc:
+        raise SecretStoreError(f"Could not save the key in {keys_file()} ({exc.strerror}); it is used for this session only.") from None
+    return FILE
+
+
+def forget_api_key(base_url: str) -> None:
+    key_id = server_key_id(base_url)
+    kr = _keyring()
+    if kr is not None:
+        try:
+            kr.delete_password(KEYRING_SERVICE, key_id)
+        except Exception:  # noqa: BLE001 - there was none
+            pass
+    keys = _read_file()
+    if keys.pop(key_id, None) is not None:
+        write_private_text(keys_file(), json.dumps(keys, indent=1))
+
+
+def _read_file() -> dict[str, str]:
+    path = keys_file()
+    if not path.exists():
+        return {}
+    try:
+        private_file(path)  # an older or hand-made file gets 0600 too
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        log.warning("the API key file %s is unreadable; ignoring it", path)
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def redact(text: str, *secrets: str | None) -> str:
+    """`text` with every given secret replaced by ***."""
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, "***")
+    return text
