@@ -49,3 +49,27 @@ def demo_paths(model_cache) -> dict[str, Path]:
 @pytest.fixture
 def python_exe() -> str:
     return sys.executable
+
+
+@pytest.fixture(scope="session")
+def llama_cpp_server(demo_paths, tmp_path_factory):
+    """The real `python -m llama_cpp.server` serving SmolLM2 on 127.0.0.1 (a free port).
+
+    Yields (base URL, log path); the log holds llama.cpp's own perf lines per request.
+    """
+    from tests.fake_servers import start_llama_cpp_server, stop_process
+
+    log = tmp_path_factory.mktemp("llama-cpp-server") / "server.log"
+    proc, base = start_llama_cpp_server(demo_paths["smollm2"], log)
+    try:
+        yield base, log
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
+def misbehaving_server():
+    from tests.fake_servers import MisbehavingServer
+
+    with MisbehavingServer() as srv:
+        yield srv

@@ -34,6 +34,8 @@ from gemmacompare.bench.records import (
 from gemmacompare.engine.compare import MODES, ComparePair, threads_for_mode
 from gemmacompare.engine.machine import file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.remote import RemoteSettings
+from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.bench.scoring import score
 from gemmacompare.bench.tasks import Task, load_suite
@@ -101,6 +103,8 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
         if value is not None and value < low:
             raise BenchError(f"{what} must be at least {low}, not {value}.")
     for path in config.models:
+        if is_server_ref(path):
+            continue  # checked when the run loads it (the server may start later)
         try:
             read_model_facts(path)
         except ModelFileError as exc:
@@ -114,8 +118,9 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
 class BenchRunner:
     """Runs (or resumes) one stored run; `stop()` may be called from any thread."""
 
-    def __init__(self, store: BenchStore) -> None:
+    def __init__(self, store: BenchStore, remote: RemoteSettings | None = None) -> None:
         self.store = store
+        self.remote = remote
         self._stop = threading.Event()
         self._pair: ComparePair | None = None
         self._lock = threading.Lock()
@@ -179,7 +184,7 @@ class BenchRunner:
             return BenchOutcome(run.id, STATUS_DONE)
 
         labels = [chr(ord("A") + i) if i < 26 else f"M{i}" for i in range(n_models)]
-        pair = ComparePair(labels)
+        pair = ComparePair(labels, remote=self.remote)
         with self._lock:
             self._pair = pair
         try:
@@ -219,7 +224,8 @@ class BenchRunner:
     def _load(self, pair: ComparePair, run: StoredRun) -> list[ModelInfo]:
         config = run.config
         settings = p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers)
-        hashes = [file_hash_prefix(path) for path in config.models]
+        # A server's model has no file here to hash: its id stands in.
+        hashes = ["server" if is_server_ref(path) else file_hash_prefix(path) for path in config.models]
         for i, (old, new) in enumerate(zip(run.models, hashes)):
             if old is not None and old.file_hash != new:
                 raise BenchError(

@@ -23,7 +23,7 @@ from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
-from gemmacompare.models.library import resolve_model_args
+from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.stats_table import text_table
 from gemmacompare.bench.tasks import TaskFileError
@@ -92,10 +92,15 @@ def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None)
             if args.resume is not None:
                 return _execute(store, args.resume, args, chart_writer)
             try:
-                paths = [str(x) for x in resolve_model_args(list(args.models) or [None, None])]
+                paths = [str(x) for x in resolve_with_servers(list(args.models) or [None, None])]
             except LookupError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_MODEL_FAILED
+            for m in paths:
+                problem = check_server_arg(m) if is_server_ref(m) else None
+                if problem:
+                    print(f"error: {problem}", file=sys.stderr)
+                    return EXIT_USAGE
             config = BenchConfig(
                 models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.seed,
                 runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
@@ -135,7 +140,7 @@ def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_wri
         if not args.quiet:
             bar.message(_item_line(items, short))
 
-    runner = BenchRunner(store)
+    runner = BenchRunner(store, remote_settings(args))
     t0 = time.monotonic()
     try:
         outcome = runner.run(run_id, on_progress=bar.update, on_item=on_item)

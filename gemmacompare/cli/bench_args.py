@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gemmacompare.bench.records import FAIR, RACE
 from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 
 
@@ -21,7 +22,8 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
         description="Run every task of a suite on each model, scored, with repetitions; results are kept "
                     "in a local history (--list, --show, --resume).",
     )
-    b.add_argument("models", nargs="*", help="GGUF paths, library names (see `gemmacompare models`) or demo keys (default: the two demo models)")
+    b.add_argument("models", nargs="*", help="GGUF paths, library names (see `gemmacompare models`), demo keys or "
+                   "servers (default: the two demo models)")
     b.add_argument("--suite", default=DEFAULT_SUITE,
                    help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
                         "(our format or GSM8K)")
@@ -47,4 +49,5 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     hist.add_argument("--show", type=positive_int, nargs="+", metavar="ID",
                       help="show past run(s); several are compared")
     hist.add_argument("--resume", type=positive_int, metavar="ID", help="finish a stopped or interrupted run")
+    add_server_args(b)
     return b

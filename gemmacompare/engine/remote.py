@@ -152,12 +152,17 @@ def describe_transport_error(ref: ServerRef, exc: Exception, settings: RemoteSet
             return f"Nothing is listening at {at} (connection refused); start the server or fix the port."
         return f"Could not connect to {at}; check that the server is running and reachable."
     if isinstance(exc, httpx.ReadTimeout):
-        return f"The server at {at} did not answer within {settings.first_byte_timeout_s:g} s; it may be overloaded."
+        return first_byte_message(ref, settings)
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError)):
         return f"The server at {at} closed the connection without an answer; check the server's log."
     if isinstance(exc, httpx.UnsupportedProtocol):
         return f"'{at}' is not an http:// or https:// address."
     return f"Talking to {at} failed ({type(exc).__name__}); see the log for details."
+
+
+def first_byte_message(ref: ServerRef, settings: RemoteSettings) -> str:
+    return (f"The server at {where(ref)} did not start answering within {settings.first_byte_timeout_s:g} s; "
+            "it may be overloaded (raise the first-byte timeout for very long prompts).")
 
 
 def list_models(ref: ServerRef, settings: RemoteSettings = RemoteSettings(), api_key: str | None = None,
@@ -641,8 +646,7 @@ class _StreamRun:
         if reason == "stop":
             yield from self._finish(p.STOP_USER, complete=False)
         elif reason == "first_byte":
-            yield self._error(f"The server at {at} did not start answering within {st.first_byte_timeout_s:g} s; "
-                              "it may be overloaded (raise the first-byte timeout for very long prompts).")
+            yield self._error(first_byte_message(self.w.ref, st))
         elif self.n_chunks:
             yield from self._finish(p.STOP_STREAM_CUT, complete=False, problem=(
                 f"The server at {at} went silent for {st.idle_timeout_s:g} s mid-answer, so the stream was "

@@ -1,0 +1,276 @@
+"""Servers the remote-engine tests talk to on 127.0.0.1.
+
+- `start_llama_cpp_server`: the real `python -m llama_cpp.server` serving a GGUF.
+- `MisbehavingServer`: a small stand-in at the network edge that refuses,
+  stalls, sends garbage, cuts streams, never ends, answers 401/404/429/500, or
+  replays recorded response shapes of llama-server, Ollama and vLLM (see
+  RECORDED). The first path segment picks the behaviour:
+  http://127.0.0.1:PORT/<behaviour>/v1
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_llama_cpp_server(model: Path, log_path: Path, port: int | None = None,
+                           extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    port = port or free_port()
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048", *extra],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama_cpp.server exited: {Path(log_path).read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    proc.kill()
+    raise RuntimeError("llama_cpp.server did not come up within 120 s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def sse(obj) -> bytes:
+    return f"data: {obj if isinstance(obj, str) else json.dumps(obj)}\n\n".encode()
+
+
+def chunk(content: str | None = None, finish: str | None = None, **delta) -> dict:
+    d = dict(delta)
+    if content is not None:
+        d["content"] = content
+    return {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": d, "finish_reason": finish}]}
+
+
+# Shapes as the servers send them (see /work/shared/notes/server-apis.md and the
+# sources it cites): llama-server's tools/server/server-task.cpp (role chunk,
+# reasoning_content deltas, finish chunk, usage chunk with `timings` last),
+# Ollama's openai/openai.go (`reasoning` deltas, usage chunk), vLLM's
+# protocol (`reasoning` deltas, usage chunk).
+LLAMA_SERVER_TIMINGS = {
+    "cache_n": 0, "prompt_n": 14, "prompt_ms": 21.318, "prompt_per_token_ms": 1.5227,
+    "prompt_per_second": 656.72, "predicted_n": 6, "predicted_ms": 80.114,
+    "predicted_per_token_ms": 13.352, "predicted_per_second": 74.893,
+}
+RECORDED = {
+    "llama-server": [
+        {**chunk(None, role="assistant"), "choices": [{"index": 0, "delta": {"role": "assistant", "content": None},
+                                                        "finish_reason": None}]},
+        chunk(reasoning_content="The user asks"),
+        chunk(reasoning_content=" for 2+2."),
+        chunk("2 + 2"),
+        chunk(" = 4"),
+        chunk("."),
+        {**chunk(None, finish="stop")},
+        {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
+         "usage": {"completion_tokens": 6, "prompt_tokens": 14, "total_tokens": 20},
+         "timings": LLAMA_SERVER_TIMINGS},
+    ],
+    "ollama": [
+        chunk(reasoning="Adding"),
+        chunk(reasoning=" two and two."),
+        chunk("4"),
+        chunk(None, finish="stop"),
+        {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "qwen3:0.6b", "choices": [],
+         "usage": {"prompt_tokens": 11, "completion_tokens": 9, "total_tokens": 20}},
+    ],
+    "vllm": [
+        chunk("", role="assistant"),
+        chunk(reasoning="Two plus two"),
+        chunk("Four"),
+        chunk(None, finish="length"),
+        {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "Qwen/Qwen3-0.6B",
+         "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17,
+                                  "prompt_tokens_details": {"cached_tokens": 4}}},
+    ],
+    "inline-think": [
+        chunk("<th"), chunk("ink>pondering"), chunk("</think>"), chunk("Done"), chunk(None, finish="stop"),
+    ],
+}
+
+
+class MisbehavingServer:
+    """Threaded HTTP server; see the module docstring for the behaviours."""
+
+    def __init__(self, api_key: str | None = None) -> None:
+        self.api_key = api_key
+        self.requests: list[dict] = []  # {"path", "headers", "body"} of every POST
+        self.disconnects: list[str] = []  # behaviours whose client hung up mid-stream
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._stall = threading.Event()
+
+    def url(self, behaviour: str, model: str | None = None) -> str:
+        base = f"http://127.0.0.1:{self.port}/{behaviour}/v1"
+        return f"{base}#{model}" if model else base
+
+    def __enter__(self) -> "MisbehavingServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stall.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _behaviour(self) -> str:
+                return self.path.strip("/").split("/")[0]
+
+            def _send(self, status: int, body: bytes, ctype: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _authorised(self) -> bool:
+                if server.api_key is None:
+                    return True
+                if self.headers.get("Authorization") == f"Bearer {server.api_key}":
+                    return True
+                self._send(401, json.dumps({"error": {"code": 401, "message": "Invalid API Key",
+                                                      "type": "authentication_error"}}).encode())
+                return False
+
+            def do_GET(self) -> None:  # noqa: N802
+                b = self._behaviour()
+                if not self._authorised():
+                    return
+                if b == "stall-models":
+                    server._stall.wait(30)
+                    return
+                if b == "two-models":
+                    data = [{"id": "alpha", "object": "model"}, {"id": "beta", "object": "model"}]
+                elif b == "no-models":
+                    data = []
+                elif b == "garbage":
+                    self._send(200, b"<html><body>It works!</body></html>", "text/html")
+                    return
+                else:
+                    data = [{"id": "fake-model", "object": "model", "owned_by": "tests",
+                             "meta": {"n_ctx_train": 8192, "n_params": 123456, "size": 7890}}]
+                self._send(200, json.dumps({"object": "list", "data": data}).encode())
+
+            def do_POST(self) -> None:  # noqa: N802
+                n = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(n) or b"{}")
+                b = self._behaviour()
+                server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                if not self._authorised():
+                    return
+                if b == "stall":
+                    server._stall.wait(30)
+                    return
+                if b in ("401", "404", "429", "500"):
+                    msgs = {"401": ("Invalid API Key", "authentication_error"),
+                            "404": (f"The model `{body.get('model')}` does not exist.", "not_found_error"),
+                            "429": ("Too many requests", "rate_limit_error"),
+                            "500": ("CUDA error: out of memory", "server_error")}
+                    msg, typ = msgs[b]
+                    self._send(int(b), json.dumps({"error": {"message": msg, "type": typ, "code": int(b)}}).encode())
+                    return
+                if b == "garbage-chat":
+                    self._send(200, b"<html><body>It works!</body></html>", "text/html")
+                    return
+                if b == "json-error":
+                    self._send(200, json.dumps({"error": {"message": "model is loading"}}).encode())
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    self._stream(b, body)
+                except (BrokenPipeError, ConnectionResetError):
+                    server.disconnects.append(b)
+
+            def _write(self, data: bytes) -> None:
+                self.wfile.write(data)
+                self.wfile.flush()
+
+            def _stream(self, b: str, body: dict) -> None:
+                if b in RECORDED:
+                    for obj in RECORDED[b]:
+                        self._write(sse(obj))
+                    self._write(sse("[DONE]"))
+                elif b == "not-json":
+                    self._write(sse(chunk("Hel")))
+                    self._write(b"data: {this is not json\n\n")
+                elif b == "cut":
+                    for piece in ("The answer", " is", " forty"):
+                        self._write(sse(chunk(piece)))
+                    self.close_connection = True  # no finish, no [DONE]: the stream just ends
+                elif b == "never-ends":
+                    self._write(sse(chunk("Thinking about it")))
+                    server._stall.wait(30)
+                elif b == "silent-start":
+                    server._stall.wait(30)
+                elif b == "slow":
+                    # One chunk every 20 ms until the client hangs up (or 30 s).
+                    for i in range(1500):
+                        self._write(sse(chunk(f" w{i}")))
+                        time.sleep(0.02)
+                    self._write(sse("[DONE]"))
+                elif b == "mid-error":
+                    self._write(sse(chunk("Par")))
+                    self._write(sse({"error": {"message": "exceeds the available context size", "code": 400}}))
+                else:  # echo: the last user message back, with usage
+                    text = (body.get("messages") or [{"content": body.get("prompt", "")}])[-1]["content"]
+                    for word in text.split(" "):
+                        self._write(sse(chunk(word + " ")))
+                    self._write(sse(chunk(None, finish="stop")))
+                    self._write(sse({"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4}}))
+                    self._write(sse("[DONE]"))
+
+        return Handler
+
+
+def stalling_listener() -> tuple[socket.socket, int]:
+    """A socket that accepts connections (backlog) and never answers."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    return s, s.getsockname()[1]

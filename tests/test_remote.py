@@ -1,0 +1,251 @@
+"""The remote engine against a misbehaving server and recorded server shapes.
+
+The stand-in server (tests/fake_servers.py) sits at the network edge only; the
+real OpenAI-compatible server is exercised in test_remote_server.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.model_worker import WorkerFailed
+from gemmacompare.engine.remote import RemoteSettings, RemoteWorker, request_body
+from gemmacompare.engine.server_ref import ServerRefError, parse_server_ref
+from gemmacompare.engine.sse import SSEParser
+from tests.fake_servers import LLAMA_SERVER_TIMINGS, free_port, stalling_listener
+
+FAST = RemoteSettings(connect_timeout_s=2, first_byte_timeout_s=1.0, idle_timeout_s=0.6)
+PROMPT = (p.ChatMessage("user", "What is 2+2?"),)
+
+
+def run(url: str, settings: RemoteSettings = FAST, **kw) -> tuple[RunRecord, list[p.Event]]:
+    w = RemoteWorker("B", settings)
+    w.load(url)
+    rec = RunRecord("B", time.monotonic())
+    events = []
+    for ev in w.generate(messages=kw.pop("messages", PROMPT), **kw):
+        rec.add(ev)
+        events.append(ev)
+    w.close()
+    return rec, events
+
+
+def load_error(url: str, settings: RemoteSettings = FAST) -> str:
+    with pytest.raises(WorkerFailed) as info:
+        RemoteWorker("B", settings).load(url)
+    return info.value.error.message
+
+
+def assert_one_sentence(msg: str) -> None:
+    assert msg and "\n" not in msg and msg.endswith(".") and "Traceback" not in msg
+    assert msg.count(". ") == 0 or msg.count("; ") >= 0  # a sentence, possibly with a clause after ';'
+    assert len(msg) < 300
+
+
+# --- parsing -----------------------------------------------------------------
+
+def test_sse_parser_handles_split_reads_crlf_comments_and_multiline_data():
+    parser = SSEParser()
+    out = parser.feed(b"data: {\"a\"", 1.0)
+    assert out == []
+    out = parser.feed(b": 1}\r\n\r\n: ping\r", 2.0)
+    assert [(e.data, e.t) for e in out] == [('{"a": 1}', 2.0)]
+    out = parser.feed(b"\nevent: error\ndata: line1\ndata: line2\n\n", 3.0)
+    assert out[0].comment and out[0].data == "ping"
+    assert (out[1].event, out[1].data, out[1].t) == ("error", "line1\nline2", 3.0)
+
+
+def test_server_refs(monkeypatch):
+    r = parse_server_ref("http://127.0.0.1:8080")
+    assert (r.base_url, r.model, r.is_loopback, r.insecure) == ("http://127.0.0.1:8080/v1", None, True, False)
+    r = parse_server_ref("http://gpu-box:8000/v1/chat/completions#Qwen/Qwen3-4B")
+    assert (r.base_url, r.model, r.insecure) == ("http://gpu-box:8000/v1", "Qwen/Qwen3-4B", True)
+    assert not parse_server_ref("https://api.example.com/v1").insecure
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    assert parse_server_ref("ollama-server:qwen3:4b") == parse_server_ref("http://127.0.0.1:11434/v1#qwen3:4b")
+    monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0:9999")
+    assert parse_server_ref("ollama-server:gemma3").base_url == "http://127.0.0.1:9999/v1"
+    for bad in ("http://", "ftp://x/v1", "http://u:secret@host/v1", "http://h:port/v1", "ollama-server:"):
+        with pytest.raises(ServerRefError) as info:
+            parse_server_ref(bad)
+        assert "secret" not in str(info.value)
+
+
+def test_request_body_passes_sampling_and_thinking_switch():
+    cmd = p.GenerateCommand(1, PROMPT, sampling=p.SamplingSettings(max_tokens=7, stop=("\n\n",)), enable_thinking=False)
+    body = request_body(cmd, "m", ollama=False)
+    assert body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert body["stream_options"] == {"include_usage": True}
+    assert (body["max_tokens"], body["temperature"], body["repeat_penalty"], body["stop"]) == (7, 0.0, 1.0, ["\n\n"])
+    assert request_body(cmd, "m", ollama=True)["reasoning_effort"] == "none"
+    raw = request_body(p.GenerateCommand(1, raw_prompt="Once upon"), "m", ollama=False)
+    assert raw["prompt"] == "Once upon" and "messages" not in raw
+
+
+# --- recorded server shapes -----------------------------------------------------
+
+def test_llama_server_timings_and_reasoning_content(misbehaving_server):
+    rec, events = run(misbehaving_server.url("llama-server"))
+    assert rec.error is None
+    assert rec.thinking == "The user asks for 2+2."
+    assert rec.answer == "2 + 2 = 4."
+    fin = rec.finished
+    assert fin.stop_reason == p.STOP_EOS
+    assert fin.server.source == "usage+timings"
+    assert (fin.server.n_prompt, fin.server.n_generated) == (14, 6)
+    assert fin.server.prompt_ms == LLAMA_SERVER_TIMINGS["prompt_ms"]
+    st = rec.stats()
+    assert st.remote and st.n_tokens == 6 and st.n_chunks == 5
+    assert st.server_gen_tps == pytest.approx(LLAMA_SERVER_TIMINGS["predicted_per_second"], rel=1e-3)
+    assert st.server_prompt_tps == pytest.approx(LLAMA_SERVER_TIMINGS["prompt_per_second"], rel=1e-3)
+    assert st.n_thinking is None and st.ms_per_token_p50 is None  # chunks give no per-token split
+    assert st.ttft_s is not None and st.ttft_s > 0
+    assert all(isinstance(e, p.Token) and e.token_id == p.SERVER_CHUNK for e in events[1:-1])
+
+
+def test_ollama_reasoning_and_usage(misbehaving_server):
+    rec, _ = run(misbehaving_server.url("ollama"))
+    assert (rec.thinking, rec.answer) == ("Adding two and two.", "4")
+    st = rec.stats()
+    assert (st.server_source, st.n_tokens, st.server_n_prompt, st.server_gen_tps) == ("usage", 9, 11, None)
+
+
+def test_vllm_reasoning_cached_tokens_and_length_stop(misbehaving_server):
+    rec, _ = run(misbehaving_server.url("vllm"))
+    assert (rec.thinking, rec.answer, rec.finished.stop_reason) == ("Two plus two", "Four", p.STOP_MAX_TOKENS)
+    assert rec.finished.server.n_cached == 4
+
+
+def test_inline_think_goes_through_the_splitter(misbehaving_server):
+    rec, _ = run(misbehaving_server.url("inline-think"))
+    assert (rec.thinking, rec.answer) == ("pondering", "Done")
+    st = rec.stats()
+    assert st.server_source == "none" and st.n_tokens is None and st.n_chunks == 4  # chunks, never tokens
+    assert st.time_to_answer_s >= st.ttft_s
+
+
+# --- errors: one sentence each -----------------------------------------------------
+
+def test_connection_refused():
+    msg = load_error(f"http://127.0.0.1:{free_port()}/v1")
+    assert "connection refused" in msg
+    assert_one_sentence(msg)
+
+
+def test_unknown_host():
+    msg = load_error("http://no-such-host.invalid/v1")
+    assert "unknown" in msg and "no-such-host.invalid" in msg
+    assert_one_sentence(msg)
+
+
+def test_first_byte_timeout_on_model_list():
+    sock, port = stalling_listener()
+    try:
+        t0 = time.monotonic()
+        msg = load_error(f"http://127.0.0.1:{port}/v1", RemoteSettings(first_byte_timeout_s=0.5))
+        assert time.monotonic() - t0 < 5
+        assert "did not start answering within 0.5 s" in msg
+        assert_one_sentence(msg)
+    finally:
+        sock.close()
+
+
+def test_first_byte_timeout_on_chat(misbehaving_server):
+    t0 = time.monotonic()
+    rec, _ = run(misbehaving_server.url("stall"))
+    assert time.monotonic() - t0 < 4
+    assert "did not start answering within 1 s" in rec.error.message
+    assert_one_sentence(rec.error.message)
+
+
+@pytest.mark.parametrize("behaviour, words", [
+    ("401", "refused the API key"),
+    ("429", "rate-limiting"),
+    ("500", "HTTP 500: CUDA error: out of memory"),
+    ("garbage-chat", "did not answer with an event stream (text/html)"),
+    ("json-error", "answered with an error: model is loading"),
+    ("not-json", "not JSON"),
+    ("mid-error", "mid-stream: exceeds the available context size"),
+])
+def test_error_kinds_get_one_sentence(misbehaving_server, behaviour, words):
+    rec, _ = run(misbehaving_server.url(behaviour))
+    assert rec.error is not None and rec.finished is None
+    assert words in rec.error.message
+    assert_one_sentence(rec.error.message)
+
+
+def test_unknown_model_id_is_caught_at_load_and_at_request(misbehaving_server):
+    msg = load_error(misbehaving_server.url("ok", "nope"))
+    assert "no model 'nope'" in msg and "fake-model" in msg
+    assert_one_sentence(msg)
+    rec, _ = run(misbehaving_server.url("404"))
+    assert "does not know the model 'fake-model'" in rec.error.message
+
+
+def test_model_list_problems(misbehaving_server):
+    msg = load_error(misbehaving_server.url("two-models"))
+    assert "serves 2 models (alpha, beta)" in msg and "#alpha" in msg
+    assert "serves no models" in load_error(misbehaving_server.url("no-models"))
+    assert "did not answer with an OpenAI-style model list" in load_error(misbehaving_server.url("garbage"))
+    w = RemoteWorker("B", FAST)
+    assert w.load(misbehaving_server.url("two-models", "beta")).facts.name == "beta"
+
+
+def test_cut_stream_keeps_and_marks_the_partial_answer(misbehaving_server):
+    rec, _ = run(misbehaving_server.url("cut"))
+    assert rec.error is None
+    assert rec.answer == "The answer is forty"
+    assert rec.finished.stop_reason == p.STOP_STREAM_CUT
+    assert not rec.finished.server.complete
+    assert "cut the stream mid-answer" in rec.finished.server.problem
+    assert_one_sentence(rec.finished.server.problem)
+
+
+def test_stream_that_never_ends_hits_the_idle_timeout(misbehaving_server):
+    t0 = time.monotonic()
+    rec, _ = run(misbehaving_server.url("never-ends"))
+    assert time.monotonic() - t0 < 4
+    assert rec.answer == "Thinking about it"
+    assert rec.finished.stop_reason == p.STOP_STREAM_CUT
+    assert "went silent for 0.6 s" in rec.finished.server.problem
+
+
+def test_stop_closes_the_stream_quickly_and_the_server_sees_it(misbehaving_server):
+    import threading
+
+    w = RemoteWorker("B", FAST)
+    w.load(misbehaving_server.url("slow"))
+    rec = RunRecord("B", time.monotonic())
+    stopped_at = []
+
+    def stop_soon():
+        time.sleep(0.5)
+        stopped_at.append(time.monotonic())
+        w.stop()
+
+    threading.Thread(target=stop_soon).start()
+    for ev in w.generate(messages=PROMPT):
+        rec.add(ev)
+    ended = time.monotonic()
+    assert rec.finished.stop_reason == p.STOP_USER
+    assert ended - stopped_at[0] < 0.5
+    assert 5 <= len(rec.tokens) < 200
+    deadline = time.monotonic() + 3
+    while "slow" not in misbehaving_server.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "slow" in misbehaving_server.disconnects  # the server was told: its writes failed
+    # The worker is reusable after a stop.
+    rec2, _ = run(misbehaving_server.url("echo"), messages=(p.ChatMessage("user", "hello there"),))
+    assert rec2.answer == "hello there "
+
+
+def test_nothing_local_is_sent(misbehaving_server, demo_paths):
+    run(misbehaving_server.url("echo"))
+    body = misbehaving_server.requests[-1]["body"]
+    assert body["model"] == "fake-model"
+    assert body["messages"] == [{"role": "user", "content": "What is 2+2?"}]
+    assert str(demo_paths["smollm2"]) not in str(body)
