@@ -33,6 +33,8 @@ from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settin
 from gemmacompare.engine.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.worker import default_threads
 
+from .arena_blind import BlindArena
+from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
 from .pane import ModelPane
@@ -126,6 +128,8 @@ class MainWindow(QMainWindow):
         self.banner.setObjectName("raceBanner")
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)
+        self.arena = BlindArena(self)
+        outer.addWidget(self.arena.bar)
 
         bottom = QHBoxLayout()
         self.prompt = PromptEdit()
@@ -167,6 +171,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(compare, "Compare")
         self.bench_tab = BenchmarkTab()
         self.tabs.addTab(self.bench_tab, "Benchmark")
+        self.leaderboard = LeaderboardTab(self.arena.store)
+        self.tabs.addTab(self.leaderboard, "Arena")
+        self.arena.vote_stored.connect(self.leaderboard.refresh)
+        self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
 
@@ -216,6 +224,16 @@ class MainWindow(QMainWindow):
         self.presentation_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
         self.presentation_action.toggled.connect(self.set_presentation)
         view.addAction(self.presentation_action)
+        view.addSeparator()
+        self.blind_action = QAction("Blind arena", self, checkable=True)
+        self.blind_action.setShortcut(QKeySequence(Qt.Key.Key_F8))
+        self.blind_action.toggled.connect(self.set_blind)
+        view.addAction(self.blind_action)
+        board = QAction("Arena leaderboard", self)
+        board.setShortcut(QKeySequence("Ctrl+L"))
+        board.triggered.connect(lambda: self.tabs.setCurrentWidget(self.leaderboard))
+        view.addAction(board)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.arena.regenerate)
         theme_menu = view.addMenu("Theme")
         group = QActionGroup(self)
         for name in ("system", "light", "dark"):
@@ -251,6 +269,7 @@ class MainWindow(QMainWindow):
             self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the panes).")
 
     def _on_model_chosen(self, index: int, path: str) -> None:
+        self.arena.on_model_changed(index)
         models = list(self.settings.models)
         models[index] = path
         # The Benchmark tab compares whatever the two panes hold.
@@ -294,10 +313,13 @@ class MainWindow(QMainWindow):
         text = self.prompt.toPlainText().strip()
         if not text or self._running or self._replay_timer.isActive():
             return
+        if self.arena.active and not self.arena.before_send(text):
+            return
         if self.bench_tab.running:
             self.banner.setText("A benchmark is running; sending now would disturb its numbers. Stop it first.")
             return
-        ready = [p.index for p in self.panes if p.ready]
+        # Left to right, so fair mode runs whichever model is on the left first.
+        ready = [p.index for p in sorted(self.panes, key=self.hsplit.indexOf) if p.ready]
         if not ready:
             self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
             return
@@ -345,6 +367,7 @@ class MainWindow(QMainWindow):
         self.charts.clear()
         self.banner.setText("")
         self.chat_log = None
+        self.arena.on_new_chat()
         self._update_buttons()
 
     def _on_pane_finished(self, index: int) -> None:
@@ -379,6 +402,8 @@ class MainWindow(QMainWindow):
                 all(p.record and p.record.finished and p.record.finished.stop_reason != "user_stop" for p in panes))
 
     def _announce(self) -> None:
+        if self.arena.active:
+            return  # the arena announces the round without names
         if self._user_stopped:
             self.banner.setText(f"Stopped ({self._note}); finished text and stats are kept.")
             return
@@ -426,6 +451,16 @@ class MainWindow(QMainWindow):
             return time.monotonic() - self._replay_t0
         return max((p.elapsed() for p in self.panes), default=0.0)
 
+    def set_blind(self, on: bool) -> None:
+        if not self.arena.set_active(on):
+            self.blind_action.blockSignals(True)
+            self.blind_action.setChecked(self.arena.active)
+            self.blind_action.blockSignals(False)
+
+    def _on_tab(self, index: int) -> None:
+        if self.tabs.widget(index) is self.leaderboard:
+            self.leaderboard.refresh()
+
     def set_charts_visible(self, on: bool) -> None:
         self.charts.setVisible(on)
         self.settings = replace(self.settings, charts_visible=on)
@@ -445,7 +480,7 @@ class MainWindow(QMainWindow):
         if not runs:
             return ""
         result = CompareResult(self._last_mode, self.total_threads, runs=runs)
-        labels = [f"{p.label}: {p.facts.name if p.facts else '-'}" for p in self.panes if p.record is not None]
+        labels = [self.arena.display_label(p) for p in self.panes if p.record is not None]
         return markdown_table(stats_rows(result, labels))
 
     def copy_results(self) -> None:
@@ -460,6 +495,7 @@ class MainWindow(QMainWindow):
         self.theme_name = apply_theme(QApplication.instance(), self.settings.theme, self.presentation, self._base_point)
         self.charts.set_dark(self.theme_name != "light")
         self.bench_tab.charts.set_dark(self.theme_name != "light")
+        self.leaderboard.set_dark(self.theme_name != "light")
 
     def set_theme(self, name: str) -> None:
         self.settings = replace(self.settings, theme=name)

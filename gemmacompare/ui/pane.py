@@ -66,6 +66,8 @@ class ModelPane(QFrame):
         self.record: RunRecord | None = None
         self.reply: ReplyWidget | None = None
         self.mode_note = ""
+        self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
+        self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times: list[float] = []
         self._pending_user: str | None = None
         self._load_started = 0.0
@@ -94,6 +96,7 @@ class ModelPane(QFrame):
         self.settings_button.setText("⚙")
         self.settings_button.setToolTip(f"Generation settings for {self.label}")
         self.settings_button.clicked.connect(self.edit_settings)
+        self.swatch = swatch
         head.addWidget(swatch)
         head.addWidget(self.title)
         head.addWidget(self.chooser, 1)
@@ -265,13 +268,14 @@ class ModelPane(QFrame):
             request_id=int(time.monotonic() * 1000),
             messages=() if s.raw_mode else tuple(convo),
             raw_prompt=text if s.raw_mode else None,
-            sampling=p.SamplingSettings(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed),
+            sampling=replace(p.SamplingSettings(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed),
+                             **self.sampling_override),
             enable_thinking=s.thinking if (self.facts and self.facts.thinking_switch) else None,
             n_threads=s.n_threads or n_threads,
         )
         self.mode_note = mode_note
         self.chat.add_user(text)
-        self.reply = self.chat.add_reply(self.facts.name if self.facts else self.label)
+        self.reply = self.chat.add_reply(self.reply_title or (self.facts.name if self.facts else self.label))
         self.record = RunRecord(self.label, time.monotonic())
         self._token_times = []
         self.sampler.reset(self.label)
