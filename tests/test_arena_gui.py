@@ -157,3 +157,115 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
     assert not w.arena.active and w.windowTitle() == "gemmacompare" and w.hsplit.widget(0) is w.panes[0]
     assert w.panes[0].facts_label.text() and w.panes[0].chooser.count() > 1
     w.close()
+
+
+def vote_key(qtbot, w: MainWindow, key) -> None:
+    qtbot.keyClick(w.focusWidget() or w, key)
+
+
+def test_sides_are_drawn_per_prompt_and_votes_map_to_the_model_shown(qtbot, demo_paths):
+    w = make_window(qtbot, seed=3)  # draws: swapped, not, swapped, not
+    hashes = [file_hash_prefix(p.model_path) for p in w.panes]
+    w.set_blind(True)
+    swaps = []
+    for n, key in enumerate((Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_1, Qt.Key.Key_2)):
+        ask_blind(qtbot, w, f"Say the number {n}.")
+        r = w.arena.round
+        swaps.append(r.swapped)
+        assert w.hsplit.widget(0) is (w.panes[1] if r.swapped else w.panes[0])
+        # Colours follow the side, not the model.
+        assert "#2f7ed8" in w.hsplit.widget(0).swatch.styleSheet()
+        assert w.charts.labels == ["Model 1", "Model 2"]
+        vote_key(qtbot, w, key)
+    assert swaps == [True, False, True, False]
+    stored = ArenaStore().battles()
+    for b, swapped, want in zip(stored, swaps, (ONE_BETTER, TWO_BETTER, ONE_BETTER, TWO_BETTER)):
+        left_hash = hashes[1] if swapped else hashes[0]
+        assert b.swapped == swapped and b.sides[0].contender.file_hash == left_hash
+        assert b.votes == VoteCounts.single(want)
+    # Model 1 (left) won rounds 1 and 3: the model drawn left both times (pane B) has those wins.
+    from gemmacompare.arena.leaderboard import build_leaderboard
+
+    board = build_leaderboard(stored, bootstrap=20)
+    wins = {r.key: r.win_rate for r in board.rows}
+    assert wins[hashes[1]] == 1.0 and wins[hashes[0]] == 0.0
+
+    # Regenerate: same prompt, a new seed (and sampling, since the panes are greedy), sides drawn again.
+    with qtbot.waitSignal(w.compare_finished, timeout=120_000):
+        qtbot.keyClick(w.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    r = w.arena.round
+    assert r.prompt == "Say the number 3." and all(o["seed"] != 42 and o["temperature"] == 0.7 for o in r.overrides)
+    assert r.battle.sides[0].settings["seed"] == r.overrides[0]["seed"]
+    assert all(p.sampling_override == {} for p in w.panes)  # one round only
+    vote_key(qtbot, w, Qt.Key.Key_3)
+    assert ArenaStore().battles()[-1].votes == VoteCounts(tie=1)
+    w.close()
+
+
+def test_stopped_round_is_not_counted_and_a_locked_history_loses_no_vote(qtbot, demo_paths):
+    w = make_window(qtbot, seed=0)
+    w.set_blind(True)
+    from dataclasses import replace
+
+    for p in w.panes:
+        p.settings = replace(p.settings, max_tokens=4000, raw_mode=True)
+    w.prompt.setPlainText("Once upon a time")
+    with qtbot.waitSignal(w.compare_finished, timeout=120_000):
+        w.send()
+        qtbot.waitUntil(lambda: all(p.record and len(p.record.tokens) > 3 for p in w.panes), timeout=60_000)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_Escape)
+    assert "will not count: a model was stopped early" in w.banner.text()
+    vote_key(qtbot, w, Qt.Key.Key_1)
+    assert "Not counted: a model was stopped early" in w.banner.text()
+    b = ArenaStore().battles()[-1]
+    assert b.votes == VoteCounts(1) and not b.counted
+
+    for p in w.panes:
+        p.settings = replace(p.settings, max_tokens=8, raw_mode=False)
+    ask_blind(qtbot, w, "Hi.")
+    other = sqlite3.connect(default_db_path(), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        vote_key(qtbot, w, Qt.Key.Key_2)
+        assert "in use by another program" in w.banner.text()
+        assert w.arena.unsaved and w.arena.round.voted  # kept in the window, names revealed
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    ask_blind(qtbot, w, "Bye.")
+    vote_key(qtbot, w, Qt.Key.Key_1)
+    assert not w.arena.unsaved
+    stored = ArenaStore().battles()
+    assert [x.votes for x in stored] == [VoteCounts(1), VoteCounts(two=1), VoteCounts(1)]
+    assert w.isVisible()
+    w.close()
+
+
+def test_leaderboard_tab_exports_tables_and_the_scatter(qtbot, tmp_path):
+    store = ArenaStore()
+    fast = Contender("FastModel", "fast.gguf", "a" * 16)
+    slow = Contender("SlowModel", "slow.gguf", "b" * 16)
+    for n in range(6):
+        sides = (Side(fast, "x", "", {}, {"ms_per_token_p50": 20.0, "time_to_answer_s": 0.5}, "eos"),
+                 Side(slow, "y", "", {}, {"ms_per_token_p50": 60.0, "time_to_answer_s": 1.5}, "eos"))
+        store.add_battle(Battle("p", sides, "race", False, votes=VoteCounts.single(TWO_BETTER if n % 3 else ONE_BETTER)))
+    tab = LeaderboardTab(store)
+    qtbot.addWidget(tab)
+    tab.resize(900, 600)
+    tab.show()
+    with qtbot.waitSignal(tab.refreshed, timeout=30_000):
+        tab.refresh()
+    assert tab.table.rowCount() == 2 and tab.table.item(0, 1).text() == "SlowModel"
+    assert tab.matrix.item(0, 1).text() == "67% of 6" and tab.points == 2
+    files = tab.export(tmp_path / "out")
+    assert sorted(f.suffix for f in files) == [".csv", ".json", ".md", ".png"]
+    assert json.loads((tmp_path / "out" / "arena-leaderboard.json").read_text())["models"][0]["name"] == "SlowModel"
+    assert (tmp_path / "out" / "arena-leaderboard.png").stat().st_size > 2000
+    # A damaged history: one sentence in the tab, nothing raised.
+    default_db_path().write_bytes(b"junk" * 500)
+    broken = LeaderboardTab(ArenaStore(default_db_path()))
+    qtbot.addWidget(broken)
+    with qtbot.waitSignal(broken.refreshed, timeout=30_000):
+        broken.refresh()
+    assert "No counted votes yet" in broken.summary.text()
+    assert broken.store.notice.startswith("The arena history was damaged")

@@ -57,6 +57,7 @@ class BlindArena(QObject):
         self.round: Round | None = None
         self.unsaved: dict[int, Battle] = {}  # round serial -> a state the history could not take yet
         self._serial = 0
+        self.save_error = ""  # the history's sentence when the latest write failed
         self._next_overrides: list[dict] = [{}, {}]  # a regenerate's seed, used by the next send
         self._hashes: dict[str, str] = {}
         self._facts: dict[int, tuple[str, str]] = {}  # pane index -> facts text and tooltip while hidden
@@ -239,6 +240,7 @@ class BlindArena(QObject):
         full disk loses no vote while the app runs.
         """
         self.unsaved[serial] = battle
+        self.save_error = ""
         for key in sorted(self.unsaved):
             b = self.unsaved[key]
             try:
@@ -247,8 +249,7 @@ class BlindArena(QObject):
                 elif b.votes is not None:
                     self.store.set_votes(b.id, b.votes, b.not_counted)
             except ArenaStoreError as exc:
-                self.w.statusBar().showMessage("Not saved yet; kept in this window and retried on the next vote.",
-                                               15000)
+                self.save_error = exc.message
                 self.w.banner.setText(exc.message)
                 break
             del self.unsaved[key]
@@ -282,10 +283,11 @@ class BlindArena(QObject):
                 pane.reply.title.setText(f"{SIDE_NAMES[pos]}: {c.name}")
                 pane.reply.stats.setToolTip(self._stats_tips.get(pane.index, ""))
         b = r.battle
-        saved = "" if r.serial not in self.unsaved else " (not saved yet)"
         counted = f" Not counted: {b.not_counted}." if b.not_counted else ""
-        self.w.banner.setText(f"Vote {b.votes.winner_text()}{saved}: Model 1 was {r.contenders[0].name}, "
-                              f"Model 2 was {r.contenders[1].name}.{counted} Type the next prompt for a new round.")
+        unsaved = (f" Not saved yet: {self.save_error} The vote stays in this window and is saved with the next one."
+                   if r.serial in self.unsaved else "")
+        self.w.banner.setText(f"Vote {b.votes.winner_text()}: Model 1 was {r.contenders[0].name}, "
+                              f"Model 2 was {r.contenders[1].name}.{counted}{unsaved}")
         self.bar.result.setText(reveal_table(b))
 
     def regenerate(self) -> None:
