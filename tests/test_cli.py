@@ -34,12 +34,14 @@ def test_inspect_prints_facts(demo_paths):
     assert "architecture:   llama" in out.stdout and "architecture:   gemma3" in out.stdout
     assert "Q4_1" in out.stdout and "Q4_K_M" in out.stdout
     assert "chat template:  no" in out.stdout
+    assert out.stdout.count("runs on:        CPU · 0 layers offloaded (no GPU backend) · llama.cpp backends: CPU") == 2
 
 
 def test_inspect_json(demo_paths):
     out = cli("inspect", "--json", str(demo_paths["gemma3"]))
     data = json.loads(out.stdout)
     assert data[0]["architecture"] == "gemma3" and data[0]["has_chat_template"] is False
+    assert data[0]["runs_on"]["backend"] == "CPU" and data[0]["runs_on"]["layers_offloaded"] == 0
 
 
 @pytest.mark.parametrize(
@@ -72,6 +74,9 @@ def test_compare_streams_both_and_writes_json(tmp_path, demo_paths):
     data = json.loads(out_json.read_text())
     assert data["mode"] == "fair"
     assert [m["model"]["architecture"] for m in data["models"]] == ["llama", "gemma3"]
+    assert "# [A] runs on CPU · 0/31 layers offloaded" in out.stderr
+    assert "# [B] runs on CPU · 0/19 layers offloaded" in out.stderr
+    assert [(m["placement"]["backend"], m["placement"]["layers_offloaded"]) for m in data["models"]] == [("CPU", 0)] * 2
     for m in data["models"]:
         toks = m["tokens"]
         assert 0 < len(toks) <= 12 and m["stats"]["n_tokens"] == len(toks)

@@ -46,6 +46,22 @@ def test_loaded_event_has_facts(pair):
     assert "CPU" in smol.system_info or "AVX" in smol.system_info
 
 
+
+def test_loaded_event_says_where_llama_cpp_put_the_model(pair):
+    """A CPU build: GPU layers "all" (the default) becomes 0, and llama.cpp's own log says CPU."""
+    for ld in pair.loaded:
+        assert ld.n_gpu_layers == 0
+        pl = ld.placement
+        assert pl.backend == "CPU" and pl.layers_offloaded == 0
+        assert {b.kind for b in pl.buffers} == {"model", "KV", "compute"}
+        assert all(b.backend == "CPU" and b.bytes > 0 for b in pl.buffers)
+        assert pl.device_bytes() == 0
+    smol, gemma = pair.loaded
+    assert smol.placement.layers_total == 31 and gemma.placement.layers_total == 19  # n_layer + output
+    model_buf = next(b for b in smol.placement.buffers if b.kind == "model")
+    assert abs(model_buf.bytes - smol.facts.file_size) < 0.1 * smol.facts.file_size
+
+
 @pytest.mark.parametrize("mode", [RACE, FAIR])
 def test_both_models_stream_one_prompt(pair, mode):
     seen = {0: [], 1: []}

@@ -57,6 +57,9 @@ def ask(qtbot, w: MainWindow, text: str, timeout: int = 120_000) -> None:
 def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     w = make_window(qtbot)
     assert w.bench_tab.models == [str(demo_paths["smollm2"]), str(demo_paths["gemma3"])]
+    # The backend and offloaded layers, as llama.cpp reported them (a CPU build here).
+    assert "CPU · 0/31 layers offloaded" in w.panes[0].state_label.text()
+    assert "CPU · 0/19 layers offloaded" in w.panes[1].state_label.text()
     set_short(w)
     ask(qtbot, w, "Name three fruits.")
     for p in w.panes:

@@ -38,7 +38,8 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("-n", "--max-tokens", type=positive_int, default=256)
     b.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
     b.add_argument("--threads", type=non_negative_int, default=0, help="total CPU threads (0 = all cores)")
-    b.add_argument("--gpu-layers", type=int_at_least(-1), default=0, help="-1 = all")
+    b.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
+                   help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
     think = b.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
     think.add_argument("--no-think", dest="thinking", action="store_false")

@@ -64,6 +64,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "label": labels[i],
                 "model": asdict(loaded.facts) if loaded else None,
                 "load_seconds": loaded.load_seconds if loaded else None,
+                "placement": asdict(loaded.placement) if loaded and loaded.placement else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
                 "server_figures": asdict(run.finished.server) if run.finished and run.finished.server else None,
@@ -163,6 +164,8 @@ def cmd_compare(args) -> int:
         for i, err in enumerate(errors):
             if err:
                 print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)
+            elif pair.loaded[i] is not None and pair.loaded[i].placement is not None:
+                print(f"# [{labels[i]}] runs on {pair.loaded[i].placement.summary}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
         try:

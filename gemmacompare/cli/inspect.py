@@ -6,12 +6,30 @@ import json
 import sys
 
 from gemmacompare.cli.exit_codes import EXIT_OK
+from gemmacompare.engine.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+
+
+def runs_on(info: RuntimeInfo) -> dict:
+    """Where a model would run with the default GPU layers ("all"), as llama.cpp's devices say."""
+    gpus = info.gpu_devices
+    if gpus:
+        dev = gpus[0]
+        return {"backend": dev.backend, "device": f"{dev.name} ({dev.description})", "layers_offloaded": "all",
+                "llama_cpp_backends": list(info.backends)}
+    return {"backend": "CPU", "device": info.devices[0].description if info.devices else "CPU",
+            "layers_offloaded": 0, "llama_cpp_backends": list(info.backends)}
+
+
+def runs_on_line(where: dict) -> str:
+    layers = "all layers offloaded" if where["layers_offloaded"] == "all" else "0 layers offloaded (no GPU backend)"
+    return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {', '.join(where['llama_cpp_backends'])}"
 
 
 def cmd_inspect(args) -> int:
     status = EXIT_OK
     out = []
+    where = None
     for f in args.files:
         try:
             facts = read_model_facts(f)
@@ -19,12 +37,16 @@ def cmd_inspect(args) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             status = exc.problem.value
             continue
+        if where is None:
+            where = runs_on(runtime_info())
         if args.json:
             d = dict(facts.__dict__)
             d["has_chat_template"] = facts.has_chat_template
+            d["runs_on"] = where
             out.append(d)
         else:
             print("\n".join(facts.summary_lines()))
+            print(runs_on_line(where))
             print()
     if args.json:
         print(json.dumps(out, indent=2))

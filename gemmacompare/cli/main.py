@@ -19,6 +19,12 @@ from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="gemmacompare", description="Run two local LLMs side by side.")
     ap.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check llama.cpp, a model, a worker and the window step by step, then exit")
+    ap.add_argument("--only", action="append", default=[], metavar="STEP",
+                    choices=("llama.cpp", "model", "worker", "window"),
+                    help="with --self-test: run only this step (repeatable), e.g. window for a cold start")
+    ap.add_argument("--model", metavar="PATH", help="with --self-test: the GGUF file to use (default: a demo model)")
     sub = ap.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="open the window (the default)")
@@ -76,7 +82,8 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=42)
     g.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
     g.add_argument("--threads", type=int_at_least(0), default=0, help="total CPU threads (0 = all cores)")
-    g.add_argument("--gpu-layers", type=int_at_least(-1), default=0, help="-1 = all")
+    g.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
+                   help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     think = g.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
@@ -98,6 +105,14 @@ def _main(argv: list[str] | None) -> int:
         argv = ["gui", *argv]
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
+    if args.self_test:
+        if args.command not in (None, "gui") or getattr(args, "models", []):
+            ap.error("--self-test takes no command; use --model PATH to pick its model")
+        from gemmacompare.cli.self_test import SelfTest  # noqa: PLC0415
+
+        return SelfTest(args.model, window=_self_test_window, only=tuple(args.only)).run()
+    if args.model or args.only:
+        ap.error("--model and --only go with --self-test; to open models in the window, name them: gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
         from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
 
@@ -128,6 +143,13 @@ def _main(argv: list[str] | None) -> int:
         return cmd_arena(args)
     ap.print_help()
     return EXIT_USAGE
+
+
+def _self_test_window() -> str:
+    """The self-test's window step; Qt lives in ui/ only."""
+    from gemmacompare.ui.app import paint_window_once  # noqa: PLC0415 - Qt only for this step
+
+    return paint_window_once()
 
 
 def _bench_chart_writer(run, out_dir: Path) -> list[Path]:

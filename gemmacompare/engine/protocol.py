@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
+from gemmacompare.engine.llama_runtime import Placement
 from gemmacompare.models.gguf_file import ModelFacts
 
 
@@ -20,7 +21,7 @@ from gemmacompare.models.gguf_file import ModelFacts
 class LoadSettings:
     n_ctx: int = 4096
     n_threads: int = 0  # 0: all cores
-    n_gpu_layers: int = 0
+    n_gpu_layers: int = -1  # -1: all, where a GPU backend is present (the worker makes it 0 otherwise)
     n_batch: int = 512
 
 
@@ -77,8 +78,9 @@ class Loaded:
     facts: ModelFacts
     n_ctx: int
     n_threads: int
-    n_gpu_layers: int
+    n_gpu_layers: int  # as asked of llama.cpp (-1: all)
     system_info: str
+    placement: Placement | None = None  # where llama.cpp says the model went
 
 
 @dataclass(frozen=True)

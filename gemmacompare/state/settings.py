@@ -28,7 +28,7 @@ class PaneSettings:
     seed: int = 42
     n_ctx: int = 4096
     n_threads: int = 0  # 0: decided by the mode (whole machine or a share)
-    n_gpu_layers: int = 0
+    n_gpu_layers: int = -1  # all where a GPU backend is present; llama.cpp offloads none otherwise
     thinking: bool = True
     system_prompt: str = ""
     raw_mode: bool = False

@@ -256,6 +256,8 @@ class MainWindow(QMainWindow):
         self.demos_found.emit(found)
 
     def _on_demos(self, demos: list) -> None:
+        if self._closing:
+            return  # found after the window closed: loading now would start workers nobody closes
         self.demos = demos
         for pane in self.panes:
             pane.set_choices(demos, list(self.settings.recent_models))

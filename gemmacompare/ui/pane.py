@@ -215,8 +215,8 @@ class ModelPane(QFrame):
     def _on_loaded(self, ev: p.Loaded) -> None:
         self.loaded = ev
         self.sampler.watch(self.label, ev.pid)
-        gpu = f", {ev.n_gpu_layers} GPU layers" if ev.n_gpu_layers else ""
-        self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{gpu}")
+        where = f" · {ev.placement.summary}" if ev.placement else ""
+        self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where}")
 
     def _on_load_failed(self, message: str) -> None:
         self.show_error(message)

@@ -1,0 +1,295 @@
+"""What llama.cpp runs on: its backends, the CPU variant it picked, and where a model went.
+
+Everything here is llama.cpp's own account, read through its C API or its load
+log, never guessed from our settings:
+
+- A portable build (GGML_BACKEND_DL) keeps each backend in its own library,
+  e.g. one CPU library per instruction-set level. llama.cpp looks for them
+  beside the executable, which for Python is the interpreter's folder, so we
+  load them from llama-cpp-python's own lib folder before the first model.
+- Which backend holds a model and how many layers were offloaded come from the
+  lines llama.cpp logs while loading ("offloaded 31/31 layers to GPU", "CUDA0
+  model buffer size = ..."); the same lines are its accounting of the device
+  memory it allocated for weights, KV cache and compute buffers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+log = logging.getLogger(__name__)
+
+# ggml_backend_dev_type (ggml-backend.h)
+DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "iGPU", 3: "accelerator", 4: "meta"}
+_GPU_TYPES = {1, 2}
+
+# Buffer and device name prefixes (GGML_CUDA_NAME, GGML_METAL_NAME, GGML_VK_NAME, ...)
+# to the backend names people know.
+_BACKEND_NAMES = {
+    "CPU": "CPU", "CUDA": "CUDA", "ROCm": "ROCm", "HIP": "ROCm", "MUSA": "MUSA", "MTL": "Metal",
+    "Metal": "Metal", "Vulkan": "Vulkan", "SYCL": "SYCL", "OpenCL": "OpenCL", "CANN": "CANN", "RPC": "RPC",
+    "BLAS": "CPU", "AMX": "CPU",
+}
+
+_OFFLOAD_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
+_BUFFER_RE = re.compile(r"(\S+) (model|KV|compute) buffer size = *([\d.]+) MiB")
+
+_lock = threading.Lock()
+_ggml: ctypes.CDLL | None = None
+
+
+# --- the libraries ---------------------------------------------------------------
+
+def llama_lib_dir() -> Path:
+    """llama-cpp-python's folder of shared libraries (also inside a PyInstaller bundle)."""
+    import llama_cpp
+
+    return Path(llama_cpp.__file__).resolve().parent / "lib"
+
+
+def _ggml_lib() -> ctypes.CDLL:
+    global _ggml
+    if _ggml is None:
+        import llama_cpp  # noqa: F401 - loads libllama and with it libggml
+
+        folder = llama_lib_dir()
+        names = {"win32": ["ggml.dll"], "darwin": ["libggml.dylib"]}.get(sys.platform, ["libggml.so"])
+        candidates = [folder / n for n in names] + sorted(folder.glob("libggml.so*")) + sorted(folder.glob("libggml*.dylib"))
+        path = next((c for c in candidates if c.exists()), None)
+        if path is None:
+            raise OSError(f"libggml not found in {folder}")
+        lib = ctypes.CDLL(str(path))
+        vp, sz, cp = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p
+        for name, res, args in (
+            ("ggml_backend_reg_count", sz, []),
+            ("ggml_backend_reg_get", vp, [sz]),
+            ("ggml_backend_reg_name", cp, [vp]),
+            ("ggml_backend_dev_count", sz, []),
+            ("ggml_backend_dev_get", vp, [sz]),
+            ("ggml_backend_dev_name", cp, [vp]),
+            ("ggml_backend_dev_description", cp, [vp]),
+            ("ggml_backend_dev_type", ctypes.c_int, [vp]),
+            ("ggml_backend_dev_memory", None, [vp, ctypes.POINTER(sz), ctypes.POINTER(sz)]),
+            ("ggml_backend_load_all_from_path", None, [cp]),
+        ):
+            fn = getattr(lib, name)
+            fn.restype, fn.argtypes = res, args
+        _ggml = lib
+    return _ggml
+
+
+def load_backends() -> None:
+    """Registers llama.cpp's backends; call before the first model loads.
+
+    A build with backends compiled in has them registered already; a portable
+    (GGML_BACKEND_DL) build has none until its libraries are loaded from our lib
+    folder. llama.cpp's own fallback would search the executable's folder only.
+    """
+    with _lock:
+        lib = _ggml_lib()
+        if lib.ggml_backend_reg_count() == 0:
+            lib.ggml_backend_load_all_from_path(str(llama_lib_dir()).encode())
+        if lib.ggml_backend_reg_count() == 0:
+            raise OSError(f"llama.cpp found no backend libraries in {llama_lib_dir()}")
+
+
+# --- what is there ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Device:
+    name: str  # llama.cpp's device name: CPU, CUDA0, Vulkan0, MTL0
+    description: str  # the hardware, as the backend names it
+    kind: str  # CPU | GPU | iGPU | accelerator
+    memory_total: int
+    memory_free: int
+
+    @property
+    def backend(self) -> str:
+        return backend_name(self.name)
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    llama_cpp_python: str
+    backends: tuple[str, ...]  # registered backends, llama.cpp's names
+    devices: tuple[Device, ...]
+    cpu_variant: str
+    system_info: str
+
+    @property
+    def gpu_devices(self) -> tuple[Device, ...]:
+        return tuple(d for d in self.devices if d.kind in ("GPU", "iGPU"))
+
+    @property
+    def default_backend(self) -> str:
+        """Where a model goes with GPU layers at "all": the first GPU, else the CPU."""
+        gpus = self.gpu_devices
+        return gpus[0].backend if gpus else "CPU"
+
+
+def runtime_info() -> RuntimeInfo:
+    import llama_cpp
+
+    load_backends()
+    lib = _ggml_lib()
+    backends = tuple(
+        (lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)) or b"?").decode(errors="replace")
+        for i in range(lib.ggml_backend_reg_count())
+    )
+    devices = []
+    for i in range(lib.ggml_backend_dev_count()):
+        dev = lib.ggml_backend_dev_get(i)
+        free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
+        lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
+        devices.append(
+            Device(
+                name=(lib.ggml_backend_dev_name(dev) or b"?").decode(errors="replace"),
+                description=(lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace").strip(),
+                kind=DEVICE_TYPES.get(lib.ggml_backend_dev_type(dev), "other"),
+                memory_total=total.value,
+                memory_free=free.value,
+            )
+        )
+    return RuntimeInfo(
+        llama_cpp_python=getattr(llama_cpp, "__version__", "?"),
+        backends=backends,
+        devices=tuple(devices),
+        cpu_variant=cpu_variant(),
+        system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+    )
+
+
+def gpu_offload_available() -> bool:
+    import llama_cpp
+
+    load_backends()
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def cpu_variant(maps_path: str = "/proc/self/maps") -> str:
+    """The CPU library a portable build chose for this processor (e.g. "haswell").
+
+    llama.cpp scores each libggml-cpu-<variant> by the instruction sets this CPU
+    has and loads the best; the loaded file is the answer. A build with the CPU
+    code compiled in has no variants.
+    """
+    try:
+        text = Path(maps_path).read_text()
+    except OSError:
+        text = ""
+    found = sorted(set(re.findall(r"libggml-cpu-([A-Za-z0-9_.]+?)\.(?:so|dylib|dll)", text)))
+    if found:
+        return ", ".join(found)
+    if re.search(r"libggml-cpu\.(?:so|dylib)", text):
+        return "one built-in CPU library (no runtime dispatch)"
+    return "unknown (cannot see the loaded libraries on this system)"
+
+
+def backend_name(buffer_or_device: str) -> str:
+    """CUDA0 -> CUDA, CPU_Mapped -> CPU, CUDA_Host -> CPU (pinned host memory), MTL0 -> Metal."""
+    if "_Host" in buffer_or_device:
+        return "CPU"
+    m = re.match(r"[A-Za-z]+?(?=\d|_|$)", buffer_or_device)
+    prefix = m.group(0) if m else buffer_or_device
+    return _BACKEND_NAMES.get(prefix, prefix)
+
+
+# --- where a model went ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DeviceBuffer:
+    kind: str  # model | KV | compute
+    buffer: str  # llama.cpp's buffer name, e.g. CUDA0, CPU_Mapped
+    bytes: int
+
+    @property
+    def backend(self) -> str:
+        return backend_name(self.buffer)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where llama.cpp put one loaded model, from its own load log."""
+
+    backend: str  # e.g. "CPU", "CUDA", "CUDA + CPU"
+    layers_offloaded: int
+    layers_total: int | None  # llama.cpp counts the output layer as one
+    buffers: tuple[DeviceBuffer, ...] = field(default=())
+
+    def device_bytes(self, kind: str | None = None) -> int:
+        """Bytes llama.cpp allocated off the CPU (on a GPU), all kinds or one."""
+        return sum(b.bytes for b in self.buffers if b.backend != "CPU" and (kind is None or b.kind == kind))
+
+    @property
+    def summary(self) -> str:
+        total = f"/{self.layers_total}" if self.layers_total is not None else ""
+        return f"{self.backend} · {self.layers_offloaded}{total} layers offloaded"
+
+
+def parse_load_log(text: str, n_layer: int | None = None) -> Placement:
+    """Placement from the text llama.cpp logged while loading a model and its context.
+
+    n_layer (llama_model_n_layer) gives the total when llama.cpp printed no
+    offload line, which it skips when no GPU backend is built in.
+    """
+    offloaded, total = 0, (n_layer + 1 if n_layer is not None else None)
+    m = _OFFLOAD_RE.search(text)
+    if m:
+        offloaded, total = int(m.group(1)), int(m.group(2))
+    buffers = tuple(
+        DeviceBuffer(kind, name, int(float(mib) * 1024 * 1024)) for name, kind, mib in _BUFFER_RE.findall(text)
+    )
+    accelerators = _ordered(b.backend for b in buffers if b.kind == "model" and b.bytes > 0 and b.backend != "CPU")
+    if not accelerators or offloaded == 0:
+        backend = "CPU"
+    elif total is not None and offloaded < total:
+        backend = " + ".join([*accelerators, "CPU"])  # a partial offload
+    else:
+        # All layers offloaded; the token embeddings stay in a CPU buffer by design.
+        backend = " + ".join(accelerators)
+    return Placement(backend, offloaded, total, buffers)
+
+
+def _ordered(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for x in items:
+        if x not in seen:
+            seen.append(x)
+    return seen
+
+
+class LoadLog:
+    """Collects what llama.cpp logs (via llama_log_set) while `capturing()` is active.
+
+    Warnings and errors still go to stderr, which in a worker is its log file,
+    as llama-cpp-python's own logger did with verbose=False.
+    """
+
+    def __init__(self) -> None:
+        import llama_cpp
+
+        self._parts: list[str] | None = None
+
+        def on_log(level: int, text: bytes, _user) -> None:
+            s = text.decode("utf-8", errors="replace") if text else ""
+            if self._parts is not None:
+                self._parts.append(s)
+            if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+                print(s, end="", file=sys.stderr, flush=True)
+
+        self._callback = llama_cpp.llama_log_callback(on_log)  # kept: llama.cpp holds a raw pointer
+        llama_cpp.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def start(self) -> None:
+        self._parts = []
+
+    def stop(self) -> str:
+        text, self._parts = "".join(self._parts or []), None
+        return text

@@ -1,0 +1,69 @@
+"""llama.cpp's account of where a model went: parsed from its load log.
+
+The CPU cases run for real in test_engine and test_self_test; GPU logs cannot
+be produced on this machine, so these are llama.cpp's own log lines as its
+CUDA, Metal and Vulkan backends print them (formats from llama-model.cpp,
+llama-kv-cache.cpp and llama-context.cpp of the vendored llama.cpp).
+"""
+
+from __future__ import annotations
+
+from gemmacompare.engine.llama_runtime import backend_name, cpu_variant, parse_load_log, runtime_info
+
+MIB = 1024 * 1024
+
+CUDA_FULL = """\
+load_tensors: offloading 30 repeating layers to GPU
+load_tensors: offloading output layer to GPU
+load_tensors: offloaded 31/31 layers to GPU
+load_tensors:        CUDA0 model buffer size =    85.94 MiB
+load_tensors:   CPU_Mapped model buffer size =    20.00 MiB
+llama_kv_cache:      CUDA0 KV buffer size =    90.00 MiB
+llama_context:  CUDA_Host  output buffer size =     0.19 MiB
+llama_context:      CUDA0 compute buffer size =   100.00 MiB
+llama_context:  CUDA_Host compute buffer size =     5.00 MiB
+"""
+
+
+def test_full_cuda_offload():
+    pl = parse_load_log(CUDA_FULL, n_layer=30)
+    assert pl.backend == "CUDA" and (pl.layers_offloaded, pl.layers_total) == (31, 31)
+    assert pl.device_bytes() == int(85.94 * MIB) + 90 * MIB + 100 * MIB
+    assert pl.device_bytes("KV") == 90 * MIB
+    assert pl.summary == "CUDA · 31/31 layers offloaded"
+
+
+def test_partial_offload_names_both():
+    text = ("load_tensors: offloaded 10/31 layers to GPU\n"
+            "load_tensors:      Vulkan0 model buffer size =    30.00 MiB\n"
+            "load_tensors:   CPU_Mapped model buffer size =    60.00 MiB\n")
+    pl = parse_load_log(text)
+    assert pl.backend == "Vulkan + CPU" and pl.layers_offloaded == 10
+
+
+def test_cpu_only_log_has_no_offload_line():
+    text = ("load_tensors:   CPU_Mapped model buffer size =    92.10 MiB\n"
+            "llama_kv_cache:        CPU KV buffer size =    90.00 MiB\n")
+    pl = parse_load_log(text, n_layer=18)
+    assert pl.summary == "CPU · 0/19 layers offloaded" and pl.device_bytes() == 0
+
+
+def test_backend_names():
+    assert [backend_name(x) for x in ("CUDA0", "CUDA_Host", "ROCm1", "MTL0", "Metal", "Vulkan0", "Vulkan_Host",
+                                      "CPU_REPACK", "SYCL0")] == \
+        ["CUDA", "CPU", "ROCm", "Metal", "Metal", "Vulkan", "CPU", "CPU", "SYCL"]
+
+
+def test_cpu_variant_from_loaded_libraries(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /opt/app/_internal/llama_cpp/lib/libggml-cpu-haswell.so\n")
+    assert cpu_variant(str(maps)) == "haswell"
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /venv/llama_cpp/lib/libggml-cpu.so\n")
+    assert "no runtime dispatch" in cpu_variant(str(maps))
+
+
+def test_runtime_info_on_this_build():
+    info = runtime_info()
+    assert "CPU" in info.backends and info.default_backend == "CPU" and not info.gpu_devices
+    assert info.devices[0].kind == "CPU" and info.devices[0].memory_total > 0
+    assert "CPU :" in info.system_info
