@@ -60,6 +60,7 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     # The backend and offloaded layers, as llama.cpp reported them (a CPU build here).
     assert "CPU · 0/31 layers offloaded" in w.panes[0].state_label.text()
     assert "CPU · 0/19 layers offloaded" in w.panes[1].state_label.text()
+    assert "model 92 MiB on CPU_Mapped" in w.panes[0].state_label.toolTip()
     set_short(w)
     ask(qtbot, w, "Name three fruits.")
     for p in w.panes:

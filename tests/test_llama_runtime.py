@@ -31,6 +31,8 @@ def test_full_cuda_offload():
     assert pl.device_bytes() == int(85.94 * MIB) + 90 * MIB + 100 * MIB
     assert pl.device_bytes("KV") == 90 * MIB
     assert pl.summary == "CUDA · 31/31 layers offloaded"
+    assert pl.accounting.startswith("device memory allocated by llama.cpp: 276 MiB; ")
+    assert "KV 90 MiB on CUDA0" in pl.accounting
 
 
 def test_partial_offload_names_both():

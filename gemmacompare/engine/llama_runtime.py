@@ -228,6 +228,16 @@ class Placement:
         return sum(b.bytes for b in self.buffers if b.backend != "CPU" and (kind is None or b.kind == kind))
 
     @property
+    def accounting(self) -> str:
+        """llama.cpp's own account of what it allocated where, e.g. for a tooltip."""
+        if not self.buffers:
+            return "llama.cpp reported no buffer sizes"
+        parts = [f"{b.kind} {b.bytes / 2**20:.0f} MiB on {b.buffer}" for b in self.buffers]
+        gpu = self.device_bytes()
+        head = f"device memory allocated by llama.cpp: {gpu / 2**20:.0f} MiB; " if gpu else ""
+        return head + "llama.cpp buffers: " + ", ".join(parts)
+
+    @property
     def summary(self) -> str:
         total = f"/{self.layers_total}" if self.layers_total is not None else ""
         return f"{self.backend} · {self.layers_offloaded}{total} layers offloaded"

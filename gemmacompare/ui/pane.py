@@ -217,6 +217,7 @@ class ModelPane(QFrame):
         self.sampler.watch(self.label, ev.pid)
         where = f" · {ev.placement.summary}" if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where}")
+        self.state_label.setToolTip(ev.placement.accounting if ev.placement else "")
 
     def _on_load_failed(self, message: str) -> None:
         self.show_error(message)
