@@ -176,7 +176,7 @@ class SelfTest:
             # multiprocessing's resource tracker reads a pipe from this process
             # and ends with it; anything else still running is a leak.
             left = [c for c in psutil.Process().children(recursive=True)
-                    if _alive(c.pid) and "resource_tracker" not in _name(c)]
+                    if _alive(c.pid) and "multiprocessing.resource_tracker" not in _cmdline(c)]
             if not left or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -195,11 +195,15 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _name(proc: psutil.Process) -> str:
+def _cmdline(proc: psutil.Process) -> str:
     try:
-        return " ".join(proc.cmdline())[:80] or proc.name()
+        return " ".join(proc.cmdline())
     except psutil.Error:
-        return "?"
+        return ""
+
+
+def _name(proc: psutil.Process) -> str:
+    return _cmdline(proc)[:80] or "?"
 
 
 def _frozen() -> bool:
