@@ -50,7 +50,7 @@ class ServerRef:
         """Short, for a pane title or table header: model id @ host:port."""
         parts = urlsplit(self.base_url)
         where = parts.netloc.rpartition("@")[2]
-        return f"{self.model or '?'} @ {where}"
+        return f"{self.model or 'server model'} @ {where}"
 
 
 def is_server_ref(text: str | os.PathLike | None) -> bool:

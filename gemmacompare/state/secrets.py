@@ -61,12 +61,20 @@ def keyring_available() -> bool:
     return _keyring() is not None
 
 
+# Keys typed in the window but not to be remembered: this process only, memory only.
+_SESSION: dict[str, str] = {}
+
+
+def use_for_session(base_url: str, key: str) -> None:
+    _SESSION[server_key_id(base_url)] = key
+
+
 def find_api_key(base_url: str, env_var: str | None = None) -> str | None:
     name = env_var or ENV_VAR
     value = os.environ.get(name, "").strip()
     if value:
         return value
-    return stored_api_key(base_url)
+    return _SESSION.get(server_key_id(base_url)) or stored_api_key(base_url)
 
 
 def stored_api_key(base_url: str) -> str | None:

@@ -135,6 +135,7 @@ class ReplyWidget(QFrame):
         for w in (self.title, self.think_toggle, self.thinking, self.answer, self.stats):
             lay.addWidget(w)
         self.n_thinking = 0
+        self.unit = "tokens"  # "chunks" for a model on a server: its deltas are not tokens
         self._answer_started = False
 
     def add(self, thinking: str, answer: str, n_thinking_tokens: int) -> None:
@@ -147,7 +148,7 @@ class ReplyWidget(QFrame):
             c.insertText(thinking)
         self.n_thinking += n_thinking_tokens
         if self.n_thinking:
-            self.think_toggle.setText(f"Thinking ({self.n_thinking} tokens)")
+            self.think_toggle.setText(f"Thinking ({self.n_thinking} {self.unit})")
         if answer:
             if not self._answer_started and answer.strip() and self.n_thinking:
                 self.think_toggle.setChecked(False)  # collapse once the answer starts

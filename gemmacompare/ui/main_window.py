@@ -329,8 +329,11 @@ class MainWindow(QMainWindow):
             self.chat_log = ChatLog.new()
         mode = self.mode
         self._last_mode = mode
-        n = threads_for_mode(mode, self.total_threads, len(ready))
+        local = [i for i in ready if not self.panes[i].runner.worker.remote]
+        n = threads_for_mode(mode, self.total_threads, max(1, len(local)))
         note = f"{mode} mode, {n} thread{'s' if n != 1 else ''}"
+        if len(local) < len(ready):
+            note += " (a server model takes none here)"
         self.chat_log.append({"role": "user", "content": text, "mode": mode,
                               "models": [p.model_path for p in self.panes]})
         self.prompt.clear()

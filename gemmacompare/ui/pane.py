@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.settings import PaneSettings
 
@@ -30,11 +31,13 @@ from .charts import SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .pane_runner import PaneRunner
 from .pane_settings import PaneSettingsDialog
+from .server_dialog import ServerDialog
 from .stats_format import stats_line, stats_tooltip
 
 log = logging.getLogger(__name__)
 
 OPEN_ITEM = "__open__"
+SERVER_ITEM = "__server__"
 
 EMPTY, LOADING, READY, GENERATING, ERROR = "empty", "loading", "ready", "generating", "error"
 
@@ -125,10 +128,11 @@ class ModelPane(QFrame):
         if recent:
             self.chooser.insertSeparator(self.chooser.count())
             for r in recent:
-                self.chooser.addItem(Path(r).name, r)
+                self.chooser.addItem(_choice_label(r), r)
                 self.chooser.setItemData(self.chooser.count() - 1, r, Qt.ItemDataRole.ToolTipRole)
         self.chooser.insertSeparator(self.chooser.count())
         self.chooser.addItem("Open GGUF…", OPEN_ITEM)
+        self.chooser.addItem("Model on a server…", SERVER_ITEM)
         self._select_current()
         self.chooser.blockSignals(False)
 
@@ -138,7 +142,7 @@ class ModelPane(QFrame):
             return
         i = self.chooser.findData(self.model_path)
         if i < 0:
-            self.chooser.insertItem(0, Path(self.model_path).name, self.model_path)
+            self.chooser.insertItem(0, _choice_label(self.model_path), self.model_path)
             i = 0
         self.chooser.setCurrentIndex(i)
 
@@ -147,6 +151,9 @@ class ModelPane(QFrame):
         if data == OPEN_ITEM:
             self._select_current()
             self.open_dialog()
+        elif data == SERVER_ITEM:
+            self._select_current()
+            self.server_dialog()
         elif data and data != self.model_path:
             self.set_model(data)
 
@@ -155,6 +162,12 @@ class ModelPane(QFrame):
                                               "GGUF models (*.gguf);;All files (*)")
         if path:
             self.set_model(path)
+
+    def server_dialog(self) -> None:
+        current = self.model_path if self.model_path and is_server_ref(self.model_path) else ""
+        dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self)
+        if dlg.exec() and dlg.value():
+            self.set_model(dlg.value())
 
     # --- drag and drop -------------------------------------------------------
 
@@ -176,6 +189,8 @@ class ModelPane(QFrame):
         if self.runner.busy:
             self.show_error("Wait for the current load or reply to finish (or press Esc) before changing model.")
             return False
+        if is_server_ref(path):
+            return self._set_server(str(path))
         try:
             facts = read_model_facts(path)
         except ModelFileError as exc:
@@ -185,6 +200,23 @@ class ModelPane(QFrame):
         self._select_current()
         self.facts_label.setText(self._facts_text(facts))
         self.facts_label.setToolTip(facts.path)
+        self.model_chosen.emit(self.index, self.model_path)
+        self.reload()
+        return True
+
+    def _set_server(self, ref_text: str) -> bool:
+        try:
+            ref = parse_server_ref(ref_text)
+        except ServerRefError as exc:
+            self.show_error(str(exc))
+            return False
+        self.model_path, self.facts, self.loaded = ref_text, None, None
+        self._select_current()
+        self.facts_label.setText(f"Server {ref.base_url} · model {ref.model or '(its only one)'}")
+        self.facts_label.setToolTip(ref_text)
+        if ref.insecure:
+            self.chat.add_notice(f"{ref.base_url} is plain http to another machine: prompts, answers and any API "
+                                 "key travel unencrypted (use https or an SSH tunnel).", "error")
         self.model_chosen.emit(self.index, self.model_path)
         self.reload()
         return True
@@ -214,6 +246,14 @@ class ModelPane(QFrame):
 
     def _on_loaded(self, ev: p.Loaded) -> None:
         self.loaded = ev
+        if self.runner.worker.remote:
+            self.facts = ev.facts
+            self.sampler.watch(self.label, self.runner.worker.pid)
+            ctx = f" · context {ev.n_ctx}" if ev.n_ctx else ""
+            mem = "memory: server process" if self.runner.worker.pid else "memory: not measured (remote)"
+            self.facts_label.setText(f"{ev.facts.name} · {ev.system_info}{ctx} · {mem}")
+            self._set_state(READY, f"Ready · checked in {ev.load_seconds:.1f} s · served remotely, no threads here")
+            return
         self.sampler.watch(self.label, ev.pid)
         where = f" · {ev.placement.summary}" if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where}")
@@ -277,6 +317,8 @@ class ModelPane(QFrame):
         self.mode_note = mode_note
         self.chat.add_user(text)
         self.reply = self.chat.add_reply(self.reply_title or (self.facts.name if self.facts else self.label))
+        if self.runner.worker.remote:
+            self.reply.unit = "chunks"
         self.record = RunRecord(self.label, time.monotonic())
         self._token_times = []
         self.sampler.reset(self.label)
@@ -331,6 +373,8 @@ class ModelPane(QFrame):
         else:
             self.messages.append(p.ChatMessage("assistant", rec.answer))
             st = rec.stats()
+            if rec.finished.server and rec.finished.server.problem:
+                self.chat.add_notice(rec.finished.server.problem, "error")
             reply.finish(stats_line(st, self.mode_note), stats_tooltip(rec))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
@@ -392,3 +436,12 @@ class ModelPane(QFrame):
             reply.answer.finish()
             return True
         return False
+
+
+def _choice_label(path: str) -> str:
+    if is_server_ref(path):
+        try:
+            return parse_server_ref(path).label()
+        except ServerRefError:
+            return path
+    return Path(path).name

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
+from gemmacompare.engine.remote import engine_for
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,13 @@ class PaneRunner(QObject):
             self._queue.append(("idle", None))
 
     def load(self, path: str, settings: p.LoadSettings) -> bool:
+        if self._busy or self._closed:
+            return False
+        engine = engine_for(path, self.label)
+        if type(engine) is not type(self.worker):  # a GGUF file or a model on a server
+            self.worker.close()
+            self.worker = engine
+
         def job() -> None:
             self.worker.close()
             try:

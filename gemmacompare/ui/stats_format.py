@@ -14,21 +14,51 @@ def stats_line(s: RunStats, mode_note: str) -> str:
         parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
     if s.gen_tps:
         parts.append(f"<b>{s.gen_tps:.1f} t/s</b>")
-    split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
-    parts.append(f"{s.n_tokens} tok{split}")
+    if s.remote:
+        parts.extend(_remote_parts(s))
+    else:
+        split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
+        parts.append(f"{s.n_tokens} tok{split}")
     if s.n_thinking and s.time_to_answer_s is not None:
         parts.append(f"answer at {s.time_to_answer_s:.2f} s")
     parts.append(s.stop_reason.replace("_", " "))
     if s.peak_rss:
-        parts.append(f"peak RAM {human_bytes(s.peak_rss)}")
+        parts.append(f"peak RAM {human_bytes(s.peak_rss)}" + (" (server process)" if s.remote else ""))
+    elif s.remote:
+        parts.append("memory not measured (remote)")
     if s.gpu_available and s.peak_vram is not None:
         parts.append(f"VRAM {human_bytes(s.peak_vram)}")
     parts.append(mode_note)
     return " · ".join(x for x in parts if x)
 
 
+def _remote_parts(s: RunStats) -> list[str]:
+    """Server-reported counts beside the client's wall clock; chunks are never called tokens."""
+    out = []
+    if s.n_tokens is not None:
+        out.append(f"{s.n_tokens} tok (server-reported)")
+    elif s.chunk_rate:
+        out.append(f"<b>{s.chunk_rate:.1f} chunks/s</b>")
+    out.append(f"{s.n_chunks} chunks")
+    if s.server_gen_tps:
+        out.append(f"server {s.server_gen_tps:.1f} t/s")
+    if not s.server_complete:
+        out.append("incomplete (no final counts)")
+    return out
+
+
 def stats_tooltip(rec: RunRecord) -> str:
     fin = rec.finished
+    if fin and fin.server:
+        srv = fin.server
+        return "\n".join([
+            f"Server-reported ({srv.source}): prompt {srv.n_prompt if srv.n_prompt is not None else '?'} tokens"
+            + (f" ({srv.n_cached} cached)" if srv.n_cached else "")
+            + (f" in {srv.prompt_ms:.1f} ms" if srv.prompt_ms is not None else ""),
+            f"  generated {srv.n_generated if srv.n_generated is not None else '?'} tokens"
+            + (f" in {srv.gen_ms:.1f} ms" if srv.gen_ms is not None else ""),
+            f"Client wall clock: {srv.n_chunks} chunks, timed on arrival (a chunk is not a token)",
+        ])
     if not fin or not fin.perf:
         return ""
     perf = fin.perf
