@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.engine.compare import FAIR, RACE, CompareResult, threads_for_mode
 from gemmacompare.models.demo import demo_models
+from gemmacompare.models.library import LibraryScan, ModelRefError, resolve_model_ref, scan_library
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
 from gemmacompare.engine.stats_table import markdown_table, stats_rows
@@ -37,6 +39,7 @@ from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
+from .get_models import GetModelsDialog
 from .pane import ModelPane
 from .theme import PANE_COLOURS, apply_theme
 
@@ -57,6 +60,7 @@ class PromptEdit(QPlainTextEdit):
 
 class MainWindow(QMainWindow):
     demos_found = Signal(list)
+    library_found = Signal(object)  # LibraryScan, from the scan thread
     compare_finished = Signal()  # both panes done with the current prompt (and replay, in fair mode)
 
     def __init__(self, loaded: LoadedSettings, initial_models: list[str] | None = None) -> None:
@@ -76,6 +80,8 @@ class MainWindow(QMainWindow):
         self._replay_t0 = 0.0
         self._closing = False
         self.demos: list[tuple[str, str]] = []
+        self.library: LibraryScan | None = None
+        self.get_models_dialog: GetModelsDialog | None = None
         self._initial_models = list(initial_models or [])
 
         self.panes = [
@@ -86,6 +92,8 @@ class MainWindow(QMainWindow):
             pane.state_changed.connect(self._update_buttons)
             pane.model_chosen.connect(self._on_model_chosen)
             pane.settings_changed.connect(self._save_pane_settings)
+            pane.get_models_requested.connect(self.open_get_models)
+            pane.add_folder_requested.connect(self.add_model_folder)
         self.charts = LiveCharts(LABELS, PANE_COLOURS)
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = self._chart_now
@@ -104,6 +112,7 @@ class MainWindow(QMainWindow):
         if loaded.message:
             self.banner.setText(loaded.message)
         self.demos_found.connect(self._on_demos)
+        self.library_found.connect(self._on_library)
         threading.Thread(target=self._find_demos, name="demo-models", daemon=True).start()
         self._update_buttons()
 
@@ -215,6 +224,19 @@ class MainWindow(QMainWindow):
             act.triggered.connect(pane.edit_settings)
             chat_menu.addAction(act)
 
+        models_menu = m.addMenu("&Models")
+        get = QAction("Get models from the Hugging Face Hub…", self)
+        get.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        get.triggered.connect(self.open_get_models)
+        models_menu.addAction(get)
+        add = QAction("Add a folder of models…", self)
+        add.triggered.connect(self.add_model_folder)
+        models_menu.addAction(add)
+        rescan = QAction("Look for models again", self)
+        rescan.setShortcut(QKeySequence("F5"))
+        rescan.triggered.connect(self.rescan_library)
+        models_menu.addAction(rescan)
+
         view = m.addMenu("&View")
         self.show_charts_action = QAction("Show charts", self, checkable=True)
         self.show_charts_action.setShortcut(QKeySequence("Ctrl+G"))
@@ -254,21 +276,77 @@ class MainWindow(QMainWindow):
             log.warning("demo models unavailable: %s", exc)
             found = []
         self.demos_found.emit(found)
+        self._scan_library()
+
+    def _scan_library(self) -> None:
+        """Runs on a worker thread: the window never waits for the disk."""
+        try:
+            scan = scan_library(folders=self.settings.model_folders)
+        except Exception as exc:  # noqa: BLE001 - the app works without the library
+            log.warning("model library scan failed: %s", exc, exc_info=True)
+            scan = LibraryScan([], [], [f"scan failed: {type(exc).__name__}"])
+        self.library_found.emit(scan)
+
+    def rescan_library(self) -> None:
+        threading.Thread(target=self._scan_library, name="model-library", daemon=True).start()
+
+    def _refresh_choices(self) -> None:
+        for pane in self.panes:
+            pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
+        for pane, other in zip(self.panes, reversed(self.panes)):
+            pane.chooser.set_other(other.model_path, other.label)
+
+    def _wanted_model(self, i: int) -> str:
+        return (self._initial_models[i] if i < len(self._initial_models) else "") or self.settings.models[i]
 
     def _on_demos(self, demos: list) -> None:
         if self._closing:
             return  # found after the window closed: loading now would start workers nobody closes
         self.demos = demos
-        for pane in self.panes:
-            pane.set_choices(demos, list(self.settings.recent_models))
+        self._refresh_choices()
         for i, pane in enumerate(self.panes):
-            path = (self._initial_models[i] if i < len(self._initial_models) else "") or self.settings.models[i]
+            path = self._wanted_model(i)
+            if path and not Path(path).expanduser().exists() and self._is_library_name(path):
+                continue  # a library name: loaded once the scan is in
             if not path and i < len(demos):
                 path = demos[i][1]
             if path and pane.model_path is None:
                 pane.set_model(path)
         if not demos and not any(p.model_path for p in self.panes):
             self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the panes).")
+
+    @staticmethod
+    def _is_library_name(text: str) -> bool:
+        return ":" in text and not text.lower().endswith(".gguf") or "/" not in text and "\\" not in text
+
+    def _on_library(self, scan: LibraryScan) -> None:
+        self.library = scan
+        self._refresh_choices()
+        problems = []
+        for i, pane in enumerate(self.panes):
+            name = self._wanted_model(i)
+            if pane.model_path is None and name and not Path(name).expanduser().exists() and self._is_library_name(name):
+                try:
+                    pane.set_model(str(resolve_model_ref(name, i, scan)))
+                except ModelRefError as exc:
+                    problems.append(str(exc))
+        if problems:
+            self.banner.setText(" ".join(problems))
+
+    def open_get_models(self) -> None:
+        if self.get_models_dialog is None:
+            self.get_models_dialog = GetModelsDialog(self)
+            self.get_models_dialog.downloaded.connect(lambda _path: self.rescan_library())
+        self.get_models_dialog.show()
+        self.get_models_dialog.raise_()
+        self.get_models_dialog.activateWindow()
+
+    def add_model_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of GGUF models")
+        if folder and folder not in self.settings.model_folders:
+            self.settings = replace(self.settings, model_folders=(*self.settings.model_folders, folder))
+            self.save()
+            self.rescan_library()
 
     def _on_model_chosen(self, index: int, path: str) -> None:
         self.arena.on_model_changed(index)
@@ -279,9 +357,7 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, models=(models[0], models[1]))
         if not any(path == d[1] for d in self.demos):
             self.settings = self.settings.with_recent(path)
-            for pane in self.panes:
-                if pane.chooser.findData(path) < 0:
-                    pane.set_choices(self.demos, list(self.settings.recent_models))
+        self._refresh_choices()
         self.save()
 
     def _save_pane_settings(self, index: int) -> None:

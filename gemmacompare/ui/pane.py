@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QFrame,
     QHBoxLayout,
@@ -24,20 +24,19 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.models.library import LibraryScan
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.settings import PaneSettings
 
 from .charts import SeriesData
 from .chat_view import ChatView, ReplyWidget
+from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_runner import PaneRunner
 from .pane_settings import PaneSettingsDialog
 from .server_dialog import ServerDialog
 from .stats_format import stats_line, stats_tooltip
 
 log = logging.getLogger(__name__)
-
-OPEN_ITEM = "__open__"
-SERVER_ITEM = "__server__"
 
 EMPTY, LOADING, READY, GENERATING, ERROR = "empty", "loading", "ready", "generating", "error"
 
@@ -47,6 +46,8 @@ class ModelPane(QFrame):
     state_changed = Signal(int)
     model_chosen = Signal(int, str)  # pane index, path (for recents / settings)
     settings_changed = Signal(int)
+    get_models_requested = Signal()
+    add_folder_requested = Signal()
 
     def __init__(self, index: int, label: str, colour: str, sampler: MemorySampler,
                  settings: PaneSettings, parent: QWidget | None = None) -> None:
@@ -90,11 +91,11 @@ class ModelPane(QFrame):
         swatch.setFixedSize(6, 26)
         swatch.setStyleSheet(f"background:{self.colour}; border-radius:3px;")
         self.title = QLabel(f"<b>{self.label}</b>")
-        self.chooser = QComboBox()
-        self.chooser.setObjectName("modelChooser")
-        self.chooser.setMinimumContentsLength(18)
-        self.chooser.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.chooser.activated.connect(self._on_chooser)
+        self.chooser = ModelPicker(self.label)
+        self.chooser.chosen.connect(self._on_chosen)
+        self.chooser.action.connect(self._on_picker_action)
+        find = QShortcut(QKeySequence("Ctrl+L"), self, activated=self.chooser.open_popup)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.settings_button = QToolButton()
         self.settings_button.setText("⚙")
         self.settings_button.setToolTip(f"Generation settings for {self.label}")
@@ -116,46 +117,32 @@ class ModelPane(QFrame):
         self.chat = ChatView()
         lay.addWidget(self.chat, 1)
 
-    def set_choices(self, demos: list[tuple[str, str]], recents: list[str]) -> None:
-        """Fill the chooser: demo models, recent files, then Open…"""
-        self.chooser.blockSignals(True)
-        self.chooser.clear()
-        seen = set()
-        for label, path in demos:
-            self.chooser.addItem(label, path)
-            seen.add(path)
-        recent = [r for r in recents if r not in seen]
-        if recent:
-            self.chooser.insertSeparator(self.chooser.count())
-            for r in recent:
-                self.chooser.addItem(_choice_label(r), r)
-                self.chooser.setItemData(self.chooser.count() - 1, r, Qt.ItemDataRole.ToolTipRole)
-        self.chooser.insertSeparator(self.chooser.count())
-        self.chooser.addItem("Open GGUF…", OPEN_ITEM)
-        self.chooser.addItem("Model on a server…", SERVER_ITEM)
+    def set_choices(self, demos: list[tuple[str, str]], recents: list[str], library: LibraryScan | None = None) -> None:
+        """Fill the picker: demo models, what the library found, recent files."""
+        note = ""
+        if library is not None and not library.entries:
+            note = ("No GGUF models found in other tools' folders (LM Studio, Ollama, Hugging Face cache, "
+                    f"llama.cpp, GPT4All, Jan). Looked in: {library.looked_in()}")
+        self.chooser.set_rows(picker_rows(demos, recents, library, _choice_label), note)
         self._select_current()
-        self.chooser.blockSignals(False)
 
     def _select_current(self) -> None:
-        if self.model_path is None:
-            self.chooser.setCurrentIndex(-1)
-            return
-        i = self.chooser.findData(self.model_path)
-        if i < 0:
-            self.chooser.insertItem(0, _choice_label(self.model_path), self.model_path)
-            i = 0
-        self.chooser.setCurrentIndex(i)
+        server = self.model_path and is_server_ref(self.model_path)
+        self.chooser.set_current(self.model_path, _choice_label(self.model_path) if server else None)
 
-    def _on_chooser(self, i: int) -> None:
-        data = self.chooser.itemData(i)
-        if data == OPEN_ITEM:
-            self._select_current()
+    def _on_chosen(self, path: str) -> None:
+        if path != self.model_path:
+            self.set_model(path)
+
+    def _on_picker_action(self, key: str) -> None:
+        if key == OPEN_FILE:
             self.open_dialog()
-        elif data == SERVER_ITEM:
-            self._select_current()
+        elif key == ADD_FOLDER:
+            self.add_folder_requested.emit()
+        elif key == GET_MODELS:
+            self.get_models_requested.emit()
+        elif key == SERVER:
             self.server_dialog()
-        elif data and data != self.model_path:
-            self.set_model(data)
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, f"Open a model for {self.label}", "",
