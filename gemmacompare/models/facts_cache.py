@@ -1,5 +1,8 @@
 """GGUF facts remembered between runs, keyed by (path, size, mtime).
 
+The path is the one the library found (a snapshot link, an Ollama blob), as the
+user would load it.
+
 A changed or replaced file has a new size or mtime, so its entry is simply
 missed and read again. The file is a rebuildable cache: if it is unreadable it
 is ignored and rewritten.
@@ -42,8 +45,7 @@ class FactsCache:
         except (OSError, ValueError) as exc:
             log.info("facts cache %s unreadable (%s); starting afresh", self.path, exc)
 
-    def _slot(self, path: str, st: os.stat_result) -> dict:
-        key = os.path.realpath(path)
+    def _slot(self, key: str, st: os.stat_result) -> dict:
         with self._lock:
             item = self._items.get(key)
             if not item or item.get("size") != st.st_size or item.get("mtime_ns") != st.st_mtime_ns:
@@ -53,7 +55,7 @@ class FactsCache:
             return item
 
     def peek(self, path: str, st: os.stat_result) -> dict:
-        """The file's first header keys (gguf_header.peek_header); raises what it raises."""
+        """The file's first header keys (gguf_header.peek_header); raises what it raises. st: os.stat(path)."""
         item = self._slot(path, st)
         if "peek" not in item:
             item["peek"] = peek_header(path)
@@ -63,7 +65,7 @@ class FactsCache:
     def facts(self, path: str) -> ModelFacts:
         """Full facts (read_model_facts); a file's error is remembered too. Raises ModelFileError."""
         st = os.stat(path)
-        item = self._slot(path, st)
+        item = self._slot(str(path), st)
         if "facts" in item:
             return ModelFacts(**{**item["facts"], "path": str(path)})
         if "error" in item:
@@ -79,14 +81,14 @@ class FactsCache:
         self._dirty = True
         return facts
 
-    def cached_facts(self, path: str) -> ModelFacts | None:
+    def cached_facts(self, path: str, st: os.stat_result | None = None) -> ModelFacts | None:
         """Facts only if already known for this exact file; never reads it."""
         try:
-            st = os.stat(path)
+            st = st or os.stat(path)
         except OSError:
             return None
         with self._lock:
-            item = self._items.get(os.path.realpath(path))
+            item = self._items.get(str(path))
         if item and item.get("size") == st.st_size and item.get("mtime_ns") == st.st_mtime_ns and "facts" in item:
             return ModelFacts(**{**item["facts"], "path": str(path)})
         return None

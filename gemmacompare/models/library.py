@@ -112,18 +112,18 @@ def _shards(c: Candidate, notes: Notes) -> tuple[list[Path], bool] | None:
 
 
 def _entry(c: Candidate, cache: FactsCache, notes: Notes, seen: set[str]) -> LibraryEntry | None:
+    """The library entry for a candidate, or None when it is not a whole chat model."""
     fname = c.path.name
     if is_partial_name(fname) or is_non_model_name(fname) or is_non_model_name(c.file):
         return None
     try:
-        real = c.path.resolve(strict=True)
-        st = real.stat()
-    except (OSError, RuntimeError):
+        st = os.stat(c.path)  # follows links: a broken or looping one fails here
+    except (OSError, ValueError):
         notes.add(f"skipped {c.path}: broken or looping link")
         return None
-    # One entry per file, except that each Ollama name:tag is its own entry even
-    # when tags share a blob (gemma3:latest and gemma3:4b usually do).
-    key = f"{c.source}:{c.name}" if c.source == OLLAMA else str(real)
+    # One entry per file and source (by inode: two snapshots linking one blob are one
+    # file), except that each Ollama name:tag is its own entry even when tags share a blob.
+    key = f"{c.source}:{c.name}" if c.source == OLLAMA else f"{c.source}:{st.st_dev}:{st.st_ino}"
     if key in seen:
         return None
     shards = _shards(c, notes)
@@ -131,7 +131,7 @@ def _entry(c: Candidate, cache: FactsCache, notes: Notes, seen: set[str]) -> Lib
         return None
     files, _ = shards
     try:
-        peek = cache.peek(str(real), st)
+        peek = cache.peek(str(c.path), st)
     except NotGGUF:
         notes.add(f"skipped {c.path}: not a GGUF file")
         return None
@@ -142,7 +142,7 @@ def _entry(c: Candidate, cache: FactsCache, notes: Notes, seen: set[str]) -> Lib
     if arch in _NOT_CHAT_ARCHS or peek.get("general.type") in _NOT_CHAT_TYPES or int(peek.get("split.no", 0) or 0) > 0:
         return None
     seen.add(key)
-    known = cache.cached_facts(str(real))
+    known = cache.cached_facts(str(c.path), st)
     size = st.st_size if len(files) == 1 else sum(os.stat(p).st_size for p in files)
     ctx = peek.get(f"{arch}.context_length")
     return LibraryEntry(
