@@ -8,6 +8,7 @@ pane is marked.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,11 @@ class PickerRow:
 
     @classmethod
     def plain(cls, group: str, title: str, path: str) -> "PickerRow":
-        return cls(group, title, "", "", "", path, f"{title} {group} {Path(path).name}".lower())
+        try:
+            size = human_bytes(os.path.getsize(path))
+        except OSError:
+            size = "missing"
+        return cls(group, title, "", size, "", path, f"{title} {group} {Path(path).name}".lower())
 
 
 def picker_rows(demos: list[tuple[str, str]], recents: list[str], scan: LibraryScan | None,
@@ -247,7 +252,8 @@ class ModelPicker(QPushButton):
             self.setText("Choose a model…")
             return
         row = next((r for r in self.rows if r.path == path), None)
-        text = title or (f"{row.title}  ·  {row.group}" if row else Path(path).name)
+        # Library entries say where they come from; demo and recent rows name themselves.
+        text = title or (f"{row.title}  ·  {row.group}" if row and row.quant else row.title if row else Path(path).name)
         self.setText(text + "  ▾")
         self.setToolTip(path)
 
