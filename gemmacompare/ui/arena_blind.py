@@ -134,8 +134,8 @@ class BlindArena(QObject):
             pane.facts_label.setText(text)
             pane.facts_label.setToolTip(tip)
             pane.facts_label.show()
-            pane.set_choices(self.w.demos, list(self.w.settings.recent_models))
             pane.chooser.show()
+        self.w.refresh_model_choices()
 
     def on_model_changed(self, index: int) -> None:
         """A model was opened or dropped while blind: keep its facts for the reveal, not on screen."""

@@ -290,7 +290,8 @@ class MainWindow(QMainWindow):
     def rescan_library(self) -> None:
         threading.Thread(target=self._scan_library, name="model-library", daemon=True).start()
 
-    def _refresh_choices(self) -> None:
+    def refresh_model_choices(self) -> None:
+        """Both pickers: demos, the library, recent files; each marks the other pane's model."""
         for pane in self.panes:
             pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
         for pane, other in zip(self.panes, reversed(self.panes)):
@@ -303,7 +304,7 @@ class MainWindow(QMainWindow):
         if self._closing:
             return  # found after the window closed: loading now would start workers nobody closes
         self.demos = demos
-        self._refresh_choices()
+        self.refresh_model_choices()
         for i, pane in enumerate(self.panes):
             path = self._wanted_model(i)
             if path and not Path(path).expanduser().exists() and self._is_library_name(path):
@@ -321,7 +322,7 @@ class MainWindow(QMainWindow):
 
     def _on_library(self, scan: LibraryScan) -> None:
         self.library = scan
-        self._refresh_choices()
+        self.refresh_model_choices()
         problems = []
         for i, pane in enumerate(self.panes):
             name = self._wanted_model(i)
@@ -357,7 +358,7 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, models=(models[0], models[1]))
         if not any(path == d[1] for d in self.demos):
             self.settings = self.settings.with_recent(path)
-        self._refresh_choices()
+        self.refresh_model_choices()
         self.save()
 
     def _save_pane_settings(self, index: int) -> None:

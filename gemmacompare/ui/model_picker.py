@@ -257,6 +257,14 @@ class ModelPicker(QPushButton):
         self.setText(text + "  ▾")
         self.setToolTip(path)
 
+    def clear(self) -> None:
+        """Forget every name (the blind arena hides which model is where)."""
+        self.rows, self.current, self.other, self.note = [], None, None, ""
+        self.popup.hide()
+        self.popup.tree.clear()
+        self.setText("")
+        self.setToolTip("")
+
     def set_other(self, path: str | None, label: str) -> None:
         self.other = (path, label) if path else None
 
