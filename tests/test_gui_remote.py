@@ -36,7 +36,7 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
     local, remote = w.panes
     assert remote.state == "ready" and remote.runner.worker.remote
     assert "served remotely" in remote.state_label.text()
-    assert remote.chooser.currentText().startswith("server model @ 127.0.0.1:")
+    assert remote.chooser.text().startswith("server model @ 127.0.0.1:")
     for p in w.panes:
         p.settings = p.settings.__class__(**{**p.settings.__dict__, "max_tokens": 8})
     ask(qtbot, w, "What is 2+2?")

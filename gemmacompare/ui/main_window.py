@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.engine.compare import FAIR, RACE, CompareResult, threads_for_mode
 from gemmacompare.models.demo import demo_models
+from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.models.library import LibraryScan, ModelRefError, resolve_model_ref, scan_library
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
@@ -318,6 +319,8 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _is_library_name(text: str) -> bool:
+        if is_server_ref(text):
+            return False  # a server model: the pane connects to it directly
         return ":" in text and not text.lower().endswith(".gguf") or "/" not in text and "\\" not in text
 
     def _on_library(self, scan: LibraryScan) -> None:
