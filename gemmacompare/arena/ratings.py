@@ -2,7 +2,7 @@
 
 Bradley–Terry is fitted with numpy alone (Newton's method on the penalised
 log-likelihood). It is a K-parameter concave problem with K the number of
-models (a handful): scipy would add ~40 MB to the one-folder bundle for an
+models (a handful): scipy would add tens of megabytes to the one-folder bundle for an
 optimiser we can write in twenty lines, and Newton converges in a few steps.
 
 Regularisation: every model is given `prior_games` virtual games against a

@@ -190,7 +190,8 @@ class BlindArena(QObject):
     def _contender(self, pane) -> Contender:
         path, facts = pane.model_path, pane.facts
         if path not in self._hashes:
-            self._hashes[path] = file_hash_prefix(path)
+            # A server model has no file to fingerprint: its name is its identity.
+            self._hashes[path] = file_hash_prefix(path) if Path(path).is_file() else ""
         return Contender(name=facts.name if facts else Path(path).stem, file_name=Path(path).name,
                          file_hash=self._hashes[path], architecture=facts.architecture if facts else "",
                          quantization=facts.quantization if facts else "")
