@@ -109,7 +109,7 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
     w = make_window(qtbot, seed=5)
     assert leaks(w)  # the walk does find the names when they are on screen
     qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
-    assert w.arena.active and w.windowTitle() == "gemmacompare · blind arena"
+    assert w.arena.active and w.windowTitle() == "Blind arena — gemmacompare"
     assert leaks(w) == []
     ask_blind(qtbot, w, "Name a colour.")
     r = w.arena.round

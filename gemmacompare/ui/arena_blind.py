@@ -27,7 +27,8 @@ from .theme import PANE_COLOURS
 log = logging.getLogger(__name__)
 
 SIDE_NAMES = ("Model 1", "Model 2")
-BLIND_TITLE = "gemmacompare · blind arena"
+# Ends with the app name, so window managers do not append it a second time.
+BLIND_TITLE = "Blind arena — gemmacompare"
 # Greedy decoding gives the same answer for every seed; a regenerate samples instead.
 REGENERATE_TEMPERATURE = 0.7
 
@@ -136,6 +137,12 @@ class BlindArena(QObject):
             pane.facts_label.show()
             pane.chooser.show()
         self.w.refresh_model_choices()
+
+    def show_leaderboard(self) -> None:
+        if not self.w.tabs.isTabEnabled(self.w.tabs.indexOf(self.w.leaderboard)):
+            self.w.banner.setText("The leaderboard opens after the vote: its speed column would give the sides away.")
+            return
+        self.w.tabs.setCurrentWidget(self.w.leaderboard)
 
     def on_model_changed(self, index: int) -> None:
         """A model was opened or dropped while blind: keep its facts for the reveal, not on screen."""

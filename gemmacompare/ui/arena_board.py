@@ -58,6 +58,8 @@ class LeaderboardTab(QWidget):
         super().__init__(parent)
         self.store = store
         self.board: Leaderboard | None = None
+        self.points = 0
+        self._text_colour = "#333333"
         self._request = 0
         self._bridge = _Bridge(self)
         self._bridge.done.connect(self._on_done)
@@ -101,7 +103,9 @@ class LeaderboardTab(QWidget):
         lay.addWidget(self.method)
 
     def set_dark(self, dark: bool) -> None:
-        style_plots((self.plot,), dark)
+        self._text_colour = style_plots((self.plot,), dark)
+        if self.board is not None:
+            self._draw(self.board)
 
     # --- computing ---------------------------------------------------------------
 
@@ -167,8 +171,9 @@ class LeaderboardTab(QWidget):
         self.matrix.clear()
         self.matrix.setRowCount(len(names))
         self.matrix.setColumnCount(len(names))
-        self.matrix.setHorizontalHeaderLabels(names)
-        self.matrix.setVerticalHeaderLabels(names)
+        # Long model names fit once, down the side; columns go by rank.
+        self.matrix.setHorizontalHeaderLabels([f"vs #{i}" for i in range(1, len(names) + 1)])
+        self.matrix.setVerticalHeaderLabels([f"#{i} {n}" for i, n in enumerate(names, 1)])
         for i, a in enumerate(names):
             for j, b in enumerate(names):
                 rate = None if a == b else board.win_rates[a].get(b)
@@ -191,7 +196,7 @@ class LeaderboardTab(QWidget):
         self.plot.addItem(pg.ScatterPlotItem(x=x, y=y, size=12, brush=[pg.mkBrush(c) for c in colours],
                                              pen=pg.mkPen("#ffffff", width=1)))
         for r, cx, cy in zip(pts, x, y):
-            label = pg.TextItem(r.name, anchor=(0, 1))
+            label = pg.TextItem(r.name, anchor=(0, 1), color=self._text_colour)
             label.setPos(float(cx), float(cy))
             self.plot.addItem(label)
         lo, hi = min(r.lower for r in pts), max(r.upper for r in pts)

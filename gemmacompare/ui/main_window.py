@@ -254,7 +254,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.blind_action)
         board = QAction("Arena leaderboard", self)
         board.setShortcut(QKeySequence("Ctrl+L"))
-        board.triggered.connect(lambda: self.tabs.setCurrentWidget(self.leaderboard))
+        board.triggered.connect(self.arena.show_leaderboard)
         view.addAction(board)
         QShortcut(QKeySequence("Ctrl+R"), self, activated=self.arena.regenerate)
         theme_menu = view.addMenu("Theme")
