@@ -111,6 +111,10 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
     qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
     assert w.arena.active and w.windowTitle() == "Blind arena — gemmacompare"
     assert leaks(w) == []
+    # A model that finishes loading while blind (a server's does so) writes its facts again: kept, not shown.
+    w.panes[1].facts_label.setText("Served-Model-X · server 127.0.0.1")
+    w.panes[1].state_changed.emit(1)
+    assert w.panes[1].facts_label.text() == ""
     ask_blind(qtbot, w, "Name a colour.")
     r = w.arena.round
     assert [p.title.text() for p in r.order] == ["<b>Model 1</b>", "<b>Model 2</b>"]
@@ -125,6 +129,7 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
 
     qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_1)
     assert r.voted and leaks(w)  # revealed
+    assert w.panes[1].facts_label.text() == "Served-Model-X · server 127.0.0.1"
     left = r.order[0]
     assert left.facts.name in w.banner.text() and left.facts.name in w.arena.bar.result.text()
     stored = ArenaStore().battles()

@@ -71,6 +71,8 @@ class BlindArena(QObject):
         self.bar.new_round.connect(self.new_round)
         for pane in window.panes:
             pane.finished.connect(self._on_pane_finished)
+            # A model (a server's, say) that finishes loading while blind writes its facts again.
+            pane.state_changed.connect(self._on_pane_state)
         window.compare_finished.connect(self._on_compare_finished)
 
     # --- turning blind mode on and off -----------------------------------------
@@ -117,10 +119,7 @@ class BlindArena(QObject):
     def _hide_identities(self) -> None:
         self.w.setWindowTitle(BLIND_TITLE)
         for pane in self.w.panes:
-            if pane.index not in self._facts:
-                self._facts[pane.index] = (pane.facts_label.text(), pane.facts_label.toolTip())
-            pane.facts_label.setText("")
-            pane.facts_label.setToolTip("")
+            self._take_facts(pane)
             pane.facts_label.hide()
             pane.chooser.blockSignals(True)
             pane.chooser.clear()
@@ -144,10 +143,23 @@ class BlindArena(QObject):
             return
         self.w.tabs.setCurrentWidget(self.w.leaderboard)
 
+    def _take_facts(self, pane) -> None:
+        """Keep the pane's facts text for the reveal and blank it on screen."""
+        if pane.facts_label.text():
+            self._facts[pane.index] = (pane.facts_label.text(), pane.facts_label.toolTip())
+        pane.facts_label.setText("")
+        pane.facts_label.setToolTip("")
+
+    def _hidden(self) -> bool:
+        return self.active and not (self.round is not None and self.round.voted)
+
+    def _on_pane_state(self, index: int) -> None:
+        if self._hidden():
+            self._take_facts(self.w.panes[index])
+
     def on_model_changed(self, index: int) -> None:
         """A model was opened or dropped while blind: keep its facts for the reveal, not on screen."""
-        if self.active and not (self.round and self.round.voted):
-            self._facts.pop(index, None)
+        if self._hidden():
             self._hide_identities()
 
     def display_label(self, pane) -> str:
