@@ -102,8 +102,8 @@ def test_get_models_dialog_downloads_with_progress_and_the_model_appears(qtbot, 
     dlg.repo.setText("google/gemma-gated-GGUF")
     fake_hub.repos["google/gemma-gated-GGUF"].gated = True
     dlg.list_files()
-    qtbot.waitUntil(lambda: not dlg.busy and "gated" in dlg.status.text(), timeout=30_000)
-    assert "HF_TOKEN" in dlg.status.text()
+    qtbot.waitUntil(lambda: "is gated or private" in dlg.status.text(), timeout=30_000)
+    assert "HF_TOKEN" in dlg.status.text() and not dlg.busy
     dlg.repo.setText(SMOL_REPO)
     dlg.list_files()
     qtbot.waitUntil(lambda: dlg.table.rowCount() == 2, timeout=30_000)
