@@ -2,7 +2,9 @@
 
 The marker families live in `models.reasoning_formats`. Markers may arrive split
 over several tokens, so text that could be the start of a marker is held back until
-it is decided.
+it is decided. A token whose text is held is itself undecided: its phase is the
+phase of the text it finally turns into, known only when the hold resolves. A hold
+is never longer than the longest marker, so this delays nothing visibly.
 """
 
 from __future__ import annotations
@@ -17,15 +19,33 @@ ANSWER = "answer"
 
 @dataclass(frozen=True)
 class SplitPiece:
-    """What one fed text piece turned into: visible thinking and answer text,
-    and the phase the piece counts towards (the one it started or spent most in)."""
+    """What one fed token finally turned into: its visible thinking and answer
+    text, and the phase it counts towards. `index` is the token's position in
+    the order fed (0-based)."""
 
+    index: int
     thinking: str
     answer: str
     phase: str
 
 
+@dataclass
+class _TokenShare:
+    index: int
+    thinking: str = ""
+    answer: str = ""
+    marker: bool = False
+    held: int = 0  # characters of this token still held back
+    empty_phase: str = ANSWER  # for a token with no text at all
+
+
 class ReasoningSplitter:
+    """Feed token texts in order; get back each token once its phase is decided.
+
+    `feed` returns the tokens decided by that piece, oldest first (possibly none,
+    possibly several); `flush` at the end of the stream returns the rest.
+    """
+
     def __init__(
         self,
         formats: tuple[ReasoningFormat, ...] = REASONING_FORMATS,
@@ -37,64 +57,109 @@ class ReasoningSplitter:
         self._formats = formats
         self._active: ReasoningFormat | None = starts_thinking
         self._pending = ""
+        self._pending_owner: list[_TokenShare] = []  # one per held character
+        self._undecided: list[_TokenShare] = []
+        self._count = 0
         self.seen_thinking = starts_thinking is not None
 
     @property
     def in_thinking(self) -> bool:
         return self._active is not None
 
-    def feed(self, piece: str) -> SplitPiece:
-        started_thinking = self.in_thinking
+    def feed(self, piece: str) -> list[SplitPiece]:
+        share = _TokenShare(self._count, empty_phase=THINKING if self.in_thinking else ANSWER)
+        self._count += 1
+        self._undecided.append(share)
         text = self._pending + piece
-        self._pending = ""
-        thinking: list[str] = []
-        answer: list[str] = []
-        touched_marker = False
-        while text:
+        owners = self._pending_owner + [share] * len(piece)
+        for o in self._pending_owner:
+            o.held -= 1
+        self._pending, self._pending_owner = "", []
+        pos = 0
+        while pos < len(text):
             if self._active is not None:
-                idx = text.find(self._active.close)
+                idx = text.find(self._active.close, pos)
                 if idx >= 0:
-                    thinking.append(text[:idx])
-                    text = text[idx + len(self._active.close) :]
-                    self._active = None
-                    touched_marker = True
+                    _give(text, owners, pos, idx, THINKING)
+                    end = idx + len(self._active.close)
+                    _give(text, owners, idx, end, None)
+                    self._active, pos = None, end
                     continue
-                keep = _partial_suffix(text, (self._active.close,))
-                thinking.append(text[: len(text) - keep])
-                self._pending = text[len(text) - keep :]
+                keep = _partial_suffix(text[pos:], (self._active.close,))
+                _give(text, owners, pos, len(text) - keep, THINKING)
+                self._hold(text, owners, len(text) - keep)
                 break
             hit = None
             for fmt in self._formats:
-                idx = text.find(fmt.open)
+                idx = text.find(fmt.open, pos)
                 if idx >= 0 and (hit is None or idx < hit[0]):
                     hit = (idx, fmt)
             if hit is not None:
                 idx, fmt = hit
-                answer.append(text[:idx])
-                text = text[idx + len(fmt.open) :]
-                self._active = fmt
+                _give(text, owners, pos, idx, ANSWER)
+                end = idx + len(fmt.open)
+                _give(text, owners, idx, end, None)
+                self._active, pos = fmt, end
                 self.seen_thinking = True
-                touched_marker = True
                 continue
-            keep = _partial_suffix(text, tuple(f.open for f in self._formats))
-            answer.append(text[: len(text) - keep])
-            self._pending = text[len(text) - keep :]
+            keep = _partial_suffix(text[pos:], tuple(f.open for f in self._formats))
+            _give(text, owners, pos, len(text) - keep, ANSWER)
+            self._hold(text, owners, len(text) - keep)
             break
-        t, a = "".join(thinking), "".join(answer)
-        # A piece that only started a marker ("<th") most likely belongs to it.
-        marker_only = (touched_marker or self._pending) and not a.strip()
-        if started_thinking or self.in_thinking or marker_only:
-            phase = THINKING
-        else:
-            phase = ANSWER
-        return SplitPiece(t, a, phase)
+        return self._release()
 
-    def flush(self) -> SplitPiece:
+    def flush(self) -> list[SplitPiece]:
         """End of stream: whatever was held back is plain text after all."""
-        rest, self._pending = self._pending, ""
-        if self.in_thinking:
-            return SplitPiece(rest, "", THINKING)
-        return SplitPiece("", rest, ANSWER)
+        rest, owners = self._pending, self._pending_owner
+        self._pending, self._pending_owner = "", []
+        for o in owners:
+            o.held -= 1
+        _give(rest, owners, 0, len(rest), THINKING if self.in_thinking else ANSWER)
+        return self._release()
+
+    def _hold(self, text: str, owners: list[_TokenShare], start: int) -> None:
+        self._pending, self._pending_owner = text[start:], owners[start:]
+        for o in self._pending_owner:
+            o.held += 1
+
+    def _release(self) -> list[SplitPiece]:
+        done: list[SplitPiece] = []
+        # In order: a later token is never shown before an earlier, held one.
+        while self._undecided and self._undecided[0].held == 0:
+            s = self._undecided.pop(0)
+            done.append(SplitPiece(s.index, s.thinking, s.answer, _phase_of(s)))
+        return done
+
+
+def _phase_of(share: _TokenShare) -> str:
+    """A token that carries answer text is an answer token; one that is all
+    thinking text or marker is a thinking token (a marker is part of thinking).
+    Whitespace after a close marker does not make the marker an answer."""
+    if share.answer.strip():
+        return ANSWER
+    if share.thinking or share.marker:
+        return THINKING
+    if share.answer:
+        return ANSWER
+    return share.empty_phase
+
+
+def _give(text: str, owners: list, start: int, end: int, kind: str | None) -> None:
+    """Credit text[start:end] to the tokens it came from, as thinking, answer,
+    or (kind None) marker text."""
+    i = start
+    while i < end:
+        owner = owners[i]
+        j = i + 1
+        while j < end and owners[j] is owner:
+            j += 1
+        if kind == THINKING:
+            owner.thinking += text[i:j]
+        elif kind == ANSWER:
+            owner.answer += text[i:j]
+        else:
+            owner.marker = True
+        i = j
 
 
 def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:

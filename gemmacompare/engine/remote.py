@@ -26,6 +26,7 @@ import logging
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Iterator
@@ -491,6 +492,9 @@ class _StreamRun:
         path = "/completions" if cmd.raw_prompt is not None else "/chat/completions"
         body = request_body(cmd, w.model.id, _is_ollama(ref, w.model))
         self.splitter = ReasoningSplitter()
+        # Chunks whose text may start a marker wait here until the splitter
+        # knows their phase: (index, arrival time).
+        self.waiting: deque[tuple[int, float]] = deque()
         self.index = 0
         try:
             with w._client.stream("POST", f"{ref.base_url}{path}", json=body,
@@ -588,18 +592,20 @@ class _StreamRun:
             yield p.Token(self.cmd.request_id, self.index, p.SERVER_CHUNK, t, THINKING, thinking, "")
             self.index += 1
         if content:
-            part = self.splitter.feed(content)
             self.n_chunks += 1
-            # A chunk whose text is held back (a possible <think> marker) is
-            # still a point in time: the server sent it then.
-            yield p.Token(self.cmd.request_id, self.index, p.SERVER_CHUNK, t, part.phase, part.thinking, part.answer)
+            # A chunk whose text is held back (a possible <think> marker) keeps
+            # its arrival time; it is sent once its phase is known.
+            self.waiting.append((self.index, t))
             self.index += 1
+            yield from self._released(self.splitter.feed(content))
 
     def _flush_text(self) -> Iterator[p.Event]:
-        rest = self.splitter.flush()
-        if rest.thinking or rest.answer:
-            yield p.Token(self.cmd.request_id, max(self.index - 1, 0), p.TEXT_ONLY, time.monotonic(),
-                          rest.phase, rest.thinking, rest.answer)
+        yield from self._released(self.splitter.flush())
+
+    def _released(self, parts) -> Iterator[p.Event]:
+        for part in parts:
+            index, t = self.waiting.popleft()
+            yield p.Token(self.cmd.request_id, index, p.SERVER_CHUNK, t, part.phase, part.thinking, part.answer)
 
     def _figures(self, complete: bool, problem: str = "") -> p.ServerFigures:
         u, tm, ol = self.usage or {}, self.timings or {}, self.ollama or {}

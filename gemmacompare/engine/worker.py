@@ -17,6 +17,7 @@ import logging
 import os
 import time
 import traceback
+from collections import deque
 from multiprocessing.connection import Connection
 
 from gemmacompare.engine import protocol as p
@@ -266,6 +267,7 @@ class _Worker:
             stop_flag = self.stop_flag
             rid = cmd.request_id
             pending: list[tuple] = []
+            waiting: deque[tuple[int, float]] = deque()
             last_flush = 0.0
 
             def flush() -> None:
@@ -293,8 +295,12 @@ class _Worker:
                         piece = piece[: max(0, cut - len(recent))]
                         hit_stop = True
                     recent = window[-tail_len:]
-                part = splitter.feed(piece)
-                pending.append((n_gen, tok, t, part.phase, part.thinking, part.answer))
+                # A token whose text may start a marker waits here until the
+                # splitter knows which phase it belongs to.
+                waiting.append((tok, t))
+                for part in splitter.feed(piece):
+                    w_tok, w_t = waiting.popleft()
+                    pending.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
                 if n_gen == 0 or t - last_flush >= TOKEN_FLUSH_S:
                     flush()
                 n_gen += 1
@@ -315,11 +321,9 @@ class _Worker:
                 if rc != 0:
                     raise RuntimeError(f"llama_decode returned {rc}")
                 n_past += 1
-            rest = splitter.flush()
-            if rest.thinking or rest.answer:
-                # Held-back text that turned out not to be a marker; sent with
-                # token id -1 so it shows without counting as a token.
-                pending.append((n_gen - 1, p.TEXT_ONLY, monotonic(), rest.phase, rest.thinking, rest.answer))
+            for part in splitter.flush():
+                w_tok, w_t = waiting.popleft()
+                pending.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
             flush()
             finish(reason, n_gen)
         finally:

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's own tools (llama-bench, llama-server) from the very llama.cpp
+# source that the installed llama-cpp-python compiled, so speed figures can be checked
+# against llama.cpp itself with the same code. Prints the folder holding the binaries.
+#
+#   scripts/build_llama_tools.sh            # build once, then reuse
+#   PYTHON=.venv/bin/python nice -n 10 scripts/build_llama_tools.sh
+#
+# The binaries land in ${GEMMACOMPARE_TOOLS:-~/.cache/gemmacompare/llama-tools}/<version>/bin;
+# a second run with both binaries present only prints that folder.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-.venv/bin/python}
+[ -x "$PY" ] || PY=python3
+VERSION=$("$PY" -c 'import importlib.metadata as m; print(m.version("llama-cpp-python"))')
+ROOT=${GEMMACOMPARE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/gemmacompare/llama-tools}
+DEST="$ROOT/$VERSION"
+TARGETS=${LLAMA_TOOLS_TARGETS:-"llama-bench llama-server"}
+
+all_built=1
+for t in $TARGETS; do [ -x "$DEST/bin/$t" ] || all_built=0; done
+if [ "$all_built" = 1 ]; then
+    echo "$DEST/bin"
+    exit 0
+fi
+
+mkdir -p "$DEST"
+SRC="$DEST/src"
+if [ ! -f "$SRC/vendor/llama.cpp/CMakeLists.txt" ]; then
+    echo "build_llama_tools: fetching the llama-cpp-python $VERSION source from PyPI" >&2
+    TMP=$(mktemp -d)
+    trap 'rm -rf "$TMP"' EXIT
+    "$PY" -m pip download -q --no-deps --no-binary :all: "llama-cpp-python==$VERSION" -d "$TMP" >&2
+    rm -rf "$SRC" && mkdir -p "$SRC"
+    tar xzf "$TMP"/llama_cpp_python-*.tar.gz -C "$SRC" --strip-components=1
+fi
+
+# llama-cpp-python builds llama.cpp with its defaults (Release, GGML_NATIVE on the
+# build machine, no curl); the tools get the same, linked statically so they do not
+# pick up another libllama by accident.
+echo "build_llama_tools: building $TARGETS (several minutes on 2 cores)" >&2
+cmake -S "$SRC/vendor/llama.cpp" -B "$DEST/build" -G Ninja \
+    -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >&2
+mkdir -p "$DEST/bin"
+# One target at a time, so the first (llama-bench) is usable before the second is done.
+for t in $TARGETS; do
+    [ -x "$DEST/bin/$t" ] && continue
+    cmake --build "$DEST/build" --target "$t" -j "${JOBS:-$(nproc)}" >&2
+    cp "$DEST/build/bin/$t" "$DEST/bin/$t"
+done
+echo "$VERSION" > "$DEST/bin/VERSION"
+echo "$DEST/bin"
