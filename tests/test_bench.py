@@ -102,11 +102,13 @@ def _check_exports(run) -> None:
         assert row["avg_ts"] > 0 and row["stddev_ts"] >= 0 and row["n_gen"] > 0
         assert row["model_type"] and row["model_size"] > 0 and row["n_threads"] >= 1
         assert len(row["samples_ts"]) == 6
+        # Every setting that changes speed, as llama-bench names it.
+        assert (row["flash_attn"], row["type_k"], row["type_v"]) == ("auto", "f16", "f16") and row["n_batch"] > 0
 
     rows = list(csv.DictReader(io.StringIO(summary_csv(run))))
     assert [r["model_name"] for r in rows] == names
     assert {"avg_ts", "stddev_ts", "n_prompt", "n_gen", "model_type", "model_size", "n_threads",
-            "n_gpu_layers"} <= set(rows[0])
+            "n_gpu_layers", "flash_attn", "type_k", "type_v"} <= set(rows[0])
     assert float(rows[0]["avg_ts"]) == pytest.approx(data["summary"][0]["avg_ts"])
     items = list(csv.DictReader(io.StringIO(items_csv(run))))
     assert len(items) == 12 and {r["correct"] for r in items} <= {"True", "False"}

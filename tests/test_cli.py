@@ -83,6 +83,19 @@ def test_compare_streams_both_and_writes_json(tmp_path, demo_paths):
         assert all(a["t"] <= b["t"] for a, b in zip(toks, toks[1:]))
         assert m["llama_perf"]["n_p_eval"] == m["stats"]["n_prompt"]
         assert m["memory"] and m["memory"][0]["rss"] > 0
+        assert {k: m["settings"][k] for k in ("flash_attn", "type_k", "type_v")} == {
+            "flash_attn": "auto", "type_k": "f16", "type_v": "f16"}
+
+
+def test_compare_flash_attention_and_cache_type_options(tmp_path):
+    out_json = tmp_path / "run.json"
+    out = cli("compare", "smollm2", "smollm2", "-p", "Hi", "-n", "4", "-fa", "off", "-ctk", "q8_0",
+              "--json", str(out_json))
+    assert out.returncode == 0, out.stderr
+    settings = [m["settings"] for m in json.loads(out_json.read_text())["models"]]
+    assert [(s["flash_attn"], s["type_k"], s["type_v"]) for s in settings] == [("off", "q8_0", "f16")] * 2
+    out = cli("compare", "-p", "hi", "--flash-attn", "sometimes")
+    assert out.returncode == 2 and "invalid choice" in out.stderr
 
 
 def test_compare_bad_model_exits_with_its_status(tmp_path):

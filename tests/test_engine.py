@@ -44,6 +44,25 @@ def test_loaded_event_has_facts(pair):
     assert smol.load_seconds > 0 and smol.n_ctx == 2048
     assert smol.pid != gemma.pid != os.getpid()
     assert "CPU" in smol.system_info or "AVX" in smol.system_info
+    # llama.cpp's defaults, recorded with the result (llama-bench's names).
+    assert (smol.flash_attn, smol.type_k, smol.type_v, smol.n_batch) == ("auto", "f16", "f16", 2048)
+
+
+def test_speed_settings_reach_llama_cpp(demo_paths):
+    w = ModelWorker("fa")
+    try:
+        ld = w.load(str(demo_paths["smollm2"]), p.LoadSettings(n_ctx=512, flash_attn="on", type_k="q8_0", type_v="q8_0"))
+        assert (ld.flash_attn, ld.type_k, ld.type_v) == ("on", "q8_0", "q8_0")
+        assert ld.n_batch == 512  # llama.cpp's 2048, capped to the context
+        rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=8)))
+        assert rec.error is None and rec.stats().n_tokens > 0
+        from gemmacompare.engine.model_worker import WorkerFailed
+
+        with pytest.raises(WorkerFailed, match="Flash attention must be one of"):
+            w.load(str(demo_paths["smollm2"]), p.LoadSettings(flash_attn="sometimes"))
+        assert w.alive
+    finally:
+        w.close()
 
 
 

@@ -11,7 +11,8 @@ from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings
 
 def test_round_trip():
     s = AppSettings(mode="fair", theme="dark", models=("a.gguf", "b.gguf"),
-                    panes=(PaneSettings(temperature=0.7), PaneSettings(max_tokens=12, system_prompt="hi")))
+                    panes=(PaneSettings(temperature=0.7, flash_attn="off", type_k="q8_0"),
+                           PaneSettings(max_tokens=12, system_prompt="hi")))
     save_settings(s)
     assert load_settings().settings == s
 
@@ -27,6 +28,8 @@ def test_round_trip():
         '{"panes": [{"n_ctx": 0}, {}]}',
         '{"panes": [{"max_tokens": -5}, {}]}',
         '{"panes": [{"temperature": "hot"}, {}]}',
+        '{"panes": [{"flash_attn": "maybe"}, {}]}',
+        '{"panes": [{}, {"type_v": "q3_weird"}]}',
         '{"mode": "sprint"}',
         '{"schema_version": 99}',
         '{"recent_models": 5}',

@@ -2,7 +2,7 @@
 
 Field names follow llama-bench's JSON/CSV output where the meaning is the same
 (`model_type`, `model_size`, `model_n_params`, `n_threads`, `n_gpu_layers`,
-`n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`, `cpu_info`, `gpu_info`,
+`flash_attn`, `type_k`, `type_v`, `n_batch`, `n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`, `cpu_info`, `gpu_info`,
 `test_time`), so tables from both tools can be put side by side. Here `avg_ts`
 is *generation* t/s (first to last token, mean over repetitions) and `n_prompt`/
 `n_gen` are mean token counts per item, since our prompts are real tasks rather
@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 SUMMARY_FIELDS = [
     "run_id", "test_time", "mode", "suite", "model_filename", "model_name", "model_type", "model_size",
-    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "thinking", "cpu_info", "gpu_info",
+    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch", "thinking",
+    "cpu_info", "gpu_info",
     "n_tasks", "n_reps", "n_items", "accuracy", "accuracy_low", "accuracy_high", "stddev_accuracy",
     "n_prompt", "n_gen", "avg_ts", "stddev_ts", "median_ts", "avg_pp_ts", "stddev_pp_ts",
     "avg_ttft_ms", "stddev_ttft_ms", "avg_tta_ms", "stddev_tta_ms", "avg_thinking_tokens", "avg_answer_tokens",
@@ -65,6 +66,10 @@ def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) ->
             "n_ctx": info.n_ctx if info else run.config.n_ctx,
             "n_threads": info.n_threads if info else None,
             "n_gpu_layers": info.n_gpu_layers if info else run.config.gpu_layers,
+            "flash_attn": info.flash_attn if info else run.config.flash_attn,
+            "type_k": info.type_k if info else run.config.type_k,
+            "type_v": info.type_v if info else run.config.type_v,
+            "n_batch": info.n_batch if info else None,
             "thinking": run.config.thinking,
             "cpu_info": run.machine.get("cpu_model"),
             "gpu_info": run.machine.get("gpu"),
@@ -180,11 +185,13 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
         "## Models",
         "",
     ]
-    model_rows = [["model", "type", "file size", "hash", "threads", "GPU layers", "context", "template"]]
+    model_rows = [["model", "type", "file size", "hash", "threads", "GPU layers", "flash attn", "KV cache",
+                   "context", "template"]]
     for label, m in zip(run.labels, run.models):
         if m:
             model_rows.append([label, m.model_type, f"{m.file_size / 2**20:.0f} MiB", m.file_hash, str(m.n_threads),
-                               str(m.n_gpu_layers), str(m.n_ctx), m.template or "–"])
+                               str(m.n_gpu_layers), m.flash_attn, f"{m.type_k}/{m.type_v}", str(m.n_ctx),
+                               m.template or "–"])
     lines += [markdown_table(model_rows), "", f"File hash: {HASH_METHOD}.", ""]
     if mach:
         lines += [

@@ -40,6 +40,9 @@ class BenchConfig:
     n_ctx: int = 2048
     threads: int = 0  # total CPU threads; 0 = all physical cores
     gpu_layers: int = 0
+    flash_attn: str = "auto"  # llama.cpp's defaults unless the user chose
+    type_k: str = "f16"
+    type_v: str = "f16"
     instruction: str = ANSWER_INSTRUCTION
 
     def to_dict(self) -> dict[str, Any]:
@@ -94,6 +97,10 @@ class ModelInfo:
     system_info: str
     load_seconds: float
     template: str = ""
+    flash_attn: str = "auto"
+    type_k: str = "f16"
+    type_v: str = "f16"
+    n_batch: int = 0
 
     @property
     def model_type(self) -> str:

@@ -223,7 +223,8 @@ class BenchRunner:
 
     def _load(self, pair: ComparePair, run: StoredRun) -> list[ModelInfo]:
         config = run.config
-        settings = p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers)
+        settings = p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
+                                  flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v)
         # A server's model has no file here to hash: its id stands in.
         hashes = ["server" if is_server_ref(path) else file_hash_prefix(path) for path in config.models]
         for i, (old, new) in enumerate(zip(run.models, hashes)):
@@ -246,7 +247,8 @@ class BenchRunner:
                 path=str(path), name=f.name, architecture=f.architecture, parameters=f.parameters,
                 quantization=f.quantization, file_size=f.file_size, file_hash=hashes[i], n_ctx=ld.n_ctx,
                 n_threads=n_threads, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
-                load_seconds=ld.load_seconds,
+                load_seconds=ld.load_seconds, flash_attn=ld.flash_attn, type_k=ld.type_k, type_v=ld.type_v,
+                n_batch=ld.n_batch,
             ))
         self.store.set_environment(run.id, machine_facts().to_dict(), models)
         return models

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+
+
+def add_llama_args(g) -> None:
+    """Settings that change speed, spelled as llama.cpp's own tools spell them;
+    their defaults are llama.cpp's."""
+    g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_CHOICES, default="auto",
+                   help="flash attention (default: auto, on where supported)")
+    g.add_argument("-ctk", "--cache-type-k", choices=KV_CACHE_TYPES, default="f16", help="KV cache type for K")
+    g.add_argument("-ctv", "--cache-type-v", choices=KV_CACHE_TYPES, default="f16", help="KV cache type for V")
+
 
 def int_at_least(lo: int):
     """An argparse type: a whole number >= lo, with a one-line message otherwise."""

@@ -105,6 +105,7 @@ def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None)
                 models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.seed,
                 runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
                 max_tokens=args.max_tokens, n_ctx=args.ctx, threads=args.threads, gpu_layers=args.gpu_layers,
+                flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v,
             )
             try:
                 run_id = create_run(store, config)

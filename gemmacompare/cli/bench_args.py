@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gemmacompare.bench.records import FAIR, RACE
-from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.args import add_llama_args, int_at_least
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 
@@ -40,6 +40,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--threads", type=non_negative_int, default=0, help="total CPU threads (0 = all cores)")
     b.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
                    help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
+    add_llama_args(b)
     think = b.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
     think.add_argument("--no-think", dest="thinking", action="store_false")

@@ -65,6 +65,12 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "model": asdict(loaded.facts) if loaded else None,
                 "load_seconds": loaded.load_seconds if loaded else None,
                 "placement": asdict(loaded.placement) if loaded and loaded.placement else None,
+                # Every setting that changes speed, named as llama-bench names them.
+                "settings": {
+                    "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,
+                    "n_gpu_layers": loaded.n_gpu_layers, "flash_attn": loaded.flash_attn,
+                    "type_k": loaded.type_k, "type_v": loaded.type_v,
+                } if loaded else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
                 "server_figures": asdict(run.finished.server) if run.finished and run.finished.server else None,
@@ -160,7 +166,9 @@ def cmd_compare(args) -> int:
         if any(is_server_ref(x) for x in paths):
             print("# a model on a server takes no CPU threads here; race splits threads among local models only",
                   file=sys.stderr)
-        errors = pair.load([str(x) for x in paths], p.LoadSettings(n_ctx=args.ctx, n_gpu_layers=args.gpu_layers))
+        errors = pair.load([str(x) for x in paths], p.LoadSettings(
+            n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, flash_attn=args.flash_attn,
+            type_k=args.cache_type_k, type_v=args.cache_type_v))
         for i, err in enumerate(errors):
             if err:
                 print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)

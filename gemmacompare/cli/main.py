@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.args import add_llama_args, int_at_least
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
@@ -84,6 +84,7 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=int_at_least(0), default=0, help="total CPU threads (0 = all cores)")
     g.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
                    help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
+    add_llama_args(g)
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     think = g.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)

@@ -13,16 +13,31 @@ from typing import Union
 
 from gemmacompare.engine.llama_runtime import Placement
 from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
 
 # --- settings ----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class LoadSettings:
+    """What the user set; everything else is llama.cpp's default."""
+
     n_ctx: int = 4096
     n_threads: int = 0  # 0: all cores
     n_gpu_layers: int = -1  # -1: all, where a GPU backend is present (the worker makes it 0 otherwise)
-    n_batch: int = 512
+    n_batch: int = 0  # 0: llama.cpp's default
+    flash_attn: str = "auto"  # one of FLASH_ATTN_CHOICES
+    type_k: str = "f16"  # KV cache types, keys of KV_CACHE_TYPES
+    type_v: str = "f16"
+
+    def problem(self) -> str | None:
+        """One sentence if a setting is not one llama.cpp knows, else None."""
+        if self.flash_attn not in FLASH_ATTN_CHOICES:
+            return f"Flash attention must be one of {', '.join(FLASH_ATTN_CHOICES)}, not {self.flash_attn!r}."
+        for name, value in (("K", self.type_k), ("V", self.type_v)):
+            if value not in KV_CACHE_TYPES:
+                return f"The {name} cache type must be one of {', '.join(KV_CACHE_TYPES)}, not {value!r}."
+        return None
 
 
 @dataclass(frozen=True)
@@ -81,6 +96,11 @@ class Loaded:
     n_gpu_layers: int  # as asked of llama.cpp (-1: all)
     system_info: str
     placement: Placement | None = None  # where llama.cpp says the model went
+    # Settings that change speed, recorded with every result (llama-bench's names).
+    flash_attn: str = "auto"
+    type_k: str = "f16"
+    type_v: str = "f16"
+    n_batch: int = 0
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,8 @@ class RemoteWorker:
             n_threads=0,
             n_gpu_layers=0,
             system_info=f"remote server {ref.base_url}" + (f" (owned by {model.owned_by})" if model.owned_by else ""),
+            # The server's own choices; an OpenAI-compatible API does not say them.
+            flash_attn="unknown", type_k="unknown", type_v="unknown",
         )
         return self.loaded
 

@@ -88,40 +88,41 @@ class _Worker:
         except ModelFileError as exc:
             self._send(p.WorkerError(None, exc.message, exc.problem.name))
             return
+        s = cmd.settings
+        problem = s.problem()
+        if problem:
+            self._send(p.WorkerError(None, problem))
+            return
         import llama_cpp
+
+        from gemmacompare.engine.llama_context import LoadError, open_context
 
         load_backends()
         if self._load_log is None:
             self._load_log = LoadLog()
-        s = cmd.settings
         n_threads = s.n_threads or default_threads()
         n_ctx = s.n_ctx
         if facts.context_length:
             n_ctx = min(n_ctx, facts.context_length)
         # "All layers" means none where llama.cpp has no GPU backend; say 0 then.
         n_gpu_layers = s.n_gpu_layers if gpu_offload_available() else 0
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
         self._load_log.start()
         try:
-            llm = llama_cpp.Llama(
-                model_path=cmd.path,
-                n_ctx=n_ctx,
-                n_batch=min(s.n_batch, n_ctx),
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                n_gpu_layers=n_gpu_layers,
-                verbose=False,
-            )
-        except ValueError as exc:
+            llm = open_context(cmd.path, s, n_ctx, n_threads, n_gpu_layers)
+        except LoadError as exc:
             self._load_log.stop()
-            text = str(exc)
-            if "context" in text:
+            if exc.what == "context":
                 msg = (
-                    f"Could not create a {n_ctx}-token context for {facts.name} (probably not enough memory); "
-                    "lower the context size."
+                    f"llama.cpp could not create a {n_ctx}-token context for {facts.name} "
+                    f"(KV cache {s.type_k}/{s.type_v}, flash attention {s.flash_attn}); "
+                    "lower the context size or choose other cache settings."
                 )
             else:
                 msg = f"llama.cpp could not load {os.path.basename(cmd.path)}; the file may be damaged or unsupported."
-            self._send(p.WorkerError(None, msg, text))
+            self._send(p.WorkerError(None, msg))
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
@@ -136,6 +137,10 @@ class _Worker:
                 n_gpu_layers=n_gpu_layers,
                 system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
                 placement=placement,
+                flash_attn=llm.flash_attn,
+                type_k=llm.type_k,
+                type_v=llm.type_v,
+                n_batch=llm.n_batch,
             )
         )
 
@@ -168,15 +173,12 @@ class _Worker:
     def _render(self, cmd: p.GenerateCommand) -> p.PromptReady:
         if cmd.raw_prompt is not None:
             return p.PromptReady(cmd.request_id, "raw", cmd.raw_prompt, False)
-        model = self.llm._model
-        bos_id = self.llm.token_bos()
-        eos_id = self.llm.token_eos()
         rendered = render_chat(
             cmd.messages,
             template=self.facts.chat_template,
             architecture=self.facts.architecture,
-            bos_token=model.token_get_text(bos_id) if bos_id >= 0 else "",
-            eos_token=model.token_get_text(eos_id) if eos_id >= 0 else "",
+            bos_token=self.llm.token_text(self.llm.bos),
+            eos_token=self.llm.token_text(self.llm.eos),
             enable_thinking=cmd.enable_thinking,
         )
         prefilled = prompt_prefills_thinking(rendered.text) is not None
@@ -187,17 +189,17 @@ class _Worker:
 
         t_recv = time.monotonic()
         llm, ctx = self.llm, self.llm.ctx
-        vocab = L.llama_model_get_vocab(llm.model)
+        vocab = llm.vocab
         s = cmd.sampling
         ready = self._render(cmd)
         self._send(ready)
 
         text = ready.prompt_text
-        bos_text = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else None
+        bos_text = llm.token_text(llm.bos)
         # The template usually writes the BOS text itself; adding it again would
         # give the model a double BOS it never saw in training.
         add_special = not (bos_text and text.startswith(bos_text))
-        tokens = llm.tokenize(text.encode("utf-8"), add_bos=add_special, special=True)
+        tokens = llm.tokenize(text, add_special=add_special)
         n_ctx = L.llama_n_ctx(ctx)
         if len(tokens) >= n_ctx:
             self._send(

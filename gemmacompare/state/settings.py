@@ -21,6 +21,13 @@ SCHEMA_VERSION = 1
 MAX_RECENT = 10
 
 
+# llama.cpp's choices, as its tools spell them. "auto" (llama.cpp's default)
+# turns flash attention on where the backend supports it.
+FLASH_ATTN_CHOICES = ("auto", "on", "off")
+# KV cache element types llama-bench accepts; f16 is llama.cpp's default.
+KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl", "f32")
+
+
 @dataclass(frozen=True)
 class PaneSettings:
     temperature: float = 0.0
@@ -29,6 +36,9 @@ class PaneSettings:
     n_ctx: int = 4096
     n_threads: int = 0  # 0: decided by the mode (whole machine or a share)
     n_gpu_layers: int = -1  # all where a GPU backend is present; llama.cpp offloads none otherwise
+    flash_attn: str = "auto"
+    type_k: str = "f16"
+    type_v: str = "f16"
     thinking: bool = True
     system_prompt: str = ""
     raw_mode: bool = False
@@ -61,6 +71,7 @@ _RANGES = {
     "temperature": (0.0, 5.0), "max_tokens": (1, 1 << 20), "seed": (0, 2**32 - 1), "n_ctx": (128, 1 << 22),
     "n_threads": (0, 1024), "n_gpu_layers": (-1, 10_000),
 }
+_CHOICES = {"flash_attn": FLASH_ATTN_CHOICES, "type_k": KV_CACHE_TYPES, "type_v": KV_CACHE_TYPES}
 
 
 def _pane_from(d: dict) -> PaneSettings:
@@ -76,6 +87,8 @@ def _pane_from(d: dict) -> PaneSettings:
                 v = float(v)
             if not isinstance(v, want) or (want is int and isinstance(v, bool)):
                 raise ValueError(f"pane setting {k!r} should be {want.__name__}")
+            if k in _CHOICES and v not in _CHOICES[k]:
+                raise ValueError(f"pane setting {k!r}={v!r} is not one of {', '.join(_CHOICES[k])}")
             lo, hi = _RANGES.get(k, (None, None))
             if lo is not None and not lo <= v <= hi:
                 raise ValueError(f"pane setting {k!r}={v} is outside {lo}..{hi}")

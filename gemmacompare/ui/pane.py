@@ -32,7 +32,7 @@ from .charts import SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_runner import PaneRunner
-from .pane_settings import PaneSettingsDialog
+from .pane_settings import PaneSettingsDialog, load_settings
 from .server_dialog import ServerDialog
 from .stats_format import stats_line, stats_tooltip
 
@@ -215,8 +215,7 @@ class ModelPane(QFrame):
         self._load_started = time.monotonic()
         self._set_state(LOADING, "Loading…")
         self._load_timer.start()
-        self.runner.load(self.model_path, p.LoadSettings(n_ctx=s.n_ctx, n_threads=s.n_threads,
-                                                         n_gpu_layers=s.n_gpu_layers))
+        self.runner.load(self.model_path, load_settings(s))
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:
@@ -243,7 +242,8 @@ class ModelPane(QFrame):
             return
         self.sampler.watch(self.label, ev.pid)
         where = f" · {ev.placement.summary}" if ev.placement else ""
-        self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where}")
+        self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where} · "
+                               f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}")
         self.state_label.setToolTip(ev.placement.accounting if ev.placement else "")
 
     def _on_load_failed(self, message: str) -> None:
@@ -275,7 +275,7 @@ class ModelPane(QFrame):
     def apply_settings(self, new: PaneSettings) -> None:
         old, self.settings = self.settings, new
         self.settings_changed.emit(self.index)
-        if (old.n_ctx, old.n_gpu_layers, old.n_threads) != (new.n_ctx, new.n_gpu_layers, new.n_threads) and self.model_path:
+        if load_settings(old) != load_settings(new) and self.model_path:
             self.reload()
 
     # --- chat ----------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
@@ -15,7 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.state.settings import PaneSettings
+from gemmacompare.engine.protocol import LoadSettings
+from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, PaneSettings
 
 
 class PaneSettingsDialog(QDialog):
@@ -33,6 +35,11 @@ class PaneSettingsDialog(QDialog):
         self.n_threads.setSpecialValueText("auto (by mode)")
         self.n_gpu_layers = QSpinBox(minimum=-1, maximum=999, value=settings.n_gpu_layers)
         self.n_gpu_layers.setSpecialValueText("all")
+        self.flash_attn = _choice(FLASH_ATTN_CHOICES, settings.flash_attn,
+                                  "auto (llama.cpp's default): on where the backend supports it")
+        self.type_k = _choice(KV_CACHE_TYPES, settings.type_k, "KV cache type for keys; f16 is llama.cpp's default")
+        self.type_v = _choice(KV_CACHE_TYPES, settings.type_v,
+                              "KV cache type for values; f16 is llama.cpp's default (quantized needs flash attention)")
         self.thinking = QCheckBox("Let the model think first")
         self.thinking.setChecked(settings.thinking)
         self.thinking.setEnabled(thinking_switch)
@@ -49,6 +56,9 @@ class PaneSettingsDialog(QDialog):
         form.addRow("Context size", self.n_ctx)
         form.addRow("CPU threads", self.n_threads)
         form.addRow("GPU layers", self.n_gpu_layers)
+        form.addRow("Flash attention", self.flash_attn)
+        form.addRow("K cache type", self.type_k)
+        form.addRow("V cache type", self.type_v)
         form.addRow("", self.thinking)
         form.addRow("", self.raw_mode)
         form.addRow("System prompt", self.system_prompt)
@@ -66,7 +76,24 @@ class PaneSettingsDialog(QDialog):
             n_ctx=self.n_ctx.value(),
             n_threads=self.n_threads.value(),
             n_gpu_layers=self.n_gpu_layers.value(),
+            flash_attn=self.flash_attn.currentText(),
+            type_k=self.type_k.currentText(),
+            type_v=self.type_v.currentText(),
             thinking=self.thinking.isChecked(),
             raw_mode=self.raw_mode.isChecked(),
             system_prompt=self.system_prompt.toPlainText().strip(),
         )
+
+
+def _choice(options: tuple[str, ...], current: str, tip: str) -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(options))
+    box.setCurrentText(current)
+    box.setToolTip(tip)
+    return box
+
+
+def load_settings(s: PaneSettings) -> LoadSettings:
+    """What a pane's settings ask of the model load; a change here means a reload."""
+    return LoadSettings(n_ctx=s.n_ctx, n_threads=s.n_threads, n_gpu_layers=s.n_gpu_layers,
+                        flash_attn=s.flash_attn, type_k=s.type_k, type_v=s.type_v)
