@@ -112,6 +112,8 @@ def _check_exports(run) -> None:
     assert float(rows[0]["avg_ts"]) == pytest.approx(data["summary"][0]["avg_ts"])
     items = list(csv.DictReader(io.StringIO(items_csv(run))))
     assert len(items) == 12 and {r["correct"] for r in items} <= {"True", "False"}
+    # Which extraction rule read each answer, e.g. "answer is: = result" or "last number in reply".
+    assert all(r["extract_rule"] for r in items)
 
     md = markdown_report(run)
     table = [line for line in md.splitlines() if line.startswith("| ")]
@@ -198,6 +200,37 @@ def test_results_survive_a_killed_process(demo_paths, tmp_path):
     listing = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "--list"], cwd=ROOT,
                              capture_output=True, text=True, timeout=60)
     assert f"{len(run.items)}/{run.n_planned}" in listing.stdout and "interrupted" in listing.stdout
+
+
+def test_cli_gsm8k_suite_with_a_seeded_sample(tmp_path, demo_paths):
+    out = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "smollm2", "--suite", "gsm8k",
+                          "--sample", "2", "--seed", "5", "-n", "8", "--warmup", "0", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(next(tmp_path.glob("*.json")).read_text())
+    from gemmacompare.bench.tasks import load_suite
+
+    expected = [t.id for t in load_suite("gsm8k").subset(sample=2, seed=5).tasks]
+    assert data["suite"] == "gsm8k" and [i["task_id"] for i in data["items"]] == expected
+    assert all(i["extract_rule"] for i in data["items"])
+
+
+def test_history_from_before_extract_rules_opens(tmp_path):
+    import sqlite3
+
+    from gemmacompare.bench.store import BenchStore
+
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE items (run_id INTEGER, rep INTEGER, task_index INTEGER, model_index INTEGER, "
+               "task_id TEXT, expected TEXT, match TEXT, answer TEXT, thinking TEXT, extracted TEXT, "
+               "correct INTEGER, stats_json TEXT, error TEXT, finished TEXT)")
+    db.commit()
+    db.close()
+    with BenchStore(path):
+        pass
+    cols = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(items)")]
+    assert cols[-1] == "extract_rule"
 
 
 def test_cli_bad_task_file_names_the_line(tmp_path, demo_paths):

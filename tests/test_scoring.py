@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.bench.scoring import extract_number, score
+from gemmacompare.bench.scoring import RULE_LAST_NUMBER, extract_number, extract_number_with_rule, score
 
 
 @pytest.mark.parametrize(
@@ -27,9 +27,28 @@ def test_number_extraction(text, expected):
     assert extract_number(text) == expected
 
 
+@pytest.mark.parametrize(
+    "text, expected, rule",
+    [
+        ("She had 310 and gave 13 away. The answer is 310 - 13 = 227.", "227", "answer is: = result"),
+        ("The answer is 1:10.", "10", "answer is: last number in clause"),
+        ("The answer is 2 + 3 = 5 apples.", "5", "answer is: = result"),
+        ("The answer is 18 eggs, because 9*2=18", "18", "answer is: last number in clause"),
+        ("The answer is 3.5. It took 2 tries.", "3.5", "answer is: last number in clause"),
+        ("Answer: 4 * 6 = 24; so 24 in all", "24", "answer:: = result"),
+        ("9 * 2 = 18\n#### 18", "18", "####: last number in clause"),
+        (r"\boxed{12 - 5 = 7}", "7", "boxed: = result"),
+        ("3 apples and 4 pears make 7 fruit", "7", RULE_LAST_NUMBER),
+        ("no digits here", None, "no number"),
+    ],
+)
+def test_answer_clause_ends_on_its_result(text, expected, rule):
+    assert extract_number_with_rule(text) == (expected, rule)
+
+
 def test_number_verdict_keeps_what_was_extracted():
     v = score("I think it is 17.\nThe answer is 16 apples.", ("15",), "number")
-    assert not v.correct and v.extracted == "16"
+    assert not v.correct and v.extracted == "16" and v.rule == "answer is: last number in clause"
     assert score("The answer is 15.0", ("15",), "number").correct
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 from gemmacompare.bench.scoring import MATCH_KINDS, score
-from gemmacompare.bench.tasks import TaskFileError, builtin_suites, load_suite, load_task_file
+from gemmacompare.bench.tasks import TaskFileError, builtin_suites, load_suite, load_task_file, suites_dir
 
-GSM8K = Path(__file__).resolve().parents[2] / "shared" / "data" / "gsm8k" / "test.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+# The shipped copy: a clone of the repository alone must pass every test.
+GSM8K = ROOT / "resources" / "suites" / "gsm8k.jsonl"
 
 
 def test_builtin_reasoning_suite_is_complete_and_self_consistent():
@@ -32,9 +34,23 @@ def test_subset_first_n_and_seeded_sample():
 
 @pytest.fixture(scope="module")
 def gsm8k_lines() -> list[dict]:
-    if not GSM8K.is_file():
-        pytest.fail(f"the shared GSM8K file is missing: {GSM8K}")
     return [json.loads(line) for line in GSM8K.read_text().splitlines() if line.strip()]
+
+
+def test_gsm8k_is_a_builtin_suite_with_its_licence():
+    assert "gsm8k" in builtin_suites()
+    suite = load_suite("gsm8k")
+    assert len(suite) == 1319 and suite.tasks[0].expected == ("18",)
+    assert suites_dir() == GSM8K.parent
+    licence = (suites_dir() / "gsm8k.LICENSE").read_text()
+    assert "MIT License" in licence and "OpenAI" in licence
+    a, b = suite.subset(sample=10, seed=3), suite.subset(sample=10, seed=3)
+    assert a.tasks == b.tasks and len(a) == 10 and a.tasks != suite.subset(sample=10, seed=4).tasks
+
+
+def test_no_test_reads_outside_the_repository():
+    for path in (ROOT / "tests").glob("*.py"):
+        assert '"shared"' not in path.read_text(), f"{path.name} reads ../shared"
 
 
 def test_gsm8k_parses_every_line(gsm8k_lines):

@@ -36,8 +36,9 @@ SUMMARY_FIELDS = [
 
 ITEM_FIELDS = [
     "run_id", "rep", "task_index", "task_id", "model_index", "model_name", "expected", "match", "extracted",
-    "correct", "error", "n_prompt", "n_gen", "n_thinking", "n_answer", "pp_ts", "avg_ts", "ttft_ms", "tta_ms",
-    "total_ms", "ms_per_token_p50", "stop_reason", "peak_rss_bytes", "peak_vram_bytes", "answer",
+    "extract_rule", "correct", "error", "n_prompt", "n_gen", "n_thinking", "n_answer", "pp_ts", "avg_ts",
+    "ttft_ms", "tta_ms", "total_ms", "ms_per_token_p50", "stop_reason", "peak_rss_bytes", "peak_vram_bytes",
+    "answer",
 ]
 
 
@@ -109,7 +110,8 @@ def item_rows(run: StoredRun) -> list[dict]:
         rows.append({
             "run_id": run.id, "rep": it.rep, "task_index": it.task_index, "task_id": it.task_id,
             "model_index": it.model_index, "model_name": labels[it.model_index] if it.model_index < len(labels) else "",
-            "expected": it.expected, "match": it.match, "extracted": it.extracted, "correct": it.correct,
+            "expected": it.expected, "match": it.match, "extracted": it.extracted,
+            "extract_rule": it.extract_rule, "correct": it.correct,
             "error": it.error, "n_prompt": st.get("n_prompt"), "n_gen": st.get("n_tokens"),
             "n_thinking": st.get("n_thinking"), "n_answer": st.get("n_answer"), "pp_ts": st.get("prefill_tps"),
             "avg_ts": st.get("gen_tps"), "ttft_ms": _ms(st.get("ttft_s")), "tta_ms": _ms(st.get("time_to_answer_s")),

@@ -74,6 +74,7 @@ class ItemResult:
     correct: bool
     stats: dict[str, Any]  # metrics.RunStats as a dict
     error: str | None = None
+    extract_rule: str = ""  # which scoring rule read `extracted` out of the answer
 
     def stat(self, key: str) -> float | None:
         v = self.stats.get(key)

@@ -278,7 +278,7 @@ class BenchRunner:
         verdict = score(rec.answer, task.expected, task.match)
         return ItemResult(
             rep=rep, task_index=ti, task_id=task.id, model_index=i, expected=task.answer, match=task.match,
-            answer=rec.answer, thinking=rec.thinking, extracted=verdict.extracted,
+            answer=rec.answer, thinking=rec.thinking, extracted=verdict.extracted, extract_rule=verdict.rule,
             correct=verdict.correct and rec.error is None, stats=rec.stats().to_dict(),
             error=rec.error.message if rec.error else None,
         )

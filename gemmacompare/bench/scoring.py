@@ -3,8 +3,11 @@
 Small models rarely answer in a clean format, so extraction is forgiving:
 it looks for an explicit final answer first ("#### 18", "The answer is $18.",
 "Answer: 18 eggs", "\\boxed{18}") and only then falls back to the last number
-in the text. The extracted value is always kept next to the verdict, so a user
-can see *why* an answer was marked wrong.
+in the text (lm-evaluation-harness's GSM8K "flexible extract"). Inside the
+answer clause an expression or a time counts by the number it ends on: the
+result after "=", else the clause's last number ("310 - 13 = 227" reads 227).
+The extracted value and the rule that found it are kept next to the verdict, so
+a user can see *why* an answer was marked wrong.
 """
 
 from __future__ import annotations
@@ -30,28 +33,36 @@ _REGEX_FLAGS = re.IGNORECASE | re.MULTILINE
 class Verdict:
     correct: bool
     extracted: str | None  # what was read out of the answer; None: nothing found
+    rule: str = ""  # which extraction rule found it, e.g. "answer is: = result"
 
 
 # A number as people write it: -1,234.5  $18  3/4  12%  .5
 _NUMBER_RE = re.compile(r"(?<![\w.])[-−]?\$?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d+)?(?:/\d+)?|(?<![\w.])\.\d+")
 
-# Markers after which the final answer is written, strongest first.
+# Markers after which the final answer is written, strongest first, with the
+# names the items export gives them.
 _FINAL_MARKERS = (
-    re.compile(r"####\s*(?P<rest>[^\n]*)"),
-    re.compile(r"\\boxed\{(?P<rest>[^}]*)\}"),
-    re.compile(r"(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE),
-    re.compile(r"(?:final\s+)?answer\s*[:=]\s*(?P<rest>[^\n]*)", re.IGNORECASE),
+    ("####", re.compile(r"####\s*(?P<rest>[^\n]*)")),
+    ("boxed", re.compile(r"\\boxed\{(?P<rest>[^}]*)\}")),
+    ("answer is", re.compile(r"(?:the\s+)?(?:final\s+)?answer\s+is\s*:?\s*(?P<rest>[^\n]*)", re.IGNORECASE)),
+    ("answer:", re.compile(r"(?:final\s+)?answer\s*[:=]\s*(?P<rest>[^\n]*)", re.IGNORECASE)),
 )
+RULE_LAST_NUMBER = "last number in reply"
+
+# Where the answer clause ends: a sentence end (not a decimal point), a
+# semicolon, a comma before a word (not a thousands separator), or "because".
+_CLAUSE_END = re.compile(r"[.!?;](?=\s|$)|,(?=\s+\D)|\s(?:because|since|so|as)\s", re.IGNORECASE)
 
 
-def final_answer_span(text: str) -> str | None:
-    """The text after the last, strongest "final answer" marker, or None."""
-    for marker in _FINAL_MARKERS:
+def final_answer(text: str) -> tuple[str, str] | None:
+    """The text after the last, strongest "final answer" marker and the marker's
+    name, or None."""
+    for name, marker in _FINAL_MARKERS:
         hits = list(marker.finditer(text))
         for m in reversed(hits):
             rest = m.group("rest").strip()
             if rest:
-                return rest
+                return rest, name
     return None
 
 
@@ -74,21 +85,36 @@ def _numbers_in(text: str) -> list[str]:
     return [m.group(0) for m in _NUMBER_RE.finditer(text)]
 
 
-def extract_number(text: str) -> str | None:
-    """The answer's number as written (normalised), or None.
+def extract_number_with_rule(text: str) -> tuple[str | None, str]:
+    """The answer's number as written (normalised) and the rule that found it.
 
-    Prefers the first number after a final-answer marker ("The answer is 18
-    eggs, because 9*2=18" reads 18), else the last number anywhere in the text.
+    After a final-answer marker only the answer clause counts ("The answer is
+    18 eggs, because 9*2=18" reads 18): its result after "=" if it has one
+    ("310 - 13 = 227." reads 227), else its last number ("1:10." reads 10).
+    Without a marker, the last number anywhere in the text.
     """
-    span = final_answer_span(text)
-    candidates = _numbers_in(span) if span else []
-    if candidates:
-        raw = candidates[0]
-    else:
-        found = _numbers_in(text)
-        if not found:
-            return None
-        raw = found[-1]
+    found = final_answer(text)
+    if found is not None:
+        span, marker = found
+        clause = _CLAUSE_END.split(span, maxsplit=1)[0]
+        if "=" in clause:
+            after = _numbers_in(clause.rsplit("=", 1)[1])
+            if after:
+                return _normalised(after[0]), f"{marker}: = result"
+        numbers = _numbers_in(clause) or _numbers_in(span)[:1]
+        if numbers:
+            return _normalised(numbers[-1]), f"{marker}: last number in clause"
+    numbers = _numbers_in(text)
+    if not numbers:
+        return None, "no number"
+    return _normalised(numbers[-1]), RULE_LAST_NUMBER
+
+
+def extract_number(text: str) -> str | None:
+    return extract_number_with_rule(text)[0]
+
+
+def _normalised(raw: str) -> str | None:
     value = parse_number(raw)
     return format_number(value) if value is not None else None
 
@@ -126,27 +152,29 @@ def _first_sentence(text: str) -> str:
     return re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
 
 
-def extract_exact(text: str) -> str | None:
-    span = final_answer_span(text)
-    if span is None:
+def extract_exact_with_rule(text: str) -> tuple[str | None, str]:
+    found = final_answer(text)
+    if found is None:
         lines = [ln for ln in text.strip().splitlines() if ln.strip()]
-        span = lines[-1] if lines else ""
+        span, rule = (lines[-1] if lines else ""), "last line"
+    else:
+        span, rule = found
     out = normalize_text(_first_sentence(span))
-    return out or None
+    return (out or None), rule
 
 
 _CHOICE_RE = re.compile(rf"(?<![A-Za-z])\(?([{CHOICE_LETTERS}{CHOICE_LETTERS.lower()}])\)?(?![A-Za-z])")
 
 
-def extract_choice(text: str) -> str | None:
-    span = final_answer_span(text)
-    if span:
-        m = _CHOICE_RE.search(span)
+def extract_choice_with_rule(text: str) -> tuple[str | None, str]:
+    found = final_answer(text)
+    if found:
+        m = _CHOICE_RE.search(found[0])
         if m:
-            return m.group(1).upper()
+            return m.group(1).upper(), found[1]
     # Without a marker, the last standalone capital letter is the likeliest pick.
     hits = [h for h in _CHOICE_RE.finditer(text) if h.group(1).isupper()]
-    return hits[-1].group(1) if hits else None
+    return (hits[-1].group(1), "last capital letter") if hits else (None, "no letter")
 
 
 def regex_problem(pattern: str) -> str | None:
@@ -162,17 +190,17 @@ def score(answer: str, expected: str | tuple[str, ...], match: str) -> Verdict:
     """Judge one answer. `expected` may list several accepted answers (exact)."""
     accepted = (expected,) if isinstance(expected, str) else tuple(expected)
     if match == MATCH_NUMBER:
-        got = extract_number(answer)
-        return Verdict(got is not None and any(numbers_equal(got, e) for e in accepted), got)
+        got, rule = extract_number_with_rule(answer)
+        return Verdict(got is not None and any(numbers_equal(got, e) for e in accepted), got, rule)
     if match == MATCH_EXACT:
-        got = extract_exact(answer)
+        got, rule = extract_exact_with_rule(answer)
         if got is None:
-            return Verdict(False, None)
+            return Verdict(False, None, rule)
         wanted = {normalize_text(e) for e in accepted}
         # "The answer is Tuesday" and "Tuesday" both count; so does a final
         # line that merely starts with the accepted answer ("Tuesday, because ...").
         ok = got in wanted or any(got.startswith(w + " ") for w in wanted if w)
-        return Verdict(ok, got)
+        return Verdict(ok, got, rule)
     if match == MATCH_REGEX:
         for pattern in accepted:
             try:
@@ -183,9 +211,9 @@ def score(answer: str, expected: str | tuple[str, ...], match: str) -> Verdict:
                 log.warning("regex answer %r does not compile; marked wrong", pattern)
                 continue
             if m:
-                return Verdict(True, m.group(0))
-        return Verdict(False, None)
+                return Verdict(True, m.group(0), "regex")
+        return Verdict(False, None, "regex")
     if match == MATCH_CHOICE:
-        got = extract_choice(answer)
-        return Verdict(got is not None and got in {e.strip().upper() for e in accepted}, got)
+        got, rule = extract_choice_with_rule(answer)
+        return Verdict(got is not None and got in {e.strip().upper() for e in accepted}, got, rule)
     raise ValueError(f"unknown match kind {match!r}; use one of {', '.join(MATCH_KINDS)}")

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS items (
     stats_json TEXT NOT NULL,
     error TEXT,
     finished TEXT NOT NULL,
+    extract_rule TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (run_id, rep, task_index, model_index)
 );
 """
@@ -98,6 +99,9 @@ class BenchStore:
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(items)")}
+            if "extract_rule" not in columns:  # a history file from before rules were recorded
+                self._db.execute("ALTER TABLE items ADD COLUMN extract_rule TEXT NOT NULL DEFAULT ''")
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.commit()
 
@@ -174,11 +178,14 @@ class BenchStore:
         now = _now()
         rows = [
             (run_id, it.rep, it.task_index, it.model_index, it.task_id, it.expected, it.match, it.answer,
-             it.thinking, it.extracted, int(it.correct), json.dumps(it.stats), it.error, now)
+             it.thinking, it.extracted, int(it.correct), json.dumps(it.stats), it.error, now, it.extract_rule)
             for it in items
         ]
         with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO items (run_id, rep, task_index, model_index, task_id, expected, match, answer,"
+                " thinking, extracted, correct, stats_json, error, finished, extract_rule)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             self._db.execute("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
 
     def delete_run(self, run_id: int) -> None:
@@ -270,4 +277,5 @@ def _item_from_row(r: sqlite3.Row) -> ItemResult:
         rep=r["rep"], task_index=r["task_index"], task_id=r["task_id"], model_index=r["model_index"],
         expected=r["expected"], match=r["match"], answer=r["answer"], thinking=r["thinking"],
         extracted=r["extracted"], correct=bool(r["correct"]), stats=json.loads(r["stats_json"]), error=r["error"],
+        extract_rule=r["extract_rule"],
     )
