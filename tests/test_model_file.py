@@ -77,6 +77,22 @@ def test_truncated(tmp_path, demo_paths):
     assert err.problem is FileProblem.TRUNCATED and "truncated" in err.message
 
 
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
+def test_truncated_files_say_so_with_sizes(tmp_path, demo_paths, model):
+    data = demo_paths[model].read_bytes()
+    size = len(data)
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[:-1])
+    err = _problem(cut)
+    assert err.problem is FileProblem.TRUNCATED
+    assert err.message == f"cut.gguf is truncated ({size - 1:,} bytes of {size:,} expected); download it again."
+    head = tmp_path / "head.gguf"
+    head.write_bytes(data[:1024])
+    err = _problem(head)
+    assert err.problem is FileProblem.TRUNCATED
+    assert err.message == "head.gguf is truncated (it ends inside its header, after 1,024 bytes); download it again."
+
+
 def test_unknown_architecture(tmp_path):
     err = _problem(write_tiny_gguf(tmp_path / "alien.gguf", arch="notarealarch"))
     assert err.problem is FileProblem.UNKNOWN_ARCH and "notarealarch" in err.message
@@ -137,5 +153,8 @@ def test_damaged_headers_never_crash(tmp_path):
             outcomes["facts"] += 1
         except ModelFileError as exc:
             assert "\n" not in exc.message
+            # Our words only: no library text, whole or cut short.
+            assert "…" not in exc.message and "dtype" not in exc.message and "numpy" not in exc.message
+            assert exc.message.endswith(("download it again.", "a usable llama.cpp model.", "pick another model."))
             outcomes["error"] += 1
     assert outcomes["error"] > 0

@@ -150,16 +150,21 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
     size = _check_path(p)
     try:
         reader = _summary_reader_class()(str(p))
+    except _PastTheEnd as exc:
+        raise ModelFileError(FileProblem.TRUNCATED, truncated_message(p.name, size, exc.needed, exc.exact)) from None
     except Exception as exc:  # noqa: BLE001 - a damaged header can raise anything; it is never a crash
-        # numpy memmap raises these when headers point past the end of the file.
+        # The library's own words (often numpy's) mean nothing to a user; they go to the log in full.
+        log.info("gguf could not read %s", p, exc_info=True)
         msg = str(exc)
-        if any(s in msg for s in ("mmap length is greater", "cannot reshape array", "beyond")) or isinstance(exc, IndexError):
+        if "mmap length is greater" in msg or isinstance(exc, IndexError):
             raise ModelFileError(
-                FileProblem.TRUNCATED, f"{p.name} is truncated (its header points past the end of the file); download it again."
-            ) from exc
+                FileProblem.TRUNCATED,
+                f"{p.name} is truncated ({size:,} bytes; its header points past the end); download it again.",
+            ) from None
         raise ModelFileError(
-            FileProblem.CORRUPT, f"{p.name} is a damaged GGUF file ({msg[:80]}); download it again."
-        ) from exc
+            FileProblem.CORRUPT,
+            f"{p.name} is a damaged GGUF file (its header cannot be read); download it again.",
+        ) from None
 
     def value(key: str, default=None):
         fld = reader.fields.get(key)
@@ -184,10 +189,7 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         types[t.tensor_type.name] += int(t.n_elements)
         data_end = max(data_end, int(t.data_offset) + int(t.n_bytes))
     if data_end > size:
-        raise ModelFileError(
-            FileProblem.TRUNCATED,
-            f"{p.name} is truncated ({human_bytes(size)} of at least {human_bytes(data_end)}); download it again.",
-        )
+        raise ModelFileError(FileProblem.TRUNCATED, truncated_message(p.name, size, data_end, exact=True))
 
     if check_arch and not architecture_known(arch):
         raise ModelFileError(
@@ -212,6 +214,22 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         gguf_version=int(value("GGUF.version", 0)),
         tensor_types=dict(types),
     )
+
+
+def truncated_message(name: str, actual: int, needed: int, exact: bool) -> str:
+    # Exact byte counts: a file cut by a few bytes has the same size in MiB.
+    if exact:
+        return f"{name} is truncated ({actual:,} bytes of {needed:,} expected); download it again."
+    return f"{name} is truncated (it ends inside its header, after {actual:,} bytes); download it again."
+
+
+class _PastTheEnd(Exception):
+    """The header or the tensor table points past the end of the file."""
+
+    def __init__(self, needed: int, exact: bool) -> None:
+        super().__init__(needed)
+        self.needed = needed
+        self.exact = exact  # the whole file's size is known (tensor data), not only a lower bound
 
 
 def _int_or_none(v) -> int | None:
@@ -243,9 +261,32 @@ _SKIP_ARRAYS_LONGER_THAN = 256
 @functools.lru_cache(maxsize=1)
 def _summary_reader_class():
     import numpy as np
-    from gguf import GGUFReader, GGUFValueType
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader, GGUFValueType
 
     class SummaryReader(GGUFReader):
+        # gguf reads through numpy views of a memory map; reading past the end
+        # gives numpy errors ("When changing to a larger dtype...") that say
+        # nothing about the file. Check the bounds first and say how much is missing.
+        def _get(self, offset, dtype, count=1, override_order=None):
+            end = int(offset) + np.dtype(dtype).itemsize * int(count)
+            if end > len(self.data):
+                raise _PastTheEnd(end, exact=False)
+            return super()._get(offset, dtype, count, override_order)
+
+        def _build_tensors(self, start_offs, fields):
+            needed = 0
+            for fld in fields:
+                _name_len, _name, _n_dims, dims, raw_dtype, offset_tensor = fld.parts
+                try:
+                    block_size, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(int(raw_dtype[0]))]
+                except (KeyError, ValueError):
+                    continue  # the reader itself reports an unknown type
+                n_elems = int(np.prod(dims.astype(object)))
+                needed = max(needed, int(start_offs) + int(offset_tensor[0]) + n_elems * type_size // block_size)
+            if needed > len(self.data):
+                raise _PastTheEnd(needed, exact=True)
+            return super()._build_tensors(start_offs, fields)
+
         def _get_field_parts(self, orig_offs, raw_type):
             if raw_type != GGUFValueType.ARRAY:
                 return super()._get_field_parts(orig_offs, raw_type)
@@ -261,16 +302,18 @@ def _summary_reader_class():
                 view = memoryview(self.data)
                 unpack = struct.Struct("<Q").unpack_from
                 for _ in range(n):
+                    if offs + 8 > end:
+                        raise _PastTheEnd(offs + 8, exact=False)
                     offs += 8 + unpack(view, offs)[0]
                     if offs > end:
-                        raise IndexError("array runs past the end of the file")
+                        raise _PastTheEnd(offs, exact=False)
             else:
                 nptype = self.gguf_scalar_to_np.get(itype)
                 if nptype is None:
                     return super()._get_field_parts(orig_offs, raw_type)
                 offs += n * np.dtype(nptype).itemsize
             if offs > len(self.data):
-                raise IndexError("array runs past the end of the file")
+                raise _PastTheEnd(offs, exact=False)
             return offs - orig_offs, [raw_itype, alen], [], [GGUFValueType.ARRAY, itype]
 
     return SummaryReader
