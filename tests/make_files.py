@@ -31,3 +31,15 @@ def write_truncated(src: Path, dst: Path, keep_bytes: int = 4 << 20) -> Path:
 def write_bad_version(dst: Path, version: int = 99) -> Path:
     dst.write_bytes(b"GGUF" + struct.pack("<I", version) + b"\0" * 64)
     return dst
+
+
+def write_broken_template(src: Path, dst: Path) -> Path:
+    """A copy of a model whose chat template has a typo ({% endfro %}).
+
+    Same length as the original tag, so the GGUF string lengths stay right.
+    """
+    data = src.read_bytes()
+    good, bad = b"{% endfor %}", b"{% endfro %}"
+    assert data.count(good) == 1, "expected one {% endfor %} in the template"
+    dst.write_bytes(data.replace(good, bad))
+    return dst

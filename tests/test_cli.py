@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gemmacompare.models.gguf_file import FileProblem
-from tests.make_files import write_bad_version, write_tiny_gguf, write_truncated
+from tests.make_files import write_bad_version, write_broken_template, write_tiny_gguf, write_truncated
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,6 +96,21 @@ def test_compare_flash_attention_and_cache_type_options(tmp_path):
     assert [(s["flash_attn"], s["type_k"], s["type_v"]) for s in settings] == [("off", "q8_0", "f16")] * 2
     out = cli("compare", "-p", "hi", "--flash-attn", "sometimes")
     assert out.returncode == 2 and "invalid choice" in out.stderr
+
+
+def test_broken_chat_template_is_reported_once_and_the_other_model_answers(tmp_path, demo_paths):
+    broken = write_broken_template(demo_paths["smollm2"], tmp_path / "typo.gguf")
+    out = cli("inspect", str(broken))
+    assert out.returncode == 0
+    assert "chat template:  present but broken (line 5: Encountered unknown tag 'endfro'." in out.stdout
+    out = cli("compare", str(broken), "smollm2", "-p", "Hi", "-n", "6", "--mode", "fair")
+    sentence = "chat template of Smollm2 135M 8k Lc100K Mix1 Ep2 is broken (line 5: Encountered unknown tag 'endfro'."
+    assert out.stderr.count(sentence) == 1, out.stderr
+    assert "use raw completion or pick another file." in out.stderr
+    assert "exited" not in out.stderr and "context size" not in out.stderr
+    assert "[B] " in out.stdout  # the other model answered
+    out = cli("compare", str(broken), "smollm2", "-p", "Once upon a time", "-n", "4", "--raw")
+    assert out.returncode == 0 and "[A] " in out.stdout and "broken" not in out.stderr
 
 
 def test_compare_bad_model_exits_with_its_status(tmp_path):

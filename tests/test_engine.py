@@ -237,6 +237,21 @@ def test_fair_stop_also_stops_the_model_still_waiting(pair):
     assert all(r.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS) for r in after.runs)
 
 
+def test_a_dead_worker_is_not_explained_with_a_guess(pair):
+    victim = pair.workers[1]
+    events = []
+    for ev in victim.generate(command(raw_prompt="Once upon a time", messages=(),
+                                      sampling=p.SamplingSettings(max_tokens=5000))):
+        events.append(ev)
+        if isinstance(ev, p.Token) and ev.index == 1:
+            os.kill(victim.pid, signal.SIGTERM)
+    err = events[-1]
+    assert isinstance(err, p.WorkerError) and err.fatal
+    assert "died from SIGTERM; it restarts on the next prompt" in err.message
+    assert "context size" not in err.message and "smaller model" not in err.message
+    assert collect(victim, command()).finished is not None  # restarted
+
+
 def test_load_errors_are_one_sentence(tmp_path):
     w = ModelWorker("bad")
     try:

@@ -66,13 +66,23 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     for p in w.panes:
         reply = p.chat.replies()[-1]
         assert reply.answer.text.strip(), p.label
-        assert "t/s" in reply.stats.text() and "race mode" in reply.stats.text()
+        line = reply.stats.text()
+        assert "t/s" in line and "race mode" in line
+        # The banner's order: per-token latency, time to answer, then the rest.
+        assert line.index("ms/token") < line.index("answer at") < line.index(" tok")
         assert "llama.cpp" in reply.stats.toolTip()
         assert p.record.finished is not None
     assert all(n > 0 for n in w.charts.points_drawn)
-    assert "finished first" in w.banner.text()
+    banner = w.banner.text()
+    assert banner.startswith("Race: A ") and " ms/token vs B " in banner
+    assert "faster per token" in banner or "about the same per token" in banner
+    assert banner.index("ms/token") < banner.index("time to answer") < banner.index("finished first")
+    a, b = (p.record.stats().n_tokens for p in w.panes)
+    assert f"(A {a} vs B {b} tokens)" in banner
+    assert w.prompt.hasFocus() or w.focusWidget() is w.prompt  # ready for the next question
     md = w.results_markdown()
     assert md.count("\n") > 10 and "A: " in md and "B: " in md and "gen t/s" in md
+    assert md.splitlines()[2].startswith("| ms/token |") and "flash attn / KV" in md
     # History: the user turn and both replies, with stats, are on disk already.
     lines = [json.loads(x) for x in list_chats()[-1].read_text().splitlines()]
     assert [x["role"] for x in lines] == ["user", "assistant", "assistant"]
@@ -253,3 +263,30 @@ def test_export_charts_and_copy_markdown(qtbot, tmp_path, demo_paths):
     md = QApplication.clipboard().text()
     assert md.startswith("| race mode |") and "peak RAM" in md
     close(w)
+
+
+def test_first_start_uses_the_screen_and_focuses_the_prompt(qtbot, demo_paths):
+    w = MainWindow(load_settings())
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    avail = w.screen().availableGeometry()
+    assert abs(w.width() - 0.8 * avail.width()) <= 2 and abs(w.height() - 0.8 * avail.height()) <= 2
+    assert abs(w.geometry().center().x() - avail.center().x()) <= 2
+    assert abs(w.geometry().center().y() - avail.center().y()) <= 2
+    assert w.focusWidget() is w.prompt
+    # Legends live in the titles, outside the plot area where the curves are.
+    for plot in (w.charts.rate_plot, w.charts.mem_plot):
+        assert plot.getPlotItem().legend is None
+    rate_title, mem_title = w.charts.legend_text()
+    assert "A" in rate_title and "B" in rate_title and "A RAM" in mem_title and "B RAM" in mem_title
+    qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+    w.new_button.setFocus()
+    w.new_chat()
+    assert w.focusWidget() is w.prompt
+    w.close()
+    # Afterwards the saved geometry is used, as before.
+    w2 = MainWindow(load_settings())
+    qtbot.addWidget(w2)
+    assert w2.size() == w.size()
+    w2.close()

@@ -158,3 +158,13 @@ def test_damaged_headers_never_crash(tmp_path):
             assert exc.message.endswith(("download it again.", "a usable llama.cpp model.", "pick another model."))
             outcomes["error"] += 1
     assert outcomes["error"] > 0
+
+
+def test_broken_chat_template_is_a_fact_not_a_load_failure(tmp_path, demo_paths):
+    from tests.make_files import write_broken_template
+
+    f = read_model_facts(write_broken_template(demo_paths["smollm2"], tmp_path / "typo.gguf"))
+    assert f.has_chat_template
+    assert f.template_problem.startswith("line 5: Encountered unknown tag 'endfro'.")
+    assert any(line.startswith("chat template:  present but broken (line 5:") for line in f.summary_lines())
+    assert read_model_facts(demo_paths["smollm2"]).template_problem is None

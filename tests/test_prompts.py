@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.engine.prompts import TemplateError, render_chat
+from gemmacompare.engine.prompts import render_chat
+from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.engine.protocol import ChatMessage
 
 MSGS = (ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "2+2?"))

@@ -13,6 +13,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import ComparePair, CompareResult
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
+from gemmacompare.engine.speed_summary import speed_summary
 from gemmacompare.engine.stats_table import stats_rows, text_table
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 
@@ -182,6 +183,10 @@ def cmd_compare(args) -> int:
             pair.stop()
             raise
     print()
+    done = [r for r in result.runs if r.finished]
+    if len(done) == 2:
+        print(speed_summary(labels, [r.stats() for r in done], race=result.mode == "race"))
+        print()
     print(format_table(result, labels))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))

@@ -70,6 +70,7 @@ class RunStats:
     ttft_s: float | None  # Send -> first token
     time_to_answer_s: float | None  # Send -> first answer token
     gen_tps: float | None  # tokens after the first / time from first to last
+    ms_per_token: float | None  # the same, as latency: mean time per generated token
     n_tokens: int | None  # None: a server that reports no count (see n_chunks)
     n_thinking: int | None  # None: a server gives no thinking/answer split
     n_answer: int | None
@@ -136,6 +137,7 @@ def _remote_stats(run: RunRecord, st: RunStats) -> RunStats:
         n_prompt=srv.n_prompt if srv and srv.n_prompt is not None else 0,
         prefill_ms=None, prefill_tps=None,
         gen_tps=gen_tps,
+        ms_per_token=1000.0 / gen_tps if gen_tps else None,
         n_tokens=n_gen,
         n_thinking=None, n_answer=None,
         ms_per_token_p50=None, ms_per_token_p95=None,
@@ -172,6 +174,7 @@ def _local_stats(run: RunRecord) -> RunStats:
         ttft_s=(times[0] - run.t_send) if times else None,
         time_to_answer_s=(first_answer.t - run.t_send) if first_answer else None,
         gen_tps=gen_tps,
+        ms_per_token=1000.0 / gen_tps if gen_tps else None,
         n_tokens=len(toks),
         n_thinking=sum(1 for t in toks if t.phase == THINKING),
         n_answer=sum(1 for t in toks if t.phase == ANSWER),

@@ -211,12 +211,14 @@ class ModelWorker:
         proc = self._proc
         if proc is not None:
             proc.join(0.5)
-        how = describe_exit(proc.exitcode if proc is not None else None)
+        code = proc.exitcode if proc is not None else None
+        how = describe_exit(code)
         name = self.loaded.facts.name if self.loaded else (self.label or "the model")
+        tail = self.log_tail()
         return p.WorkerError(
             request_id,
-            f"The worker for {name} {how}; it restarts on the next prompt (lower context size or pick a smaller model if it repeats).",
-            detail=f"exitcode={proc.exitcode if proc else None}\n{self.log_tail()}",
+            f"The worker for {name} {how}; it restarts on the next prompt{_exit_advice(code, tail)}",
+            detail=f"exitcode={code}\n{tail}",
             fatal=True,
         )
 
@@ -227,6 +229,24 @@ class ModelWorker:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+_OUT_OF_MEMORY_WORDS = ("out of memory", "failed to allocate", "cannot allocate", "bad_alloc", "memoryerror")
+
+
+def _exit_advice(exitcode: int | None, log_tail: str) -> str:
+    """The end of the sentence about a dead worker: advice only where the
+    evidence points (a kill that looks like the OOM killer, memory words in the
+    log), and the log's last line quoted whole, never a guess."""
+    last = next((ln.strip() for ln in reversed(log_tail.splitlines()) if ln.strip()), "")
+    if any(w in log_tail.lower() for w in _OUT_OF_MEMORY_WORDS):
+        advice = " (memory ran out: lower the context size or pick a smaller model)"
+    elif exitcode == -signal.SIGKILL:  # the kernel's OOM killer sends SIGKILL, but so do people
+        advice = " (if memory ran out, lower the context size or pick a smaller model)"
+    else:
+        advice = ""
+    quote = f"; its log ends: \u201c{last}\u201d" if last else ""
+    return f"{advice}{quote}."
 
 
 def _worker_log_path(label: str):

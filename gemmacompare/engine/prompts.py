@@ -7,13 +7,11 @@ architecture and its name is reported with the result.
 
 from __future__ import annotations
 
-import datetime
 from dataclasses import dataclass
 from typing import Iterable
 
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from gemmacompare.engine.protocol import ChatMessage
+from gemmacompare.models.chat_template import TemplateError, template_environment
 
 GEMMA_TEMPLATE = (
     "{{ bos_token }}"
@@ -38,10 +36,6 @@ FALLBACK_TEMPLATES: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class TemplateError(Exception):
-    """The chat template could not be rendered."""
-
-
 @dataclass(frozen=True)
 class RenderedPrompt:
     text: str
@@ -53,19 +47,6 @@ def fallback_template(architecture: str) -> tuple[str, str]:
         if architecture.startswith(prefix):
             return name, tpl
     raise AssertionError("the empty prefix always matches")
-
-
-def _raise(message: str):
-    raise TemplateError(message)
-
-
-def _environment() -> ImmutableSandboxedEnvironment:
-    # Same Jinja settings as Hugging Face's apply_chat_template, which these
-    # templates are written for.
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=["jinja2.ext.loopcontrols"])
-    env.globals["raise_exception"] = _raise
-    env.globals["strftime_now"] = lambda fmt: datetime.datetime.now().strftime(fmt)
-    return env
 
 
 def render_chat(
@@ -90,7 +71,7 @@ def render_chat(
     if enable_thinking is not None:
         variables["enable_thinking"] = enable_thinking
     try:
-        text = _environment().from_string(source).render(**variables)
+        text = template_environment().from_string(source).render(**variables)
     except TemplateError:
         raise
     except Exception as exc:  # noqa: BLE001 - a template is user data; whatever it raises is its error

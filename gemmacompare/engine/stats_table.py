@@ -31,17 +31,20 @@ def _memory(s: RunStats) -> str:
     return human_bytes(s.peak_rss) if s.peak_rss else "-"
 
 
+# The order people check claims in (see speed_summary): per-token latency,
+# time to answer, then the rest.
 STAT_ROWS: tuple[tuple[str, callable], ...] = (
-    ("prompt tokens", lambda s: _f(s.server_n_prompt) if s.remote else _f(s.n_prompt)),
-    ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps else _f(s.prefill_tps)),
-    ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
+    ("ms/token", lambda s: _f(s.ms_per_token)),
     ("gen t/s", lambda s: _f(s.gen_tps) if not (s.remote and s.gen_tps is None and s.chunk_rate)
         else f"{s.chunk_rate:.1f} chunks/s"),
     ("gen t/s (llama.cpp / server)", _server_or_llama),
-    ("tokens (think/answer)", _tokens),
     ("time to answer", lambda s: _f(s.time_to_answer_s, " s", 2)),
-    ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
     ("total", lambda s: _f(s.total_s, " s", 2)),
+    ("tokens (think/answer)", _tokens),
+    ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
+    ("prompt tokens", lambda s: _f(s.server_n_prompt) if s.remote else _f(s.n_prompt)),
+    ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps else _f(s.prefill_tps)),
+    ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
     ("stop reason", lambda s: s.stop_reason),
     ("peak RAM", _memory),
     ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available else "no GPU"),
@@ -56,6 +59,9 @@ def stats_rows(result, labels: list[str]) -> list[list[str]]:
     rows = [[f"{result.mode} mode", *labels]]
     for name, fn in STAT_ROWS:
         rows.append([name, *(fn(s) for s in stats)])
+    loaded = result.loaded
+    if any(loaded):
+        rows.append(["flash attn / KV", *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" if ld else "-" for ld in loaded)])
     return rows
 
 

@@ -23,7 +23,8 @@ from multiprocessing.connection import Connection
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
-from gemmacompare.engine.prompts import TemplateError, render_chat
+from gemmacompare.engine.prompts import render_chat
+from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
@@ -153,19 +154,21 @@ class _Worker:
         try:
             self._generate(cmd)
         except TemplateError as exc:
+            broken = self.facts.template_problem
+            what = f"is broken ({broken})" if broken else f"failed to render ({' '.join(str(exc).split())})"
             self._send(
                 p.WorkerError(
                     cmd.request_id,
-                    f"The chat template of {self.facts.name} failed to render ({_one_line(exc)}); "
-                    "try raw completion mode.",
+                    f"The chat template of {self.facts.name} {what}; use raw completion or pick another file.",
                     traceback.format_exc(),
                 )
             )
-        except Exception as exc:  # noqa: BLE001 - reported to the user, worker stays up
+        except Exception:  # noqa: BLE001 - reported to the user, worker stays up
+            log.exception("generation failed")
             self._send(
                 p.WorkerError(
                     cmd.request_id,
-                    f"Generation failed ({_one_line(exc)}); try again or reload the model.",
+                    "Generation failed inside llama.cpp; try again or reload the model (details in the log).",
                     traceback.format_exc(),
                 )
             )
@@ -173,6 +176,8 @@ class _Worker:
     def _render(self, cmd: p.GenerateCommand) -> p.PromptReady:
         if cmd.raw_prompt is not None:
             return p.PromptReady(cmd.request_id, "raw", cmd.raw_prompt, False)
+        if self.facts.template_problem:
+            raise TemplateError(self.facts.template_problem)
         rendered = render_chat(
             cmd.messages,
             template=self.facts.chat_template,
@@ -337,12 +342,6 @@ def _stop_index(text: str, stops: tuple[str, ...]) -> int | None:
     """Where the earliest stop string starts in text, if any does."""
     found = [i for i in (text.find(x) for x in stops) if i >= 0]
     return min(found) if found else None
-
-
-def _one_line(exc: BaseException, limit: int = 160) -> str:
-    """An exception as a short single line, for a message meant to be one sentence."""
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):

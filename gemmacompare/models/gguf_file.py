@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gemmacompare.models.chat_template import template_problem
 from gemmacompare.models.reasoning_formats import reasoning_format_for_template, template_supports_thinking_switch
 
 log = logging.getLogger(__name__)
@@ -59,17 +60,23 @@ class ModelFacts:
     thinking_switch: bool
     gguf_version: int
     tensor_types: dict[str, int] = field(default_factory=dict)
+    template_problem: str | None = None  # why the chat template does not compile
 
     @property
     def has_chat_template(self) -> bool:
         return bool(self.chat_template)
 
     @property
+    def template_label(self) -> str:
+        if self.template_problem:
+            return f"present but broken ({self.template_problem})"
+        return "yes" if self.has_chat_template else "no (a fallback is used)"
+
+    @property
     def size_label(self) -> str:
         return human_count(self.parameters)
 
     def summary_lines(self) -> list[str]:
-        tpl = "yes" if self.has_chat_template else "no (a fallback is used)"
         return [
             f"file:           {self.path}",
             f"name:           {self.name}",
@@ -78,7 +85,7 @@ class ModelFacts:
             f"quantisation:   {self.quantization}",
             f"file size:      {human_bytes(self.file_size)}",
             f"context length: {self.context_length or 'unknown'}",
-            f"chat template:  {tpl}",
+            f"chat template:  {self.template_label}",
             f"reasoning:      {self.reasoning or 'none seen in template'}"
             + (" (thinking switch)" if self.thinking_switch else ""),
         ]
@@ -199,6 +206,7 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         )
 
     template = value("tokenizer.chat_template")
+    template = template if isinstance(template, str) and template else None
     fmt = reasoning_format_for_template(template)
     return ModelFacts(
         path=str(p),
@@ -208,11 +216,12 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         parameters=params,
         quantization=_quantization_name(value("general.file_type"), types),
         context_length=_int_or_none(value(f"{arch}.context_length")),
-        chat_template=template if isinstance(template, str) and template else None,
+        chat_template=template,
         reasoning=fmt.name if fmt else None,
         thinking_switch=template_supports_thinking_switch(template),
         gguf_version=int(value("GGUF.version", 0)),
         tensor_types=dict(types),
+        template_problem=template_problem(template) if template else None,
     )
 
 

@@ -87,24 +87,18 @@ class LiveCharts(QWidget):
             plot.setXRange(0, 5, padding=0)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "seconds since Send")
-            plot.addLegend(offset=(8, 8))
             plot.setMouseEnabled(x=False, y=False)
             plot.getPlotItem().setClipToView(True)
             lay.addWidget(plot)
-        self.rate_curves = [
-            self.rate_plot.plot([], [], name=lab, pen=pg.mkPen(col, width=2)) for lab, col in zip(labels, colours)
-        ]
-        self.rss_curves = [
-            self.mem_plot.plot([], [], name=f"{lab} RAM", pen=pg.mkPen(col, width=2)) for lab, col in zip(labels, colours)
-        ]
-        # VRAM curves join the legend only once a GPU reports memory.
+        self.rate_curves = [self.rate_plot.plot([], [], pen=pg.mkPen(col, width=2)) for col in colours]
+        self.rss_curves = [self.mem_plot.plot([], [], pen=pg.mkPen(col, width=2)) for col in colours]
         self.vram_curves = [
             self.mem_plot.plot([], [], pen=pg.mkPen(col, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
             for col in colours
         ]
-        self._gpu_in_legend = False
+        self._gpu_seen = False
         self._title_colour = "#333333"
-        self.mem_plot.setTitle("Memory (MiB) · VRAM: no GPU")
+        self._set_titles()
         self.sources: list[Callable[[], SeriesData | None]] = []
         self.now: Callable[[], float] = lambda: 0.0
         self.points_drawn = [0] * len(labels)
@@ -131,6 +125,26 @@ class LiveCharts(QWidget):
 
     def set_dark(self, dark: bool) -> None:
         self._title_colour = style_plots((self.rate_plot, self.mem_plot), dark)
+        self._set_titles()
+
+    def legend_text(self) -> tuple[str, str]:
+        """The plots' titles, which carry the legends: a legend inside the plot
+        area sat on top of the curves' starts, where the interesting part is."""
+        rate = "Tokens/sec&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
+            _swatch(lab, col) for lab, col in zip(self.labels, self.colours))
+        mem = "Memory (MiB)&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
+            _swatch(f"{lab} RAM", col) for lab, col in zip(self.labels, self.colours))
+        if self._gpu_seen:
+            mem += "&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
+                _swatch(f"{lab} VRAM", col, dashed=True) for lab, col in zip(self.labels, self.colours))
+        else:
+            mem += "&nbsp;&nbsp;· VRAM: no GPU"
+        return rate, mem
+
+    def _set_titles(self) -> None:
+        rate, mem = self.legend_text()
+        self.rate_plot.setTitle(rate, color=self._title_colour)
+        self.mem_plot.setTitle(mem, color=self._title_colour)
 
     def start(self) -> None:
         self._timer.start()
@@ -199,8 +213,11 @@ class LiveCharts(QWidget):
         # Both plots share one time axis, so both grow together.
         self._grow(self.rate_plot, x_max, rate_max)
         self._grow(self.mem_plot, x_max, mem_max)
-        if gpu_seen and not self._gpu_in_legend:
-            self._gpu_in_legend = True
-            self.mem_plot.setTitle("Memory (MiB): RAM solid, VRAM dashed", color=self._title_colour)
-            for lab, curve in zip(self.labels, self.vram_curves):
-                self.mem_plot.getPlotItem().legend.addItem(curve, f"{lab} VRAM")
+        if gpu_seen and not self._gpu_seen:
+            self._gpu_seen = True
+            self._set_titles()
+
+
+def _swatch(label: str, colour: str, dashed: bool = False) -> str:
+    line = "╍╍" if dashed else "━━"
+    return f"<span style='color:{colour}; font-weight:bold'>{line}</span>&nbsp;{label}"

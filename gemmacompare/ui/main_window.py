@@ -33,6 +33,7 @@ from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.models.library import LibraryScan, ModelRefError, resolve_model_ref, scan_library
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
+from gemmacompare.engine.speed_summary import speed_summary
 from gemmacompare.engine.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.worker import default_threads
 
@@ -43,6 +44,7 @@ from .charts import LiveCharts
 from .get_models import GetModelsDialog
 from .pane import ModelPane
 from .theme import PANE_COLOURS, apply_theme
+from .window_geometry import first_start_geometry
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +107,10 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.charts.setVisible(self.settings.charts_visible)
         self.show_charts_action.setChecked(self.settings.charts_visible)
-        if self.settings.geometry:
-            self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))
-        else:
-            self.resize(1280, 820)
+        if not (self.settings.geometry and
+                self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))):
+            screen = self.screen() or QApplication.primaryScreen()
+            self.setGeometry(first_start_geometry(screen.availableGeometry()))
         self._apply_look()
         if loaded.message:
             self.banner.setText(loaded.message)
@@ -116,6 +118,8 @@ class MainWindow(QMainWindow):
         self.library_found.connect(self._on_library)
         threading.Thread(target=self._find_demos, name="demo-models", daemon=True).start()
         self._update_buttons()
+        # A newcomer types a question first thing; it must land in the prompt.
+        self.prompt.setFocus()
 
     # --- layout --------------------------------------------------------------
 
@@ -434,6 +438,7 @@ class MainWindow(QMainWindow):
                 self._running.add(ready[0])
         self.charts.start()
         self._update_buttons()
+        self.prompt.setFocus()
 
     def stop(self) -> None:
         if self._running:
@@ -443,6 +448,7 @@ class MainWindow(QMainWindow):
         for pane in self.panes:
             pane.stop()
         self._update_buttons()
+        self.prompt.setFocus()
 
     def new_chat(self) -> None:
         if self._running:
@@ -454,6 +460,7 @@ class MainWindow(QMainWindow):
         self.chat_log = None
         self.arena.on_new_chat()
         self._update_buttons()
+        self.prompt.setFocus()
 
     def _on_pane_finished(self, index: int) -> None:
         pane = self.panes[index]
@@ -498,16 +505,11 @@ class MainWindow(QMainWindow):
         if len(done) < 2:
             return
         (pa, sa), (pb, sb) = done
+        summary = speed_summary([pa.label, pb.label], [sa, sb], race=self._last_mode == RACE)
         if self._last_mode == RACE:
-            first, second = ((pa, sa), (pb, sb)) if sa.total_s <= sb.total_s else ((pb, sb), (pa, sa))
-            self.banner.setText(
-                f"Race: {first[0].label} ({first[0].facts.name}) finished first, "
-                f"{second[1].total_s - first[1].total_s:.2f} s ahead · "
-                f"{sa.gen_tps or 0:.1f} vs {sb.gen_tps or 0:.1f} t/s · {self._note}")
+            self.banner.setText(f"Race: {summary} · {self._note}")
         else:
-            self.banner.setText(
-                f"Fair: each ran alone ({self._note}) · {pa.label} {sa.total_s:.2f} s at {sa.gen_tps or 0:.1f} t/s, "
-                f"{pb.label} {sb.total_s:.2f} s at {sb.gen_tps or 0:.1f} t/s · replaying side by side")
+            self.banner.setText(f"Fair: {summary} · each ran alone ({self._note}) · replaying side by side")
 
     # --- replay and charts ---------------------------------------------------
 
@@ -564,7 +566,8 @@ class MainWindow(QMainWindow):
         runs = [p.record for p in self.panes if p.record is not None]
         if not runs:
             return ""
-        result = CompareResult(self._last_mode, self.total_threads, runs=runs)
+        result = CompareResult(self._last_mode, self.total_threads, runs=runs,
+                               loaded=[p.loaded for p in self.panes if p.record is not None])
         labels = [self.arena.display_label(p) for p in self.panes if p.record is not None]
         return markdown_table(stats_rows(result, labels))
 

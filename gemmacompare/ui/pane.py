@@ -219,7 +219,10 @@ class ModelPane(QFrame):
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:
-        tpl = "chat template" if f.has_chat_template else "no chat template (fallback)"
+        if f.template_problem:
+            tpl = f"chat template broken ({f.template_problem}): use raw completion"
+        else:
+            tpl = "chat template" if f.has_chat_template else "no chat template (fallback)"
         extra = f" · thinking: {f.reasoning}" if f.reasoning else ""
         return (f"{f.name} · {f.architecture} · {f.size_label} params · {f.quantization} · "
                 f"{human_bytes(f.file_size)} · ctx {f.context_length or '?'} · {tpl}{extra}")

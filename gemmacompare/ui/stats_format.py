@@ -7,20 +7,25 @@ from gemmacompare.models.gguf_file import human_bytes
 
 
 def stats_line(s: RunStats, mode_note: str) -> str:
+    """In the order of the race banner and `compare`'s table: per-token
+    latency, time to answer, then the rest."""
     parts = []
-    if s.prefill_tps:
-        parts.append(f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
-    if s.ttft_s is not None:
-        parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
-    if s.gen_tps:
-        parts.append(f"<b>{s.gen_tps:.1f} t/s</b>")
+    if s.ms_per_token:
+        parts.append(f"<b>{s.ms_per_token:.0f} ms/token</b> ({s.gen_tps:.1f} t/s)")
+    if s.time_to_answer_s is not None:
+        parts.append(f"answer at {s.time_to_answer_s:.2f} s")
+    done = f" in {s.total_s:.2f} s" if s.total_s is not None else ""
     if s.remote:
         parts.extend(_remote_parts(s))
+        if done:
+            parts.append(f"done{done}")
     else:
         split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
-        parts.append(f"{s.n_tokens} tok{split}")
-    if s.n_thinking and s.time_to_answer_s is not None:
-        parts.append(f"answer at {s.time_to_answer_s:.2f} s")
+        parts.append(f"{s.n_tokens} tok{split}{done}")
+    if s.ttft_s is not None:
+        parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
+    if s.prefill_tps:
+        parts.append(f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
     parts.append(s.stop_reason.replace("_", " "))
     if s.peak_rss:
         parts.append(f"peak RAM {human_bytes(s.peak_rss)}" + (" (server process)" if s.remote else ""))
