@@ -1,68 +1,37 @@
-"""Engine generation speed vs llama.cpp's own, on one model and thread count.
+"""Engine generation speed vs llama.cpp's own llama-bench, side by side.
 
-Reference: a minimal loop in this script (llama_decode of one token + the native
-greedy sampler, nothing else), the same work llama-bench's tg measures.
-Engine: the same prompt through a ModelWorker process (detokenize, reasoning
-split, timestamp, pipe to the parent). Runs alternate, medians are compared.
+llama-bench is built from the very llama.cpp source that llama-cpp-python
+compiled (scripts/build_llama_tools.sh), so both sides run the same code. Both
+use llama.cpp's defaults (flash attention auto, f16 KV cache, n_batch 2048,
+n_ubatch 512) unless told otherwise here, and the same model, threads and token
+count. Runs alternate (llama-bench tg N, then the engine for N tokens), and the
+medians are compared. A bare loop sharing the engine's own context settings hid
+that flash attention was off; only llama.cpp's own tool is the reference now.
 
     .venv/bin/python benchmarks/engine_speed.py [--model smollm2] [--threads 2] [--tokens 128] [--reps 5]
+        [--flash-attn auto|on|off] [--llama-bench PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
-from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
-from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
+from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
+from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
-
-
-def reference_loop(llm, n_tokens: int, threads: int) -> float:
-    """Tokens/sec of a bare decode + greedy-sample loop (first to last token)."""
-    import ctypes
-
-    import llama_cpp as L
-
-    ctx = llm.ctx
-    L.llama_set_n_threads(ctx, threads, threads)
-    L.llama_memory_clear(L.llama_get_memory(ctx), True)
-    toks = llm.tokenize(PROMPT.encode(), add_bos=True)
-    arr = (L.llama_token * len(toks))(*toks)
-    L.llama_decode(ctx, L.llama_batch_get_one(arr, len(toks)))
-    smpl = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
-    L.llama_sampler_chain_add(smpl, L.llama_sampler_init_greedy())
-    one = (L.llama_token * 1)()
-    ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
-    tok = L.llama_sampler_sample(smpl, ctx, -1)
-    t0 = time.perf_counter()
-    for _ in range(n_tokens - 1):
-        one[0] = tok
-        L.llama_decode(ctx, L.llama_batch_get_one(ptr, 1))
-        tok = L.llama_sampler_sample(smpl, ctx, -1)
-    dt = time.perf_counter() - t0
-    L.llama_sampler_free(smpl)
-    return (n_tokens - 1) / dt
-
-
-def reference_server(conn, path: str, threads: int) -> None:
-    import os
-
-    import llama_cpp
-
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    llm = llama_cpp.Llama(model_path=path, n_ctx=512, n_threads=threads, verbose=False)
-    while (n := conn.recv()) is not None:
-        conn.send(reference_loop(llm, n, threads))
 
 
 def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float, float, float, float]:
@@ -85,60 +54,78 @@ def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float,
     return st.gen_tps, st.llama_eval_tps, statistics.median(lat), cpu / max(1, st.n_tokens) * 1e6
 
 
-def speed_args(description: str) -> tuple[argparse.Namespace, str]:
+def speed_args(description: str, extra=None) -> tuple[argparse.Namespace, str]:
     """The options every engine speed script takes, and the model's path."""
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--model", default="smollm2", help="GGUF path or demo key")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--reps", type=int, default=5)
+    if extra:
+        extra(ap)
     args = ap.parse_args()
     return args, str(resolve_model_arg(args.model, 0))
 
 
+def find_llama_bench(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    # Prints the folder of an existing build, or builds one first (minutes).
+    out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
+                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-bench"})
+    if out.returncode != 0:
+        sys.exit(f"could not build llama-bench:\n{out.stderr[-2000:]}")
+    return Path(out.stdout.strip().splitlines()[-1]) / "llama-bench"
+
+
+def llama_bench_run(exe: Path, model: str, threads: int, n_tokens: int, flash_attn: str) -> dict:
+    """One llama-bench tg run (its own warm-up, then one repetition): its JSON row."""
+    cmd = [str(exe), "-m", model, "-t", str(threads), "-p", "0", "-n", str(n_tokens), "-r", "1",
+           "-fa", flash_attn, "-ngl", "0", "-o", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)[0]
+
+
 def main() -> int:
-    args, path = speed_args("Engine generation speed vs a bare llama.cpp loop.")
+    def extra(ap):
+        ap.add_argument("--flash-attn", choices=("auto", "on", "off"), default="auto")
+        ap.add_argument("--llama-bench", help="path of a llama-bench binary (default: build or reuse one)")
 
-    # The reference runs in its own process too, so that neither side shares a
-    # process (or llama.cpp's spinning thread pool) with the other.
-    import multiprocessing as mp
-
-    mpctx = mp.get_context("spawn")
-    ref_conn, child = mpctx.Pipe()
-    ref_proc = mpctx.Process(target=reference_server, args=(child, path, args.threads), daemon=True)
-    ref_proc.start()
-
-    def reference(n: int) -> float:
-        ref_conn.send(n)
-        return ref_conn.recv()
+    args, path = speed_args("Engine generation speed vs llama.cpp's llama-bench.", extra)
+    exe = find_llama_bench(args.llama_bench)
 
     t0 = time.monotonic()
     worker = ModelWorker("bench")
     worker.start()
-    loaded = worker.load(path, p.LoadSettings(n_ctx=512, n_threads=args.threads))
+    loaded = worker.load(path, p.LoadSettings(n_ctx=512, n_threads=args.threads, flash_attn=args.flash_attn))
     start_load = time.monotonic() - t0
 
-    reference(16)  # warm-up both
-    engine_run(worker, 16, args.threads)
+    engine_run(worker, 16, args.threads)  # warm-up (llama-bench warms itself up)
     ref, eng, eng_llama, lat, cpu = [], [], [], [], []
+    row: dict = {}
     for i in range(args.reps):
-        ref.append(reference(args.tokens))
+        row = llama_bench_run(exe, path, args.threads, args.tokens, args.flash_attn)
+        ref.append(float(row["avg_ts"]))
         e = engine_run(worker, args.tokens, args.threads)
         eng.append(e[0])
         eng_llama.append(e[1])
         lat.append(e[2])
         cpu.append(e[3])
-        print(f"rep {i + 1}: reference {ref[-1]:.1f} t/s   engine {eng[-1]:.1f} t/s (llama.cpp counters {eng_llama[-1]:.1f})")
+        print(f"rep {i + 1}: llama-bench tg{args.tokens} {ref[-1]:.1f} t/s   engine {eng[-1]:.1f} t/s "
+              f"(llama.cpp counters {eng_llama[-1]:.1f})", flush=True)
     worker.close()
-    ref_conn.send(None)
-    ref_proc.join(5)
 
     med = statistics.median
     print()
-    print(f"model {Path(path).name}, {args.threads} threads, {args.tokens} tokens, {args.reps} reps (medians)")
-    print(f"reference loop        {med(ref):8.1f} t/s")
+    print(f"model {Path(path).name}, {args.threads} threads, {args.tokens} tokens, {args.reps} alternating reps (medians)")
+    print(f"llama-bench: {exe}  (build {row.get('build_commit')}, flash_attn {row.get('flash_attn')}, "
+          f"type_k {row.get('type_k')}, type_v {row.get('type_v')}, n_batch {row.get('n_batch')}, "
+          f"n_ubatch {row.get('n_ubatch')})")
+    print(f"engine: flash_attn {loaded.flash_attn}, type_k {loaded.type_k}, type_v {loaded.type_v}, "
+          f"n_batch {loaded.n_batch}")
+    print(f"llama-bench tg{args.tokens:<6} {med(ref):8.1f} t/s")
     print(f"engine (wall clock)   {med(eng):8.1f} t/s   ratio {med(eng) / med(ref):.3f}  (target >= 0.97)")
-    print(f"engine (llama.cpp)    {med(eng_llama):8.1f} t/s")
+    print(f"engine (llama.cpp)    {med(eng_llama):8.1f} t/s   ratio {med(eng_llama) / med(ref):.3f}")
     print(f"worker start + load   {start_load:8.2f} s    (load alone {loaded.load_seconds:.2f} s)")
     print(f"token latency to parent {med(lat):6.2f} ms;  parent CPU per token {med(cpu):.0f} µs")
     return 0

@@ -279,7 +279,8 @@ def test_first_start_uses_the_screen_and_focuses_the_prompt(qtbot, demo_paths):
     for plot in (w.charts.rate_plot, w.charts.mem_plot):
         assert plot.getPlotItem().legend is None
     rate_title, mem_title = w.charts.legend_text()
-    assert "A" in rate_title and "B" in rate_title and "A RAM" in mem_title and "B RAM" in mem_title
+    assert rate_title.startswith("Tokens/sec") and mem_title.startswith("RAM (MiB)") and "no GPU" in mem_title
+    assert all("&nbsp;A" in t and "&nbsp;B" in t for t in (rate_title, mem_title))
     qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
     w.new_button.setFocus()
     w.new_chat()

@@ -132,13 +132,11 @@ class LiveCharts(QWidget):
         area sat on top of the curves' starts, where the interesting part is."""
         rate = "Tokens/sec&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
             _swatch(lab, col) for lab, col in zip(self.labels, self.colours))
-        mem = "Memory (MiB)&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
-            _swatch(f"{lab} RAM", col) for lab, col in zip(self.labels, self.colours))
+        swatches = "&nbsp;&nbsp;".join(_swatch(lab, col) for lab, col in zip(self.labels, self.colours))
         if self._gpu_seen:
-            mem += "&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
-                _swatch(f"{lab} VRAM", col, dashed=True) for lab, col in zip(self.labels, self.colours))
+            mem = f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, VRAM dashed"
         else:
-            mem += "&nbsp;&nbsp;· VRAM: no GPU"
+            mem = f"RAM (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· no GPU"
         return rate, mem
 
     def _set_titles(self) -> None:
@@ -218,6 +216,5 @@ class LiveCharts(QWidget):
             self._set_titles()
 
 
-def _swatch(label: str, colour: str, dashed: bool = False) -> str:
-    line = "╍╍" if dashed else "━━"
-    return f"<span style='color:{colour}; font-weight:bold'>{line}</span>&nbsp;{label}"
+def _swatch(label: str, colour: str) -> str:
+    return f"<span style='color:{colour}; font-weight:bold'>━━</span>&nbsp;{label}"

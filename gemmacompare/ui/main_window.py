@@ -602,7 +602,9 @@ class MainWindow(QMainWindow):
     # --- persistence and shutdown -------------------------------------------
 
     def save(self) -> None:
-        if not self.presentation:
+        # Before the window is shown its geometry is Qt's 640x480 placeholder;
+        # saving that made every first start open small.
+        if not self.presentation and self.isVisible():
             geo = bytes(self.saveGeometry().toBase64()).decode()
             self.settings = replace(self.settings, geometry=geo)
         try:
