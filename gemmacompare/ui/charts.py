@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QGraphicsItem, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
 REFRESH_MS = 50  # alternating plots: rate at 10 Hz, memory at 5 Hz (see _tick)
 RATE_WINDOW_S = 1.0
@@ -141,8 +141,11 @@ class LiveCharts(QWidget):
 
     def _set_titles(self) -> None:
         rate, mem = self.legend_text()
-        self.rate_plot.setTitle(rate, color=self._title_colour)
-        self.mem_plot.setTitle(mem, color=self._title_colour)
+        # The titles carry the legends, so they follow the app's font size
+        # (presentation mode makes it larger) rather than pyqtgraph's fixed one.
+        size = f"{max(9.0, QApplication.font().pointSizeF()):.0f}pt"
+        self.rate_plot.setTitle(rate, color=self._title_colour, size=size)
+        self.mem_plot.setTitle(mem, color=self._title_colour, size=size)
 
     def start(self) -> None:
         self._timer.start()

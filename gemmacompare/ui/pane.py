@@ -109,6 +109,8 @@ class ModelPane(QFrame):
         self.facts_label = QLabel("")
         self.facts_label.setObjectName("facts")
         self.facts_label.setWordWrap(True)
+        # Two lines always, so both panes' chats start at the same height.
+        self.facts_label.setMinimumHeight(self.facts_label.fontMetrics().lineSpacing() * 2)
         self.state_label = QLabel("")
         self.state_label.setObjectName("state")
         self.state_label.setWordWrap(True)
