@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import threading
@@ -16,6 +17,8 @@ from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_mode
 from gemmacompare.engine.speed_summary import speed_summary
 from gemmacompare.engine.stats_table import stats_rows, text_table
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
+
+log = logging.getLogger(__name__)
 
 
 class LinePrinter:
@@ -159,6 +162,7 @@ def cmd_compare(args) -> int:
             printer.flush(i)
             if isinstance(ev, p.WorkerError):
                 print(f"[{labels[i]}] error: {ev.message}", file=sys.stderr)
+                log.debug("[%s] detail:\n%s", labels[i], ev.detail)  # shown with -v
             elif ev.server and ev.server.problem:
                 print(f"[{labels[i]}] warning: {ev.server.problem}", file=sys.stderr)
 
@@ -173,6 +177,7 @@ def cmd_compare(args) -> int:
         for i, err in enumerate(errors):
             if err:
                 print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)
+                log.debug("[%s] detail:\n%s", labels[i], err.detail)
             elif pair.loaded[i] is not None and pair.loaded[i].placement is not None:
                 print(f"# [{labels[i]}] runs on {pair.loaded[i].placement.summary}", file=sys.stderr)
         if all(errors):

@@ -356,7 +356,9 @@ class ModelPane(QFrame):
             if self.messages and self.messages[-1].role == "user":
                 self.messages.pop()  # not answered: the next prompt should not see it twice
             self.chat.add_notice(rec.error.message, "error")
-            reply.finish("", rec.error.detail[:2000])
+            # The sentence is for the user; the detail (a traceback, the log's tail) for the log.
+            log.info("%s: %s\n%s", self.label, rec.error.message, rec.error.detail)
+            reply.finish("", "")
             if rec.error.fatal:
                 self.sampler.watch(self.label, None)
                 self._set_state(READY, "The model's worker crashed; it restarts on the next prompt.")
