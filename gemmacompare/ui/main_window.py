@@ -133,9 +133,12 @@ class MainWindow(QMainWindow):
             self.hsplit.addWidget(pane)
         self.vsplit.addWidget(self.hsplit)
         self.vsplit.addWidget(self.charts)
-        self.vsplit.setStretchFactor(0, 3)
+        self.vsplit.setStretchFactor(0, 2)
         self.vsplit.setStretchFactor(1, 1)
-        self.vsplit.setSizes([600, 200])
+        self.vsplit.setSizes([560, 280])
+        # Title, axis and label take ~90 px; below this a 720p screen left no
+        # room for the curves themselves.
+        self.charts.setMinimumHeight(190)
         outer.addWidget(self.vsplit, 1)
 
         self.banner = QLabel("")
