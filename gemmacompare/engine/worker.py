@@ -168,7 +168,7 @@ class _Worker:
             self._send(
                 p.WorkerError(
                     cmd.request_id,
-                    "Generation failed inside llama.cpp; try again or reload the model (details in the log).",
+                    "Generation failed; try again or reload the model (details in the log).",
                     traceback.format_exc(),
                 )
             )
