@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         self.vsplit.setSizes([560, 280])
         # Title, axis and label take ~90 px; below this a 720p screen left no
         # room for the curves themselves.
-        self.charts.setMinimumHeight(190)
+        self.charts.setMinimumHeight(205)
         outer.addWidget(self.vsplit, 1)
 
         self.banner = QLabel("")
