@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         if not (self.settings.geometry and
                 self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))):
             screen = self.screen() or QApplication.primaryScreen()
-            self.setGeometry(first_start_geometry(screen.availableGeometry()))
+            self.setGeometry(first_start_geometry(screen.availableGeometry(), self.minimumSizeHint()))
         self._apply_look()
         if loaded.message:
             self.banner.setText(loaded.message)

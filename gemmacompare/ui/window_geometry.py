@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRect
+from PySide6.QtCore import QRect, QSize
 
 # Share of the screen's available area (without panels and docks) to use: big
 # enough for two panes and the charts, with room left to see it is a window.
 FIRST_START_FRACTION = 0.8
 
 
-def first_start_geometry(available: QRect, fraction: float = FIRST_START_FRACTION) -> QRect:
-    w = round(available.width() * fraction)
-    h = round(available.height() * fraction)
+def first_start_geometry(available: QRect, minimum: QSize = QSize(0, 0),
+                         fraction: float = FIRST_START_FRACTION) -> QRect:
+    """A centred rectangle of `fraction` of the available area, never smaller
+    than the window's minimum (Qt would grow it, off centre) nor the screen."""
+    w = min(available.width(), max(round(available.width() * fraction), minimum.width()))
+    h = min(available.height(), max(round(available.height() * fraction), minimum.height()))
     rect = QRect(0, 0, w, h)
     rect.moveCenter(available.center())
     return rect
