@@ -76,6 +76,7 @@ def test_compare_streams_both_and_writes_json(tmp_path, demo_paths):
     assert [m["model"]["architecture"] for m in data["models"]] == ["llama", "gemma3"]
     assert "# [A] runs on CPU · 0/31 layers offloaded" in out.stderr
     assert "# [B] runs on CPU · 0/19 layers offloaded" in out.stderr
+    assert "backend (llama.cpp)" in out.stdout and "CPU · 0/19 layers offloaded" in out.stdout
     assert [(m["placement"]["backend"], m["placement"]["layers_offloaded"]) for m in data["models"]] == [("CPU", 0)] * 2
     for m in data["models"]:
         toks = m["tokens"]

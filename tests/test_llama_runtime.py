@@ -69,3 +69,25 @@ def test_runtime_info_on_this_build():
     assert "CPU" in info.backends and info.default_backend == "CPU" and not info.gpu_devices
     assert info.devices[0].kind == "CPU" and info.devices[0].memory_total > 0
     assert "CPU :" in info.system_info
+
+
+def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
+    """A Vulkan (or Metal, ROCm) model: no NVML, so the table shows llama.cpp's own allocation."""
+    from types import SimpleNamespace
+
+    from gemmacompare.engine.metrics import RunStats
+    from gemmacompare.engine.stats_table import stats_rows
+
+    vulkan = parse_load_log("load_tensors: offloaded 31/31 layers to GPU\n"
+                            "load_tensors:      Vulkan0 model buffer size =    85.00 MiB\n"
+                            "llama_kv_cache:      Vulkan0 KV buffer size =    90.00 MiB\n")
+    cpu = parse_load_log("load_tensors:   CPU_Mapped model buffer size =    92.10 MiB\n", n_layer=30)
+    st = RunStats(10, 5.0, 2000.0, 0.1, 0.1, 50.0, 16, 0, 16, 20.0, 25.0, 0.5, "max_tokens", 300 * MIB, None,
+                  False, 2, "gguf", 10, 16, 2000.0, 50.0)
+    run = SimpleNamespace(stats=lambda: st)
+    result = SimpleNamespace(mode="race", runs=[run, run],
+                             loaded=[SimpleNamespace(placement=pl, flash_attn="auto", type_k="f16", type_v="f16")
+                                     for pl in (vulkan, cpu)])
+    rows = {r[0]: r[1:] for r in stats_rows(result, ["A", "B"])}
+    assert rows["peak VRAM"] == ["175.0 MiB allocated by llama.cpp (model, KV, compute)", "no GPU"]
+    assert rows["backend (llama.cpp)"] == ["Vulkan · 31/31 layers offloaded", "CPU · 0/31 layers offloaded"]

@@ -56,13 +56,26 @@ STAT_ROWS: tuple[tuple[str, callable], ...] = (
 def stats_rows(result, labels: list[str]) -> list[list[str]]:
     """Header row then one row per figure; `result` is a CompareResult."""
     stats: list[RunStats] = [r.stats() for r in result.runs]
+    loaded = list(getattr(result, "loaded", None) or [])
+    placements = [getattr(ld, "placement", None) for ld in loaded] + [None] * (len(stats) - len(loaded))
     rows = [[f"{result.mode} mode", *labels]]
     for name, fn in STAT_ROWS:
-        rows.append([name, *(fn(s) for s in stats)])
-    loaded = result.loaded
+        cells = [fn(s) for s in stats]
+        if name == "peak VRAM":
+            cells = [_device_memory(s, pl) or cell for s, pl, cell in zip(stats, placements, cells)]
+        rows.append([name, *cells])
     if any(loaded):
         rows.append(["flash attn / KV", *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" if ld else "-" for ld in loaded)])
+    if any(placements):
+        rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
     return rows
+
+
+def _device_memory(s: RunStats, placement) -> str | None:
+    """Without NVML (Metal, Vulkan, ROCm): llama.cpp's own account of what it allocated on the device."""
+    if s.gpu_available or placement is None or not placement.device_bytes():
+        return None
+    return f"{human_bytes(placement.device_bytes())} allocated by llama.cpp (model, KV, compute)"
 
 
 def text_table(rows: list[list[str]]) -> str:
