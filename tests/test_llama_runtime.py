@@ -73,6 +73,7 @@ def test_runtime_info_on_this_build():
 
 def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
     """A Vulkan (or Metal, ROCm) model: no NVML, so the table shows llama.cpp's own allocation."""
+    from dataclasses import fields
     from types import SimpleNamespace
 
     from gemmacompare.engine.metrics import RunStats
@@ -82,8 +83,9 @@ def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
                             "load_tensors:      Vulkan0 model buffer size =    85.00 MiB\n"
                             "llama_kv_cache:      Vulkan0 KV buffer size =    90.00 MiB\n")
     cpu = parse_load_log("load_tensors:   CPU_Mapped model buffer size =    92.10 MiB\n", n_layer=30)
-    st = RunStats(10, 5.0, 2000.0, 0.1, 0.1, 50.0, 16, 0, 16, 20.0, 25.0, 0.5, "max_tokens", 300 * MIB, None,
-                  False, 2, "gguf", 10, 16, 2000.0, 50.0)
+    figures = {f.name: None for f in fields(RunStats)} | {"remote": False, "server_complete": True}
+    st = RunStats(**figures | dict(n_prompt=10, n_tokens=16, stop_reason="max_tokens", peak_rss=300 * MIB,
+                                  gpu_available=False, n_threads=2, template="gguf"))
     run = SimpleNamespace(stats=lambda: st)
     result = SimpleNamespace(mode="race", runs=[run, run],
                              loaded=[SimpleNamespace(placement=pl, flash_attn="auto", type_k="f16", type_v="f16")
