@@ -113,15 +113,7 @@ class LiveCharts(QWidget):
     def set_labels(self, labels: list[str]) -> None:
         """Rename the curves in the legends (blind mode names sides, not models)."""
         self.labels = labels
-        names = {}
-        for i, lab in enumerate(labels):
-            names[id(self.rate_curves[i])] = lab
-            names[id(self.rss_curves[i])] = f"{lab} RAM"
-            names[id(self.vram_curves[i])] = f"{lab} VRAM"
-        for plot in (self.rate_plot, self.mem_plot):
-            for sample, label in plot.getPlotItem().legend.items:
-                if id(sample.item) in names:
-                    label.setText(names[id(sample.item)])
+        self._set_titles()
 
     def set_dark(self, dark: bool) -> None:
         self._title_colour = style_plots((self.rate_plot, self.mem_plot), dark)
