@@ -34,7 +34,11 @@ def start_llama_cpp_server(model: Path, log_path: Path, port: int | None = None,
     log = open(log_path, "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "2048", *extra],
+         "--port", str(port), "--n_ctx", "2048",
+         # llama.cpp's own defaults, which the local engine uses too (llama_cpp's
+         # Llama() turns flash attention off and batches by 512): greedy answers
+         # of the same file then match token for token.
+         "--flash_attn", "true", "--n_batch", "2048", *extra],
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/v1"

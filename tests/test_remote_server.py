@@ -22,6 +22,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import ComparePair
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.remote import RemoteWorker
+from tests.fake_servers import start_llama_cpp_server, stop_process
 
 PROMPT = "Name three colours of the rainbow."
 N = 24
@@ -108,8 +109,18 @@ def test_stop_mid_stream_on_the_real_server(llama_cpp_server):
     w.close()
 
 
-def test_bench_with_one_remote_model(llama_cpp_server, demo_paths):
-    base, _ = llama_cpp_server
+def test_bench_with_one_remote_model(demo_paths, tmp_path):
+    # A server of its own: llama_cpp.server reuses the KV cache of a previous
+    # request's common prefix, and a prefill split differently gives slightly
+    # different logits, so after other tests' requests greedy answers could part.
+    proc, base = start_llama_cpp_server(demo_paths["smollm2"], tmp_path / "server.log")
+    try:
+        _bench_with_one_remote_model(base, demo_paths)
+    finally:
+        stop_process(proc)
+
+
+def _bench_with_one_remote_model(base, demo_paths):
     with BenchStore() as store:
         config = BenchConfig(models=(str(demo_paths["smollm2"]), base), suite="reasoning", limit=2, runs=1,
                              warmup=0, max_tokens=16, threads=2)

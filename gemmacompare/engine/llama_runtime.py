@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import re
 import sys
 import threading
@@ -54,18 +55,36 @@ def llama_lib_dir() -> Path:
     return Path(llama_cpp.__file__).resolve().parent / "lib"
 
 
+def _libggml_loaded_by_libllama(folder: Path) -> ctypes.CDLL:
+    """The very libggml that libllama loaded, not another copy of it.
+
+    A wheel cannot hold symlinks, so libggml.so, libggml.so.0 and libggml.so.0.x
+    are three copies of one file. Opening a different copy by path gives a
+    second backend registry: a portable (GGML_BACKEND_DL) build then loads its
+    CPU backend into the copy libllama never sees, and every model load fails
+    with "no backends are loaded". RTLD_NOLOAD finds the one already in memory.
+    """
+    names = {"win32": ["ggml.dll"], "darwin": ["libggml.dylib"]}.get(sys.platform, ["libggml.so"])
+    candidates = [folder / n for n in names] + sorted(folder.glob("libggml.so*")) + sorted(folder.glob("libggml*.dylib"))
+    noload = getattr(os, "RTLD_NOLOAD", 0)
+    if noload:
+        for c in candidates:
+            try:
+                return ctypes.CDLL(c.name, mode=noload)
+            except OSError:
+                continue
+    path = next((c for c in candidates if c.exists()), None)
+    if path is None:
+        raise OSError(f"libggml not found in {folder}")
+    return ctypes.CDLL(str(path))
+
+
 def _ggml_lib() -> ctypes.CDLL:
     global _ggml
     if _ggml is None:
         import llama_cpp  # noqa: F401 - loads libllama and with it libggml
 
-        folder = llama_lib_dir()
-        names = {"win32": ["ggml.dll"], "darwin": ["libggml.dylib"]}.get(sys.platform, ["libggml.so"])
-        candidates = [folder / n for n in names] + sorted(folder.glob("libggml.so*")) + sorted(folder.glob("libggml*.dylib"))
-        path = next((c for c in candidates if c.exists()), None)
-        if path is None:
-            raise OSError(f"libggml not found in {folder}")
-        lib = ctypes.CDLL(str(path))
+        lib = _libggml_loaded_by_libllama(llama_lib_dir())
         vp, sz, cp = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p
         for name, res, args in (
             ("ggml_backend_reg_count", sz, []),

@@ -40,6 +40,7 @@ from gemmacompare.engine.worker import default_threads
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
+from .gc_guard import collect_in_gui_thread_only
 from .charts import LiveCharts
 from .get_models import GetModelsDialog
 from .pane import ModelPane
@@ -116,6 +117,8 @@ class MainWindow(QMainWindow):
             self.banner.setText(loaded.message)
         self.demos_found.connect(self._on_demos)
         self.library_found.connect(self._on_library)
+        # Before the first background thread: garbage collection must stay in this thread.
+        collect_in_gui_thread_only()
         threading.Thread(target=self._find_demos, name="demo-models", daemon=True).start()
         self._update_buttons()
         # A newcomer types a question first thing; it must land in the prompt.
