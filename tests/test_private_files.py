@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gemmacompare.arena.store import ArenaStore
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.paths import app_dirs
@@ -35,11 +36,13 @@ def test_folders_0700_and_files_0600_even_with_a_loose_umask(app_home):
         log.append({"role": "user", "text": "my private prompt"})
         with BenchStore() as store:
             store_path = store.path
+        arena = ArenaStore()
+        assert arena.battles() == []
     finally:
         os.umask(old)
-    for d in (dirs.config, dirs.data, dirs.cache, dirs.log, log.path.parent, store_path.parent):
+    for d in (dirs.config, dirs.data, dirs.cache, dirs.log, log.path.parent, store_path.parent, arena.path.parent):
         assert mode(d) == 0o700, d
-    for f in (settings_path(), log.path, store_path):
+    for f in (settings_path(), log.path, store_path, arena.path):
         assert mode(f) == 0o600, f
     for extra in store_path.parent.glob(store_path.name + "-*"):  # SQLite's -wal / -shm follow the db
         assert mode(extra) & 0o077 == 0, extra

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gemmacompare.arena.battles import Battle, Side, VoteCounts
-from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.paths import app_dirs, private_file
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,12 @@ class ArenaStore:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path == default_db_path():
+                # Prompts and answers are the user's own: 0700 folder, 0600 file
+                # (SQLite gives its -wal and -shm files the database file's mode).
+                private_file(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # the user's own folder: left as it is
         except OSError as exc:
             log.warning("arena folder %s: %s", self.path.parent, exc)
             raise ArenaStoreError(f"Cannot create the folder for the arena history ({self.path.parent}); "
