@@ -31,8 +31,7 @@ class RunRecord:
 
     def add(self, ev: p.Event) -> None:
         if isinstance(ev, p.Token):
-            if ev.timed:
-                self.tokens.append(ev)
+            self.tokens.append(ev)
             if ev.thinking:
                 self.thinking_text.append(ev.thinking)
             if ev.answer:

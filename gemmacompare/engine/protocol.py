@@ -123,8 +123,7 @@ class PrefillDone:
         return (self.t_end - self.t_start) * 1000.0
 
 
-# Token.token_id values that are not token ids:
-TEXT_ONLY = -1  # held-back text shown at the end; neither a token nor timed
+# A Token.token_id that is not a token id:
 SERVER_CHUNK = -2  # a text delta from a server, timed on arrival; a chunk is not a token
 
 
@@ -137,11 +136,6 @@ class Token:
     phase: str  # thinking | answer
     thinking: str  # visible thinking text this token added (markers removed)
     answer: str  # visible answer text this token added
-
-    @property
-    def timed(self) -> bool:
-        """A sampled token (local) or an arriving chunk (server): a point on the time axis."""
-        return self.token_id != TEXT_ONLY
 
 
 @dataclass(frozen=True)

@@ -337,9 +337,8 @@ class ModelPane(QFrame):
             if isinstance(ev, p.Token):
                 thinking.append(ev.thinking)
                 answer.append(ev.answer)
-                if ev.timed:
-                    self._token_times.append(ev.t - rec.t_send)
-                    n_think += ev.phase == "thinking"
+                self._token_times.append(ev.t - rec.t_send)
+                n_think += ev.phase == "thinking"
             elif isinstance(ev, p.PromptReady) and self.runner.worker.pid:
                 # generate() may have restarted a crashed worker: sample the new pid.
                 self.sampler.watch(self.label, self.runner.worker.pid)
