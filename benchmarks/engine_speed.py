@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,8 +35,8 @@ from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
 PROMPT = "Once upon a time, in a small village by the sea, there lived"
 
 
-def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float, float, float, float]:
-    """(wall t/s, llama.cpp eval t/s, median worker->parent latency ms, parent CPU µs/token)."""
+def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float, float, float, float, int]:
+    """(wall t/s, llama.cpp eval t/s, median worker->parent latency ms, parent CPU µs/token, prompt tokens)."""
     cmd = p.GenerateCommand(
         request_id=1, raw_prompt=PROMPT, n_threads=threads,
         sampling=p.SamplingSettings(max_tokens=n_tokens, temperature=0.0),
@@ -51,7 +52,7 @@ def engine_run(worker: ModelWorker, n_tokens: int, threads: int) -> tuple[float,
     st = rec.stats()
     if st.n_tokens < n_tokens:
         print(f"  note: stopped after {st.n_tokens} tokens ({st.stop_reason})")
-    return st.gen_tps, st.llama_eval_tps, statistics.median(lat), cpu / max(1, st.n_tokens) * 1e6
+    return st.gen_tps, st.llama_eval_tps, statistics.median(lat), cpu / max(1, st.n_tokens) * 1e6, st.n_prompt
 
 
 def speed_args(description: str, extra=None) -> tuple[argparse.Namespace, str]:
@@ -78,9 +79,10 @@ def find_llama_bench(explicit: str | None) -> Path:
     return Path(out.stdout.strip().splitlines()[-1]) / "llama-bench"
 
 
-def llama_bench_run(exe: Path, model: str, threads: int, n_tokens: int, flash_attn: str) -> dict:
-    """One llama-bench tg run (its own warm-up, then one repetition): its JSON row."""
-    cmd = [str(exe), "-m", model, "-t", str(threads), "-p", "0", "-n", str(n_tokens), "-r", "1",
+def llama_bench_run(exe: Path, model: str, threads: int, n_tokens: int, depth: int, flash_attn: str) -> dict:
+    """One llama-bench tg run (its own warm-up, then one repetition) after `depth`
+    tokens of context, as the engine generates after its prompt: its JSON row."""
+    cmd = [str(exe), "-m", model, "-t", str(threads), "-p", "0", "-n", str(n_tokens), "-d", str(depth), "-r", "1",
            "-fa", flash_attn, "-ngl", "0", "-o", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)[0]
@@ -97,14 +99,19 @@ def main() -> int:
     t0 = time.monotonic()
     worker = ModelWorker("bench")
     worker.start()
-    loaded = worker.load(path, p.LoadSettings(n_ctx=512, n_threads=args.threads, flash_attn=args.flash_attn))
+    settings = p.LoadSettings(n_ctx=512, n_threads=args.threads, flash_attn=args.flash_attn)
+    loaded = worker.load(path, settings)
     start_load = time.monotonic() - t0
-
-    engine_run(worker, 16, args.threads)  # warm-up (llama-bench warms itself up)
+    depth = engine_run(worker, 16, args.threads)[4]  # warm-up, and the prompt's length
+    # llama-bench sizes its context to exactly depth + tokens, and with flash
+    # attention the work per token grows with the KV cells in view (padded to 256
+    # in a larger context), so the engine gets the same context size.
+    loaded = worker.load(path, replace(settings, n_ctx=depth + args.tokens))
+    engine_run(worker, 16, args.threads)
     ref, eng, eng_llama, lat, cpu = [], [], [], [], []
     row: dict = {}
     for i in range(args.reps):
-        row = llama_bench_run(exe, path, args.threads, args.tokens, args.flash_attn)
+        row = llama_bench_run(exe, path, args.threads, args.tokens, depth, args.flash_attn)
         ref.append(float(row["avg_ts"]))
         e = engine_run(worker, args.tokens, args.threads)
         eng.append(e[0])
@@ -117,15 +124,19 @@ def main() -> int:
 
     med = statistics.median
     print()
-    print(f"model {Path(path).name}, {args.threads} threads, {args.tokens} tokens, {args.reps} alternating reps (medians)")
+    print(f"model {Path(path).name}, {args.threads} threads, {args.tokens} tokens after {depth} of prompt, "
+          f"{args.reps} alternating reps (medians)")
     print(f"llama-bench: {exe}  (build {row.get('build_commit')}, flash_attn {row.get('flash_attn')}, "
           f"type_k {row.get('type_k')}, type_v {row.get('type_v')}, n_batch {row.get('n_batch')}, "
-          f"n_ubatch {row.get('n_ubatch')})")
+          f"n_ubatch {row.get('n_ubatch')}, n_depth {row.get('n_depth')}, context {depth + args.tokens})")
     print(f"engine: flash_attn {loaded.flash_attn}, type_k {loaded.type_k}, type_v {loaded.type_v}, "
-          f"n_batch {loaded.n_batch}")
-    print(f"llama-bench tg{args.tokens:<6} {med(ref):8.1f} t/s")
+          f"n_batch {loaded.n_batch}, context {loaded.n_ctx}, greedy")
+    print(f"llama-bench tg{args.tokens} @ d{depth:<3} {med(ref):6.1f} t/s")
     print(f"engine (wall clock)   {med(eng):8.1f} t/s   ratio {med(eng) / med(ref):.3f}  (target >= 0.97)")
     print(f"engine (llama.cpp)    {med(eng_llama):8.1f} t/s   ratio {med(eng_llama) / med(ref):.3f}")
+    paired = [e / r for e, r in zip(eng, ref)]
+    print(f"median of the per-rep ratios (engine wall clock / llama-bench, each pair run back to back): "
+          f"{med(paired):.3f}")
     print(f"worker start + load   {start_load:8.2f} s    (load alone {loaded.load_seconds:.2f} s)")
     print(f"token latency to parent {med(lat):6.2f} ms;  parent CPU per token {med(cpu):.0f} µs")
     return 0

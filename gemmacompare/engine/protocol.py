@@ -143,7 +143,7 @@ class TokenBatch:
     """Wire form of consecutive tokens: rows of Token fields after request_id.
 
     The worker sends tokens in small batches (first token at once, then about
-    every 20 ms): one pipe wake-up and one unpickle per batch instead of per
+    every 50 ms): one pipe wake-up and one unpickle per batch instead of per
     token keeps the parent's cost per token in the microseconds, which matters
     on a 2-core machine where the parent shares cores with both workers.
     ModelWorker.generate unpacks batches, so consumers only see Token events.

@@ -31,7 +31,11 @@ from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 log = logging.getLogger(__name__)
 
 # Tokens are batched on the wire for at most this long (see protocol.TokenBatch).
-TOKEN_FLUSH_S = 0.02
+# Each batch wakes the parent, which costs ~0.25 ms of CPU on this kind of VM and
+# preempts a llama.cpp thread when both cores decode; at 20 ms a 37 t/s model
+# woke it for every token. 50 ms is still 20 updates a second on screen, and
+# every token keeps its own timestamp.
+TOKEN_FLUSH_S = 0.05
 
 
 def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> None:
@@ -269,7 +273,8 @@ class _Worker:
             tail_len = max((len(x) for x in stop_strings), default=0) * 2
             recent = ""
             n_past, n_gen = len(tokens), 0
-            sample, decode, is_eog = L.llama_sampler_sample, L.llama_decode, L.llama_vocab_is_eog
+            sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab)) if _is_greedy(s) else L.llama_sampler_sample
+            decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
             to_piece, batch_one, send, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, self.conn.send, time.monotonic
             stop_flag = self.stop_flag
             rid = cmd.request_id
@@ -342,6 +347,27 @@ def _stop_index(text: str, stops: tuple[str, ...]) -> int | None:
     """Where the earliest stop string starts in text, if any does."""
     found = [i for i in (text.find(x) for x in stops) if i >= 0]
     return min(found) if found else None
+
+
+def _is_greedy(s: p.SamplingSettings) -> bool:
+    return s.temperature <= 0 and (not s.repeat_penalty or s.repeat_penalty == 1.0)
+
+
+def _greedy_pick(L, n_vocab: int):
+    """Greedy decoding as an argmax over the logits, in place of llama.cpp's
+    greedy sampler. The sampler first copies the whole vocabulary into a
+    candidate array: 0.85 ms a token for Gemma's 262k entries (4% of its decode
+    time on 2 cores), against 0.04 ms here. Same pick: the first highest logit."""
+    import numpy as np
+
+    row = ctypes.c_float * n_vocab
+    logits_of = L.llama_get_logits_ith
+
+    def pick(_sampler, ctx, i: int) -> int:
+        address = ctypes.cast(logits_of(ctx, i), ctypes.c_void_p).value
+        return int(np.frombuffer(row.from_address(address), dtype=np.float32).argmax())
+
+    return pick
 
 
 def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
