@@ -26,6 +26,10 @@ class SeriesData:
     rss_mib: np.ndarray
     vram_mib: np.ndarray | None  # None: no GPU
     done: bool = False  # the reply is complete (or being replayed)
+    # Device memory llama.cpp allocated for this model (weights, KV cache,
+    # compute buffers), from its own load log: all there is where NVML has no
+    # per-process figure (Metal, Vulkan, ROCm). None: nothing off the CPU.
+    device_mib: float | None = None
 
 
 def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WINDOW_S,
@@ -97,6 +101,7 @@ class LiveCharts(QWidget):
             for col in colours
         ]
         self._gpu_seen = False
+        self._device_mib: list[float | None] = [None] * len(labels)
         self._title_colour = "#333333"
         self._set_titles()
         self.sources: list[Callable[[], SeriesData | None]] = []
@@ -125,8 +130,12 @@ class LiveCharts(QWidget):
         rate = "Tokens/sec&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
             _swatch(lab, col) for lab, col in zip(self.labels, self.colours))
         swatches = "&nbsp;&nbsp;".join(_swatch(lab, col) for lab, col in zip(self.labels, self.colours))
+        allocated = [f"{lab} {mib:,.0f}" for lab, mib in zip(self.labels, self._device_mib) if mib]
         if self._gpu_seen:
             mem = f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, VRAM dashed"
+        elif allocated:
+            mem = (f"RAM (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· GPU memory allocated by llama.cpp: "
+                   f"{', '.join(allocated)} MiB")
         else:
             mem = f"RAM (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· no GPU"
         return rate, mem
@@ -174,11 +183,13 @@ class LiveCharts(QWidget):
     def refresh(self, rate: bool = True, memory: bool = True) -> None:
         now = self.now()
         gpu_seen = False
+        device_mib = [None] * len(self.labels)
         x_max = rate_max = mem_max = 0.0
         for i, source in enumerate(self.sources):
             data = source()
             if data is None:
                 continue
+            device_mib[i] = data.device_mib
             toks = data.token_times[data.token_times <= now]
             last = toks[-1] if toks.size else 0.0
             # Stop the curve at the last token once the reply is complete;
@@ -206,8 +217,9 @@ class LiveCharts(QWidget):
         # Both plots share one time axis, so both grow together.
         self._grow(self.rate_plot, x_max, rate_max)
         self._grow(self.mem_plot, x_max, mem_max)
-        if gpu_seen and not self._gpu_seen:
-            self._gpu_seen = True
+        if (gpu_seen and not self._gpu_seen) or device_mib != self._device_mib:
+            self._gpu_seen = self._gpu_seen or gpu_seen
+            self._device_mib = device_mib
             self._set_titles()
 
 

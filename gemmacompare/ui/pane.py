@@ -390,7 +390,9 @@ class ModelPane(QFrame):
         vram = None
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
-        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram, rec.done)
+        placement = self.loaded.placement if self.loaded else None
+        device = placement.device_bytes() / 2**20 if placement and placement.device_bytes() else None
+        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram, rec.done, device)
 
     def elapsed(self) -> float:
         """Seconds since this pane's Send, frozen when its reply is done."""
