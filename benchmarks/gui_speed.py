@@ -8,6 +8,14 @@ Reports, in one run:
 - the app's own RSS, apart from the worker processes.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_speed.py [--reps 3] [--tokens 128]
+
+With --source replay, both panes are fed at GPU-class rates instead (see
+benchmarks/gui_replay.py: the real worker pipe and everything above it, a
+recorded-style stream of real token texts below it) and it reports event-loop
+lag, the backlog from a token's arrival to its paint, chart refresh cost
+against answer length and the app's CPU per token:
+
+    .venv/bin/python benchmarks/gui_speed.py --source replay [--rate 1000] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -30,20 +38,49 @@ PROMPT = "Write a short story about a lighthouse keeper."
 
 
 def pump(app, cond, timeout=300.0) -> None:
+    """Run Qt's event loop, as the app does, until cond() (checked at 20 Hz).
+
+    A processEvents()/sleep loop would add its own wake-ups to the CPU figures.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if cond():
+        return
+    loop = QEventLoop()
     t0 = time.monotonic()
-    while not cond():
-        app.processEvents()
-        time.sleep(0.002)
-        if time.monotonic() - t0 > timeout:
-            raise TimeoutError
+    timed_out = []
+
+    def check() -> None:
+        if cond():
+            loop.quit()
+        elif time.monotonic() - t0 > timeout:
+            timed_out.append(True)
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(50)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    if timed_out:
+        raise TimeoutError
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--source", choices=("models", "replay"), default="models",
+                    help="models: both demo models stream for real; replay: a token stream at --rate")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tokens", type=int, default=128)
+    ap.add_argument("--rate", type=float, default=1000.0, help="replay: tokens/s per pane")
+    ap.add_argument("--seconds", type=float, default=20.0, help="replay: length of each answer in seconds")
     ap.add_argument("--no-charts", action="store_true", help="hide the charts (to see their share of the lag)")
     args = ap.parse_args()
+    if args.source == "replay":
+        from gui_replay import run_replay
+
+        return run_replay(args, T_PROCESS_START, pump)
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -81,10 +118,16 @@ def main() -> int:
     me = psutil.Process()
     gui_tps: list[list[float]] = [[], []]
     rss_app = []
-    for _ in range(args.reps):
+    cpu_ms_per_token: list[float] = []
+    # The 200 Hz lag probe costs CPU itself, so it runs in one extra rep whose
+    # t/s and CPU figures are left out.
+    for rep in range(args.reps + 1):
+        lag_rep = rep == args.reps
         w.prompt.setPlainText(PROMPT)
         last[0] = time.monotonic()
-        probe.start()
+        cpu0 = sum(me.cpu_times()[:2])
+        if lag_rep:
+            probe.start()
         w.send()
         if os.environ.get("GUI_PROFILE"):
             import cProfile
@@ -98,9 +141,12 @@ def main() -> int:
         else:
             pump(app, lambda: not w._running)
         probe.stop()
-        rss_app.append(me.memory_info().rss)
-        for i, p in enumerate(w.panes):
-            gui_tps[i].append(p.record.stats().gen_tps)
+        if not lag_rep:
+            n_tokens = sum(len(p.record.tokens) for p in w.panes)
+            cpu_ms_per_token.append((sum(me.cpu_times()[:2]) - cpu0) * 1000 / max(1, n_tokens))
+            rss_app.append(me.memory_info().rss)
+            for i, p in enumerate(w.panes):
+                gui_tps[i].append(p.record.stats().gen_tps)
         w.new_chat()
     # Closing mid-generation: how long until the window and both workers are gone.
     for p in w.panes:
@@ -137,11 +183,13 @@ def main() -> int:
     med = statistics.median
     q = statistics.quantiles(lags, n=100, method="inclusive")
     print(f"launch to interactive window   {t_interactive:.2f} s   (both models ready at {t_models:.2f} s)")
-    print(f"event-loop lag while streaming p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, max {max(lags):.1f} ms "
+    print(f"event-loop lag while streaming (one extra rep) p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, max {max(lags):.1f} ms "
           f"({len(lags)} probes)")
     for i, name in enumerate(("A (SmolLM2-135M)", "B (Gemma-3-270M)")):
         g, h = med(gui_tps[i]), med(head_tps[i])
         print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}  (race mode, medians of {args.reps})")
+    print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
+          f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
     print(f"app RSS without workers        {med(rss_app) / 2**20:.0f} MiB")
     print(f"close during generation        {t_close:.2f} s, worker processes left: {len(left)}")
     return 0

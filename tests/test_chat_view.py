@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QTextCursor, QTextDocument, QTextFormat
 
 from gemmacompare.ui.chat_view import ReplyWidget, StreamingMarkdown, split_committable
 
@@ -53,3 +53,62 @@ def test_thinking_counted_apart_and_collapses_when_answer_starts(qtbot):
     assert reply.thinking.isVisible() and reply.thinking.toPlainText() == "Let me think more."
     reply.finish("stats", "tip")
     assert reply.answer.toPlainText() == "The answer is 4."
+
+
+MARKDOWN_STREAM = (
+    "# Title\n\nSome *text* and `code`.\n\n- one\n- two\n  - nested\n\n1. first\n2. second\n\n"
+    "```python\ndef f(x):\n\n    return x\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n> quote\n\nThe end **now**"
+)
+
+
+def test_split_committable_from_an_earlier_cut_matches_a_full_scan():
+    # Streaming scans only from the last cut; at every prefix (every place a
+    # batch can end) that must give the cut a scan from the top gives.
+    cut = 0
+    for end in range(len(MARKDOWN_STREAM) + 1):
+        prefix = MARKDOWN_STREAM[:end]
+        cut = split_committable(prefix, cut)
+        assert cut == split_committable(prefix), prefix
+
+
+def _blocks(doc: QTextDocument) -> list[tuple]:
+    """What a reader sees per block: text, heading, list, code, quote (blank lines aside)."""
+    out, block = [], doc.begin()
+    while block.isValid():
+        fmt = block.blockFormat()
+        code = fmt.hasProperty(QTextFormat.Property.BlockCodeFence)
+        if block.text() or code:
+            out.append((block.text(), fmt.headingLevel(), block.textList() is not None, code,
+                        fmt.property(QTextFormat.Property.BlockQuoteLevel)))
+        block = block.next()
+    return out
+
+
+@pytest.mark.parametrize("step", [1, 3, 7, len(MARKDOWN_STREAM)])
+def test_streamed_markdown_renders_as_the_whole_text_does(qtbot, step):
+    # Pieces the size of tokens used to merge each block into the one before
+    # ("# TitleSome text", a code block's first line outside the block).
+    reference = QTextDocument()
+    reference.setMarkdown(MARKDOWN_STREAM)
+    view = StreamingMarkdown()
+    qtbot.addWidget(view)
+    for i in range(0, len(MARKDOWN_STREAM), step):
+        view.append_text(MARKDOWN_STREAM[i:i + step])
+    view.finish()
+    assert _blocks(view.document()) == _blocks(reference)
+    cur = QTextCursor(view.document().find("now"))
+    assert cur.charFormat().fontWeight() > 400
+
+
+def test_reply_height_follows_its_text_and_its_width(qtbot):
+    view = StreamingMarkdown()
+    qtbot.addWidget(view)
+    view.resize(400, 8)
+    view.show()
+    view.append_text("A line of text that wraps when the view is narrow enough. " * 8)
+    qtbot.waitUntil(lambda: view.height() > 20)
+    wide = view.height()
+    assert abs(wide - (view.document().size().height() + 6)) <= 1
+    view.resize(150, view.height())  # narrower: more lines, taller
+    qtbot.waitUntil(lambda: view.height() > wide)
+    assert view.document().textWidth() == view.viewport().width()

@@ -32,6 +32,38 @@ class SeriesData:
     device_mib: float | None = None
 
 
+class GrowingArray:
+    """Floats appended in batches, read as one array without copying.
+
+    The charts read a pane's token times ten times a second; building an array
+    from a Python list each time cost more the longer the answer grew.
+    """
+
+    def __init__(self) -> None:
+        self._buf = np.empty(1024)
+        self._n = 0
+
+    def extend(self, values: list[float]) -> None:
+        need = self._n + len(values)
+        if need > self._buf.size:
+            grown = np.empty(max(need, self._buf.size * 2))
+            grown[: self._n] = self._buf[: self._n]
+            self._buf = grown
+        self._buf[self._n:need] = values
+        self._n = need
+
+    def clear(self) -> None:
+        self._buf = np.empty(1024)  # a view handed out earlier keeps its values
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def view(self) -> np.ndarray:
+        """The values so far; later extends never change it."""
+        return self._buf[: self._n]
+
+
 def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WINDOW_S,
                       step: float = RATE_STEP_S) -> tuple[np.ndarray, np.ndarray]:
     """Sliding-window rate: tokens in (x - window, x] / window, at every step."""
@@ -190,12 +222,12 @@ class LiveCharts(QWidget):
             if data is None:
                 continue
             device_mib[i] = data.device_mib
-            toks = data.token_times[data.token_times <= now]
+            toks = data.token_times[: np.searchsorted(data.token_times, now, side="right")]
             last = toks[-1] if toks.size else 0.0
             # Stop the curve at the last token once the reply is complete;
             # while streaming it runs up to now, so a stall shows as a drop.
             until = last if data.done or now - last > RATE_WINDOW_S else now
-            keep = data.mem_times <= now
+            keep = slice(0, int(np.searchsorted(data.mem_times, now, side="right")))
             if rate:
                 xs, ys = tokens_per_second(toks, until)
                 self.rate_curves[i].setData(xs, ys)
@@ -203,7 +235,7 @@ class LiveCharts(QWidget):
                 if xs.size:
                     rate_max = max(rate_max, float(ys.max()))
             x_max = max(x_max, float(until))
-            if keep.any():
+            if keep.stop:
                 x_max = max(x_max, float(data.mem_times[keep][-1]))
                 mem_max = max(mem_max, float(data.rss_mib[keep].max()))
             if memory:
@@ -212,7 +244,7 @@ class LiveCharts(QWidget):
                 gpu_seen = True
                 if memory:
                     self.vram_curves[i].setData(data.mem_times[keep], data.vram_mib[keep])
-                if keep.any():
+                if keep.stop:
                     mem_max = max(mem_max, float(data.vram_mib[keep].max()))
         # Both plots share one time axis, so both grow together.
         self._grow(self.rate_plot, x_max, rate_max)

@@ -9,7 +9,7 @@ the same per batch at its end as at its start.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -22,12 +22,16 @@ from PySide6.QtWidgets import (
 )
 
 
-def split_committable(text: str) -> int:
-    """Index up to which `text` is complete Markdown blocks (0 if none)."""
-    cut = 0
+def split_committable(text: str, start: int = 0) -> int:
+    """Index up to which `text` is complete Markdown blocks (`start` if none).
+
+    `start` must be an earlier result: a line start outside any code fence, so
+    a streaming answer is scanned once, not again from the top per batch.
+    """
+    cut = start
     in_fence = False
-    pos = 0
-    for line in text.splitlines(keepends=True):
+    pos = start
+    for line in text[start:].splitlines(keepends=True):
         pos += len(line)
         stripped = line.strip()
         if stripped.startswith("```") or stripped.startswith("~~~"):
@@ -53,15 +57,33 @@ class AutoHeightText(QTextBrowser):
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.setFixedHeight(8)
 
-    def _fit(self, *_args) -> None:
-        h = int(self.document().size().height()) + 6
+    def _fit(self, size=None) -> None:
+        # The signal carries the new size; asking the document for it again
+        # would make it finish laying out the whole text first.
+        height = (size if size is not None else self.document().size()).height()
+        h = int(height) + 6
         if h != self.height():
             self.setFixedHeight(max(8, h))
 
     def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(ev)
-        self.document().setTextWidth(self.viewport().width())
-        self._fit()
+        # Every setTextWidth lays out the whole document again, even at the
+        # same width; our own height changes (one per streamed batch) must not.
+        width = self.viewport().width()
+        if self.document().textWidth() != width:
+            self.document().setTextWidth(width)
+            self._fit()
+
+
+def _first_block_format(markdown: str) -> QTextBlockFormat | None:
+    doc = QTextDocument()
+    doc.setMarkdown(markdown)
+    block = doc.begin()
+    if block.textList() is not None:
+        return None
+    fmt = block.blockFormat()
+    fmt.clearProperty(QTextFormat.Property.ObjectIndex)
+    return fmt
 
 
 class StreamingMarkdown(AutoHeightText):
@@ -75,17 +97,43 @@ class StreamingMarkdown(AutoHeightText):
         if not piece:
             return
         self.text += piece
-        cut = split_committable(self.text)
+        cut = split_committable(self.text, self._committed)
+        cursor = self._tail_cursor()
+        if cut > self._committed:
+            self._insert_blocks(cursor, self.text[self._committed:cut])
+            self._committed = cut
+            # The tail and the next blocks start in a block of their own with
+            # plain formats: inserted into the last block, a paragraph became
+            # part of the heading or list item before it.
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            self._tail_pos = cursor.position()
+        cursor.insertText(self.text[self._committed:])
+
+    def _tail_cursor(self) -> QTextCursor:
+        """A cursor where the plain tail was, with the tail removed."""
         cursor = QTextCursor(self.document())
         cursor.setPosition(self._tail_pos)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
-        if cut > self._committed:
-            cursor.insertMarkdown(self.text[self._committed:cut])
-            self._committed = cut
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            self._tail_pos = cursor.position()
-        cursor.insertText(self.text[self._committed:])
+        return cursor
+
+    def _insert_blocks(self, cursor: QTextCursor, markdown: str) -> None:
+        start = cursor.position()
+        cursor.insertMarkdown(markdown)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        # The first inserted block merged into the (empty) block at the cursor
+        # and kept its plain format: a code block or quote would lose its look.
+        first = QTextCursor(self.document())
+        first.setPosition(start)
+        if start > 0 and not first.block().text() and first.block() != cursor.block():
+            # A list or table went into blocks of its own after the empty one:
+            # fold the empty block into the one before, so no blank line shows.
+            first.deletePreviousChar()
+            return
+        if first.block().textList() is None:
+            fmt = _first_block_format(markdown)
+            if fmt is not None:
+                first.setBlockFormat(fmt)
 
     def reset(self) -> None:
         self.clear()
@@ -96,12 +144,12 @@ class StreamingMarkdown(AutoHeightText):
     def finish(self) -> None:
         """Render the last block as Markdown too."""
         if self._committed < len(self.text):
-            cursor = QTextCursor(self.document())
-            cursor.setPosition(self._tail_pos)
-            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-            cursor.removeSelectedText()
-            cursor.insertMarkdown(self.text[self._committed:])
+            self._insert_blocks(self._tail_cursor(), self.text[self._committed:])
             self._committed = len(self.text)
+        elif self._tail_pos:
+            # All of it was committed: drop the empty block left for a tail.
+            cursor = self._tail_cursor()
+            cursor.deletePreviousChar()
 
 
 class ReplyWidget(QFrame):

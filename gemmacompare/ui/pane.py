@@ -28,7 +28,7 @@ from gemmacompare.models.library import LibraryScan
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.settings import PaneSettings
 
-from .charts import SeriesData
+from .charts import GrowingArray, SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_runner import PaneRunner
@@ -72,7 +72,7 @@ class ModelPane(QFrame):
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
         self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
-        self._token_times: list[float] = []
+        self._token_times = GrowingArray()  # seconds since Send, per token
         self._pending_user: str | None = None
         self._load_started = 0.0
         self._build()
@@ -312,7 +312,7 @@ class ModelPane(QFrame):
         if self.runner.worker.remote:
             self.reply.unit = "chunks"
         self.record = RunRecord(self.label, time.monotonic())
-        self._token_times = []
+        self._token_times.clear()
         self.sampler.reset(self.label)
         self._set_state(GENERATING, "Reading the prompt…")
         return self.runner.generate(cmd)
@@ -324,26 +324,27 @@ class ModelPane(QFrame):
     def new_chat(self) -> None:
         self.messages.clear()
         self.record, self.reply = None, None
-        self._token_times = []
+        self._token_times.clear()
         self.chat.clear()
 
     def _on_events(self, batch: list) -> None:
         rec, reply = self.record, self.reply
         if rec is None or reply is None:
             return
-        thinking, answer, n_think = [], [], 0
+        thinking, answer, times, n_think = [], [], [], 0
         for ev in batch:
             rec.add(ev)
             if isinstance(ev, p.Token):
                 thinking.append(ev.thinking)
                 answer.append(ev.answer)
-                self._token_times.append(ev.t - rec.t_send)
+                times.append(ev.t - rec.t_send)
                 n_think += ev.phase == "thinking"
             elif isinstance(ev, p.PromptReady) and self.runner.worker.pid:
                 # generate() may have restarted a crashed worker: sample the new pid.
                 self.sampler.watch(self.label, self.runner.worker.pid)
             elif isinstance(ev, p.PrefillDone):
                 self.state_label.setText(f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)")
+        self._token_times.extend(times)
         reply.add("".join(thinking), "".join(answer), n_think)
         if rec.done:
             self._finish_reply()
@@ -392,7 +393,7 @@ class ModelPane(QFrame):
             vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
         placement = self.loaded.placement if self.loaded else None
         device = placement.device_bytes() / 2**20 if placement and placement.device_bytes() else None
-        return SeriesData(np.asarray(self._token_times, dtype=float), mem_t, rss, vram, rec.done, device)
+        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device)
 
     def elapsed(self) -> float:
         """Seconds since this pane's Send, frozen when its reply is done."""
