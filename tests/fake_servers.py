@@ -278,3 +278,71 @@ def stalling_listener() -> tuple[socket.socket, int]:
     s.bind(("127.0.0.1", 0))
     s.listen(16)
     return s, s.getsockname()[1]
+
+
+class OllamaLikeServer:
+    """A stand-in for Ollama's OpenAI-compatible API at its root (http://127.0.0.1:PORT/v1).
+
+    /v1/models lists the given names as Ollama does (owned_by "library"); a chat
+    request streams the named model's answer in Ollama's shape and is recorded.
+    """
+
+    def __init__(self, models: list[str]) -> None:
+        self.models = models
+        self.requests: list[tuple[str, str, dict]] = []  # (method, path, body)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _json(self, status: int, obj) -> None:
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                outer.requests.append(("GET", self.path, {}))
+                if self.path.rstrip("/") != "/v1/models":
+                    self._json(404, {"error": {"message": "404 page not found"}})
+                    return
+                self._json(200, {"object": "list", "data": [
+                    {"id": m, "object": "model", "created": 1718000000, "owned_by": "library"} for m in outer.models]})
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+                outer.requests.append(("POST", self.path, body))
+                if body.get("model") not in outer.models:
+                    self._json(404, {"error": {"message": f"model \"{body.get('model')}\" not found, try pulling it "
+                                                          "first", "type": "api_error"}})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for obj in (chunk("Served by"), chunk(" Ollama."), chunk(None, finish="stop"),
+                            {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+                             "model": body["model"], "choices": [],
+                             "usage": {"prompt_tokens": 11, "completion_tokens": 4, "total_tokens": 15}}):
+                    self.wfile.write(sse(obj))
+                self.wfile.write(sse("[DONE]"))
+                self.wfile.flush()
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.host = f"127.0.0.1:{self._httpd.server_address[1]}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> "OllamaLikeServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -127,8 +127,9 @@ def test_names_resolve_and_unknown_ones_get_closest_matches(tree):
     assert resolve_model_ref("./nowhere.gguf", 0, scan) == Path("./nowhere.gguf")
 
 
-def _cli(home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "OLLAMA", "LLAMA_CACHE", "XDG_"))}
+def _cli(home: Path, *args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("HF_", "OLLAMA", "LLAMA_CACHE", "XDG_"))},
+           **(env or {})}
     env["HOME"] = str(home)
     return subprocess.run([sys.executable, "-m", "gemmacompare", *args], capture_output=True, text=True,
                           cwd=ROOT, env=env, timeout=timeout)
@@ -162,9 +163,18 @@ def test_a_library_model_compares_by_name(tree):
 
 
 def test_unknown_name_on_the_command_line_is_one_sentence(tree):
+    from tests.fake_servers import free_port
+
     home, _ = tree
-    out = _cli(home, "compare", "ollama:smolm2:135m", "smollm2", "-p", "hi")
+    port = free_port()  # no Ollama server there either (tests/test_ollama_ref.py has one)
+    out = _cli(home, "compare", "ollama:smolm2:135m", "smollm2", "-p", "hi", env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
     assert out.returncode == 3
     assert out.stderr.strip().splitlines() == [
-        "error: No file or library model named 'ollama:smolm2:135m'; closest: ollama:smollm2:135m, "
-        "ollama:smollm2:latest (`gemmacompare models` lists them all)."]
+        "error: No Ollama model 'smolm2:135m' on disk (closest: ollama:smollm2:135m, ollama:smollm2:latest), and "
+        f"no Ollama server answers at http://127.0.0.1:{port} ($OLLAMA_HOST); start Ollama or use "
+        "`gemmacompare models` for the names on disk."]
+    out = _cli(home, "compare", "hf:smolm2:135m", "smollm2", "-p", "hi")
+    assert out.returncode == 3
+    assert out.stderr.strip().splitlines() == [
+        "error: No file or library model named 'hf:smolm2:135m'; closest: ollama:smollm2:135m, "
+        "ollama:smollm2:latest, hf:bartowski/SmolLM2-135M-Instruct-GGUF:Q4_1 (`gemmacompare models` lists them all)."]

@@ -92,7 +92,7 @@ def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None)
             if args.resume is not None:
                 return _execute(store, args.resume, args, chart_writer)
             try:
-                paths = [str(x) for x in resolve_with_servers(list(args.models) or [None, None])]
+                paths = [str(x) for x in resolve_with_servers(list(args.models) or [None, None], remote_settings(args))]
             except LookupError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_MODEL_FAILED

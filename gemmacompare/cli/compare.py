@@ -110,7 +110,7 @@ def _writable_target(path: Path) -> bool:
 
 def cmd_compare(args) -> int:
     try:
-        paths = resolve_with_servers([args.model_a, args.model_b])
+        paths = resolve_with_servers([args.model_a, args.model_b], remote_settings(args))
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL_FAILED

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
     mdl.add_argument("--server", metavar="URL", help="list a server's models instead (base URL, e.g. "
-                     "http://127.0.0.1:8080/v1, or ollama-server:)")
+                     "http://127.0.0.1:8080/v1, or `ollama` for the Ollama server at $OLLAMA_HOST)")
     add_server_args(mdl)
 
     pull = sub.add_parser("pull", help="download a GGUF model from the Hugging Face Hub (ORG/REPO[:QUANT])",

@@ -10,7 +10,9 @@ import argparse
 SERVER_SYNTAX = (
     "A model may be a server instead of a GGUF file: a base URL (http://127.0.0.1:8080/v1 uses the "
     "server's only model), URL#MODEL_ID to pick one (e.g. http://127.0.0.1:8000/v1#Qwen/Qwen3-4B), or "
-    "ollama-server:NAME:TAG (Ollama at $OLLAMA_HOST, default 127.0.0.1:11434). An API key is read from "
+    "ollama:NAME:TAG: Ollama's file on disk when it is there (run here by llama.cpp), else the Ollama "
+    "server at $OLLAMA_HOST (default 127.0.0.1:11434) when it serves that model; ollama-server:NAME:TAG "
+    "always uses the server. An API key is read from "
     "$GEMMACOMPARE_API_KEY (or the variable named by --api-key-env), never from the command line."
 )
 

@@ -8,10 +8,17 @@ from pathlib import Path
 from typing import Sequence
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.engine.model_refs import resolve_models
 from gemmacompare.engine.remote import RemoteError, RemoteSettings, display_name, list_models
-from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.server_ref import (
+    OLLAMA_PREFIX,
+    ServerRef,
+    ServerRefError,
+    is_server_ref,
+    ollama_base_url,
+    parse_server_ref,
+)
 from gemmacompare.engine.stats_table import text_table
-from gemmacompare.models.library import resolve_model_args
 from gemmacompare.state.secrets import find_api_key
 
 
@@ -36,29 +43,35 @@ def check_server_arg(text: str, out=sys.stderr) -> str | None:
     return None
 
 
-def resolve_with_servers(args: Sequence[str | None]) -> list[str | Path]:
-    """Model arguments: servers kept as given, the rest resolved by the library (paths, names, demos)."""
-    local = resolve_model_args([a for a in args if not is_server_ref(a)])
-    it = iter(local)
-    return [a if is_server_ref(a) else next(it) for a in args]
+def resolve_with_servers(args: Sequence[str | None], settings: RemoteSettings | None = None) -> list[str | Path]:
+    """Model arguments: servers kept as given, `ollama:` on disk or at the Ollama server, the rest by the library."""
+    return resolve_models(args, settings)
+
+
+# `models --server ollama`: the Ollama server at $OLLAMA_HOST.
+OLLAMA_SERVER_WORDS = ("ollama", "ollama:", "ollama-server", "ollama-server:")
 
 
 def cmd_server_models(args) -> int:
     """`gemmacompare models --server URL [--json]`."""
+    ollama = args.server.strip().lower() in OLLAMA_SERVER_WORDS
     try:
-        ref = parse_server_ref(args.server)
+        ref = ServerRef(ollama_base_url()) if ollama else parse_server_ref(args.server)
     except ServerRefError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    check_server_arg(args.server)
+    check_server_arg(ref.base_url)
     settings = remote_settings(args)
     try:
         models = list_models(ref, settings, find_api_key(ref.base_url, settings.api_key_env))
     except RemoteError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return EXIT_MODEL_FAILED
+    def ref_text(model_id: str) -> str:
+        return f"{OLLAMA_PREFIX}{model_id}" if ollama else f"{ref.base_url}#{model_id}"
+
     if args.json:
-        print(json.dumps([{"id": m.id, "ref": f"{ref.base_url}#{m.id}", "owned_by": m.owned_by,
+        print(json.dumps([{"id": m.id, "ref": ref_text(m.id), "owned_by": m.owned_by,
                            "context_length": m.context_length, "parameters": m.parameters, "size": m.size}
                           for m in models], indent=1))
         return EXIT_OK
@@ -66,7 +79,7 @@ def cmd_server_models(args) -> int:
         print(f"The server at {ref.base_url} serves no models.", file=sys.stderr)
         return EXIT_OK
     rows = [["model (use as URL#MODEL with compare/bench)", "name", "owned by", "context"]]
-    rows += [[f"{ref.base_url}#{m.id}", display_name(m.id), m.owned_by or "-", str(m.context_length or "-")]
+    rows += [[ref_text(m.id), display_name(m.id), m.owned_by or "-", str(m.context_length or "-")]
              for m in models]
     print(text_table(rows))
     return EXIT_OK

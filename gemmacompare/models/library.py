@@ -201,6 +201,10 @@ class ModelRefError(LookupError):
     """One sentence: which name failed and the closest names there are."""
 
 
+class AmbiguousModelRef(ModelRefError):
+    """The name matches several models on disk."""
+
+
 def _looks_like_path(text: str) -> bool:
     if text.partition(":")[0].lower() in SOURCE_LABELS:
         return False
@@ -256,11 +260,17 @@ def resolve_model_ref(arg: str | None, index: int, scan: LibraryScan | None = No
         return Path(found[0].path)
     if found:
         names = ", ".join(e.ref for e in found[:5])
-        raise ModelRefError(f"'{arg}' matches {len(found)} models ({names}); use one of these names.")
+        raise AmbiguousModelRef(f"'{arg}' matches {len(found)} models ({names}); use one of these names.")
     close = closest_refs(arg, scan.entries)
     hint = f"; closest: {', '.join(close)}" if close else (
         "; the library is empty" if not scan.entries else "")
     raise ModelRefError(f"No file or library model named '{arg}'{hint} (`gemmacompare models` lists them all).")
+
+
+def needs_scan(arg: str | None) -> bool:
+    """Whether resolving this argument needs the library (not a demo key or a path)."""
+    return arg is not None and arg not in ("smollm2", "gemma3") and not _looks_like_path(arg) \
+        and not Path(arg).expanduser().exists()
 
 
 def resolve_model_args(args: Sequence[str | None]) -> list[Path]:
@@ -268,8 +278,7 @@ def resolve_model_args(args: Sequence[str | None]) -> list[Path]:
     scan: LibraryScan | None = None
     out = []
     for i, arg in enumerate(args):
-        if scan is None and arg is not None and arg not in ("smollm2", "gemma3") and not _looks_like_path(arg) \
-                and not Path(arg).expanduser().exists():
+        if scan is None and needs_scan(arg):
             scan = scan_library()
         out.append(resolve_model_ref(arg, i, scan))
     return out

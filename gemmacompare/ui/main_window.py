@@ -30,7 +30,8 @@ from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.engine.compare import FAIR, RACE, CompareResult, threads_for_mode
 from gemmacompare.models.demo import demo_models
 from gemmacompare.engine.server_ref import is_server_ref
-from gemmacompare.models.library import LibraryScan, ModelRefError, resolve_model_ref, scan_library
+from gemmacompare.engine.model_refs import resolve_model
+from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
 from gemmacompare.engine.speed_summary import speed_summary
@@ -64,7 +65,7 @@ class PromptEdit(QPlainTextEdit):
 
 class MainWindow(QMainWindow):
     demos_found = Signal(list)
-    library_found = Signal(object)  # LibraryScan, from the scan thread
+    library_found = Signal(object)  # (LibraryScan, {pane: model or ModelRefError}), from the scan thread
     compare_finished = Signal()  # both panes done with the current prompt (and replay, in fair mode)
 
     def __init__(self, loaded: LoadedSettings, initial_models: list[str] | None = None) -> None:
@@ -296,7 +297,16 @@ class MainWindow(QMainWindow):
         except Exception as exc:  # noqa: BLE001 - the app works without the library
             log.warning("model library scan failed: %s", exc, exc_info=True)
             scan = LibraryScan([], [], [f"scan failed: {type(exc).__name__}"])
-        self.library_found.emit(scan)
+        # Names given at start are resolved here too: `ollama:` may ask the Ollama server.
+        wanted: dict[int, str | ModelRefError] = {}
+        for i in range(len(self.panes)):
+            name = self._wanted_model(i)
+            if name and not Path(name).expanduser().exists() and self._is_library_name(name):
+                try:
+                    wanted[i] = str(resolve_model(name, i, scan))
+                except ModelRefError as exc:
+                    wanted[i] = exc
+        self.library_found.emit((scan, wanted))
 
     def rescan_library(self) -> None:
         threading.Thread(target=self._scan_library, name="model-library", daemon=True).start()
@@ -333,17 +343,18 @@ class MainWindow(QMainWindow):
             return False  # a server model: the pane connects to it directly
         return ":" in text and not text.lower().endswith(".gguf") or "/" not in text and "\\" not in text
 
-    def _on_library(self, scan: LibraryScan) -> None:
+    def _on_library(self, found: tuple[LibraryScan, dict]) -> None:
+        scan, wanted = found
         self.library = scan
         self.refresh_model_choices()
         problems = []
         for i, pane in enumerate(self.panes):
-            name = self._wanted_model(i)
-            if pane.model_path is None and name and not Path(name).expanduser().exists() and self._is_library_name(name):
-                try:
-                    pane.set_model(str(resolve_model_ref(name, i, scan)))
-                except ModelRefError as exc:
-                    problems.append(str(exc))
+            model = wanted.get(i)
+            if pane.model_path is None and model is not None:
+                if isinstance(model, ModelRefError):
+                    problems.append(str(model))
+                else:
+                    pane.set_model(model)
         if problems:
             self.banner.setText(" ".join(problems))
 
