@@ -346,3 +346,35 @@ class OllamaLikeServer:
     def __exit__(self, *exc) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class FullBacklogListener:
+    """A port whose connects hang until the client's connect timeout.
+
+    A listening socket with listen(0) that never accepts: once its accept queue
+    is full, Linux drops further SYNs, so a new connect neither succeeds nor is
+    refused (what a firewalled or black-holed address does). `filled` is False
+    when this system answered every connect anyway.
+    """
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self._fillers: list[socket.socket] = []
+        self.filled = False
+        for _ in range(8):
+            c = socket.socket()
+            c.settimeout(0.3)
+            self._fillers.append(c)
+            try:
+                c.connect(("127.0.0.1", self.port))
+            except (TimeoutError, socket.timeout):
+                self.filled = True
+                break
+
+    def close(self) -> None:
+        for c in self._fillers:
+            c.close()
+        self.sock.close()

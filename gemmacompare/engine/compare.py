@@ -50,6 +50,8 @@ class ComparePair:
         self.remote_settings = remote
         self.sampler = MemorySampler().start()
         self.loaded: list[p.Loaded | None] = [None] * len(self.workers)
+        # A model that failed to load keeps its one sentence; run() does not send to it.
+        self.load_errors: list[p.WorkerError | None] = [None] * len(self.workers)
         # Set by stop(); fair mode checks it before each model, and a stop that
         # lands before a worker's request started is re-sent once it has.
         self._stopped = threading.Event()
@@ -69,6 +71,8 @@ class ComparePair:
                 self.sampler.watch(self.workers[i].label, self.workers[i].pid)
             except WorkerFailed as exc:
                 errors[i] = exc.error
+
+        self.load_errors = errors
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(len(paths))]
         for t in threads:
@@ -101,6 +105,9 @@ class ComparePair:
             )
             self.sampler.reset(w.label)
             rec.t_send = time.monotonic()
+            if self.load_errors[i] is not None:
+                rec.add(self.load_errors[i])  # already said once, where loading failed
+                return
             if self._stopped.is_set():
                 rec.add(p.Finished(cmd.request_id, p.STOP_USER, 0, 0, rec.t_send, rec.t_send, None, n_threads))
                 return
