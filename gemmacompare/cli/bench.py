@@ -23,6 +23,7 @@ from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
+from gemmacompare.engine.server_ref import model_label
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.stats_table import text_table
@@ -172,7 +173,7 @@ def _list(store: BenchStore) -> int:
     counts = store.item_counts()
     rows = [["id", "created", "status", "suite", "mode", "items", "models"]]
     for r in runs:
-        names = ", ".join(Path(m).name for m in r.config.models)
+        names = ", ".join(model_label(m, info.name if info else "") for m, info in zip(r.config.models, r.models))
         rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
                      f"{counts.get(r.id, 0)}/{r.n_planned}", names])
     print(text_table(rows))

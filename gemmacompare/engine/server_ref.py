@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from dataclasses import dataclass
+from pathlib import PurePath
 from urllib.parse import urlsplit, urlunsplit
 
 OLLAMA_DEFAULT = "http://127.0.0.1:11434"
@@ -46,11 +47,14 @@ class ServerRef:
     def text(self) -> str:
         return f"{self.base_url}#{self.model}" if self.model else self.base_url
 
-    def label(self) -> str:
-        """Short, for a pane title or table header: model id @ host:port."""
-        parts = urlsplit(self.base_url)
-        where = parts.netloc.rpartition("@")[2]
-        return f"{self.model or 'server model'} @ {where}"
+    @property
+    def where(self) -> str:
+        """host:port, as a person would say where the server is."""
+        return urlsplit(self.base_url).netloc.rpartition("@")[2]
+
+    def label(self, name: str = "") -> str:
+        """Short, for a pane title or table header: model id @ host:port (`name`: the id the server picked)."""
+        return f"{self.model or name or 'server model'} @ {self.where}"
 
 
 def is_server_ref(text: str | os.PathLike | None) -> bool:
@@ -58,6 +62,19 @@ def is_server_ref(text: str | os.PathLike | None) -> bool:
         return False
     s = str(text)
     return s.startswith(("http://", "https://", OLLAMA_PREFIX))
+
+
+def model_label(text: str, name: str = "") -> str:
+    """A model argument as shown in lists: a file by its name, a server model as 'model-id @ host:port'.
+
+    `name` is the model's name as loaded, for a base URL that left the id to the server.
+    """
+    if not is_server_ref(text):
+        return PurePath(text).name
+    try:
+        return parse_server_ref(text).label(name)
+    except ServerRefError:
+        return str(text)
 
 
 def is_loopback_host(host: str) -> bool:

@@ -49,6 +49,7 @@ from gemmacompare.bench.records import (
     StoredRun,
 )
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
+from gemmacompare.engine.server_ref import model_label
 
 from .bench_charts import BenchCharts, write_chart_pngs
 
@@ -71,6 +72,28 @@ class _Bridge(QObject):
 
 def _fmt(v: float | None, digits: int = 1) -> str:
     return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _tokens_cell(it: ItemResult) -> str:
+    """Tokens as counted; a server model's count is the server's, or only chunks (never called tokens)."""
+    if not it.stats.get("remote"):
+        return _fmt(it.stat("n_tokens"), 0)
+    n = it.stat("server_n_generated")
+    if n is not None:
+        return f"{n:.0f} (server-reported)"
+    chunks = it.stat("n_chunks")
+    return "–" if chunks is None else f"{chunks:.0f} chunks"
+
+
+def _speed_cell(it: ItemResult) -> str:
+    """Generation t/s by the client's clock; a server's own figure beside it; chunks/s where no counts came."""
+    if not it.stats.get("remote"):
+        return _fmt(it.stat("gen_tps"))
+    client, server = it.stat("gen_tps"), it.stat("server_gen_tps")
+    if client is None and server is None:
+        rate = it.stat("chunk_rate")
+        return "–" if rate is None else f"{rate:.1f} chunks/s"
+    return _fmt(client) + (f" · server {server:.1f}" if server is not None else "")
 
 
 class BenchmarkTab(QWidget):
@@ -224,7 +247,7 @@ class BenchmarkTab(QWidget):
     def set_models(self, paths: list[str]) -> None:
         """The models to benchmark (the main window passes its panes' files)."""
         self.models = [str(p) for p in paths if p]
-        self.models_label.setText("\n".join(Path(p).name for p in self.models) or "the two demo models")
+        self.models_label.setText("\n".join(model_label(p) for p in self.models) or "the two demo models")
 
     @property
     def running(self) -> bool:
@@ -448,7 +471,7 @@ class BenchmarkTab(QWidget):
                 str(it.rep + 1), it.task_id,
                 self.labels[it.model_index] if it.model_index < len(self.labels) else str(it.model_index),
                 it.expected, it.extracted if it.extracted is not None else "–", verdict,
-                str(it.stats.get("n_tokens", "")), _fmt(it.stat("gen_tps")), _fmt(it.stat("ttft_s"), 2),
+                _tokens_cell(it), _speed_cell(it), _fmt(it.stat("ttft_s"), 2),
                 _fmt(it.stat("total_s"), 2), (it.error or it.answer).replace("\n", " ")[:300],
             ]
             for col, text in enumerate(cells):
