@@ -2,9 +2,10 @@
 
 - `start_llama_cpp_server`: the real `python -m llama_cpp.server` serving a GGUF.
 - `MisbehavingServer`: a small stand-in at the network edge that refuses,
-  stalls, sends garbage, cuts streams, never ends, answers 401/404/429/500, or
-  replays recorded response shapes of llama-server, Ollama and vLLM (see
-  RECORDED). The first path segment picks the behaviour:
+  stalls, sends garbage, cuts streams, never ends, answers 401/404/429/500,
+  replays real llama-server responses recorded byte for byte (tests/data/llama-server),
+  or sends response shapes of Ollama and vLLM written from their sources (SHAPES).
+  The first path segment picks the behaviour:
   http://127.0.0.1:PORT/<behaviour>/v1
 """
 
@@ -77,18 +78,54 @@ def chunk(content: str | None = None, finish: str | None = None, **delta) -> dic
             "choices": [{"index": 0, "delta": d, "finish_reason": finish}]}
 
 
-# Shapes as the servers send them (see /work/shared/notes/server-apis.md and the
-# sources it cites): llama-server's tools/server/server-task.cpp (role chunk,
-# reasoning_content deltas, finish chunk, usage chunk with `timings` last),
-# Ollama's openai/openai.go (`reasoning` deltas, usage chunk), vLLM's
+# Real llama-server responses, recorded byte for byte (tests/data/llama-server/README.md):
+# replayed by the behaviours llama-server (models, chat stream or not, raw completion),
+# llama-server-too-long (400, prompt over the context) and llama-server-bad-json (500).
+LLAMA_SERVER_DATA = Path(__file__).resolve().parent / "data" / "llama-server"
+LLAMA_SERVER_ERRORS = {"llama-server-too-long": "error-too-long", "llama-server-bad-json": "error-bad-json"}
+
+
+def recorded_response(name: str) -> bytes:
+    return (LLAMA_SERVER_DATA / f"{name}.http").read_bytes()
+
+
+def recorded_events(name: str) -> list[dict]:
+    """The JSON objects of a recorded event stream, in order ([DONE] left out)."""
+    head, _, body = recorded_response(name).partition(b"\r\n\r\n")
+    text = b"".join(piece.split(b"\r\n", 1)[1][:-2] for piece in _chunks(body)).decode()
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: {")]
+
+
+def _chunks(body: bytes) -> list[bytes]:
+    """A chunked body's frames (size line, data, CRLF), each as the server wrote it."""
+    out, i = [], 0
+    while i < len(body):
+        j = body.index(b"\r\n", i)
+        end = j + 2 + int(body[i:j], 16) + 2
+        out.append(body[i:end])
+        i = end
+    return out
+
+
+def replay_pieces(raw: bytes) -> list[bytes]:
+    """A recorded response as the writes that made it: the head, then each chunk of a chunked body."""
+    head, sep, body = raw.partition(b"\r\n\r\n")
+    if b"transfer-encoding: chunked" not in head.lower():
+        return [raw]
+    return [head + sep, *_chunks(body)]
+
+
+# Shapes written from the servers' sources, not recorded (see /work/shared/notes/server-apis.md):
+# llama-server's tools/server/server-task.cpp for reasoning_content deltas (the recorded demo
+# model does not think), Ollama's openai/openai.go (`reasoning` deltas, usage chunk), vLLM's
 # protocol (`reasoning` deltas, usage chunk).
-LLAMA_SERVER_TIMINGS = {
+SHAPE_TIMINGS = {
     "cache_n": 0, "prompt_n": 14, "prompt_ms": 21.318, "prompt_per_token_ms": 1.5227,
     "prompt_per_second": 656.72, "predicted_n": 6, "predicted_ms": 80.114,
     "predicted_per_token_ms": 13.352, "predicted_per_second": 74.893,
 }
-RECORDED = {
-    "llama-server": [
+SHAPES = {
+    "llama-server-reasoning": [
         {**chunk(None, role="assistant"), "choices": [{"index": 0, "delta": {"role": "assistant", "content": None},
                                                         "finish_reason": None}]},
         chunk(reasoning_content="The user asks"),
@@ -99,7 +136,7 @@ RECORDED = {
         {**chunk(None, finish="stop")},
         {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [],
          "usage": {"completion_tokens": 6, "prompt_tokens": 14, "total_tokens": 20},
-         "timings": LLAMA_SERVER_TIMINGS},
+         "timings": SHAPE_TIMINGS},
     ],
     "ollama": [
         chunk(reasoning="Adding"),
@@ -182,6 +219,9 @@ class MisbehavingServer:
                 b = self._behaviour()
                 if not self._authorised():
                     return
+                if b.startswith("llama-server") and b != "llama-server-reasoning":
+                    self._replay("models")
+                    return
                 if b == "stall-models":
                     server._stall.wait(30)
                     return
@@ -203,6 +243,15 @@ class MisbehavingServer:
                 b = self._behaviour()
                 server.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 if not self._authorised():
+                    return
+                if b.startswith("llama-server") and b != "llama-server-reasoning":
+                    chat = self.path.endswith("/chat/completions")
+                    name = LLAMA_SERVER_ERRORS.get(b) or (
+                        ("chat-stream" if body.get("stream") else "chat") if chat else "completion-stream")
+                    try:
+                        self._replay(name)
+                    except (BrokenPipeError, ConnectionResetError):
+                        server.disconnects.append(b)
                     return
                 if b == "stall":
                     server._stall.wait(30)
@@ -231,13 +280,21 @@ class MisbehavingServer:
                 except (BrokenPipeError, ConnectionResetError):
                     server.disconnects.append(b)
 
+            def _replay(self, name: str) -> None:
+                # The recorded bytes, one write per chunk as the server sent them, a little apart.
+                for piece in replay_pieces(recorded_response(name)):
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(0.002)
+                self.close_connection = True
+
             def _write(self, data: bytes) -> None:
                 self.wfile.write(data)
                 self.wfile.flush()
 
             def _stream(self, b: str, body: dict) -> None:
-                if b in RECORDED:
-                    for obj in RECORDED[b]:
+                if b in SHAPES:
+                    for obj in SHAPES[b]:
                         self._write(sse(obj))
                     self._write(sse("[DONE]"))
                 elif b == "not-json":

@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gemmacompare.bench.store import BenchStore
+from tests.test_llama_server_recorded import final_figures
 
 pytestmark = pytest.mark.gui
 
@@ -67,12 +68,14 @@ def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, llama_cpp_
 
 
 def test_bench_tab_shows_a_servers_own_figures(qtbot, demo_paths, misbehaving_server):
-    """llama-server's usage and timings (replayed at the network edge) appear as server-reported."""
+    """llama-server's usage and timings (real responses replayed at the network edge) appear as server-reported."""
     tab = run_tab(qtbot, [str(demo_paths["smollm2"]), misbehaving_server.url("llama-server")])
     try:
         served = [r for r in rows(tab) if r["model"] == tab.labels[1]]
         assert len(served) == 2
-        assert all(r["tokens"] == "6 (server-reported)" for r in served), served
-        assert all(r["gen t/s"].endswith(" · server 74.9") for r in served), [r["gen t/s"] for r in served]
+        usage, timings = final_figures("chat-stream")
+        assert all(r["tokens"] == f"{usage['completion_tokens']} (server-reported)" for r in served), served
+        server = f" · server {timings['predicted_per_second']:.1f}"
+        assert all(r["gen t/s"].endswith(server) for r in served), [r["gen t/s"] for r in served]
     finally:
         tab.shutdown()

@@ -32,7 +32,7 @@ def ask(qtbot, w: MainWindow, text: str) -> None:
 
 def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, monkeypatch):
     monkeypatch.setenv("GEMMACOMPARE_API_KEY", "sk-gui-test-KEY-987654")
-    w = window(qtbot, [str(demo_paths["smollm2"]), misbehaving_server.url("llama-server")])
+    w = window(qtbot, [str(demo_paths["smollm2"]), misbehaving_server.url("llama-server-reasoning")])
     local, remote = w.panes
     assert remote.state == "ready" and remote.runner.worker.remote
     assert "served remotely" in remote.state_label.text()

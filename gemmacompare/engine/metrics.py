@@ -95,7 +95,7 @@ class RunStats:
     server_n_generated: int | None = None
     server_prompt_ms: float | None = None
     server_prompt_tps: float | None = None
-    server_gen_tps: float | None = None  # the server's own figure (llama-server: predicted_per_second)
+    server_gen_tps: float | None = None  # the server's own figure (llama-server: predicted_per_second, n - 1 steps)
     server_complete: bool = True  # False: stopped or cut before the server's final counts came
 
     def to_dict(self) -> dict:
@@ -125,12 +125,15 @@ def _remote_stats(run: RunRecord, st: RunStats) -> RunStats:
     span = times[-1] - times[0] if len(times) >= 2 else 0.0
     n_gen = srv.n_generated if srv else None
     gen_tps = (n_gen - 1) / span if n_gen and n_gen > 1 and span > 0 else None
-    server_gen_tps = None
-    if srv and srv.n_generated and srv.gen_ms:
+    server_gen_tps = srv.gen_tps if srv else None
+    if server_gen_tps is None and srv and srv.n_generated and srv.gen_ms:
         server_gen_tps = srv.n_generated / srv.gen_ms * 1000.0
     prompt_n = None
     if srv and srv.n_prompt is not None:
         prompt_n = srv.n_prompt - (srv.n_cached or 0)
+    server_prompt_tps = srv.prompt_tps if srv else None
+    if server_prompt_tps is None and srv and srv.prompt_ms and prompt_n:
+        server_prompt_tps = prompt_n / srv.prompt_ms * 1000.0
     return replace(
         st,
         n_prompt=srv.n_prompt if srv and srv.n_prompt is not None else 0,
@@ -148,7 +151,7 @@ def _remote_stats(run: RunRecord, st: RunStats) -> RunStats:
         server_n_prompt=srv.n_prompt if srv else None,
         server_n_generated=n_gen,
         server_prompt_ms=srv.prompt_ms if srv else None,
-        server_prompt_tps=(prompt_n / srv.prompt_ms * 1000.0) if srv and srv.prompt_ms and prompt_n else None,
+        server_prompt_tps=server_prompt_tps,
         server_gen_tps=server_gen_tps,
         server_complete=srv.complete if srv else False,
     )

@@ -191,6 +191,10 @@ class ServerFigures:
     n_generated: int | None = None
     prompt_ms: float | None = None  # server's prompt processing (llama-server, Ollama)
     gen_ms: float | None = None  # server's first -> last token
+    # The server's own rates where it states them (llama-server's predicted_per_second counts
+    # n - 1 decode steps in predicted_ms: the first token comes free with the prompt batch).
+    prompt_tps: float | None = None
+    gen_tps: float | None = None
     n_cached: int | None = None  # prompt tokens reused from the server's cache
     n_chunks: int = 0
     complete: bool = True  # False: the stream ended early, the final usage never came

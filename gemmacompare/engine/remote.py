@@ -613,7 +613,7 @@ class _StreamRun:
         u, tm, ol = self.usage or {}, self.timings or {}, self.ollama or {}
         n_prompt = _int(u.get("prompt_tokens"))
         n_gen = _int(u.get("completion_tokens"))
-        prompt_ms = gen_ms = None
+        prompt_ms = gen_ms = prompt_tps = gen_tps = None
         n_cached = _int((u.get("prompt_tokens_details") or {}).get("cached_tokens")) \
             if isinstance(u.get("prompt_tokens_details"), dict) else None
         sources = []
@@ -622,6 +622,7 @@ class _StreamRun:
         if tm:
             sources.append("timings")
             prompt_ms, gen_ms = _float(tm.get("prompt_ms")), _float(tm.get("predicted_ms"))
+            prompt_tps, gen_tps = _float(tm.get("prompt_per_second")), _float(tm.get("predicted_per_second"))
             if n_gen is None:
                 n_gen = _int(tm.get("predicted_n"))
             if n_prompt is None and _int(tm.get("prompt_n")) is not None:
@@ -637,7 +638,7 @@ class _StreamRun:
                 gen_ms = _float(ol.get("eval_duration")) / 1e6
         return p.ServerFigures(
             source="+".join(sources) or "none", n_prompt=n_prompt, n_generated=n_gen, prompt_ms=prompt_ms,
-            gen_ms=gen_ms, n_cached=n_cached, n_chunks=self.n_chunks, complete=complete, problem=problem,
+            gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached, n_chunks=self.n_chunks, complete=complete, problem=problem,
         )
 
     def _finish(self, reason: str, complete: bool = True, problem: str = "") -> Iterator[p.Event]:
