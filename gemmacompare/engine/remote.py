@@ -290,6 +290,12 @@ class RemoteWorker:
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._abort_reason: str | None = None
+        # One watchdog thread per worker, not per request: Thread.start() waits until the
+        # new thread runs, which on a busy machine put milliseconds inside TTFT.
+        self._active: _StreamRun | None = None
+        self._wake = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._watchdog_closed = threading.Event()
 
     # --- lifecycle ---------------------------------------------------------
 
@@ -350,6 +356,9 @@ class RemoteWorker:
 
     def close(self, timeout: float = 1.0) -> None:
         self.stop()
+        self._watchdog_closed.set()
+        self._wake.set()
+        self._watchdog = None
         client, self._client = self._client, None
         if client is not None:
             client.close()
@@ -404,17 +413,37 @@ class RemoteWorker:
             self._sock = None
             self._abort_reason = None
         self._stop.clear()
+        self._ensure_watchdog()
         yield p.PromptReady(rid, "server", cmd.raw_prompt or "", False)
         run = _StreamRun(self, cmd)
-        watchdog = threading.Thread(target=run.watch, name=f"remote-watchdog-{self.label}", daemon=True)
-        watchdog.start()
+        self._active = run
+        self._wake.set()
         try:
             yield from run.events()
         finally:
             run.done.set()
-            watchdog.join(1.0)
+            self._active = None
             with self._lock:
                 self._sock = None
+
+    def _ensure_watchdog(self) -> None:
+        if self._watchdog is not None and self._watchdog.is_alive():
+            return
+        self._watchdog_closed = closed = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, args=(closed,), name=f"remote-watchdog-{self.label}",
+                                          daemon=True)
+        self._watchdog.start()
+
+    def _watch(self, closed: threading.Event) -> None:
+        """Checks the running request's timeouts every tick; sleeps while there is none."""
+        while not closed.is_set():
+            run = self._active
+            if run is None or run.done.is_set():
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            if not run.done.wait(WATCHDOG_TICK_S):
+                run.check()
 
 
 def request_body(cmd: p.GenerateCommand, model: str, ollama: bool) -> dict:
@@ -463,6 +492,7 @@ class _StreamRun:
         self.w = worker
         self.cmd = cmd
         self.done = threading.Event()
+        self.aborted = False
         self.t_send = time.monotonic()
         self.t_headers: float | None = None
         self.t_activity = self.t_send
@@ -474,17 +504,18 @@ class _StreamRun:
 
     # --- watchdog ----------------------------------------------------------
 
-    def watch(self) -> None:
-        st = self.w.settings
-        while not self.done.wait(WATCHDOG_TICK_S):
-            now = time.monotonic()
-            if self.t_headers is None:
-                if now - self.t_send > st.first_byte_timeout_s:
-                    self.w._abort("first_byte")
-                    return
-            elif now - self.t_activity > st.idle_timeout_s:
-                self.w._abort("idle")
-                return
+    def check(self) -> None:
+        """Abort once when the first byte or the next one is overdue."""
+        if self.aborted:
+            return
+        st, now = self.w.settings, time.monotonic()
+        if self.t_headers is None:
+            if now - self.t_send > st.first_byte_timeout_s:
+                self.aborted = True
+                self.w._abort("first_byte")
+        elif now - self.t_activity > st.idle_timeout_s:
+            self.aborted = True
+            self.w._abort("idle")
 
     # --- events ------------------------------------------------------------
 
