@@ -112,3 +112,38 @@ def test_reply_height_follows_its_text_and_its_width(qtbot):
     view.resize(150, view.height())  # narrower: more lines, taller
     qtbot.waitUntil(lambda: view.height() > wide)
     assert view.document().textWidth() == view.viewport().width()
+
+
+REPLY = ("1. Red: the colour of blood.\n\n2. Blue: the sky.\n\nA paragraph with **bold** text.\n\n"
+         "```python\nx = 17*3\n```\nSo 17*3 = 51 and 2*4 = 8.\n\n- a\n- b\n\n> a quote\n\n# Heading\n\nThe end.")
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 40])
+def test_streamed_reply_renders_as_the_whole_reply_would(qtbot, size):
+    """Each finished block starts a block of its own: paragraphs were glued
+    together ("blood.Blue"), a code block lost its format, and the paragraph
+    after a list became one more list item."""
+    from PySide6.QtGui import QTextDocument
+
+    from gemmacompare.ui.chat_view import escape_arithmetic
+
+    view = StreamingMarkdown()
+    qtbot.addWidget(view)
+    for i in range(0, len(REPLY), size):
+        view.append_text(REPLY[i:i + size])
+    view.finish()
+    whole = QTextDocument()
+    whole.setMarkdown(escape_arithmetic(REPLY))
+    assert view.document().toMarkdown() == whole.toMarkdown()
+    assert view.document().toPlainText() == whole.toPlainText()
+    assert "Red: the colour of blood.\nBlue: the sky.\nA paragraph" in view.document().toPlainText()
+
+
+def test_arithmetic_stars_are_not_emphasis(qtbot):
+    view = StreamingMarkdown()
+    qtbot.addWidget(view)
+    view.append_text("What is 17*3? Answer *really* briefly. What is 17*3?\n\nIt is 17*3 = 51.")
+    view.finish()
+    doc = view.document()
+    assert doc.toPlainText().count("17*3") == 3 and "173" not in doc.toPlainText()
+    assert "*really*" not in doc.toPlainText() and QTextCursor(doc.find("really")).charFormat().fontItalic()

@@ -8,6 +8,8 @@ the same per batch at its end as at its start.
 
 from __future__ import annotations
 
+import re
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
@@ -75,6 +77,15 @@ class AutoHeightText(QTextBrowser):
             self._fit()
 
 
+# "17*3" in an answer is arithmetic; Markdown would take "*3 … 17*" for emphasis
+# and show "173". A star between two digits is never meant as emphasis.
+_STAR_BETWEEN_DIGITS = re.compile(r"(?<=\d)\*(?=\d)")
+
+
+def escape_arithmetic(markdown: str) -> str:
+    return _STAR_BETWEEN_DIGITS.sub(r"\\*", markdown)
+
+
 def _first_block_format(markdown: str) -> QTextBlockFormat | None:
     doc = QTextDocument()
     doc.setMarkdown(markdown)
@@ -118,6 +129,7 @@ class StreamingMarkdown(AutoHeightText):
         return cursor
 
     def _insert_blocks(self, cursor: QTextCursor, markdown: str) -> None:
+        markdown = escape_arithmetic(markdown)
         start = cursor.position()
         cursor.insertMarkdown(markdown)
         cursor.movePosition(QTextCursor.MoveOperation.End)
