@@ -46,7 +46,7 @@ from .charts import LiveCharts
 from .get_models import GetModelsDialog
 from .pane import ModelPane
 from .theme import PANE_COLOURS, apply_theme
-from .window_geometry import first_start_geometry
+from .window_geometry import first_start_geometry, opens_maximized
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,10 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))):
             screen = self.screen() or QApplication.primaryScreen()
             self.setGeometry(first_start_geometry(screen.availableGeometry(), self.minimumSizeHint()))
+            if opens_maximized(screen.availableGeometry()):
+                # Maximized, not a window as large as the screen: that put the
+                # title bar off screen and shrank by the frame at each restore.
+                self.setWindowState(Qt.WindowState.WindowMaximized)
         self._apply_look()
         if loaded.message:
             self.banner.setText(loaded.message)
