@@ -128,8 +128,9 @@ def measure(name: str, base: str, figures: Figures, log: Path, runs: int, tokens
             continue  # the first run warms up
         server_tps, prompt_ms = figs
         n_tokens = st.n_tokens if st.n_tokens is not None else "-"
+        send_ms = rec.finished.server.send_ms or 0.0
         rows.append((name, i, st.n_chunks, n_tokens, st.chunk_rate, server_tps, st.chunk_rate / server_tps,
-                     st.ttft_s * 1000, prompt_ms, st.ttft_s * 1000 - prompt_ms))
+                     st.ttft_s * 1000, prompt_ms, st.ttft_s * 1000 - prompt_ms, send_ms))
     w.close()
     return rows
 
@@ -166,16 +167,19 @@ def main() -> int:
             rows += measure(server, base, figures, log, args.runs, args.tokens)
         finally:
             stop_process(proc)
+    # send ms: the client's own share of TTFT (request started -> fully written); the rest of
+    # "TTFT - prompt" is the server's before and after its prompt time, and the loopback.
     print("server            run  chunks  tokens  client t/s  server t/s  ratio   TTFT ms  server prompt ms  "
-          "TTFT - prompt ms")
+          "TTFT - prompt ms  send ms")
     for r in rows:
         print(f"{r[0]:<16}  {r[1]:>3}  {r[2]:>6}  {r[3]:>6}  {r[4]:>10.1f}  {r[5]:>10.1f}  {r[6]:.3f}  {r[7]:>7.1f}  "
-              f"{r[8]:>16.1f}  {r[9]:>16.1f}")
+              f"{r[8]:>16.1f}  {r[9]:>16.1f}  {r[10]:>7.2f}")
     for server in dict.fromkeys(r[0] for r in rows):
         mine = [r for r in rows if r[0] == server]
         print(f"{server}: median client/server generation ratio {statistics.median(r[6] for r in mine):.3f} "
               f"(target >= 0.97); median TTFT minus server prompt time "
-              f"{statistics.median(r[9] for r in mine):.1f} ms (target < 15 ms); {len(mine)} runs of {args.tokens} tokens")
+              f"{statistics.median(r[9] for r in mine):.1f} ms (target < 15 ms), of which the client's sending "
+              f"{statistics.median(r[10] for r in mine):.2f} ms; {len(mine)} runs of {args.tokens} tokens")
     return 0
 
 

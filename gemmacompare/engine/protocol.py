@@ -197,6 +197,7 @@ class ServerFigures:
     gen_tps: float | None = None
     n_cached: int | None = None  # prompt tokens reused from the server's cache
     n_chunks: int = 0
+    send_ms: float | None = None  # the client's own share of TTFT: request started -> fully written
     complete: bool = True  # False: the stream ended early, the final usage never came
     problem: str = ""  # one sentence when the stream ended badly but the text so far is kept
 

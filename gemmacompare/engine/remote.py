@@ -389,8 +389,13 @@ class RemoteWorker:
                 pass
 
     def _trace(self, name: str, info: dict) -> None:
-        # httpx's trace hook hands us the connection's socket as soon as it exists.
-        if name == "connection.connect_tcp.complete":
+        # httpx's trace hook hands us the connection's socket as soon as it exists,
+        # and says when the request is written (the client's own share of TTFT ends there).
+        if name == "http11.send_request_body.complete":
+            run = self._active
+            if run is not None:
+                run.t_sent = time.monotonic()
+        elif name == "connection.connect_tcp.complete":
             stream = info.get("return_value")
             sock = stream.get_extra_info("socket") if stream is not None else None
             with self._lock:
@@ -494,6 +499,7 @@ class _StreamRun:
         self.done = threading.Event()
         self.aborted = False
         self.t_send = time.monotonic()
+        self.t_sent: float | None = None  # the request fully written to the socket
         self.t_headers: float | None = None
         self.t_activity = self.t_send
         self.n_chunks = 0
@@ -669,7 +675,8 @@ class _StreamRun:
                 gen_ms = _float(ol.get("eval_duration")) / 1e6
         return p.ServerFigures(
             source="+".join(sources) or "none", n_prompt=n_prompt, n_generated=n_gen, prompt_ms=prompt_ms,
-            gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached, n_chunks=self.n_chunks, complete=complete, problem=problem,
+            gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached,
+            send_ms=(self.t_sent - self.t_send) * 1000.0 if self.t_sent is not None else None, n_chunks=self.n_chunks, complete=complete, problem=problem,
         )
 
     def _finish(self, reason: str, complete: bool = True, problem: str = "") -> Iterator[p.Event]:
