@@ -257,12 +257,25 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
     probe.timeout.connect(tick)
     me = psutil.Process()
+
+    def by_thread() -> dict[str, float]:
+        import threading
+
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        out: dict[str, float] = {}
+        for th in me.threads():
+            name = "GUI thread" if th.id == threading.main_thread().native_id else names.get(th.id, "other (Qt, C)")
+            out[name] = out.get(name, 0.0) + th.user_time + th.system_time
+        return out
+
     w.prompt.setPlainText("Write a long guide with examples.")
     filters = [PaintLog(i) for i in range(2)]
     cpu0 = sum(me.cpu_times()[:2])
+    threads0 = by_thread()
     t_send = time.monotonic()
     last[0] = t_send
-    probe.start()
+    if not args.no_probe:
+        probe.start()
     w.send()
     for i, p_ in enumerate(w.panes):
         for view in (p_.reply.answer, p_.reply.thinking):
@@ -284,12 +297,13 @@ def run_replay(args, t_process_start: float, pump) -> int:
         pstats.Stats(prof).sort_stats(profile if profile != "1" else "tottime").print_stats(25)
     probe.stop()
     cpu = sum(me.cpu_times()[:2]) - cpu0
+    threads1 = by_thread()
     wall = time.monotonic() - t_send
 
     print(f"replay: 2 panes x {args.rate:g} tokens/s for {args.seconds:g} s ({n_tokens} tokens each, "
           f"thinking then Markdown answer); window {w.width()}x{w.height()}, charts "
           f"{'hidden' if args.no_charts else 'shown'}")
-    p50, p99, mx = _quantiles(lags)
+    p50, p99, mx = _quantiles(lags or [float("nan")])
     print(f"event-loop lag   p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {mx:.1f} ms ({len(lags)} probes; target p99 < 16)")
     total = 0
     for i, p_ in enumerate(w.panes):
@@ -317,6 +331,12 @@ def run_replay(args, t_process_start: float, pump) -> int:
                 cells.append(f"{statistics_mean(ms):.2f}" if ms else "-")
             print(f"chart refresh ({kind:6s}) mean ms by answer length, quarters of {quarter} tokens: "
                   + " / ".join(cells))
+    costs = getattr(w.charts, "redraw_costs", None)
+    if costs:
+        print("chart redraw (refresh + paint, ms; ms between redraws): " +
+              ", ".join(f"{k} {c:.1f}; {i:.0f}" for k, (c, i) in costs().items()))
+    print("app CPU by thread (s): " + ", ".join(f"{k} {v - threads0.get(k, 0.0):.2f}" for k, v in
+                                                sorted(threads1.items(), key=lambda kv: -kv[1])))
     print(f"app CPU          {cpu:.1f} s over {wall:.1f} s wall = {cpu * 1000 / max(1, total):.3f} ms per token "
           f"({total} tokens, both panes; process launched {time.monotonic() - t_process_start:.0f} s ago)")
     w.close()

@@ -56,3 +56,29 @@ def test_incremental_chart_data_draws_the_curve_a_full_rebuild_draws(qtbot):
         assert np.allclose(got_x, xs) and np.allclose(got_y, ys)
         mx, my = charts.rss_curves[0].getData()
         assert np.array_equal(mx, mem_t[mem_t <= now]) and np.array_equal(my, rss[mem_t <= now])
+
+
+def test_a_costly_redraw_is_spaced_out_and_a_cheap_one_is_not():
+    from gemmacompare.ui.charts import CPU_SHARE, RATE_MS, RedrawPacer
+
+    cheap, costly = RedrawPacer(RATE_MS), RedrawPacer(RATE_MS)
+    for _ in range(10):
+        cheap.done(0.0, 0.001)
+        costly.done(0.0, 0.02)
+    assert cheap.interval() == RATE_MS / 1000
+    assert costly.interval() == pytest.approx(0.02 / CPU_SHARE)  # at most CPU_SHARE of a core
+    assert costly.due == pytest.approx(costly.interval())
+
+
+def test_hidden_charts_draw_nothing_and_catch_up_when_shown(qtbot):
+    charts = LiveCharts(["A"], ["#ff0000"])
+    qtbot.addWidget(charts)
+    times = np.linspace(0.05, 2.0, 40)
+    charts.sources = [lambda: SeriesData(times, np.array([0.1]), np.array([50.0]), None, False)]
+    charts.now = lambda: 2.0
+    charts.start()
+    qtbot.wait(400)  # several ticks while never shown
+    assert charts.points_drawn == [0]
+    charts.show()
+    qtbot.waitUntil(lambda: charts.points_drawn[0] > 0, timeout=2000)
+    charts.stop()

@@ -12,7 +12,7 @@ import pytest
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import FAIR, RACE, ComparePair
 from gemmacompare.engine.model_worker import ModelWorker
-from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.metrics import RunRecord, compute_stats
 
 PROMPT = (p.ChatMessage("user", "Name three primary colours."),)
 GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
@@ -265,3 +265,18 @@ def test_load_errors_are_one_sentence(tmp_path):
     finally:
         w.close()
     assert not w.alive
+
+
+def test_stats_are_reused_only_while_the_record_is_unchanged(pair):
+    rec = collect(pair.workers[0], command(sampling=p.SamplingSettings(max_tokens=12)))
+    first = rec.stats()
+    assert rec.stats() is first and first == compute_stats(rec)
+    # Anything stats depend on changing gives fresh figures.
+    rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + 0.1, 123 * 2**20)])
+    assert rec.stats() is not first and rec.stats().peak_rss == 123 * 2**20
+    shorter = RunRecord(rec.label, rec.t_send)
+    for ev in [rec.prompt, rec.prefill, *rec.tokens[:5]]:
+        shorter.add(ev)
+    assert shorter.stats().n_tokens == 5
+    shorter.add(rec.tokens[5])
+    assert shorter.stats().n_tokens == 6 and shorter.stats() == compute_stats(shorter)

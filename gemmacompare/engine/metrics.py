@@ -28,6 +28,7 @@ class RunRecord:
     memory: p.MemoryTrace | None = None
     thinking_text: list[str] = field(default_factory=list)
     answer_text: list[str] = field(default_factory=list)
+    _stats: tuple | None = field(default=None, repr=False, compare=False)  # (what it was computed from, stats)
 
     def add(self, ev: p.Event) -> None:
         if isinstance(ev, p.Token):
@@ -58,7 +59,15 @@ class RunRecord:
         return self.finished is not None or self.error is not None
 
     def stats(self) -> "RunStats":
-        return compute_stats(self)
+        # A finished reply's stats are asked for several times at once (stats
+        # line, tooltip, history, banner); each pass over a long answer's
+        # tokens took tens of ms on the GUI thread.
+        mem = self.memory
+        key = (len(self.tokens), id(self.finished), id(self.error), id(self.prefill), id(self.prompt),
+               id(mem), len(mem.samples) if mem else 0)
+        if self._stats is None or self._stats[0] != key:
+            self._stats = (key, compute_stats(self))
+        return self._stats[1]
 
 
 @dataclass(frozen=True)

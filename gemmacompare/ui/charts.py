@@ -1,11 +1,14 @@
 """Live tokens/sec and memory charts for both panes, on one shared time axis.
 
-One 20 Hz timer redraws every curve from the panes' data (token timestamps and
-memory samples, relative to Send); nothing is drawn per token.
+A 10 Hz timer redraws the curves from the panes' data (token timestamps and
+memory samples, relative to Send): the rate plot at most 5 times a second, the
+memory plot 2.5 times, fewer where a redraw is costly; nothing is drawn per
+token, and nothing while the charts cannot be seen.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -14,7 +17,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
-REFRESH_MS = 50  # alternating plots: rate at 10 Hz, memory at 5 Hz (see _tick)
+REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
+RATE_MS = 200
+MEMORY_MS = 400  # memory changes slowly
+# While models stream, every CPU millisecond the window spends is taken from
+# them (race mode on 2 cores: one core each). A plot whose redraw costs more
+# than this share of a core is redrawn less often (software rendering on a
+# large screen, a slow CPU).
+CPU_SHARE = 0.02
 RATE_WINDOW_S = 1.0
 RATE_STEP_S = 0.1
 
@@ -102,6 +112,34 @@ def style_plots(plots, dark: bool) -> str:
     return fg
 
 
+class _TimedPlot(pg.PlotWidget):
+    """A plot that knows what its last repaint cost."""
+
+    paint_s = 0.0
+
+    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        t0 = time.perf_counter()
+        super().paintEvent(ev)
+        self.paint_s = time.perf_counter() - t0
+
+
+class RedrawPacer:
+    """When a plot is next due: at least `min_ms` apart, and further apart when
+    its refresh plus repaint cost more than CPU_SHARE of a core."""
+
+    def __init__(self, min_ms: int) -> None:
+        self.min_s = min_ms / 1000.0
+        self.cost_s = 0.0  # moving average of refresh + repaint
+        self.due = 0.0
+
+    def interval(self) -> float:
+        return max(self.min_s, self.cost_s / CPU_SHARE)
+
+    def done(self, now: float, cost_s: float) -> None:
+        self.cost_s = cost_s if not self.cost_s else 0.7 * self.cost_s + 0.3 * cost_s
+        self.due = now + self.interval()
+
+
 class LiveCharts(QWidget):
     def __init__(self, labels: list[str], colours: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -109,8 +147,8 @@ class LiveCharts(QWidget):
         self.colours = colours
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.rate_plot = pg.PlotWidget(title="Tokens/sec")
-        self.mem_plot = pg.PlotWidget(title="Memory (MiB)")
+        self.rate_plot = _TimedPlot(title="Tokens/sec")
+        self.mem_plot = _TimedPlot(title="Memory (MiB)")
         for plot in (self.rate_plot, self.mem_plot):
             # Fixed ranges that only grow in nice steps: pyqtgraph re-renders an
             # axis whenever its range changes, which was most of the GUI
@@ -144,8 +182,9 @@ class LiveCharts(QWidget):
         self.mem_plot.setYRange(0, 100, padding=0)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
-        self._ticks = 0
         self._timer.timeout.connect(self._tick)
+        self._pacers = {id(self.rate_plot): RedrawPacer(RATE_MS), id(self.mem_plot): RedrawPacer(MEMORY_MS)}
+        self._stale = False  # data changed while the charts could not be seen
 
     def set_labels(self, labels: list[str]) -> None:
         """Rename the curves in the legends (blind mode names sides, not models)."""
@@ -203,14 +242,34 @@ class LiveCharts(QWidget):
             plot.setRange(xRange=(0, rng[0]), yRange=(0, rng[1]), padding=0)
 
     def _tick(self) -> None:
-        # One plot per tick: a plot repaint costs ~8 ms in software, so the
-        # event loop never spends two of them back to back. Rate at 10 Hz,
-        # memory (which changes slowly) at 5 Hz.
-        self._ticks += 1
-        if self._ticks % 2 == 0:
-            self.refresh(rate=True, memory=False)
-        elif self._ticks % 4 == 1:
-            self.refresh(rate=False, memory=True)
+        # Nothing is drawn for charts nobody can see (hidden, another tab,
+        # a minimised window); they catch up when shown.
+        if self.visibleRegion().isEmpty():
+            self._stale = True
+            return
+        # One plot per tick at most: a plot repaint costs several ms in
+        # software, so the event loop never spends two of them back to back.
+        now = time.monotonic()
+        for plot, rate in ((self.rate_plot, True), (self.mem_plot, False)):
+            pacer = self._pacers[id(plot)]
+            if now >= pacer.due:
+                t0 = time.perf_counter()
+                self.refresh(rate=rate, memory=not rate)
+                # The repaint comes later; the plot's previous one stands in for it.
+                pacer.done(now, time.perf_counter() - t0 + plot.paint_s)
+                return
+
+    def redraw_costs(self) -> dict[str, tuple[float, float]]:
+        """Per plot: (ms a refresh and repaint cost lately, ms between redraws)."""
+        return {name: (pacer.cost_s * 1000, pacer.interval() * 1000)
+                for name, pacer in (("rate", self._pacers[id(self.rate_plot)]),
+                                    ("memory", self._pacers[id(self.mem_plot)]))}
+
+    def showEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(ev)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh(self, rate: bool = True, memory: bool = True) -> None:
         now = self.now()

@@ -58,6 +58,9 @@ class AutoHeightText(QTextBrowser):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().documentLayout().documentSizeChanged.connect(self._fit)
         self.setFixedHeight(8)
+        # Growing by a line repaints only that line, not the whole reply.
+        for w in (self, self.viewport()):
+            w.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
 
     def _fit(self, size=None) -> None:
         # The signal carries the new size; asking the document for it again
@@ -170,6 +173,7 @@ class ReplyWidget(QFrame):
     def __init__(self, title: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("reply")
+        self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)  # it only grows at the bottom
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(2)
@@ -241,6 +245,11 @@ class ChatView(QScrollArea):
         self.setWidgetResizable(True)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._inner = QWidget()
+        # Opaque, in the viewport's own colour: scrolling to follow new text
+        # then moves the pixels already painted instead of painting it all again.
+        self._inner.setBackgroundRole(self.viewport().backgroundRole())
+        self._inner.setAutoFillBackground(True)
+        self._inner.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self._lay = QVBoxLayout(self._inner)
         self._lay.setContentsMargins(4, 4, 4, 4)
         self._lay.addStretch(1)
