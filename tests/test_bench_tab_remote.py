@@ -57,14 +57,16 @@ def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, llama_cpp_
         with BenchStore() as store:
             run = store.get_run(tab.run_id)
         assert [m.file_hash for m in run.models] == [run.models[0].file_hash, "server"]
-        assert tab.summary_table.rowCount() == 2
+        # The server model is told apart from the same file run here, in the tables and charts.
+        assert tab.labels == [run.models[0].name, f"{demo_paths['smollm2'].name} @ {where}"]
+        assert [tab.summary_table.item(r, 1).text() for r in range(2)] == tab.labels
     finally:
         tab.shutdown()
     # `bench --list` names the served model as model-id @ host:port, not the URL's last segment.
     out = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "--list"], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    assert f"{demo_paths['smollm2'].name}, {demo_paths['smollm2'].name} @ {where}" in out.stdout, out.stdout
+    assert f"{run.models[0].name}, {demo_paths['smollm2'].name} @ {where}" in out.stdout, out.stdout
 
 
 def test_bench_tab_shows_a_servers_own_figures(qtbot, demo_paths, misbehaving_server):

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from gemmacompare.bench.tasks import Task
+from gemmacompare.engine.server_ref import is_server_ref, model_label
 
 FAIR = "fair"
 RACE = "race"
@@ -141,7 +142,9 @@ class StoredRun:
     def labels(self) -> list[str]:
         out = []
         for i, m in enumerate(self.models):
-            out.append(m.name if m else f"model {i + 1}")
+            path = self.config.models[i] if i < len(self.config.models) else ""
+            # A server model by its name and where it is served (the same file may run locally beside it).
+            out.append((model_label(path, m.name) if is_server_ref(path) else m.name) if m else f"model {i + 1}")
         # Two files of the same model must still be told apart in tables.
         return [f"{x} ({i + 1})" if out.count(x) > 1 else x for i, x in enumerate(out)]
 

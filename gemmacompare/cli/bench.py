@@ -173,7 +173,7 @@ def _list(store: BenchStore) -> int:
     counts = store.item_counts()
     rows = [["id", "created", "status", "suite", "mode", "items", "models"]]
     for r in runs:
-        names = ", ".join(model_label(m, info.name if info else "") for m, info in zip(r.config.models, r.models))
+        names = ", ".join(label if info else model_label(m) for m, info, label in zip(r.config.models, r.models, r.labels))
         rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
                      f"{counts.get(r.id, 0)}/{r.n_planned}", names])
     print(text_table(rows))

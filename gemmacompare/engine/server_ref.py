@@ -53,8 +53,8 @@ class ServerRef:
         return urlsplit(self.base_url).netloc.rpartition("@")[2]
 
     def label(self, name: str = "") -> str:
-        """Short, for a pane title or table header: model id @ host:port (`name`: the id the server picked)."""
-        return f"{self.model or name or 'server model'} @ {self.where}"
+        """Short, for a pane title or table header: model id @ host:port (`name`: the model's name as loaded)."""
+        return f"{name or self.model or 'server model'} @ {self.where}"
 
 
 def is_server_ref(text: str | os.PathLike | None) -> bool:
