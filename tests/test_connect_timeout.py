@@ -53,15 +53,48 @@ def test_cli_says_the_connect_timeout_in_one_sentence(black_hole):
 
 @pytest.mark.gui
 def test_pane_says_the_connect_timeout_and_the_other_pane_goes_on(qtbot, black_hole):
-    from gemmacompare.state.settings import load_settings
+    from dataclasses import replace
+
+    from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings, save_settings
     from gemmacompare.ui.main_window import MainWindow
 
+    # Pane B's timeouts as the server dialog stores them.
+    save_settings(AppSettings(panes=(PaneSettings(), replace(PaneSettings(), server_connect_timeout_s=0.5))))
     w = MainWindow(load_settings(), ["smollm2", black_hole])
     qtbot.addWidget(w)
     w.show()
     local, remote = w.panes
     qtbot.waitUntil(lambda: remote.state == "error" and local.state == "ready", timeout=60_000)
-    # The window uses the default connect timeout (5 s).
-    assert remote.state_label.text().endswith(sentence(black_hole, "5")) or \
-        sentence(black_hole, "5") in remote.state_label.text() + remote.state_label.toolTip()
+    assert remote.state_label.text() == sentence(black_hole, "0.5")
     w.close()
+
+
+@pytest.mark.gui
+def test_server_dialog_sets_the_panes_timeouts(qtbot, monkeypatch, misbehaving_server):
+    from PySide6.QtWidgets import QDialog
+
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+    from gemmacompare.ui.server_dialog import ServerDialog
+
+    def fill_and_accept(dlg: ServerDialog) -> int:
+        assert [s.value() for s in dlg.timeouts] == [5.0, 120.0, 60.0]  # the defaults
+        dlg.url.setText(misbehaving_server.url("echo"))
+        for spin, value in zip(dlg.timeouts, (1.5, 30.0, 9.0)):
+            spin.setValue(value)
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(ServerDialog, "exec", fill_and_accept)
+    w = MainWindow(load_settings(), ["smollm2", "smollm2"])
+    qtbot.addWidget(w)
+    w.show()
+    pane = w.panes[1]
+    qtbot.waitUntil(lambda: pane.state == "ready", timeout=60_000)
+    pane.server_dialog()
+    qtbot.waitUntil(lambda: pane.state == "ready" and pane.runner.worker.remote, timeout=30_000)
+    s = pane.settings
+    assert (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s) == (1.5, 30.0, 9.0)
+    st = pane.runner.worker.settings
+    assert (st.connect_timeout_s, st.first_byte_timeout_s, st.idle_timeout_s) == (1.5, 30.0, 9.0)
+    w.close()
+    assert load_settings().settings.panes[1].server_connect_timeout_s == 1.5  # kept for next time

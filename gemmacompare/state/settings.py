@@ -42,6 +42,10 @@ class PaneSettings:
     thinking: bool = True
     system_prompt: str = ""
     raw_mode: bool = False
+    # A model on a server (the server dialog): seconds to connect, to the first byte, of silence mid-stream.
+    server_connect_timeout_s: float = 5.0
+    server_first_byte_timeout_s: float = 120.0
+    server_idle_timeout_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ def settings_path() -> Path:
 _RANGES = {
     "temperature": (0.0, 5.0), "max_tokens": (1, 1 << 20), "seed": (0, 2**32 - 1), "n_ctx": (128, 1 << 22),
     "n_threads": (0, 1024), "n_gpu_layers": (-1, 10_000),
+    "server_connect_timeout_s": (0.1, 3600.0), "server_first_byte_timeout_s": (0.1, 3600.0),
+    "server_idle_timeout_s": (0.1, 3600.0),
 }
 _CHOICES = {"flash_attn": FLASH_ATTN_CHOICES, "type_k": KV_CACHE_TYPES, "type_v": KV_CACHE_TYPES}
 

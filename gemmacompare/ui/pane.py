@@ -32,7 +32,7 @@ from .charts import GrowingArray, SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_runner import PaneRunner
-from .pane_settings import PaneSettingsDialog, load_settings
+from .pane_settings import PaneSettingsDialog, load_settings, remote_settings
 from .server_dialog import ServerDialog
 from .stats_format import stats_line, stats_tooltip
 
@@ -154,8 +154,14 @@ class ModelPane(QFrame):
 
     def server_dialog(self) -> None:
         current = self.model_path if self.model_path and is_server_ref(self.model_path) else ""
-        dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self)
+        s = self.settings
+        dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self,
+                           (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s))
         if dlg.exec() and dlg.value():
+            connect, first, idle = dlg.timeout_values()
+            self.settings = replace(s, server_connect_timeout_s=connect, server_first_byte_timeout_s=first,
+                                    server_idle_timeout_s=idle)
+            self.settings_changed.emit(self.index)
             self.set_model(dlg.value())
 
     # --- drag and drop -------------------------------------------------------
@@ -217,7 +223,7 @@ class ModelPane(QFrame):
         self._load_started = time.monotonic()
         self._set_state(LOADING, "Loading…")
         self._load_timer.start()
-        self.runner.load(self.model_path, load_settings(s))
+        self.runner.load(self.model_path, load_settings(s), remote_settings(s))
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
-from gemmacompare.engine.remote import engine_for
+from gemmacompare.engine.remote import RemoteSettings, engine_for
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +71,12 @@ class PaneRunner(QObject):
             self._queue.append(("idle", None))
             self._wake.emit()
 
-    def load(self, path: str, settings: p.LoadSettings) -> bool:
+    def load(self, path: str, settings: p.LoadSettings, remote: RemoteSettings | None = None) -> bool:
         if self._busy or self._closed:
             return False
-        engine = engine_for(path, self.label)
-        if type(engine) is not type(self.worker):  # a GGUF file or a model on a server
+        engine = engine_for(path, self.label, remote)
+        # A GGUF file or a model on a server; a server model takes the pane's current timeouts.
+        if type(engine) is not type(self.worker) or engine.remote:
             self.worker.close()
             self.worker = engine
 

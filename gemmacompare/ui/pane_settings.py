@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from gemmacompare.engine.protocol import LoadSettings
+from gemmacompare.engine.remote import RemoteSettings
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, PaneSettings
 
 
@@ -91,6 +92,13 @@ def _choice(options: tuple[str, ...], current: str, tip: str) -> QComboBox:
     box.setCurrentText(current)
     box.setToolTip(tip)
     return box
+
+
+def remote_settings(s: PaneSettings) -> RemoteSettings:
+    """The timeouts a pane uses for a model on a server (set in the server dialog)."""
+    return RemoteSettings(connect_timeout_s=s.server_connect_timeout_s,
+                          first_byte_timeout_s=s.server_first_byte_timeout_s,
+                          idle_timeout_s=s.server_idle_timeout_s)
 
 
 def load_settings(s: PaneSettings) -> LoadSettings:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -39,7 +40,8 @@ LIST_SETTINGS = RemoteSettings(connect_timeout_s=3.0, first_byte_timeout_s=8.0)
 
 
 class ServerDialog(QDialog):
-    def __init__(self, title: str, url: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, url: str = "", parent: QWidget | None = None,
+                 timeouts: tuple[float, float, float] = (5.0, 120.0, 60.0)) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
@@ -65,6 +67,25 @@ class ServerDialog(QDialog):
         form.addRow("Model", self.model)
         form.addRow("API key", self.key)
         form.addRow("", self.remember)
+        # Connect, first byte, silence mid-stream: each ends the wait with one sentence in the pane.
+        self.timeouts = []
+        trow = QHBoxLayout()
+        for name, value, tip in (("connect", timeouts[0], "seconds to connect to the server"),
+                                 ("first byte", timeouts[1], "seconds until the server starts answering "
+                                                              "(a long prompt on a busy server takes a while)"),
+                                 ("idle", timeouts[2], "seconds of silence mid-answer before giving up")):
+            spin = QDoubleSpinBox()
+            spin.setRange(0.1, 3600.0)
+            spin.setDecimals(1)
+            spin.setSuffix(" s")
+            spin.setValue(value)
+            spin.setToolTip(tip)
+            spin.setAccessibleName(f"{name} timeout")
+            trow.addWidget(QLabel(name))
+            trow.addWidget(spin)
+            self.timeouts.append(spin)
+        trow.addStretch(1)
+        form.addRow("Timeouts", trow)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -116,6 +137,11 @@ class ServerDialog(QDialog):
                     self.status.setText(str(exc))
             use_for_session(ref.base_url, key)
         super().accept()
+
+    def timeout_values(self) -> tuple[float, float, float]:
+        """Connect, first-byte and idle timeouts in seconds."""
+        connect, first, idle = (spin.value() for spin in self.timeouts)
+        return connect, first, idle
 
     def value(self) -> str:
         """The model reference (base URL#model id) for the pane."""
