@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gemmacompare.bench.store import BenchStore
+from tests.fake_servers import start_llama_cpp_server, stop_process
 from tests.test_llama_server_recorded import final_figures
 
 pytestmark = pytest.mark.gui
@@ -39,8 +40,17 @@ def rows(tab) -> list[dict[str, str]]:
     return [{cols[c]: tab.table.item(r, c).text() for c in range(len(cols))} for r in range(tab.table.rowCount())]
 
 
-def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, llama_cpp_server):
-    base, _ = llama_cpp_server
+def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, tmp_path):
+    # A server of its own: llama_cpp.server reuses the KV cache of earlier requests' common
+    # prefix, which would change the shared fixture's greedy answers for tests after this one.
+    proc, base = start_llama_cpp_server(demo_paths["smollm2"], tmp_path / "server.log")
+    try:
+        _bench_tab_with_a_served_model(qtbot, demo_paths, base)
+    finally:
+        stop_process(proc)
+
+
+def _bench_tab_with_a_served_model(qtbot, demo_paths, base):
     where = urlsplit(base).netloc
     tab = run_tab(qtbot, [str(demo_paths["smollm2"]), base])
     try:

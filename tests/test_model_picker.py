@@ -84,13 +84,18 @@ def test_nothing_found_says_where_it_looked(qtbot):
     w.close()
 
 
-def test_command_line_takes_library_names(qtbot, user_home):
+def test_command_line_takes_library_names(qtbot, user_home, monkeypatch):
+    from tests.fake_servers import free_port
+
     _home, expected = user_home
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")  # no Ollama server either
     w = _window(qtbot, ["ollama:smollm2:latest", "ollama:smolm2"])
     a = w.panes[0]
     qtbot.waitUntil(lambda: a.state == "ready", timeout=60_000)
     assert a.model_path == expected["ollama:smollm2:latest"]
-    assert w.banner.text().startswith("No file or library model named 'ollama:smolm2'; closest: ollama:smollm2")
+    qtbot.waitUntil(lambda: w.banner.text().startswith("No Ollama model"), timeout=10_000)
+    assert w.banner.text().startswith("No Ollama model 'smolm2' on disk (closest: ollama:smollm2")
+    assert "and no Ollama server answers at http://127.0.0.1:" in w.banner.text()
     w.close()
 
 
