@@ -67,6 +67,23 @@ def llama_cpp_server(demo_paths, tmp_path_factory):
 
 
 @pytest.fixture
+def fresh_llama_cpp_server(demo_paths, tmp_path):
+    """A llama_cpp.server of the test's own, for comparing greedy answers with a
+    local model: the shared one reuses the KV cache of an earlier request's
+    common prefix (every chat shares the template's opening), and a prefill split
+    differently gives slightly different logits, so after other tests' requests
+    a greedy answer can part from the local one."""
+    from tests.fake_servers import start_llama_cpp_server, stop_process
+
+    log = tmp_path / "server.log"
+    proc, base = start_llama_cpp_server(demo_paths["smollm2"], log)
+    try:
+        yield base, log
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture
 def misbehaving_server():
     from tests.fake_servers import MisbehavingServer
 

@@ -94,7 +94,8 @@ def test_both_models_stream_one_prompt(pair, mode):
         assert st.n_threads == expected_threads
         assert st.n_tokens > 0 and run.answer.strip()
         assert st.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
-        assert st.gen_tps and st.gen_tps > 1 and st.prefill_tps > 1
+        # Figures, not speeds: a 2-thread decode on a busy 2-core machine can fall below 1 t/s.
+        assert st.gen_tps and st.gen_tps > 0 and st.prefill_tps > 0
         assert 0 < st.ttft_s < 30 and st.peak_rss > 50e6
         assert not st.gpu_available and st.peak_vram is None
         times = [t.t for t in run.tokens]

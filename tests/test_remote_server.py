@@ -22,7 +22,6 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.compare import ComparePair
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.remote import RemoteWorker
-from tests.fake_servers import start_llama_cpp_server, stop_process
 
 PROMPT = "Name three colours of the rainbow."
 N = 24
@@ -33,8 +32,8 @@ def command(i: int) -> p.GenerateCommand:
 
 
 @pytest.mark.parametrize("mode", ["race", "fair"])
-def test_local_and_served_model_side_by_side(llama_cpp_server, demo_paths, mode):
-    base, _ = llama_cpp_server
+def test_local_and_served_model_side_by_side(fresh_llama_cpp_server, demo_paths, mode):
+    base, _ = fresh_llama_cpp_server
     with ComparePair(["A", "B"]) as pair:
         errors = pair.load([str(demo_paths["smollm2"]), base], p.LoadSettings(n_ctx=2048))
         assert errors == [None, None]
@@ -109,18 +108,8 @@ def test_stop_mid_stream_on_the_real_server(llama_cpp_server):
     w.close()
 
 
-def test_bench_with_one_remote_model(demo_paths, tmp_path):
-    # A server of its own: llama_cpp.server reuses the KV cache of a previous
-    # request's common prefix, and a prefill split differently gives slightly
-    # different logits, so after other tests' requests greedy answers could part.
-    proc, base = start_llama_cpp_server(demo_paths["smollm2"], tmp_path / "server.log")
-    try:
-        _bench_with_one_remote_model(base, demo_paths)
-    finally:
-        stop_process(proc)
-
-
-def _bench_with_one_remote_model(base, demo_paths):
+def test_bench_with_one_remote_model(fresh_llama_cpp_server, demo_paths):
+    base, _ = fresh_llama_cpp_server
     with BenchStore() as store:
         config = BenchConfig(models=(str(demo_paths["smollm2"]), base), suite="reasoning", limit=2, runs=1,
                              warmup=0, max_tokens=16, threads=2)
@@ -136,8 +125,8 @@ def _bench_with_one_remote_model(base, demo_paths):
     assert run.models[1].file_hash == "server"
 
 
-def test_compare_cli_with_a_base_url(llama_cpp_server, demo_paths, tmp_path):
-    base, _ = llama_cpp_server
+def test_compare_cli_with_a_base_url(fresh_llama_cpp_server, demo_paths, tmp_path):
+    base, _ = fresh_llama_cpp_server
     out = tmp_path / "out.json"
     proc = subprocess.run(
         [sys.executable, "-m", "gemmacompare", "compare", str(demo_paths["smollm2"]), base, "-p", PROMPT,

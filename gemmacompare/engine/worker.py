@@ -15,6 +15,7 @@ import codecs
 import ctypes
 import logging
 import os
+import threading
 import time
 import traceback
 from collections import deque
@@ -53,10 +54,24 @@ def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> Non
             os.close(fd)
         except OSError:
             pass
+    _exit_when_orphaned(os.getppid())
     try:
         _Worker(conn, stop_flag).serve()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent went away; nothing left to report to
+
+
+def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
+    """A killed parent closes the pipe, but a worker deep in a long prefill only
+    reads it afterwards (seconds on a busy machine), and memory stays taken
+    until then. A reparented worker has lost its app: it leaves at once."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class _Worker:
