@@ -10,7 +10,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gemmacompare.bench.store import BenchStore
-from tests.fake_servers import start_llama_cpp_server, stop_process
 from tests.test_llama_server_recorded import final_figures
 
 pytestmark = pytest.mark.gui
@@ -40,17 +39,9 @@ def rows(tab) -> list[dict[str, str]]:
     return [{cols[c]: tab.table.item(r, c).text() for c in range(len(cols))} for r in range(tab.table.rowCount())]
 
 
-def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, tmp_path):
-    # A server of its own: llama_cpp.server reuses the KV cache of earlier requests' common
-    # prefix, which would change the shared fixture's greedy answers for tests after this one.
-    proc, base = start_llama_cpp_server(demo_paths["smollm2"], tmp_path / "server.log")
-    try:
-        _bench_tab_with_a_served_model(qtbot, demo_paths, base)
-    finally:
-        stop_process(proc)
-
-
-def _bench_tab_with_a_served_model(qtbot, demo_paths, base):
+def test_bench_tab_with_a_local_and_a_served_model(qtbot, demo_paths, fresh_llama_cpp_server):
+    # A server of its own: its prompt cache would change the shared server's greedy answers later.
+    base, _ = fresh_llama_cpp_server
     where = urlsplit(base).netloc
     tab = run_tab(qtbot, [str(demo_paths["smollm2"]), base])
     try:
