@@ -208,8 +208,11 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
     app = QApplication.instance() or QApplication([])
     w = MainWindow(load_settings())
-    w.resize(1400, 900)
     w.show()
+    # The same size on every run and version: on a small screen (offscreen's
+    # is 800x800) the window opens maximized, which would paint less.
+    w.showNormal()
+    w.resize(1400, 900)
     if args.no_charts:
         w.set_charts_visible(False)
     pump(app, lambda: all(p.state == "ready" for p in w.panes))

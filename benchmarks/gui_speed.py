@@ -91,8 +91,11 @@ def main() -> int:
     from gemmacompare.ui.main_window import MainWindow
 
     w = MainWindow(load_settings())
-    w.resize(1400, 900)
     w.show()
+    # The same size on every run and version: on a small screen (offscreen's
+    # is 800x800) the window opens maximized, which would paint less.
+    w.showNormal()
+    w.resize(1400, 900)
     if args.no_charts:
         w.set_charts_visible(False)
     app.processEvents()
@@ -117,6 +120,30 @@ def main() -> int:
     import psutil
 
     me = psutil.Process()
+    # The headless runs alternate with the window's, so a change in the
+    # machine's load hits both sides alike. The window stays open but idle
+    # meanwhile (its CPU during headless runs is printed).
+    from gemmacompare.engine import protocol as pr
+    from gemmacompare.engine.compare import ComparePair
+    from gemmacompare.models.demo import demo_models
+
+    pair = ComparePair(("A", "B"))
+    pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
+    head_tps: list[list[float]] = [[], []]
+    idle_cpu_s: list[float] = []
+
+    def headless_rep() -> None:
+        cpu0 = sum(me.cpu_times()[:2])
+        res = pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
+                                                    sampling=pr.SamplingSettings(max_tokens=args.tokens)),
+                       mode="race")
+        idle_cpu_s.append(sum(me.cpu_times()[:2]) - cpu0)
+        for i, run in enumerate(res.runs):
+            if run.error or not run.stats().gen_tps:
+                print(f"headless run {i} failed: {run.error or run.stats()}")
+                continue
+            head_tps[i].append(run.stats().gen_tps)
+
     gui_tps: list[list[float]] = [[], []]
     rss_app = []
     cpu_ms_per_token: list[float] = []
@@ -149,6 +176,8 @@ def main() -> int:
             for i, p in enumerate(w.panes):
                 gui_tps[i].append(p.record.stats().gen_tps)
         w.new_chat()
+        if not lag_rep:
+            headless_rep()
     # Closing mid-generation: how long until the window and both workers are gone.
     for p in w.panes:
         p.settings = replace(p.settings, max_tokens=100000)
@@ -163,23 +192,7 @@ def main() -> int:
             and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     app.processEvents()
 
-    from gemmacompare.engine import protocol as pr
-    from gemmacompare.engine.compare import ComparePair
-    from gemmacompare.models.demo import demo_models
-
-    paths = [str(d.path) for d in demo_models()[:2]]
-    head_tps: list[list[float]] = [[], []]
-    with ComparePair(("A", "B")) as pair:
-        pair.load(paths, pr.LoadSettings(n_ctx=4096))
-        for _ in range(args.reps):
-            res = pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
-                                                        sampling=pr.SamplingSettings(max_tokens=args.tokens)),
-                           mode="race")
-            for i, run in enumerate(res.runs):
-                if run.error or not run.stats().gen_tps:
-                    print(f"headless run {i} failed: {run.error or run.stats()}")
-                    continue
-                head_tps[i].append(run.stats().gen_tps)
+    pair.close()
 
     med = statistics.median
     q = statistics.quantiles(lags, n=100, method="inclusive")
@@ -188,9 +201,12 @@ def main() -> int:
           f"({len(lags)} probes)")
     for i, name in enumerate(("A (SmolLM2-135M)", "B (Gemma-3-270M)")):
         g, h = med(gui_tps[i]), med(head_tps[i])
-        print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}  (race mode, medians of {args.reps})")
+        per_rep = [a / b for a, b in zip(gui_tps[i], head_tps[i])]
+        print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}  (race mode, medians of "
+              f"{args.reps} alternating reps; per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
+    print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
     print(f"app RSS without workers        {med(rss_app) / 2**20:.0f} MiB")
     print(f"close during generation        {t_close:.2f} s, worker processes left: {len(left)}")
     return 0
