@@ -198,13 +198,16 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
     import gemmacompare.ui.pane_runner as pane_runner
     from gemmacompare.engine.remote import engine_for
+    from gemmacompare.engine.server_ref import is_server_ref
     from gemmacompare.state.settings import load_settings
     from gemmacompare.ui.main_window import MainWindow
 
     ReplayWorker.rate = args.rate
     ReplayWorker.n_tokens = n_tokens = int(args.rate * args.seconds)
-    pane_runner.engine_for = lambda model, label: (ReplayWorker(label) if not model.startswith(("http", "openai"))
-                                                   else engine_for(model, label))
+    def replay_engine(model: str, label: str, *rest):
+        return ReplayWorker(label) if not is_server_ref(model) else engine_for(model, label, *rest)
+
+    pane_runner.engine_for = replay_engine
 
     app = QApplication.instance() or QApplication([])
     w = MainWindow(load_settings())
@@ -215,7 +218,11 @@ def run_replay(args, t_process_start: float, pump) -> int:
     w.resize(1400, 900)
     if args.no_charts:
         w.set_charts_visible(False)
-    pump(app, lambda: all(p.state == "ready" for p in w.panes))
+    pump(app, lambda: all(p.state in ("ready", "error") for p in w.panes))
+    for p_ in w.panes:
+        if p_.state != "ready":
+            print(f"pane {p_.label} did not load: {p_.state_label.text()}")
+            return 1
     from dataclasses import replace
 
     for p_ in w.panes:
