@@ -191,6 +191,32 @@ def _quantiles(xs: list[float]) -> tuple[float, float, float]:
     return q[49], q[98], max(xs)
 
 
+class LagProbe:
+    """A 5 ms timer recording, per tick, how late the event loop ran it (ms)."""
+
+    def __init__(self, interval_ms: int = 5) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.interval_ms = interval_ms
+        self.lags: list[float] = []
+        self._last = time.monotonic()
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        self.lags.append(max(0.0, (now - self._last) * 1000 - self.interval_ms))
+        self._last = now
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+
 def run_replay(args, t_process_start: float, pump) -> int:
     import psutil
     from PySide6.QtCore import QEvent, QObject, QTimer
@@ -255,17 +281,8 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
     w.charts.refresh = timed_refresh
 
-    lags: list[float] = []
-    last = [time.monotonic()]
-    probe = QTimer()
-    probe.setInterval(5)
-
-    def tick() -> None:
-        now = time.monotonic()
-        lags.append(max(0.0, (now - last[0]) * 1000 - 5))
-        last[0] = now
-
-    probe.timeout.connect(tick)
+    probe = LagProbe()
+    lags = probe.lags
     me = psutil.Process()
 
     def by_thread() -> dict[str, float]:
@@ -283,7 +300,6 @@ def run_replay(args, t_process_start: float, pump) -> int:
     cpu0 = sum(me.cpu_times()[:2])
     threads0 = by_thread()
     t_send = time.monotonic()
-    last[0] = t_send
     if not args.no_probe:
         probe.start()
     w.send()

@@ -105,17 +105,10 @@ def main() -> int:
     for p in w.panes:
         p.settings = replace(p.settings, max_tokens=args.tokens)
 
-    lags: list[float] = []
-    last = [time.monotonic()]
-    probe = QTimer()
-    probe.setInterval(5)
+    from gui_replay import LagProbe
 
-    def tick() -> None:
-        now = time.monotonic()
-        lags.append(max(0.0, (now - last[0]) * 1000 - 5))
-        last[0] = now
-
-    probe.timeout.connect(tick)
+    probe = LagProbe()
+    lags = probe.lags
 
     import psutil
 
@@ -152,7 +145,6 @@ def main() -> int:
     for rep in range(args.reps + 1):
         lag_rep = rep == args.reps
         w.prompt.setPlainText(PROMPT)
-        last[0] = time.monotonic()
         cpu0 = sum(me.cpu_times()[:2])
         if lag_rep:
             probe.start()
