@@ -191,6 +191,21 @@ def _quantiles(xs: list[float]) -> tuple[float, float, float]:
     return q[49], q[98], max(xs)
 
 
+def open_window(args):
+    """The main window at the same size on every run and version: on a small
+    screen (offscreen's is 800x800) it opens maximized, which would paint less."""
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings())
+    w.show()
+    w.showNormal()
+    w.resize(1400, 900)
+    if args.no_charts:
+        w.set_charts_visible(False)
+    return w
+
+
 class LagProbe:
     """A 5 ms timer recording, per tick, how late the event loop ran it (ms)."""
 
@@ -225,8 +240,6 @@ def run_replay(args, t_process_start: float, pump) -> int:
     import gemmacompare.ui.pane_runner as pane_runner
     from gemmacompare.engine.remote import engine_for
     from gemmacompare.engine.server_ref import is_server_ref
-    from gemmacompare.state.settings import load_settings
-    from gemmacompare.ui.main_window import MainWindow
 
     ReplayWorker.rate = args.rate
     ReplayWorker.n_tokens = n_tokens = int(args.rate * args.seconds)
@@ -236,14 +249,7 @@ def run_replay(args, t_process_start: float, pump) -> int:
     pane_runner.engine_for = replay_engine
 
     app = QApplication.instance() or QApplication([])
-    w = MainWindow(load_settings())
-    w.show()
-    # The same size on every run and version: on a small screen (offscreen's
-    # is 800x800) the window opens maximized, which would paint less.
-    w.showNormal()
-    w.resize(1400, 900)
-    if args.no_charts:
-        w.set_charts_visible(False)
+    w = open_window(args)
     pump(app, lambda: all(p.state in ("ready", "error") for p in w.panes))
     for p_ in w.panes:
         if p_.state != "ready":

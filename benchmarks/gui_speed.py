@@ -87,17 +87,10 @@ def main() -> int:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv)
-    from gemmacompare.state.settings import load_settings
-    from gemmacompare.ui.main_window import MainWindow
 
-    w = MainWindow(load_settings())
-    w.show()
-    # The same size on every run and version: on a small screen (offscreen's
-    # is 800x800) the window opens maximized, which would paint less.
-    w.showNormal()
-    w.resize(1400, 900)
-    if args.no_charts:
-        w.set_charts_visible(False)
+    from gui_replay import open_window
+
+    w = open_window(args)
     app.processEvents()
     t_interactive = time.monotonic() - T_PROCESS_START
     pump(app, lambda: all(p.state == "ready" for p in w.panes))
