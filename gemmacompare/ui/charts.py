@@ -198,9 +198,8 @@ class LiveCharts(QWidget):
     def legend_text(self) -> tuple[str, str]:
         """The plots' titles, which carry the legends: a legend inside the plot
         area sat on top of the curves' starts, where the interesting part is."""
-        rate = "Tokens/sec&nbsp;&nbsp;" + "&nbsp;&nbsp;".join(
-            _swatch(lab, col) for lab, col in zip(self.labels, self.colours))
         swatches = "&nbsp;&nbsp;".join(_swatch(lab, col) for lab, col in zip(self.labels, self.colours))
+        rate = f"Tokens/sec&nbsp;&nbsp;{swatches}"
         allocated = [f"{lab} {mib:,.0f}" for lab, mib in zip(self.labels, self._device_mib) if mib]
         if self._gpu_seen:
             mem = f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, VRAM dashed"

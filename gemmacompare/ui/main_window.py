@@ -111,9 +111,9 @@ class MainWindow(QMainWindow):
         self.show_charts_action.setChecked(self.settings.charts_visible)
         if not (self.settings.geometry and
                 self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))):
-            screen = self.screen() or QApplication.primaryScreen()
-            self.setGeometry(first_start_geometry(screen.availableGeometry(), self.minimumSizeHint()))
-            if opens_maximized(screen.availableGeometry()):
+            available = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+            self.setGeometry(first_start_geometry(available, self.minimumSizeHint()))
+            if opens_maximized(available):
                 # Maximized, not a window as large as the screen: that put the
                 # title bar off screen and shrank by the frame at each restore.
                 self.setWindowState(Qt.WindowState.WindowMaximized)

@@ -398,8 +398,8 @@ class ModelPane(QFrame):
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
         placement = self.loaded.placement if self.loaded else None
-        device = placement.device_bytes() / 2**20 if placement and placement.device_bytes() else None
-        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device)
+        device = placement.device_bytes() if placement else 0
+        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None)
 
     def elapsed(self) -> float:
         """Seconds since this pane's Send, frozen when its reply is done."""
