@@ -301,6 +301,25 @@ def run_replay(args, t_process_start: float, pump) -> int:
             out[name] = out.get(name, 0.0) + th.user_time + th.system_time
         return out
 
+    class PaintTally(QObject):
+        """Per widget class: paint events and painted pixels (what a repaint covers)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.counts: dict[str, list[int]] = {}
+
+        def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                area = sum(r.width() * r.height() for r in ev.region())
+                key = " in ".join(f"{type(o).__name__}{'#' + o.objectName() if o.objectName() else ''}"
+                                  for o in (obj, obj.parent(), obj.parent() and obj.parent().parent()) if o)
+                c = self.counts.setdefault(key, [0, 0, None])
+                c[0] += 1
+                c[1] += area
+                c[2] = ev.region().boundingRect()
+            return False
+
+    tally = PaintTally() if args.paint_tally else None
     w.prompt.setPlainText("Write a long guide with examples.")
     filters = [PaintLog(i) for i in range(2)]
     cpu0 = sum(me.cpu_times()[:2])
@@ -308,6 +327,8 @@ def run_replay(args, t_process_start: float, pump) -> int:
     t_send = time.monotonic()
     if not args.no_probe:
         probe.start()
+    if tally:
+        app.installEventFilter(tally)
     w.send()
     for i, p_ in enumerate(w.panes):
         for view in (p_.reply.answer, p_.reply.thinking):
@@ -328,6 +349,8 @@ def run_replay(args, t_process_start: float, pump) -> int:
         prof.disable()
         pstats.Stats(prof).sort_stats(profile if profile != "1" else "tottime").print_stats(25)
     probe.stop()
+    if tally:
+        app.removeEventFilter(tally)
     cpu = sum(me.cpu_times()[:2]) - cpu0
     threads1 = by_thread()
     wall = time.monotonic() - t_send
@@ -371,6 +394,10 @@ def run_replay(args, t_process_start: float, pump) -> int:
                                                 sorted(threads1.items(), key=lambda kv: -kv[1])))
     print(f"app CPU          {cpu:.1f} s over {wall:.1f} s wall = {cpu * 1000 / max(1, total):.3f} ms per token "
           f"({total} tokens, both panes; process launched {time.monotonic() - t_process_start:.0f} s ago)")
+    if tally:
+        print("painted while streaming (widget: paints, megapixels):")
+        for key, (n, px, last) in sorted(tally.counts.items(), key=lambda kv: -kv[1][1])[:24]:
+            print(f"  {key}: {n}, {px / 1e6:.1f}  (last {last.width()}x{last.height()})")
     w.close()
     return 0
 

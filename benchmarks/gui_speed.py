@@ -76,6 +76,8 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=1000.0, help="replay: tokens/s per pane")
     ap.add_argument("--seconds", type=float, default=20.0, help="replay: length of each answer in seconds")
     ap.add_argument("--no-probe", action="store_true", help="replay: no lag probe (its 200 Hz timer costs CPU)")
+    ap.add_argument("--paint-tally", action="store_true",
+                    help="replay: list what was repainted, by widget (the filter costs CPU itself)")
     ap.add_argument("--no-charts", action="store_true", help="hide the charts (to see their share of the lag)")
     args = ap.parse_args()
     if args.source == "replay":

@@ -147,3 +147,65 @@ def test_arithmetic_stars_are_not_emphasis(qtbot):
     doc = view.document()
     assert doc.toPlainText().count("17*3") == 3 and "173" not in doc.toPlainText()
     assert "*really*" not in doc.toPlainText() and QTextCursor(doc.find("really")).charFormat().fontItalic()
+
+
+def test_a_reply_shows_its_answer_and_stats_only_once_they_exist(qtbot):
+    reply = ReplyWidget("model")
+    qtbot.addWidget(reply)
+    reply.show()
+    assert not reply.answer.isVisible() and not reply.stats.isVisible()  # nothing to show yet
+    reply.add("", "Hello", 0)
+    assert reply.answer.isVisible() and not reply.stats.isVisible()
+    reply.finish("12.0 t/s", "tip")
+    assert reply.stats.isVisible() and reply.stats.text() == "12.0 t/s"
+    failed = ReplyWidget("model")
+    qtbot.addWidget(failed)
+    failed.show()
+    failed.finish("", "")  # an error: the notice below says why, no empty boxes
+    assert not failed.answer.isVisible() and not failed.stats.isVisible()
+
+
+def test_following_a_streaming_reply_scrolls_pixels_instead_of_repainting_the_chat(qtbot):
+    """Each new line scrolls the chat. Where Qt could not move the pixels it
+    had (a newly exposed strip of margin under the answer was still to be
+    painted), it repainted every visible line of the answer, 10 times a second
+    in both panes, and that CPU was taken from the models racing."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from gemmacompare.ui.chat_view import ChatView
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(500, 300)
+    view.show()
+    qtbot.waitExposed(view)
+    view.add_user("Write a long answer.")
+    reply = view.add_reply("model")
+    painted: list[int] = []
+
+    class PaintedArea(QObject):
+        def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                painted.append(sum(r.width() * r.height() for r in ev.region()))
+            return False
+
+    spy = PaintedArea()
+    reply.answer.show()
+    reply.answer.viewport().installEventFilter(spy)
+    bar = view.verticalScrollBar()
+    # Short paragraphs: each batch repaints its own paragraph (Qt lays out a
+    # paragraph as one block) and, when the chat scrolls, the one new line.
+    words = iter((("word " * 11 + "end.\n\n") * 200).split(" "))
+    scrolls = 0
+    while scrolls < 8:
+        before = bar.value()
+        for _ in range(4):
+            reply.add("", next(words) + " ", 0)
+        # Let the layout settle the way the event loop does between batches.
+        for _ in range(4):
+            qtbot.wait(1)
+        if bar.value() > before and before > 0:
+            scrolls += 1
+            assert bar.value() == bar.maximum()  # still following the bottom
+    visible = view.viewport().width() * view.viewport().height()
+    assert painted and max(painted[-20:]) < visible / 3, (max(painted[-20:]), visible)

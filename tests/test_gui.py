@@ -62,8 +62,12 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     assert "CPU · 0/31 layers offloaded" in w.panes[0].state_label.text()
     assert "CPU · 0/19 layers offloaded" in w.panes[1].state_label.text()
     assert "model 92 MiB on CPU_Mapped" in w.panes[0].state_label.toolTip()
+    # Loaded and idle: nothing polls for model events (an idle window does not wake).
+    assert not any(p.runner._timer.isActive() for p in w.panes)
     set_short(w)
     ask(qtbot, w, "Name three fruits.")
+    qtbot.waitUntil(lambda: not any(p.runner.busy for p in w.panes))
+    assert not any(p.runner._timer.isActive() for p in w.panes)
     for p in w.panes:
         reply = p.chat.replies()[-1]
         assert reply.answer.text.strip(), p.label

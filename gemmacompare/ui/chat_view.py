@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFrame,
@@ -112,20 +112,33 @@ class StreamingMarkdown(AutoHeightText):
             return
         self.text += piece
         cut = split_committable(self.text, self._committed)
+        if cut == self._committed:
+            # The plain tail only grows: appended, only its last block is laid
+            # out and repainted again, not the whole tail (a long code block).
+            cursor = QTextCursor(self.document())
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+            cursor.insertText(piece)
+            return
         cursor = self._tail_cursor()
-        if cut > self._committed:
-            self._insert_blocks(cursor, self.text[self._committed:cut])
-            self._committed = cut
-            # The tail and the next blocks start in a block of their own with
-            # plain formats: inserted into the last block, a paragraph became
-            # part of the heading or list item before it.
-            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            self._tail_pos = cursor.position()
+        self._insert_blocks(cursor, self.text[self._committed:cut])
+        self._committed = cut
+        # The tail and the next blocks start in a block of their own with
+        # plain formats: inserted into the last block, a paragraph became
+        # part of the heading or list item before it.
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        self._tail_pos = cursor.position()
         cursor.insertText(self.text[self._committed:])
+        cursor.endEditBlock()
 
     def _tail_cursor(self) -> QTextCursor:
-        """A cursor where the plain tail was, with the tail removed."""
+        """A cursor where the plain tail was, with the tail removed, inside an
+        edit block its caller ends.
+
+        One edit block: the document is laid out, and the view resized and
+        repainted, once when it ends, not once per edit.
+        """
         cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
         cursor.setPosition(self._tail_pos)
         cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
         cursor.removeSelectedText()
@@ -159,12 +172,15 @@ class StreamingMarkdown(AutoHeightText):
     def finish(self) -> None:
         """Render the last block as Markdown too."""
         if self._committed < len(self.text):
-            self._insert_blocks(self._tail_cursor(), self.text[self._committed:])
+            cursor = self._tail_cursor()
+            self._insert_blocks(cursor, self.text[self._committed:])
+            cursor.endEditBlock()
             self._committed = len(self.text)
         elif self._tail_pos:
             # All of it was committed: drop the empty block left for a tail.
             cursor = self._tail_cursor()
             cursor.deletePreviousChar()
+            cursor.endEditBlock()
 
 
 class ReplyWidget(QFrame):
@@ -175,7 +191,12 @@ class ReplyWidget(QFrame):
         self.setObjectName("reply")
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)  # it only grows at the bottom
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 4, 6, 4)
+        # Nothing below the answer while it streams (no bottom margin here or
+        # in the chat, the stats line hidden): following the bottom, the line
+        # it grows by is out of sight until the chat scrolls, so Qt moves the
+        # pixels it has; a visible strip still to be painted made it repaint
+        # every visible line instead.
+        lay.setContentsMargins(6, 4, 6, 0)
         lay.setSpacing(2)
         self.title = QLabel(title)
         self.title.setObjectName("replyTitle")
@@ -192,9 +213,15 @@ class ReplyWidget(QFrame):
         self.thinking.hide()
         self.answer = StreamingMarkdown()
         self.answer.setObjectName("answer")
+        # Shown with its first text: an empty answer under a streaming
+        # thinking section moved down with each of its lines, and a moving
+        # widget that does not paint all its pixels makes Qt repaint the whole
+        # chat instead of scrolling the pixels it has.
+        self.answer.hide()
         self.stats = QLabel("")
         self.stats.setObjectName("stats")
         self.stats.setWordWrap(True)
+        self.stats.hide()  # shown with its text at the end
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for w in (self.title, self.think_toggle, self.thinking, self.answer, self.stats):
             lay.addWidget(w)
@@ -217,6 +244,7 @@ class ReplyWidget(QFrame):
             if not self._answer_started and answer.strip() and self.n_thinking:
                 self.think_toggle.setChecked(False)  # collapse once the answer starts
             self._answer_started = self._answer_started or bool(answer.strip())
+            self.answer.show()
             self.answer.append_text(answer)
 
     def reset(self) -> None:
@@ -228,6 +256,7 @@ class ReplyWidget(QFrame):
         self.n_thinking = 0
         self._answer_started = False
         self.answer.reset()
+        self.answer.hide()
 
     def _toggle_thinking(self, on: bool) -> None:
         self.thinking.setVisible(on)
@@ -237,6 +266,7 @@ class ReplyWidget(QFrame):
         self.answer.finish()
         self.stats.setText(stats_text)
         self.stats.setToolTip(tooltip)
+        self.stats.setVisible(bool(stats_text))
 
 
 class ChatView(QScrollArea):
@@ -251,7 +281,7 @@ class ChatView(QScrollArea):
         self._inner.setAutoFillBackground(True)
         self._inner.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self._lay = QVBoxLayout(self._inner)
-        self._lay.setContentsMargins(4, 4, 4, 4)
+        self._lay.setContentsMargins(4, 4, 4, 0)  # 0 below: see ReplyWidget
         self._lay.addStretch(1)
         self.setWidget(self._inner)
         self._follow = True
@@ -263,10 +293,11 @@ class ChatView(QScrollArea):
         self._follow = v >= bar.maximum() - 4
 
     def _on_range(self, _lo: int, hi: int) -> None:
+        # At once, not from a zero timer: deferred, each new line was painted
+        # where it landed and then again after the scroll, two paint passes
+        # per streamed batch instead of one.
         if self._follow:
-            bar = self.verticalScrollBar()
-            # The context object drops the call if the view is gone by then.
-            QTimer.singleShot(0, bar, lambda: bar.setValue(bar.maximum()))
+            self.verticalScrollBar().setValue(hi)
 
     def add_user(self, text: str) -> QLabel:
         lab = QLabel(text)

@@ -44,7 +44,6 @@ class PaneRunner(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(BATCH_INTERVAL_MS)
         self._timer.timeout.connect(self._drain)
-        self._timer.start()
         self._wake.connect(self._drain)
         self._closed = False
 
@@ -56,6 +55,8 @@ class PaneRunner(QObject):
         if self._busy or self._closed:
             return False
         self._busy = True
+        # The timer runs only while a job does: an idle window does not wake.
+        self._timer.start()
         self.busy_changed.emit(True)
         self._thread = threading.Thread(target=self._guard, args=(fn,), name=f"pane-{self.label}", daemon=True)
         self._thread.start()
@@ -139,6 +140,7 @@ class PaneRunner(QObject):
             elif kind == "load_failed":
                 self.load_failed.emit(payload)
             elif kind == "idle":
+                self._timer.stop()
                 self._busy = False
                 self.busy_changed.emit(False)
         if batch:
