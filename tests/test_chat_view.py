@@ -209,3 +209,32 @@ def test_following_a_streaming_reply_scrolls_pixels_instead_of_repainting_the_ch
             assert bar.value() == bar.maximum()  # still following the bottom
     visible = view.viewport().width() * view.viewport().height()
     assert painted and max(painted[-20:]) < visible / 3, (max(painted[-20:]), visible)
+
+
+def test_a_chat_label_remembers_its_height_only_while_nothing_changed(qtbot):
+    """The chat's layout asks each message for its height at a width many
+    times per streamed line; the answer is kept, but never a stale one."""
+    from PySide6.QtWidgets import QLabel
+
+    from gemmacompare.ui.chat_view import WrappedLabel
+
+    label, plain = WrappedLabel(), QLabel()
+    plain.setWordWrap(True)
+    for w in (label, plain):
+        qtbot.addWidget(w)
+
+    def same(width: int) -> bool:
+        return label.heightForWidth(width) == plain.heightForWidth(width)
+
+    text = "A question long enough to wrap onto several lines at a narrow width. " * 4
+    for w in (label, plain):
+        w.setText(text)
+    assert same(200) and same(600) and label.heightForWidth(200) > label.heightForWidth(600)
+    for w in (label, plain):
+        w.setText(text * 2)  # longer text: taller at the same width
+    assert same(200)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 2)
+    for w in (label, plain):
+        w.setFont(font)  # presentation mode: larger text, taller again
+    assert same(200) and same(600)

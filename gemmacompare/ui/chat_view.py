@@ -183,6 +183,40 @@ class StreamingMarkdown(AutoHeightText):
             cursor.endEditBlock()
 
 
+class WrappedLabel(QLabel):
+    """A word-wrapped label that remembers its height for a width.
+
+    Each line a streaming reply grows by lays the chat out again, and the
+    chat's layout asks every earlier message for its height at the current
+    width, four times per pass; QLabel wraps its whole text anew for each
+    question. With 20 earlier turns that was most of the window's CPU.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+        self._heights: dict[int, int] = {}
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        self._heights.clear()
+        super().setText(text)
+
+    def setTextFormat(self, fmt) -> None:  # noqa: N802 - Qt naming
+        self._heights.clear()
+        super().setTextFormat(fmt)
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt naming
+        h = self._heights.get(width)
+        if h is None:
+            h = self._heights[width] = super().heightForWidth(width)
+        return h
+
+    def changeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+        # A font, style sheet or theme change wraps the text differently.
+        self._heights.clear()
+        super().changeEvent(ev)
+
+
 class ReplyWidget(QFrame):
     """One assistant reply: collapsible thinking, the answer, a stats line."""
 
@@ -218,9 +252,8 @@ class ReplyWidget(QFrame):
         # widget that does not paint all its pixels makes Qt repaint the whole
         # chat instead of scrolling the pixels it has.
         self.answer.hide()
-        self.stats = QLabel("")
+        self.stats = WrappedLabel("")
         self.stats.setObjectName("stats")
-        self.stats.setWordWrap(True)
         self.stats.hide()  # shown with its text at the end
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         for w in (self.title, self.think_toggle, self.thinking, self.answer, self.stats):
@@ -300,10 +333,9 @@ class ChatView(QScrollArea):
             self.verticalScrollBar().setValue(hi)
 
     def add_user(self, text: str) -> QLabel:
-        lab = QLabel(text)
+        lab = WrappedLabel(text)
         lab.setTextFormat(Qt.TextFormat.PlainText)  # a prompt with <b> in it is text, not markup
         lab.setObjectName("userMessage")
-        lab.setWordWrap(True)
         lab.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._lay.insertWidget(self._lay.count() - 1, lab)
         self._follow = True
@@ -316,10 +348,9 @@ class ChatView(QScrollArea):
         return r
 
     def add_notice(self, text: str, kind: str = "info") -> QLabel:
-        lab = QLabel(text)
+        lab = WrappedLabel(text)
         lab.setTextFormat(Qt.TextFormat.PlainText)
         lab.setObjectName("errorNotice" if kind == "error" else "notice")
-        lab.setWordWrap(True)
         self._lay.insertWidget(self._lay.count() - 1, lab)
         return lab
 
