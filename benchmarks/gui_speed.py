@@ -189,8 +189,12 @@ def main() -> int:
     for i, name in enumerate(("A (SmolLM2-135M)", "B (Gemma-3-270M)")):
         g, h = med(gui_tps[i]), med(head_tps[i])
         per_rep = [a / b for a, b in zip(gui_tps[i], head_tps[i])]
-        print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}  (race mode, medians of "
-              f"{args.reps} alternating reps; per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
+        # Each window rep is paired with the headless rep right after it, so
+        # the median of the pairs' ratios is less moved by a slow spell of
+        # the machine than the ratio of the two medians.
+        print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}, median of paired ratios "
+              f"{med(per_rep):.3f}  (race mode, medians of {args.reps} alternating reps; per-rep ratios "
+              f"{', '.join(f'{r:.3f}' for r in per_rep)})")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
     print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
