@@ -2,8 +2,8 @@
 
 Sampled from the parent on one background thread at 10 Hz, so the workers'
 own loops pay nothing for it; the memory chart redraws at most 2.5 times a
-second, and each sample costs the parent CPU that, in a race, a model loses. Without an NVIDIA GPU, VRAM is None ("no GPU"),
-never 0.
+second, and each sample costs the parent CPU that, in a race, a model loses.
+Without an NVIDIA GPU, VRAM is None ("no GPU"), never 0.
 """
 
 from __future__ import annotations
