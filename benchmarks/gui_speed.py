@@ -120,12 +120,17 @@ def main() -> int:
     head_tps: list[list[float]] = [[], []]
     idle_cpu_s: list[float] = []
 
+    # Share of a core this process used during each rep (CPU seconds / wall seconds).
+    head_share: list[float] = []
+    gui_share: list[float] = []
+
     def headless_rep() -> None:
-        cpu0 = sum(me.cpu_times()[:2])
+        cpu0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
         res = pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
                                                     sampling=pr.SamplingSettings(max_tokens=args.tokens)),
                        mode="race")
         idle_cpu_s.append(sum(me.cpu_times()[:2]) - cpu0)
+        head_share.append(idle_cpu_s[-1] / (time.monotonic() - t0))
         for i, run in enumerate(res.runs):
             if run.error or not run.stats().gen_tps:
                 print(f"headless run {i} failed: {run.error or run.stats()}")
@@ -140,7 +145,7 @@ def main() -> int:
     for rep in range(args.reps + 1):
         lag_rep = rep == args.reps
         w.prompt.setPlainText(PROMPT)
-        cpu0 = sum(me.cpu_times()[:2])
+        cpu0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
         if lag_rep:
             probe.start()
         w.send()
@@ -159,6 +164,7 @@ def main() -> int:
         if not lag_rep:
             n_tokens = sum(len(p.record.tokens) for p in w.panes)
             cpu_ms_per_token.append((sum(me.cpu_times()[:2]) - cpu0) * 1000 / max(1, n_tokens))
+            gui_share.append((sum(me.cpu_times()[:2]) - cpu0) / (time.monotonic() - t0))
             rss_app.append(me.memory_info().rss)
             for i, p in enumerate(w.panes):
                 gui_tps[i].append(p.record.stats().gen_tps)
@@ -198,6 +204,12 @@ def main() -> int:
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
     print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
+    # Steadier than the t/s ratios on a noisy machine: with one single-thread
+    # model per core, each model gets (cores - this process's share) / 2 cores.
+    cores = psutil.cpu_count() or 2
+    g, h = med(gui_share), med(head_share)
+    print(f"CPU accounting: this process used {g:.1%} of a core with the window streaming, {h:.1%} headless; "
+          f"a model sharing the {cores} cores throughout keeps {(cores - g) / (cores - h):.3f} of its headless speed")
     print(f"app RSS without workers        {med(rss_app) / 2**20:.0f} MiB")
     print(f"close during generation        {t_close:.2f} s, worker processes left: {len(left)}")
     return 0
