@@ -44,13 +44,11 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import httpx  # noqa: E402
-
 from gemmacompare.engine import protocol as p  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
 from gemmacompare.engine.remote import RemoteWorker  # noqa: E402
 from gemmacompare.models.demo import smollm2_path  # noqa: E402
-from tests.fake_servers import free_port, start_llama_cpp_server, stop_process  # noqa: E402
+from tests.fake_servers import free_port, start_llama_cpp_server, stop_process, wait_until_serving  # noqa: E402
 
 EVAL = re.compile(r"^llama_perf_context_print:\s+eval time =\s+([\d.]+) ms /\s+(\d+) runs", re.M)
 PROMPT = re.compile(r"^llama_perf_context_print: prompt eval time =\s+([\d.]+) ms /\s+(\d+) tokens", re.M)
@@ -96,18 +94,8 @@ def start_llama_server(exe: Path, model: Path, log_path: Path) -> tuple[subproce
     proc = subprocess.Popen([str(exe), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", "2048"],
                             stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama-server exited: {log_path.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return proc, f"{base}/v1"
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.kill()
-    raise RuntimeError("llama-server did not come up within 120 s")
+    wait_until_serving(proc, f"{base}/health", log_path, "llama-server")
+    return proc, f"{base}/v1"
 
 
 def measure(name: str, base: str, figures: Figures, log: Path, runs: int, tokens: int) -> list[tuple]:

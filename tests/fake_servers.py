@@ -43,18 +43,25 @@ def start_llama_cpp_server(model: Path, log_path: Path, port: int | None = None,
         stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
+    wait_until_serving(proc, f"{base}/models", log_path, "llama_cpp.server")
+    return proc, base
+
+
+def wait_until_serving(proc: subprocess.Popen, url: str, log_path: Path, name: str,
+                       timeout_s: float = 120) -> None:
+    """Until `url` answers 200; a server that exits or never answers raises, with its log's tail."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited: {Path(log_path).read_text()[-2000:]}")
+            raise RuntimeError(f"{name} exited: {Path(log_path).read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
-                return proc, base
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
         time.sleep(0.25)
     proc.kill()
-    raise RuntimeError("llama_cpp.server did not come up within 120 s")
+    raise RuntimeError(f"{name} did not come up within {timeout_s:.0f} s")
 
 
 def stop_process(proc: subprocess.Popen) -> None:

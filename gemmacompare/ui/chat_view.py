@@ -9,6 +9,8 @@ the same per batch at its end as at its start.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
@@ -119,30 +121,32 @@ class StreamingMarkdown(AutoHeightText):
             cursor.movePosition(QTextCursor.MoveOperation.End)
             cursor.insertText(piece)
             return
-        cursor = self._tail_cursor()
-        self._insert_blocks(cursor, self.text[self._committed:cut])
-        self._committed = cut
-        # The tail and the next blocks start in a block of their own with
-        # plain formats: inserted into the last block, a paragraph became
-        # part of the heading or list item before it.
-        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-        self._tail_pos = cursor.position()
-        cursor.insertText(self.text[self._committed:])
-        cursor.endEditBlock()
+        with self._tail_removed() as cursor:
+            self._insert_blocks(cursor, self.text[self._committed:cut])
+            self._committed = cut
+            # The tail and the next blocks start in a block of their own with
+            # plain formats: inserted into the last block, a paragraph became
+            # part of the heading or list item before it.
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            self._tail_pos = cursor.position()
+            cursor.insertText(self.text[self._committed:])
 
-    def _tail_cursor(self) -> QTextCursor:
-        """A cursor where the plain tail was, with the tail removed, inside an
-        edit block its caller ends.
+    @contextmanager
+    def _tail_removed(self) -> Iterator[QTextCursor]:
+        """A cursor where the plain tail was, with the tail removed.
 
-        One edit block: the document is laid out, and the view resized and
-        repainted, once when it ends, not once per edit.
+        All edits made with it are one edit block: the document is laid out,
+        and the view resized and repainted, once at the end, not once per edit.
         """
         cursor = QTextCursor(self.document())
         cursor.beginEditBlock()
-        cursor.setPosition(self._tail_pos)
-        cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
-        cursor.removeSelectedText()
-        return cursor
+        try:
+            cursor.setPosition(self._tail_pos)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            yield cursor
+        finally:
+            cursor.endEditBlock()
 
     def _insert_blocks(self, cursor: QTextCursor, markdown: str) -> None:
         markdown = escape_arithmetic(markdown)
@@ -172,15 +176,13 @@ class StreamingMarkdown(AutoHeightText):
     def finish(self) -> None:
         """Render the last block as Markdown too."""
         if self._committed < len(self.text):
-            cursor = self._tail_cursor()
-            self._insert_blocks(cursor, self.text[self._committed:])
-            cursor.endEditBlock()
+            with self._tail_removed() as cursor:
+                self._insert_blocks(cursor, self.text[self._committed:])
             self._committed = len(self.text)
         elif self._tail_pos:
             # All of it was committed: drop the empty block left for a tail.
-            cursor = self._tail_cursor()
-            cursor.deletePreviousChar()
-            cursor.endEditBlock()
+            with self._tail_removed() as cursor:
+                cursor.deletePreviousChar()
 
 
 class WrappedLabel(QLabel):
