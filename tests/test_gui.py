@@ -77,6 +77,9 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
         assert line.index("ms/token") < line.index("answer at") < line.index(" tok")
         assert "llama.cpp" in reply.stats.toolTip()
         assert p.record.finished is not None
+        # Memory was sampled while the reply streamed (the sampler is paused between replies).
+        assert p.record.memory.samples and p.record.stats().peak_rss > 50e6
+    assert w.sampler._paused
     assert all(n > 0 for n in w.charts.points_drawn)
     banner = w.banner.text()
     assert banner.startswith("Race: A ") and " ms/token vs B " in banner

@@ -2,8 +2,8 @@
 
 A 10 Hz timer redraws the curves from the panes' data (token timestamps and
 memory samples, relative to Send): the rate plot at most 5 times a second, the
-memory plot 2.5 times, fewer where a redraw is costly; nothing is drawn per
-token, and nothing while the charts cannot be seen.
+memory plot once, fewer where a redraw is costly; nothing is drawn per token,
+and nothing while the charts cannot be seen.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
 REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
 RATE_MS = 200
-MEMORY_MS = 400  # memory changes slowly
+MEMORY_MS = 1000  # memory changes slowly; the sampler still records 10 points a second
 # While models stream, every CPU millisecond the window spends is taken from
 # them (race mode on 2 cores: one core each). A plot whose redraw costs more
 # than this share of a core is redrawn less often (software rendering on a
@@ -28,6 +28,12 @@ MEMORY_MS = 400  # memory changes slowly
 CPU_SHARE = 0.01
 RATE_WINDOW_S = 1.0
 RATE_STEP_S = 0.1
+# The ranges a chart starts with; they grow in nice steps as a reply goes past
+# them. Each change of range re-renders both plots' axes (about 20 ms of CPU),
+# so they start where most replies need them (10 s, not 5).
+START_SECONDS = 10.0
+START_TPS = 10.0
+START_MIB = 100.0
 
 
 @dataclass
@@ -159,7 +165,7 @@ class LiveCharts(QWidget):
             # each axis as a pixmap, redrawn only when its range changes.
             for name in ("left", "bottom"):
                 plot.getPlotItem().getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-            plot.setXRange(0, 5, padding=0)
+            plot.setXRange(0, START_SECONDS, padding=0)
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.setLabel("bottom", "seconds since Send")
             plot.setMouseEnabled(x=False, y=False)
@@ -177,9 +183,9 @@ class LiveCharts(QWidget):
         self.sources: list[Callable[[], SeriesData | None]] = []
         self.now: Callable[[], float] = lambda: 0.0
         self.points_drawn = [0] * len(labels)
-        self._ranges = {id(self.rate_plot): [5.0, 10.0], id(self.mem_plot): [5.0, 100.0]}
-        self.rate_plot.setYRange(0, 10, padding=0)
-        self.mem_plot.setYRange(0, 100, padding=0)
+        self._ranges = {id(self.rate_plot): [START_SECONDS, START_TPS], id(self.mem_plot): [START_SECONDS, START_MIB]}
+        self.rate_plot.setYRange(0, START_TPS, padding=0)
+        self.mem_plot.setYRange(0, START_MIB, padding=0)
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._tick)
@@ -225,13 +231,22 @@ class LiveCharts(QWidget):
         self._timer.stop()
         self.refresh()
 
-    def clear(self) -> None:
+    def clear(self, keep_scales: bool = False) -> None:
+        """Empty the curves; the time axis starts again at START_SECONDS.
+
+        keep_scales: the next reply is from the same models, so the rate and
+        memory axes stay as they were: consecutive replies read on one scale,
+        and the axes are not grown (re-rendered) again step by step.
+        """
         for c in (*self.rate_curves, *self.rss_curves, *self.vram_curves):
             c.setData([], [])
         self.points_drawn = [0] * len(self.labels)
-        for plot, y in ((self.rate_plot, 10.0), (self.mem_plot, 100.0)):
-            self._ranges[id(plot)] = [5.0, y]
-            plot.setRange(xRange=(0, 5), yRange=(0, y), padding=0)
+        for plot, y in ((self.rate_plot, START_TPS), (self.mem_plot, START_MIB)):
+            rng = self._ranges[id(plot)]
+            if rng == [START_SECONDS, y] or (keep_scales and rng[0] == START_SECONDS):
+                continue  # unchanged: no re-render
+            rng[:] = [START_SECONDS, rng[1] if keep_scales else y]
+            plot.setRange(xRange=(0, rng[0]), yRange=(0, rng[1]), padding=0)
 
     def _grow(self, plot, x: float, y: float) -> None:
         rng = self._ranges[id(plot)]

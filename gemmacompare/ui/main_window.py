@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.settings: AppSettings = loaded.settings
         self.total_threads = default_threads()
         self.sampler = MemorySampler().start()
+        self.sampler.pause()  # resumed while a reply streams
         self.chat_log: ChatLog | None = None
         self.presentation = False
         self._base_point = QApplication.font().pointSizeF()
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.charts = LiveCharts(LABELS, PANE_COLOURS)
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = self._chart_now
+        self._chart_models: tuple = ()  # the models whose replies the charts' scales were grown for
         self._replay_timer = QTimer(self)
         self._replay_timer.setInterval(30)
         self._replay_timer.timeout.connect(self._replay_tick)
@@ -444,7 +446,10 @@ class MainWindow(QMainWindow):
         self.prompt.clear()
         self.banner.setText(f"{mode.capitalize()} mode: " + (
             "both models at once, threads split." if mode == RACE else "one after the other, all threads each."))
-        self.charts.clear()
+        # Replies from the same models stay on one scale, Send after Send.
+        models = tuple(p.model_path for p in self.panes)
+        self.charts.clear(keep_scales=models == self._chart_models)
+        self._chart_models = models
         self._note = note
         self._text = text
         self._participants = list(ready)
@@ -457,6 +462,8 @@ class MainWindow(QMainWindow):
             self._pending_fair = ready[1:]
             if self.panes[ready[0]].send(text, n, note):
                 self._running.add(ready[0])
+        if self._running:
+            self.sampler.resume()
         self.charts.start()
         self._update_buttons()
         self.prompt.setFocus()
@@ -476,7 +483,7 @@ class MainWindow(QMainWindow):
             return
         for pane in self.panes:
             pane.new_chat()
-        self.charts.clear()
+        self.charts.clear(keep_scales=True)  # a new conversation, the same models
         self.banner.setText("")
         self.chat_log = None
         self.arena.on_new_chat()
@@ -500,6 +507,7 @@ class MainWindow(QMainWindow):
             if self.panes[nxt].send(self._text, n, self._note):
                 self._running.add(nxt)
         if not self._running:
+            self.sampler.pause()
             self.charts.stop()
             self._announce()
             if self._last_mode == FAIR and self._replayable():
@@ -540,7 +548,7 @@ class MainWindow(QMainWindow):
         for pane in self.panes:
             pane.replay_start()
         self._replay_t0 = time.monotonic()
-        self.charts.clear()
+        self.charts.clear(keep_scales=True)
         self.charts.start()
         self._replay_timer.start()
         self._update_buttons()
