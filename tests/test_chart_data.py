@@ -82,3 +82,28 @@ def test_hidden_charts_draw_nothing_and_catch_up_when_shown(qtbot):
     charts.show()
     qtbot.waitUntil(lambda: charts.points_drawn[0] > 0, timeout=2000)
     charts.stop()
+
+
+def test_scales_are_kept_between_replies_of_the_same_models(qtbot):
+    from gemmacompare.ui.charts import START_MIB, START_SECONDS, START_TPS
+
+    charts = LiveCharts(["A"], ["#ff0000"])
+    qtbot.addWidget(charts)
+    times = np.arange(0.05, 24.0, 1 / 40)  # 40 t/s for 24 s
+    mem_t = np.arange(0.0, 24.0, 0.25)
+    charts.sources = [lambda: SeriesData(times, mem_t, np.full(mem_t.size, 700.0), None, True)]
+    charts.now = lambda: 24.0
+    charts.refresh()
+
+    def ranges():
+        (_, x), (_, y) = charts.rate_plot.viewRange()
+        (_, mx), (_, my) = charts.mem_plot.viewRange()
+        return x, y, mx, my
+
+    x, y, mx, my = ranges()
+    assert x >= 24 and y >= 40 and my >= 700  # grown to fit, in nice steps
+    charts.clear(keep_scales=True)  # the next Send, same models
+    assert ranges() == (START_SECONDS, y, START_SECONDS, my)
+    charts.clear()  # other models: back to the start
+    assert ranges() == (START_SECONDS, START_TPS, START_SECONDS, START_MIB)
+

@@ -96,7 +96,13 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     assert [x["role"] for x in lines] == ["user", "assistant", "assistant"]
     assert all(x["stats"]["n_tokens"] > 0 for x in lines[1:])
     # Multi-turn: the second prompt sees the first exchange.
-    ask(qtbot, w, "And one more?")
+    y_rate = w.charts.rate_plot.viewRange()[1][1]
+    assert y_rate > 10  # grown past its start
+    w.prompt.setPlainText("And one more?")
+    with qtbot.waitSignal(w.compare_finished, timeout=120_000):
+        w.send()
+        # The same models: the next reply is drawn on the same rate scale.
+        assert w.charts.rate_plot.viewRange()[1][1] == y_rate
     assert len(w.panes[0].messages) == 4
     close(w)
 
