@@ -238,3 +238,53 @@ def test_a_chat_label_remembers_its_height_only_while_nothing_changed(qtbot):
     for w in (label, plain):
         w.setFont(font)  # presentation mode: larger text, taller again
     assert same(200) and same(600)
+
+
+def test_appending_to_a_long_paragraph_repaints_its_last_line_and_leaves_no_stale_pixels(qtbot):
+    """Qt repaints the whole paragraph that text is appended to: a story's
+    paragraph of 5-10 lines, every batch, in both panes. Only the last line
+    and below can change; the pixels on screen must still be those of a full
+    repaint."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QGuiApplication
+
+    from gemmacompare.ui.chat_view import ChatView
+
+    view = ChatView()
+    qtbot.addWidget(view)
+    view.resize(420, 360)
+    view.show()
+    qtbot.waitExposed(view)
+    reply = view.add_reply("model")
+    heights: list[int] = []
+
+    class PaintedHeight(QObject):
+        def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+            if ev.type() == QEvent.Type.Paint:
+                heights.append(ev.region().boundingRect().height())
+            return False
+
+    spy = PaintedHeight()
+    reply.add("thinking about it " * 30, "", 30)  # the thinking section too
+    reply.answer.show()
+    reply.answer.viewport().installEventFilter(spy)
+    reply.thinking.viewport().installEventFilter(spy)
+    paragraph = "The keeper climbed the stairs as the storm came in over the water. " * 12
+    for i in range(0, len(paragraph), 9):
+        reply.add("", paragraph[i:i + 9], 0)
+        qtbot.wait(1)
+    qtbot.wait(20)
+    line = reply.answer.fontMetrics().lineSpacing()
+    assert reply.answer.document().size().height() > 8 * line  # a long paragraph
+    # Once the paragraph is several lines long, a batch repaints a line or two.
+    assert heights and max(heights[-30:]) <= 3 * line, (max(heights[-30:]), line)
+    on_screen = QGuiApplication.primaryScreen().grabWindow(view.winId()).toImage()
+    fresh = view.grab().toImage().convertToFormat(on_screen.format())
+    assert on_screen.size() == fresh.size()
+    assert on_screen == fresh  # nothing stale where the repaint was cut short
+
+    # The thinking section is appended the same way.
+    heights.clear()
+    reply.add("and more thinking " * 3, "", 3)
+    qtbot.wait(20)
+    assert heights == [] or max(heights) <= 3 * line

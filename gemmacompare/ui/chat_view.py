@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFrame,
@@ -63,6 +63,48 @@ class AutoHeightText(QTextBrowser):
         # Growing by a line repaints only that line, not the whole reply.
         for w in (self, self.viewport()):
             w.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
+        # Qt repaints a whole paragraph when text is appended to it (a story's
+        # paragraph: 5-10 lines, every batch); append_plain() limits the repaint to
+        # the paragraph's last line and below, all that appending can change.
+        # The layout's update signal is routed through _repaint for that; it
+        # went straight to the view, and the document (and so its layout) is
+        # never replaced.
+        self._repaint_from: float | None = None
+        layout = self.document().documentLayout()
+        layout.update.disconnect()
+        layout.update.connect(self._repaint)
+
+    def append_plain(self, text: str) -> None:
+        """Add plain text at the end, repainting only what it can change."""
+        doc = self.document()
+        block = doc.lastBlock()
+        lines = block.layout().lineCount()
+        if lines:
+            top = doc.documentLayout().blockBoundingRect(block).top()
+            # A little above the last line: glyphs may overhang its top.
+            self._repaint_from = top + block.layout().lineAt(lines - 1).y() - 2
+        cursor = QTextCursor(doc)
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        try:
+            cursor.insertText(text)
+        finally:
+            self._repaint_from = None
+
+    def _repaint(self, rect: QRectF) -> None:
+        # What QTextEdit does with the layout's update (contents coordinates
+        # to the viewport's), from the last line on while appending.
+        viewport = self.viewport()
+        if not rect.isValid():
+            viewport.update()
+            return
+        if self._repaint_from is not None and rect.top() < self._repaint_from:
+            rect = QRectF(rect)
+            rect.setTop(self._repaint_from)
+        dx, dy = self.horizontalScrollBar().value(), self.verticalScrollBar().value()
+        visible = QRectF(dx, dy, viewport.width(), viewport.height())
+        r = rect.intersected(visible).toAlignedRect()
+        if not r.isEmpty():
+            viewport.update(r.translated(-dx, -dy))
 
     def _fit(self, size=None) -> None:
         # The signal carries the new size; asking the document for it again
@@ -116,10 +158,9 @@ class StreamingMarkdown(AutoHeightText):
         cut = split_committable(self.text, self._committed)
         if cut == self._committed:
             # The plain tail only grows: appended, only its last block is laid
-            # out and repainted again, not the whole tail (a long code block).
-            cursor = QTextCursor(self.document())
-            cursor.movePosition(QTextCursor.MoveOperation.End)
-            cursor.insertText(piece)
+            # out again, not the whole tail (a long code block), and only its
+            # last line repainted.
+            self.append_plain(piece)
             return
         with self._tail_removed() as cursor:
             self._insert_blocks(cursor, self.text[self._committed:cut])
@@ -269,9 +310,7 @@ class ReplyWidget(QFrame):
             self.think_toggle.show()
             if self.think_toggle.isChecked():
                 self.thinking.show()
-            c = QTextCursor(self.thinking.document())
-            c.movePosition(QTextCursor.MoveOperation.End)
-            c.insertText(thinking)
+            self.thinking.append_plain(thinking)
         self.n_thinking += n_thinking_tokens
         if self.n_thinking:
             self.think_toggle.setText(f"Thinking ({self.n_thinking} {self.unit})")
