@@ -59,14 +59,14 @@ def test_incremental_chart_data_draws_the_curve_a_full_rebuild_draws(qtbot):
 
 
 def test_a_costly_redraw_is_spaced_out_and_a_cheap_one_is_not():
-    from gemmacompare.ui.charts import CPU_SHARE, RATE_MS, RedrawPacer
+    from gemmacompare.ui.charts import RATE_CPU_SHARE, RATE_MS, RedrawPacer
 
-    cheap, costly = RedrawPacer(RATE_MS), RedrawPacer(RATE_MS)
+    cheap, costly = RedrawPacer(RATE_MS, RATE_CPU_SHARE), RedrawPacer(RATE_MS, RATE_CPU_SHARE)
     for _ in range(10):
-        cheap.done(0.0, 0.001)
+        cheap.done(0.0, 0.0005)
         costly.done(0.0, 0.02)
     assert cheap.interval() == RATE_MS / 1000
-    assert costly.interval() == pytest.approx(0.02 / CPU_SHARE)  # at most CPU_SHARE of a core
+    assert costly.interval() == pytest.approx(0.02 / RATE_CPU_SHARE)  # at most its share of a core
     assert costly.due == pytest.approx(costly.interval())
 
 

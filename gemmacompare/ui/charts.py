@@ -2,8 +2,8 @@
 
 A 10 Hz timer redraws the curves from the panes' data (token timestamps and
 memory samples, relative to Send): the rate plot at most 5 times a second, the
-memory plot once, fewer where a redraw is costly; nothing is drawn per token,
-and nothing while the charts cannot be seen.
+memory plot once, both fewer where a redraw is costly (together at most 1% of a
+core); nothing is drawn per token, and nothing while the charts cannot be seen.
 """
 
 from __future__ import annotations
@@ -21,11 +21,13 @@ REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS /
 RATE_MS = 200
 MEMORY_MS = 1000  # memory changes slowly; the sampler still records 10 points a second
 # While models stream, every CPU millisecond the window spends is taken from
-# them (race mode on 2 cores: one core each). A plot whose redraw costs more
-# than this share of a core is redrawn less often (software rendering on a
-# large screen, a slow CPU, both cores busy with models: its cost is measured
-# in wall time, which grows when the models crowd the window out).
-CPU_SHARE = 0.01
+# them (race mode on 2 cores: one core each). Both plots together may take 1%
+# of a core: a plot whose redraw costs more than its share is redrawn less
+# often (software rendering on a large screen, a slow CPU, both cores busy
+# with models: its cost is measured in wall time, which grows when the models
+# crowd the window out). A 3 ms redraw of the rate plot comes twice a second.
+RATE_CPU_SHARE = 0.006
+MEMORY_CPU_SHARE = 0.004
 RATE_WINDOW_S = 1.0
 RATE_STEP_S = 0.1
 # The ranges a chart starts with; they grow in nice steps as a reply goes past
@@ -132,15 +134,16 @@ class _TimedPlot(pg.PlotWidget):
 
 class RedrawPacer:
     """When a plot is next due: at least `min_ms` apart, and further apart when
-    its refresh plus repaint cost more than CPU_SHARE of a core."""
+    its refresh plus repaint cost more than `cpu_share` of a core."""
 
-    def __init__(self, min_ms: int) -> None:
+    def __init__(self, min_ms: int, cpu_share: float) -> None:
         self.min_s = min_ms / 1000.0
+        self.cpu_share = cpu_share
         self.cost_s = 0.0  # moving average of refresh + repaint
         self.due = 0.0
 
     def interval(self) -> float:
-        return max(self.min_s, self.cost_s / CPU_SHARE)
+        return max(self.min_s, self.cost_s / self.cpu_share)
 
     def done(self, now: float, cost_s: float) -> None:
         self.cost_s = cost_s if not self.cost_s else 0.7 * self.cost_s + 0.3 * cost_s
@@ -189,7 +192,8 @@ class LiveCharts(QWidget):
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self._tick)
-        self._pacers = {id(self.rate_plot): RedrawPacer(RATE_MS), id(self.mem_plot): RedrawPacer(MEMORY_MS)}
+        self._pacers = {id(self.rate_plot): RedrawPacer(RATE_MS, RATE_CPU_SHARE),
+                        id(self.mem_plot): RedrawPacer(MEMORY_MS, MEMORY_CPU_SHARE)}
         self._stale = False  # data changed while the charts could not be seen
 
     def set_labels(self, labels: list[str]) -> None:
