@@ -36,11 +36,13 @@ def tab(qtbot, demo_paths):
 
 def test_start_stop_resume_with_live_table_and_charts(qtbot, tab, tmp_path):
     assert tab.start_button.isEnabled() and not tab.stop_button.isEnabled()
+    assert not tab._chart_timer.isActive()  # nothing to draw: an idle tab does not wake
     qtbot.mouseClick(tab.start_button, qtbot_button())
     assert tab.stop_button.isEnabled() and not tab.start_button.isEnabled()
 
     # Stop as soon as the first task has both answers in the table.
     qtbot.waitUntil(lambda: tab.table.rowCount() >= 2, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not tab._dirty, timeout=2000)  # the new rows reached the charts
     with qtbot.waitSignal(tab.run_finished, timeout=TIMEOUT_MS) as stopped:
         qtbot.mouseClick(tab.stop_button, qtbot_button())
     assert stopped.args[1] == "stopped"
@@ -56,6 +58,7 @@ def test_start_stop_resume_with_live_table_and_charts(qtbot, tab, tmp_path):
     names = {tab.summary_table.item(r, 1).text() for r in range(tab.summary_table.rowCount())}
     assert len(names) == 2
     qtbot.wait(400)  # one chart refresh
+    qtbot.waitUntil(lambda: not tab._chart_timer.isActive(), timeout=2000)  # drawn, asleep again
     tab.grab().save("/tmp/bench_tab.png")
 
     files = tab.export(tmp_path / "export")

@@ -124,8 +124,7 @@ class BenchmarkTab(QWidget):
         self._build()
         self._chart_timer = QTimer(self)
         self._chart_timer.setInterval(CHART_REFRESH_MS)
-        self._chart_timer.timeout.connect(self._refresh_charts)
-        self._chart_timer.start()
+        self._chart_timer.timeout.connect(self._refresh_charts)  # runs while there is something to draw
         self.refresh_history()
 
     # --- layout -------------------------------------------------------------
@@ -336,7 +335,7 @@ class BenchmarkTab(QWidget):
         self.progress.setValue(len(run.items))
         self.progress.setFormat(f"#{run.id} {run.status}: {len(run.items)}/{run.n_planned}")
         self.status_label.setText(run.message)
-        self._dirty = True
+        self._mark_dirty()
         self._update_buttons(run)
         return run
 
@@ -429,7 +428,7 @@ class BenchmarkTab(QWidget):
             return
         self.items.extend(items)
         self._append_rows(items)
-        self._dirty = True
+        self._mark_dirty()
 
     @Slot(object)
     def _on_progress(self, pr: BenchProgress) -> None:
@@ -499,8 +498,15 @@ class BenchmarkTab(QWidget):
         self.summary_table.resizeColumnsToContents()
 
     @Slot()
+    def _mark_dirty(self) -> None:
+        """Charts to redraw at the next tick; the timer sleeps while nothing changes."""
+        self._dirty = True
+        if not self._shut and not self._chart_timer.isActive():
+            self._chart_timer.start()
+
     def _refresh_charts(self) -> None:
         if not self._dirty or self._shut:
+            self._chart_timer.stop()
             return
         self._dirty = False
         self.charts.set_items(self.items, self.labels)
