@@ -4,7 +4,9 @@ Reports, in one run:
 - time from process start to an interactive window (models still loading),
 - event-loop lag p50/p99 from a 5 ms probe timer while both panes stream,
 - generation t/s seen by the engine with the window open vs headless
-  (ComparePair, same prompt, same mode and threads), medians and ratio,
+  (ComparePair, same prompt, same mode and threads), medians and ratio, also
+  counted only while both models generate (a reply's own t/s includes the
+  stretch it runs alone once the other is done),
 - the app's own RSS, apart from the worker processes.
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/gui_speed.py [--reps 3] [--tokens 128]
@@ -67,6 +69,20 @@ def pump(app, cond, timeout=300.0) -> None:
         raise TimeoutError
 
 
+def overlap_tps(runs) -> list[float] | None:
+    """Each model's t/s over the span when both were generating (the later
+    first token to the earlier last token). A reply's gen t/s also counts the
+    stretch it runs alone after the other model finished, whose length moves
+    with the other model's speed; this one compares like with like."""
+    times = [[tok.t for tok in r.tokens] for r in runs]
+    if len(times) != 2 or any(len(t) < 2 for t in times):
+        return None
+    start, end = max(t[0] for t in times), min(t[-1] for t in times)
+    if end - start < 1.0:
+        return None
+    return [sum(1 for x in t if start < x <= end) / (end - start) for t in times]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", choices=("models", "replay"), default="models",
@@ -118,6 +134,8 @@ def main() -> int:
     pair = ComparePair(("A", "B"))
     pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
     head_tps: list[list[float]] = [[], []]
+    head_both: list[list[float]] = [[], []]  # overlap_tps per rep
+    gui_both: list[list[float]] = [[], []]
     idle_cpu_s: list[float] = []
 
     # Share of a core this process used during each rep (CPU seconds / wall seconds).
@@ -131,6 +149,10 @@ def main() -> int:
                        mode="race")
         idle_cpu_s.append(sum(me.cpu_times()[:2]) - cpu0)
         head_share.append(idle_cpu_s[-1] / (time.monotonic() - t0))
+        both = overlap_tps(res.runs)
+        if both:
+            for i, v in enumerate(both):
+                head_both[i].append(v)
         for i, run in enumerate(res.runs):
             if run.error or not run.stats().gen_tps:
                 print(f"headless run {i} failed: {run.error or run.stats()}")
@@ -168,6 +190,10 @@ def main() -> int:
             rss_app.append(me.memory_info().rss)
             for i, p in enumerate(w.panes):
                 gui_tps[i].append(p.record.stats().gen_tps)
+            both = overlap_tps([p.record for p in w.panes])
+            if both:
+                for i, v in enumerate(both):
+                    gui_both[i].append(v)
         w.new_chat()
         if not lag_rep:
             headless_rep()
@@ -201,6 +227,12 @@ def main() -> int:
         print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}, median of paired ratios "
               f"{med(per_rep):.3f}  (race mode, medians of {args.reps} alternating reps; per-rep ratios "
               f"{', '.join(f'{r:.3f}' for r in per_rep)})")
+    for i, name in enumerate(("A", "B")):
+        if gui_both[i] and head_both[i] and len(gui_both[i]) == len(head_both[i]):
+            per_rep = [a / b for a, b in zip(gui_both[i], head_both[i])]
+            print(f"{name} while both generate: window {med(gui_both[i]):.1f} t/s, headless {med(head_both[i]):.1f} t/s, "
+                  f"ratio {med(gui_both[i]) / med(head_both[i]):.3f}, median of paired ratios {med(per_rep):.3f}  "
+                  f"(per rep {', '.join(f'{r:.3f}' for r in per_rep)})")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
     print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
