@@ -21,8 +21,8 @@ from gemmacompare.engine.protocol import MemorySample, MemoryTrace
 log = logging.getLogger(__name__)
 
 SAMPLE_INTERVAL_S = 0.25
-# An idle app keeps sampling; past an hour's worth, the older half is dropped
-# so a window left open for days does not grow without bound.
+# A sampler that is never paused (a long benchmark) keeps sampling; past an
+# hour's worth, the older half is dropped so it does not grow without bound.
 MAX_SAMPLES = 72_000
 
 

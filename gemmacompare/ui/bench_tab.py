@@ -497,13 +497,13 @@ class BenchmarkTab(QWidget):
                 self.summary_table.setItem(r, c, QTableWidgetItem(text))
         self.summary_table.resizeColumnsToContents()
 
-    @Slot()
     def _mark_dirty(self) -> None:
         """Charts to redraw at the next tick; the timer sleeps while nothing changes."""
         self._dirty = True
         if not self._shut and not self._chart_timer.isActive():
             self._chart_timer.start()
 
+    @Slot()
     def _refresh_charts(self) -> None:
         if not self._dirty or self._shut:
             self._chart_timer.stop()

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
 REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
 RATE_MS = 200
-MEMORY_MS = 1000  # memory changes slowly; the sampler still records 10 points a second
+MEMORY_MS = 1000  # memory changes slowly; the sampler still records 4 points a second
 # While models stream, every CPU millisecond the window spends is taken from
 # them (race mode on 2 cores: one core each). Both plots together may take 1%
 # of a core: a plot whose redraw costs more than its share is redrawn less
