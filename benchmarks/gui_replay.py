@@ -339,7 +339,7 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
         prof = cProfile.Profile()
         prof.enable()
-    pump(app, lambda: not w._running, timeout=args.seconds * 10 + 60)
+    pump(app, lambda: not w._running, timeout=args.seconds * 10 + 60, wake=w.compare_finished)
     # The last paints after the final batch.
     t_end = time.monotonic() + 0.3
     pump(app, lambda: time.monotonic() > t_end)
