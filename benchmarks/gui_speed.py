@@ -93,6 +93,25 @@ def overlap_tps(runs) -> list[float] | None:
     return [sum(1 for x in t if start < x <= end) / (end - start) for t in times]
 
 
+def add_each(lists: list[list[float]], values: list[float] | None) -> None:
+    """Append values[i] to lists[i] (nothing when a rep gave no values)."""
+    for dest, v in zip(lists, values or ()):
+        dest.append(v)
+
+
+def ratio_line(window: list[float], headless: list[float]) -> str:
+    """Window vs headless t/s: medians, their ratio, and the per-rep ratios.
+
+    Each window rep is paired with the headless rep right after it, so the
+    median of the pairs' ratios is less moved by a slow spell of the machine
+    than the ratio of the two medians.
+    """
+    med = statistics.median
+    per_rep = [a / b for a, b in zip(window, headless)]
+    return (f"window {med(window):.1f} t/s, headless {med(headless):.1f} t/s, ratio {med(window) / med(headless):.3f}, "
+            f"median of paired ratios {med(per_rep):.3f}  (per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--source", choices=("models", "replay"), default="models",
@@ -159,10 +178,7 @@ def main() -> int:
                        mode="race")
         idle_cpu_s.append(sum(me.cpu_times()[:2]) - cpu0)
         head_share.append(idle_cpu_s[-1] / (time.monotonic() - t0))
-        both = overlap_tps(res.runs)
-        if both:
-            for i, v in enumerate(both):
-                head_both[i].append(v)
+        add_each(head_both, overlap_tps(res.runs))
         for i, run in enumerate(res.runs):
             if run.error or not run.stats().gen_tps:
                 print(f"headless run {i} failed: {run.error or run.stats()}")
@@ -200,10 +216,7 @@ def main() -> int:
             rss_app.append(me.memory_info().rss)
             for i, p in enumerate(w.panes):
                 gui_tps[i].append(p.record.stats().gen_tps)
-            both = overlap_tps([p.record for p in w.panes])
-            if both:
-                for i, v in enumerate(both):
-                    gui_both[i].append(v)
+            add_each(gui_both, overlap_tps([p.record for p in w.panes]))
         w.new_chat()
         if not lag_rep:
             headless_rep()
@@ -228,21 +241,12 @@ def main() -> int:
     print(f"launch to interactive window   {t_interactive:.2f} s   (both models ready at {t_models:.2f} s)")
     print(f"event-loop lag while streaming (one extra rep) p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, max {max(lags):.1f} ms "
           f"({len(lags)} probes)")
+    print(f"race mode, medians of {args.reps} alternating reps:")
     for i, name in enumerate(("A (SmolLM2-135M)", "B (Gemma-3-270M)")):
-        g, h = med(gui_tps[i]), med(head_tps[i])
-        per_rep = [a / b for a, b in zip(gui_tps[i], head_tps[i])]
-        # Each window rep is paired with the headless rep right after it, so
-        # the median of the pairs' ratios is less moved by a slow spell of
-        # the machine than the ratio of the two medians.
-        print(f"{name}: window {g:.1f} t/s, headless {h:.1f} t/s, ratio {g / h:.3f}, median of paired ratios "
-              f"{med(per_rep):.3f}  (race mode, medians of {args.reps} alternating reps; per-rep ratios "
-              f"{', '.join(f'{r:.3f}' for r in per_rep)})")
+        print(f"{name}: {ratio_line(gui_tps[i], head_tps[i])}")
     for i, name in enumerate(("A", "B")):
-        if gui_both[i] and head_both[i] and len(gui_both[i]) == len(head_both[i]):
-            per_rep = [a / b for a, b in zip(gui_both[i], head_both[i])]
-            print(f"{name} while both generate: window {med(gui_both[i]):.1f} t/s, headless {med(head_both[i]):.1f} t/s, "
-                  f"ratio {med(gui_both[i]) / med(head_both[i]):.3f}, median of paired ratios {med(per_rep):.3f}  "
-                  f"(per rep {', '.join(f'{r:.3f}' for r in per_rep)})")
+        if gui_both[i] and len(gui_both[i]) == len(head_both[i]):
+            print(f"{name} while both generate: {ratio_line(gui_both[i], head_both[i])}")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
     print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
