@@ -99,7 +99,23 @@ def add_each(lists: list[list[float]], values: list[float] | None) -> None:
         dest.append(v)
 
 
-def ratio_line(window: list[float], headless: list[float]) -> str:
+# Student's t at 97.5% for 1..30 degrees of freedom (the stdlib has no t distribution).
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def mean_interval(values: list[float]) -> str:
+    """Mean with its 95% confidence interval: how far a few reps on this
+    machine can be trusted (single reps of identical runs spread ±10% here)."""
+    n = len(values)
+    if n < 2:
+        return ""
+    mean = statistics.fmean(values)
+    half = _T975[min(n - 1, len(_T975)) - 1] * statistics.stdev(values) / n ** 0.5
+    return f", mean {mean:.3f} (95% CI {mean - half:.3f}-{mean + half:.3f})"
+
+
+def ratio_line(window: list[float], headless: list[float], names: tuple[str, str] = ("window", "headless")) -> str:
     """Window vs headless t/s: medians, their ratio, and the per-rep ratios.
 
     Each window rep is paired with the headless rep right after it, so the
@@ -108,8 +124,9 @@ def ratio_line(window: list[float], headless: list[float]) -> str:
     """
     med = statistics.median
     per_rep = [a / b for a, b in zip(window, headless)]
-    return (f"window {med(window):.1f} t/s, headless {med(headless):.1f} t/s, ratio {med(window) / med(headless):.3f}, "
-            f"median of paired ratios {med(per_rep):.3f}  (per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
+    return (f"{names[0]} {med(window):.1f} t/s, {names[1]} {med(headless):.1f} t/s, ratio {med(window) / med(headless):.3f}, "
+            f"median of paired ratios {med(per_rep):.3f}{mean_interval(per_rep)}  "
+            f"(per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
 
 
 def main() -> int:
