@@ -13,10 +13,8 @@ medians are compared (and the best of N, for a shared machine). Target ratio >= 
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from gemmacompare.bench.records import FAIR, BenchConfig  # noqa: E402
 from gemmacompare.engine.compare import threads_for_mode  # noqa: E402
 from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
+from gemmacompare.state.paths import use_scratch_home  # noqa: E402
 from gemmacompare.bench.tasks import load_task_file  # noqa: E402
 from engine_speed import speed_args  # noqa: E402
 
@@ -47,9 +46,8 @@ def bare_run(worker: ModelWorker, cmd: p.GenerateCommand) -> tuple[float, int]:
 def main() -> int:
     args, path = speed_args("Generation speed inside a bench run vs a bare engine run.")
 
-    home = tempfile.mkdtemp(prefix="gemmacompare-overhead-")
-    os.environ["GEMMACOMPARE_HOME"] = home  # keep the user's history clean
-    suite_file = Path(home) / "overhead.jsonl"
+    home = use_scratch_home("gemmacompare-overhead-")  # keep the user's history clean
+    suite_file = home / "overhead.jsonl"
     suite_file.write_text(json.dumps({"id": "story", "prompt": PROMPT, "answer": "dragon", "match": "regex"}) + "\n")
     config = BenchConfig(models=(path,), suite=str(suite_file), runs=args.reps, warmup=1, mode=FAIR,
                          max_tokens=args.tokens, n_ctx=1024, threads=args.threads, instruction="")

@@ -26,15 +26,17 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 T_PROCESS_START = time.monotonic()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-os.environ.setdefault("GEMMACOMPARE_HOME", tempfile.mkdtemp(prefix="gemmacompare-bench-"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gemmacompare.state.paths import use_scratch_home  # noqa: E402
+
+use_scratch_home("gemmacompare-bench-")
 
 PROMPT = "Write a short story about a lighthouse keeper."
 

@@ -14,7 +14,9 @@ Targets (issue 9): picker list < 0.5 s warm, < 2 s cold; window not delayed by t
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -76,6 +78,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=5)
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="gemmacompare-libscan-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # model copies: hundreds of MB
     os.environ["GEMMACOMPARE_HOME"] = str(root / "app")
     home = root / "user"
     empty_home = root / "empty"

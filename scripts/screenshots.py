@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from gemmacompare.state.paths import use_scratch_home  # noqa: E402
+
 # A private home: screenshots never touch (or show) the user's own settings and chats.
-os.environ.setdefault("GEMMACOMPARE_HOME", tempfile.mkdtemp(prefix="gemmacompare-shots-"))
+use_scratch_home("gemmacompare-shots-")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 

@@ -7,8 +7,11 @@ real settings by accident.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +105,25 @@ def app_dirs() -> AppDirs:
     if cache:
         dirs = AppDirs(dirs.config, dirs.data, Path(cache), dirs.log)
     return dirs
+
+
+def use_scratch_home(prefix: str) -> Path:
+    """Point GEMMACOMPARE_HOME at a new folder, removed when this process exits.
+
+    For scripts and benchmarks: they never touch, or show, the user's own
+    settings and chats. The cache stays the user's (it only holds the
+    assembled demo model), so the 240 MB Gemma file is built once, not once
+    per run; every run used to leave its own copy in the temp folder. A home
+    that is already set (a model worker re-importing the script) is kept.
+    """
+    inherited = os.environ.get("GEMMACOMPARE_HOME")
+    if inherited:
+        return Path(inherited)
+    os.environ.setdefault("GEMMACOMPARE_CACHE_DIR", str(app_dirs().cache))
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["GEMMACOMPARE_HOME"] = str(home)
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    return home
 
 
 def resources_dir() -> Path:
