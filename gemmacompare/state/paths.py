@@ -107,21 +107,27 @@ def app_dirs() -> AppDirs:
     return dirs
 
 
+# Set with GEMMACOMPARE_HOME by use_scratch_home, so a child process can tell
+# its parent's scratch home from a user's own (a portable install's).
+_SCRATCH_HOME = "GEMMACOMPARE_SCRATCH_HOME"
+
+
 def use_scratch_home(prefix: str) -> Path:
     """Point GEMMACOMPARE_HOME at a new folder, removed when this process exits.
 
     For scripts and benchmarks: they never touch, or show, the user's own
-    settings and chats. The cache stays the user's (it only holds the
-    assembled demo model), so the 240 MB Gemma file is built once, not once
-    per run; every run used to leave its own copy in the temp folder. A home
-    that is already set (a model worker re-importing the script) is kept.
+    settings and chats, even where GEMMACOMPARE_HOME names them. The cache
+    stays the user's (it only holds the assembled demo model), so the 240 MB
+    Gemma file is built once, not once per run; every run used to leave its
+    own copy in the temp folder. A model worker re-importing the script keeps
+    its parent's scratch home.
     """
     inherited = os.environ.get("GEMMACOMPARE_HOME")
-    if inherited:
+    if inherited and os.environ.get(_SCRATCH_HOME) == inherited:
         return Path(inherited)
     os.environ.setdefault("GEMMACOMPARE_CACHE_DIR", str(app_dirs().cache))
     home = Path(tempfile.mkdtemp(prefix=prefix))
-    os.environ["GEMMACOMPARE_HOME"] = str(home)
+    os.environ["GEMMACOMPARE_HOME"] = os.environ[_SCRATCH_HOME] = str(home)
     atexit.register(shutil.rmtree, home, ignore_errors=True)
     return home
 
