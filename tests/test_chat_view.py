@@ -125,7 +125,7 @@ def test_streamed_reply_renders_as_the_whole_reply_would(qtbot, size):
     after a list became one more list item."""
     from PySide6.QtGui import QTextDocument
 
-    from gemmacompare.ui.chat_view import escape_arithmetic
+    from gemmacompare.ui.chat_view import answer_markdown
 
     view = StreamingMarkdown()
     qtbot.addWidget(view)
@@ -133,10 +133,34 @@ def test_streamed_reply_renders_as_the_whole_reply_would(qtbot, size):
         view.append_text(REPLY[i:i + size])
     view.finish()
     whole = QTextDocument()
-    whole.setMarkdown(escape_arithmetic(REPLY))
+    whole.setMarkdown(answer_markdown(REPLY))
     assert view.document().toMarkdown() == whole.toMarkdown()
     assert view.document().toPlainText() == whole.toPlainText()
     assert "Red: the colour of blood.\nBlue: the sky.\nA paragraph" in view.document().toPlainText()
+
+
+POEM = ("A haiku:\n\nLight on the dark sea\nthe keeper climbs the stairs\nsleep waits for the dawn\n\n"
+        "Address:\n1. Harbour Road\n   Port Ellen\n\n```\nkeep\nas is\n```\n\n| a |\n|---|\n| 1 |\n\n"
+        "b | c\n--|--\n2 | 3\n\nThe end.")
+
+
+@pytest.mark.parametrize("size", [1, 5, len(POEM)])
+def test_single_newlines_stay_line_breaks_once_the_reply_is_rendered(qtbot, size):
+    """While streaming each line shows on its own; the finished Markdown
+    joined a poem's lines into one, as Markdown does with a soft break."""
+    view = StreamingMarkdown()
+    qtbot.addWidget(view)
+    for i in range(0, len(POEM), size):
+        view.append_text(POEM[i:i + size])
+    view.finish()
+    brk = "\u2028"  # a line break inside a paragraph; Markdown's soft break was a space
+    texts = [b[0] for b in _blocks(view.document())]
+    assert f"Light on the dark sea{brk}the keeper climbs the stairs{brk}sleep waits for the dawn" in texts
+    assert f"Harbour Road{brk}Port Ellen" in texts  # a list item's second line
+    assert ["keep", "as is"] == texts[texts.index("keep"):texts.index("keep") + 2]  # code untouched
+    assert not any(brk in t for t in texts[texts.index("keep"):])  # nor the tables, nor the end
+    assert {"b", "c", "2", "3"} <= set(texts)  # a table without a leading pipe is still one, cell by cell
+    assert texts[-1] == "The end."
 
 
 def test_arithmetic_stars_are_not_emphasis(qtbot):

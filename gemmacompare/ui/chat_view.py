@@ -133,6 +133,47 @@ def escape_arithmetic(markdown: str) -> str:
     return _STAR_BETWEEN_DIGITS.sub(r"\\*", markdown)
 
 
+# A line that starts a block of its own (list item, heading, quote, table row,
+# fence, setext underline or rule): the newline before it is not inside a paragraph.
+_STARTS_BLOCK = re.compile(r" {0,3}([-*+] |\d{1,9}[.)] |#{1,6}( |$)|>|\||```|~~~|[-=_*]+ *$)")
+
+
+def keep_line_breaks(markdown: str) -> str:
+    """A single newline inside a paragraph stays a line break.
+
+    Markdown joins such lines into one, but a model that writes them means
+    them (a poem, an address, steps without list markers), and the streaming
+    view already showed them as lines. The newline becomes a line separator
+    (U+2028), which Qt lays out as a break inside the paragraph; Markdown's own
+    hard break became a new block in Qt, and in a list a new numbered item.
+    Code and tables (a line with a pipe: GFM rows need no leading one) are
+    left as they are.
+    """
+    lines = markdown.split("\n")
+    out: list[str] = []
+    in_fence = joined = False
+    for i, line in enumerate(lines):
+        if joined:
+            out[-1] += line.lstrip()
+        else:
+            out.append(line)
+        joined = False
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if (not in_fence and line.strip() and nxt.strip() and not line.startswith(("    ", "\t"))
+                and "|" not in line and not line.endswith("\\") and not _STARTS_BLOCK.match(nxt)):
+            out[-1] = out[-1].rstrip() + "\u2028"
+            joined = True
+    return "\n".join(out)
+
+
+def answer_markdown(text: str) -> str:
+    """The Markdown a reply's text is rendered from."""
+    return keep_line_breaks(escape_arithmetic(text))
+
+
 def _first_block_format(markdown: str) -> QTextBlockFormat | None:
     doc = QTextDocument()
     doc.setMarkdown(markdown)
@@ -190,7 +231,7 @@ class StreamingMarkdown(AutoHeightText):
             cursor.endEditBlock()
 
     def _insert_blocks(self, cursor: QTextCursor, markdown: str) -> None:
-        markdown = escape_arithmetic(markdown)
+        markdown = answer_markdown(markdown)
         start = cursor.position()
         cursor.insertMarkdown(markdown)
         cursor.movePosition(QTextCursor.MoveOperation.End)
