@@ -101,6 +101,26 @@ def add_each(lists: list[list[float]], values: list[float] | None) -> None:
         dest.append(v)
 
 
+def demo_pair():
+    """The two demo models in a ComparePair, loaded as the window's panes load
+    them; a model that failed to load has its sentence in pair.load_errors."""
+    from gemmacompare.engine import protocol as pr
+    from gemmacompare.engine.compare import ComparePair
+    from gemmacompare.models.demo import demo_models
+
+    pair = ComparePair(("A", "B"))
+    pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
+    return pair
+
+
+def headless_race(pair, tokens: int):
+    """One headless race on PROMPT: what each window rep is compared with."""
+    from gemmacompare.engine import protocol as pr
+
+    return pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
+                                                 sampling=pr.SamplingSettings(max_tokens=tokens)), mode="race")
+
+
 # Student's t at 97.5% for 1..30 degrees of freedom (the stdlib has no t distribution).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
          2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -175,12 +195,7 @@ def main() -> int:
     # The headless runs alternate with the window's, so a change in the
     # machine's load hits both sides alike. The window stays open but idle
     # meanwhile (its CPU during headless runs is printed).
-    from gemmacompare.engine import protocol as pr
-    from gemmacompare.engine.compare import ComparePair
-    from gemmacompare.models.demo import demo_models
-
-    pair = ComparePair(("A", "B"))
-    pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
+    pair = demo_pair()
     head_tps: list[list[float]] = [[], []]
     head_both: list[list[float]] = [[], []]  # overlap_tps per rep
     gui_both: list[list[float]] = [[], []]
@@ -192,9 +207,7 @@ def main() -> int:
 
     def headless_rep() -> None:
         cpu0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
-        res = pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
-                                                    sampling=pr.SamplingSettings(max_tokens=args.tokens)),
-                       mode="race")
+        res = headless_race(pair, args.tokens)
         idle_cpu_s.append(sum(me.cpu_times()[:2]) - cpu0)
         head_share.append(idle_cpu_s[-1] / (time.monotonic() - t0))
         add_each(head_both, overlap_tps(res.runs))

@@ -20,18 +20,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gui_speed import PROMPT, ratio_line  # noqa: E402
+from gui_speed import demo_pair, headless_race, ratio_line  # noqa: E402
 
-from gemmacompare.engine import protocol as pr  # noqa: E402
 from gemmacompare.engine.compare import ComparePair  # noqa: E402
-from gemmacompare.models.demo import demo_models  # noqa: E402
 
 BLOCK = 5
 
 
 def race_tps(pair: ComparePair, tokens: int) -> list[float]:
-    res = pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
-                                                sampling=pr.SamplingSettings(max_tokens=tokens)), mode="race")
+    res = headless_race(pair, tokens)
     for run in res.runs:
         if run.error or not run.stats().gen_tps:
             raise SystemExit(f"a run failed: {run.error.message if run.error else run.stats()}")
@@ -43,11 +40,10 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--tokens", type=int, default=512)
     args = ap.parse_args()
-    pair = ComparePair(("A", "B"))
+    pair = demo_pair()
     try:
-        errors = pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
-        if any(errors):
-            raise SystemExit(f"could not load the demo models: {[e.message for e in errors if e]}")
+        if any(pair.load_errors):
+            raise SystemExit(f"could not load the demo models: {[e.message for e in pair.load_errors if e]}")
         first: list[list[float]] = [[], []]
         second: list[list[float]] = [[], []]
         for rep in range(args.reps):
