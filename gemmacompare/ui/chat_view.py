@@ -26,6 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 
+def _is_fence(line: str) -> bool:
+    """A line that opens or closes a fenced code block."""
+    return line.lstrip().startswith(("```", "~~~"))
+
+
 def split_committable(text: str, start: int = 0) -> int:
     """Index up to which `text` is complete Markdown blocks (`start` if none).
 
@@ -37,13 +42,12 @@ def split_committable(text: str, start: int = 0) -> int:
     pos = start
     for line in text[start:].splitlines(keepends=True):
         pos += len(line)
-        stripped = line.strip()
-        if stripped.startswith("```") or stripped.startswith("~~~"):
+        if _is_fence(line):
             in_fence = not in_fence
             if not in_fence and line.endswith("\n"):
                 cut = pos  # a closed code block is complete
             continue
-        if not in_fence and stripped == "" and line.endswith("\n"):
+        if not in_fence and not line.strip() and line.endswith("\n"):
             cut = pos
     return cut
 
@@ -158,7 +162,7 @@ def keep_line_breaks(markdown: str) -> str:
         else:
             out.append(line)
         joined = False
-        if line.lstrip().startswith(("```", "~~~")):
+        if _is_fence(line):
             in_fence = not in_fence
             continue
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
