@@ -24,8 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gemmacompare.engine import protocol as p  # noqa: E402
 from gemmacompare.bench.runner import BenchRunner, build_command, create_run  # noqa: E402
 from gemmacompare.bench.store import BenchStore  # noqa: E402
-from gemmacompare.bench.records import FAIR, BenchConfig  # noqa: E402
-from gemmacompare.engine.compare import threads_for_mode  # noqa: E402
+from gemmacompare.bench.records import BenchConfig  # noqa: E402
+from gemmacompare.engine.modes import FAIR  # noqa: E402
+from gemmacompare.engine.modes import threads_for_mode  # noqa: E402
 from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
 from gemmacompare.state.paths import use_scratch_home  # noqa: E402

@@ -30,7 +30,7 @@ from gemmacompare.bench.records import (
     STATUS_STOPPED,
     BenchConfig,
 )
-from gemmacompare.engine.compare import threads_for_mode
+from gemmacompare.engine.modes import threads_for_mode
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_TOKENS = 24

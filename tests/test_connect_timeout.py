@@ -10,7 +10,8 @@ import time
 import pytest
 
 from gemmacompare.engine.model_worker import WorkerFailed
-from gemmacompare.engine.remote import RemoteSettings, RemoteWorker
+from gemmacompare.engine.remote import RemoteWorker
+from gemmacompare.engine.run_settings import ServerSettings
 from tests.fake_servers import FullBacklogListener
 
 
@@ -30,7 +31,7 @@ def sentence(url: str, seconds: str) -> str:
 
 
 def test_engine_gives_up_at_the_configured_connect_timeout(black_hole):
-    w = RemoteWorker("B", RemoteSettings(connect_timeout_s=0.5))
+    w = RemoteWorker("B", ServerSettings(connect_timeout_s=0.5))
     t0 = time.monotonic()
     with pytest.raises(WorkerFailed) as exc:
         w.load(black_hole)

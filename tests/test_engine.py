@@ -10,7 +10,8 @@ import time
 import pytest
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.compare import FAIR, RACE, ComparePair
+from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.engine.session import CompareSession
 from gemmacompare.engine.model_worker import ModelWorker
 from gemmacompare.engine.metrics import RunRecord, compute_stats
 
@@ -20,7 +21,7 @@ GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
 
 @pytest.fixture(scope="module")
 def pair(demo_paths):
-    with ComparePair(("smol", "gemma")) as pr:
+    with CompareSession(("smol", "gemma")) as pr:
         errors = pr.load([str(demo_paths["smollm2"]), str(demo_paths["gemma3"])], p.LoadSettings(n_ctx=2048))
         assert errors == [None, None]
         yield pr
@@ -101,7 +102,9 @@ def test_both_models_stream_one_prompt(pair, mode):
         times = [t.t for t in run.tokens]
         assert times == sorted(times) and times[0] >= run.t_send
         kinds = [type(ev).__name__ for ev in seen[i]]
-        assert kinds[0] == "PromptReady" and kinds[1] == "PrefillDone" and kinds[-1] == "Finished"
+        # The session says when each run starts (fair mode: its turn), then the worker's events follow.
+        assert kinds[:3] == ["RunStarted", "PromptReady", "PrefillDone"] and kinds[-1] == "Finished"
+        assert seen[i][0].n_threads == expected_threads and seen[i][0].t_send == run.t_send
     assert result.runs[0].prompt.template_name == "gguf"
     assert result.runs[1].prompt.template_name == "gemma (fallback)"
     if mode == RACE:
@@ -112,7 +115,7 @@ def test_both_models_stream_one_prompt(pair, mode):
 
 @pytest.mark.parametrize("max_tokens", [5, 200])
 def test_counts_agree_with_llama_perf(pair, max_tokens):
-    w = pair.workers[0]
+    w = pair.worker(0)
     rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=max_tokens)))
     fin = rec.finished
     assert fin.n_prompt == rec.prefill.n_prompt == fin.perf.n_p_eval
@@ -129,14 +132,14 @@ def test_counts_agree_with_llama_perf(pair, max_tokens):
 
 
 def test_greedy_is_reproducible(pair):
-    w = pair.workers[1]
+    w = pair.worker(1)
     a = collect(w, command(sampling=p.SamplingSettings(max_tokens=16)))
     b = collect(w, command(sampling=p.SamplingSettings(max_tokens=16)))
     assert [t.token_id for t in a.tokens] == [t.token_id for t in b.tokens]
 
 
 def test_seeded_sampling_is_reproducible(pair):
-    w = pair.workers[0]
+    w = pair.worker(0)
     s = p.SamplingSettings(max_tokens=20, temperature=1.2, top_k=0, top_p=1.0, min_p=0.0, seed=7)
     a = collect(w, command(sampling=s))
     b = collect(w, command(sampling=s))
@@ -147,7 +150,7 @@ def test_seeded_sampling_is_reproducible(pair):
 
 
 def test_raw_completion_and_stop_string(pair):
-    w = pair.workers[1]
+    w = pair.worker(1)
     rec = collect(w, command(raw_prompt="1, 2, 3, 4,", messages=(),
                              sampling=p.SamplingSettings(max_tokens=40, stop=("8",))))
     assert rec.prompt.template_name == "raw"
@@ -167,7 +170,7 @@ def _stop_after(worker: ModelWorker, cmd, when) -> tuple[RunRecord, float]:
 
 
 def test_stop_during_decode(pair):
-    w = pair.workers[0]
+    w = pair.worker(0)
     cmd = command(raw_prompt="Once upon a time", messages=(), sampling=p.SamplingSettings(max_tokens=5000))
     rec, latency = _stop_after(w, cmd, lambda r: len(r.tokens) >= 3)
     assert rec.finished.stop_reason == p.STOP_USER
@@ -179,7 +182,7 @@ def test_stop_during_decode(pair):
 
 
 def test_stop_during_prefill(pair):
-    w = pair.workers[1]
+    w = pair.worker(1)
     long_prompt = "The quick brown fox jumps over the lazy dog. " * 170  # ~1,700 tokens
     cmd = command(raw_prompt=long_prompt, messages=(), sampling=p.SamplingSettings(max_tokens=4), n_threads=1)
     t0 = time.monotonic()
@@ -196,7 +199,7 @@ def test_stop_during_prefill(pair):
 
 
 def test_killed_worker_reports_and_other_model_finishes(pair):
-    victim = pair.workers[0]
+    victim = pair.worker(0)
     results: dict[int, RunRecord] = {}
 
     def on_event(i, ev):
@@ -239,7 +242,7 @@ def test_fair_stop_also_stops_the_model_still_waiting(pair):
 
 
 def test_a_dead_worker_is_not_explained_with_a_guess(pair):
-    victim = pair.workers[1]
+    victim = pair.worker(1)
     events = []
     for ev in victim.generate(command(raw_prompt="Once upon a time", messages=(),
                                       sampling=p.SamplingSettings(max_tokens=5000))):
@@ -269,7 +272,7 @@ def test_load_errors_are_one_sentence(tmp_path):
 
 
 def test_stats_are_reused_only_while_the_record_is_unchanged(pair):
-    rec = collect(pair.workers[0], command(sampling=p.SamplingSettings(max_tokens=12)))
+    rec = collect(pair.worker(0), command(sampling=p.SamplingSettings(max_tokens=12)))
     first = rec.stats()
     assert rec.stats() is first and first == compute_stats(rec)
     # Anything stats depend on changing gives fresh figures.

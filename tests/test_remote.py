@@ -13,16 +13,17 @@ import pytest
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.model_worker import WorkerFailed
-from gemmacompare.engine.remote import RemoteSettings, RemoteWorker, request_body
+from gemmacompare.engine.remote import RemoteWorker, request_body
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.server_ref import ServerRefError, parse_server_ref
 from gemmacompare.engine.sse import SSEParser
 from tests.fake_servers import SHAPE_TIMINGS, free_port, stalling_listener
 
-FAST = RemoteSettings(connect_timeout_s=2, first_byte_timeout_s=1.0, idle_timeout_s=0.6)
+FAST = ServerSettings(connect_timeout_s=2, first_byte_timeout_s=1.0, idle_timeout_s=0.6)
 PROMPT = (p.ChatMessage("user", "What is 2+2?"),)
 
 
-def run(url: str, settings: RemoteSettings = FAST, **kw) -> tuple[RunRecord, list[p.Event]]:
+def run(url: str, settings: ServerSettings = FAST, **kw) -> tuple[RunRecord, list[p.Event]]:
     w = RemoteWorker("B", settings)
     w.load(url)
     rec = RunRecord("B", time.monotonic())
@@ -34,7 +35,7 @@ def run(url: str, settings: RemoteSettings = FAST, **kw) -> tuple[RunRecord, lis
     return rec, events
 
 
-def load_error(url: str, settings: RemoteSettings = FAST) -> str:
+def load_error(url: str, settings: ServerSettings = FAST) -> str:
     with pytest.raises(WorkerFailed) as info:
         RemoteWorker("B", settings).load(url)
     return info.value.error.message
@@ -146,7 +147,7 @@ def test_first_byte_timeout_on_model_list():
     sock, port = stalling_listener()
     try:
         t0 = time.monotonic()
-        msg = load_error(f"http://127.0.0.1:{port}/v1", RemoteSettings(first_byte_timeout_s=0.5))
+        msg = load_error(f"http://127.0.0.1:{port}/v1", ServerSettings(first_byte_timeout_s=0.5))
         assert time.monotonic() - t0 < 5
         assert "did not start answering within 0.5 s" in msg
         assert_one_sentence(msg)

@@ -1,7 +1,7 @@
 """A real OpenAI-compatible server: `python -m llama_cpp.server` serving SmolLM2.
 
 The local SmolLM2 and the same file served over HTTP are compared side by side,
-in race and fair mode, through the same ComparePair the CLI and the benchmark use.
+in race and fair mode, through the same compare session the CLI and the benchmark use.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from gemmacompare.bench.records import BenchConfig
 from gemmacompare.bench.runner import run_benchmark
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.compare import ComparePair
+from gemmacompare.engine.session import CompareSession
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.remote import RemoteWorker
 
@@ -34,7 +34,7 @@ def command(i: int) -> p.GenerateCommand:
 @pytest.mark.parametrize("mode", ["race", "fair"])
 def test_local_and_served_model_side_by_side(fresh_llama_cpp_server, demo_paths, mode):
     base, _ = fresh_llama_cpp_server
-    with ComparePair(["A", "B"]) as pair:
+    with CompareSession(["A", "B"]) as pair:
         errors = pair.load([str(demo_paths["smollm2"]), base], p.LoadSettings(n_ctx=2048))
         assert errors == [None, None]
         assert pair.n_local == 1
@@ -64,7 +64,7 @@ def test_server_counts_match_the_servers_usage(llama_cpp_server, demo_paths):
             "temperature": 0, "repeat_penalty": 1.0, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 42}
     reply = httpx.post(f"{base}/chat/completions", json=body, timeout=120).json()
     usage = reply["usage"]
-    with ComparePair(["A"]) as pair:
+    with CompareSession(["A"]) as pair:
         assert pair.load([str(demo_paths["smollm2"])], p.LoadSettings(n_ctx=2048)) == [None]
         local = pair.run(command, threads_total=2).runs[0]
     # The shared server reuses earlier requests' prompt prefix, so its greedy answer may

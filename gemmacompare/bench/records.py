@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from gemmacompare.bench.tasks import Task
+from gemmacompare.engine.modes import FAIR
 from gemmacompare.engine.server_ref import is_server_ref, model_label
-
-FAIR = "fair"
-RACE = "race"
+from gemmacompare.state import defaults
 
 STATUS_RUNNING = "running"
 STATUS_STOPPED = "stopped"
@@ -37,7 +36,7 @@ class BenchConfig:
     warmup: int = 1  # unrecorded generations per model before measuring
     mode: str = FAIR
     thinking: bool | None = None  # None: the template's default
-    max_tokens: int = 256
+    max_tokens: int = defaults.MAX_TOKENS
     n_ctx: int = 2048
     threads: int = 0  # total CPU threads; 0 = all physical cores
     gpu_layers: int = 0

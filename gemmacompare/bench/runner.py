@@ -1,6 +1,6 @@
 """Benchmark runner: every task of a suite, on every model, for N repetitions.
 
-Each (repetition, task) is one ComparePair.run over all models, in fair mode
+Each (repetition, task) is one compare-session round over all models, in fair mode
 (one after the other, each with the whole machine) by default or race mode.
 The engine clears the KV cache before every request, so prefill is always
 measured cold. Results go to the history database as each task finishes; a
@@ -21,7 +21,6 @@ from typing import Callable
 from gemmacompare.engine import protocol as p
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import (
-    FAIR,
     STATUS_DONE,
     STATUS_FAILED,
     STATUS_STOPPED,
@@ -31,15 +30,15 @@ from gemmacompare.bench.records import (
     ModelInfo,
     StoredRun,
 )
-from gemmacompare.engine.compare import MODES, ComparePair, threads_for_mode
 from gemmacompare.engine.machine import file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.remote import RemoteSettings
+from gemmacompare.engine.modes import MODES, default_threads
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings
+from gemmacompare.engine.session import CompareSession
 from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.bench.scoring import score
 from gemmacompare.bench.tasks import Task, load_suite
-from gemmacompare.engine.worker import default_threads
 
 log = logging.getLogger(__name__)
 
@@ -74,17 +73,22 @@ class BenchOutcome:
     message: str = ""
 
 
+def run_settings(config: BenchConfig) -> RunSettings:
+    """Every model's settings in a benchmark: greedy, so answers can be scored and compared."""
+    return RunSettings(
+        load=p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
+                            flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v),
+        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0),
+        prompt=PromptOptions(thinking=config.thinking),
+    )
+
+
 def build_command(task: Task, config: BenchConfig, request_id: int = 1) -> p.GenerateCommand:
     """The request every model gets for a task (the overhead benchmark reuses it)."""
     text = task.question_text()
     if config.instruction:
         text = f"{text}\n{config.instruction}"
-    return p.GenerateCommand(
-        request_id=request_id,
-        messages=(p.ChatMessage("user", text),),
-        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0),
-        enable_thinking=config.thinking,
-    )
+    return run_settings(config).command((), text, request_id=request_id)
 
 
 def create_run(store: BenchStore, config: BenchConfig) -> int:
@@ -118,22 +122,18 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
 class BenchRunner:
     """Runs (or resumes) one stored run; `stop()` may be called from any thread."""
 
-    def __init__(self, store: BenchStore, remote: RemoteSettings | None = None) -> None:
+    def __init__(self, store: BenchStore, remote: ServerSettings | None = None) -> None:
         self.store = store
         self.remote = remote
         self._stop = threading.Event()
-        self._pair: ComparePair | None = None
+        self._session: CompareSession | None = None
         self._lock = threading.Lock()
 
     def stop(self) -> None:
         self._stop.set()
         with self._lock:
-            if self._pair is not None:
-                self._pair.stop()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
+            if self._session is not None:
+                self._session.stop()
 
     def run(
         self,
@@ -184,20 +184,20 @@ class BenchRunner:
             return BenchOutcome(run.id, STATUS_DONE)
 
         labels = [chr(ord("A") + i) if i < 26 else f"M{i}" for i in range(n_models)]
-        pair = ComparePair(labels, remote=self.remote)
+        session = CompareSession(labels, server=self.remote)
         with self._lock:
-            self._pair = pair
+            self._session = session
         try:
-            models = self._load(pair, run)
+            models = self._load(session, run)
             threads_total = config.threads or default_threads()
-            self._warm_up(pair, run, threads_total)
+            self._warm_up(session, run, threads_total)
             t0 = time.monotonic()
             done_now = 0
             for rep, ti in todo:
                 if self._stop.is_set():
                     break
                 task = run.tasks[ti]
-                result = pair.run(lambda i, t=task: build_command(t, config), config.mode, threads_total)
+                result = session.run(lambda i, t=task: build_command(t, config), config.mode, threads_total)
                 if self._stop.is_set():
                     # The item in progress was cut short: its figures would be
                     # wrong, so it is dropped and redone on resume.
@@ -215,16 +215,15 @@ class BenchRunner:
                     on_progress(BenchProgress(run.id, done, total, elapsed, eta, tuple(items)))
         finally:
             with self._lock:
-                self._pair = None
-            pair.close()
+                self._session = None
+            session.close()
         if self._stop.is_set() and done < total:
             return BenchOutcome(run.id, STATUS_STOPPED, f"Stopped after {done} of {total} items; resume to finish.")
         return BenchOutcome(run.id, STATUS_DONE)
 
-    def _load(self, pair: ComparePair, run: StoredRun) -> list[ModelInfo]:
+    def _load(self, session: CompareSession, run: StoredRun) -> list[ModelInfo]:
         config = run.config
-        settings = p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
-                                  flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v)
+        settings = run_settings(config).load
         # A server's model has no file here to hash: its id stands in.
         hashes = ["server" if is_server_ref(path) else file_hash_prefix(path) for path in config.models]
         for i, (old, new) in enumerate(zip(run.models, hashes)):
@@ -232,14 +231,15 @@ class BenchRunner:
                 raise BenchError(
                     f"{config.models[i]} changed since this run started (file hash differs); start a new run."
                 )
-        errors = pair.load(list(config.models), settings)
+        errors = session.load(list(config.models), settings)
         for path, err in zip(config.models, errors):
             if err is not None:
                 raise BenchError(f"{path}: {err.message}")
-        n_threads = threads_for_mode(config.mode, config.threads or None, len(config.models))
+        split = session.split_for(range(len(config.models)), config.mode, config.threads or None)
         models = []
         for i, path in enumerate(config.models):
-            ld = pair.loaded[i]
+            n_threads = split.threads[i]
+            ld = session.loaded[i]
             if ld is None:
                 raise BenchError(f"{path}: the model worker could not be started; see the log for details.")
             f = ld.facts
@@ -253,14 +253,14 @@ class BenchRunner:
         self.store.set_environment(run.id, machine_facts().to_dict(), models)
         return models
 
-    def _warm_up(self, pair: ComparePair, run: StoredRun, threads_total: int) -> None:
+    def _warm_up(self, session: CompareSession, run: StoredRun, threads_total: int) -> None:
         # Warm-up pays for first-touch page faults and CPU clock ramp-up, which
         # would otherwise land on the first measured item only.
         for _ in range(run.config.warmup):
             if self._stop.is_set():
                 return
             task = run.tasks[0]
-            pair.run(lambda i: build_command(task, run.config), run.config.mode, threads_total)
+            session.run(lambda i: build_command(task, run.config), run.config.mode, threads_total)
 
     def _remember_templates(self, run_id: int, models: list[ModelInfo], runs: list[RunRecord]) -> None:
         changed = False
@@ -301,5 +301,5 @@ def run_benchmark(
             store.close()
 
 
-__all__ = ["FAIR", "BenchBusyError", "BenchConfig", "BenchError", "BenchOutcome", "BenchRunner", "build_command",
+__all__ = ["BenchBusyError", "BenchError", "BenchOutcome", "BenchRunner", "build_command",
            "create_run", "run_benchmark"]

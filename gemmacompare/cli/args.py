@@ -31,3 +31,18 @@ def int_at_least(lo: int):
     # argparse names the type in some messages; keep that readable.
     parse.__name__ = f"int_at_least_{lo}".replace("-", "minus_")
     return parse
+
+
+def per_model(one):
+    """An argparse type: one value, or a comma-separated list of them (one per model)."""
+
+    def parse(text: str) -> list:
+        return [one(part.strip()) for part in text.split(",")]
+
+    parse.__name__ = getattr(one, "__name__", "value")
+    return parse
+
+
+def value_for(values: list, index: int):
+    """A per-model option's value for model `index`: one value applies to all."""
+    return values[index] if len(values) > 1 else values[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gemmacompare.bench.records import FAIR, RACE
+from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.cli.args import add_llama_args, int_at_least
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites

@@ -1,4 +1,4 @@
-"""`gemmacompare compare`: both answers streamed to the terminal, then a table."""
+"""`gemmacompare compare`: two to four answers streamed to the terminal, then a table."""
 
 from __future__ import annotations
 
@@ -10,19 +10,24 @@ import threading
 from dataclasses import asdict
 from pathlib import Path
 
+from gemmacompare.cli.args import value_for
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.compare import ComparePair, CompareResult
+from gemmacompare.engine.model_worker import WorkerFailed
+from gemmacompare.engine.modes import RACE
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings
+from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.engine.speed_summary import speed_summary
 from gemmacompare.engine.stats_table import stats_rows, text_table
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
+from gemmacompare.state.defaults import MAX_MODELS
 
 log = logging.getLogger(__name__)
 
 
 class LinePrinter:
-    """Prints each model's text line by line with a label, so two streams
+    """Prints each model's text line by line with a label, so several streams
     interleave readably in one terminal."""
 
     def __init__(self, labels: list[str], out=sys.stdout) -> None:
@@ -98,6 +103,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
         "mode": result.mode,
         "threads_total": result.threads_total,
         "threads_per_model": [r.stats().n_threads for r in result.runs],
+        "thread_split": result.split.describe() if result.split else None,
         "prompt": prompt,
         "models": models,
     }
@@ -108,9 +114,44 @@ def _writable_target(path: Path) -> bool:
     return folder.is_dir() and os.access(folder, os.W_OK) and not path.is_dir()
 
 
+def labels_for(n: int) -> list[str]:
+    return [chr(ord("A") + i) for i in range(n)]
+
+
+def run_settings(args, index: int) -> RunSettings:
+    """Model `index`'s settings from the command line (a comma list gives one value per model)."""
+    threads = args.threads if len(args.threads) > 1 else [0]  # one value is the total, split by mode
+    return RunSettings(
+        load=p.LoadSettings(n_ctx=value_for(args.ctx, index), n_gpu_layers=value_for(args.gpu_layers, index),
+                            flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v),
+        sampling=p.SamplingSettings(max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p,
+                                    top_k=args.top_k, min_p=args.min_p, repeat_penalty=args.repeat_penalty,
+                                    seed=args.seed, stop=tuple(args.stop)),
+        server=remote_settings(args),
+        prompt=PromptOptions(system_prompt=args.system or "", raw=args.raw, thinking=args.thinking,
+                             n_threads=value_for(threads, index)),
+    )
+
+
+def _model_args(args) -> list[str | None] | str:
+    """Two to four model arguments (missing ones are the demo models), or a problem."""
+    given = list(args.models)
+    if len(given) > MAX_MODELS:
+        return f"compare takes two to {MAX_MODELS} models, not {len(given)}."
+    for name, values in (("--ctx", args.ctx), ("--threads", args.threads), ("--gpu-layers", args.gpu_layers)):
+        if len(values) > 1 and len(values) != max(2, len(given)):
+            return (f"{name} has {len(values)} values for {max(2, len(given))} models; give one value for all "
+                    "or one per model.")
+    return given + [None] * (2 - len(given))
+
+
 def cmd_compare(args) -> int:
+    wanted = _model_args(args)
+    if isinstance(wanted, str):
+        print(f"error: {wanted}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        paths = resolve_with_servers([args.model_a, args.model_b], remote_settings(args))
+        paths = resolve_with_servers(wanted, remote_settings(args))
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_MODEL_FAILED
@@ -133,28 +174,12 @@ def cmd_compare(args) -> int:
         print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",
               file=sys.stderr)
         return EXIT_USAGE
-    labels = ["A", "B"]
-    sampling = p.SamplingSettings(
-        max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p, top_k=args.top_k,
-        min_p=args.min_p, repeat_penalty=args.repeat_penalty, seed=args.seed, stop=tuple(args.stop),
-    )
-    messages = []
-    if args.system:
-        messages.append(p.ChatMessage("system", args.system))
-    messages.append(p.ChatMessage("user", args.prompt))
-
-    def make_command(i: int) -> p.GenerateCommand:
-        return p.GenerateCommand(
-            request_id=1,
-            messages=() if args.raw else tuple(messages),
-            raw_prompt=args.prompt if args.raw else None,
-            sampling=sampling,
-            enable_thinking=args.thinking,
-        )
-
+    labels = labels_for(len(paths))
+    settings = [run_settings(args, i) for i in range(len(paths))]
+    commands = {i: s.command((), args.prompt, n_threads=s.prompt.n_threads or None) for i, s in enumerate(settings)}
     printer = LinePrinter(labels)
 
-    def on_event(i: int, ev: p.Event) -> None:
+    def on_event(i: int, ev: SessionEvent) -> None:
         if isinstance(ev, p.Token):
             printer.feed(i, "thinking", ev.thinking)
             printer.feed(i, "answer", ev.answer)
@@ -166,31 +191,44 @@ def cmd_compare(args) -> int:
             elif ev.server and ev.server.problem:
                 print(f"[{labels[i]}] warning: {ev.server.problem}", file=sys.stderr)
 
-    with ComparePair(labels, remote=remote_settings(args)) as pair:
-        print(f"# loading both models ({args.mode} mode)...", file=sys.stderr)
+    total = args.threads[0] if len(args.threads) == 1 else sum(args.threads)
+    with CompareSession(labels, server=remote_settings(args)) as session:
+        print(f"# loading {len(paths)} models ({args.mode} mode)...", file=sys.stderr)
         if any(is_server_ref(x) for x in paths):
             print("# a model on a server takes no CPU threads here; race splits threads among local models only",
                   file=sys.stderr)
-        errors = pair.load([str(x) for x in paths], p.LoadSettings(
-            n_ctx=args.ctx, n_gpu_layers=args.gpu_layers, flash_attn=args.flash_attn,
-            type_k=args.cache_type_k, type_v=args.cache_type_v))
+        errors = [None] * len(paths)
+
+        def load(i: int) -> None:
+            try:
+                session.load_one(i, str(paths[i]), settings[i].load)
+            except WorkerFailed as exc:
+                errors[i] = exc.error
+
+        loaders = [threading.Thread(target=load, args=(i,)) for i in range(len(paths))]
+        for t in loaders:
+            t.start()
+        for t in loaders:
+            t.join()
         for i, err in enumerate(errors):
             if err:
                 print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)
                 log.debug("[%s] detail:\n%s", labels[i], err.detail)
-            elif pair.loaded[i] is not None and pair.loaded[i].placement is not None:
-                print(f"# [{labels[i]}] runs on {pair.loaded[i].placement.summary}", file=sys.stderr)
+            elif session.loaded[i] is not None and session.loaded[i].placement is not None:
+                print(f"# [{labels[i]}] runs on {session.loaded[i].placement.summary}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
+        print(f"# {session.split_for(range(len(paths)), args.mode, total or None, [s.prompt.n_threads for s in settings]).describe()}",
+              file=sys.stderr)
         try:
-            result = pair.run(make_command, mode=args.mode, threads_total=args.threads or None, on_event=on_event)
+            result = session.run(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
         except KeyboardInterrupt:
-            pair.stop()
+            session.stop()
             raise
     print()
-    done = [r for r in result.runs if r.finished]
-    if len(done) == 2:
-        print(speed_summary(labels, [r.stats() for r in done], race=result.mode == "race"))
+    done = [(labels[k], r.stats()) for k, r in enumerate(result.runs) if r.finished]
+    if len(done) >= 2:
+        print(speed_summary([x[0] for x in done], [x[1] for x in done], race=result.mode == RACE))
         print()
     print(format_table(result, labels))
     if args.json_out:

@@ -11,13 +11,15 @@ import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.cli.args import add_llama_args, int_at_least
+from gemmacompare.cli.args import add_llama_args, int_at_least, per_model
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from gemmacompare.engine.modes import MODES, RACE
+from gemmacompare.state import defaults
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gemmacompare", description="Run two local LLMs side by side.")
+    ap = argparse.ArgumentParser(prog="gemmacompare", description="Run two to four local LLMs side by side.")
     ap.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     ap.add_argument("--self-test", action="store_true",
                     help="check llama.cpp, a model, a worker and the window step by step, then exit")
@@ -28,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="open the window (the default)")
-    gui.add_argument("models", nargs="*", help="GGUF files for the left and right panes")
+    gui.add_argument("models", nargs="*", help="GGUF files (or servers) for the panes, two to four")
 
     ins = sub.add_parser("inspect", help="print a GGUF file's facts without loading it")
     ins.add_argument("files", nargs="+")
@@ -46,15 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
                                       "Gated repos need `hf auth login` or HF_TOKEN.")
     pull.add_argument("repo", help="e.g. unsloth/Qwen3.5-4B-GGUF:Q4_K_M")
 
-    cmp_ = sub.add_parser("compare", help="run both models on one prompt in the terminal",
-                          description="Run two models on one prompt. " + SERVER_SYNTAX)
-    cmp_.add_argument("model_a", nargs="?",
-                      help="GGUF path, library name (see `models`), demo key or server (default: first demo model)")
-    cmp_.add_argument("model_b", nargs="?",
-                      help="GGUF path, library name, demo key or server (default: second demo model)")
+    cmp_ = sub.add_parser("compare", help="run two to four models on one prompt in the terminal",
+                          description="Run two to four models on one prompt. " + SERVER_SYNTAX)
+    cmp_.add_argument("models", nargs="*", metavar="MODEL",
+                      help="two to four GGUF paths, library names (see `models`), demo keys or servers "
+                           "(default: the two demo models; one named model races the second demo model)")
     cmp_.add_argument("-p", "--prompt", required=True)
     cmp_.add_argument("--system", default=None, help="system prompt")
-    cmp_.add_argument("--mode", choices=("race", "fair"), default="race")
+    cmp_.add_argument("--mode", choices=MODES, default=RACE,
+                      help="race: all at once, threads split (default); fair: one after the other, all threads each")
     cmp_.add_argument("--raw", action="store_true", help="raw completion: no chat template")
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
     _add_generation_args(cmp_)
@@ -73,17 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("generation")
-    g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=128)
-    g.add_argument("--temp", type=float, default=0.0, help="0 = greedy (default)")
+    g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=defaults.MAX_TOKENS,
+                   help=f"tokens to generate at most (default {defaults.MAX_TOKENS}, as in the window and bench)")
+    g.add_argument("--temp", type=float, default=defaults.TEMPERATURE, help="0 = greedy (default)")
     g.add_argument("--top-p", type=float, default=0.95)
     g.add_argument("--top-k", type=int_at_least(0), default=40)
     g.add_argument("--min-p", type=float, default=0.05)
     g.add_argument("--repeat-penalty", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=42)
-    g.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
-    g.add_argument("--threads", type=int_at_least(0), default=0, help="total CPU threads (0 = all cores)")
-    g.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
-                   help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
+    g.add_argument("--seed", type=int, default=defaults.SEED)
+    g.add_argument("--ctx", type=per_model(int_at_least(128)), default=[2048], metavar="N[,N...]",
+                   help="context size; one value per model, comma-separated, as llama-bench takes them")
+    g.add_argument("--threads", type=per_model(int_at_least(0)), default=[0], metavar="N[,N...]",
+                   help="one value: the CPU threads in all (0 = all cores; race splits them); "
+                        "a comma list: each model's own threads (e.g. 2,4)")
+    g.add_argument("--gpu-layers", type=per_model(int_at_least(-1)), default=[-1], metavar="N[,N...]",
+                   help="layers to offload to a GPU, per model if a list (default -1 = all; "
+                        "none where no GPU backend is built in)")
     add_llama_args(g)
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
     think = g.add_mutually_exclusive_group()

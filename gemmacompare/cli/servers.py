@@ -9,7 +9,8 @@ from typing import Sequence
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.model_refs import resolve_models
-from gemmacompare.engine.remote import RemoteError, RemoteSettings, display_name, list_models
+from gemmacompare.engine.remote import RemoteError, display_name, list_models
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.server_ref import (
     OLLAMA_PREFIX,
     ServerRef,
@@ -22,8 +23,8 @@ from gemmacompare.engine.stats_table import text_table
 from gemmacompare.state.secrets import find_api_key
 
 
-def remote_settings(args) -> RemoteSettings:
-    return RemoteSettings(
+def remote_settings(args) -> ServerSettings:
+    return ServerSettings(
         connect_timeout_s=getattr(args, "connect_timeout", 5.0),
         first_byte_timeout_s=getattr(args, "first_byte_timeout", 120.0),
         idle_timeout_s=getattr(args, "idle_timeout", 60.0),
@@ -43,7 +44,7 @@ def check_server_arg(text: str, out=sys.stderr) -> str | None:
     return None
 
 
-def resolve_with_servers(args: Sequence[str | None], settings: RemoteSettings | None = None) -> list[str | Path]:
+def resolve_with_servers(args: Sequence[str | None], settings: ServerSettings | None = None) -> list[str | Path]:
     """Model arguments: servers kept as given, `ollama:` on disk or at the Ollama server, the rest by the library."""
     return resolve_models(args, settings)
 

@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from gemmacompare.engine.remote import RemoteError, RemoteSettings, list_models
+from gemmacompare.engine.remote import RemoteError, list_models
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.server_ref import OLLAMA_PREFIX, ServerRef, is_server_ref, ollama_base_url
 from gemmacompare.models.library import (
     AmbiguousModelRef,
@@ -32,7 +33,7 @@ OLLAMA_SHORT = "ollama:"
 
 
 def resolve_model(arg: str | None, index: int, scan: LibraryScan | None = None,
-                  settings: RemoteSettings | None = None) -> str | Path:
+                  settings: ServerSettings | None = None) -> str | Path:
     """A path for a local model, a server reference (str) for a served one.
 
     Raises ModelRefError with one sentence when the argument names nothing.
@@ -46,10 +47,10 @@ def resolve_model(arg: str | None, index: int, scan: LibraryScan | None = None,
     except ModelRefError:
         if arg is None or not arg.strip().lower().startswith(OLLAMA_SHORT):
             raise
-        return _ollama_server_model(arg.strip(), scan or scan_library(), settings or RemoteSettings())
+        return _ollama_server_model(arg.strip(), scan or scan_library(), settings or ServerSettings())
 
 
-def resolve_models(args: Sequence[str | None], settings: RemoteSettings | None = None,
+def resolve_models(args: Sequence[str | None], settings: ServerSettings | None = None,
                    scan: LibraryScan | None = None) -> list[str | Path]:
     """Several arguments with at most one library scan."""
     if scan is None and any(needs_scan(a) for a in args if a is None or not is_server_ref(a)):
@@ -57,7 +58,7 @@ def resolve_models(args: Sequence[str | None], settings: RemoteSettings | None =
     return [resolve_model(a, i, scan, settings) for i, a in enumerate(args)]
 
 
-def _ollama_server_model(arg: str, scan: LibraryScan, settings: RemoteSettings) -> str:
+def _ollama_server_model(arg: str, scan: LibraryScan, settings: ServerSettings) -> str:
     name = arg[len(OLLAMA_SHORT):].strip()
     ref = ServerRef(ollama_base_url(), None)
     host = ref.base_url.removesuffix("/v1")

@@ -13,6 +13,7 @@ from typing import Union
 
 from gemmacompare.engine.llama_runtime import Placement
 from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state import defaults
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
 
@@ -22,7 +23,7 @@ from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 class LoadSettings:
     """What the user set; everything else is llama.cpp's default."""
 
-    n_ctx: int = 4096
+    n_ctx: int = defaults.N_CTX
     n_threads: int = 0  # 0: all cores
     n_gpu_layers: int = -1  # -1: all, where a GPU backend is present (the worker makes it 0 otherwise)
     n_batch: int = 0  # 0: llama.cpp's default
@@ -42,13 +43,13 @@ class LoadSettings:
 
 @dataclass(frozen=True)
 class SamplingSettings:
-    max_tokens: int = 256
-    temperature: float = 0.0  # 0 = greedy: the reproducible default for comparisons
+    max_tokens: int = defaults.MAX_TOKENS
+    temperature: float = defaults.TEMPERATURE
     top_p: float = 0.95
     top_k: int = 40
     min_p: float = 0.05
     repeat_penalty: float = 1.0
-    seed: int = 42
+    seed: int = defaults.SEED
     stop: tuple[str, ...] = ()
 
 

@@ -38,6 +38,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.reasoning import ANSWER, THINKING, ReasoningSplitter
 from gemmacompare.engine.server_ref import ServerRef, ServerRefError, parse_server_ref
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.sse import SSEError, iter_events
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.secrets import find_api_key, redact
@@ -47,16 +48,6 @@ log = logging.getLogger(__name__)
 REMOTE_ARCHITECTURE = "remote"
 WATCHDOG_TICK_S = 0.02
 ERROR_BODY_LIMIT = 64 * 1024
-
-
-@dataclass(frozen=True)
-class RemoteSettings:
-    connect_timeout_s: float = 5.0
-    # Until the response starts: a long prompt on a busy server takes a while.
-    first_byte_timeout_s: float = 120.0
-    # Not a byte (not even a ping) for this long mid-stream: the stream is dead.
-    idle_timeout_s: float = 60.0
-    api_key_env: str | None = None  # None: GEMMACOMPARE_API_KEY, then a stored key
 
 
 @dataclass(frozen=True)
@@ -80,7 +71,7 @@ class RemoteError(Exception):
 # --- talking to a server -------------------------------------------------------
 
 
-def make_client(ref: ServerRef, settings: RemoteSettings, api_key: str | None) -> httpx.Client:
+def make_client(ref: ServerRef, settings: ServerSettings, api_key: str | None) -> httpx.Client:
     # identity: token timing is taken from raw socket reads, which compression would batch.
     headers = {"Accept": "text/event-stream, application/json", "Accept-Encoding": "identity"}
     if api_key:
@@ -139,7 +130,7 @@ def _server_message(body: str, limit: int = 200) -> str:
     return msg if len(msg) <= limit else ""
 
 
-def describe_transport_error(ref: ServerRef, exc: Exception, settings: RemoteSettings) -> str:
+def describe_transport_error(ref: ServerRef, exc: Exception, settings: ServerSettings) -> str:
     at = where(ref)
     text = f"{type(exc).__name__}: {exc}"
     if isinstance(exc, httpx.ConnectTimeout):
@@ -161,12 +152,12 @@ def describe_transport_error(ref: ServerRef, exc: Exception, settings: RemoteSet
     return f"Talking to {at} failed ({type(exc).__name__}); see the log for details."
 
 
-def first_byte_message(ref: ServerRef, settings: RemoteSettings) -> str:
+def first_byte_message(ref: ServerRef, settings: ServerSettings) -> str:
     return (f"The server at {where(ref)} did not start answering within {settings.first_byte_timeout_s:g} s; "
             "it may be overloaded (raise the first-byte timeout for very long prompts).")
 
 
-def list_models(ref: ServerRef, settings: RemoteSettings = RemoteSettings(), api_key: str | None = None,
+def list_models(ref: ServerRef, settings: ServerSettings = ServerSettings(), api_key: str | None = None,
                 client: httpx.Client | None = None) -> list[ServerModel]:
     """GET {base}/models. Raises RemoteError with one sentence."""
     own = client is None
@@ -262,22 +253,14 @@ def find_server_pid(ref: ServerRef) -> int | None:
 # --- the engine ---------------------------------------------------------------
 
 
-def engine_for(model: str, label: str, settings: RemoteSettings | None = None):
-    """A RemoteWorker for a server reference, else a local ModelWorker."""
-    from gemmacompare.engine.model_worker import ModelWorker
-    from gemmacompare.engine.server_ref import is_server_ref
-
-    return RemoteWorker(label, settings) if is_server_ref(model) else ModelWorker(label)
-
-
 class RemoteWorker:
     """ModelWorker's interface for a model on a server."""
 
     remote = True
 
-    def __init__(self, label: str = "", settings: RemoteSettings | None = None) -> None:
+    def __init__(self, label: str = "", settings: ServerSettings | None = None) -> None:
         self.label = label
-        self.settings = settings or RemoteSettings()
+        self.settings = settings or ServerSettings()
         self.ref: ServerRef | None = None
         self.model: ServerModel | None = None
         self.loaded: p.Loaded | None = None

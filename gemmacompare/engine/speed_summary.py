@@ -1,4 +1,4 @@
-"""One sentence comparing two answers, in the order people check claims in.
+"""One sentence comparing two to four answers, in the order people check claims in.
 
 Claims about small models are stated as per-token latency ("45 vs 110
 ms/token"), so that leads, with its ratio; then time to answer, which is what a
@@ -45,9 +45,40 @@ def finish_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
     return f"{first} finished first, {gap:.2f} s ahead ({la} {count(sa)} vs {lb} {count(sb)} tokens)"
 
 
+def ranking_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
+    """Three or four models: "B 29 ms/token (fastest) · A 52 (1.8×) · C 80 (2.8×)", fastest first."""
+    ranked = sorted(((s.ms_per_token, label) for label, s in zip(labels, stats)
+                     if s.ms_per_token is not None and s.ms_per_token > 0))
+    if len(ranked) < 2:
+        return None
+    best = ranked[0][0]
+    parts = [f"{ranked[0][1]} {best:.0f} ms/token (fastest)"]
+    for ms, label in ranked[1:]:
+        ratio = ms / best
+        parts.append(f"{label} {ms:.0f} ({'about the same' if ratio < SAME_SPEED_RATIO else f'{ratio:.1f}×'})")
+    missing = [label for label, s in zip(labels, stats) if s.ms_per_token is None or s.ms_per_token <= 0]
+    if missing:
+        parts.append(f"{', '.join(missing)}: no per-token figure")
+    return "ranked by ms/token: " + ", ".join(parts)
+
+
+def first_finisher_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
+    if any(s.total_s is None for s in stats):
+        return None
+    order = sorted(zip((s.total_s for s in stats), labels, stats))
+    (t0, first, _), (t1, _, _) = order[0], order[1]
+    counts = ", ".join(f"{label} {'?' if s.n_tokens is None else s.n_tokens}" for label, s in zip(labels, stats))
+    return f"{first} finished first, {t1 - t0:.2f} s ahead of the next ({counts} tokens)"
+
+
 def speed_summary(labels: list[str], stats: list[RunStats], race: bool = True) -> str:
     """The whole sentence; in fair mode the models ran one after the other, so
     who finished first means nothing and is left out."""
+    if len(stats) > 2:
+        phrases = [ranking_phrase(labels, stats), answer_phrase(labels, stats)]
+        if race:
+            phrases.append(first_finisher_phrase(labels, stats))
+        return " · ".join(x for x in phrases if x)
     phrases = [per_token_phrase(labels, stats), answer_phrase(labels, stats)]
     if race:
         phrases.append(finish_phrase(labels, stats))

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
+from gemmacompare.engine.modes import default_threads
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.engine.prompts import render_chat
 from gemmacompare.models.chat_template import TemplateError
@@ -401,12 +402,3 @@ def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
     return chain
-
-
-def default_threads() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1

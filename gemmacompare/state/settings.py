@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+from gemmacompare.state import defaults
 from gemmacompare.state.paths import app_dirs, write_private_text
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,10 @@ KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl
 
 @dataclass(frozen=True)
 class PaneSettings:
-    temperature: float = 0.0
-    max_tokens: int = 256
-    seed: int = 42
-    n_ctx: int = 4096
+    temperature: float = defaults.TEMPERATURE
+    max_tokens: int = defaults.MAX_TOKENS
+    seed: int = defaults.SEED
+    n_ctx: int = defaults.N_CTX
     n_threads: int = 0  # 0: decided by the mode (whole machine or a share)
     n_gpu_layers: int = -1  # all where a GPU backend is present; llama.cpp offloads none otherwise
     flash_attn: str = "auto"
@@ -43,16 +44,16 @@ class PaneSettings:
     system_prompt: str = ""
     raw_mode: bool = False
     # A model on a server (the server dialog): seconds to connect, to the first byte, of silence mid-stream.
-    server_connect_timeout_s: float = 5.0
-    server_first_byte_timeout_s: float = 120.0
-    server_idle_timeout_s: float = 60.0
+    server_connect_timeout_s: float = defaults.SERVER_CONNECT_TIMEOUT_S
+    server_first_byte_timeout_s: float = defaults.SERVER_FIRST_BYTE_TIMEOUT_S
+    server_idle_timeout_s: float = defaults.SERVER_IDLE_TIMEOUT_S
 
 
 @dataclass(frozen=True)
 class AppSettings:
     schema_version: int = SCHEMA_VERSION
-    models: tuple[str, str] = ("", "")  # last model path per pane; "" = demo default
-    panes: tuple[PaneSettings, PaneSettings] = (PaneSettings(), PaneSettings())
+    models: tuple[str, ...] = ("", "")  # last model path per pane (two to four); "" = demo default
+    panes: tuple[PaneSettings, ...] = (PaneSettings(), PaneSettings())
     mode: str = "race"
     theme: str = "system"  # system | light | dark
     charts_visible: bool = True
@@ -84,11 +85,11 @@ def _pane_from(d: dict) -> PaneSettings:
     if not isinstance(d, dict):
         raise ValueError("a pane's settings are not an object")
     known = {f.name: f.type for f in fields(PaneSettings)}
-    defaults = PaneSettings()
+    base = PaneSettings()
     kwargs = {}
     for k, v in d.items():
         if k in known:
-            want = type(getattr(defaults, k))
+            want = type(getattr(base, k))
             if want is float and isinstance(v, int) and not isinstance(v, bool):
                 v = float(v)
             if not isinstance(v, want) or (want is int and isinstance(v, bool)):
@@ -110,9 +111,9 @@ def settings_from_dict(d: dict) -> AppSettings:
         raise ValueError(f"unknown schema_version {version}")
     panes = d.get("panes", [{}, {}])
     models = d.get("models", ["", ""])
-    if not isinstance(panes, list) or not isinstance(models, list) or len(panes) != 2 or len(models) != 2 \
-            or not all(isinstance(m, str) for m in models):
-        raise ValueError("expected two panes and two models")
+    if not isinstance(panes, list) or not isinstance(models, list) or len(panes) != len(models) \
+            or not 2 <= len(panes) <= defaults.MAX_MODELS or not all(isinstance(m, str) for m in models):
+        raise ValueError(f"expected two to {defaults.MAX_MODELS} panes, each with a model")
     recent = d.get("recent_models", [])
     if not isinstance(recent, list):
         raise ValueError("recent_models is not a list")
@@ -127,8 +128,8 @@ def settings_from_dict(d: dict) -> AppSettings:
         raise ValueError(f"unknown theme {theme!r}")
     return AppSettings(
         schema_version=SCHEMA_VERSION,
-        models=(models[0], models[1]),
-        panes=(_pane_from(panes[0]), _pane_from(panes[1])),
+        models=tuple(models),
+        panes=tuple(_pane_from(x) for x in panes),
         mode=mode,
         theme=theme,
         charts_visible=bool(d.get("charts_visible", True)),

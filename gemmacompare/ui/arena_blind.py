@@ -80,8 +80,12 @@ class BlindArena(QObject):
     def set_active(self, on: bool) -> bool:
         if on == self.active:
             return True
-        if any(p.runner.busy for p in self.w.panes):
+        if any(p.busy for p in self.w.panes):
             self.w.banner.setText("Wait for the current answers (or press Esc) before switching blind mode.")
+            return False
+        if on and len(self.w.panes) != 2:
+            self.w.banner.setText("The blind arena compares two models at a time: remove the extra panes (their ✕) "
+                                  "first.")
             return False
         self.active = on
         self.w.new_chat()  # earlier replies carry model names in their titles
@@ -313,7 +317,7 @@ class BlindArena(QObject):
     def regenerate(self) -> None:
         """Same prompt, a new seed for both, sides drawn again; the old round stays stored as it was."""
         r = self.round
-        if r is None or any(p.runner.busy for p in self.w.panes):
+        if r is None or any(p.busy for p in self.w.panes):
             return
         seed = self._regen_rng.randrange(1, 2**31)
         self._next_overrides = [{"seed": seed} if p.settings.temperature else

@@ -39,8 +39,6 @@ from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import (
-    FAIR,
-    RACE,
     STATUS_INTERRUPTED,
     STATUS_STOPPED,
     BenchConfig,
@@ -48,6 +46,7 @@ from gemmacompare.bench.records import (
     ItemResult,
     StoredRun,
 )
+from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
 from gemmacompare.engine.server_ref import model_label
 

@@ -196,9 +196,22 @@ class LiveCharts(QWidget):
                         id(self.mem_plot): RedrawPacer(MEMORY_MS, MEMORY_CPU_SHARE)}
         self._stale = False  # data changed while the charts could not be seen
 
-    def set_labels(self, labels: list[str]) -> None:
-        """Rename the curves in the legends (blind mode names sides, not models)."""
+    def set_labels(self, labels: list[str], colours: list[str] | None = None) -> None:
+        """Rename the curves in the legends (blind mode names sides, not models);
+        with colours, the panes themselves changed (a model added or removed)."""
+        if colours is not None and colours != self.colours:
+            for c in self.rate_curves:
+                self.rate_plot.removeItem(c)
+            for c in (*self.rss_curves, *self.vram_curves):
+                self.mem_plot.removeItem(c)
+            self.colours = list(colours)
+            self.rate_curves = [_curve(self.rate_plot, pg.mkPen(col, width=2)) for col in colours]
+            self.rss_curves = [_curve(self.mem_plot, pg.mkPen(col, width=2)) for col in colours]
+            self.vram_curves = [_curve(self.mem_plot, pg.mkPen(col, width=2, style=pg.QtCore.Qt.PenStyle.DashLine))
+                                for col in colours]
         self.labels = labels
+        self._device_mib = [None] * len(labels)
+        self.points_drawn = [0] * len(labels)
         self._set_titles()
 
     def set_dark(self, dark: bool) -> None:

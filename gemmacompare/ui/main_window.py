@@ -1,4 +1,9 @@
-"""The main window: two panes, live charts, one prompt box, race or fair."""
+"""The main window: two to four panes, live charts, one prompt box, race or fair.
+
+The window schedules nothing: Send hands each ready pane's request to the compare
+session (through its Qt adapter, SessionRunner), and the panes show what the
+session reports.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from gemmacompare.state.chat_log import ChatLog
-from gemmacompare.engine.compare import FAIR, RACE, CompareResult, threads_for_mode
+from gemmacompare.state.defaults import MAX_MODELS
+from gemmacompare.engine.modes import FAIR, RACE, default_threads
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
 from gemmacompare.models.demo import demo_models
 from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.engine.model_refs import resolve_model
@@ -36,7 +44,6 @@ from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
 from gemmacompare.engine.speed_summary import speed_summary
 from gemmacompare.engine.stats_table import markdown_table, stats_rows
-from gemmacompare.engine.worker import default_threads
 
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
@@ -45,12 +52,13 @@ from .gc_guard import collect_in_gui_thread_only
 from .charts import LiveCharts
 from .get_models import GetModelsDialog
 from .pane import ModelPane
+from .session_runner import SessionRunner
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
 
 log = logging.getLogger(__name__)
 
-LABELS = ["A", "B"]
+LABELS = ["A", "B", "C", "D"][:MAX_MODELS]
 
 
 class PromptEdit(QPlainTextEdit):
@@ -78,11 +86,10 @@ class MainWindow(QMainWindow):
         self.chat_log: ChatLog | None = None
         self.presentation = False
         self._base_point = QApplication.font().pointSizeF()
-        self._pending_fair: list[int] = []
-        self._running: set[int] = set()
-        self._participants: list[int] = []  # panes that took part in the latest Send
-        self._user_stopped = False
         self._last_mode = RACE  # the mode of the latest Send
+        self._last_result: CompareResult | None = None  # the latest round's, from the session
+        self._note = ""
+        self._text = ""
         self._replay_t0 = 0.0
         self._closing = False
         self.demos: list[tuple[str, str]] = []
@@ -90,17 +97,19 @@ class MainWindow(QMainWindow):
         self.get_models_dialog: GetModelsDialog | None = None
         self._initial_models = list(initial_models or [])
 
-        self.panes = [
-            ModelPane(i, LABELS[i], PANE_COLOURS[i], self.sampler, self.settings.panes[i]) for i in range(2)
-        ]
-        for pane in self.panes:
-            pane.finished.connect(self._on_pane_finished)
-            pane.state_changed.connect(self._update_buttons)
-            pane.model_chosen.connect(self._on_model_chosen)
-            pane.settings_changed.connect(self._save_pane_settings)
-            pane.get_models_requested.connect(self.open_get_models)
-            pane.add_folder_requested.connect(self.add_model_folder)
-        self.charts = LiveCharts(LABELS, PANE_COLOURS)
+        n_panes = len(self.settings.panes)
+        self.session = CompareSession(LABELS[:n_panes], sampler=self.sampler)
+        self.runner = SessionRunner(self.session, self)
+        self.runner.loaded.connect(lambda i, ev: self.panes[i].on_loaded(ev))
+        self.runner.load_failed.connect(lambda i, msg: self.panes[i].on_load_failed(msg))
+        self.runner.events.connect(lambda i, batch: self.panes[i].on_events(batch))
+        self.runner.run_started.connect(self._on_run_started)
+        self.runner.round_finished.connect(self._on_round_finished)
+        self.runner.busy_changed.connect(self._update_buttons)
+        self.panes: list[ModelPane] = []
+        for i in range(n_panes):
+            self._make_pane(i, LABELS[i], self.settings.panes[i])
+        self.charts = LiveCharts([p.label for p in self.panes], [p.colour for p in self.panes])
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = self._chart_now
         self._chart_models: tuple = ()  # the models whose replies the charts' scales were grown for
@@ -130,6 +139,82 @@ class MainWindow(QMainWindow):
         self._update_buttons()
         # A newcomer types a question first thing; it must land in the prompt.
         self.prompt.setFocus()
+
+    def _make_pane(self, index: int, label: str, settings) -> ModelPane:
+        pane = ModelPane(index, label, PANE_COLOURS[LABELS.index(label)], self.runner, settings)
+        pane.finished.connect(self._on_pane_finished)
+        pane.state_changed.connect(self._update_buttons)
+        pane.model_chosen.connect(self._on_model_chosen)
+        pane.settings_changed.connect(self._save_pane_settings)
+        pane.get_models_requested.connect(self.open_get_models)
+        pane.add_folder_requested.connect(self.add_model_folder)
+        pane.remove_requested.connect(self.remove_pane)
+        self.panes.insert(index, pane)
+        return pane
+
+    # --- adding and removing models -------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """A round (or its fair-mode replay) is in progress."""
+        return self.runner.round_active or self._replay_timer.isActive()
+
+    def add_pane(self) -> ModelPane | None:
+        """A third or fourth model: its own pane, colour, curves and stats line."""
+        if len(self.panes) >= MAX_MODELS:
+            self.banner.setText(f"At most {MAX_MODELS} models side by side; remove one (its ✕) to add another.")
+            return None
+        if self.busy or self.arena.active:
+            self.banner.setText("Wait for the answers (or press Esc), and leave blind mode, before adding a model.")
+            return None
+        label = next(x for x in LABELS if x not in {p.label for p in self.panes})
+        index = self.session.add_slot(label)
+        pane = self._make_pane(index, label, self.settings.panes[0].__class__())
+        self.hsplit.addWidget(pane)
+        self._panes_changed()
+        pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
+        self.refresh_model_choices()
+        pane.chooser.setFocus()
+        self.banner.setText(f"Model {label} added: pick its model above the new pane.")
+        return pane
+
+    def remove_pane(self, index: int) -> None:
+        if len(self.panes) <= 2:
+            self.banner.setText("Two models at least: pick another model in this pane instead.")
+            return
+        if self.busy or self.panes[index].busy:
+            self.banner.setText("Wait for the answers or the load to finish (or press Esc) before removing a model.")
+            return
+        pane = self.panes.pop(index)
+        self.session.remove_slot(index)
+        for i, other in enumerate(self.panes):
+            other.index = i
+        pane.hide()
+        pane.setParent(None)
+        pane.deleteLater()
+        self._panes_changed()
+        self.refresh_model_choices()
+
+    def _panes_changed(self) -> None:
+        """Charts, menus, settings and the Benchmark tab follow the panes."""
+        self.charts.set_labels([p.label for p in self.panes], [p.colour for p in self.panes])
+        self.charts.sources = [pane.series for pane in self.panes]
+        for pane in self.panes:
+            pane.set_removable(len(self.panes) > 2)
+        self.add_action.setEnabled(len(self.panes) < MAX_MODELS)
+        self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes),
+                                panes=tuple(p.settings for p in self.panes))
+        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path])
+        self._rebuild_pane_menu()
+        self.save()
+        self._update_buttons()
+
+    def _rebuild_pane_menu(self) -> None:
+        self.pane_settings_menu.clear()
+        for pane in self.panes:
+            act = QAction(f"{pane.label} settings…", self)
+            act.triggered.connect(pane.edit_settings)
+            self.pane_settings_menu.addAction(act)
 
     # --- layout --------------------------------------------------------------
 
@@ -161,7 +246,7 @@ class MainWindow(QMainWindow):
         bottom = QHBoxLayout()
         self.prompt = PromptEdit()
         self.prompt.setObjectName("prompt")
-        self.prompt.setPlaceholderText("Ask both models… (Ctrl+Enter to send, Esc to stop)")
+        self.prompt.setPlaceholderText("Ask the models… (Ctrl+Enter to send, Esc to stop)")
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * 3 + 16)
         self.prompt.submitted.connect(self.send)
         bottom.addWidget(self.prompt, 1)
@@ -174,11 +259,11 @@ class MainWindow(QMainWindow):
         self.new_button = QPushButton("New chat")
         self.new_button.clicked.connect(self.new_chat)
         self.replay_button = QPushButton("Replay side by side")
-        self.replay_button.setToolTip("Play both fair-mode answers at their recorded speeds, starting together")
+        self.replay_button.setToolTip("Play the fair-mode answers at their recorded speeds, starting together")
         self.replay_button.clicked.connect(self.start_replay)
         modes = QHBoxLayout()
         self.race_radio = QRadioButton("Race")
-        self.race_radio.setToolTip("Both at once, CPU threads split between them")
+        self.race_radio.setToolTip("All models at once, CPU threads split between them")
         self.fair_radio = QRadioButton("Fair")
         self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side")
         group = QButtonGroup(self)
@@ -204,6 +289,8 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
+        for pane in self.panes:
+            pane.set_removable(len(self.panes) > 2)
 
     def _build_menus(self) -> None:
         m = self.menuBar()
@@ -229,18 +316,22 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         chat_menu = m.addMenu("&Chat")
+        self.add_action = QAction("Add a model", self)
+        self.add_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.add_action.setToolTip(f"A third or fourth pane (at most {MAX_MODELS})")
+        self.add_action.triggered.connect(self.add_pane)
+        self.add_action.setEnabled(len(self.panes) < MAX_MODELS)
+        chat_menu.addAction(self.add_action)
         new = QAction("New chat", self)
         new.setShortcut(QKeySequence("Ctrl+N"))
         new.triggered.connect(self.new_chat)
         chat_menu.addAction(new)
-        stop = QAction("Stop both", self)
+        stop = QAction("Stop all", self)
         stop.setShortcut(QKeySequence(Qt.Key.Key_Escape))
         stop.triggered.connect(self.stop)
         chat_menu.addAction(stop)
-        for pane in self.panes:
-            act = QAction(f"{pane.label} settings…", self)
-            act.triggered.connect(pane.edit_settings)
-            chat_menu.addAction(act)
+        self.pane_settings_menu = chat_menu.addMenu("Model settings")
+        self._rebuild_pane_menu()
 
         models_menu = m.addMenu("&Models")
         get = QAction("Get models from the Hugging Face Hub…", self)
@@ -318,14 +409,16 @@ class MainWindow(QMainWindow):
         threading.Thread(target=self._scan_library, name="model-library", daemon=True).start()
 
     def refresh_model_choices(self) -> None:
-        """Both pickers: demos, the library, recent files; each marks the other pane's model."""
+        """Every picker: demos, the library, recent files; each marks its neighbour pane's model."""
         for pane in self.panes:
             pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
-        for pane, other in zip(self.panes, reversed(self.panes)):
+        for i, pane in enumerate(self.panes):
+            other = self.panes[(i + 1) % len(self.panes)]
             pane.chooser.set_other(other.model_path, other.label)
 
     def _wanted_model(self, i: int) -> str:
-        return (self._initial_models[i] if i < len(self._initial_models) else "") or self.settings.models[i]
+        saved = self.settings.models[i] if i < len(self.settings.models) else ""
+        return (self._initial_models[i] if i < len(self._initial_models) else "") or saved
 
     def _on_demos(self, demos: list) -> None:
         if self._closing:
@@ -381,20 +474,16 @@ class MainWindow(QMainWindow):
 
     def _on_model_chosen(self, index: int, path: str) -> None:
         self.arena.on_model_changed(index)
-        models = list(self.settings.models)
-        models[index] = path
-        # The Benchmark tab compares whatever the two panes hold.
+        # The Benchmark tab compares whatever the panes hold.
         self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path])
-        self.settings = replace(self.settings, models=(models[0], models[1]))
+        self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes))
         if not any(path == d[1] for d in self.demos):
             self.settings = self.settings.with_recent(path)
         self.refresh_model_choices()
         self.save()
 
     def _save_pane_settings(self, index: int) -> None:
-        panes = list(self.settings.panes)
-        panes[index] = self.panes[index].settings
-        self.settings = replace(self.settings, panes=(panes[0], panes[1]))
+        self.settings = replace(self.settings, panes=tuple(p.settings for p in self.panes))
         self.save()
 
     # --- prompt / modes ----------------------------------------------------
@@ -409,7 +498,7 @@ class MainWindow(QMainWindow):
         self.save()
 
     def _update_buttons(self, *_args) -> None:
-        busy = bool(self._running) or self._replay_timer.isActive()
+        busy = self.busy
         ready = [p for p in self.panes if p.ready]
         self.send_button.setEnabled(bool(ready) and not busy)
         self.stop_button.setEnabled(busy)
@@ -420,7 +509,7 @@ class MainWindow(QMainWindow):
 
     def send(self) -> None:
         text = self.prompt.toPlainText().strip()
-        if not text or self._running or self._replay_timer.isActive():
+        if not text or self.busy:
             return
         if self.arena.active and not self.arena.before_send(text):
             return
@@ -432,60 +521,50 @@ class MainWindow(QMainWindow):
         if not ready:
             self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
             return
+        mode = self.mode
+        commands = {i: self.panes[i].command(text) for i in ready}
+        split = self.session.split_for(ready, mode, self.total_threads, [c.n_threads or 0 for c in commands.values()])
+        if not self.runner.start_round(commands, mode, self.total_threads):
+            self.banner.setText("The models are busy; wait for them (or press Esc) and send again.")
+            return
         if self.chat_log is None:
             self.chat_log = ChatLog.new()
-        mode = self.mode
         self._last_mode = mode
-        local = [i for i in ready if not self.panes[i].runner.worker.remote]
-        n = threads_for_mode(mode, self.total_threads, max(1, len(local)))
-        note = f"{mode} mode, {n} thread{'s' if n != 1 else ''}"
-        if len(local) < len(ready):
-            note += " (a server model takes none here)"
+        self._last_result = None
         self.chat_log.append({"role": "user", "content": text, "mode": mode,
                               "models": [p.model_path for p in self.panes]})
         self.prompt.clear()
-        self.banner.setText(f"{mode.capitalize()} mode: " + (
-            "both models at once, threads split." if mode == RACE else "one after the other, all threads each."))
+        self.banner.setText(f"{mode.capitalize()}: {split.describe()}.")
         # Replies from the same models stay on one scale, Send after Send.
         models = tuple(p.model_path for p in self.panes)
         self.charts.clear(keep_scales=models == self._chart_models)
         self._chart_models = models
-        self._note = note
+        for i in ready:
+            self.panes[i].clear_run()  # fair mode: a waiting model shows no curve of the last round
+        self._note = split.describe()
         self._text = text
-        self._participants = list(ready)
-        self._user_stopped = False
-        if mode == RACE:
-            for i in ready:
-                if self.panes[i].send(text, n, note):
-                    self._running.add(i)
-        else:
-            self._pending_fair = ready[1:]
-            if self.panes[ready[0]].send(text, n, note):
-                self._running.add(ready[0])
-        if self._running:
-            self.sampler.resume()
         self.charts.start()
         self._update_buttons()
         self.prompt.setFocus()
 
+    def _on_run_started(self, index: int, started: RunStarted) -> None:
+        self.panes[index].begin_run(self._text, started, self._note)
+
     def stop(self) -> None:
-        if self._running:
-            self._user_stopped = True
-        self._pending_fair = []
+        self.runner.stop()
         self._replay_timer.stop()
-        for pane in self.panes:
-            pane.stop()
         self._update_buttons()
         self.prompt.setFocus()
 
     def new_chat(self) -> None:
-        if self._running:
+        if self.busy:
             return
         for pane in self.panes:
             pane.new_chat()
         self.charts.clear(keep_scales=True)  # a new conversation, the same models
         self.banner.setText("")
         self.chat_log = None
+        self._last_result = None
         self.arena.on_new_chat()
         self._update_buttons()
         self.prompt.setFocus()
@@ -500,52 +579,58 @@ class MainWindow(QMainWindow):
                 "error": rec.error.message if rec.error else None,
                 "stats": rec.stats().to_dict() if rec.finished else None,
             })
-        self._running.discard(index)
-        if self._pending_fair:
-            nxt = self._pending_fair.pop(0)
-            n = threads_for_mode(FAIR, self.total_threads)
-            if self.panes[nxt].send(self._text, n, self._note):
-                self._running.add(nxt)
-        if not self._running:
-            self.sampler.pause()
-            self.charts.stop()
-            self._announce()
-            if self._last_mode == FAIR and self._replayable():
-                self.start_replay()
-            else:
-                self.compare_finished.emit()
         self._update_buttons()
 
+    def _on_round_finished(self, result: CompareResult) -> None:
+        self._last_result = result
+        for pane in self.panes:
+            pane.round_ended()
+        self.charts.stop()
+        self._announce()
+        if result.mode == FAIR and self._replayable():
+            self.start_replay()
+        else:
+            self.compare_finished.emit()
+        self._update_buttons()
+
+    def _participant_panes(self) -> list[ModelPane]:
+        r = self._last_result
+        if r is None:
+            return []
+        return [self.panes[i] for i in r.indices if i < len(self.panes)]
+
     def _replayable(self) -> bool:
-        """Both panes answered this prompt in full: a replay would be a fair picture."""
-        panes = [self.panes[i] for i in self._participants]
-        return (len(panes) == 2 and not self._user_stopped and
-                all(p.record and p.record.finished and p.record.finished.stop_reason != "user_stop" for p in panes))
+        """Every model answered this prompt in full: a replay would be a fair picture."""
+        r = self._last_result
+        return (r is not None and r.complete and
+                all(p.record is not None and p.record.finished is not None for p in self._participant_panes()))
 
     def _announce(self) -> None:
         if self.arena.active:
             return  # the arena announces the round without names
-        if self._user_stopped:
+        r = self._last_result
+        if r is None:
+            return
+        if r.user_stopped:
             self.banner.setText(f"Stopped ({self._note}); finished text and stats are kept.")
             return
         # Only this prompt's answers are compared, never a pane's older reply.
-        done = [(p, p.record.stats()) for p in (self.panes[i] for i in self._participants)
-                if p.record and p.record.finished]
+        done = [(pane, pane.record.stats()) for pane in self._participant_panes()
+                if pane.record and pane.record.finished and pane.record.finished.stop_reason != p.STOP_USER]
         if len(done) < 2:
             return
-        (pa, sa), (pb, sb) = done
-        summary = speed_summary([pa.label, pb.label], [sa, sb], race=self._last_mode == RACE)
-        if self._last_mode == RACE:
+        summary = speed_summary([x.label for x, _ in done], [st for _, st in done], race=r.mode == RACE)
+        if r.mode == RACE:
             self.banner.setText(f"Race: {summary} · {self._note}")
         else:
-            self.banner.setText(f"Fair: {summary} · each ran alone ({self._note}) · replaying side by side")
+            self.banner.setText(f"Fair: {summary} · {self._note} · replaying side by side")
 
     # --- replay and charts ---------------------------------------------------
 
     def start_replay(self) -> None:
-        if self._running or not self._replayable():
+        if self.runner.round_active or self._replay_timer.isActive() or not self._replayable():
             return
-        for pane in self.panes:
+        for pane in self._participant_panes():
             pane.replay_start()
         self._replay_t0 = time.monotonic()
         self.charts.clear(keep_scales=True)
@@ -555,7 +640,7 @@ class MainWindow(QMainWindow):
 
     def _replay_tick(self) -> None:
         t = time.monotonic() - self._replay_t0
-        done = [pane.replay_to(t) for pane in self.panes]
+        done = [pane.replay_to(t) for pane in self._participant_panes()]
         if all(done):
             self._replay_timer.stop()
             self.charts.stop()
@@ -647,13 +732,7 @@ class MainWindow(QMainWindow):
             self.save()
             self._replay_timer.stop()
             self.bench_tab.shutdown(timeout=1.0)
-            for pane in self.panes:
-                pane.runner.begin_close()
-            # Both panes wind down at once, so closing costs one pane's time.
-            closers = [threading.Thread(target=pane.runner.release) for pane in self.panes]
-            for t in closers:
-                t.start()
-            for t in closers:
-                t.join()
+            self.runner.begin_close()
+            self.runner.release()
             self.sampler.stop()
         super().closeEvent(ev)

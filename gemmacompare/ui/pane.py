@@ -23,6 +23,9 @@ from PySide6.QtWidgets import (
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.participant import Participant
+from gemmacompare.engine.run_settings import from_pane
+from gemmacompare.engine.session import RunStarted
 from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.models.library import LibraryScan
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
@@ -31,9 +34,9 @@ from gemmacompare.state.settings import PaneSettings
 from .charts import GrowingArray, SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
-from .pane_runner import PaneRunner
-from .pane_settings import PaneSettingsDialog, load_settings, remote_settings
+from .pane_settings import PaneSettingsDialog
 from .server_dialog import ServerDialog
+from .session_runner import SessionRunner
 from .stats_format import stats_line, stats_tooltip
 
 log = logging.getLogger(__name__)
@@ -48,20 +51,17 @@ class ModelPane(QFrame):
     settings_changed = Signal(int)
     get_models_requested = Signal()
     add_folder_requested = Signal()
+    remove_requested = Signal(int)  # pane index
 
-    def __init__(self, index: int, label: str, colour: str, sampler: MemorySampler,
+    def __init__(self, index: int, label: str, colour: str, runner: SessionRunner,
                  settings: PaneSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.index, self.label, self.colour = index, label, colour
         self.setObjectName("pane")
         self.setAcceptDrops(True)
-        self.sampler = sampler
+        self.runner = runner  # the window's door to the compare session; this pane is its slot `index`
+        self.sampler: MemorySampler = runner.session.sampler
         self.settings = settings
-        self.runner = PaneRunner(label, self)
-        self.runner.loaded.connect(self._on_loaded)
-        self.runner.load_failed.connect(self._on_load_failed)
-        self.runner.events.connect(self._on_events)
-        self.runner.busy_changed.connect(self._on_busy)
         self.state = EMPTY
         self.model_path: str | None = None
         self.facts: ModelFacts | None = None
@@ -100,11 +100,17 @@ class ModelPane(QFrame):
         self.settings_button.setText("⚙")
         self.settings_button.setToolTip(f"Generation settings for {self.label}")
         self.settings_button.clicked.connect(self.edit_settings)
+        self.remove_button = QToolButton()
+        self.remove_button.setText("✕")
+        self.remove_button.setToolTip(f"Remove model {self.label} from the comparison")
+        self.remove_button.clicked.connect(lambda: self.remove_requested.emit(self.index))
+        self.remove_button.hide()
         self.swatch = swatch
         head.addWidget(swatch)
         head.addWidget(self.title)
         head.addWidget(self.chooser, 1)
         head.addWidget(self.settings_button)
+        head.addWidget(self.remove_button)
         lay.addLayout(head)
         self.facts_label = QLabel("")
         self.facts_label.setObjectName("facts")
@@ -118,6 +124,10 @@ class ModelPane(QFrame):
         lay.addWidget(self.state_label)
         self.chat = ChatView()
         lay.addWidget(self.chat, 1)
+
+    def set_removable(self, on: bool) -> None:
+        """Only a third or fourth pane can go: a comparison needs two."""
+        self.remove_button.setVisible(on)
 
     def set_choices(self, demos: list[tuple[str, str]], recents: list[str], library: LibraryScan | None = None) -> None:
         """Fill the picker: demo models, what the library found, recent files."""
@@ -179,9 +189,17 @@ class ModelPane(QFrame):
 
     # --- model ---------------------------------------------------------------
 
+    @property
+    def worker(self) -> Participant:
+        return self.runner.worker(self.index)
+
+    @property
+    def busy(self) -> bool:
+        return self.runner.busy(self.index)
+
     def set_model(self, path: str) -> bool:
         """Check the file, show its facts, and load it in the background."""
-        if self.runner.busy:
+        if self.busy:
             self.show_error("Wait for the current load or reply to finish (or press Esc) before changing model.")
             return False
         if is_server_ref(path):
@@ -223,7 +241,7 @@ class ModelPane(QFrame):
         self._load_started = time.monotonic()
         self._set_state(LOADING, "Loading…")
         self._load_timer.start()
-        self.runner.load(self.model_path, load_settings(s), remote_settings(s))
+        self.runner.load(self.index, self.model_path, from_pane(s))
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:
@@ -241,23 +259,21 @@ class ModelPane(QFrame):
         else:
             self._load_timer.stop()
 
-    def _on_loaded(self, ev: p.Loaded) -> None:
+    def on_loaded(self, ev: p.Loaded) -> None:
         self.loaded = ev
-        if self.runner.worker.remote:
+        if self.worker.remote:
             self.facts = ev.facts
-            self.sampler.watch(self.label, self.runner.worker.pid)
             ctx = f" · context {ev.n_ctx}" if ev.n_ctx else ""
-            mem = "memory: server process" if self.runner.worker.pid else "memory: not measured (remote)"
+            mem = "memory: server process" if self.worker.pid else "memory: not measured (remote)"
             self.facts_label.setText(f"{ev.facts.name} · {ev.system_info}{ctx} · {mem}")
             self._set_state(READY, f"Ready · checked in {ev.load_seconds:.1f} s · served remotely, no threads here")
             return
-        self.sampler.watch(self.label, ev.pid)
         where = f" · {ev.placement.summary}" if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where} · "
                                f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}")
         self.state_label.setToolTip(ev.placement.accounting if ev.placement else "")
 
-    def _on_load_failed(self, message: str) -> None:
+    def on_load_failed(self, message: str) -> None:
         self.show_error(message)
 
     def show_error(self, message: str) -> None:
@@ -286,46 +302,42 @@ class ModelPane(QFrame):
     def apply_settings(self, new: PaneSettings) -> None:
         old, self.settings = self.settings, new
         self.settings_changed.emit(self.index)
-        if load_settings(old) != load_settings(new) and self.model_path:
+        if from_pane(old).load != from_pane(new).load and self.model_path:
             self.reload()
 
     # --- chat ----------------------------------------------------------------
 
     @property
     def ready(self) -> bool:
-        return self.state == READY and not self.runner.busy
+        return self.state == READY and not self.busy
 
-    def send(self, text: str, n_threads: int, mode_note: str) -> bool:
-        if not self.ready:
-            return False
-        s = self.settings
+    def command(self, text: str) -> p.GenerateCommand:
+        """This pane's request for `text` after its conversation so far; nothing is shown yet.
+
+        A thread count set in the pane's settings is the user's choice and wins
+        over the mode's share (the session records which it was).
+        """
+        s = from_pane(self.settings)
+        return s.command(self.messages, text, request_id=int(time.monotonic() * 1000),
+                         thinking_switch=bool(self.facts and self.facts.thinking_switch),
+                         n_threads=s.prompt.n_threads or None, **self.sampling_override)
+
+    def clear_run(self) -> None:
+        """A new round: the last reply's figures and curves are no longer this round's."""
+        self.record = None
+        self._token_times.clear()
+
+    def begin_run(self, text: str, started: RunStarted, mode_note: str) -> None:
+        """The session started this pane's run: show the question and an empty reply."""
         self.messages.append(p.ChatMessage("user", text))
-        convo = list(self.messages)
-        if s.system_prompt:
-            convo.insert(0, p.ChatMessage("system", s.system_prompt))
-        cmd = p.GenerateCommand(
-            request_id=int(time.monotonic() * 1000),
-            messages=() if s.raw_mode else tuple(convo),
-            raw_prompt=text if s.raw_mode else None,
-            sampling=replace(p.SamplingSettings(max_tokens=s.max_tokens, temperature=s.temperature, seed=s.seed),
-                             **self.sampling_override),
-            enable_thinking=s.thinking if (self.facts and self.facts.thinking_switch) else None,
-            n_threads=s.n_threads or n_threads,
-        )
         self.mode_note = mode_note
         self.chat.add_user(text)
         self.reply = self.chat.add_reply(self.reply_title or (self.facts.name if self.facts else self.label))
-        if self.runner.worker.remote:
+        if self.worker.remote:
             self.reply.unit = "chunks"
-        self.record = RunRecord(self.label, time.monotonic())
+        self.record = RunRecord(self.label, started.t_send)
         self._token_times.clear()
-        self.sampler.reset(self.label)
         self._set_state(GENERATING, "Reading the prompt…")
-        return self.runner.generate(cmd)
-
-    def stop(self) -> None:
-        if self.runner.busy:
-            self.runner.stop()
 
     def new_chat(self) -> None:
         self.messages.clear()
@@ -333,7 +345,7 @@ class ModelPane(QFrame):
         self._token_times.clear()
         self.chat.clear()
 
-    def _on_events(self, batch: list) -> None:
+    def on_events(self, batch: list) -> None:
         rec, reply = self.record, self.reply
         if rec is None or reply is None:
             return
@@ -345,9 +357,6 @@ class ModelPane(QFrame):
                 answer.append(ev.answer)
                 times.append(ev.t - rec.t_send)
                 n_think += ev.phase == "thinking"
-            elif isinstance(ev, p.PromptReady) and self.runner.worker.pid:
-                # generate() may have restarted a crashed worker: sample the new pid.
-                self.sampler.watch(self.label, self.runner.worker.pid)
             elif isinstance(ev, p.PrefillDone):
                 self.state_label.setText(f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)")
         self._token_times.extend(times)
@@ -379,9 +388,9 @@ class ModelPane(QFrame):
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
 
-    def _on_busy(self, busy: bool) -> None:
-        if not busy and self.state == GENERATING and self.record and not self.record.done:
-            # The run ended without a final event (worker thread error).
+    def round_ended(self) -> None:
+        """The round is over; a run that ended without a final event is not left 'generating'."""
+        if self.state == GENERATING and self.record and not self.record.done:
             self._set_state(READY, "Ready")
             self.finished.emit(self.index)
 

@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.protocol import LoadSettings
-from gemmacompare.engine.remote import RemoteSettings
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, PaneSettings
 
 
@@ -92,16 +90,3 @@ def _choice(options: tuple[str, ...], current: str, tip: str) -> QComboBox:
     box.setCurrentText(current)
     box.setToolTip(tip)
     return box
-
-
-def remote_settings(s: PaneSettings) -> RemoteSettings:
-    """The timeouts a pane uses for a model on a server (set in the server dialog)."""
-    return RemoteSettings(connect_timeout_s=s.server_connect_timeout_s,
-                          first_byte_timeout_s=s.server_first_byte_timeout_s,
-                          idle_timeout_s=s.server_idle_timeout_s)
-
-
-def load_settings(s: PaneSettings) -> LoadSettings:
-    """What a pane's settings ask of the model load; a change here means a reload."""
-    return LoadSettings(n_ctx=s.n_ctx, n_threads=s.n_threads, n_gpu_layers=s.n_gpu_layers,
-                        flash_attn=s.flash_attn, type_k=s.type_k, type_v=s.type_v)

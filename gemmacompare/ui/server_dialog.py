@@ -21,7 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.remote import RemoteError, RemoteSettings, display_name, list_models
+from gemmacompare.engine.remote import RemoteError, display_name, list_models
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.server_ref import ServerRef, ServerRefError, parse_server_ref
 from gemmacompare.state.secrets import (
     KEYRING,
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:8080/v1"
 # Listing models should answer at once; a dead address must not freeze the dialog long.
-LIST_SETTINGS = RemoteSettings(connect_timeout_s=3.0, first_byte_timeout_s=8.0)
+LIST_SETTINGS = ServerSettings(connect_timeout_s=3.0, first_byte_timeout_s=8.0)
 
 
 class ServerDialog(QDialog):

@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
-PANE_COLOURS = ["#2f7ed8", "#f28f1c"]  # readable on light and dark backgrounds
+PANE_COLOURS = ["#2f7ed8", "#f28f1c", "#2ca25f", "#b05fd6"]  # A-D, readable on light and dark backgrounds
 
 _DARK = {
     QPalette.ColorRole.Window: "#1e1f22", QPalette.ColorRole.WindowText: "#e6e6e6",

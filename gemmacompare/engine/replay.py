@@ -1,0 +1,106 @@
+"""A recorded run played back as a live one, at its recorded speed.
+
+`ReplayWorker` is a Participant: fair mode's side-by-side replay, a saved run
+opened later, and the session's own tests drive it as they drive a model. Each
+event keeps its recorded offset from the request's start, so the replayed
+run's figures (ms/token, TTFT, time to answer) are the recorded ones.
+`stop()` does not cut a replay short: it jumps to the end, so the answer is
+whole and agrees with its stats.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from typing import Iterator
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.metrics import RunRecord
+
+
+class ReplayWorker:
+    remote = False
+
+    def __init__(self, label: str, record: RunRecord, loaded: p.Loaded | None = None, speed: float = 1.0) -> None:
+        if speed <= 0:
+            raise ValueError("replay speed must be positive")
+        self.label = label
+        self.record = record
+        self.loaded = loaded
+        self.speed = speed
+        self._skip = threading.Event()
+
+    @property
+    def pid(self) -> int | None:
+        return None  # nothing runs: there is no memory to sample
+
+    def load(self, path: str = "", settings: p.LoadSettings | None = None) -> p.Loaded:
+        if self.loaded is None:
+            from gemmacompare.engine.model_worker import WorkerFailed
+
+            raise WorkerFailed(p.WorkerError(None, f"The recorded run of {self.label} has no model facts to show."))
+        return self.loaded
+
+    def stop(self) -> None:
+        self._skip.set()
+
+    def close(self, timeout: float = 1.0) -> None:
+        self._skip.set()
+
+    def generate(self, cmd: p.GenerateCommand) -> Iterator[p.Event]:
+        self._skip.clear()
+        rec = self.record
+        t0 = time.monotonic()
+        shift = t0 - rec.t_send
+        for ev in recorded_events(rec):
+            at = _time_of(ev)
+            if at is not None:
+                self._wait_until(t0 + (at - rec.t_send) / self.speed)
+            yield _shifted(ev, shift, self.speed, rec.t_send, cmd.request_id)
+
+    def _wait_until(self, when: float) -> None:
+        delay = when - time.monotonic()
+        if delay > 0:
+            self._skip.wait(delay)
+
+
+def recorded_events(rec: RunRecord) -> list[p.Event]:
+    """The record's events in the order a worker sent them."""
+    events: list[p.Event] = []
+    if rec.prompt is not None:
+        events.append(rec.prompt)
+    if rec.prefill is not None:
+        events.append(rec.prefill)
+    events.extend(rec.tokens)
+    if rec.finished is not None:
+        events.append(rec.finished)
+    if rec.error is not None:
+        events.append(rec.error)
+    return events
+
+
+def _time_of(ev: p.Event) -> float | None:
+    if isinstance(ev, p.PrefillDone):
+        return ev.t_end
+    if isinstance(ev, p.Token):
+        return ev.t
+    if isinstance(ev, p.Finished):
+        return ev.t_end
+    return None
+
+
+def _shifted(ev: p.Event, shift: float, speed: float, t_send: float, request_id: int) -> p.Event:
+    """The event moved onto the replay's clock (offsets from t_send divided by speed)."""
+    def at(t: float) -> float:
+        return t_send + (t - t_send) / speed + shift
+
+    if isinstance(ev, p.Token):
+        return replace(ev, request_id=request_id, t=at(ev.t))
+    if isinstance(ev, p.PrefillDone):
+        return replace(ev, request_id=request_id, t_start=at(ev.t_start), t_end=at(ev.t_end))
+    if isinstance(ev, p.Finished):
+        return replace(ev, request_id=request_id, t_send=at(ev.t_send), t_end=at(ev.t_end))
+    if isinstance(ev, (p.PromptReady, p.WorkerError)):
+        return replace(ev, request_id=request_id)
+    return ev

@@ -1,0 +1,352 @@
+"""The compare session: two to four models, one prompt, race or fair.
+
+The one implementation of a round's scheduling. The window (through a thin Qt
+adapter), `compare` and `bench` all drive it; none of them schedules models
+itself. The session owns the participants (local workers, servers, replays),
+splits the CPU threads by mode, stops, keeps a record per run and tells its
+caller what happens through callbacks, called on the session's own threads.
+
+The round's state (who takes part, who runs, who waits for its turn, whether
+the user stopped it) lives in `RoundState`, a Qt-free model that observers
+subscribe to, as napari's camera model is watched by its Qt view.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Callable, Mapping, Sequence, Union
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.model_worker import WorkerFailed
+from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
+from gemmacompare.engine.participant import Participant, engine_for
+from gemmacompare.engine.run_settings import ServerSettings
+from gemmacompare.state.defaults import MAX_MODELS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """Participant `index` starts its run now (fair mode: its turn came)."""
+
+    index: int
+    t_send: float  # the run's time axis starts here
+    n_threads: int
+
+
+SessionEvent = Union[p.Event, RunStarted]
+EventCallback = Callable[[int, SessionEvent], None]
+
+
+@dataclass
+class CompareResult:
+    mode: str
+    threads_total: int
+    runs: list[RunRecord] = field(default_factory=list)
+    loaded: list[p.Loaded | None] = field(default_factory=list)
+    indices: list[int] = field(default_factory=list)  # the session slot of each run
+    split: ThreadSplit | None = None
+    user_stopped: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Every model answered in full: a side-by-side replay is a fair picture."""
+        return (not self.user_stopped and len(self.runs) >= 2 and
+                all(r.finished is not None and r.finished.stop_reason != p.STOP_USER for r in self.runs))
+
+
+@dataclass(frozen=True)
+class RoundState:
+    mode: str = RACE
+    participants: tuple[int, ...] = ()
+    running: frozenset[int] = frozenset()
+    pending: tuple[int, ...] = ()  # fair mode: waiting for their turn
+    user_stopped: bool = False
+    split: ThreadSplit | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.running or self.pending)
+
+
+class SessionBusy(Exception):
+    """A round is running: the session cannot start another or change its models."""
+
+
+@dataclass
+class Slot:
+    label: str
+    worker: Participant
+    path: str | None = None
+    loaded: p.Loaded | None = None
+    load_error: p.WorkerError | None = None
+    loading: bool = False
+
+
+class CompareSession:
+    """Owns the participants and the memory sampler; runs rounds on them."""
+
+    def __init__(self, labels: Sequence[str] = ("A", "B"), server: ServerSettings | None = None,
+                 sampler: MemorySampler | None = None) -> None:
+        self.server = server
+        self.sampler = sampler or MemorySampler().start()
+        self._own_sampler = sampler is None
+        self.slots: list[Slot] = []
+        for label in labels:
+            self.add_slot(label)
+        self.state = RoundState()
+        self._observers: list[Callable[[RoundState], None]] = []
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._round: threading.Thread | None = None
+
+    # --- participants -------------------------------------------------------
+
+    def add_slot(self, label: str) -> int:
+        if len(self.slots) >= MAX_MODELS:
+            raise ValueError(f"At most {MAX_MODELS} models can be compared at once.")
+        from gemmacompare.engine.model_worker import ModelWorker
+
+        self.slots.append(Slot(label, ModelWorker(label)))
+        return len(self.slots) - 1
+
+    def remove_slot(self, index: int) -> None:
+        if self.busy:
+            raise SessionBusy("Stop the current round before removing a model.")
+        slot = self.slots.pop(index)
+        self.sampler.watch(slot.label, None)
+        slot.worker.close()
+
+    @property
+    def labels(self) -> list[str]:
+        return [s.label for s in self.slots]
+
+    @property
+    def loaded(self) -> list[p.Loaded | None]:
+        return [s.loaded for s in self.slots]
+
+    @property
+    def load_errors(self) -> list[p.WorkerError | None]:
+        return [s.load_error for s in self.slots]
+
+    def worker(self, index: int) -> Participant:
+        return self.slots[index].worker
+
+    def set_participant(self, index: int, worker: Participant) -> None:
+        """Put a participant of the caller's making in a slot (a replay, a test's stand-in)."""
+        old = self.slots[index].worker
+        if old is not worker:
+            old.close()
+        self.slots[index] = Slot(self.slots[index].label, worker, loaded=worker.loaded)
+
+    @property
+    def n_local(self) -> int:
+        return sum(1 for s in self.slots if not s.worker.remote)
+
+    def load_one(self, index: int, path: str, settings: p.LoadSettings = p.LoadSettings(),
+                 server: ServerSettings | None = None) -> p.Loaded:
+        """Blocking: (re)load slot `index`. Raises WorkerFailed with one sentence."""
+        slot = self.slots[index]
+        engine = engine_for(str(path), slot.label, server or self.server)
+        # A server model takes its current timeouts: a new engine each time.
+        if type(engine) is not type(slot.worker) or engine.remote:
+            slot.worker.close()
+            slot.worker = engine
+        else:
+            engine.close()
+        slot.path, slot.loaded, slot.load_error, slot.loading = str(path), None, None, True
+        try:
+            slot.worker.close()
+            slot.loaded = slot.worker.load(str(path), settings)
+        except WorkerFailed as exc:
+            slot.load_error = exc.error
+            raise
+        finally:
+            slot.loading = False
+        self.sampler.watch(slot.label, slot.worker.pid)
+        return slot.loaded
+
+    def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
+        """Load every slot at once; returns an error (or None) per model."""
+        while len(self.slots) < len(paths):
+            self.add_slot(chr(ord("A") + len(self.slots)))
+
+        def one(i: int) -> None:
+            try:
+                self.load_one(i, str(paths[i]), settings)
+            except WorkerFailed:
+                pass  # kept in the slot: said once, where loading failed
+
+        threads = [threading.Thread(target=one, args=(i,), name=f"load-{i}") for i in range(len(paths))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return self.load_errors[:len(paths)]
+
+    # --- round state --------------------------------------------------------
+
+    def subscribe(self, observer: Callable[[RoundState], None]) -> None:
+        """Called with the new state on every change (from the session's threads)."""
+        self._observers.append(observer)
+
+    def _set_state(self, change: Callable[[RoundState], RoundState]) -> None:
+        # Race mode's runs change the state from their own threads: read and write under one lock.
+        with self._lock:
+            self.state = state = change(self.state)
+        for observer in list(self._observers):
+            observer(state)
+
+    @property
+    def busy(self) -> bool:
+        return self.state.active or any(s.loading for s in self.slots)
+
+    def split_for(self, indices: Sequence[int], mode: str, threads_total: int | None = None,
+                  chosen: Sequence[int] = ()) -> ThreadSplit:
+        remote = [self.slots[i].worker.remote for i in indices]
+        return split_threads(mode, threads_total or default_threads(), remote, chosen)
+
+    # --- rounds -------------------------------------------------------------
+
+    def start(self, commands: Mapping[int, p.GenerateCommand], mode: str = RACE, threads_total: int | None = None,
+              on_event: EventCallback | None = None,
+              on_finished: Callable[[CompareResult], None] | None = None) -> CompareResult:
+        """Start a round in the background on the slots in `commands` (in that order
+        for fair mode); returns its result object, filled as the round goes."""
+        if mode not in MODES:
+            raise ValueError(f"Unknown mode {mode!r}; use race or fair.")
+        if self.busy:
+            raise SessionBusy("A round is running; stop it or wait for it to finish.")
+        indices = list(commands)
+        # A command's own thread count is the user's choice for that model; it wins over the mode's share.
+        split = self.split_for(indices, mode, threads_total, [commands[i].n_threads or 0 for i in indices])
+        result = CompareResult(mode, split.total, [RunRecord(self.slots[i].label, 0.0) for i in indices],
+                               [self.slots[i].loaded for i in indices], indices, split)
+        self._stopped.clear()
+        self._set_state(lambda _: RoundState(mode, tuple(indices), frozenset(), tuple(indices), False, split))
+        self.sampler.resume()
+
+        def round_() -> None:
+            try:
+                self._run_round(commands, result, on_event)
+            finally:
+                self.sampler.pause()
+                result.user_stopped = self.state.user_stopped
+                self._set_state(lambda st: replace(st, running=frozenset(), pending=()))
+                if on_finished is not None:
+                    on_finished(result)
+
+        self._round = threading.Thread(target=round_, name="compare-round", daemon=True)
+        self._round.start()
+        return result
+
+    def run(self, make_command: Callable[[int], p.GenerateCommand] | Mapping[int, p.GenerateCommand],
+            mode: str = RACE, threads_total: int | None = None,
+            on_event: EventCallback | None = None) -> CompareResult:
+        """A whole round, blocking; every slot takes part unless a mapping names them."""
+        commands = make_command if isinstance(make_command, Mapping) else \
+            {i: make_command(i) for i in range(len(self.slots))}
+        result = self.start(commands, mode, threads_total, on_event)
+        self.wait()
+        return result
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until the round in progress has ended; False on timeout."""
+        t = self._round
+        if t is not None:
+            t.join(timeout)
+            return not t.is_alive()
+        return True
+
+    def _run_round(self, commands: Mapping[int, p.GenerateCommand], result: CompareResult,
+                   on_event: EventCallback | None) -> None:
+        assert result.split is not None
+        jobs = [(k, i) for k, i in enumerate(result.indices)]
+        if result.mode == RACE:
+            threads = [threading.Thread(target=self._run_one, args=(k, i, commands[i], result, on_event),
+                                        name=f"run-{self.slots[i].label}") for k, i in jobs]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        else:
+            for k, i in jobs:
+                self._run_one(k, i, commands[i], result, on_event)
+
+    def _run_one(self, k: int, i: int, cmd: p.GenerateCommand, result: CompareResult,
+                 on_event: EventCallback | None) -> None:
+        slot = self.slots[i]
+        rec = result.runs[k]
+        n_threads = result.split.threads[k] if result.split else 0
+        cmd = replace(cmd, n_threads=n_threads or None)
+        rec.t_send = time.monotonic()
+        self._set_state(lambda st: replace(st, pending=tuple(x for x in st.pending if x != i)))
+        if slot.load_error is not None:
+            rec.add(slot.load_error)  # already said once, where loading failed
+            return
+        if self._stopped.is_set():
+            # Its turn never came: recorded as stopped, shown nowhere.
+            rec.add(p.Finished(cmd.request_id, p.STOP_USER, 0, 0, rec.t_send, rec.t_send, None, n_threads))
+            return
+        self._set_state(lambda st: replace(st, running=st.running | {i}))
+        self.sampler.reset(slot.label)
+        if on_event:
+            on_event(i, RunStarted(i, rec.t_send, n_threads))
+        stop_sent = False
+        try:
+            for ev in slot.worker.generate(cmd):
+                if isinstance(ev, p.PromptReady):
+                    # A worker that crashed earlier was restarted by generate: a new pid.
+                    self.sampler.watch(slot.label, slot.worker.pid)
+                if self._stopped.is_set() and not stop_sent:
+                    slot.worker.stop()  # a stop that landed before the request started
+                    stop_sent = True
+                rec.add(ev)
+                if on_event:
+                    on_event(i, ev)
+        except Exception as exc:  # noqa: BLE001 - one model's failure is that model's message
+            log.exception("%s: run failed", slot.label)
+            err = p.WorkerError(cmd.request_id, "Generation failed unexpectedly; see the log for details.",
+                                f"{type(exc).__name__}: {exc}")
+            rec.add(err)
+            if on_event:
+                on_event(i, err)
+        finally:
+            rec.memory = self.sampler.trace(slot.label)
+            self._set_state(lambda st: replace(st, running=st.running - {i}))
+
+    def stop(self) -> None:
+        """Stop the round: the running models stop, the waiting ones never start."""
+        if self.state.active:
+            self._set_state(lambda st: replace(st, user_stopped=True))
+        self._stopped.set()
+        for s in self.slots:
+            s.worker.stop()
+
+    def close(self, timeout: float = 1.0) -> None:
+        self.stop()
+        self.wait(2.0)
+        if self._own_sampler:
+            self.sampler.stop()
+        # All models wind down at once, so closing costs one model's time.
+        closers = [threading.Thread(target=s.worker.close, args=(timeout,)) for s in self.slots]
+        for t in closers:
+            t.start()
+        for t in closers:
+            t.join()
+
+    def __enter__(self) -> "CompareSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "RunStarted", "SessionBusy",
+           "SessionEvent"]
