@@ -339,7 +339,7 @@ def run_replay(args, t_process_start: float, pump) -> int:
 
         prof = cProfile.Profile()
         prof.enable()
-    pump(app, lambda: not w._running, timeout=args.seconds * 10 + 60, wake=w.compare_finished)
+    pump(app, lambda: not w.busy, timeout=args.seconds * 10 + 60, wake=w.compare_finished)
     # The last paints after the final batch.
     t_end = time.monotonic() + 0.3
     pump(app, lambda: time.monotonic() > t_end)
@@ -363,7 +363,7 @@ def run_replay(args, t_process_start: float, pump) -> int:
     total = 0
     for i, p_ in enumerate(w.panes):
         rec = p_.record
-        arrivals = p_.runner.worker.arrivals
+        arrivals = p_.worker.arrivals
         total += len(rec.tokens)
         delays = []
         j = 0

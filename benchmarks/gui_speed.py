@@ -235,11 +235,11 @@ def main() -> int:
 
             prof = cProfile.Profile()
             prof.enable()
-            pump(app, lambda: not w._running, wake=w.compare_finished)
+            pump(app, lambda: not w.busy, wake=w.compare_finished)
             prof.disable()
             pstats.Stats(prof).sort_stats("tottime").print_stats(15)
         else:
-            pump(app, lambda: not w._running, wake=w.compare_finished)
+            pump(app, lambda: not w.busy, wake=w.compare_finished)
         probe.stop()
         if not lag_rep:
             n_tokens = sum(len(p.record.tokens) for p in w.panes)
@@ -258,7 +258,7 @@ def main() -> int:
     w.prompt.setPlainText(PROMPT)
     w.send()
     pump(app, lambda: all(p.record and p.record.tokens for p in w.panes))
-    pids = [p.runner.worker.pid for p in w.panes]
+    pids = [p.worker.pid for p in w.panes]
     t0 = time.monotonic()
     w.close()
     t_close = time.monotonic() - t0

@@ -51,7 +51,7 @@ def main() -> int:
     w.send()
     wait(app, lambda: all(p.record and len(p.record.tokens) >= 25 for p in w.panes))
     w.grab().save(str(out / "streaming.png"))
-    wait(app, lambda: not w._running)
+    wait(app, lambda: not w.busy)
     for _ in range(20):
         app.processEvents()
         time.sleep(0.02)

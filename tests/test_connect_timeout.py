@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from gemmacompare.engine.model_worker import WorkerFailed
+from gemmacompare.engine import protocol as p
 from gemmacompare.engine.remote import RemoteWorker
 from gemmacompare.engine.run_settings import ServerSettings
 from tests.fake_servers import FullBacklogListener
@@ -33,7 +33,7 @@ def sentence(url: str, seconds: str) -> str:
 def test_engine_gives_up_at_the_configured_connect_timeout(black_hole):
     w = RemoteWorker("B", ServerSettings(connect_timeout_s=0.5))
     t0 = time.monotonic()
-    with pytest.raises(WorkerFailed) as exc:
+    with pytest.raises(p.WorkerFailed) as exc:
         w.load(black_hole)
     waited = time.monotonic() - t0
     assert exc.value.error.message == sentence(black_hole, "0.5")
@@ -92,10 +92,10 @@ def test_server_dialog_sets_the_panes_timeouts(qtbot, monkeypatch, misbehaving_s
     pane = w.panes[1]
     qtbot.waitUntil(lambda: pane.state == "ready", timeout=60_000)
     pane.server_dialog()
-    qtbot.waitUntil(lambda: pane.state == "ready" and pane.runner.worker.remote, timeout=30_000)
+    qtbot.waitUntil(lambda: pane.state == "ready" and pane.worker.remote, timeout=30_000)
     s = pane.settings
     assert (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s) == (1.5, 30.0, 9.0)
-    st = pane.runner.worker.settings
+    st = pane.worker.settings
     assert (st.connect_timeout_s, st.first_byte_timeout_s, st.idle_timeout_s) == (1.5, 30.0, 9.0)
     w.close()
     assert load_settings().settings.panes[1].server_connect_timeout_s == 1.5  # kept for next time

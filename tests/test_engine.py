@@ -57,9 +57,8 @@ def test_speed_settings_reach_llama_cpp(demo_paths):
         assert ld.n_batch == 512  # llama.cpp's 2048, capped to the context
         rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=8)))
         assert rec.error is None and rec.stats().n_tokens > 0
-        from gemmacompare.engine.model_worker import WorkerFailed
 
-        with pytest.raises(WorkerFailed, match="Flash attention must be one of"):
+        with pytest.raises(p.WorkerFailed, match="Flash attention must be one of"):
             w.load(str(demo_paths["smollm2"]), p.LoadSettings(flash_attn="sometimes"))
         assert w.alive
     finally:
@@ -261,9 +260,8 @@ def test_load_errors_are_one_sentence(tmp_path):
     try:
         bad = tmp_path / "x.gguf"
         bad.write_text("nope")
-        from gemmacompare.engine.model_worker import WorkerFailed
 
-        with pytest.raises(WorkerFailed, match="not a GGUF"):
+        with pytest.raises(p.WorkerFailed, match="not a GGUF"):
             w.load(str(bad))
         assert w.alive  # a bad file does not cost the worker
     finally:

@@ -63,11 +63,11 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     assert "CPU · 0/19 layers offloaded" in w.panes[1].state_label.text()
     assert "model 92 MiB on CPU_Mapped" in w.panes[0].state_label.toolTip()
     # Loaded and idle: nothing polls for model events (an idle window does not wake).
-    assert not any(p.runner._timer.isActive() for p in w.panes)
+    assert not w.runner.timer_active
     set_short(w)
     ask(qtbot, w, "Name three fruits.")
-    qtbot.waitUntil(lambda: not any(p.runner.busy for p in w.panes))
-    assert not any(p.runner._timer.isActive() for p in w.panes)
+    qtbot.waitUntil(lambda: not any(p.busy for p in w.panes))
+    assert not w.runner.timer_active
     for p in w.panes:
         reply = p.chat.replies()[-1]
         assert reply.answer.text.strip(), p.label
@@ -201,8 +201,8 @@ def test_killed_worker_shows_error_other_pane_completes(qtbot, demo_paths):
     start_long_story(w, 400)
     victim = w.panes[0]
     qtbot.waitUntil(lambda: victim.record and len(victim.record.tokens) >= 2, timeout=60_000)
-    os.kill(victim.runner.worker.pid, signal.SIGKILL)
-    qtbot.waitUntil(lambda: not w._running, timeout=120_000)
+    os.kill(victim.worker.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: not w.busy, timeout=120_000)
     assert victim.record.error is not None and "SIGKILL" in victim.record.error.message
     assert w.panes[1].record.finished is not None
     # The next prompt restarts the worker transparently.
@@ -216,7 +216,7 @@ def test_close_during_generation_leaves_no_processes(qtbot, demo_paths):
     w = make_window(qtbot)
     start_long_story(w, 5000)
     qtbot.waitUntil(lambda: all(p.record and p.record.tokens for p in w.panes), timeout=60_000)
-    pids = [p.runner.worker.pid for p in w.panes]
+    pids = [p.worker.pid for p in w.panes]
     t0 = time.monotonic()
     w.close()
     # Generous bound on a shared machine; benchmarks/gui_speed.py measures the 2 s target.

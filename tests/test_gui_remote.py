@@ -34,7 +34,7 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
     monkeypatch.setenv("GEMMACOMPARE_API_KEY", "sk-gui-test-KEY-987654")
     w = window(qtbot, [str(demo_paths["smollm2"]), misbehaving_server.url("llama-server-reasoning")])
     local, remote = w.panes
-    assert remote.state == "ready" and remote.runner.worker.remote
+    assert remote.state == "ready" and remote.worker.remote
     assert "served remotely" in remote.state_label.text()
     assert remote.chooser.text().startswith("server model @ 127.0.0.1:")
     for p in w.panes:

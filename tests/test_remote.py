@@ -12,7 +12,6 @@ import pytest
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.remote import RemoteWorker, request_body
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.engine.server_ref import ServerRefError, parse_server_ref
@@ -36,7 +35,7 @@ def run(url: str, settings: ServerSettings = FAST, **kw) -> tuple[RunRecord, lis
 
 
 def load_error(url: str, settings: ServerSettings = FAST) -> str:
-    with pytest.raises(WorkerFailed) as info:
+    with pytest.raises(p.WorkerFailed) as info:
         RemoteWorker("B", settings).load(url)
     return info.value.error.message
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from gemmacompare.cli.args import value_for
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.modes import RACE
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
@@ -202,7 +201,7 @@ def cmd_compare(args) -> int:
         def load(i: int) -> None:
             try:
                 session.load_one(i, str(paths[i]), settings[i].load)
-            except WorkerFailed as exc:
+            except p.WorkerFailed as exc:
                 errors[i] = exc.error
 
         loaders = [threading.Thread(target=load, args=(i,)) for i in range(len(paths))]

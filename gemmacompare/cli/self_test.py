@@ -20,7 +20,7 @@ import psutil
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.llama_runtime import runtime_info
-from gemmacompare.engine.model_worker import ModelWorker, WorkerFailed
+from gemmacompare.engine.model_worker import ModelWorker
 from gemmacompare.models.demo import demo_models
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 
@@ -136,7 +136,7 @@ class SelfTest:
         t0 = time.monotonic()
         try:
             loaded = self.worker.load(str(self.model_path), p.LoadSettings(n_ctx=512))
-        except WorkerFailed as exc:
+        except p.WorkerFailed as exc:
             raise StepFailed(exc.error.message) from None
         pid = self.worker.pid
         load_s = time.monotonic() - t0

@@ -26,12 +26,6 @@ log = logging.getLogger(__name__)
 STOP_GRACE_S = 0.4
 
 
-class WorkerFailed(Exception):
-    def __init__(self, error: p.WorkerError) -> None:
-        super().__init__(error.message)
-        self.error = error
-
-
 def describe_exit(exitcode: int | None) -> str:
     if exitcode is None:
         return "stopped responding"
@@ -104,7 +98,7 @@ class ModelWorker:
                 self.loaded = ev
                 return ev
             if isinstance(ev, p.WorkerError):
-                raise WorkerFailed(ev)
+                raise p.WorkerFailed(ev)
 
     def close(self, timeout: float = 1.0) -> None:
         proc, self._proc = self._proc, None
@@ -150,7 +144,7 @@ class ModelWorker:
         if not self.alive and self._last_load is not None:
             try:
                 self.load(self._last_load.path, self._last_load.settings)
-            except WorkerFailed as exc:
+            except p.WorkerFailed as exc:
                 yield exc.error
                 return
         self._stop.value = 0
@@ -198,10 +192,10 @@ class ModelWorker:
             try:
                 while not self._conn.poll(0.1):
                     if not self.alive:
-                        raise WorkerFailed(self._death_event(None))
+                        raise p.WorkerFailed(self._death_event(None))
                 return self._conn.recv()
             except (EOFError, OSError):
-                raise WorkerFailed(self._death_event(None)) from None
+                raise p.WorkerFailed(self._death_event(None)) from None
         # select() on the fd directly: Connection.poll builds a selector per
         # call, which was most of the parent's cost per event.
         ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)

@@ -228,6 +228,14 @@ class WorkerError:
 Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError]
 
 
+class WorkerFailed(Exception):
+    """A model could not be loaded (or restarted); `error` holds the one sentence."""
+
+    def __init__(self, error: WorkerError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
 @dataclass
 class MemorySample:
     t: float

@@ -35,7 +35,6 @@ import httpx
 import psutil
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.reasoning import ANSWER, THINKING, ReasoningSplitter
 from gemmacompare.engine.server_ref import ServerRef, ServerRefError, parse_server_ref
 from gemmacompare.engine.run_settings import ServerSettings
@@ -298,13 +297,13 @@ class RemoteWorker:
         pass
 
     def load(self, ref_text: str, settings: p.LoadSettings | None = None) -> p.Loaded:
-        """Check the server and pick the model. Raises WorkerFailed with one sentence."""
+        """Check the server and pick the model. Raises p.WorkerFailed with one sentence."""
         t0 = time.monotonic()
         self.close()
         try:
             ref = parse_server_ref(ref_text)
         except ServerRefError as exc:
-            raise WorkerFailed(p.WorkerError(None, str(exc))) from None
+            raise p.WorkerFailed(p.WorkerError(None, str(exc))) from None
         self._api_key = find_api_key(ref.base_url, self.settings.api_key_env)
         self._client = make_client(ref, self.settings, self._api_key)
         try:
@@ -312,7 +311,7 @@ class RemoteWorker:
         except RemoteError as exc:
             log.info("%s: %s", self.label, redact(exc.detail, self._api_key))
             self.close()
-            raise WorkerFailed(p.WorkerError(None, exc.message, redact(exc.detail, self._api_key))) from None
+            raise p.WorkerFailed(p.WorkerError(None, exc.message, redact(exc.detail, self._api_key))) from None
         self.ref = ServerRef(ref.base_url, model.id)
         self.model = model
         self._server_pid = find_server_pid(ref)

@@ -37,9 +37,7 @@ class ReplayWorker:
 
     def load(self, path: str = "", settings: p.LoadSettings | None = None) -> p.Loaded:
         if self.loaded is None:
-            from gemmacompare.engine.model_worker import WorkerFailed
-
-            raise WorkerFailed(p.WorkerError(None, f"The recorded run of {self.label} has no model facts to show."))
+            raise p.WorkerFailed(p.WorkerError(None, f"The recorded run of {self.label} has no model facts to show."))
         return self.loaded
 
     def stop(self) -> None:

@@ -22,7 +22,6 @@ from typing import Callable, Mapping, Sequence, Union
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
 from gemmacompare.engine.participant import Participant, engine_for
 from gemmacompare.engine.run_settings import ServerSettings
@@ -151,7 +150,7 @@ class CompareSession:
 
     def load_one(self, index: int, path: str, settings: p.LoadSettings = p.LoadSettings(),
                  server: ServerSettings | None = None) -> p.Loaded:
-        """Blocking: (re)load slot `index`. Raises WorkerFailed with one sentence."""
+        """Blocking: (re)load slot `index`. Raises p.WorkerFailed with one sentence."""
         slot = self.slots[index]
         engine = engine_for(str(path), slot.label, server or self.server)
         # A server model takes its current timeouts: a new engine each time.
@@ -164,7 +163,7 @@ class CompareSession:
         try:
             slot.worker.close()
             slot.loaded = slot.worker.load(str(path), settings)
-        except WorkerFailed as exc:
+        except p.WorkerFailed as exc:
             slot.load_error = exc.error
             raise
         finally:
@@ -180,7 +179,7 @@ class CompareSession:
         def one(i: int) -> None:
             try:
                 self.load_one(i, str(paths[i]), settings)
-            except WorkerFailed:
+            except p.WorkerFailed:
                 pass  # kept in the slot: said once, where loading failed
 
         threads = [threading.Thread(target=one, args=(i,), name=f"load-{i}") for i in range(len(paths))]
@@ -296,6 +295,7 @@ class CompareSession:
             return
         self._set_state(lambda st: replace(st, running=st.running | {i}))
         self.sampler.reset(slot.label)
+        self.sampler.resume()  # a sample at once: a short run still gets its memory measured
         if on_event:
             on_event(i, RunStarted(i, rec.t_send, n_threads))
         stop_sent = False

@@ -21,7 +21,6 @@ from typing import Any, Callable, Mapping
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.model_worker import WorkerFailed
 from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted, SessionBusy, SessionEvent
@@ -80,7 +79,7 @@ class SessionRunner(QObject):
             try:
                 ev = self.session.load_one(index, path, settings.load, settings.server)
                 self._queue.append(("loaded", index, ev))
-            except WorkerFailed as exc:
+            except p.WorkerFailed as exc:
                 self._queue.append(("load_failed", index, exc.error.message))
             except Exception as exc:  # noqa: BLE001 - turned into a message, never a dead thread
                 log.exception("loading %s", path)
