@@ -47,6 +47,7 @@ WEIGHTS_KEY = "gemmacompare.synthetic_weights"  # "random" | "scripted"
 QUANT_TYPES = {"F16": 1, "Q8_0": 7, "Q4_0": 2, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
 
 _INIT_STD = 0.02  # the initializer_range of both configs
+_TIED_EMBD_SCALE = 0.05
 _BLOCK = 1 << 22  # elements generated at a time
 _POOL = 1 << 23  # random values drawn once and reused from random offsets
 
@@ -198,8 +199,13 @@ class _Filler:
             # the random logits is positive: greedy runs never stop early.
             eog = np.array(sorted(self.vocab.eog))
 
+            # Tied embeddings at the layers' scale make a random model repeat its last
+            # token (its own row scores highest); smaller rows let the layers decide,
+            # so the output depends on the context, as a trained model's does.
+            scale = _TIED_EMBD_SCALE if t.role == st.EMBD else 1.0
+
             def no_eog(r0: int, r1: int) -> np.ndarray:
-                block = random_rows(r0, r1).copy()
+                block = random_rows(r0, r1) * np.float16(scale)
                 hit = eog[(eog >= r0) & (eog < r1)]
                 block[hit - r0] = 0
                 return block
