@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gemmacompare.models.facts_cache import FactsCache
+from gemmacompare.models.facts_cache import CACHE_VERSION, FactsCache
 from gemmacompare.models.library import ModelRefError, resolve_model_ref, scan_library
 from gemmacompare.models.locations import default_locations, hf_hub_cache
 from tests.library_tree import build_home
@@ -90,7 +90,7 @@ def test_a_damaged_cache_file_is_ignored(tree, tmp_path):
     bad = tmp_path / "facts.json"
     bad.write_text("{nope")
     assert {e.ref for e in _scan(home, FactsCache(bad)).entries} == set(expected)
-    assert json.loads(bad.read_text())["version"] == 1
+    assert json.loads(bad.read_text())["version"] == CACHE_VERSION
 
 
 def test_environment_overrides_and_lmstudio_custom_folder(tmp_path):

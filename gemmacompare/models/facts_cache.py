@@ -23,7 +23,7 @@ from gemmacompare.state.paths import app_dirs
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: synthetic and layout (older entries would say a synthetic file is real)
 
 
 def default_cache_path() -> Path:

@@ -61,6 +61,16 @@ class ModelFacts:
     gguf_version: int
     tensor_types: dict[str, int] = field(default_factory=dict)
     template_problem: str | None = None  # why the chat template does not compile
+    # Random weights in a real model's shapes (models/synthetic.py): good for speed
+    # and memory, meaningless answers; the app says so wherever it shows the model.
+    synthetic: bool = False
+    layout: tuple[tuple[str, str], ...] = ()  # the architecture's shape, as label/value pairs
+
+    SYNTHETIC_LABEL = "synthetic weights (speed and memory only)"
+
+    def __post_init__(self) -> None:
+        # The facts cache stores JSON, which gives the layout back as lists.
+        object.__setattr__(self, "layout", tuple(tuple(pair) for pair in self.layout))
 
     @property
     def has_chat_template(self) -> bool:
@@ -88,6 +98,8 @@ class ModelFacts:
             f"chat template:  {self.template_label}",
             f"reasoning:      {self.reasoning or 'none seen in template'}"
             + (" (thinking switch)" if self.thinking_switch else ""),
+            *(f"{(label + ':').ljust(15)} {text}" for label, text in self.layout),
+            *([f"weights:        {self.SYNTHETIC_LABEL}"] if self.synthetic else []),
         ]
 
 
@@ -222,7 +234,43 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         gguf_version=int(value("GGUF.version", 0)),
         tensor_types=dict(types),
         template_problem=template_problem(template) if template else None,
+        synthetic=value("gemmacompare.synthetic") is True or str(value("general.name", "")).startswith("Synthetic "),
+        layout=architecture_layout(arch, value),
     )
+
+
+def architecture_layout(arch: str, value) -> tuple[tuple[str, str], ...]:
+    """What makes this architecture's speed and memory what they are: layers and
+    widths, and for the seed architectures the sliding-window pattern, shared KV
+    and per-layer embeddings (gemma4) or the DeltaNet/attention mix (qwen35)."""
+
+    def num(key: str):
+        v = value(f"{arch}.{key}")
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    out: list[tuple[str, str]] = []
+    n_layer, n_embd = num("block_count"), num("embedding_length")
+    if n_layer is None:
+        return ()
+    heads, kv = num("attention.head_count"), value(f"{arch}.attention.head_count_kv")
+    kv_text = f"{kv}" if isinstance(kv, int) else "per layer"
+    out.append(("layers", f"{n_layer} · width {n_embd} · {heads} heads, KV heads {kv_text}"))
+    pattern = value(f"{arch}.attention.sliding_window_pattern")
+    window = num("attention.sliding_window")
+    if isinstance(pattern, list) and window:
+        n_swa = sum(1 for x in pattern if x)
+        out.append(("attention", f"{n_swa} sliding-window ({window} tokens), {len(pattern) - n_swa} full"))
+    shared = num("attention.shared_kv_layers")
+    if shared:
+        out.append(("KV cache", f"last {shared} layers reuse earlier layers' KV"))
+    ple = num("embedding_length_per_layer_input")
+    if ple:
+        out.append(("per-layer emb", f"{ple} per layer (a table of {ple * n_layer} x vocabulary)"))
+    interval = num("full_attention_interval")
+    if num("ssm.state_size") and interval:
+        n_attn = n_layer // interval
+        out.append(("attention", f"{n_layer - n_attn} Gated DeltaNet (recurrent state), {n_attn} full attention"))
+    return tuple(out)
 
 
 def truncated_message(name: str, actual: int, needed: int, exact: bool) -> str:

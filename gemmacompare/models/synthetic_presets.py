@@ -1,0 +1,230 @@
+"""The published shapes of the seed models, as presets for synthetic GGUF files.
+
+Speed and memory depend on shapes, not on weight values, so a file with these
+shapes and random weights runs as the real model does. Every number carries its
+source. Abbreviations used below:
+
+  [E2B-cfg]  google/gemma-4-E2B-it config.json, `text_config` (Hugging Face), as
+             quoted in full by public test fixtures, e.g. VincentGourbin/gemma-4-swift-mlx
+             ConfigurationTests.swift and a fetched copy in EvilScript/taboo-cloud-gemma-4-E2B-it.
+  [gemma.cpp] google/gemma.cpp PR #919 "Add Gemma 4 E2B and E4B model configs":
+             "E2B: 35 layers, model_dim=1536, TTTTF SWA pattern, mixed FFN (6144/12288),
+             qkv_dim=256 for SWA layers, 512 for full-attention layers, SWA window=512,
+             final_cap=30.0, vocab=262144".
+  [E2B-card] Gemma 4 model card: "E2B: 2.3B effective parameters (5.1B with
+             Per-Layer Embeddings)"; the 5.1B also counts the vision (~150M) and
+             audio (~300M) encoders, which live in llama.cpp's separate mmproj file.
+  [Q35-cfg]  Qwen/Qwen3.5-4B config.json `text_config` (Hugging Face), as quoted by
+             public fixtures (e.g. a QWEN35_4B_TEXT_SIGNATURE and a Qwen3.5 cache
+             profile test): hidden 2560, intermediate 9216, 32 layers, 16 heads,
+             4 KV heads, head_dim 256, vocab 248320, max_position_embeddings 262144,
+             full_attention_interval 4, linear_num_key_heads 16, linear_num_value_heads 32,
+             linear_key/value_head_dim 128, linear_conv_kernel_dim 4.
+  [Q35-9B]   Qwen/Qwen3.5-9B config.json (same family): rope_theta 10,000,000,
+             partial_rotary_factor 0.25, mrope_section [11, 11, 10], rms_norm_eps 1e-6.
+  [Q35-card] Qwen3.5-4B model card / listings: "4B parameters" (a rounded name);
+             listings of the checkpoint with its vision tower say 4.5B.
+  [llama.cpp] the vendored llama.cpp 0c1e570: conversion/gemma.py (Gemma4Model),
+             conversion/qwen.py (Qwen3NextModel, _Qwen35MRopeMixin: default mrope
+             section [11, 11, 10, 0]), src/models/gemma4.cpp, src/models/qwen35.cpp.
+
+The tiny presets keep every structural feature (layer pattern, KV sharing,
+double-wide FFN, per-layer embeddings, DeltaNet/attention mix) at widths of a
+few hundred, so a file is a few MB and loads in well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Gemma4Shape:
+    """What llama.cpp's `gemma4` architecture reads (src/models/gemma4.cpp)."""
+
+    n_layer: int
+    n_embd: int
+    n_ff: int
+    double_wide_ffn: bool  # KV-shared layers use 2 * n_ff
+    n_head: int
+    n_head_kv: int
+    head_dim_swa: int
+    head_dim_full: int
+    swa_period: int  # every swa_period-th layer is full attention, the rest sliding
+    sliding_window: int
+    n_kv_shared_layers: int
+    n_embd_per_layer: int
+    n_vocab: int
+    context_length: int
+    rope_theta_full: float
+    rope_theta_swa: float
+    partial_rotary_full: float
+    final_logit_softcap: float
+    rms_eps: float
+
+    @property
+    def swa_layers(self) -> list[bool]:
+        return [(i + 1) % self.swa_period != 0 for i in range(self.n_layer)]
+
+    def ffn_width(self, layer: int) -> int:
+        first_shared = self.n_layer - self.n_kv_shared_layers
+        return self.n_ff * 2 if self.double_wide_ffn and layer >= first_shared else self.n_ff
+
+
+@dataclass(frozen=True)
+class Qwen35Shape:
+    """What llama.cpp's `qwen35` architecture reads (src/models/qwen35.cpp)."""
+
+    n_layer: int
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    full_attention_interval: int  # every n-th layer is attention, the rest Gated DeltaNet
+    linear_k_heads: int
+    linear_v_heads: int
+    linear_head_dim: int  # key and value head size (llama.cpp reads one ssm.state_size for both)
+    conv_kernel: int
+    n_vocab: int
+    context_length: int
+    rope_theta: float
+    partial_rotary: float
+    mrope_sections: tuple[int, int, int, int]
+    rms_eps: float
+    tied_embeddings: bool
+
+    @property
+    def recurrent_layers(self) -> list[bool]:
+        return [(i + 1) % self.full_attention_interval != 0 for i in range(self.n_layer)]
+
+
+@dataclass(frozen=True)
+class PublishedCount:
+    """A published parameter figure and what our text-only file must be compared with."""
+
+    value: int
+    what: str  # which of our counts it is compared with: "total" or "effective"
+    source: str
+
+
+@dataclass(frozen=True)
+class SyntheticPreset:
+    name: str
+    title: str  # goes into general.name after "Synthetic"
+    family: str  # "gemma4" | "qwen35" (the llama.cpp architecture)
+    shape: Gemma4Shape | Qwen35Shape
+    template_file: str  # under resources/templates/
+    published: PublishedCount | None = None  # None for the tiny test presets
+
+
+GEMMA4_E2B = Gemma4Shape(
+    n_layer=35,  # [E2B-cfg] num_hidden_layers; [gemma.cpp]
+    n_embd=1536,  # [E2B-cfg] hidden_size; [gemma.cpp] model_dim
+    n_ff=6144,  # [E2B-cfg] intermediate_size
+    double_wide_ffn=True,  # [E2B-cfg] use_double_wide_mlp; [gemma.cpp] "mixed FFN (6144/12288)"
+    n_head=8,  # [E2B-cfg] num_attention_heads
+    n_head_kv=1,  # [E2B-cfg] num_key_value_heads (no num_global_key_value_heads: same for full layers)
+    head_dim_swa=256,  # [E2B-cfg] head_dim; [gemma.cpp] qkv_dim=256 for SWA layers
+    head_dim_full=512,  # [E2B-cfg] global_head_dim; [gemma.cpp] 512 for full attention
+    swa_period=5,  # [E2B-cfg] layer_types: 4 x sliding_attention then full_attention; [gemma.cpp] TTTTF
+    sliding_window=512,  # [E2B-cfg] sliding_window; [gemma.cpp] SWA window=512
+    n_kv_shared_layers=20,  # [E2B-cfg] num_kv_shared_layers
+    n_embd_per_layer=256,  # [E2B-cfg] hidden_size_per_layer_input
+    n_vocab=262144,  # [E2B-cfg] vocab_size (= vocab_size_per_layer_input); [gemma.cpp] vocab=262144
+    context_length=131072,  # [E2B-cfg] max_position_embeddings
+    rope_theta_full=1_000_000.0,  # [E2B-cfg] rope_parameters.full_attention.rope_theta
+    rope_theta_swa=10_000.0,  # [E2B-cfg] rope_parameters.sliding_attention.rope_theta
+    partial_rotary_full=0.25,  # [E2B-cfg] rope_parameters.full_attention.partial_rotary_factor
+    final_logit_softcap=30.0,  # [E2B-cfg] final_logit_softcapping; [gemma.cpp] final_cap=30.0
+    rms_eps=1e-6,  # [E2B-cfg] rms_norm_eps
+)
+
+GEMMA4_TINY = Gemma4Shape(
+    n_layer=10,  # two periods of the E2B pattern
+    n_embd=256,  # the smallest width K-quants take whole (super-blocks of 256)
+    n_ff=512,
+    double_wide_ffn=True,
+    n_head=2,
+    n_head_kv=1,
+    head_dim_swa=128,  # E2B's ratio: full-attention heads twice as wide
+    head_dim_full=256,
+    swa_period=5,
+    sliding_window=128,  # small enough that a test prompt crosses it
+    # The last layers reuse KV, as in E2B. llama.cpp's rule (llama-model.cpp, the gemma4
+    # layer_reuse_cb) needs the last unshared layer to be full attention: E2B 15 = 3 periods.
+    n_kv_shared_layers=5,
+    n_embd_per_layer=256,
+    n_vocab=1024,
+    context_length=131072,
+    rope_theta_full=1_000_000.0,
+    rope_theta_swa=10_000.0,
+    partial_rotary_full=0.25,
+    final_logit_softcap=30.0,
+    rms_eps=1e-6,
+)
+
+QWEN35_4B = Qwen35Shape(
+    n_layer=32,  # [Q35-cfg] num_hidden_layers
+    n_embd=2560,  # [Q35-cfg] hidden_size
+    n_ff=9216,  # [Q35-cfg] intermediate_size
+    n_head=16,  # [Q35-cfg] num_attention_heads
+    n_head_kv=4,  # [Q35-cfg] num_key_value_heads
+    head_dim=256,  # [Q35-cfg] head_dim
+    full_attention_interval=4,  # [Q35-cfg] full_attention_interval; layer_types 3 linear then 1 full
+    linear_k_heads=16,  # [Q35-cfg] linear_num_key_heads
+    linear_v_heads=32,  # [Q35-cfg] linear_num_value_heads
+    linear_head_dim=128,  # [Q35-cfg] linear_key_head_dim = linear_value_head_dim
+    conv_kernel=4,  # [Q35-cfg] linear_conv_kernel_dim
+    n_vocab=248320,  # [Q35-cfg] vocab_size
+    context_length=262144,  # [Q35-cfg] max_position_embeddings
+    rope_theta=10_000_000.0,  # [Q35-9B] rope_theta (the family's value)
+    partial_rotary=0.25,  # [Q35-9B] partial_rotary_factor
+    mrope_sections=(11, 11, 10, 0),  # [Q35-9B] mrope_section; [llama.cpp] _QWEN35_DEFAULT_MROPE_SECTION
+    rms_eps=1e-6,  # [Q35-9B] rms_norm_eps
+    # Tied: the published total of a model built from Qwen3.5-4B with "Embeddings, LM Head
+    # exact copy" (kshitijthakkar/qwen3.5-moe-4.7B-d4B, 4.54B with vision) leaves no room
+    # for a separate 0.64B output matrix; the 9B config says false, the small ones share.
+    tied_embeddings=True,
+)
+
+QWEN35_TINY = Qwen35Shape(
+    n_layer=8,  # two periods of 3 DeltaNet + 1 attention
+    n_embd=256,
+    n_ff=512,
+    n_head=2,
+    n_head_kv=1,
+    head_dim=256,  # as the real model: the rope sections below assume it
+    full_attention_interval=4,
+    linear_k_heads=2,
+    linear_v_heads=4,  # twice the key heads, as in 4B (16 / 32)
+    linear_head_dim=64,
+    conv_kernel=4,
+    n_vocab=1024,
+    context_length=262144,
+    rope_theta=10_000_000.0,
+    partial_rotary=0.25,
+    mrope_sections=(11, 11, 10, 0),
+    rms_eps=1e-6,
+    tied_embeddings=True,
+)
+
+GEMMA4_TEMPLATE = "google-gemma-4-31B-it.jinja"  # the family's template; E2B-it ships the same format
+QWEN35_TEMPLATE = "Qwen3.5-4B.jinja"
+
+PRESETS: dict[str, SyntheticPreset] = {
+    p.name: p
+    for p in (
+        SyntheticPreset(
+            "gemma4-e2b", "Gemma-4-E2B shapes", "gemma4", GEMMA4_E2B, GEMMA4_TEMPLATE,
+            # [E2B-card]: 2.3B effective = everything but the per-layer embedding table.
+            PublishedCount(2_300_000_000, "effective", "Gemma 4 model card: E2B, 2.3B effective parameters"),
+        ),
+        SyntheticPreset(
+            "qwen35-4b", "Qwen3.5-4B shapes", "qwen35", QWEN35_4B, QWEN35_TEMPLATE,
+            PublishedCount(4_000_000_000, "total", "Qwen3.5-4B model card: 4B parameters"),
+        ),
+        SyntheticPreset("gemma4-tiny", "Gemma-4 tiny test shapes", "gemma4", GEMMA4_TINY, GEMMA4_TEMPLATE),
+        SyntheticPreset("qwen35-tiny", "Qwen3.5 tiny test shapes", "qwen35", QWEN35_TINY, QWEN35_TEMPLATE),
+    )
+}
