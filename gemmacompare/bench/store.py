@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -69,6 +70,18 @@ CREATE TABLE IF NOT EXISTS items (
 """
 
 
+# SQLite stores integers as signed 64-bit; a larger id (bench --show 99999999999999999999) is no run.
+_MAX_ROW_ID = (1 << 63) - 1
+
+
+class BenchStoreError(Exception):
+    """The history file cannot be used; `message` is one sentence saying what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def default_db_path() -> Path:
     return app_dirs().data / DB_NAME
 
@@ -86,24 +99,65 @@ class BenchStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)  # the user's own folder: left as it is
         else:
             private_dir(self.path.parent)
+        self._lock = threading.Lock()
+        self.notice = ""  # a sentence to show once, e.g. that a damaged file was set aside
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, ready; a damaged file is set aside (as the arena's is) and a new one started."""
+        try:
+            return self._connect_and_prepare()
+        except sqlite3.DatabaseError as exc:
+            if _is_locked(exc):
+                log.info("bench history %s locked: %s", self.path, exc)
+                raise BenchStoreError("The benchmark history is in use by another program (another gemmacompare?);"
+                                      " close it and try again.") from None
+            log.info("bench history %s is unreadable: %s", self.path, exc)
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            for suffix in ("", "-wal", "-shm"):
+                src = Path(str(self.path) + suffix)
+                if src.exists():
+                    src.rename(Path(str(aside) + suffix))
+        except OSError as exc:
+            log.warning("could not set %s aside: %s", self.path, exc)
+            raise BenchStoreError(f"The benchmark history {self.path} is damaged and could not be set aside; "
+                                  "move it away by hand to start a new one.") from None
+        self.notice = (f"The benchmark history was damaged; it was set aside as {aside.name} "
+                       "and a new one started.")
+        try:
+            return self._connect_and_prepare()
+        except sqlite3.DatabaseError as exc:
+            log.info("bench history %s: %s", self.path, exc)
+            raise BenchStoreError(f"The benchmark history {self.path} cannot be created (no space left, or the "
+                                  "folder is read-only); check the folder and try again.") from None
+
+    def _connect_and_prepare(self) -> sqlite3.Connection:
         if not self.path.exists():
             # SQLite gives its -wal and -shm files the database file's mode.
             private_file(self.path)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # NORMAL is durable against a killed process in WAL mode (only an
-            # OS crash could drop the last commits), and costs no fsync per item.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            columns = {r["name"] for r in self._db.execute("PRAGMA table_info(items)")}
-            if "extract_rule" not in columns:  # a history file from before rules were recorded
-                self._db.execute("ALTER TABLE items ADD COLUMN extract_rule TEXT NOT NULL DEFAULT ''")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._db.commit()
+        db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        db.row_factory = sqlite3.Row
+        try:
+            with self._lock:
+                db.execute("PRAGMA journal_mode=WAL")
+                # NORMAL is durable against a killed process in WAL mode (only an
+                # OS crash could drop the last commits), and costs no fsync per item.
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(_SCHEMA)
+                columns = {r["name"] for r in db.execute("PRAGMA table_info(items)")}
+                if "extract_rule" not in columns:  # a history file from before rules were recorded
+                    db.execute("ALTER TABLE items ADD COLUMN extract_rule TEXT NOT NULL DEFAULT ''")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.commit()
+                # Reading every page of both tables finds damage now, not in the middle of `--list`.
+                db.execute("SELECT COUNT(*), MAX(length(config_json)) FROM runs").fetchone()
+                db.execute("SELECT COUNT(*), MAX(length(stats_json)) FROM items").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -195,26 +249,44 @@ class BenchStore:
 
     # --- reading ----------------------------------------------------------------
 
+    def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        """Rows of a query; damage found only now (a bad page) is one sentence, not a DatabaseError."""
+        try:
+            with self._lock:
+                return self._db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            log.info("bench history %s: %s", self.path, exc)
+            raise BenchStoreError(f"The benchmark history {self.path} cannot be read (damaged); move it away to "
+                                  "start a new one.") from None
+
     def list_runs(self) -> list[StoredRun]:
-        """Every run, newest first, without its items."""
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM runs ORDER BY id DESC").fetchall()
-        return [self._run_from_row(r, ()) for r in rows]
+        """Every run, newest first, without its items; a damaged row is left out (and logged)."""
+        runs = []
+        for r in self._read("SELECT * FROM runs ORDER BY id DESC"):
+            try:
+                runs.append(self._run_from_row(r, ()))
+            except _BAD_ROW as exc:
+                log.warning("benchmark run %s skipped: its record is damaged (%s)", r["id"], exc)
+        return runs
 
     def item_counts(self) -> dict[int, int]:
-        with self._lock:
-            rows = self._db.execute("SELECT run_id, COUNT(*) FROM items GROUP BY run_id").fetchall()
+        rows = self._read("SELECT run_id, COUNT(*) FROM items GROUP BY run_id")
         return {int(r[0]): int(r[1]) for r in rows}
 
     def get_run(self, run_id: int) -> StoredRun | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
-            if row is None:
-                return None
-            item_rows = self._db.execute(
-                "SELECT * FROM items WHERE run_id=? ORDER BY rep, task_index, model_index", (run_id,)
-            ).fetchall()
-        return self._run_from_row(row, tuple(_item_from_row(r) for r in item_rows))
+        """The run with its items; None when there is none (any id, however large). Raises BenchStoreError."""
+        if not 0 < run_id <= _MAX_ROW_ID:
+            return None
+        rows = self._read("SELECT * FROM runs WHERE id=?", (run_id,))
+        if not rows:
+            return None
+        item_rows = self._read("SELECT * FROM items WHERE run_id=? ORDER BY rep, task_index, model_index", (run_id,))
+        try:
+            return self._run_from_row(rows[0], tuple(_item_from_row(r) for r in item_rows))
+        except _BAD_ROW as exc:
+            log.warning("benchmark run %s unreadable: %s", run_id, exc)
+            raise BenchStoreError(f"Benchmark run #{run_id} is damaged in the history file and cannot be shown; "
+                                  "see `gemmacompare bench --list` for the others.") from None
 
     def _run_from_row(self, row: sqlite3.Row, items: tuple[ItemResult, ...]) -> StoredRun:
         status = row["status"]
@@ -237,6 +309,15 @@ class BenchStore:
             message=row["message"],
             items=items,
         )
+
+
+# What a damaged or hand-edited row raises while being turned into records.
+_BAD_ROW = (ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError)
+
+
+def _is_locked(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
 
 
 def _pid_running(pid: int | None, updated: str | None = None) -> bool:

@@ -37,6 +37,8 @@ from gemmacompare.bench.scoring import (
 log = logging.getLogger(__name__)
 
 SUITE_SUFFIX = ".jsonl"
+# GSM8K's whole training set is 4 MB; a bigger file is not a suite (or is /dev/zero).
+MAX_TASK_FILE_BYTES = 64 << 20
 DEFAULT_SUITE = "reasoning"
 
 
@@ -122,7 +124,13 @@ def load_task_file(path: str | os.PathLike[str]) -> TaskSuite:
     if path.is_dir():
         raise TaskFileError(f"{name}: is a folder, not a JSONL task file.")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        # Read, never stat, with a limit: /dev/zero or a pipe has no size to check first.
+        with path.open("rb") as f:
+            data = f.read(MAX_TASK_FILE_BYTES + 1)
+        if len(data) > MAX_TASK_FILE_BYTES:
+            raise TaskFileError(f"{name}: larger than {MAX_TASK_FILE_BYTES >> 20} MiB, so it was not read; "
+                                "split it into smaller suites.")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise TaskFileError(f"{name}: not UTF-8 text (byte {exc.start}); save it as UTF-8 JSONL.") from None
     except OSError as exc:
@@ -137,6 +145,8 @@ def load_task_file(path: str | os.PathLike[str]) -> TaskSuite:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
             raise TaskFileError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}).") from None
+        except (RecursionError, ValueError):  # brackets nested thousands deep; a number of 5,000 digits
+            raise TaskFileError(f"{where}: not a task line (nested too deep or a number too long).") from None
         if not isinstance(obj, dict):
             raise TaskFileError(f"{where}: expected a JSON object like {{\"prompt\": ..., \"answer\": ...}}.")
         task = _task_from_obj(obj, where, default_id=f"{path.stem}-{len(tasks) + 1}")

@@ -21,7 +21,7 @@ from typing import Callable, TextIO
 from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
 from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.stats import summarize_run, summary_table
-from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
 from gemmacompare.engine.server_ref import model_label
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
@@ -85,7 +85,17 @@ def _item_line(items: list[ItemResult], labels: list[str]) -> str:
 
 def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None) -> int:
     try:
+        return _cmd_bench(args, chart_writer)
+    except BenchStoreError as exc:  # the history file is locked or damaged past setting aside
+        print(f"error: {exc.message}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> int:
+    try:
         with BenchStore() as store:
+            if store.notice:
+                print(f"note: {store.notice}", file=sys.stderr)
             if args.list:
                 return _list(store)
             if args.show:

@@ -8,6 +8,11 @@ import sys
 from gemmacompare.cli.exit_codes import EXIT_OK
 from gemmacompare.engine.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.state.untrusted import terminal_safe
+
+# A line holds a path or a stranger's metadata (name, architecture, template problem): long enough for
+# any real path, short enough that one field cannot fill the screen.
+_MAX_LINE = 1024
 
 
 def runs_on(info: RuntimeInfo) -> dict:
@@ -34,7 +39,7 @@ def cmd_inspect(args) -> int:
         try:
             facts = read_model_facts(f)
         except ModelFileError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
+            print(f"error: {terminal_safe(exc.message, _MAX_LINE)}", file=sys.stderr)
             status = exc.problem.value
             continue
         if where is None:
@@ -45,9 +50,10 @@ def cmd_inspect(args) -> int:
             d["runs_on"] = where
             out.append(d)
         else:
-            print("\n".join(facts.summary_lines()))
+            # Escaped: an ESC in a model's name could retitle the terminal or hide a line.
+            print("\n".join(terminal_safe(line, _MAX_LINE) for line in facts.summary_lines()))
             print(runs_on_line(where))
             print()
     if args.json:
-        print(json.dumps(out, indent=2))
+        print(json.dumps(out, indent=2))  # ensure_ascii (the default) escapes control and bidi characters
     return status

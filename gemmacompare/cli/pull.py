@@ -8,6 +8,7 @@ import time
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.hub import ChoiceNeeded, HubError, Progress, download, list_models, parse_repo_spec, pick_model
+from gemmacompare.state.untrusted import terminal_safe
 
 
 class ProgressPrinter:
@@ -36,19 +37,21 @@ def cmd_pull(args) -> int:
     try:
         repo_id, quant = parse_repo_spec(args.repo)
         model = pick_model(list_models(repo_id), quant)
+    # Repo ids, file names and the Hub's error texts are the Hub's (or a stranger's) words: escaped, bounded.
     except ChoiceNeeded as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc.message, 2048)}", file=sys.stderr)
         return EXIT_USAGE
     except HubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc.message, 1024)}", file=sys.stderr)
         return EXIT_ERROR
     files = f"{len(model.files)} files" if len(model.files) > 1 else model.filename
-    print(f"# {repo_id}: {model.quant}, {human_bytes(model.size)} ({files})", file=sys.stderr)
+    print(terminal_safe(f"# {repo_id}: {model.quant}, {human_bytes(model.size)} ({files})", 1024), file=sys.stderr)
     try:
         path = download(model, ProgressPrinter())
     except HubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc.message, 1024)}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"# saved in the Hugging Face cache; compare it as hf:{repo_id}:{model.quant}", file=sys.stderr)
-    print(path)
+    print(terminal_safe(f"# saved in the Hugging Face cache; compare it as hf:{repo_id}:{model.quant}", 1024),
+          file=sys.stderr)
+    print(terminal_safe(path, 4096))
     return EXIT_OK

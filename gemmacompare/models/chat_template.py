@@ -13,6 +13,9 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 
+MAX_TEMPLATE_CHARS = 256 * 1024  # the longest real chat templates are under 100 KB; parsing this many takes ~0.6 s
+
+
 class TemplateError(Exception):
     """The chat template could not be rendered."""
 
@@ -31,10 +34,19 @@ def template_environment() -> ImmutableSandboxedEnvironment:
 
 
 def template_problem(source: str) -> str | None:
-    """Why a chat template does not compile ("line 3: unknown tag 'endfro'"), or None."""
+    """Why a chat template does not compile ("line 3: unknown tag 'endfro'"), or None.
+
+    A stranger's template is refused unparsed when it is too long, and its nesting
+    depth is bounded by the parser's recursion: both are problems, never a crash.
+    """
+    if len(source) > MAX_TEMPLATE_CHARS:
+        return f"{len(source):,} characters long, more than the {MAX_TEMPLATE_CHARS:,} this app renders"
     try:
         template_environment().parse(source)
     except jinja2.TemplateSyntaxError as exc:
         where = f"line {exc.lineno}: " if exc.lineno else ""
-        return where + " ".join(str(exc.message or "syntax error").split())
+        message = " ".join(str(exc.message or "syntax error").split())
+        return where + (message if len(message) <= 300 else "syntax error")  # whole or not at all
+    except RecursionError:
+        return "nested too deeply to compile"
     return None

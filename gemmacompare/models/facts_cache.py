@@ -20,10 +20,13 @@ from pathlib import Path
 from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, read_model_facts
 from gemmacompare.models.gguf_header import peek_header
 from gemmacompare.state.paths import app_dirs
+from gemmacompare.state.safe_json import load_json_bounded
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # 2: synthetic and layout (older entries would say a synthetic file is real)
+# Hundreds of models with their chat templates are a few MB; a larger file is damaged.
+MAX_CACHE_BYTES = 64 << 20
 
 
 def default_cache_path() -> Path:
@@ -37,12 +40,13 @@ class FactsCache:
         self._dirty = False
         self._items: dict[str, dict] = {}
         try:
-            doc = json.loads(self.path.read_text(encoding="utf-8"))
+            doc = load_json_bounded(self.path, MAX_CACHE_BYTES, what=f"the facts cache {self.path}")
             if isinstance(doc, dict) and doc.get("version") == CACHE_VERSION and isinstance(doc.get("items"), dict):
-                self._items = doc["items"]
+                # Entries that are not objects would break every lookup; the rest are still good.
+                self._items = {k: v for k, v in doc["items"].items() if isinstance(v, dict)}
         except FileNotFoundError:
             pass
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # BadJSONError is a ValueError: too large, too deep, not JSON
             log.info("facts cache %s unreadable (%s); starting afresh", self.path, exc)
 
     def _slot(self, key: str, st: os.stat_result) -> dict:
@@ -57,7 +61,7 @@ class FactsCache:
     def peek(self, path: str, st: os.stat_result) -> dict:
         """The file's first header keys (gguf_header.peek_header); raises what it raises. st: os.stat(path)."""
         item = self._slot(path, st)
-        if "peek" not in item:
+        if not isinstance(item.get("peek"), dict):  # not read yet, or a damaged cache entry
             item["peek"] = peek_header(path)
             self._dirty = True
         return item["peek"]
@@ -67,10 +71,15 @@ class FactsCache:
         st = os.stat(path)
         item = self._slot(str(path), st)
         if "facts" in item:
-            return ModelFacts(**{**item["facts"], "path": str(path)})
-        if "error" in item:
-            problem, message = item["error"]
-            raise ModelFileError(FileProblem[problem], message)
+            cached = _facts_from_item(item, str(path))
+            if cached is not None:
+                return cached
+        elif "error" in item:
+            error = _error_from_item(item)
+            if error is not None:
+                raise error
+        item.pop("facts", None)
+        item.pop("error", None)
         try:
             facts = read_model_facts(path)
         except ModelFileError as exc:
@@ -90,7 +99,7 @@ class FactsCache:
         with self._lock:
             item = self._items.get(str(path))
         if item and item.get("size") == st.st_size and item.get("mtime_ns") == st.st_mtime_ns and "facts" in item:
-            return ModelFacts(**{**item["facts"], "path": str(path)})
+            return _facts_from_item(item, str(path))
         return None
 
     def save(self) -> None:
@@ -106,3 +115,20 @@ class FactsCache:
             tmp.replace(self.path)
         except OSError as exc:
             log.warning("could not save the facts cache %s: %s", self.path, exc)
+
+
+def _facts_from_item(item: dict, path: str) -> ModelFacts | None:
+    """Facts from a cache entry, or None when the entry is damaged (then the file is read again)."""
+    try:
+        return ModelFacts(**{**item["facts"], "path": path})
+    except (TypeError, KeyError) as exc:
+        log.info("facts cache entry for %s unusable (%s); reading the file again", path, exc)
+        return None
+
+
+def _error_from_item(item: dict) -> ModelFileError | None:
+    try:
+        problem, message = item["error"]
+        return ModelFileError(FileProblem[problem], str(message))
+    except (TypeError, KeyError, ValueError):
+        return None

@@ -11,17 +11,19 @@ import collections
 import enum
 import functools
 import logging
+import math
+import mmap
 import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gemmacompare.models.chat_template import template_problem
+from gemmacompare.models.gguf_reader import GGUF_MAGIC, GGUFHeader, HeaderProblem, PastEnd, read_header
 from gemmacompare.models.reasoning_formats import reasoning_format_for_template, template_supports_thinking_switch
 
 log = logging.getLogger(__name__)
 
-GGUF_MAGIC = b"GGUF"
 SUPPORTED_GGUF_VERSIONS = (2, 3)
 
 
@@ -164,35 +166,18 @@ def _check_path(path: Path) -> int:
 
 
 def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> ModelFacts:
-    """Validate a GGUF file and read its facts. Raises ModelFileError."""
+    """Validate a GGUF file and read its facts. Raises ModelFileError.
+
+    The header is read within gguf_reader's HeaderLimits, so a hostile file
+    costs at most about a second and tens of MiB, whatever it declares.
+    """
     p = Path(path).expanduser()
     size = _check_path(p)
-    try:
-        reader = _summary_reader_class()(str(p))
-    except _PastTheEnd as exc:
-        raise ModelFileError(FileProblem.TRUNCATED, truncated_message(p.name, size, exc.needed, exc.exact)) from None
-    except Exception as exc:  # noqa: BLE001 - a damaged header can raise anything; it is never a crash
-        # The library's own words (often numpy's) mean nothing to a user; they go to the log in full.
-        log.info("gguf could not read %s", p, exc_info=True)
-        msg = str(exc)
-        if "mmap length is greater" in msg or isinstance(exc, IndexError):
-            raise ModelFileError(
-                FileProblem.TRUNCATED,
-                f"{p.name} is truncated ({size:,} bytes; its header points past the end); download it again.",
-            ) from None
-        raise ModelFileError(
-            FileProblem.CORRUPT,
-            f"{p.name} is a damaged GGUF file (its header cannot be read); download it again.",
-        ) from None
+    header = _read_header(p, size)
 
     def value(key: str, default=None):
-        fld = reader.fields.get(key)
-        if fld is None:
-            return default
-        try:
-            return fld.contents()
-        except Exception:  # a broken field is reported as missing, not a crash
-            return default
+        v = header.fields.get(key)
+        return default if v is None else v
 
     arch = value("general.architecture")
     if not isinstance(arch, str) or not arch:
@@ -200,13 +185,7 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
             FileProblem.CORRUPT, f"{p.name} has no general.architecture; it is not a usable llama.cpp model."
         )
 
-    params = 0
-    types: collections.Counter[str] = collections.Counter()
-    data_end = 0
-    for t in reader.tensors:
-        params += int(t.n_elements)
-        types[t.tensor_type.name] += int(t.n_elements)
-        data_end = max(data_end, int(t.data_offset) + int(t.n_bytes))
+    params, types, data_end = _tensor_totals(p.name, header)
     if data_end > size:
         raise ModelFileError(FileProblem.TRUNCATED, truncated_message(p.name, size, data_end, exact=True))
 
@@ -219,19 +198,20 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
 
     template = value("tokenizer.chat_template")
     template = template if isinstance(template, str) and template else None
+    name = value("general.name")
     fmt = reasoning_format_for_template(template)
     return ModelFacts(
         path=str(p),
         file_size=size,
         architecture=arch,
-        name=str(value("general.name", p.stem)),
+        name=name if isinstance(name, str) and name else p.stem,
         parameters=params,
         quantization=_quantization_name(value("general.file_type"), types),
         context_length=_int_or_none(value(f"{arch}.context_length")),
         chat_template=template,
         reasoning=fmt.name if fmt else None,
         thinking_switch=template_supports_thinking_switch(template),
-        gguf_version=int(value("GGUF.version", 0)),
+        gguf_version=header.version,
         tensor_types=dict(types),
         template_problem=template_problem(template) if template else None,
         synthetic=value("gemmacompare.synthetic") is True or str(value("general.name", "")).startswith("Synthetic "),
@@ -273,6 +253,54 @@ def architecture_layout(arch: str, value) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _read_header(p: Path, size: int) -> GGUFHeader:
+    try:
+        with p.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            return read_header(mm)
+    except PastEnd as exc:
+        raise ModelFileError(FileProblem.TRUNCATED, truncated_message(p.name, size, exc.needed, False)) from None
+    except HeaderProblem as exc:
+        log.info("gguf header of %s: %s", p, exc.reason)
+        if exc.over_limit:
+            raise ModelFileError(
+                FileProblem.CORRUPT,
+                f"{p.name} {exc.reason}, so it was not read; the file is damaged or not a real model, "
+                "pick another model.",
+            ) from None
+        raise ModelFileError(
+            FileProblem.CORRUPT, f"{p.name} is a damaged GGUF file (it {exc.reason}); download it again."
+        ) from None
+    except (OSError, ValueError) as exc:  # mmap of a special file, or a read error mid-way
+        log.info("could not map %s", p, exc_info=True)
+        raise ModelFileError(
+            FileProblem.UNREADABLE, f"{p.name} cannot be read as a file; check the file and try again."
+        ) from None
+
+
+def _tensor_totals(name: str, header: GGUFHeader) -> tuple[int, collections.Counter[str], int]:
+    """Parameters, elements per tensor type, and where the last tensor's data ends."""
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    params = 0
+    types: collections.Counter[str] = collections.Counter()
+    data_end = 0
+    for t in header.tensors:
+        try:
+            qtype = GGMLQuantizationType(t.type_id)
+            block_size, type_size = GGML_QUANT_SIZES[qtype]
+        except (KeyError, ValueError):
+            raise ModelFileError(
+                FileProblem.CORRUPT,
+                f"{name} is a damaged GGUF file (its tensor {t.name!r} has unknown type {t.type_id}); "
+                "download it again.",
+            ) from None
+        n_elements = math.prod(t.dims)
+        params += n_elements
+        types[qtype.name] += n_elements
+        data_end = max(data_end, header.data_offset + t.offset + n_elements * type_size // block_size)
+    return params, types, data_end
+
+
 def truncated_message(name: str, actual: int, needed: int, exact: bool) -> str:
     # Exact byte counts: a file cut by a few bytes has the same size in MiB.
     if exact:
@@ -280,19 +308,12 @@ def truncated_message(name: str, actual: int, needed: int, exact: bool) -> str:
     return f"{name} is truncated (it ends inside its header, after {actual:,} bytes); download it again."
 
 
-class _PastTheEnd(Exception):
-    """The header or the tensor table points past the end of the file."""
-
-    def __init__(self, needed: int, exact: bool) -> None:
-        super().__init__(needed)
-        self.needed = needed
-        self.exact = exact  # the whole file's size is known (tensor data), not only a lower bound
-
-
 def _int_or_none(v) -> int | None:
+    if isinstance(v, bool):
+        return None
     try:
         return int(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a string, a list, NaN or infinity from a header
         return None
 
 
@@ -302,78 +323,11 @@ def _quantization_name(file_type, types: collections.Counter[str]) -> str:
 
         name = LlamaFileType(int(file_type)).name
         return name.removeprefix("MOSTLY_")
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     if types:
         return types.most_common(1)[0][0]
     return "unknown"
-
-
-# Arrays longer than this (token lists, scores, merges) are skipped, not parsed:
-# gguf's reader builds one numpy view per element, which takes seconds on a
-# 262k-token vocabulary, and the facts we show never need them.
-_SKIP_ARRAYS_LONGER_THAN = 256
-
-
-@functools.lru_cache(maxsize=1)
-def _summary_reader_class():
-    import numpy as np
-    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType, GGUFReader, GGUFValueType
-
-    class SummaryReader(GGUFReader):
-        # gguf reads through numpy views of a memory map; reading past the end
-        # gives numpy errors ("When changing to a larger dtype...") that say
-        # nothing about the file. Check the bounds first and say how much is missing.
-        def _get(self, offset, dtype, count=1, override_order=None):
-            end = int(offset) + np.dtype(dtype).itemsize * int(count)
-            if end > len(self.data):
-                raise _PastTheEnd(end, exact=False)
-            return super()._get(offset, dtype, count, override_order)
-
-        def _build_tensors(self, start_offs, fields):
-            needed = 0
-            for fld in fields:
-                _name_len, _name, _n_dims, dims, raw_dtype, offset_tensor = fld.parts
-                try:
-                    block_size, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(int(raw_dtype[0]))]
-                except (KeyError, ValueError):
-                    continue  # the reader itself reports an unknown type
-                n_elems = int(np.prod(dims.astype(object)))
-                needed = max(needed, int(start_offs) + int(offset_tensor[0]) + n_elems * type_size // block_size)
-            if needed > len(self.data):
-                raise _PastTheEnd(needed, exact=True)
-            return super()._build_tensors(start_offs, fields)
-
-        def _get_field_parts(self, orig_offs, raw_type):
-            if raw_type != GGUFValueType.ARRAY:
-                return super()._get_field_parts(orig_offs, raw_type)
-            raw_itype = self._get(orig_offs, np.uint32)
-            alen = self._get(orig_offs + 4, np.uint64)
-            n = int(alen[0])
-            if n <= _SKIP_ARRAYS_LONGER_THAN:
-                return super()._get_field_parts(orig_offs, raw_type)
-            itype = GGUFValueType(int(raw_itype[0]))
-            offs = orig_offs + 12
-            end = len(self.data)
-            if itype == GGUFValueType.STRING:
-                view = memoryview(self.data)
-                unpack = struct.Struct("<Q").unpack_from
-                for _ in range(n):
-                    if offs + 8 > end:
-                        raise _PastTheEnd(offs + 8, exact=False)
-                    offs += 8 + unpack(view, offs)[0]
-                    if offs > end:
-                        raise _PastTheEnd(offs, exact=False)
-            else:
-                nptype = self.gguf_scalar_to_np.get(itype)
-                if nptype is None:
-                    return super()._get_field_parts(orig_offs, raw_type)
-                offs += n * np.dtype(nptype).itemsize
-            if offs > len(self.data):
-                raise _PastTheEnd(offs, exact=False)
-            return offs - orig_offs, [raw_itype, alen], [], [GGUFValueType.ARRAY, itype]
-
-    return SummaryReader
 
 
 @functools.lru_cache(maxsize=1)

@@ -308,13 +308,12 @@ class Suggestion:
 
 def load_suggestions(path: Path | None = None) -> list[Suggestion]:
     """resources/suggested_models.json; a broken file gives no suggestions (and a log line), never an error."""
-    import json  # noqa: PLC0415
-
     from gemmacompare.state.paths import resources_dir  # noqa: PLC0415
+    from gemmacompare.state.safe_json import load_json_bounded  # noqa: PLC0415
 
     path = path or resources_dir() / "suggested_models.json"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        doc = load_json_bounded(path, 1 << 20, what=path.name)
         return [Suggestion(str(m["label"]), str(m["repo"]), str(m.get("quant") or DEFAULT_QUANT),
                            str(m.get("file_pattern") or ""), str(m.get("note") or "")) for m in doc["models"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:

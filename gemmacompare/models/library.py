@@ -139,7 +139,10 @@ def _entry(c: Candidate, cache: FactsCache, notes: Notes, seen: set[str]) -> Lib
         notes.add(f"skipped {c.path}: {exc.strerror or exc}")
         return None
     arch = str(peek.get("general.architecture", "?"))
-    if arch in _NOT_CHAT_ARCHS or peek.get("general.type") in _NOT_CHAT_TYPES or int(peek.get("split.no", 0) or 0) > 0:
+    split_no = peek.get("split.no", 0)
+    # A header's values are a stranger's: split.no may be text or a float; only an int > 0 is a later shard.
+    if arch in _NOT_CHAT_ARCHS or peek.get("general.type") in _NOT_CHAT_TYPES \
+            or (isinstance(split_no, int) and split_no > 0):
         return None
     seen.add(key)
     known = cache.cached_facts(str(c.path), st)

@@ -16,13 +16,14 @@ shared notes "model-sources"):
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +84,13 @@ def _lmstudio_homes(home: Path) -> list[Path]:
 def _lmstudio_models(lm_home: Path) -> list[tuple[Path, str]]:
     found = [(lm_home / "models", "default")]
     try:
-        custom = json.loads((lm_home / "settings.json").read_text(encoding="utf-8")).get("downloadsFolder")
-    except (OSError, ValueError, AttributeError):
+        # LM Studio's file, read within limits: a damaged or hostile one costs its own setting only.
+        doc = load_json_bounded(lm_home / "settings.json", 1 << 20, what="LM Studio's settings.json")
+        custom = doc.get("downloadsFolder") if isinstance(doc, dict) else None
+    except OSError:
+        custom = None
+    except BadJSONError as exc:
+        log.info("%s: %s", lm_home, exc.message)
         custom = None
     if isinstance(custom, str) and custom.strip():
         found.insert(0, (Path(custom).expanduser(), "LM Studio settings"))

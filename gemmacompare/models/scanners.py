@@ -7,25 +7,30 @@ folders, malformed manifests and broken links are noted and skipped.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gemmacompare.models.locations import (
+    FOLDER,
     HF_LAYOUT,
     OLLAMA_LAYOUT,
     PUBLISHER_LAYOUT,
     Location,
 )
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 
 log = logging.getLogger(__name__)
 
 MAX_DEPTH = 6  # user folders and caches: deep enough for ORG/REPO/sub/file, shallow enough to stay quick
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 _OLLAMA_DEFAULT_HOST, _OLLAMA_DEFAULT_NS = "registry.ollama.ai", "library"
+# Ollama names blobs by content: anything else in a manifest ("../../x.gguf", "/etc/passwd") is not a blob.
+_OLLAMA_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+MAX_MANIFEST_BYTES = 1 << 20  # real manifests and image configs are under 2 KB
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,24 @@ class Notes:
 
 
 def walk_files(root: Path, notes: Notes, max_depth: int = MAX_DEPTH,
-               skip_dir: Callable[[str], bool] = lambda name: False) -> Iterator[Path]:
-    """Files under root, following folder symlinks once each (a link loop ends there)."""
+               skip_dir: Callable[[str], bool] = lambda name: False, contain: bool = True) -> Iterator[Path]:
+    """Files under root, following folder symlinks once each (a link loop ends there).
+
+    With contain (other tools' caches), a folder link that leads out of root is
+    not followed: one pointing at / would walk the whole file system. A folder
+    the user added may link anywhere (contain=False): they put the link there.
+    """
     seen: set[tuple[int, int]] = set()
+    try:
+        real_root = root.resolve()
+    except (OSError, RuntimeError):
+        return
+
+    def outside(path: str) -> bool:
+        try:
+            return not Path(path).resolve().is_relative_to(real_root)
+        except (OSError, RuntimeError):  # a loop or an unreadable link
+            return True
 
     def walk(folder: Path, depth: int) -> Iterator[Path]:
         try:
@@ -73,6 +93,9 @@ def walk_files(root: Path, notes: Notes, max_depth: int = MAX_DEPTH,
                 continue
             if is_dir:
                 if depth < max_depth and not e.name.startswith(".") and not skip_dir(e.name):
+                    if contain and e.is_symlink() and outside(e.path):
+                        notes.add(f"skipped {e.path}: a folder link out of {root}")
+                        continue
                     yield from walk(Path(e.path), depth + 1)
             elif is_file:
                 yield Path(e.path)
@@ -118,9 +141,12 @@ def scan_tree(root: Path, source: str, notes: Notes) -> Iterator[Candidate]:
     A hub-layout root inside (current llama.cpp's LLAMA_CACHE) is read as such."""
     yield from scan_hf_cache(root, source, notes)
     for f in _ggufs(walk_files(root, notes, skip_dir=lambda n: n.startswith("models--"))):
-        # Jan keeps <id>/model.gguf: the folder is the model's name.
-        name = f.parent.name if f.stem.lower() == "model" and f.parent != root else f.stem
-        yield Candidate(source, name, f, f.name)
+        yield Candidate(source, _tree_name(f, root), f, f.name)
+
+
+def _tree_name(f: Path, root: Path) -> str:
+    # Jan keeps <id>/model.gguf: the folder is the model's name.
+    return f.parent.name if f.stem.lower() == "model" and f.parent != root else f.stem
 
 
 def _ollama_name(host: str, namespace: str, model: str, tag: str) -> str:
@@ -142,30 +168,54 @@ def scan_ollama(root: Path, source: str, notes: Notes) -> Iterator[Candidate]:
             continue
         name = _ollama_name(*parts)
         try:
-            doc = json.loads(m.read_text(encoding="utf-8"))
+            doc = load_json_bounded(m, MAX_MANIFEST_BYTES, what=f"its manifest {m}")
             layers = doc["layers"]
             digests = [la["digest"] for la in layers if la.get("mediaType") == OLLAMA_MODEL_LAYER]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            notes.add(f"skipped Ollama model {name}: its manifest {m} is unreadable ({type(exc).__name__})")
+        except BadJSONError as exc:
+            notes.add(f"skipped Ollama model {name} (unreadable): {exc.message}")
+            continue
+        except (OSError, KeyError, TypeError, AttributeError) as exc:
+            notes.add(f"skipped Ollama model {name}: its manifest {m} is unreadable "
+                      f"({type(exc).__name__})")
             continue
         if not digests:
             notes.add(f"skipped Ollama model {name}: no single GGUF layer")
             continue
-        digest = str(digests[0])
-        blob = root / "blobs" / digest.replace(":", "-")
+        blob = ollama_blob(root, digests[0])
+        if blob is None:
+            notes.add(f"skipped Ollama model {name}: its manifest names a model layer that is not "
+                      "a sha256 digest of a blob")
+            continue
         if not blob.is_file():
             notes.add(f"skipped Ollama model {name}: its blob {blob.name} is missing")
             continue
         yield Candidate(source, name, blob, "", _ollama_file_type(root, doc))
 
 
+def ollama_blob(root: Path, digest: object) -> Path | None:
+    """The blob file a manifest digest names, or None unless it is "sha256:" + 64 hex digits
+    and the file (links followed) lies inside root/blobs."""
+    if not isinstance(digest, str) or not _OLLAMA_DIGEST.fullmatch(digest):
+        return None
+    blobs = root / "blobs"
+    blob = blobs / digest.replace(":", "-")
+    try:
+        if blob.exists() and not blob.resolve().is_relative_to(blobs.resolve()):
+            return None  # a blob that links out of the store is not Ollama's
+    except (OSError, RuntimeError):
+        return None
+    return blob
+
+
 def _ollama_file_type(root: Path, manifest: dict) -> str:
     """Ollama records the quantisation in the image config ({"file_type": "Q4_K_M", ...})."""
     try:
-        digest = manifest["config"]["digest"]
-        config = json.loads((root / "blobs" / digest.replace(":", "-")).read_text(encoding="utf-8"))
-        return str(config.get("file_type") or "")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        blob = ollama_blob(root, manifest["config"]["digest"])
+        if blob is None:
+            return ""
+        config = load_json_bounded(blob, MAX_MANIFEST_BYTES, what=f"Ollama config {blob.name}")
+        return str(config.get("file_type") or "")[:64]  # a label, not a story
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # ValueError: BadJSONError too
         return ""
 
 
@@ -173,4 +223,12 @@ SCANNERS = {HF_LAYOUT: scan_hf_cache, OLLAMA_LAYOUT: scan_ollama, PUBLISHER_LAYO
 
 
 def scan_location(loc: Location, notes: Notes) -> Iterator[Candidate]:
+    if loc.source == FOLDER:  # the user's own folder: their links are followed wherever they lead
+        return _ggufs_in_user_folder(loc.root, loc.source, notes)
     return SCANNERS.get(loc.layout, scan_tree)(loc.root, loc.source, notes)
+
+
+def _ggufs_in_user_folder(root: Path, source: str, notes: Notes) -> Iterator[Candidate]:
+    yield from scan_hf_cache(root, source, notes)
+    for f in _ggufs(walk_files(root, notes, skip_dir=lambda n: n.startswith("models--"), contain=False)):
+        yield Candidate(source, _tree_name(f, root), f, f.name)

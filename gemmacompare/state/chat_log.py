@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gemmacompare.state.paths import app_dirs, private_dir, private_file
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+
+MAX_LINE_BYTES = 64 << 20  # one message and its answer; a longer line is damaged
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +51,9 @@ class ChatLog:
         out = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash; the rest is still good
+                out.append(load_json_bounded(line.encode("utf-8"), MAX_LINE_BYTES, what="a chat history line"))
+            except BadJSONError:
+                continue  # a line cut by a crash (or damaged); the rest is still good
         return out
 
 

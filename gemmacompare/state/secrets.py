@@ -20,6 +20,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gemmacompare.state.paths import app_dirs, private_file, write_private_text
+from gemmacompare.state.safe_json import load_json_bounded
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ def _read_file() -> dict[str, str]:
         return {}
     try:
         private_file(path)  # an older or hand-made file gets 0600 too
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_bounded(path, 1 << 20, what=path.name)  # bounded: a damaged file must not hang or crash
     except (OSError, ValueError):
         log.warning("the API key file %s is unreadable; ignoring it", path)
         return {}

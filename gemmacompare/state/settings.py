@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gemmacompare.state import defaults
 from gemmacompare.state.paths import app_dirs, write_private_text
+from gemmacompare.state.safe_json import load_json_bounded
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +147,15 @@ class LoadedSettings:
     backup: Path | None = None
 
 
+MAX_SETTINGS_BYTES = 4 << 20  # a few KB in practice; a bigger file is damaged
+
+
 def load_settings(path: Path | None = None) -> LoadedSettings:
     path = path or settings_path()
     if not path.exists():
         return LoadedSettings(AppSettings())
     try:
-        return LoadedSettings(settings_from_dict(json.loads(path.read_text(encoding="utf-8"))))
+        return LoadedSettings(settings_from_dict(load_json_bounded(path, MAX_SETTINGS_BYTES, what=path.name)))
     except Exception as exc:  # noqa: BLE001 - any unusable file means defaults, never a crash
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
