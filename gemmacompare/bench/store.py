@@ -254,6 +254,8 @@ class BenchStore:
         try:
             with self._lock:
                 return self._db.execute(sql, params).fetchall()
+        except sqlite3.ProgrammingError:
+            raise  # a closed store is a mistake of ours, not damage to the file
         except sqlite3.DatabaseError as exc:
             log.info("bench history %s: %s", self.path, exc)
             raise BenchStoreError(f"The benchmark history {self.path} cannot be read (damaged); move it away to "
