@@ -21,17 +21,20 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from gemmacompare.engine import protocol as p  # noqa: E402
+from engine_speed import speed_args  # noqa: E402
+
+from gemmacompare.bench.records import BenchConfig  # noqa: E402
 from gemmacompare.bench.runner import BenchRunner, build_command, create_run  # noqa: E402
 from gemmacompare.bench.store import BenchStore  # noqa: E402
-from gemmacompare.bench.records import BenchConfig  # noqa: E402
-from gemmacompare.engine.modes import FAIR  # noqa: E402
-from gemmacompare.engine.modes import threads_for_mode  # noqa: E402
-from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
-from gemmacompare.engine.metrics import RunRecord  # noqa: E402
-from gemmacompare.state.paths import use_scratch_home  # noqa: E402
 from gemmacompare.bench.tasks import load_task_file  # noqa: E402
-from engine_speed import speed_args  # noqa: E402
+from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
+from gemmacompare.engine.metrics import RunRecord  # noqa: E402
+from gemmacompare.engine.modes import (
+    FAIR,  # noqa: E402
+    threads_for_mode,  # noqa: E402
+)
+from gemmacompare.state.paths import use_scratch_home  # noqa: E402
 
 PROMPT = "Write a long story about a dragon who learns to bake bread in a small mountain village."
 

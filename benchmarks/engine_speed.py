@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
-from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
 
 PROMPT = "Once upon a time, in a small village by the sea, there lived"

@@ -20,8 +20,8 @@ import os
 import time
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.model_worker import ModelWorker
-from gemmacompare.engine.worker import TOKEN_FLUSH_S
+from gemmacompare.engine.local.child import TOKEN_FLUSH_S
+from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.models.gguf_file import read_model_facts
 
 THINKING = (
@@ -234,12 +234,12 @@ class LagProbe:
 
 def run_replay(args, t_process_start: float, pump) -> int:
     import psutil
-    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
     import gemmacompare.ui.pane_runner as pane_runner
-    from gemmacompare.engine.remote import engine_for
-    from gemmacompare.engine.server_ref import is_server_ref
+    from gemmacompare.engine.participant import engine_for
+    from gemmacompare.engine.remote.server_ref import is_server_ref
 
     ReplayWorker.rate = args.rate
     ReplayWorker.n_tokens = n_tokens = int(args.rate * args.seconds)

@@ -169,7 +169,6 @@ def main() -> int:
 
         return run_replay(args, T_PROCESS_START, pump)
 
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     app = QApplication(sys.argv)

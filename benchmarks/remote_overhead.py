@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
 from gemmacompare.engine.metrics import RunRecord  # noqa: E402
-from gemmacompare.engine.remote import RemoteWorker  # noqa: E402
+from gemmacompare.engine.remote.worker import RemoteWorker  # noqa: E402
 from gemmacompare.models.demo import smollm2_path  # noqa: E402
 from tests.fake_servers import free_port, start_llama_cpp_server, stop_process, wait_until_serving  # noqa: E402
 

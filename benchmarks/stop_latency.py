@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.models.demo import resolve_model_arg  # noqa: E402
-from gemmacompare.engine.model_worker import ModelWorker  # noqa: E402
 
 
 def stop_latency(worker: ModelWorker, cmd: p.GenerateCommand, after_s: float) -> tuple[float, str, bool]:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
-from gemmacompare.engine.remote import request_body  # noqa: E402
+from gemmacompare.engine.remote.request import request_body  # noqa: E402
 from gemmacompare.models.demo import smollm2_path  # noqa: E402
 
 OUT = ROOT / "tests" / "data" / "llama-server"

@@ -47,7 +47,7 @@ def test_no_door_schedules_models_itself():
 
     contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
     doors = next(c for c in contracts if c["name"] == "Doors use the compare session, not the workers")
-    assert "gemmacompare.engine.model_worker" in doors["forbidden_modules"]
+    assert "gemmacompare.engine.local.model_worker" in doors["forbidden_modules"]
     offenders = []
     for pkg in ("ui", "cli", "bench", "arena"):
         for path in sorted((PACKAGE / pkg).rglob("*.py")):

@@ -7,8 +7,10 @@ import re
 import sqlite3
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QAbstractButton,
     QComboBox,
@@ -19,10 +21,8 @@ from PySide6.QtWidgets import (
     QTextEdit,
     QWidget,
 )
-import pyqtgraph as pg
-from PySide6.QtGui import QAction
 
-from gemmacompare.arena.battles import SideDraw, VoteCounts, ONE_BETTER, TWO_BETTER, Battle, Side, Contender
+from gemmacompare.arena.battles import ONE_BETTER, TWO_BETTER, Battle, Contender, Side, SideDraw, VoteCounts
 from gemmacompare.arena.store import ArenaStore, default_db_path
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.state.settings import load_settings

@@ -17,12 +17,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gemmacompare.cli.main import main
-from gemmacompare.engine import protocol as p
-from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
 from gemmacompare.bench.export import items_csv, markdown_report, summary_csv, to_json
-from gemmacompare.bench.stats import summarize_run
-from gemmacompare.bench.store import BenchStore, default_db_path
 from gemmacompare.bench.records import (
     STATUS_DONE,
     STATUS_INTERRUPTED,
@@ -30,6 +25,11 @@ from gemmacompare.bench.records import (
     STATUS_STOPPED,
     BenchConfig,
 )
+from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
+from gemmacompare.bench.stats import summarize_run
+from gemmacompare.bench.store import BenchStore, default_db_path
+from gemmacompare.cli.main import main
+from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import threads_for_mode
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
+from gemmacompare.bench.records import STATUS_STOPPED
 from gemmacompare.bench.runner import BenchOutcome
 from gemmacompare.bench.store import BenchStore
-from gemmacompare.bench.records import STATUS_STOPPED
 
 pytestmark = pytest.mark.gui
 

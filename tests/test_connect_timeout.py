@@ -10,7 +10,7 @@ import time
 import pytest
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.remote import RemoteWorker
+from gemmacompare.engine.remote.worker import RemoteWorker
 from gemmacompare.engine.run_settings import ServerSettings
 from tests.fake_servers import FullBacklogListener
 

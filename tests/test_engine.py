@@ -10,10 +10,10 @@ import time
 import pytest
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.local.model_worker import ModelWorker
+from gemmacompare.engine.metrics import RunRecord, compute_stats
 from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.engine.session import CompareSession
-from gemmacompare.engine.model_worker import ModelWorker
-from gemmacompare.engine.metrics import RunRecord, compute_stats
 
 PROMPT = (p.ChatMessage("user", "Name three primary colours."),)
 GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
@@ -199,7 +199,6 @@ def test_stop_during_prefill(pair):
 
 def test_killed_worker_reports_and_other_model_finishes(pair):
     victim = pair.worker(0)
-    results: dict[int, RunRecord] = {}
 
     def on_event(i, ev):
         if i == 0 and isinstance(ev, p.Token) and ev.index == 2:

@@ -324,7 +324,7 @@ def test_memory_chart_shows_llama_cpp_device_memory_where_nvml_has_none(qtbot, d
     The run is real; only pane A's load log is a Vulkan one (no GPU here)."""
     from dataclasses import replace
 
-    from gemmacompare.engine.llama_runtime import parse_load_log
+    from gemmacompare.engine.local.llama_runtime import parse_load_log
 
     w = make_window(qtbot)
     set_short(w, 8)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from gemmacompare.models import hub
-from gemmacompare.models.hub import ChoiceNeeded, DownloadCancelled, HubError, download, list_models, pick_model
 from gemmacompare.models.gguf_file import human_bytes
+from gemmacompare.models.hub import ChoiceNeeded, DownloadCancelled, HubError, download, list_models, pick_model
 from gemmacompare.models.library import scan_library
 from gemmacompare.models.locations import default_locations
 from tests.hub_server import FakeHub, HubFile, HubRepo

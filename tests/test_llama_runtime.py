@@ -8,7 +8,7 @@ llama-kv-cache.cpp and llama-context.cpp of the vendored llama.cpp).
 
 from __future__ import annotations
 
-from gemmacompare.engine.llama_runtime import backend_name, cpu_variant, parse_load_log, runtime_info
+from gemmacompare.engine.local.llama_runtime import backend_name, cpu_variant, parse_load_log, runtime_info
 
 MIB = 1024 * 1024
 
@@ -77,7 +77,7 @@ def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
     from types import SimpleNamespace
 
     from gemmacompare.engine.metrics import RunStats
-    from gemmacompare.engine.stats_table import stats_rows
+    from gemmacompare.engine.report.stats_table import stats_rows
 
     vulkan = parse_load_log("load_tensors: offloaded 31/31 layers to GPU\n"
                             "load_tensors:      Vulkan0 model buffer size =    85.00 MiB\n"

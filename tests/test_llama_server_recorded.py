@@ -12,8 +12,8 @@ import json
 import pytest
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.remote import list_models
-from gemmacompare.engine.server_ref import parse_server_ref
+from gemmacompare.engine.remote.client import list_models
+from gemmacompare.engine.remote.server_ref import parse_server_ref
 from tests.fake_servers import recorded_events, recorded_response
 from tests.test_remote import FAST, assert_one_sentence, load_error, run
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.engine.prompts import render_chat
-from gemmacompare.models.chat_template import TemplateError
+from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.protocol import ChatMessage
+from gemmacompare.models.chat_template import TemplateError
 
 MSGS = (ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "2+2?"))
 

@@ -12,10 +12,11 @@ import pytest
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.remote import RemoteWorker, request_body
+from gemmacompare.engine.remote.request import request_body
+from gemmacompare.engine.remote.server_ref import ServerRefError, parse_server_ref
+from gemmacompare.engine.remote.sse import SSEParser
+from gemmacompare.engine.remote.worker import RemoteWorker
 from gemmacompare.engine.run_settings import ServerSettings
-from gemmacompare.engine.server_ref import ServerRefError, parse_server_ref
-from gemmacompare.engine.sse import SSEParser
 from tests.fake_servers import SHAPE_TIMINGS, free_port, stalling_listener
 
 FAST = ServerSettings(connect_timeout_s=2, first_byte_timeout_s=1.0, idle_timeout_s=0.6)

@@ -19,9 +19,9 @@ from gemmacompare.bench.records import BenchConfig
 from gemmacompare.bench.runner import run_benchmark
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.session import CompareSession
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.remote import RemoteWorker
+from gemmacompare.engine.remote.worker import RemoteWorker
+from gemmacompare.engine.session import CompareSession
 
 PROMPT = "Name three colours of the rainbow."
 N = 24

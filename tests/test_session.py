@@ -49,8 +49,8 @@ def cmd(i: int, n_threads: int | None = None) -> p.GenerateCommand:
 
 
 def test_every_participant_kind_implements_the_interface():
-    from gemmacompare.engine.model_worker import ModelWorker
-    from gemmacompare.engine.remote import RemoteWorker
+    from gemmacompare.engine.local.model_worker import ModelWorker
+    from gemmacompare.engine.remote.worker import RemoteWorker
 
     assert isinstance(ModelWorker("A"), Participant)
     assert isinstance(RemoteWorker("B"), Participant)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gemmacompare.engine.metrics import RunStats
-from gemmacompare.engine.speed_summary import speed_summary
-from gemmacompare.engine.stats_table import STAT_ROWS
+from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.report.stats_table import STAT_ROWS
 
 BASE = RunStats(
     n_prompt=20, prefill_ms=50.0, prefill_tps=400.0, ttft_s=0.1, time_to_answer_s=None, gen_tps=None,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.model_worker import ModelWorker
 from gemmacompare.models.gguf_file import ModelFacts, read_model_facts
 from gemmacompare.models.synthetic import build
 from gemmacompare.models.synthetic_presets import PRESETS

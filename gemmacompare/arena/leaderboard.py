@@ -21,7 +21,7 @@ from gemmacompare.arena.ratings import (
     bradley_terry,
     online_elo,
 )
-from gemmacompare.engine.stats_table import markdown_table, text_table
+from gemmacompare.engine.report.stats_table import markdown_table, text_table
 
 METHOD = (f"Bradley–Terry maximum likelihood over all counted votes (ties and 'both bad' = half a win each way; "
           f"each model drew {DEFAULT_PRIOR_GAMES:g} virtual game against a 1000 reference so all-wins stays finite), "

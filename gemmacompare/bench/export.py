@@ -17,10 +17,10 @@ import json
 import logging
 from pathlib import Path
 
-from gemmacompare.bench.stats import METRICS, ModelSummary, summarize_run, summary_table
 from gemmacompare.bench.records import StoredRun
+from gemmacompare.bench.stats import METRICS, ModelSummary, summarize_run, summary_table
 from gemmacompare.engine.machine import HASH_METHOD
-from gemmacompare.engine.stats_table import markdown_table
+from gemmacompare.engine.report.stats_table import markdown_table
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from gemmacompare.bench.tasks import Task
 from gemmacompare.engine.modes import FAIR
-from gemmacompare.engine.server_ref import is_server_ref, model_label
+from gemmacompare.engine.remote.server_ref import is_server_ref, model_label
 from gemmacompare.state import defaults
 
 STATUS_RUNNING = "running"

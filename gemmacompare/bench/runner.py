@@ -18,8 +18,6 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from gemmacompare.engine import protocol as p
-from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import (
     STATUS_DONE,
     STATUS_FAILED,
@@ -30,15 +28,17 @@ from gemmacompare.bench.records import (
     ModelInfo,
     StoredRun,
 )
+from gemmacompare.bench.scoring import score
+from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.tasks import Task, load_suite
+from gemmacompare.engine import protocol as p
 from gemmacompare.engine.machine import file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, default_threads
+from gemmacompare.engine.remote.server_ref import is_server_ref
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings
 from gemmacompare.engine.session import CompareSession
-from gemmacompare.engine.server_ref import is_server_ref
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
-from gemmacompare.bench.scoring import score
-from gemmacompare.bench.tasks import Task, load_suite
 
 log = logging.getLogger(__name__)
 

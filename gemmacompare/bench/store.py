@@ -27,8 +27,8 @@ from gemmacompare.bench.records import (
     ModelInfo,
     StoredRun,
 )
-from gemmacompare.state.paths import app_dirs, private_dir, private_file
 from gemmacompare.bench.tasks import Task
+from gemmacompare.state.paths import app_dirs, private_dir, private_file
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from gemmacompare.state.paths import resources_dir
 from gemmacompare.bench.scoring import (
     CHOICE_LETTERS,
     MATCH_CHOICE,
@@ -33,6 +32,7 @@ from gemmacompare.bench.scoring import (
     parse_number,
     regex_problem,
 )
+from gemmacompare.state.paths import resources_dir
 
 log = logging.getLogger(__name__)
 

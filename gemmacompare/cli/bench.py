@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
-from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
 from gemmacompare.bench.export import write_exports
+from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
+from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
-from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
-from gemmacompare.engine.server_ref import model_label
-from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
-from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine.stats_table import text_table
 from gemmacompare.bench.tasks import TaskFileError
+from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
+from gemmacompare.engine.remote.server_ref import model_label
+from gemmacompare.engine.report.stats_table import text_table
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, int_at_least
 from gemmacompare.cli.server_args import add_server_args
-from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
-
+from gemmacompare.engine.modes import FAIR, RACE
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)

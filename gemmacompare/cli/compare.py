@@ -11,15 +11,15 @@ from dataclasses import asdict
 from pathlib import Path
 
 from gemmacompare.cli.args import value_for
+from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
+from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import RACE
+from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.report.stats_table import stats_rows, text_table
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
-from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
-from gemmacompare.engine.speed_summary import speed_summary
-from gemmacompare.engine.stats_table import stats_rows, text_table
-from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.state.defaults import MAX_MODELS
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import json
 import sys
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.llama_runtime import RuntimeInfo, runtime_info
+from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.state.untrusted import terminal_safe
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from gemmacompare.cli.args import add_llama_args, int_at_least, per_model
+from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.modes import MODES, RACE
 from gemmacompare.state import defaults
 

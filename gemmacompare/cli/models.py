@@ -6,7 +6,7 @@ import json
 import sys
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.stats_table import text_table
+from gemmacompare.engine.report.stats_table import text_table
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.library import scan_library
 from gemmacompare.state.settings import load_settings

@@ -9,9 +9,8 @@ from typing import Sequence
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.model_refs import resolve_models
-from gemmacompare.engine.remote import RemoteError, display_name, list_models
-from gemmacompare.engine.run_settings import ServerSettings
-from gemmacompare.engine.server_ref import (
+from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
+from gemmacompare.engine.remote.server_ref import (
     OLLAMA_PREFIX,
     ServerRef,
     ServerRefError,
@@ -19,7 +18,8 @@ from gemmacompare.engine.server_ref import (
     ollama_base_url,
     parse_server_ref,
 )
-from gemmacompare.engine.stats_table import text_table
+from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.secrets import find_api_key
 
 

@@ -95,7 +95,7 @@ class RunStats:
     llama_n_eval: int | None
     llama_prompt_tps: float | None
     llama_eval_tps: float | None
-    # A model on a server (engine/remote.py): counts are the server's, times the client's.
+    # A model on a server (engine/remote/): counts are the server's, times the client's.
     remote: bool = False
     n_chunks: int | None = None  # text deltas received; chunks are not tokens
     chunk_rate: float | None = None  # chunks/s, first -> last chunk (what the live chart shows)

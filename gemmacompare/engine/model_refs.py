@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 from typing import Sequence
 
-from gemmacompare.engine.remote import RemoteError, list_models
+from gemmacompare.engine.remote.client import RemoteError, list_models
+from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRef, is_server_ref, ollama_base_url
 from gemmacompare.engine.run_settings import ServerSettings
-from gemmacompare.engine.server_ref import OLLAMA_PREFIX, ServerRef, is_server_ref, ollama_base_url
 from gemmacompare.models.library import (
     AmbiguousModelRef,
     LibraryScan,

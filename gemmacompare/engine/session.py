@@ -110,7 +110,7 @@ class CompareSession:
     def add_slot(self, label: str) -> int:
         if len(self.slots) >= MAX_MODELS:
             raise ValueError(f"At most {MAX_MODELS} models can be compared at once.")
-        from gemmacompare.engine.model_worker import ModelWorker
+        from gemmacompare.engine.local.model_worker import ModelWorker
 
         self.slots.append(Slot(label, ModelWorker(label)))
         return len(self.slots) - 1

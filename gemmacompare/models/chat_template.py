@@ -12,7 +12,6 @@ import datetime
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-
 MAX_TEMPLATE_CHARS = 256 * 1024  # the longest real chat templates are under 100 KB; parsing this many takes ~0.6 s
 
 

@@ -270,7 +270,7 @@ def _read_header(p: Path, size: int) -> GGUFHeader:
         raise ModelFileError(
             FileProblem.CORRUPT, f"{p.name} is a damaged GGUF file (it {exc.reason}); download it again."
         ) from None
-    except (OSError, ValueError) as exc:  # mmap of a special file, or a read error mid-way
+    except (OSError, ValueError):  # mmap of a special file, or a read error mid-way
         log.info("could not map %s", p, exc_info=True)
         raise ModelFileError(
             FileProblem.UNREADABLE, f"{p.name} cannot be read as a file; check the file and try again."

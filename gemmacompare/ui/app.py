@@ -7,9 +7,8 @@ import sys
 
 
 def run_app(models: list[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication
-
     import qasync
+    from PySide6.QtWidgets import QApplication
 
     from gemmacompare.state.settings import load_settings
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.arena.battles import BOTH_BAD, OUTCOME_LABELS, OUTCOMES, ONE_BETTER, TIE, TWO_BETTER, VoteCounts
+from gemmacompare.arena.battles import BOTH_BAD, ONE_BETTER, OUTCOME_LABELS, OUTCOMES, TIE, TWO_BETTER, VoteCounts
 
 HELP = ("Blind arena: which model sits left (Model 1) or right (Model 2) is drawn at random for every prompt, "
         "and names stay hidden until you vote. Speed curves and stats stay visible: speed is part of what "

@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from gemmacompare.bench.stats import summarize_model
 from gemmacompare.bench.records import ItemResult, StoredRun
+from gemmacompare.bench.stats import summarize_model
 
 from .charts import style_plots
 from .theme import PANE_COLOURS

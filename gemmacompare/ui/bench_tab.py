@@ -34,10 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.export import write_exports
-from gemmacompare.bench.stats import summarize_run, summary_table
-from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.records import (
     STATUS_INTERRUPTED,
     STATUS_STOPPED,
@@ -46,9 +43,12 @@ from gemmacompare.bench.records import (
     ItemResult,
     StoredRun,
 )
-from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
+from gemmacompare.bench.stats import summarize_run, summary_table
+from gemmacompare.bench.store import BenchStore
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
-from gemmacompare.engine.server_ref import model_label
+from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.engine.remote.server_ref import model_label
 
 from .bench_charts import BenchCharts, write_chart_pngs
 

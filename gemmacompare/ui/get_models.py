@@ -218,7 +218,7 @@ class GetModelsDialog(QDialog):
                 result = download(model, self.relay.progress.emit, cancel)
             except HubError as exc:
                 result = exc
-            except Exception as exc:  # noqa: BLE001 - never a dead thread; detail goes to the log
+            except Exception:  # noqa: BLE001 - never a dead thread; detail goes to the log
                 log.exception("download failed")
                 result = HubError(f"The download of {model.filename} failed unexpectedly; try again (details in the log).")
             self.relay.finished.emit(result)

@@ -31,25 +31,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.state.chat_log import ChatLog
-from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.engine.modes import FAIR, RACE, default_threads
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.model_refs import resolve_model
+from gemmacompare.engine.modes import FAIR, RACE, default_threads
+from gemmacompare.engine.remote.server_ref import is_server_ref
+from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
 from gemmacompare.models.demo import demo_models
-from gemmacompare.engine.server_ref import is_server_ref
-from gemmacompare.engine.model_refs import resolve_model
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
-from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.state.chat_log import ChatLog
+from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
-from gemmacompare.engine.speed_summary import speed_summary
-from gemmacompare.engine.stats_table import markdown_table, stats_rows
 
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
-from .gc_guard import collect_in_gui_thread_only
 from .charts import LiveCharts
+from .gc_guard import collect_in_gui_thread_only
 from .get_models import GetModelsDialog
 from .pane import ModelPane
 from .session_runner import SessionRunner

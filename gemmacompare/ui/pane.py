@@ -24,11 +24,11 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.participant import Participant
+from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import RunStarted
-from gemmacompare.engine.server_ref import ServerRefError, is_server_ref, parse_server_ref
-from gemmacompare.models.library import LibraryScan
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
+from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.settings import PaneSettings
 
 from .charts import GrowingArray, SeriesData

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.remote import RemoteError, display_name, list_models
+from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
+from gemmacompare.engine.remote.server_ref import ServerRef, ServerRefError, parse_server_ref
 from gemmacompare.engine.run_settings import ServerSettings
-from gemmacompare.engine.server_ref import ServerRef, ServerRefError, parse_server_ref
 from gemmacompare.state.secrets import (
     KEYRING,
     SecretStoreError,

@@ -22,12 +22,12 @@ from collections import deque
 from multiprocessing.connection import Connection
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
+from gemmacompare.engine.local.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
+from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
-from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
-from gemmacompare.engine.prompts import render_chat
-from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.engine.reasoning import ReasoningSplitter
+from gemmacompare.models.chat_template import TemplateError
+from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class _Worker:
             return
         import llama_cpp
 
-        from gemmacompare.engine.llama_context import LoadError, open_context
+        from gemmacompare.engine.local.llama_context import LoadError, open_context
 
         load_backends()
         if self._load_log is None:

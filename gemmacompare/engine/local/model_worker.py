@@ -18,7 +18,7 @@ import time
 from typing import Iterator
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.worker import worker_main
+from gemmacompare.engine.local.child import worker_main
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def describe_exit(exitcode: int | None) -> str:
 
 
 class ModelWorker:
-    remote = False  # RemoteWorker (engine/remote.py) has this interface with remote = True
+    remote = False  # RemoteWorker (engine/remote/) has this interface with remote = True
 
     def __init__(self, label: str = "") -> None:
         self.label = label

@@ -1,0 +1,1 @@
+"""Models on servers: the client, request bodies, the stream parser and RemoteWorker."""

@@ -1,0 +1,275 @@
+"""One streamed request: its watchdog checks and the stream's translation into events."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Iterator
+
+import httpx
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.reasoning import THINKING, ReasoningSplitter
+from gemmacompare.engine.remote.client import (
+    describe_http_error,
+    describe_transport_error,
+    first_byte_message,
+    read_limited,
+    server_message,
+)
+from gemmacompare.engine.remote.request import is_ollama, request_body
+from gemmacompare.engine.remote.sse import SSEError, iter_events
+from gemmacompare.state.secrets import redact
+
+if TYPE_CHECKING:
+    from gemmacompare.engine.remote.worker import RemoteWorker
+
+log = logging.getLogger(__name__)
+
+_FINISH = {"stop": p.STOP_EOS, "length": p.STOP_MAX_TOKENS, "eos": p.STOP_EOS}
+
+
+class StreamRun:
+    """One streamed request: its watchdog and its event translation."""
+
+    def __init__(self, worker: RemoteWorker, cmd: p.GenerateCommand) -> None:
+        self.w = worker
+        self.cmd = cmd
+        self.done = threading.Event()
+        self.aborted = False
+        self.t_send = time.monotonic()
+        self.t_sent: float | None = None  # the request fully written to the socket
+        self.t_headers: float | None = None
+        self.t_activity = self.t_send
+        self.n_chunks = 0
+        self.usage: dict | None = None
+        self.timings: dict | None = None
+        self.ollama: dict | None = None
+        self.finish_reason: str | None = None
+
+    # --- watchdog ----------------------------------------------------------
+
+    def check(self) -> None:
+        """Abort once when the first byte or the next one is overdue."""
+        if self.aborted:
+            return
+        st, now = self.w.settings, time.monotonic()
+        if self.t_headers is None:
+            if now - self.t_send > st.first_byte_timeout_s:
+                self.aborted = True
+                self.w._abort("first_byte")
+        elif now - self.t_activity > st.idle_timeout_s:
+            self.aborted = True
+            self.w._abort("idle")
+
+    # --- events ------------------------------------------------------------
+
+    def events(self) -> Iterator[p.Event]:
+        w, cmd = self.w, self.cmd
+        ref = w.ref
+        path = "/completions" if cmd.raw_prompt is not None else "/chat/completions"
+        body = request_body(cmd, w.model.id, is_ollama(ref, w.model))
+        self.splitter = ReasoningSplitter()
+        # Chunks whose text may start a marker wait here until the splitter
+        # knows their phase: (index, arrival time).
+        self.waiting: deque[tuple[int, float]] = deque()
+        self.index = 0
+        try:
+            with w._client.stream("POST", f"{ref.base_url}{path}", json=body,
+                                  extensions={"trace": w._trace}) as resp:
+                self.t_headers = self.t_activity = time.monotonic()
+                if resp.status_code != 200:
+                    text = read_limited(resp)
+                    yield self._error(describe_http_error(ref, resp.status_code, text, w.model.id), text)
+                    return
+                ctype = resp.headers.get("content-type", "")
+                if "text/event-stream" not in ctype:
+                    text = read_limited(resp)
+                    msg = server_message(text)
+                    detail = f"content-type {ctype!r}: {text[:2000]}"
+                    if msg:
+                        yield self._error(f"The server at {ref.base_url} answered with an error: {msg}.", detail)
+                    else:
+                        yield self._error(
+                            f"The server at {ref.base_url} did not answer with an event stream "
+                            f"({ctype.split(';')[0] or 'no content type'}); check the base URL.", detail)
+                    return
+                yield from self._stream(resp)
+        except SSEError as exc:
+            yield self._error(f"The server at {ref.base_url} sent something that is not an event stream; "
+                              "check the base URL.", str(exc))
+        except httpx.HTTPError as exc:
+            reason = w._abort_reason
+            log.info("%s: %r (abort reason %s)", w.label, exc, reason)
+            if reason is not None:
+                yield from self._aborted(reason)
+            elif self.t_headers is None:
+                yield self._error(describe_transport_error(ref, exc, w.settings), repr(exc))
+            else:
+                yield from self._ended_early(repr(exc))
+
+    def _stream(self, resp: httpx.Response) -> Iterator[p.Event]:
+        w = self.w
+        ended = False
+        for ev in iter_events(resp.iter_raw()):
+            self.t_activity = ev.t
+            if ev.comment:
+                continue
+            if ev.event == "error":
+                yield self._error(self._stream_error_text(ev.data), ev.data[:2000])
+                return
+            data = ev.data.strip()
+            if data == "[DONE]":
+                ended = True
+                break
+            try:
+                obj = json.loads(data)
+            except ValueError:
+                yield self._error(f"The server at {w.ref.base_url} sent a chunk that is not JSON; "
+                                  "it may not be an OpenAI-compatible server.", data[:2000])
+                return
+            if not isinstance(obj, dict):
+                yield self._error(f"The server at {w.ref.base_url} sent a chunk of the wrong shape; "
+                                  "it may not be an OpenAI-compatible server.", data[:2000])
+                return
+            if "error" in obj:
+                yield self._error(self._stream_error_text(data), data[:2000])
+                return
+            yield from self._chunk(obj, ev.t)
+        if w._abort_reason is not None:
+            yield from self._aborted(w._abort_reason)
+            return
+        if ended or self.finish_reason is not None:
+            yield from self._finish(_FINISH.get(self.finish_reason or "stop", self.finish_reason or p.STOP_EOS))
+        else:
+            yield from self._ended_early("stream closed without [DONE] or finish_reason")
+
+    def _chunk(self, obj: dict, t: float) -> Iterator[p.Event]:
+        if isinstance(obj.get("usage"), dict):
+            self.usage = obj["usage"]
+        if isinstance(obj.get("timings"), dict):
+            self.timings = obj["timings"]
+        if "eval_count" in obj:
+            self.ollama = obj
+        choices = obj.get("choices") or []
+        if not choices or not isinstance(choices[0], dict):
+            return
+        ch = choices[0]
+        if ch.get("finish_reason"):
+            self.finish_reason = str(ch["finish_reason"])
+        delta = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
+        thinking = ""
+        for key in ("reasoning_content", "reasoning", "thinking"):
+            v = delta.get(key)
+            if isinstance(v, str) and v:
+                thinking += v
+        content = delta.get("content") if "delta" in ch else ch.get("text")
+        content = content if isinstance(content, str) else ""
+        if thinking:
+            self.n_chunks += 1
+            yield p.Token(self.cmd.request_id, self.index, p.SERVER_CHUNK, t, THINKING, thinking, "")
+            self.index += 1
+        if content:
+            self.n_chunks += 1
+            # A chunk whose text is held back (a possible <think> marker) keeps
+            # its arrival time; it is sent once its phase is known.
+            self.waiting.append((self.index, t))
+            self.index += 1
+            yield from self._released(self.splitter.feed(content))
+
+    def _flush_text(self) -> Iterator[p.Event]:
+        yield from self._released(self.splitter.flush())
+
+    def _released(self, parts) -> Iterator[p.Event]:
+        for part in parts:
+            index, t = self.waiting.popleft()
+            yield p.Token(self.cmd.request_id, index, p.SERVER_CHUNK, t, part.phase, part.thinking, part.answer)
+
+    def _figures(self, complete: bool, problem: str = "") -> p.ServerFigures:
+        u, tm, ol = self.usage or {}, self.timings or {}, self.ollama or {}
+        n_prompt = _int(u.get("prompt_tokens"))
+        n_gen = _int(u.get("completion_tokens"))
+        prompt_ms = gen_ms = prompt_tps = gen_tps = None
+        n_cached = _int((u.get("prompt_tokens_details") or {}).get("cached_tokens")) \
+            if isinstance(u.get("prompt_tokens_details"), dict) else None
+        sources = []
+        if u:
+            sources.append("usage")
+        if tm:
+            sources.append("timings")
+            prompt_ms, gen_ms = _float(tm.get("prompt_ms")), _float(tm.get("predicted_ms"))
+            prompt_tps, gen_tps = _float(tm.get("prompt_per_second")), _float(tm.get("predicted_per_second"))
+            if n_gen is None:
+                n_gen = _int(tm.get("predicted_n"))
+            if n_prompt is None and _int(tm.get("prompt_n")) is not None:
+                n_prompt = _int(tm.get("prompt_n")) + (_int(tm.get("cache_n")) or 0)
+            n_cached = _int(tm.get("cache_n")) if n_cached is None else n_cached
+        if ol:
+            sources.append("ollama")
+            n_prompt = n_prompt if n_prompt is not None else _int(ol.get("prompt_eval_count"))
+            n_gen = n_gen if n_gen is not None else _int(ol.get("eval_count"))
+            if _float(ol.get("prompt_eval_duration")) is not None:
+                prompt_ms = _float(ol.get("prompt_eval_duration")) / 1e6
+            if _float(ol.get("eval_duration")) is not None:
+                gen_ms = _float(ol.get("eval_duration")) / 1e6
+        return p.ServerFigures(
+            source="+".join(sources) or "none", n_prompt=n_prompt, n_generated=n_gen, prompt_ms=prompt_ms,
+            gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached,
+            send_ms=(self.t_sent - self.t_send) * 1000.0 if self.t_sent is not None else None, n_chunks=self.n_chunks, complete=complete, problem=problem,
+        )
+
+    def _finish(self, reason: str, complete: bool = True, problem: str = "") -> Iterator[p.Event]:
+        yield from self._flush_text()
+        fig = self._figures(complete, problem)
+        yield p.Finished(
+            request_id=self.cmd.request_id, stop_reason=reason, n_prompt=fig.n_prompt or 0,
+            n_generated=fig.n_generated or 0, t_send=self.t_send, t_end=time.monotonic(), perf=None,
+            n_threads=0, template_name="server", server=fig,
+        )
+
+    def _aborted(self, reason: str) -> Iterator[p.Event]:
+        st, at = self.w.settings, self.w.ref.base_url
+        if reason == "stop":
+            yield from self._finish(p.STOP_USER, complete=False)
+        elif reason == "first_byte":
+            yield self._error(first_byte_message(self.w.ref, st))
+        elif self.n_chunks:
+            yield from self._finish(p.STOP_STREAM_CUT, complete=False, problem=(
+                f"The server at {at} went silent for {st.idle_timeout_s:g} s mid-answer, so the stream was "
+                "closed; the answer so far is kept."))
+        else:
+            yield self._error(f"The server at {at} sent no text for {st.idle_timeout_s:g} s, so the stream "
+                              "was closed; check the server's log.")
+
+    def _ended_early(self, detail: str) -> Iterator[p.Event]:
+        at = self.w.ref.base_url
+        log.info("%s: stream ended early: %s", self.w.label, detail)
+        if self.n_chunks:
+            yield from self._finish(p.STOP_STREAM_CUT, complete=False, problem=(
+                f"The server at {at} cut the stream mid-answer; the partial answer is kept and marked."))
+        else:
+            yield self._error(f"The server at {at} closed the stream before sending any text; "
+                              "check the server's log.", detail)
+
+    def _stream_error_text(self, data: str) -> str:
+        msg = server_message(data)
+        at = self.w.ref.base_url
+        return f"The server at {at} reported an error mid-stream: {msg}." if msg else \
+            f"The server at {at} reported an error mid-stream; see the log for details."
+
+    def _error(self, message: str, detail: str = "") -> p.WorkerError:
+        key = self.w._api_key
+        if detail:
+            log.info("%s: %s", self.w.label, redact(detail, key))
+        return p.WorkerError(self.cmd.request_id, redact(message, key), redact(detail, key))
+
+
+def _int(v) -> int | None:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+
+def _float(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
