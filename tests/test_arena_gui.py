@@ -199,7 +199,7 @@ def test_sides_are_drawn_per_prompt_and_votes_map_to_the_model_shown(qtbot, demo
     with qtbot.waitSignal(w.compare_finished, timeout=120_000):
         qtbot.keyClick(w.prompt, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     r = w.arena.round
-    assert r.prompt == "Say the number 3." and all(o["seed"] != 42 and o["temperature"] == 0.7 for o in r.overrides)
+    assert r.prompt == "Say the number 3." and all(o["seed"] != 42 and o["temperature"] == 0.7 for o in r.overrides.values())
     assert r.battle.sides[0].settings["seed"] == r.overrides[0]["seed"]
     assert all(p.sampling_override == {} for p in w.panes)  # one round only
     vote_key(qtbot, w, Qt.Key.Key_3)
@@ -274,3 +274,36 @@ def test_leaderboard_tab_exports_tables_and_the_scatter(qtbot, tmp_path):
         broken.refresh()
     assert "No counted votes yet" in broken.summary.text()
     assert broken.store.notice.startswith("The arena history was damaged")
+
+
+def test_with_three_models_each_blind_round_draws_a_pair(qtbot, demo_paths):
+    w = make_window(qtbot, seed=11)
+    try:
+        w.add_pane()
+        w.panes[2].set_model(str(demo_paths["smollm2"]))
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        from dataclasses import replace
+
+        w.panes[2].settings = replace(w.panes[2].settings, max_tokens=12)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
+        assert w.arena.active
+        pairs = []
+        for prompt in ("Name a colour.", "Name a fruit.", "Name a city.", "Name a tree."):
+            ask_blind(qtbot, w, prompt)
+            r = w.arena.round
+            assert len(r.order) == 2 and [p.title.text() for p in r.order] == ["<b>Model 1</b>", "<b>Model 2</b>"]
+            out = [p for p in w.panes if p not in r.order]
+            assert len(out) == 1 and not out[0].isVisible() and out[0].record is None  # not run, not shown
+            assert all(p.record and p.record.finished for p in r.order)
+            assert leaks(w) == [], leaks(w)
+            pairs.append(frozenset(p.index for p in r.order))
+            qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_3)  # a tie; the round is stored with who took part
+            assert r.voted
+        assert len(set(pairs)) > 1  # the pair is drawn per round, not fixed
+        stored = ArenaStore().battles()
+        assert len(stored) == 4
+        assert all(len(b.sides) == 2 and b.sides[0].answer and b.sides[1].answer for b in stored)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
+        assert not w.arena.active and all(p.isVisible() for p in w.panes)
+    finally:
+        w.close()

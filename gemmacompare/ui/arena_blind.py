@@ -1,8 +1,9 @@
 """Blind mode on the Compare tab: random sides, hidden names, the vote, the reveal.
 
-The two loaded models stay in their panes (reloading would cost seconds per
+The loaded models stay in their panes (reloading would cost seconds per
 prompt); a round instead moves the pane widgets in the splitter, so "Model 1"
-is whichever pane is on the left. Colours, chart legends and titles follow the
+is whichever pane is on the left. With three or four models loaded, each round
+draws two of them at random, as LMArena does; the others are hidden for it. Colours, chart legends and titles follow the
 position, never the pane, so nothing on screen tells the models apart except
 what they write and how fast.
 """
@@ -37,10 +38,10 @@ REGENERATE_TEMPERATURE = 0.7
 class Round:
     prompt: str
     swapped: bool
-    order: list  # the ModelPanes, left to right
+    order: list  # the two drawn ModelPanes, left to right
     contenders: tuple[Contender, Contender]
     serial: int = 0
-    overrides: list[dict] = field(default_factory=lambda: [{}, {}])  # per pane, e.g. a regenerate's seed
+    overrides: dict[int, dict] = field(default_factory=dict)  # per pane index, e.g. a regenerate's seed
     battle: Battle | None = None  # set when both answers are in
     voted: bool = False
 
@@ -54,12 +55,13 @@ class BlindArena(QObject):
         self.store = store or ArenaStore(timeout=1.0)
         self.draw = SideDraw(seed)
         self._regen_rng = random.Random(seed)
+        self._pair_rng = random.Random(seed)
         self.active = False
         self.round: Round | None = None
         self.unsaved: dict[int, Battle] = {}  # round serial -> a state the history could not take yet
         self._serial = 0
         self.save_error = ""  # the history's sentence when the latest write failed
-        self._next_overrides: list[dict] = [{}, {}]  # a regenerate's seed, used by the next send
+        self._next_overrides: dict[int, dict] = {}  # per pane index: a regenerate's seed, used by the next send
         self._hashes: dict[str, str] = {}
         self._facts: dict[int, tuple[str, str]] = {}  # pane index -> facts text and tooltip while hidden
         self._stats_tips: dict[int, str] = {}
@@ -70,10 +72,14 @@ class BlindArena(QObject):
         self.bar.regenerate.connect(self.regenerate)
         self.bar.new_round.connect(self.new_round)
         for pane in window.panes:
-            pane.finished.connect(self._on_pane_finished)
-            # A model (a server's, say) that finishes loading while blind writes its facts again.
-            pane.state_changed.connect(self._on_pane_state)
+            self.watch_pane(pane)
         window.compare_finished.connect(self._on_compare_finished)
+
+    def watch_pane(self, pane) -> None:
+        """Every pane, also one added later, keeps its stats tooltip and facts off screen while blind."""
+        pane.finished.connect(self._on_pane_finished)
+        # A model (a server's, say) that finishes loading while blind writes its facts again.
+        pane.state_changed.connect(self._on_pane_state)
 
     # --- turning blind mode on and off -----------------------------------------
 
@@ -83,10 +89,7 @@ class BlindArena(QObject):
         if any(p.busy for p in self.w.panes):
             self.w.banner.setText("Wait for the current answers (or press Esc) before switching blind mode.")
             return False
-        if on and len(self.w.panes) != 2:
-            self.w.banner.setText("The blind arena compares two models at a time: remove the extra panes (their ✕) "
-                                  "first.")
-            return False
+
         self.active = on
         self.w.new_chat()  # earlier replies carry model names in their titles
         if on:
@@ -96,6 +99,8 @@ class BlindArena(QObject):
             self.w.banner.setText("Blind arena: type a prompt and press Ctrl+Enter; sides are drawn at random.")
         else:
             self._place(self.w.panes)
+            for pane in self.w.panes:
+                pane.show()
             self._show_identities()
             self.bar.hide()
             self.w.banner.setText("Blind mode off.")
@@ -111,14 +116,22 @@ class BlindArena(QObject):
         tabs.setTabEnabled(tabs.indexOf(self.w.leaderboard), not open_round)
 
     def _place(self, order: list) -> None:
-        """Put the panes left to right; colours, titles and legends follow the place."""
+        """Put the panes left to right; colours, titles and legends follow the place while blind."""
         for pos, pane in enumerate(order):
             self.w.hsplit.insertWidget(pos, pane)
-            pane.swatch.setStyleSheet(f"background:{PANE_COLOURS[pos]}; border-radius:3px;")
-            pane.title.setText(f"<b>{SIDE_NAMES[pos] if self.active else pane.label}</b>")
-            pane.reply_title = SIDE_NAMES[pos] if self.active else None
+            colour = PANE_COLOURS[pos] if self.active else pane.colour
+            pane.swatch.setStyleSheet(f"background:{colour}; border-radius:3px;")
+            pane.title.setText(f"<b>{side_name(pos) if self.active else pane.label}</b>")
+            pane.reply_title = side_name(pos) if self.active else None
+        # Only a drawn pair takes part in a round; the others would tell nothing but take room.
+        for pane in self.w.panes:
+            pane.setVisible(pane in order or not (self.active and self.round is not None))
+            if self.active and pane not in order:
+                pane.title.setText("<b>not in this round</b>")  # an earlier reveal's name goes too
         self.w.charts.sources = [pane.series for pane in order]
-        self.w.charts.set_labels(list(SIDE_NAMES) if self.active else [p.label for p in order])
+        self.w.charts.set_labels([side_name(i) for i in range(len(order))] if self.active else
+                                 [p.label for p in order],
+                                 [PANE_COLOURS[i] if self.active else p.colour for i, p in enumerate(order)])
 
     def _hide_identities(self) -> None:
         self.w.setWindowTitle(BLIND_TITLE)
@@ -170,6 +183,8 @@ class BlindArena(QObject):
         """How exports and copies name a pane: its side until the vote, then the model too."""
         if not self.active or self.round is None:
             return f"{pane.label}: {pane.facts.name if pane.facts else '-'}"
+        if pane not in self.round.order:
+            return f"{pane.label}: not in this round"
         pos = self.round.order.index(pane)
         if not self.round.voted:
             return SIDE_NAMES[pos]
@@ -183,26 +198,29 @@ class BlindArena(QObject):
         if r is not None and r.battle is not None and not r.voted:
             self.w.banner.setText("Vote first (keys 1–4, or H for a show of hands), or start a New round (Ctrl+N).")
             return False
-        panes = self.w.panes
-        if not all(p.ready for p in panes):
-            self.w.banner.setText("Blind mode needs both models loaded and idle; wait for loading to finish.")
+        if not all(p.ready for p in self.w.panes):
+            self.w.banner.setText("Blind mode needs every model loaded and idle; wait for loading to finish.")
             return False
+        # Two at a time: with three or four loaded, a pair drawn at random (the round stores which).
+        panes = sorted(self._pair_rng.sample(self.w.panes, 2), key=lambda p: p.index) if len(self.w.panes) > 2 \
+            else list(self.w.panes)
         try:
             contenders = [self._contender(p) for p in panes]
         except OSError as exc:
             log.info("model file hash: %s", exc)
             self.w.banner.setText("A model file cannot be read any more; open it again with blind mode off (F8).")
             return False
-        overrides, self._next_overrides = self._next_overrides, [{}, {}]
-        for pane in panes:
+        overrides, self._next_overrides = self._next_overrides, {}
+        for pane in self.w.panes:
             pane.new_chat()
         swapped = self.draw.next_swapped()
         order = list(arrange(panes[0], panes[1], swapped))
         left, right = arrange(contenders[0], contenders[1], swapped)
         self._serial += 1
-        self.round = Round(text, swapped, order, (left, right), self._serial, overrides)
-        for pane, ov in zip(panes, overrides):
-            pane.sampling_override = dict(ov)
+        self.round = Round(text, swapped, order, (left, right), self._serial,
+                           {p.index: dict(overrides.get(p.index, {})) for p in panes})
+        for pane in panes:
+            pane.sampling_override = dict(self.round.overrides[pane.index])
         self._stats_tips.clear()
         self._hide_identities()
         self.bar.result.setText("")
@@ -230,7 +248,7 @@ class BlindArena(QObject):
         r = self.round
         if not self.active or r is None or r.battle is not None:
             return
-        sides = tuple(self._side(pane, c, r.overrides[pane.index]) for pane, c in zip(r.order, r.contenders))
+        sides = tuple(self._side(pane, c, r.overrides.get(pane.index, {})) for pane, c in zip(r.order, r.contenders))
         battle = Battle(prompt=r.prompt, sides=sides, mode=self.w.mode, swapped=r.swapped, created=now_iso(),
                         not_counted=not_counted_reason(sides, False))
         r.battle = self._save(r.serial, battle)
@@ -320,8 +338,8 @@ class BlindArena(QObject):
         if r is None or any(p.busy for p in self.w.panes):
             return
         seed = self._regen_rng.randrange(1, 2**31)
-        self._next_overrides = [{"seed": seed} if p.settings.temperature else
-                                {"seed": seed, "temperature": REGENERATE_TEMPERATURE} for p in self.w.panes]
+        self._next_overrides = {p.index: {"seed": seed} if p.settings.temperature else
+                                {"seed": seed, "temperature": REGENERATE_TEMPERATURE} for p in self.w.panes}
         self.round = None  # an unvoted round stays stored, unvoted, never counted
         self.bar.set_voting(False)
         self.w.prompt.setEnabled(True)
@@ -329,7 +347,7 @@ class BlindArena(QObject):
         self.w.send()
         if self.round is not None:
             greedy = (f" (temperature {REGENERATE_TEMPERATURE}: at 0 every seed gives the same answer)"
-                      if any("temperature" in o for o in self.round.overrides) else "")
+                      if any("temperature" in o for o in self.round.overrides.values()) else "")
             self.w.banner.setText(f"Regenerating with seed {seed}{greedy}; sides drawn again.")
 
     def new_round(self) -> None:
@@ -348,6 +366,11 @@ class BlindArena(QObject):
             self._hide_identities()
             self.w.banner.setText("New round: type a prompt and press Ctrl+Enter.")
         self._set_tabs()
+
+
+def side_name(pos: int) -> str:
+    """The blind name of a place: Model 1 on the left, Model 2 beside it (3, 4 before a pair is drawn)."""
+    return SIDE_NAMES[pos] if pos < len(SIDE_NAMES) else f"Model {pos + 1}"
 
 
 def _fmt(v, spec: str, unit: str = "") -> str:

@@ -43,7 +43,7 @@ from gemmacompare.models.demo import demo_models
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings
+from gemmacompare.state.settings import AppSettings, LoadedSettings, PaneSettings, save_settings
 
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
@@ -169,7 +169,8 @@ class MainWindow(QMainWindow):
             return None
         label = next(x for x in LABELS if x not in {p.label for p in self.panes})
         index = self.session.add_slot(label)
-        pane = self._make_pane(index, label, self.settings.panes[0].__class__())
+        pane = self._make_pane(index, label, PaneSettings())
+        self.arena.watch_pane(pane)
         self.hsplit.addWidget(pane)
         self._panes_changed()
         pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
@@ -516,8 +517,10 @@ class MainWindow(QMainWindow):
         if self.bench_tab.running:
             self.banner.setText("A benchmark is running; sending now would disturb its numbers. Stop it first.")
             return
-        # Left to right, so fair mode runs whichever model is on the left first.
-        ready = [p.index for p in sorted(self.panes, key=self.hsplit.indexOf) if p.ready]
+        # Left to right, so fair mode runs whichever model is on the left first; a blind
+        # round runs only the pair it drew.
+        taking_part = self.arena.round.order if self.arena.active and self.arena.round else self.panes
+        ready = [p.index for p in sorted(taking_part, key=self.hsplit.indexOf) if p.ready]
         if not ready:
             self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
             return
