@@ -77,3 +77,25 @@ def test_compare_with_three_models_writes_three_in_its_json(demo_paths, tmp_path
     bad = subprocess.run([sys.executable, "-m", "gemmacompare", "compare", "a.gguf", "b.gguf", "-p", "x",
                           "--threads", "1,2,3"], capture_output=True, text=True, timeout=60)
     assert bad.returncode != 0 and "--threads has 3 values for 2 models" in bad.stderr
+
+
+def test_bench_with_three_models_exports_three(demo_paths, tmp_path):
+    out = tmp_path / "out"
+    smol, gemma = str(demo_paths["smollm2"]), str(demo_paths["gemma3"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "gemmacompare", "bench", smol, gemma, smol, "--limit", "1", "-n", "8",
+         "--warmup", "0", "--mode", "race", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "3 models" in proc.stdout + proc.stderr
+    data = json.loads(next(out.glob("bench-*.json")).read_text())
+    assert len(data["models"]) == 3 and len(data["summary"]) == 3
+    # Race: the machine's threads split three ways (at least one each), recorded per model.
+    assert [row["n_threads"] for row in data["summary"]] == [m["n_threads"] for m in data["models"]]
+    assert len({row["model_name"] for row in data["summary"]}) == 3  # the same file twice is told apart
+    rows = next(out.glob("bench-*-summary.csv")).read_text().splitlines()
+    assert len(rows) == 4  # header and one row per model
+    listing = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "--list"],
+                             capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and "Gemma 3 270m" in listing.stdout
