@@ -1,6 +1,6 @@
 """Does the benchmark harness cost generation speed? Bench run vs bare engine, same prompt.
 
-Bench: BenchRunner over a one-task suite (ComparePair with its memory sampler,
+Bench: BenchRunner over a one-task suite (the compare session with its memory sampler,
 scoring, one SQLite commit per item), `--reps` repetitions.
 Bare: ModelWorker.generate with the identical GenerateCommand, run right after
 each bench item from the item callback, so the two alternate on a warm machine.

@@ -1,10 +1,10 @@
 """A token source for benchmarks/gui_speed.py --source replay: GPU-class rates in the real window.
 
-`ReplayWorker` is a ModelWorker whose child process answers like the real
+`SyntheticStreamWorker` is a ModelWorker whose child process answers like the real
 worker (Loaded, PromptReady, PrefillDone, TokenBatch every TOKEN_FLUSH_S,
 Finished, over the same pipe and the same pickled events) but, instead of
 running llama.cpp, plays a token stream at a chosen rate. Everything from the
-pipe up (ModelWorker.generate, PaneRunner's thread, queue and drain timer,
+pipe up (ModelWorker.generate, the compare session's threads, SessionRunner's queue and drain timer,
 ModelPane, ReplyWidget, LiveCharts) is the code of a real run.
 
 The stream is real token texts: a Markdown answer (headings, lists, tables,
@@ -149,7 +149,7 @@ def _play(conn, stop_flag, cmd: p.GenerateCommand, stream: list[tuple[str, str]]
     conn.send(p.Finished(rid, reason, 20, i, t_send, t_end, None, 1, "gguf"))
 
 
-class ReplayWorker(ModelWorker):
+class SyntheticStreamWorker(ModelWorker):
     """The real parent side; the child plays a stream. Records each token's arrival."""
 
     rate = 1000.0
@@ -237,16 +237,16 @@ def run_replay(args, t_process_start: float, pump) -> int:
     from PySide6.QtCore import QEvent, QObject
     from PySide6.QtWidgets import QApplication
 
-    import gemmacompare.ui.pane_runner as pane_runner
+    import gemmacompare.engine.session as session
     from gemmacompare.engine.participant import engine_for
     from gemmacompare.engine.remote.server_ref import is_server_ref
 
-    ReplayWorker.rate = args.rate
-    ReplayWorker.n_tokens = n_tokens = int(args.rate * args.seconds)
+    SyntheticStreamWorker.rate = args.rate
+    SyntheticStreamWorker.n_tokens = n_tokens = int(args.rate * args.seconds)
     def replay_engine(model: str, label: str, *rest):
-        return ReplayWorker(label) if not is_server_ref(model) else engine_for(model, label, *rest)
+        return SyntheticStreamWorker(label) if not is_server_ref(model) else engine_for(model, label, *rest)
 
-    pane_runner.engine_for = replay_engine
+    session.engine_for = replay_engine
 
     app = QApplication.instance() or QApplication([])
     w = open_window(args)

@@ -4,7 +4,7 @@ Reports, in one run:
 - time from process start to an interactive window (models still loading),
 - event-loop lag p50/p99 from a 5 ms probe timer while both panes stream,
 - generation t/s seen by the engine with the window open vs headless
-  (ComparePair, same prompt, same mode and threads), medians and ratio, also
+  (the compare session, same prompt, same mode and threads), medians and ratio, also
   counted only while both models generate (a reply's own t/s includes the
   stretch it runs alone once the other is done),
 - the app's own RSS, apart from the worker processes.
@@ -101,15 +101,18 @@ def add_each(lists: list[list[float]], values: list[float] | None) -> None:
         dest.append(v)
 
 
-def demo_pair():
-    """The two demo models in a ComparePair, loaded as the window's panes load
-    them; a model that failed to load has its sentence in pair.load_errors."""
+def demo_pair(n_models: int = 2):
+    """The demo models in a compare session, loaded as the window's panes load
+    them (a third is SmolLM2 again); a model that failed to load has its
+    sentence in pair.load_errors."""
     from gemmacompare.engine import protocol as pr
-    from gemmacompare.engine.compare import ComparePair
+    from gemmacompare.engine.session import CompareSession
     from gemmacompare.models.demo import demo_models
 
-    pair = ComparePair(("A", "B"))
-    pair.load([str(d.path) for d in demo_models()[:2]], pr.LoadSettings(n_ctx=4096))
+    paths = [str(d.path) for d in demo_models()[:2]]
+    paths = (paths * 2)[:n_models]
+    pair = CompareSession(["A", "B", "C", "D"][:n_models])
+    pair.load(paths, pr.LoadSettings(n_ctx=4096))
     return pair
 
 
@@ -163,6 +166,8 @@ def main() -> int:
     ap.add_argument("--paint-tally", action="store_true",
                     help="replay: list what was repainted, by widget (the filter costs CPU itself)")
     ap.add_argument("--no-charts", action="store_true", help="hide the charts (to see their share of the lag)")
+    ap.add_argument("--panes", type=int, choices=(2, 3, 4), default=2,
+                    help="models side by side (a third and fourth are the demo models again)")
     args = ap.parse_args()
     if args.source == "replay":
         from gui_replay import run_replay
@@ -179,6 +184,10 @@ def main() -> int:
     app.processEvents()
     t_interactive = time.monotonic() - T_PROCESS_START
     pump(app, lambda: all(p.state == "ready" for p in w.panes))
+    while len(w.panes) < args.panes:
+        extra = w.add_pane()
+        extra.set_model(w.panes[len(w.panes) - 3].model_path)
+        pump(app, lambda: all(p.state == "ready" for p in w.panes))
     t_models = time.monotonic() - T_PROCESS_START
     for p in w.panes:
         p.settings = replace(p.settings, max_tokens=args.tokens)
@@ -194,10 +203,11 @@ def main() -> int:
     # The headless runs alternate with the window's, so a change in the
     # machine's load hits both sides alike. The window stays open but idle
     # meanwhile (its CPU during headless runs is printed).
-    pair = demo_pair()
-    head_tps: list[list[float]] = [[], []]
-    head_both: list[list[float]] = [[], []]  # overlap_tps per rep
-    gui_both: list[list[float]] = [[], []]
+    n = args.panes
+    pair = demo_pair(n)
+    head_tps: list[list[float]] = [[] for _ in range(n)]
+    head_both: list[list[float]] = [[] for _ in range(n)]  # overlap_tps per rep
+    gui_both: list[list[float]] = [[] for _ in range(n)]
     idle_cpu_s: list[float] = []
 
     # Share of a core this process used during each rep (CPU seconds / wall seconds).
@@ -216,7 +226,7 @@ def main() -> int:
                 continue
             head_tps[i].append(run.stats().gen_tps)
 
-    gui_tps: list[list[float]] = [[], []]
+    gui_tps: list[list[float]] = [[] for _ in range(n)]
     rss_app = []
     cpu_ms_per_token: list[float] = []
     # The 200 Hz lag probe costs CPU itself, so it runs in one extra rep whose
@@ -273,14 +283,15 @@ def main() -> int:
     print(f"event-loop lag while streaming (one extra rep) p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, max {max(lags):.1f} ms "
           f"({len(lags)} probes)")
     print(f"race mode, medians of {args.reps} alternating reps:")
-    for i, name in enumerate(("A (SmolLM2-135M)", "B (Gemma-3-270M)")):
+    names = ("A (SmolLM2-135M)", "B (Gemma-3-270M)", "C (SmolLM2-135M)", "D (Gemma-3-270M)")[:n]
+    for i, name in enumerate(names):
         print(f"{name}: {ratio_line(gui_tps[i], head_tps[i])}")
-    for i, name in enumerate(("A", "B")):
+    for i, name in enumerate(("A", "B", "C", "D")[:n]):
         if gui_both[i] and len(gui_both[i]) == len(head_both[i]):
             print(f"{name} while both generate: {ratio_line(gui_both[i], head_both[i])}")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
-    print(f"this process during headless runs (idle window + ComparePair) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
+    print(f"this process during headless runs (idle window + compare session) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
     # Steadier than the t/s ratios on a noisy machine: with one single-thread
     # model per core, each model gets (cores - this process's share) / 2 cores.
     cores = psutil.cpu_count() or 2

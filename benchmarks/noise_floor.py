@@ -22,12 +22,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gui_speed import demo_pair, headless_race, ratio_line  # noqa: E402
 
-from gemmacompare.engine.compare import ComparePair  # noqa: E402
+from gemmacompare.engine.session import CompareSession  # noqa: E402
 
 BLOCK = 5
 
 
-def race_tps(pair: ComparePair, tokens: int) -> list[float]:
+def race_tps(pair: CompareSession, tokens: int) -> list[float]:
     res = headless_race(pair, tokens)
     for run in res.runs:
         if run.error or not run.stats().gen_tps:
