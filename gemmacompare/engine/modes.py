@@ -48,6 +48,25 @@ class ThreadSplit:
         """Race mode asks for more threads at once than the machine has."""
         return self.mode == RACE and sum(self.threads) > self.total
 
+    def short(self) -> str:
+        """A few words for a finished round's verdict: "race mode, 1 thread each"."""
+        local = [n for n in self.threads if n]
+        if not local:
+            return f"{self.mode} mode, servers only"
+        if len(set(local)) == 1:
+            if self.mode == FAIR:
+                return f"{self.mode} mode, each alone with {_threads(local[0])}"
+            return f"{self.mode} mode, {_threads(local[0])} each" if len(local) > 1 else \
+                f"{self.mode} mode, {_threads(local[0])}"
+        return f"{self.mode} mode, threads {'/'.join(str(n) for n in local)}"
+
+    def for_model(self, index: int) -> str:
+        """One model's part, for its stats line: "race mode, 1 thread" (yours: set in its settings)."""
+        n = self.threads[index]
+        if not n:
+            return f"{self.mode} mode, no threads here (server)"
+        return f"{self.mode} mode, {_threads(n)}" + (" (its own setting)" if self.chosen[index] else "")
+
     def describe(self) -> str:
         """One line for the banner and the terminal: what ran with what."""
         local = [n for n in self.threads if n]

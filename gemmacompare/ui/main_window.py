@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -89,6 +90,7 @@ class MainWindow(QMainWindow):
         self._last_mode = RACE  # the mode of the latest Send
         self._last_result: CompareResult | None = None  # the latest round's, from the session
         self._note = ""
+        self._split = None  # the latest round's ThreadSplit
         self._text = ""
         self._replay_t0 = 0.0
         self._closing = False
@@ -97,7 +99,12 @@ class MainWindow(QMainWindow):
         self.get_models_dialog: GetModelsDialog | None = None
         self._initial_models = list(initial_models or [])
 
-        n_panes = len(self.settings.panes)
+        # As many panes as were open last time, or as models named at start (two to four).
+        n_panes = max(len(self.settings.panes), min(MAX_MODELS, len(self._initial_models)))
+        if n_panes > len(self.settings.panes):
+            extra = n_panes - len(self.settings.panes)
+            self.settings = replace(self.settings, panes=(*self.settings.panes, *([PaneSettings()] * extra)),
+                                    models=(*self.settings.models, *([""] * extra)))
         self.session = CompareSession(LABELS[:n_panes], sampler=self.sampler)
         self.runner = SessionRunner(self.session, self)
         self.runner.loaded.connect(lambda i, ev: self.panes[i].on_loaded(ev))
@@ -251,7 +258,9 @@ class MainWindow(QMainWindow):
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * 3 + 16)
         self.prompt.submitted.connect(self.send)
         bottom.addWidget(self.prompt, 1)
-        col = QVBoxLayout()
+        # Two buttons a row: the prompt row stays three lines high, which leaves the
+        # answers their room on a 720-line screen and in presentation mode.
+        col = QGridLayout()
         self.send_button = QPushButton("Send  (Ctrl+Enter)")
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.send)
@@ -274,9 +283,9 @@ class MainWindow(QMainWindow):
         self.race_radio.toggled.connect(self._on_mode)
         modes.addWidget(self.race_radio)
         modes.addWidget(self.fair_radio)
-        col.addLayout(modes)
-        for b in (self.send_button, self.stop_button, self.new_button, self.replay_button):
-            col.addWidget(b)
+        col.addLayout(modes, 0, 0, 1, 2)
+        for k, b in enumerate((self.send_button, self.stop_button, self.new_button, self.replay_button)):
+            col.addWidget(b, 1 + k // 2, k % 2)
         bottom.addLayout(col)
         outer.addLayout(bottom)
 
@@ -544,14 +553,19 @@ class MainWindow(QMainWindow):
         self._chart_models = models
         for i in ready:
             self.panes[i].clear_run()  # fair mode: a waiting model shows no curve of the last round
-        self._note = split.describe()
+        self._note = split.short()
+        self._split = split
         self._text = text
         self.charts.start()
         self._update_buttons()
         self.prompt.setFocus()
 
     def _on_run_started(self, index: int, started: RunStarted) -> None:
-        self.panes[index].begin_run(self._text, started, self._note)
+        self.panes[index].begin_run(self._text, started, self._split.for_model(self._split_index(index)))
+
+    def _split_index(self, pane_index: int) -> int:
+        order = self.session.state.participants
+        return order.index(pane_index) if pane_index in order else 0
 
     def stop(self) -> None:
         self.runner.stop()
@@ -710,7 +724,13 @@ class MainWindow(QMainWindow):
     def set_presentation(self, on: bool) -> None:
         self.presentation = on
         self._apply_look()
-        self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * 3 + 16)
+        # Large type leaves the answers little room, more so with three or four panes: the
+        # facts lines (the picker names the model, its tooltip has the rest) and a prompt
+        # line give it back, and the charts may shrink further.
+        for pane in self.panes:
+            pane.facts_label.setVisible(not on and not self.arena.active)
+        self.charts.setMinimumHeight(150 if on else 205)
+        self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * (2 if on else 3) + 16)
         if on:
             self.showFullScreen()
         else:
