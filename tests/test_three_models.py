@@ -99,3 +99,18 @@ def test_bench_with_three_models_exports_three(demo_paths, tmp_path):
     listing = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "--list"],
                              capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0 and "Gemma 3 270m" in listing.stdout
+
+
+def test_three_models_named_at_start_open_three_panes(qtbot, demo_paths):
+    smol, gemma = str(demo_paths["smollm2"]), str(demo_paths["gemma3"])
+    w = make_window(qtbot, [smol, gemma, smol])
+    try:
+        assert [p.model_path for p in w.panes] == [smol, gemma, smol]
+        assert [p.label for p in w.panes] == ["A", "B", "C"] and w.session.labels == ["A", "B", "C"]
+        w.set_presentation(True)
+        assert not any(p.facts_label.isVisible() for p in w.panes)  # the answers get the room
+        w.set_presentation(False)
+        assert all(p.facts_label.isVisible() for p in w.panes)
+    finally:
+        w.close()
+    assert load_settings().settings.models == (smol, gemma, smol)
