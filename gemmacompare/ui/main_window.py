@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -63,13 +63,38 @@ LABELS = ["A", "B", "C", "D"][:MAX_MODELS]
 
 
 class PromptEdit(QPlainTextEdit):
+    """The prompt box: Ctrl+Enter sends; Up in an empty box recalls earlier prompts, Down goes back."""
+
     submitted = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: list[str] = []
+        self._recalled = 0  # how far back Up has gone; 0: not recalling
+
+    def remember(self, text: str) -> None:
+        if not self.history or self.history[-1] != text:
+            self.history.append(text)
+        self._recalled = 0
 
     def keyPressEvent(self, ev) -> None:  # noqa: N802
         if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.submitted.emit()
             return
+        recalling = self._recalled and self.toPlainText() == self.history[-self._recalled]
+        if ev.key() == Qt.Key.Key_Up and self.history and (not self.toPlainText() or recalling) \
+                and self._recalled < len(self.history):
+            self._recall(self._recalled + 1)
+            return
+        if ev.key() == Qt.Key.Key_Down and recalling:
+            self._recall(self._recalled - 1)
+            return
         super().keyPressEvent(ev)
+
+    def _recall(self, depth: int) -> None:
+        self._recalled = depth
+        self.setPlainText(self.history[-depth] if depth else "")
+        self.moveCursor(QTextCursor.MoveOperation.End)
 
 
 class MainWindow(QMainWindow):
@@ -272,10 +297,10 @@ class MainWindow(QMainWindow):
         self.replay_button.setToolTip("Play the fair-mode answers at their recorded speeds, starting together")
         self.replay_button.clicked.connect(self.start_replay)
         modes = QHBoxLayout()
-        self.race_radio = QRadioButton("Race")
-        self.race_radio.setToolTip("All models at once, CPU threads split between them")
-        self.fair_radio = QRadioButton("Fair")
-        self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side")
+        self.race_radio = QRadioButton("&Race")
+        self.race_radio.setToolTip("All models at once, CPU threads split between them (Alt+R)")
+        self.fair_radio = QRadioButton("&Fair")
+        self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Alt+F)")
         group = QButtonGroup(self)
         group.addButton(self.race_radio)
         group.addButton(self.fair_radio)
@@ -545,14 +570,17 @@ class MainWindow(QMainWindow):
         self._last_result = None
         self.chat_log.append({"role": "user", "content": text, "mode": mode,
                               "models": [p.model_path for p in self.panes]})
+        self.prompt.remember(text)
         self.prompt.clear()
         self.banner.setText(f"{mode.capitalize()}: {split.describe()}.")
         # Replies from the same models stay on one scale, Send after Send.
         models = tuple(p.model_path for p in self.panes)
         self.charts.clear(keep_scales=models == self._chart_models)
         self._chart_models = models
-        for i in ready:
+        for k, i in enumerate(ready):
             self.panes[i].clear_run()  # fair mode: a waiting model shows no curve of the last round
+            if mode == FAIR and k:
+                self.panes[i].show_waiting(f"Waiting for its turn: fair mode runs one model at a time ({k} before it).")
         self._note = split.short()
         self._split = split
         self._text = text
@@ -568,8 +596,10 @@ class MainWindow(QMainWindow):
         return order.index(pane_index) if pane_index in order else 0
 
     def stop(self) -> None:
+        if self._replay_timer.isActive():
+            self._finish_replay()  # a replay jumps to its end: whole answers, the same stats
+            return
         self.runner.stop()
-        self._replay_timer.stop()
         self._update_buttons()
         self.prompt.setFocus()
 
@@ -659,10 +689,17 @@ class MainWindow(QMainWindow):
         t = time.monotonic() - self._replay_t0
         done = [pane.replay_to(t) for pane in self._participant_panes()]
         if all(done):
-            self._replay_timer.stop()
-            self.charts.stop()
-            self._update_buttons()
-            self.compare_finished.emit()
+            self._finish_replay()
+
+    def _finish_replay(self) -> None:
+        for pane in self._participant_panes():
+            pane.replay_to(float("inf"))
+        self._replay_timer.stop()
+        self.charts.stop()
+        self.banner.setText(self.banner.text().replace(" · replaying side by side", " · replayed side by side"))
+        self._update_buttons()
+        self.prompt.setFocus()
+        self.compare_finished.emit()
 
     def _chart_now(self) -> float:
         if self._replay_timer.isActive():

@@ -1,6 +1,6 @@
 """A pane's model picker: find by typing, grouped by source, with facts and size.
 
-A button shows the pane's model; clicking it (or Ctrl+L in the pane) opens a
+A button shows the pane's model; clicking it (or Ctrl+P in the pane) opens a
 popup with a search box over every model the library found, the demo models
 and recent files. Enter picks the first match. The model loaded in the other
 pane is marked.
@@ -225,7 +225,7 @@ class ModelPicker(QPushButton):
         self.setObjectName("modelChooser")
         self.pane_label = pane_label
         self.setText("Choose a model…")
-        self.setToolTip(f"Choose the model for {pane_label} (Ctrl+L in the pane)")
+        self.setToolTip(f"Choose the model for {pane_label} (Ctrl+P in the pane)")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setStyleSheet("text-align: left; padding: 3px 8px;")
         self.rows: list[PickerRow] = []

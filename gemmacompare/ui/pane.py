@@ -94,7 +94,8 @@ class ModelPane(QFrame):
         self.chooser = ModelPicker(self.label)
         self.chooser.chosen.connect(self._on_chosen)
         self.chooser.action.connect(self._on_picker_action)
-        find = QShortcut(QKeySequence("Ctrl+L"), self, activated=self.chooser.open_popup)
+        # Ctrl+P as in editors' quick open; Ctrl+L is the window's leaderboard.
+        find = QShortcut(QKeySequence("Ctrl+P"), self, activated=self.chooser.open_popup)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.settings_button = QToolButton()
         self.settings_button.setText("⚙")
@@ -321,6 +322,10 @@ class ModelPane(QFrame):
         return s.command(self.messages, text, request_id=int(time.monotonic() * 1000),
                          thinking_switch=bool(self.facts and self.facts.thinking_switch),
                          n_threads=s.prompt.n_threads or None, **self.sampling_override)
+
+    def show_waiting(self, text: str) -> None:
+        """Fair mode: this model's turn has not come; its last stop reason is not this round's."""
+        self.state_label.setText(text)
 
     def clear_run(self) -> None:
         """A new round: the last reply's figures and curves are no longer this round's."""

@@ -71,9 +71,28 @@ def first_finisher_phrase(labels: list[str], stats: list[RunStats]) -> str | Non
     return f"{first} finished first, {t1 - t0:.2f} s ahead of the next ({counts} tokens)"
 
 
+ENDED_BY_ITSELF = ("eos", "stop_string")
+
+
+def cut_short_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
+    """When some replies hit max tokens and others ended by themselves, finishing
+    first (and the time a runaway reply took) says little: say that instead."""
+    cut = [label for label, s in zip(labels, stats) if s.stop_reason == "max_tokens"]
+    ended = [label for label, s in zip(labels, stats) if s.stop_reason in ENDED_BY_ITSELF]
+    if not cut or not ended:
+        return None
+    n = max((s.n_tokens or 0) for s in stats if s.stop_reason == "max_tokens")
+    return (f"{', '.join(ended)} ended by {'itself' if len(ended) == 1 else 'themselves'}, {', '.join(cut)} hit max "
+            f"tokens ({n}): no winner on finishing time")
+
+
 def speed_summary(labels: list[str], stats: list[RunStats], race: bool = True) -> str:
     """The whole sentence; in fair mode the models ran one after the other, so
     who finished first means nothing and is left out."""
+    cut_short = cut_short_phrase(labels, stats)
+    if cut_short is not None:
+        head = ranking_phrase(labels, stats) if len(stats) > 2 else per_token_phrase(labels, stats)
+        return " · ".join(x for x in (head, answer_phrase(labels, stats), cut_short) if x)
     if len(stats) > 2:
         phrases = [ranking_phrase(labels, stats), answer_phrase(labels, stats)]
         if race:
