@@ -3,6 +3,8 @@ was cut at max tokens, fair mode that shows what it measures, Esc in a replay, p
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import pytest
@@ -82,4 +84,24 @@ def test_up_in_an_empty_prompt_recalls_earlier_prompts_and_the_modes_have_keys(q
         assert w.race_radio.text() == "&Race" and w.fair_radio.text() == "&Fair"
         assert "Alt+F" in w.fair_radio.toolTip()
     finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_a_busy_machine_is_named_in_the_stats_line_and_the_banner(qtbot, demo_paths):
+    from tests.test_gui import ask
+    from tests.test_machine_load import SPIN
+
+    w = make_window(qtbot)
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN])
+    try:
+        set_short(w, 24, raw=True)
+        ask(qtbot, w, "Once upon a time")
+        assert "other programs used" in w.banner.text() and "figures are unreliable" in w.banner.text()
+        for p in w.panes:
+            assert p.record.stats().machine_busy
+            assert "other programs used" in p.chat.replies()[-1].stats.text()
+    finally:
+        spinner.kill()
+        spinner.wait()
         w.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -72,7 +73,7 @@ def _fmt_duration(s: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def _item_line(items: list[ItemResult], labels: list[str]) -> str:
+def item_line(items: list[ItemResult], labels: list[str]) -> str:
     first = items[0]
     parts = []
     for it in items:
@@ -80,7 +81,12 @@ def _item_line(items: list[ItemResult], labels: list[str]) -> str:
         got = it.extracted if it.extracted is not None else "-"
         tps = it.stat("gen_tps")
         parts.append(f"{labels[it.model_index]}: {got} {verdict}" + (f" {tps:.0f} t/s" if tps else ""))
-    return f"rep {first.rep + 1} {first.task_id} (expected {first.expected}): " + " | ".join(parts)
+    line = f"rep {first.rep + 1} {first.task_id} (expected {first.expected}): " + " | ".join(parts)
+    busy = [it.stat("other_cpu_cores") for it in items if it.stats.get("machine_busy")]
+    if busy:
+        line += (f" | other programs used {max(c or 0.0 for c in busy):.1f} of {os.cpu_count() or 1} cores: "
+                 "unreliable")
+    return line
 
 
 def cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None = None) -> int:
@@ -150,7 +156,7 @@ def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_wri
 
     def on_item(items: list[ItemResult]) -> None:
         if not args.quiet:
-            bar.message(_item_line(items, short))
+            bar.message(item_line(items, short))
 
     runner = BenchRunner(store, remote_settings(args))
     t0 = time.monotonic()

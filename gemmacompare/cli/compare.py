@@ -15,7 +15,7 @@ from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import stats_rows, text_table
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
@@ -229,6 +229,9 @@ def cmd_compare(args) -> int:
     if len(done) >= 2:
         print(speed_summary([x[0] for x in done], [x[1] for x in done], race=result.mode == RACE))
         print()
+    busy = busy_sentence([x[0] for x in done], [x[1] for x in done])
+    if busy:
+        print(f"warning: {busy}", file=sys.stderr)
     print(format_table(result, labels))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))

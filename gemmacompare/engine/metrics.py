@@ -11,6 +11,7 @@ import statistics
 from dataclasses import asdict, dataclass, field, replace
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.machine_load import OtherLoad
 from gemmacompare.engine.reasoning import ANSWER, THINKING
 
 
@@ -26,6 +27,7 @@ class RunRecord:
     finished: p.Finished | None = None
     error: p.WorkerError | None = None
     memory: p.MemoryTrace | None = None
+    other_load: OtherLoad | None = None  # CPU other programs took during this run
     thinking_text: list[str] = field(default_factory=list)
     answer_text: list[str] = field(default_factory=list)
     _stats: tuple | None = field(default=None, repr=False, compare=False)  # (what it was computed from, stats)
@@ -64,7 +66,7 @@ class RunRecord:
         # tokens took tens of ms on the GUI thread.
         mem = self.memory
         key = (len(self.tokens), id(self.finished), id(self.error), id(self.prefill), id(self.prompt),
-               id(mem), len(mem.samples) if mem else 0)
+               id(mem), len(mem.samples) if mem else 0, id(self.other_load))
         if self._stats is None or self._stats[0] != key:
             self._stats = (key, compute_stats(self))
         return self._stats[1]
@@ -106,6 +108,9 @@ class RunStats:
     server_prompt_tps: float | None = None
     server_gen_tps: float | None = None  # the server's own figure (llama-server: predicted_per_second, n - 1 steps)
     server_complete: bool = True  # False: stopped or cut before the server's final counts came
+    # Cores other programs kept busy during the run (machine_load); None: not measured.
+    other_cpu_cores: float | None = None
+    machine_busy: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,6 +126,8 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 def compute_stats(run: RunRecord) -> RunStats:
     stats = _local_stats(run)
+    if run.other_load is not None:
+        stats = replace(stats, other_cpu_cores=run.other_load.cores, machine_busy=run.other_load.busy)
     if any(t.token_id == p.SERVER_CHUNK for t in run.tokens) or (run.finished and run.finished.server):
         return _remote_stats(run, stats)
     return stats

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Sequence, Union
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.machine_load import LoadMeter, OtherLoad
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
@@ -39,7 +40,15 @@ class RunStarted:
     n_threads: int
 
 
-SessionEvent = Union[p.Event, RunStarted]
+@dataclass(frozen=True)
+class RunMeasured:
+    """What the session measured around a run, sent just before its last event."""
+
+    index: int
+    other_load: OtherLoad | None  # CPU other programs took meanwhile
+
+
+SessionEvent = Union[p.Event, RunStarted, RunMeasured]
 EventCallback = Callable[[int, SessionEvent], None]
 
 
@@ -299,6 +308,7 @@ class CompareSession:
         if on_event:
             on_event(i, RunStarted(i, rec.t_send, n_threads))
         stop_sent = False
+        meter = LoadMeter(self._participant_pids).start()
         try:
             for ev in slot.worker.generate(cmd):
                 if isinstance(ev, p.PromptReady):
@@ -307,6 +317,10 @@ class CompareSession:
                 if self._stopped.is_set() and not stop_sent:
                     slot.worker.stop()  # a stop that landed before the request started
                     stop_sent = True
+                if isinstance(ev, (p.Finished, p.WorkerError)) and rec.other_load is None:
+                    rec.other_load = meter.stop()
+                    if on_event:
+                        on_event(i, RunMeasured(i, rec.other_load))
                 rec.add(ev)
                 if on_event:
                     on_event(i, ev)
@@ -318,8 +332,14 @@ class CompareSession:
             if on_event:
                 on_event(i, err)
         finally:
+            if rec.other_load is None:
+                rec.other_load = meter.stop()
             rec.memory = self.sampler.trace(slot.label)
             self._set_state(lambda st: replace(st, running=st.running - {i}))
+
+    def _participant_pids(self) -> list[int]:
+        """Processes whose CPU is the comparison's own: workers, and a server on this machine."""
+        return [pid for s in self.slots if (pid := s.worker.pid)]
 
     def stop(self) -> None:
         """Stop the round: the running models stop, the waiting ones never start."""
@@ -348,5 +368,5 @@ class CompareSession:
         self.close()
 
 
-__all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "RunStarted", "SessionBusy",
+__all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "RunMeasured", "RunStarted", "SessionBusy",
            "SessionEvent"]

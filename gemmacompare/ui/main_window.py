@@ -37,7 +37,7 @@ from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.model_refs import resolve_model
 from gemmacompare.engine.modes import FAIR, RACE, default_threads
 from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
 from gemmacompare.models.demo import demo_models
@@ -667,6 +667,8 @@ class MainWindow(QMainWindow):
         if len(done) < 2:
             return
         summary = speed_summary([x.label for x, _ in done], [st for _, st in done], race=r.mode == RACE)
+        busy = busy_sentence([x.label for x, _ in done], [st for _, st in done])
+        summary += f" · {busy}" if busy else ""
         if r.mode == RACE:
             self.banner.setText(f"Race: {summary} · {self._note}")
         else:

@@ -26,7 +26,7 @@ from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import from_pane
-from gemmacompare.engine.session import RunStarted
+from gemmacompare.engine.session import RunMeasured, RunStarted
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.settings import PaneSettings
@@ -356,6 +356,9 @@ class ModelPane(QFrame):
             return
         thinking, answer, times, n_think = [], [], [], 0
         for ev in batch:
+            if isinstance(ev, RunMeasured):
+                rec.other_load = ev.other_load
+                continue
             rec.add(ev)
             if isinstance(ev, p.Token):
                 thinking.append(ev.thinking)

@@ -34,6 +34,8 @@ def stats_line(s: RunStats, mode_note: str) -> str:
     if s.gpu_available and s.peak_vram is not None:
         parts.append(f"VRAM {human_bytes(s.peak_vram)}")
     parts.append(mode_note)
+    if s.machine_busy and s.other_cpu_cores is not None:
+        parts.append(f"<b>other programs used {s.other_cpu_cores:.1f} cores: unreliable</b>")
     return " · ".join(x for x in parts if x)
 
 

@@ -9,6 +9,8 @@ three times as much. The GUI's banner and `compare` both use it.
 
 from __future__ import annotations
 
+import os
+
 from gemmacompare.engine.metrics import RunStats
 
 # Below this ratio two per-token latencies are not called different.
@@ -102,3 +104,14 @@ def speed_summary(labels: list[str], stats: list[RunStats], race: bool = True) -
     if race:
         phrases.append(finish_phrase(labels, stats))
     return " · ".join(x for x in phrases if x)
+
+
+def busy_sentence(labels: list[str], stats: list[RunStats]) -> str | None:
+    """"other programs used 0.9 of 2 cores during A's run; figures are unreliable", or None."""
+    busy = [(label, s) for label, s in zip(labels, stats) if s.machine_busy and s.other_cpu_cores is not None]
+    if not busy:
+        return None
+    worst = max(s.other_cpu_cores or 0.0 for _, s in busy)
+    whose = "every run" if len(busy) == len(stats) else f"{', '.join(label for label, _ in busy)}'s run"
+    return (f"other programs used {worst:.1f} of {os.cpu_count() or 1} cores during {whose}; "
+            "figures are unreliable")
