@@ -36,7 +36,8 @@ def test_no_private_name_is_imported_from_another_module():
     for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gemmacompare"):
-                offenders += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+                offenders += [f"{path.relative_to(ROOT)}: {node.module}.{a.name}"
+                              for a in node.names if a.name.startswith("_")]
     assert offenders == []
 
 

@@ -253,7 +253,8 @@ def test_leaderboard_tab_exports_tables_and_the_scatter(qtbot, tmp_path):
     for n in range(6):
         sides = (Side(fast, "x", "", {}, {"ms_per_token_p50": 20.0, "time_to_answer_s": 0.5}, "eos"),
                  Side(slow, "y", "", {}, {"ms_per_token_p50": 60.0, "time_to_answer_s": 1.5}, "eos"))
-        store.add_battle(Battle("p", sides, "race", False, votes=VoteCounts.single(TWO_BETTER if n % 3 else ONE_BETTER)))
+        votes = VoteCounts.single(TWO_BETTER if n % 3 else ONE_BETTER)
+        store.add_battle(Battle("p", sides, "race", False, votes=votes))
     tab = LeaderboardTab(store)
     qtbot.addWidget(tab)
     tab.resize(900, 600)

@@ -52,7 +52,8 @@ def test_loaded_event_has_facts(pair):
 def test_speed_settings_reach_llama_cpp(demo_paths):
     w = ModelWorker("fa")
     try:
-        ld = w.load(str(demo_paths["smollm2"]), p.LoadSettings(n_ctx=512, flash_attn="on", type_k="q8_0", type_v="q8_0"))
+        settings = p.LoadSettings(n_ctx=512, flash_attn="on", type_k="q8_0", type_v="q8_0")
+        ld = w.load(str(demo_paths["smollm2"]), settings)
         assert (ld.flash_attn, ld.type_k, ld.type_v) == ("on", "q8_0", "q8_0")
         assert ld.n_batch == 512  # llama.cpp's 2048, capped to the context
         rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=8)))

@@ -33,7 +33,8 @@ def hub_files(tmp_path_factory, demo_paths):
     readme = d / "README.md"
     readme.write_text("# a model card\n")
     return {"smol": smol, "tiny": tiny, "readme": HubFile(readme),
-            "s1": HubFile(write_gguf(d / "s1.gguf", split=(0, 2))), "s2": HubFile(write_gguf(d / "s2.gguf", split=(1, 2))),
+            "s1": HubFile(write_gguf(d / "s1.gguf", split=(0, 2))),
+            "s2": HubFile(write_gguf(d / "s2.gguf", split=(1, 2))),
             "proj": HubFile(write_gguf(d / "proj.gguf", "clip", gtype="mmproj", template=None))}
 
 
@@ -41,7 +42,8 @@ def hub_files(tmp_path_factory, demo_paths):
 def fake_hub(hub_files, monkeypatch, tmp_path):
     f = hub_files
     server = FakeHub(repos={
-        SMOL_REPO: HubRepo({"SmolLM2-135M-Instruct-Q4_K_M.gguf": f["smol"], "SmolLM2-135M-Instruct-Q8_0.gguf": f["tiny"],
+        SMOL_REPO: HubRepo({"SmolLM2-135M-Instruct-Q4_K_M.gguf": f["smol"],
+                            "SmolLM2-135M-Instruct-Q8_0.gguf": f["tiny"],
                             "mmproj-SmolLM2-f16.gguf": f["proj"], "README.md": f["readme"]}),
         "org/Choices-GGUF": HubRepo({"m-Q8_0.gguf": f["tiny"], "m-Q5_K_M.gguf": f["tiny"]}),
         "google/gemma-gated-GGUF": HubRepo({"g-Q4_K_M.gguf": f["tiny"]}, gated=True),

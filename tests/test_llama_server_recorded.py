@@ -79,8 +79,9 @@ def test_model_list_facts(misbehaving_server):
 def test_prompt_over_the_context_is_the_servers_own_sentence(misbehaving_server):
     url = misbehaving_server.url("llama-server-too-long")
     rec, _ = run(url)
-    assert rec.error.message == (f"The server at {url} rejected the request (HTTP 400): request (3031 tokens) exceeds the "
-                         "available context size (2048 tokens), try increasing it.")
+    assert rec.error.message == (f"The server at {url} rejected the request (HTTP 400): "
+                                 "request (3031 tokens) exceeds the "
+                                 "available context size (2048 tokens), try increasing it.")
     assert_one_sentence(rec.error.message)
 
 

@@ -125,7 +125,8 @@ def test_tokens_are_held_only_while_undecided():
     assert sp.feed(" <") == []  # could start "<think>"
     assert sp.feed("th") == []
     released = sp.feed("e")  # "<the" is no marker: both held tokens are answer
-    assert [(o.index, o.answer, o.phase) for o in released] == [(1, " <", "answer"), (2, "th", "answer"), (3, "e", "answer")]
+    assert [(o.index, o.answer, o.phase) for o in released] == [
+        (1, " <", "answer"), (2, "th", "answer"), (3, "e", "answer")]
 
 
 def test_crafted_stream_counts():

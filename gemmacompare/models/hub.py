@@ -218,7 +218,8 @@ def check_disk_space(model: RemoteModel, folder: Path | None = None) -> None:
     free = free_bytes(folder)
     if free < model.size + DISK_MARGIN:
         raise HubError(f"Not enough free disk space for {model.filename}: it needs {human_bytes(model.size)} and "
-                       f"{folder} has {human_bytes(free)} free; free some space or point HF_HUB_CACHE at a larger disk.")
+                       f"{folder} has {human_bytes(free)} free; "
+                       "free some space or point HF_HUB_CACHE at a larger disk.")
 
 
 def _progress_class(on_bytes: Callable[[int], None], cancel: threading.Event | None):

@@ -94,7 +94,8 @@ def build(
         if float_path != out:
             float_path.unlink(missing_ok=True)
     t2 = time.monotonic()
-    return BuildResult(out, preset_name, quant_type, st.parameter_count(preset).total, out.stat().st_size, t1 - t0, t2 - t1)
+    return BuildResult(out, preset_name, quant_type, st.parameter_count(preset).total, out.stat().st_size,
+                       t1 - t0, t2 - t1)
 
 
 def quantize(src: Path, dst: Path, quant_type: str, threads: int = 0) -> None:
@@ -153,11 +154,13 @@ class _Stream:
 
 
 class _Filler:
-    def __init__(self, preset: SyntheticPreset, vocab: Vocab, plan: list[st.TensorSpec], scripted: bool, seed: int) -> None:
+    def __init__(self, preset: SyntheticPreset, vocab: Vocab, plan: list[st.TensorSpec], scripted: bool,
+                 seed: int) -> None:
         self.preset, self.vocab, self.scripted = preset, vocab, scripted
         self.rng = np.random.default_rng(seed)
         biggest = max(t.n_elements for t in plan)
-        self.pool = (self.rng.standard_normal(min(_POOL, biggest) + _BLOCK, dtype=np.float32) * _INIT_STD).astype(np.float16)
+        noise = self.rng.standard_normal(min(_POOL, biggest) + _BLOCK, dtype=np.float32)
+        self.pool = (noise * _INIT_STD).astype(np.float16)
         self.tied = not any(t.role == st.OUTPUT for t in plan)
         self.script = _script(preset, vocab) if scripted else {}
 

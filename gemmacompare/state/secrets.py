@@ -107,7 +107,8 @@ def store_api_key(base_url: str, key: str, where: str = KEYRING) -> str:
     try:
         write_private_text(keys_file(), json.dumps(keys, indent=1))
     except OSError as exc:
-        raise SecretStoreError(f"Could not save the key in {keys_file()} ({exc.strerror}); it is used for this session only.") from None
+        raise SecretStoreError(f"Could not save the key in {keys_file()} ({exc.strerror}); "
+                               "it is used for this session only.") from None
     return FILE
 
 
