@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.demo import resolve_model_arg
 from gemmacompare.models.facts_cache import FactsCache
@@ -58,7 +59,7 @@ class LibraryEntry:
                         self.ref)).lower()
         return all(w in hay for w in words)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "source": self.source, "name": self.name, "file": self.file,
                 "quantization": self.quant, "architecture": self.architecture, "parameters": self.params_label,
                 "context_length": self.context_length, "size": self.size, "shards": self.shards,
@@ -81,7 +82,7 @@ class LibraryScan:
         return {s: groups[s] for s in SOURCE_ORDER if s in groups}
 
 
-def _quant_label(peek: Mapping, c: Candidate, known: str | None) -> str:
+def _quant_label(peek: Mapping[str, object], c: Candidate, known: str | None) -> str:
     """The file's own file_type (from the header, or from full facts read earlier), else what names say."""
     if known:
         return known

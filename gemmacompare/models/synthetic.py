@@ -29,13 +29,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 import numpy as np
 
 from gemmacompare.models import synthetic_tensors as st
 from gemmacompare.models.synthetic_presets import PRESETS, Gemma4Shape, Qwen35Shape, SyntheticPreset
 from gemmacompare.models.synthetic_vocab import GEMMA4_WORDS, QWEN35_WORDS, Vocab, build_vocab
+
+if TYPE_CHECKING:  # gguf is imported only when a file is written
+    from gguf import GGUFWriter
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +211,7 @@ class _Filler:
             scale = _TIED_EMBD_SCALE if t.role == st.EMBD else 1.0
 
             def no_eog(r0: int, r1: int) -> np.ndarray:
-                block = random_rows(r0, r1) * np.float16(scale)
+                block: np.ndarray = random_rows(r0, r1) * np.float16(scale)
                 hit = eog[(eog >= r0) & (eog < r1)]
                 block[hit - r0] = 0
                 return block
@@ -265,7 +268,7 @@ def _script(preset: SyntheticPreset, vocab: Vocab) -> dict[int, int]:
     return table
 
 
-def _add_metadata(writer, preset: SyntheticPreset, vocab: Vocab, scripted: bool) -> None:
+def _add_metadata(writer: GGUFWriter, preset: SyntheticPreset, vocab: Vocab, scripted: bool) -> None:
     s = preset.shape
     writer.add_name(f"Synthetic {preset.title} ({'scripted' if scripted else 'random'} weights)")
     writer.add_description(
@@ -305,7 +308,7 @@ def _add_metadata(writer, preset: SyntheticPreset, vocab: Vocab, scripted: bool)
     writer.add_chat_template(resources_template(preset.template_file))
 
 
-def _add_gemma4(writer, s: Gemma4Shape) -> None:
+def _add_gemma4(writer: GGUFWriter, s: Gemma4Shape) -> None:
     # Keys as conversion/gemma.py (Gemma3Model, Gemma4Model.set_gguf_parameters) writes them.
     writer.add_feed_forward_length([s.ffn_width(i) for i in range(s.n_layer)])
     writer.add_key_length(s.head_dim_full)
@@ -323,7 +326,7 @@ def _add_gemma4(writer, s: Gemma4Shape) -> None:
     writer.add_final_logit_softcapping(s.final_logit_softcap)
 
 
-def _add_qwen35(writer, s: Qwen35Shape) -> None:
+def _add_qwen35(writer: GGUFWriter, s: Qwen35Shape) -> None:
     # Keys as conversion/qwen.py (Qwen3NextModel, _Qwen35MRopeMixin) writes them.
     writer.add_feed_forward_length(s.n_ff)
     writer.add_key_length(s.head_dim)

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from gemmacompare.state.paths import app_dirs, private_file, write_private_text
@@ -44,7 +45,15 @@ def keys_file() -> Path:
     return app_dirs().config / "api-keys.json"
 
 
-def _keyring():
+class _Keyring(Protocol):
+    """The part of the `keyring` module used here."""
+
+    def get_password(self, service_name: str, username: str) -> str | None: ...
+    def set_password(self, service_name: str, username: str, password: str) -> None: ...
+    def delete_password(self, service_name: str, username: str) -> None: ...
+
+
+def _keyring() -> _Keyring | None:
     """The keyring module when a real backend is there (none on a bare Linux box)."""
     try:
         import keyring
