@@ -242,11 +242,6 @@ class BenchStore:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             self._db.execute("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
 
-    def delete_run(self, run_id: int) -> None:
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM items WHERE run_id=?", (run_id,))
-            self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
-
     # --- reading ----------------------------------------------------------------
 
     def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:

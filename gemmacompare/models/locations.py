@@ -49,8 +49,6 @@ class Location:
     layout: str
     why: str  # where the path came from, shown when nothing is found
 
-    def describe(self) -> str:
-        return f"{SOURCE_LABELS[self.source]}: {self.root} ({self.why})"
 
 
 def _env_path(env: Mapping[str, str], key: str) -> Path | None:
