@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gemmacompare.bench.store import BenchStore
-from tests.test_llama_server_recorded import final_figures
+from tests.integration.test_llama_server_recorded import final_figures
 
 pytestmark = pytest.mark.gui
 

@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from gemmacompare.state.settings import load_settings
-from tests.test_gui import ask, make_window, set_short
+from tests.integration.test_gui import ask, make_window, set_short
 
 pytestmark = pytest.mark.gui
 

@@ -10,8 +10,8 @@ from PySide6.QtCore import Qt
 
 from gemmacompare.state.settings import load_settings
 from gemmacompare.ui.main_window import MainWindow
+from tests.integration.test_hub import SMOL_REPO, fake_hub, hub_files  # noqa: F401 - fixtures
 from tests.library_tree import build_home
-from tests.test_hub import SMOL_REPO, fake_hub, hub_files  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.gui
 

@@ -18,7 +18,7 @@ from gemmacompare.models.library import ModelRefError
 from tests.fake_servers import OllamaLikeServer, free_port
 from tests.library_tree import ollama_model, sha256_of
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from gemmacompare.bench.scoring import MATCH_KINDS, score
 from gemmacompare.bench.tasks import TaskFileError, builtin_suites, load_suite, load_task_file, suites_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The shipped copy: a clone of the repository alone must pass every test.
 GSM8K = ROOT / "resources" / "suites" / "gsm8k.jsonl"
 

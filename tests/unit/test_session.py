@@ -1,7 +1,8 @@
 """The compare session without Qt: scheduling, thread split, stop, a model that fails to load.
 
 Stand-in participants are ReplayWorkers playing made-up runs at their recorded
-pace (a real Participant, no model needed); one test runs three real demo runs.
+pace (a real Participant, no model needed); three real demo runs are in
+tests/integration/test_session.py.
 """
 
 from __future__ import annotations
@@ -168,19 +169,3 @@ def test_run_settings_build_every_field_of_the_command():
     assert c.sampling.seed == 5 and c.sampling.max_tokens == 256 and c.enable_thinking is False and c.n_threads == 3
     raw = RunSettings(prompt=PromptOptions(raw=True)).command((), "Once upon", thinking_switch=False)
     assert raw.messages == () and raw.raw_prompt == "Once upon" and raw.enable_thinking is None
-
-
-def test_three_real_demo_runs(demo_paths):
-    """SmolLM2 twice beside Gemma: three worker processes, one round each way."""
-    paths = [str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), str(demo_paths["smollm2"])]
-    with CompareSession(["A", "B", "C"]) as session:
-        assert session.load(paths, p.LoadSettings(n_ctx=1024)) == [None, None, None]
-        pids = {session.worker(i).pid for i in range(3)}
-        assert len(pids) == 3 and None not in pids
-        short = RunSettings(sampling=p.SamplingSettings(max_tokens=8))
-        for mode in (RACE, FAIR):
-            result = session.run(lambda i: short.command((), "Name a colour."), mode=mode, threads_total=2)
-            assert all(r.error is None and r.stats().n_tokens > 0 for r in result.runs), [r.error for r in result.runs]
-            assert result.split.threads == ((1, 1, 1) if mode == RACE else (2, 2, 2))
-            assert [r.stats().n_threads for r in result.runs] == list(result.split.threads)
-            assert all(r.memory and r.memory.peak_rss > 50e6 for r in result.runs)

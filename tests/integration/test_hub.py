@@ -20,8 +20,12 @@ from gemmacompare.models.locations import default_locations
 from tests.hub_server import FakeHub, HubFile, HubRepo
 from tests.library_tree import write_gguf
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+
+
 SMOL_REPO = "bartowski/SmolLM2-135M-Instruct-GGUF"
+
+
 TOKEN = "hf_testSECRETtoken0123456789abcdef"
 
 
@@ -172,29 +176,6 @@ def test_unreachable_hub_is_one_sentence(monkeypatch):
         list_models(SMOL_REPO)
     assert err.value.message == (f"The Hugging Face Hub (http://127.0.0.1:{port}) cannot be reached or answered "
                                  "unexpectedly; try again later.")
-
-
-@pytest.mark.parametrize("text, expected", [
-    ("unsloth/Qwen3.5-4B-GGUF:q4_k_m", ("unsloth/Qwen3.5-4B-GGUF", "Q4_K_M")),
-    ("hf:org/repo", ("org/repo", None)),
-    ("https://huggingface.co/org/repo", ("org/repo", None)),
-])
-def test_repo_specs(text, expected):
-    assert hub.parse_repo_spec(text) == expected
-
-
-def test_bad_repo_spec_is_one_sentence():
-    with pytest.raises(HubError, match=r"^'justaname' is not a Hub repository id; write it as ORG/REPO"):
-        hub.parse_repo_spec("justaname")
-
-
-def test_suggestions_are_data_and_a_broken_file_gives_none(tmp_path):
-    pair = hub.load_suggestions()
-    assert [s.quant for s in pair] == ["Q4_K_M", "Q4_K_M"]
-    assert any("gemma-4-E2B" in s.repo for s in pair) and any("Qwen3.5-4B" in s.repo for s in pair)
-    bad = tmp_path / "s.json"
-    bad.write_text('{"models": [{"label": 1}]')
-    assert hub.load_suggestions(bad) == []
 
 
 def _cli(*args: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +12,11 @@ from gemmacompare.models.library import scan_library
 from gemmacompare.models.locations import default_locations
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 from gemmacompare.state.settings import load_settings
-from tests.library_tree import ollama_model
 from tests.make_files import write_tiny_gguf
 
 BOMB = b"[" * 200_000 + b"]" * 200_000  # past the C parser's recursion limit
+
+
 DEEP = b'{"a":' * 100 + b"1" + b"}" * 100  # parses, but deeper than anything we read
 
 
@@ -44,28 +44,6 @@ def test_bombs_and_junk_are_one_sentence(tmp_path):
     assert _bad("/dev/zero", max_bytes=1 << 20) == "the test file is larger than 1 MiB, so it was not read."
     with pytest.raises(FileNotFoundError):
         load_json_bounded(tmp_path / "none.json", 10, what="x")
-
-
-def _home_with_ollama(tmp_path: Path, demo_paths) -> Path:
-    home = tmp_path / "home"
-    root = home / ".ollama" / "models"
-    ollama_model(root, "smollm2", "latest", demo_paths["smollm2"])
-    return home
-
-
-def _scan(home: Path):
-    locs = default_locations(env={}, home=home, ollama_service=home / "no-service")
-    return scan_library(locs, FactsCache(home.parent / "facts.json"))
-
-
-def test_an_ollama_manifest_bomb_skips_that_model_only(tmp_path, demo_paths):
-    home = _home_with_ollama(tmp_path, demo_paths)
-    bomb = home / ".ollama/models/manifests/registry.ollama.ai/library/evil/latest"
-    bomb.parent.mkdir(parents=True)
-    bomb.write_bytes(BOMB)
-    scan = _scan(home)
-    assert [e.ref for e in scan.entries] == ["ollama:smollm2:latest"]
-    assert any("evil:latest (unreadable): its manifest" in n and "nested more than 64 levels" in n for n in scan.notes)
 
 
 def test_an_lmstudio_settings_bomb_keeps_the_default_folder(tmp_path):

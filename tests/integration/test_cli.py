@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gemmacompare.models.gguf_file import FileProblem
 from tests.make_files import write_bad_version, write_broken_template, write_tiny_gguf, write_truncated
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "gemmacompare", *args], capture_output=True, text=True, cwd=ROOT,
-        timeout=timeout, env={**os.environ},
-    )
+from tests.unit.test_cli import cli
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -112,18 +101,3 @@ def test_broken_chat_template_is_reported_once_and_the_other_model_answers(tmp_p
     assert "[B] " in out.stdout  # the other model answered
     out = cli("compare", str(broken), "smollm2", "-p", "Once upon a time", "-n", "4", "--raw")
     assert out.returncode == 0 and "[A] " in out.stdout and "broken" not in out.stderr
-
-
-def test_compare_bad_model_exits_with_its_status(tmp_path):
-    bad = tmp_path / "bad.gguf"
-    bad.write_text("x")
-    out = cli("compare", str(bad), "smollm2", "-p", "hi")
-    assert out.returncode == FileProblem.NOT_GGUF.value
-    assert "not a GGUF" in out.stderr
-
-
-def test_bad_arguments_are_refused_before_loading(tmp_path):
-    out = cli("compare", "-p", "hi", "-n", "0")
-    assert out.returncode == 2 and "too small" in out.stderr
-    out = cli("compare", "-p", "hi", "--json", str(tmp_path / "missing" / "x.json"))
-    assert out.returncode == 2 and "cannot write" in out.stderr and "loading" not in out.stderr

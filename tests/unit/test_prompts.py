@@ -11,16 +11,6 @@ from gemmacompare.models.chat_template import TemplateError
 MSGS = (ChatMessage("user", "Hi"), ChatMessage("assistant", "Hello!"), ChatMessage("user", "2+2?"))
 
 
-def test_gguf_template_used(demo_paths):
-    from gemmacompare.models.gguf_file import read_model_facts
-
-    f = read_model_facts(demo_paths["smollm2"])
-    r = render_chat(MSGS, template=f.chat_template, architecture=f.architecture)
-    assert r.template_name == "gguf"
-    assert r.text.endswith("<|im_start|>assistant\n")
-    assert r.text.count("<|im_start|>user") == 2
-
-
 def test_gemma_fallback_when_no_template():
     r = render_chat(MSGS, template=None, architecture="gemma3", bos_token="<bos>")
     assert r.template_name == "gemma (fallback)"

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from gemmacompare.models.facts_cache import CACHE_VERSION, FactsCache
 from gemmacompare.models.library import ModelRefError, resolve_model_ref, scan_library
-from gemmacompare.models.locations import default_locations, hf_hub_cache
+from gemmacompare.models.locations import default_locations
 from tests.library_tree import build_home
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.unit.test_library import library_cli
 
 
 @pytest.fixture(scope="module")
@@ -93,21 +90,6 @@ def test_a_damaged_cache_file_is_ignored(tree, tmp_path):
     assert json.loads(bad.read_text())["version"] == CACHE_VERSION
 
 
-def test_environment_overrides_and_lmstudio_custom_folder(tmp_path):
-    home = tmp_path / "h"
-    assert hf_hub_cache({"HF_HUB_CACHE": "/x/hub", "HF_HOME": "/y"}, home)[0] == Path("/x/hub")
-    assert hf_hub_cache({"HF_HOME": "/y"}, home)[0] == Path("/y/hub")
-    assert hf_hub_cache({}, home)[0] == home / ".cache" / "huggingface" / "hub"
-    (home / ".lmstudio").mkdir(parents=True)
-    (home / ".lmstudio" / "settings.json").write_text(json.dumps({"downloadsFolder": str(tmp_path / "lm")}))
-    locs = default_locations(env={"OLLAMA_MODELS": str(tmp_path / "oll"), "LLAMA_CACHE": str(tmp_path / "lc")},
-                             home=home)
-    roots = {(loc.source, str(loc.root)) for loc in locs}
-    assert ("lmstudio", str(tmp_path / "lm")) in roots and ("ollama", str(tmp_path / "oll")) in roots
-    assert ("llamacpp", str(tmp_path / "lc")) in roots
-    assert ("ollama", "/usr/share/ollama/.ollama/models") in roots
-
-
 def test_names_resolve_and_unknown_ones_get_closest_matches(tree):
     home, expected = tree
     scan = _scan(home)
@@ -127,36 +109,22 @@ def test_names_resolve_and_unknown_ones_get_closest_matches(tree):
     assert resolve_model_ref("./nowhere.gguf", 0, scan) == Path("./nowhere.gguf")
 
 
-def _cli(home: Path, *args: str, timeout: float = 240, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("HF_", "OLLAMA", "LLAMA_CACHE", "XDG_"))},
-           **(env or {})}
-    env["HOME"] = str(home)
-    return subprocess.run([sys.executable, "-m", "gemmacompare", *args], capture_output=True, text=True,
-                          cwd=ROOT, env=env, timeout=timeout)
-
-
 def test_models_cli_lists_the_library(tree):
     home, expected = tree
-    out = _cli(home, "models", "--json")
+    out = library_cli(home, "models", "--json")
     assert out.returncode == 0, out.stderr
     listed = {e["ref"]: e for e in json.loads(out.stdout)}
     # The user's own folder is a setting, so the CLI sees every other source.
     assert set(listed) == set(expected) - {"folder:mine"}
     assert listed["ollama:smollm2:135m"]["quantization"] == "Q4_1"
-    table = _cli(home, "models")
+    table = library_cli(home, "models")
     assert "ollama:smollm2:135m" in table.stdout and "Q4_1" in table.stdout
-
-
-def test_models_cli_on_an_empty_machine_says_where_it_looked(tmp_path):
-    out = _cli(tmp_path, "models")
-    assert out.returncode == 0
-    assert "No GGUF models found. Looked in: " in out.stderr and str(tmp_path / ".ollama" / "models") in out.stderr
 
 
 @pytest.mark.slow
 def test_a_library_model_compares_by_name(tree):
     home, _ = tree
-    out = _cli(home, "compare", "ollama:smollm2:135m", "hf:bartowski/SmolLM2-135M-Instruct-GGUF:Q4_1",
+    out = library_cli(home, "compare", "ollama:smollm2:135m", "hf:bartowski/SmolLM2-135M-Instruct-GGUF:Q4_1",
                "-p", "Say hi.", "-n", "4")
     assert out.returncode == 0, out.stderr
     assert "[A]" in out.stdout and "[B]" in out.stdout and "t/s" in out.stdout
@@ -166,14 +134,15 @@ def test_unknown_name_on_the_command_line_is_one_sentence(tree):
     from tests.fake_servers import free_port
 
     home, _ = tree
-    port = free_port()  # no Ollama server there either (tests/test_ollama_ref.py has one)
-    out = _cli(home, "compare", "ollama:smolm2:135m", "smollm2", "-p", "hi", env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
+    port = free_port()  # no Ollama server there either (tests/integration/test_ollama_ref.py has one)
+    out = library_cli(home, "compare", "ollama:smolm2:135m", "smollm2", "-p", "hi",
+                      env={"OLLAMA_HOST": f"127.0.0.1:{port}"})
     assert out.returncode == 3
     assert out.stderr.strip().splitlines() == [
         "error: No Ollama model 'smolm2:135m' on disk (closest: ollama:smollm2:135m, ollama:smollm2:latest), and "
         f"no Ollama server answers at http://127.0.0.1:{port} ($OLLAMA_HOST); start Ollama or use "
         "`gemmacompare models` for the names on disk."]
-    out = _cli(home, "compare", "hf:smolm2:135m", "smollm2", "-p", "hi")
+    out = library_cli(home, "compare", "hf:smolm2:135m", "smollm2", "-p", "hi")
     assert out.returncode == 3
     assert out.stderr.strip().splitlines() == [
         "error: No file or library model named 'hf:smolm2:135m'; closest: ollama:smollm2:135m, "
