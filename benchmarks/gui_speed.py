@@ -149,7 +149,8 @@ def ratio_line(window: list[float], headless: list[float], names: tuple[str, str
     """
     med = statistics.median
     per_rep = [a / b for a, b in zip(window, headless)]
-    return (f"{names[0]} {med(window):.1f} t/s, {names[1]} {med(headless):.1f} t/s, ratio {med(window) / med(headless):.3f}, "
+    return (f"{names[0]} {med(window):.1f} t/s, {names[1]} {med(headless):.1f} t/s, "
+            f"ratio {med(window) / med(headless):.3f}, "
             f"median of paired ratios {med(per_rep):.3f}{mean_interval(per_rep)}  "
             f"(per-rep ratios {', '.join(f'{r:.3f}' for r in per_rep)})")
 
@@ -280,8 +281,8 @@ def main() -> int:
     med = statistics.median
     q = statistics.quantiles(lags, n=100, method="inclusive")
     print(f"launch to interactive window   {t_interactive:.2f} s   (both models ready at {t_models:.2f} s)")
-    print(f"event-loop lag while streaming (one extra rep) p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, max {max(lags):.1f} ms "
-          f"({len(lags)} probes)")
+    print(f"event-loop lag while streaming (one extra rep) p50 {q[49]:.2f} ms, p99 {q[98]:.2f} ms, "
+          f"max {max(lags):.1f} ms ({len(lags)} probes)")
     print(f"race mode, medians of {args.reps} alternating reps:")
     names = ("A (SmolLM2-135M)", "B (Gemma-3-270M)", "C (SmolLM2-135M)", "D (Gemma-3-270M)")[:n]
     for i, name in enumerate(names):

@@ -50,8 +50,8 @@ def main() -> int:
             for dest in (first, second):
                 for i, tps in enumerate(race_tps(pair, args.tokens)):
                     dest[i].append(tps)
-            print(f"rep {rep + 1}/{args.reps}: " + ", ".join(f"{a[-1]:.1f} / {b[-1]:.1f} t/s" for a, b in zip(first, second)),
-                  flush=True)
+            pairs = ", ".join(f"{a[-1]:.1f} / {b[-1]:.1f} t/s" for a, b in zip(first, second))
+            print(f"rep {rep + 1}/{args.reps}: {pairs}", flush=True)
     finally:
         pair.close()
     med = statistics.median
@@ -60,8 +60,9 @@ def main() -> int:
         print(f"{name}: {ratio_line(first[i], second[i], ('run 1', 'run 2'))}")
         blocks = [(first[i][k:k + BLOCK], second[i][k:k + BLOCK]) for k in range(0, args.reps - BLOCK + 1, BLOCK)]
         if blocks:
-            print(f"  median of {BLOCK}, block by block: "
-                  + ", ".join(f"{med(a) / med(b):.3f} (paired {med(x / y for x, y in zip(a, b)):.3f})" for a, b in blocks))
+            ratios = ", ".join(f"{med(a) / med(b):.3f} (paired {med(x / y for x, y in zip(a, b)):.3f})"
+                               for a, b in blocks)
+            print(f"  median of {BLOCK}, block by block: {ratios}")
     return 0
 
 

@@ -162,7 +162,8 @@ def build_home(home: Path, smol: Path, gemma: Path) -> dict[str, str]:
 
     # llama.cpp's legacy flat cache, with its side files.
     lc = home / ".cache" / "llama.cpp"
-    expected["llamacpp:ggml-org_Tiny-GGUF_tiny-q8_0"] = str(link_or_copy(tiny, lc / "ggml-org_Tiny-GGUF_tiny-q8_0.gguf"))
+    flat = link_or_copy(tiny, lc / "ggml-org_Tiny-GGUF_tiny-q8_0.gguf")
+    expected["llamacpp:ggml-org_Tiny-GGUF_tiny-q8_0"] = str(flat)
     (lc / "ggml-org_Tiny-GGUF_tiny-q8_0.gguf.etag").write_text('"abc"')
     (lc / "ggml-org_Tiny-GGUF_big-q4_k_m.gguf.downloadInProgress").write_bytes(b"GGUF")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 # The four answers a voter can give, by side.
 ONE_BETTER, TWO_BETTER, TIE, BOTH_BAD = "1", "2", "tie", "both_bad"
@@ -35,11 +36,11 @@ class Contender:
     def key(self) -> str:
         return self.file_hash or self.name
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Contender":
+    def from_dict(cls, d: dict[str, Any]) -> "Contender":
         return cls(str(d.get("name", "")), str(d.get("file_name", "")), str(d.get("file_hash", "")),
                    str(d.get("architecture", "")), str(d.get("quantization", "")))
 
@@ -85,18 +86,18 @@ class Side:
     contender: Contender
     answer: str = ""
     thinking: str = ""
-    settings: dict = field(default_factory=dict)  # sampling, threads, context: everything that was used
-    speed: dict = field(default_factory=dict)  # engine.metrics.RunStats.to_dict()
+    settings: dict[str, Any] = field(default_factory=dict)  # sampling, threads, context: everything that was used
+    speed: dict[str, Any] = field(default_factory=dict)  # engine.metrics.RunStats.to_dict()
     stop_reason: str = ""
     error: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"contender": self.contender.to_dict(), "answer": self.answer, "thinking": self.thinking,
                 "settings": self.settings, "speed": self.speed, "stop_reason": self.stop_reason,
                 "error": self.error}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Side":
+    def from_dict(cls, d: dict[str, Any]) -> "Side":
         return cls(Contender.from_dict(d.get("contender", {})), str(d.get("answer", "")),
                    str(d.get("thinking", "")), dict(d.get("settings") or {}), dict(d.get("speed") or {}),
                    str(d.get("stop_reason", "")), str(d.get("error", "")))

@@ -8,6 +8,7 @@ import json
 import math
 import statistics
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class ModelRow:
     def minus(self) -> float:
         return self.rating - self.lower
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -67,7 +68,7 @@ class Leaderboard:
     rounds_not_counted: int
     method: str = METHOD
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"models": [r.to_dict() for r in self.rows], "win_rates": self.win_rates, "games": self.games,
                 "rounds_stored": self.rounds_stored, "rounds_counted": self.rounds_counted,
                 "rounds_not_counted": self.rounds_not_counted, "method": self.method}
@@ -77,10 +78,10 @@ def vote_comparisons(battles: list[Battle]) -> list[Comparison]:
     """One row per (battle, outcome) with its count: the unit the bootstrap resamples."""
     rows = []
     for b in battles:
-        if not b.counted:
+        v = b.votes
+        if v is None or not b.counted:
             continue
         k1, k2 = b.sides[0].contender.key, b.sides[1].contender.key
-        v = b.votes
         for score, n in ((1.0, v.one), (0.0, v.two), (0.5, v.tie + v.both_bad)):
             if n:
                 rows.append(Comparison(k1, k2, score, float(n)))
@@ -91,9 +92,9 @@ def battle_comparisons(battles: list[Battle]) -> list[Comparison]:
     """One row per battle in time order with the mean score: the unit online Elo updates on."""
     rows = []
     for b in battles:
-        if not b.counted:
-            continue
         v = b.votes
+        if v is None or not b.counted:
+            continue
         rows.append(Comparison(b.sides[0].contender.key, b.sides[1].contender.key,
                                (v.one + 0.5 * (v.tie + v.both_bad)) / v.total, float(v.total)))
     return rows
@@ -103,7 +104,8 @@ def build_leaderboard(battles: list[Battle], bootstrap: int = DEFAULT_BOOTSTRAP,
     counted = [b for b in battles if b.counted]
     votes = vote_comparisons(counted)
     fit = bradley_terry(votes)
-    keys, lower, upper = bootstrap_intervals(votes, rounds=bootstrap, seed=seed) if votes else ((), [], [])
+    keys, lower, upper = (bootstrap_intervals(votes, rounds=bootstrap, seed=seed) if votes
+                          else ((), np.empty(0), np.empty(0)))
     elo = online_elo(battle_comparisons(counted))
     names = _display_names(battles)
     rate = fit.win_rate_matrix()
@@ -222,7 +224,7 @@ def leaderboard_json(board: Leaderboard) -> str:
     return json.dumps(board.to_dict(), indent=2, default=_json_default)
 
 
-def _json_default(v):
+def _json_default(v: object) -> object:
     if isinstance(v, np.generic):
         return v.item()
     raise TypeError(type(v).__name__)

@@ -95,7 +95,8 @@ def fit_strengths(wins: np.ndarray, games: np.ndarray, prior_games: float = DEFA
     def objective(theta: np.ndarray) -> np.ndarray:
         diff = theta[:, :, None] - theta[:, None, :]
         ll = np.sum(wins * -np.logaddexp(0.0, -diff), axis=(1, 2))
-        return ll + np.sum(prior_games * (0.5 * theta - np.logaddexp(0.0, theta)), axis=1)
+        out: np.ndarray = ll + np.sum(prior_games * (0.5 * theta - np.logaddexp(0.0, theta)), axis=1)
+        return out
 
     theta = np.zeros((n, k))
     value = objective(theta)

@@ -17,11 +17,14 @@ import time
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, TypeVar
 
 from gemmacompare.arena.battles import Battle, Side, VoteCounts
 from gemmacompare.state.paths import app_dirs, private_file
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DB_NAME = "arena-history.sqlite3"
 SCHEMA_VERSION = 1
@@ -129,7 +132,7 @@ class ArenaStore:
             raise _unreadable_error(self.path, exc3) from exc3
         return db
 
-    def _run(self, fn):
+    def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn(db) in one transaction; any database failure becomes one sentence."""
         try:
             db = self._connect()
@@ -158,7 +161,9 @@ class ArenaStore:
                  json.dumps(s1.to_dict()), json.dumps(s2.to_dict()), s1.contender.key, s2.contender.key,
                  *((v.one, v.two, v.tie, v.both_bad) if v else (None,) * 4), battle.voted, battle.not_counted),
             )
-            return int(cur.lastrowid)
+            row_id = cur.lastrowid
+            assert row_id is not None  # set by every successful INSERT
+            return row_id
 
         return self._run(write)
 

@@ -197,7 +197,7 @@ class BenchRunner:
                 if self._stop.is_set():
                     break
                 task = run.tasks[ti]
-                result = session.run(lambda i, t=task: build_command(t, config), config.mode, threads_total)
+                result = session.run(lambda i: build_command(task, config), config.mode, threads_total)
                 if self._stop.is_set():
                     # The item in progress was cut short: its figures would be
                     # wrong, so it is dropped and redone on resume.

@@ -118,18 +118,6 @@ def summarize_run(run: StoredRun) -> list[ModelSummary]:
     return [summarize_model(run.items, i, label) for i, label in enumerate(run.labels)]
 
 
-def fmt_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "–"
-    if unit == "B":
-        return f"{value / 2**20:.0f} MiB"
-    if unit == "s":
-        return f"{value:.2f} s"
-    if unit in ("t/s", "ms"):
-        return f"{value:.1f}"
-    return f"{value:.1f}" if value != int(value) else f"{int(value)}"
-
-
 def fmt_mean_sd(m: MetricSummary, unit: str) -> str:
     if m.mean is None:
         return "–"

@@ -13,9 +13,11 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -166,7 +168,7 @@ class BenchStore:
     def __enter__(self) -> "BenchStore":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- writing ----------------------------------------------------------------
@@ -180,7 +182,9 @@ class BenchStore:
                 (now, now, STATUS_RUNNING, os.getpid(), suite_name, json.dumps(config.to_dict()),
                  json.dumps([asdict(t) for t in tasks])),
             )
-            return int(cur.lastrowid)
+            run_id = cur.lastrowid
+            assert run_id is not None  # set by every successful INSERT
+            return run_id
 
     def set_status(self, run_id: int, status: str, message: str = "") -> None:
         with self._lock, self._db:
@@ -220,7 +224,7 @@ class BenchStore:
             return None
         return int(row["pid"]) if _pid_running(row["pid"], row["updated"]) else None
 
-    def set_environment(self, run_id: int, machine: dict, models: list[ModelInfo | None]) -> None:
+    def set_environment(self, run_id: int, machine: dict[str, Any], models: Sequence[ModelInfo | None]) -> None:
         with self._lock, self._db:
             self._db.execute(
                 "UPDATE runs SET machine_json=?, models_json=?, updated=? WHERE id=?",
@@ -242,14 +246,9 @@ class BenchStore:
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
             self._db.execute("UPDATE runs SET updated=? WHERE id=?", (now, run_id))
 
-    def delete_run(self, run_id: int) -> None:
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM items WHERE run_id=?", (run_id,))
-            self._db.execute("DELETE FROM runs WHERE id=?", (run_id,))
-
     # --- reading ----------------------------------------------------------------
 
-    def _read(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         """Rows of a query; damage found only now (a bad page) is one sentence, not a DatabaseError."""
         try:
             with self._lock:
@@ -350,7 +349,7 @@ def _pid_running(pid: int | None, updated: str | None = None) -> bool:
     return True
 
 
-def _task_from_dict(d: dict) -> Task:
+def _task_from_dict(d: dict[str, Any]) -> Task:
     return Task(d["id"], d["prompt"], tuple(d["expected"]), d["match"], d.get("category", ""),
                 tuple(d.get("choices", ())))
 

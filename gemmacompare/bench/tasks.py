@@ -20,6 +20,7 @@ import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.bench.scoring import (
     CHOICE_LETTERS,
@@ -168,7 +169,7 @@ def gsm8k_final_answer(solution: str) -> str | None:
     return tail.replace(",", "") if value is not None else None
 
 
-def _text_field(obj: dict, key: str, where: str) -> str:
+def _text_field(obj: dict[str, Any], key: str, where: str) -> str:
     value = obj[key]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)
@@ -177,7 +178,7 @@ def _text_field(obj: dict, key: str, where: str) -> str:
     return value
 
 
-def _task_from_obj(obj: dict, where: str, default_id: str) -> Task:
+def _task_from_obj(obj: dict[str, Any], where: str, default_id: str) -> Task:
     task_id = str(obj.get("id", default_id))
     if "question" in obj and "prompt" not in obj:
         if "answer" not in obj:

@@ -189,7 +189,8 @@ def _list(store: BenchStore) -> int:
     counts = store.item_counts()
     rows = [["id", "created", "status", "suite", "mode", "items", "models"]]
     for r in runs:
-        names = ", ".join(label if info else model_label(m) for m, info, label in zip(r.config.models, r.models, r.labels))
+        names = ", ".join(label if info else model_label(m)
+                          for m, info, label in zip(r.config.models, r.models, r.labels))
         rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
                      f"{counts.get(r.id, 0)}/{r.n_planned}", names])
     print(text_table(rows))

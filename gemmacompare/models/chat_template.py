@@ -8,6 +8,7 @@ before loading) compiles the template exactly as generation will render it.
 from __future__ import annotations
 
 import datetime
+from typing import NoReturn
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -19,7 +20,7 @@ class TemplateError(Exception):
     """The chat template could not be rendered."""
 
 
-def _raise(message: str):
+def _raise(message: str) -> NoReturn:
     raise TemplateError(message)
 
 

@@ -16,6 +16,7 @@ import os
 import threading
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, read_model_facts
 from gemmacompare.models.gguf_header import peek_header
@@ -38,7 +39,7 @@ class FactsCache:
         self.path = path or default_cache_path()
         self._lock = threading.Lock()
         self._dirty = False
-        self._items: dict[str, dict] = {}
+        self._items: dict[str, dict[str, Any]] = {}
         try:
             doc = load_json_bounded(self.path, MAX_CACHE_BYTES, what=f"the facts cache {self.path}")
             if isinstance(doc, dict) and doc.get("version") == CACHE_VERSION and isinstance(doc.get("items"), dict):
@@ -49,7 +50,7 @@ class FactsCache:
         except (OSError, ValueError) as exc:  # BadJSONError is a ValueError: too large, too deep, not JSON
             log.info("facts cache %s unreadable (%s); starting afresh", self.path, exc)
 
-    def _slot(self, key: str, st: os.stat_result) -> dict:
+    def _slot(self, key: str, st: os.stat_result) -> dict[str, Any]:
         with self._lock:
             item = self._items.get(key)
             if not item or item.get("size") != st.st_size or item.get("mtime_ns") != st.st_mtime_ns:
@@ -58,13 +59,14 @@ class FactsCache:
                 self._dirty = True
             return item
 
-    def peek(self, path: str, st: os.stat_result) -> dict:
+    def peek(self, path: str, st: os.stat_result) -> dict[str, Any]:
         """The file's first header keys (gguf_header.peek_header); raises what it raises. st: os.stat(path)."""
         item = self._slot(path, st)
         if not isinstance(item.get("peek"), dict):  # not read yet, or a damaged cache entry
             item["peek"] = peek_header(path)
             self._dirty = True
-        return item["peek"]
+        peek: dict[str, Any] = item["peek"]
+        return peek
 
     def facts(self, path: str) -> ModelFacts:
         """Full facts (read_model_facts); a file's error is remembered too. Raises ModelFileError."""
@@ -117,7 +119,7 @@ class FactsCache:
             log.warning("could not save the facts cache %s: %s", self.path, exc)
 
 
-def _facts_from_item(item: dict, path: str) -> ModelFacts | None:
+def _facts_from_item(item: dict[str, Any], path: str) -> ModelFacts | None:
     """Facts from a cache entry, or None when the entry is damaged (then the file is read again)."""
     try:
         return ModelFacts(**{**item["facts"], "path": path})
@@ -126,7 +128,7 @@ def _facts_from_item(item: dict, path: str) -> ModelFacts | None:
         return None
 
 
-def _error_from_item(item: dict) -> ModelFileError | None:
+def _error_from_item(item: dict[str, Any]) -> ModelFileError | None:
     try:
         problem, message = item["error"]
         return ModelFileError(FileProblem[problem], str(message))

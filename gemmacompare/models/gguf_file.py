@@ -15,11 +15,13 @@ import math
 import mmap
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.chat_template import template_problem
-from gemmacompare.models.gguf_reader import GGUF_MAGIC, GGUFHeader, HeaderProblem, PastEnd, read_header
+from gemmacompare.models.gguf_reader import GGUF_MAGIC, GGUFHeader, HeaderProblem, PastEnd, Value, read_header
 from gemmacompare.models.reasoning_formats import reasoning_format_for_template, template_supports_thinking_switch
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,7 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
     size = _check_path(p)
     header = _read_header(p, size)
 
-    def value(key: str, default=None):
+    def value(key: str, default: Value | None = None) -> Value | None:
         v = header.fields.get(key)
         return default if v is None else v
 
@@ -219,12 +221,12 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
     )
 
 
-def architecture_layout(arch: str, value) -> tuple[tuple[str, str], ...]:
+def architecture_layout(arch: str, value: Callable[[str], Value | None]) -> tuple[tuple[str, str], ...]:
     """What makes this architecture's speed and memory what they are: layers and
     widths, and for the seed architectures the sliding-window pattern, shared KV
     and per-layer embeddings (gemma4) or the DeltaNet/attention mix (qwen35)."""
 
-    def num(key: str):
+    def num(key: str) -> int | float | None:
         v = value(f"{arch}.{key}")
         return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
@@ -308,7 +310,7 @@ def truncated_message(name: str, actual: int, needed: int, exact: bool) -> str:
     return f"{name} is truncated (it ends inside its header, after {actual:,} bytes); download it again."
 
 
-def _int_or_none(v) -> int | None:
+def _int_or_none(v: Any) -> int | None:  # any header value
     if isinstance(v, bool):
         return None
     try:
@@ -317,7 +319,7 @@ def _int_or_none(v) -> int | None:
         return None
 
 
-def _quantization_name(file_type, types: collections.Counter[str]) -> str:
+def _quantization_name(file_type: Any, types: collections.Counter[str]) -> str:
     try:
         from gguf import LlamaFileType
 

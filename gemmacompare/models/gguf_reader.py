@@ -16,6 +16,7 @@ general.alignment (32 by default).
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,7 +90,10 @@ class LongArray:
     length: int
 
 
-Value = Union[int, float, bool, str, list, LongArray]
+Scalar = Union[int, float, bool]
+Value = Union[Scalar, str, list[Scalar], list[str], LongArray]  # llama.cpp reads no arrays of arrays
+# What a header is read from: the file's bytes or an mmap of it.
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,7 @@ class GGUFHeader:
 class _Cursor:
     """Reads forward through a buffer; every step checks the end and the header-size limit first."""
 
-    def __init__(self, buf, limits: HeaderLimits) -> None:
+    def __init__(self, buf: Buffer, limits: HeaderLimits) -> None:
         self.buf = buf
         self.size = len(buf)
         self.limits = limits
@@ -128,10 +132,12 @@ class _Cursor:
         return start
 
     def u32(self) -> int:
-        return _U32.unpack_from(self.buf, self.take(4))[0]
+        n: int = _U32.unpack_from(self.buf, self.take(4))[0]
+        return n
 
     def u64(self) -> int:
-        return _U64.unpack_from(self.buf, self.take(8))[0]
+        n: int = _U64.unpack_from(self.buf, self.take(8))[0]
+        return n
 
     def text(self, limit: int, what: str) -> str:
         n = self.u64()
@@ -141,9 +147,10 @@ class _Cursor:
         # Invalid UTF-8 is shown, not fatal: names and templates are only displayed or compiled.
         return bytes(self.buf[start:start + n]).decode("utf-8", "replace")
 
-    def scalar(self, type_id: int):
+    def scalar(self, type_id: int) -> Scalar:
         s = _SCALARS[type_id]
-        return s.unpack_from(self.buf, self.take(s.size))[0]
+        value: Scalar = s.unpack_from(self.buf, self.take(s.size))[0]
+        return value
 
 
 def _check_count(n: int, limit: int, what: str) -> None:
@@ -212,7 +219,7 @@ def _fields(cur: _Cursor, count: int, stop_at_long_strings: bool) -> Iterator[tu
             raise HeaderProblem(f"has a key ({key!r}) of unknown type {vtype}", False)
 
 
-def _start(buf, limits: HeaderLimits) -> tuple[_Cursor, int, int, int]:
+def _start(buf: Buffer, limits: HeaderLimits) -> tuple[_Cursor, int, int, int]:
     cur = _Cursor(buf, limits)
     if bytes(buf[:4]) != GGUF_MAGIC:
         raise NoMagic()
@@ -223,7 +230,7 @@ def _start(buf, limits: HeaderLimits) -> tuple[_Cursor, int, int, int]:
     return cur, version, n_tensors, n_kv
 
 
-def read_header(buf, limits: HeaderLimits = DEFAULT_LIMITS) -> GGUFHeader:
+def read_header(buf: Buffer, limits: HeaderLimits = DEFAULT_LIMITS) -> GGUFHeader:
     """Parse a whole header from a buffer (bytes or an mmap of the file).
 
     Raises PastEnd when the header runs past the buffer, HeaderProblem for a
@@ -258,7 +265,7 @@ def read_header(buf, limits: HeaderLimits = DEFAULT_LIMITS) -> GGUFHeader:
     return GGUFHeader(version, fields, tuple(tensors), data_offset)
 
 
-def peek_fields(buf, max_keys: int, limits: HeaderLimits = DEFAULT_LIMITS) -> dict[str, Value]:
+def peek_fields(buf: Buffer, max_keys: int, limits: HeaderLimits = DEFAULT_LIMITS) -> dict[str, Value]:
     """The first keys (up to max_keys) that fit in buf; stops quietly at the buffer's end,
     at the tokenizer's long string lists, or at anything broken, keeping what it read.
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.gguf_names import is_non_model_name, quant_from_name, split_name
@@ -218,23 +219,25 @@ def check_disk_space(model: RemoteModel, folder: Path | None = None) -> None:
     free = free_bytes(folder)
     if free < model.size + DISK_MARGIN:
         raise HubError(f"Not enough free disk space for {model.filename}: it needs {human_bytes(model.size)} and "
-                       f"{folder} has {human_bytes(free)} free; free some space or point HF_HUB_CACHE at a larger disk.")
+                       f"{folder} has {human_bytes(free)} free; "
+                       "free some space or point HF_HUB_CACHE at a larger disk.")
 
 
-def _progress_class(on_bytes: Callable[[int], None], cancel: threading.Event | None):
+def _progress_class(on_bytes: Callable[[int], None], cancel: threading.Event | None) -> type[Any]:
     """A tqdm stand-in for hf_hub_download's tqdm_class: counts bytes, stops on cancel."""
     from tqdm.auto import tqdm  # noqa: PLC0415 - a huggingface_hub dependency
 
-    class _Bar(tqdm):
-        def __init__(self, *args, **kwargs):
+    class _Bar(tqdm):  # type: ignore[misc]  # tqdm ships no types, so it is Any here
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True  # we draw our own progress; no stderr bar
             super().__init__(*args, **kwargs)
 
-        def update(self, n=1):
+        def update(self, n: float | None = 1) -> bool | None:
             if cancel is not None and cancel.is_set():
                 raise DownloadCancelled()
             on_bytes(int(n or 0))
-            return super().update(n)
+            shown: bool | None = super().update(n)
+            return shown
 
     return _Bar
 
@@ -271,7 +274,7 @@ def download(model: RemoteModel, on_progress: Callable[[Progress], None] | None 
     for i, repo_path in enumerate(model.files, start=1):
         current = 0
 
-        def on_bytes(n: int, i=i) -> None:
+        def on_bytes(n: int, i: int = i) -> None:
             nonlocal current
             current = max(0, current + n)
             done = done_before + current

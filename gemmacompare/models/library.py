@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.demo import resolve_model_arg
 from gemmacompare.models.facts_cache import FactsCache
@@ -53,12 +54,7 @@ class LibraryEntry:
     def title(self) -> str:
         return f"{self.name} · {self.file}" if self.file and Path(self.file).stem != self.name else self.name
 
-    def matches(self, words: Sequence[str]) -> bool:
-        hay = " ".join((self.name, self.file, self.source, self.source_label, self.quant, self.architecture,
-                        self.ref)).lower()
-        return all(w in hay for w in words)
-
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"ref": self.ref, "source": self.source, "name": self.name, "file": self.file,
                 "quantization": self.quant, "architecture": self.architecture, "parameters": self.params_label,
                 "context_length": self.context_length, "size": self.size, "shards": self.shards,
@@ -74,14 +70,8 @@ class LibraryScan:
     def looked_in(self) -> str:
         return "; ".join(str(loc.root) for loc in self.locations)
 
-    def by_source(self) -> dict[str, list[LibraryEntry]]:
-        groups: dict[str, list[LibraryEntry]] = defaultdict(list)
-        for e in self.entries:
-            groups[e.source].append(e)
-        return {s: groups[s] for s in SOURCE_ORDER if s in groups}
 
-
-def _quant_label(peek: Mapping, c: Candidate, known: str | None) -> str:
+def _quant_label(peek: Mapping[str, object], c: Candidate, known: str | None) -> str:
     """The file's own file_type (from the header, or from full facts read earlier), else what names say."""
     if known:
         return known
@@ -274,14 +264,3 @@ def needs_scan(arg: str | None) -> bool:
     """Whether resolving this argument needs the library (not a demo key or a path)."""
     return arg is not None and arg not in ("smollm2", "gemma3") and not _looks_like_path(arg) \
         and not Path(arg).expanduser().exists()
-
-
-def resolve_model_args(args: Sequence[str | None]) -> list[Path]:
-    """Several arguments with at most one library scan."""
-    scan: LibraryScan | None = None
-    out = []
-    for i, arg in enumerate(args):
-        if scan is None and needs_scan(arg):
-            scan = scan_library()
-        out.append(resolve_model_ref(arg, i, scan))
-    return out

@@ -27,7 +27,8 @@ from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 
 log = logging.getLogger(__name__)
 
-HF, LMSTUDIO, OLLAMA, LLAMACPP, GPT4ALL, JAN, FOLDER = "hf", "lmstudio", "ollama", "llamacpp", "gpt4all", "jan", "folder"
+HF, LMSTUDIO, OLLAMA, LLAMACPP = "hf", "lmstudio", "ollama", "llamacpp"
+GPT4ALL, JAN, FOLDER = "gpt4all", "jan", "folder"
 
 SOURCE_LABELS = {
     HF: "Hugging Face cache", LMSTUDIO: "LM Studio", OLLAMA: "Ollama", LLAMACPP: "llama.cpp cache",
@@ -48,8 +49,6 @@ class Location:
     layout: str
     why: str  # where the path came from, shown when nothing is found
 
-    def describe(self) -> str:
-        return f"{SOURCE_LABELS[self.source]}: {self.root} ({self.why})"
 
 
 def _env_path(env: Mapping[str, str], key: str) -> Path | None:

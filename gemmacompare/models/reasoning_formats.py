@@ -34,7 +34,7 @@ def reasoning_format_for_template(template: str | None) -> ReasoningFormat | Non
 
 
 def template_supports_thinking_switch(template: str | None) -> bool:
-    return bool(template) and "enable_thinking" in template
+    return template is not None and "enable_thinking" in template
 
 
 def prompt_prefills_thinking(

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.models.locations import (
     FOLDER,
@@ -207,7 +208,7 @@ def ollama_blob(root: Path, digest: object) -> Path | None:
     return blob
 
 
-def _ollama_file_type(root: Path, manifest: dict) -> str:
+def _ollama_file_type(root: Path, manifest: dict[str, Any]) -> str:
     """Ollama records the quantisation in the image config ({"file_type": "Q4_K_M", ...})."""
     try:
         blob = ollama_blob(root, manifest["config"]["digest"])

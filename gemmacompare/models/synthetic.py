@@ -29,13 +29,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import TYPE_CHECKING, BinaryIO, Callable
 
 import numpy as np
 
 from gemmacompare.models import synthetic_tensors as st
 from gemmacompare.models.synthetic_presets import PRESETS, Gemma4Shape, Qwen35Shape, SyntheticPreset
 from gemmacompare.models.synthetic_vocab import GEMMA4_WORDS, QWEN35_WORDS, Vocab, build_vocab
+
+if TYPE_CHECKING:  # gguf is imported only when a file is written
+    from gguf import GGUFWriter
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,8 @@ def build(
         if float_path != out:
             float_path.unlink(missing_ok=True)
     t2 = time.monotonic()
-    return BuildResult(out, preset_name, quant_type, st.parameter_count(preset).total, out.stat().st_size, t1 - t0, t2 - t1)
+    return BuildResult(out, preset_name, quant_type, st.parameter_count(preset).total, out.stat().st_size,
+                       t1 - t0, t2 - t1)
 
 
 def quantize(src: Path, dst: Path, quant_type: str, threads: int = 0) -> None:
@@ -153,11 +157,13 @@ class _Stream:
 
 
 class _Filler:
-    def __init__(self, preset: SyntheticPreset, vocab: Vocab, plan: list[st.TensorSpec], scripted: bool, seed: int) -> None:
+    def __init__(self, preset: SyntheticPreset, vocab: Vocab, plan: list[st.TensorSpec], scripted: bool,
+                 seed: int) -> None:
         self.preset, self.vocab, self.scripted = preset, vocab, scripted
         self.rng = np.random.default_rng(seed)
         biggest = max(t.n_elements for t in plan)
-        self.pool = (self.rng.standard_normal(min(_POOL, biggest) + _BLOCK, dtype=np.float32) * _INIT_STD).astype(np.float16)
+        noise = self.rng.standard_normal(min(_POOL, biggest) + _BLOCK, dtype=np.float32)
+        self.pool = (noise * _INIT_STD).astype(np.float16)
         self.tied = not any(t.role == st.OUTPUT for t in plan)
         self.script = _script(preset, vocab) if scripted else {}
 
@@ -205,7 +211,7 @@ class _Filler:
             scale = _TIED_EMBD_SCALE if t.role == st.EMBD else 1.0
 
             def no_eog(r0: int, r1: int) -> np.ndarray:
-                block = random_rows(r0, r1) * np.float16(scale)
+                block: np.ndarray = random_rows(r0, r1) * np.float16(scale)
                 hit = eog[(eog >= r0) & (eog < r1)]
                 block[hit - r0] = 0
                 return block
@@ -262,7 +268,7 @@ def _script(preset: SyntheticPreset, vocab: Vocab) -> dict[int, int]:
     return table
 
 
-def _add_metadata(writer, preset: SyntheticPreset, vocab: Vocab, scripted: bool) -> None:
+def _add_metadata(writer: GGUFWriter, preset: SyntheticPreset, vocab: Vocab, scripted: bool) -> None:
     s = preset.shape
     writer.add_name(f"Synthetic {preset.title} ({'scripted' if scripted else 'random'} weights)")
     writer.add_description(
@@ -302,7 +308,7 @@ def _add_metadata(writer, preset: SyntheticPreset, vocab: Vocab, scripted: bool)
     writer.add_chat_template(resources_template(preset.template_file))
 
 
-def _add_gemma4(writer, s: Gemma4Shape) -> None:
+def _add_gemma4(writer: GGUFWriter, s: Gemma4Shape) -> None:
     # Keys as conversion/gemma.py (Gemma3Model, Gemma4Model.set_gguf_parameters) writes them.
     writer.add_feed_forward_length([s.ffn_width(i) for i in range(s.n_layer)])
     writer.add_key_length(s.head_dim_full)
@@ -320,7 +326,7 @@ def _add_gemma4(writer, s: Gemma4Shape) -> None:
     writer.add_final_logit_softcapping(s.final_logit_softcap)
 
 
-def _add_qwen35(writer, s: Qwen35Shape) -> None:
+def _add_qwen35(writer: GGUFWriter, s: Qwen35Shape) -> None:
     # Keys as conversion/qwen.py (Qwen3NextModel, _Qwen35MRopeMixin) writes them.
     writer.add_feed_forward_length(s.n_ff)
     writer.add_key_length(s.head_dim)

@@ -27,7 +27,8 @@ _GEMMA4_VISIBLE = (
 # Special tokens of Qwen3.5-4B.jinja: control tokens, then the added tokens the
 # template writes as text (<think> is an added, non-special token in Qwen's tokenizer).
 _QWEN35_CONTROL = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>",
+    "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>",
 )
 _QWEN35_ADDED = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>")
 
@@ -94,7 +95,7 @@ def _gemma4_vocab(n_vocab: int) -> Vocab:
 
 def _bytes_to_unicode() -> list[str]:
     """GPT-2's printable stand-ins for the 256 byte values, in byte order."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     out, extra = {}, 0
     for b in range(256):
         if b in keep:

@@ -130,7 +130,7 @@ class _BoundedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
         if any(_int_too_big(a, limit) for a in (*args, *kwargs.values())):
             raise _too_big(__self.limits)
         target = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
-        owner = getattr(target, "__self__", None)
+        owner: Any = getattr(target, "__self__", None)
         method = getattr(target, "__name__", "") if isinstance(owner, str) else ""
         if (method in ("format", "format_map") and _format_too_wide(owner, limit)) \
                 or (method == "replace" and len(args) >= 2 and _replace_too_big(owner, args[0], args[1], limit)) \
@@ -149,7 +149,7 @@ def _guarded_filter(name: str, fn: Any, limits: RenderLimits) -> Any:
         limit = limits.max_output_chars
         plain = [a for a in args if not isinstance(a, (jinja2.runtime.Context, jinja2.nodes.EvalContext))]
         if (name == "format" and any(isinstance(a, str) and _format_too_wide(a, limit) for a in values)) \
-                or (name == "replace" and len(plain) >= 3 and _replace_too_big(*plain[:3], limit)) \
+                or (name == "replace" and len(plain) >= 3 and _replace_too_big(plain[0], plain[1], plain[2], limit)) \
                 or (name == "join" and len(plain) >= 2 and _join_too_big(plain[0], plain[1], limit)):
             raise _too_big(limits)
         return fn(*args, **kwargs)

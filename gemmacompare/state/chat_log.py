@@ -12,6 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.state.paths import app_dirs, private_dir, private_file
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
@@ -35,7 +36,7 @@ class ChatLog:
         name = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}.jsonl"
         return cls(folder / name)
 
-    def append(self, record: dict) -> None:
+    def append(self, record: dict[str, Any]) -> None:
         record = {"time": time.time(), **record}
         try:
             private_file(self.path)
@@ -45,10 +46,10 @@ class ChatLog:
         except OSError as exc:  # a full disk must not take a running chat down
             log.error("could not save chat history to %s: %s", self.path, exc)
 
-    def read(self) -> list[dict]:
+    def read(self) -> list[Any]:
         if not self.path.exists():
             return []
-        out = []
+        out: list[Any] = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
                 out.append(load_json_bounded(line.encode("utf-8"), MAX_LINE_BYTES, what="a chat history line"))

@@ -140,8 +140,9 @@ def resources_dir() -> Path:
     if env:
         candidates.append(Path(env))
     candidates.append(Path(__file__).resolve().parents[2] / "resources")
-    if getattr(sys, "_MEIPASS", None):
-        candidates.append(Path(sys._MEIPASS) / "resources")
+    bundle = getattr(sys, "_MEIPASS", None)  # set by a PyInstaller bundle
+    if bundle:
+        candidates.append(Path(bundle) / "resources")
     candidates.append(Path(sys.prefix) / "share" / "gemmacompare" / "resources")
     for c in candidates:
         if (c / "suites").is_dir():

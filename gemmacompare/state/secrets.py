@@ -17,6 +17,7 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from gemmacompare.state.paths import app_dirs, private_file, write_private_text
@@ -44,7 +45,15 @@ def keys_file() -> Path:
     return app_dirs().config / "api-keys.json"
 
 
-def _keyring():
+class _Keyring(Protocol):
+    """The part of the `keyring` module used here."""
+
+    def get_password(self, service_name: str, username: str) -> str | None: ...
+    def set_password(self, service_name: str, username: str, password: str) -> None: ...
+    def delete_password(self, service_name: str, username: str) -> None: ...
+
+
+def _keyring() -> _Keyring | None:
     """The keyring module when a real backend is there (none on a bare Linux box)."""
     try:
         import keyring
@@ -107,7 +116,8 @@ def store_api_key(base_url: str, key: str, where: str = KEYRING) -> str:
     try:
         write_private_text(keys_file(), json.dumps(keys, indent=1))
     except OSError as exc:
-        raise SecretStoreError(f"Could not save the key in {keys_file()} ({exc.strerror}); it is used for this session only.") from None
+        raise SecretStoreError(f"Could not save the key in {keys_file()} ({exc.strerror}); "
+                               "it is used for this session only.") from None
     return FILE
 
 

@@ -12,6 +12,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.state import defaults
 from gemmacompare.state.paths import app_dirs, write_private_text
@@ -82,12 +83,12 @@ _RANGES = {
 _CHOICES = {"flash_attn": FLASH_ATTN_CHOICES, "type_k": KV_CACHE_TYPES, "type_v": KV_CACHE_TYPES}
 
 
-def _pane_from(d: dict) -> PaneSettings:
+def _pane_from(d: object) -> PaneSettings:
     if not isinstance(d, dict):
         raise ValueError("a pane's settings are not an object")
     known = {f.name: f.type for f in fields(PaneSettings)}
     base = PaneSettings()
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     for k, v in d.items():
         if k in known:
             want = type(getattr(base, k))
@@ -104,7 +105,7 @@ def _pane_from(d: dict) -> PaneSettings:
     return PaneSettings(**kwargs)
 
 
-def settings_from_dict(d: dict) -> AppSettings:
+def settings_from_dict(d: object) -> AppSettings:
     if not isinstance(d, dict):
         raise ValueError("top level is not an object")
     version = d.get("schema_version", SCHEMA_VERSION)
@@ -157,9 +158,10 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
     try:
         return LoadedSettings(settings_from_dict(load_json_bounded(path, MAX_SETTINGS_BYTES, what=path.name)))
     except Exception as exc:  # noqa: BLE001 - any unusable file means defaults, never a crash
-        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        target = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        backup: Path | None = target
         try:
-            path.replace(backup)
+            path.replace(target)
         except OSError:
             backup = None
         where = f" (kept as {backup.name})" if backup else ""

@@ -220,7 +220,8 @@ class GetModelsDialog(QDialog):
                 result = exc
             except Exception:  # noqa: BLE001 - never a dead thread; detail goes to the log
                 log.exception("download failed")
-                result = HubError(f"The download of {model.filename} failed unexpectedly; try again (details in the log).")
+                result = HubError(f"The download of {model.filename} failed unexpectedly; "
+                                  "try again (details in the log).")
             self.relay.finished.emit(result)
 
         self._run(work)

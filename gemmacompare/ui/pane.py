@@ -73,7 +73,6 @@ class ModelPane(QFrame):
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
         self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
-        self._pending_user: str | None = None
         self._load_started = 0.0
         self._build()
         self._load_timer = QTimer(self)

@@ -20,12 +20,14 @@ from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, Pane
 
 
 class PaneSettingsDialog(QDialog):
-    def __init__(self, title: str, settings: PaneSettings, thinking_switch: bool, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, settings: PaneSettings, thinking_switch: bool,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
         self._base = settings
         form = QFormLayout(self)
-        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1, value=settings.temperature)
+        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1,
+                                          value=settings.temperature)
         self.temperature.setToolTip("0 = greedy: the same answer every time (best for comparing speed)")
         self.max_tokens = QSpinBox(minimum=1, maximum=32768, value=settings.max_tokens)
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=settings.seed)

@@ -1,0 +1,144 @@
+"""The window's model picker and Get models dialog, offscreen, on a realistic home folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+
+from gemmacompare.state.settings import load_settings
+from gemmacompare.ui.main_window import MainWindow
+from tests.integration.test_hub import SMOL_REPO, fake_hub, hub_files  # noqa: F401 - fixtures
+from tests.library_tree import build_home
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def user_home(demo_paths) -> tuple[Path, dict[str, str]]:
+    home = Path(os.environ["HOME"])
+    return home, build_home(home, demo_paths["smollm2"], demo_paths["gemma3"])
+
+
+def _window(qtbot, models=None) -> MainWindow:
+    w = MainWindow(load_settings(), models)
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    qtbot.waitUntil(lambda: w.library is not None, timeout=30_000)
+    return w
+
+
+def _find_item(popup, path: str):
+    for gi in range(popup.tree.topLevelItemCount()):
+        g = popup.tree.topLevelItem(gi)
+        for ci in range(g.childCount()):
+            if g.child(ci).data(0, Qt.ItemDataRole.UserRole) == path:
+                return g.child(ci)
+    raise AssertionError(f"{path} not in the picker")
+
+
+def test_picker_filters_and_an_ollama_entry_loads(qtbot, user_home, demo_paths):
+    _home, expected = user_home
+    w = _window(qtbot)
+    qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+    a, b = w.panes
+    a.chooser.open_popup()
+    popup = a.chooser.popup
+    groups = [popup.tree.topLevelItem(i).text(0) for i in range(popup.tree.topLevelItemCount())]
+    assert groups == ["Demo models", "Hugging Face cache", "LM Studio", "Ollama", "llama.cpp cache", "GPT4All", "Jan"]
+    qtbot.keyClicks(popup.search, "ollama")
+    ollama = {v for k, v in expected.items() if k.startswith("ollama:")}
+    assert set(popup.visible_paths()) == ollama
+    popup.search.clear()
+    qtbot.keyClicks(popup.search, "q4_k_m gemma")
+    assert popup.visible_paths() == [str(demo_paths["gemma3"]),
+                                     expected["lmstudio:lmstudio-community/gemma-3-270m-it-GGUF:Q4_K_M"],
+                                     expected["ollama:hf.co/ggml-org/gemma3-270m:Q4_K_M"]]
+    popup.search.clear()
+    qtbot.keyClicks(popup.search, "smollm2:135m")
+    assert popup.visible_paths() == [expected["ollama:smollm2:135m"]]
+    qtbot.keyClick(popup.search, Qt.Key.Key_Return)  # Enter picks the first match
+    assert not popup.isVisible()
+    qtbot.waitUntil(lambda: a.state == "ready" and a.model_path == expected["ollama:smollm2:135m"], timeout=60_000)
+    assert "llama" in a.facts_label.text() and "Q4_1" in a.facts_label.text()
+    assert "smollm2:135m" in a.chooser.text() and "Ollama" in a.chooser.text()
+    # The other pane's picker marks the model loaded in A.
+    b.chooser.open_popup()
+    item = _find_item(b.chooser.popup, expected["ollama:smollm2:135m"])
+    assert item.text(0).endswith("◆ loaded in A")
+    b.chooser.popup.hide()
+    w.close()
+
+
+def test_nothing_found_says_where_it_looked(qtbot):
+    w = _window(qtbot)
+    a = w.panes[0]
+    a.chooser.open_popup()
+    note = a.chooser.popup.note.text()
+    assert note.startswith("No GGUF models found in other tools' folders") and ".ollama/models" in note
+    assert a.chooser.popup.visible_paths()  # the demo models are still offered
+    a.chooser.popup.hide()
+    w.close()
+
+
+def test_command_line_takes_library_names(qtbot, user_home, monkeypatch):
+    from tests.fake_servers import free_port
+
+    _home, expected = user_home
+    monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{free_port()}")  # no Ollama server either
+    w = _window(qtbot, ["ollama:smollm2:latest", "ollama:smolm2"])
+    a = w.panes[0]
+    qtbot.waitUntil(lambda: a.state == "ready", timeout=60_000)
+    assert a.model_path == expected["ollama:smollm2:latest"]
+    qtbot.waitUntil(lambda: w.banner.text().startswith("No Ollama model"), timeout=10_000)
+    assert w.banner.text().startswith("No Ollama model 'smolm2' on disk (closest: ollama:smollm2")
+    assert "and no Ollama server answers at http://127.0.0.1:" in w.banner.text()
+    w.close()
+
+
+def test_get_models_dialog_downloads_with_progress_and_the_model_appears(qtbot, fake_hub, tmp_path):  # noqa: F811
+    w = _window(qtbot)
+    w.open_get_models()
+    dlg = w.get_models_dialog
+    assert dlg.suggested.count() == 2 and "Gemma 4 E2B" in dlg.suggested.item(0).text()
+    dlg.repo.setText("google/gemma-gated-GGUF")
+    fake_hub.repos["google/gemma-gated-GGUF"].gated = True
+    dlg.list_files()
+    qtbot.waitUntil(lambda: "is gated or private" in dlg.status.text(), timeout=30_000)
+    assert "HF_TOKEN" in dlg.status.text() and not dlg.busy
+    dlg.repo.setText(SMOL_REPO)
+    dlg.list_files()
+    qtbot.waitUntil(lambda: dlg.table.rowCount() == 2, timeout=30_000)
+    assert dlg.selected_model().quant == "Q4_K_M"  # preselected, as pull does
+    values = []
+    dlg.relay.progress.connect(lambda p: values.append(dlg.progress.value()))
+    with qtbot.waitSignal(dlg.downloaded, timeout=60_000) as done:
+        qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
+    assert values and values[-1] == 1000 and "MiB" in dlg.progress.format()
+    path = done.args[0]
+    qtbot.waitUntil(lambda: w.library is not None and any(e.path == path for e in w.library.entries), timeout=30_000)
+    dlg.close()
+    w.close()
+
+
+def test_get_models_dialog_cancel_then_resume(qtbot, fake_hub):  # noqa: F811
+    fake_hub.throttle = 0.05
+    w = _window(qtbot)
+    w.open_get_models()
+    dlg = w.get_models_dialog
+    dlg.repo.setText(f"{SMOL_REPO}:Q4_K_M")
+    dlg.list_files()
+    qtbot.waitUntil(lambda: dlg.selected_model() is not None and not dlg.busy, timeout=30_000)
+    dlg.start_download()
+    qtbot.waitUntil(lambda: dlg.progress.value() > 0, timeout=30_000)
+    qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dlg.busy and dlg.download_button.text() == "Resume", timeout=30_000)
+    assert dlg.status.text().startswith("Cancelled.")
+    fake_hub.throttle = 0.0
+    with qtbot.waitSignal(dlg.downloaded, timeout=60_000):
+        qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
+    dlg.close()
+    w.close()

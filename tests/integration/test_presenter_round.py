@@ -1,0 +1,75 @@
+"""The presenter's round, what a room sees: no winner called on finishing time when a reply
+was cut at max tokens, fair mode that shows what it measures, Esc in a replay, prompt recall."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PySide6.QtCore import Qt
+
+from tests.integration.test_gui import make_window, set_short
+
+
+@pytest.mark.gui
+def test_fair_round_says_who_waits_then_esc_ends_the_replay_whole(qtbot, demo_paths):
+    w = make_window(qtbot)
+    try:
+        set_short(w, 40, raw=True)
+        w.fair_radio.setChecked(True)
+        w.prompt.setPlainText("Once upon a time")
+        w.send()
+        assert w.panes[1].state_label.text().startswith("Waiting for its turn")
+        assert w.panes[1].series() is None  # no curve of an earlier round while it waits
+        qtbot.waitUntil(lambda: w._replay_timer.isActive(), timeout=120_000)
+        assert "replaying side by side" in w.banner.text()
+        with qtbot.waitSignal(w.compare_finished, timeout=10_000):
+            qtbot.keyClick(w.prompt, Qt.Key.Key_Escape)
+        assert not w.busy and "replayed side by side" in w.banner.text()
+        for p in w.panes:  # whole answers, the stats they had
+            assert p.chat.replies()[-1].answer.text == p.record.answer and p.record.stats().n_tokens == 40
+    finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_up_in_an_empty_prompt_recalls_earlier_prompts_and_the_modes_have_keys(qtbot, demo_paths):
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        box = w.prompt
+        for text in ("first question", "second question"):
+            box.remember(text)
+        qtbot.keyClick(box, Qt.Key.Key_Up)
+        assert box.toPlainText() == "second question"
+        qtbot.keyClick(box, Qt.Key.Key_Up)
+        assert box.toPlainText() == "first question"
+        qtbot.keyClick(box, Qt.Key.Key_Down)
+        assert box.toPlainText() == "second question"
+        box.setPlainText("typing")
+        qtbot.keyClick(box, Qt.Key.Key_Up)
+        assert box.toPlainText() == "typing"  # Up moves the cursor in a prompt being written
+        assert w.race_radio.text() == "&Race" and w.fair_radio.text() == "&Fair"
+        assert "Alt+F" in w.fair_radio.toolTip()
+    finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_a_busy_machine_is_named_in_the_stats_line_and_the_banner(qtbot, demo_paths):
+    from tests.integration.test_gui import ask
+    from tests.unit.test_machine_load import SPIN
+
+    w = make_window(qtbot)
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN])
+    try:
+        set_short(w, 24, raw=True)
+        ask(qtbot, w, "Once upon a time")
+        assert "other programs used" in w.banner.text() and "figures are unreliable" in w.banner.text()
+        for p in w.panes:
+            assert p.record.stats().machine_busy
+            assert "other programs used" in p.chat.replies()[-1].stats.text()
+    finally:
+        spinner.kill()
+        spinner.wait()
+        w.close()

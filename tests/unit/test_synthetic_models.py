@@ -1,0 +1,57 @@
+"""Synthetic models without running them: parameter counts of the published shapes,
+full vocabularies and the script that writes a tiny file (through the real engine:
+tests/integration/test_synthetic_models.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gemmacompare.models.gguf_file import read_model_facts
+from gemmacompare.models.synthetic_presets import PRESETS
+from gemmacompare.models.synthetic_tensors import parameter_count
+from gemmacompare.models.synthetic_vocab import build_vocab
+
+
+def test_full_size_gemma4_count_matches_the_published_one():
+    count = parameter_count(PRESETS["gemma4-e2b"])
+    # Model card: 2.3B effective (all but the per-layer embedding table), 5.1B with it
+    # and with the vision and audio encoders (~0.45B, not in a text GGUF).
+    assert abs(count.effective / 2.3e9 - 1) < 0.05
+    assert 4.5e9 < count.total < 4.8e9
+    assert count.per_layer_embeddings == 262144 * 35 * 256
+
+
+def test_full_size_qwen35_count_is_the_configs():
+    count = parameter_count(PRESETS["qwen35-4b"])
+    embd = 248320 * 2560  # tied output layer
+    deltanet = 2560 * (2 * 2048 + 4096) + 2560 * 4096 + 4 * 8192 + 2 * 32 + 2 * 2560 * 32 + 128 + 4096 * 2560
+    attention = 2560 * 8192 + 2 * 2560 * 1024 + 4096 * 2560 + 2 * 256
+    per_layer = 2 * 2560 + 3 * 2560 * 9216
+    assert count.total == embd + 2560 + 24 * (deltanet + per_layer) + 8 * (attention + per_layer)
+    assert abs(count.total / 4e9 - 1) < 0.06  # "4B" in its name; +5.1% (see the preset's notes)
+
+
+@pytest.mark.parametrize("preset", ["gemma4-e2b", "qwen35-4b"])
+def test_full_vocabulary_keeps_its_size_and_the_templates_tokens(preset):
+    p_ = PRESETS[preset]
+    vocab = build_vocab(p_.family, p_.shape.n_vocab)
+    assert len(vocab.tokens) == len(set(vocab.tokens)) == p_.shape.n_vocab
+    wanted = {
+        "gemma4": ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool_call>"),
+        "qwen35": ("<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "<|endoftext|>"),
+    }[p_.family]
+    assert set(wanted) <= set(vocab.tokens)
+
+
+def test_scripts_make_synthetic_writes_a_tiny_file(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "scripts/make_synthetic.py", "qwen35-tiny", str(tmp_path / "q.gguf"), "--type", "Q8_0"],
+        capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2],
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "parameters:  6,059,696" in out.stdout and "written:" in out.stdout and "quantising" in out.stdout
+    assert read_model_facts(tmp_path / "q.gguf").quantization == "Q8_0"
