@@ -292,7 +292,8 @@ def main() -> int:
             print(f"{name} while both generate: {ratio_line(gui_both[i], head_both[i])}")
     print(f"app CPU per streamed token     {med(cpu_ms_per_token):.3f} ms  (window process only, both panes' "
           f"tokens; per rep: {', '.join(f'{c:.3f}' for c in cpu_ms_per_token)})")
-    print(f"this process during headless runs (idle window + compare session) {med(idle_cpu_s) * 1000:.0f} ms CPU per run")
+    print(f"this process during headless runs (idle window + compare session) {med(idle_cpu_s) * 1000:.0f} ms CPU "
+          "per run")
     # Steadier than the t/s ratios on a noisy machine: with one single-thread
     # model per core, each model gets (cores - this process's share) / 2 cores.
     cores = psutil.cpu_count() or 2

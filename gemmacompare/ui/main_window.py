@@ -469,7 +469,8 @@ class MainWindow(QMainWindow):
             if path and pane.model_path is None:
                 pane.set_model(path)
         if not demos and not any(p.model_path for p in self.panes):
-            self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the panes).")
+            self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the "
+                                "panes).")
 
     @staticmethod
     def _is_library_name(text: str) -> bool:
