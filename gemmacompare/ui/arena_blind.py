@@ -123,8 +123,14 @@ class BlindArena(QObject):
             pane.swatch.setStyleSheet(f"background:{colour}; border-radius:3px;")
             pane.title.setText(f"<b>{side_name(pos) if self.active else pane.label}</b>")
             pane.reply_title = side_name(pos) if self.active else None
+            pane.settings_button.setToolTip(f"Generation settings for {pane.reply_title or pane.label}")
         # Only a drawn pair takes part in a round; the others would tell nothing but take room.
+        hidden = self._hidden()
+        self.w.charts.set_memory_visible(not hidden)
+        self.w.pane_settings_menu.setEnabled(not self.active)  # its entries name panes A, B, ...
         for pane in self.w.panes:
+            pane.hide_memory = hidden
+            pane.remove_button.setVisible(not self.active and len(self.w.panes) > 2)
             pane.setVisible(pane in order or not (self.active and self.round is not None))
             if self.active and pane not in order:
                 pane.title.setText("<b>not in this round</b>")  # an earlier reveal's name goes too
@@ -319,6 +325,10 @@ class BlindArena(QObject):
 
     def _reveal(self, r: Round) -> None:
         self._show_identities()
+        self.w.charts.set_memory_visible(True)
+        for pane in r.order:
+            pane.hide_memory = False
+            pane.refresh_stats_line()
         for pos, (pane, c) in enumerate(zip(r.order, r.contenders)):
             pane.title.setText(f"<b>{SIDE_NAMES[pos]}: {html.escape(c.name)}</b>")
             if pane.reply is not None:
@@ -330,7 +340,7 @@ class BlindArena(QObject):
                    if r.serial in self.unsaved else "")
         self.w.banner.setText(f"Vote {b.votes.winner_text()}: Model 1 was {r.contenders[0].name}, "
                               f"Model 2 was {r.contenders[1].name}.{counted}{unsaved}")
-        self.bar.result.setText(reveal_table(b))
+        self.bar.result.setText(reveal_table(b, compact=self.w.presentation))
 
     def regenerate(self) -> None:
         """Same prompt, a new seed for both, sides drawn again; the old round stays stored as it was."""
@@ -377,9 +387,11 @@ def _fmt(v, spec: str, unit: str = "") -> str:
     return "-" if v is None else f"{v:{spec}}{unit}"
 
 
-def reveal_table(b: Battle) -> str:
-    """Who was who, with the full stats, as a small rich-text table."""
+def reveal_table(b: Battle, compact: bool = False) -> str:
+    """Who was who, with the full stats, as a small rich-text table; compact (presentation
+    mode): fewer columns, so in large type it stays one line a side and the answers stay in view."""
     head = ("side", "model", "file", "gen t/s", "ms/token p50", "TTFT", "time to answer", "tokens", "stop")
+    keep = (0, 1, 4, 6, 7) if compact else tuple(range(len(head)))
     rows = []
     for pos, s in enumerate(b.sides):
         sp = s.speed
@@ -389,6 +401,6 @@ def reveal_table(b: Battle) -> str:
                  _fmt(sp.get("time_to_answer_s"), ".2f", " s"), str(sp.get("n_tokens", "-")),
                  (s.error or s.stop_reason or "not run").replace("_", " "))
         rows.append(cells)
-    th = "".join(f"<th align='left'>{html.escape(h)}&nbsp;&nbsp;</th>" for h in head)
-    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}&nbsp;&nbsp;</td>" for c in r) + "</tr>" for r in rows)
+    th = "".join(f"<th align='left'>{html.escape(head[k])}&nbsp;&nbsp;</th>" for k in keep)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(r[k])}&nbsp;&nbsp;</td>" for k in keep) + "</tr>" for r in rows)
     return f"<table cellspacing='0'><tr>{th}</tr>{trs}</table>"

@@ -214,6 +214,10 @@ class LiveCharts(QWidget):
         self.points_drawn = [0] * len(labels)
         self._set_titles()
 
+    def set_memory_visible(self, on: bool) -> None:
+        """Blind rounds hide the memory plot until the vote: a model's size would tell it apart."""
+        self.mem_plot.setVisible(on)
+
     def set_dark(self, dark: bool) -> None:
         self._title_colour = style_plots((self.rate_plot, self.mem_plot), dark)
         self._set_titles()

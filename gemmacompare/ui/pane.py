@@ -71,6 +71,7 @@ class ModelPane(QFrame):
         self.reply: ReplyWidget | None = None
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
+        self.hide_memory = False  # blind mode until the vote: memory tells models apart by size
         self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
         self._load_started = 0.0
@@ -294,7 +295,8 @@ class ModelPane(QFrame):
     # --- settings ------------------------------------------------------------
 
     def edit_settings(self) -> None:
-        dlg = PaneSettingsDialog(f"{self.label} settings", self.settings,
+        # Blind: titled by the side, never the pane's letter (which would tell the sides apart).
+        dlg = PaneSettingsDialog(f"{self.reply_title or self.label} settings", self.settings,
                                  bool(self.facts and self.facts.thinking_switch), self)
         if dlg.exec():
             self.apply_settings(dlg.value())
@@ -321,6 +323,12 @@ class ModelPane(QFrame):
         return s.command(self.messages, text, request_id=int(time.monotonic() * 1000),
                          thinking_switch=bool(self.facts and self.facts.thinking_switch),
                          n_threads=s.prompt.n_threads or None, **self.sampling_override)
+
+    def refresh_stats_line(self) -> None:
+        """Write the finished reply's stats line again (the reveal shows its memory)."""
+        rec, reply = self.record, self.reply
+        if rec is not None and reply is not None and rec.finished is not None:
+            reply.stats.setText(stats_line(rec.stats(), self.mode_note, memory=not self.hide_memory))
 
     def show_waiting(self, text: str) -> None:
         """Fair mode: this model's turn has not come; its last stop reason is not this round's."""
@@ -391,7 +399,7 @@ class ModelPane(QFrame):
             st = rec.stats()
             if rec.finished.server and rec.finished.server.problem:
                 self.chat.add_notice(rec.finished.server.problem, "error")
-            reply.finish(stats_line(st, self.mode_note), stats_tooltip(rec))
+            reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
 

@@ -6,9 +6,10 @@ from gemmacompare.engine.metrics import RunRecord, RunStats
 from gemmacompare.models.gguf_file import human_bytes
 
 
-def stats_line(s: RunStats, mode_note: str) -> str:
+def stats_line(s: RunStats, mode_note: str, memory: bool = True) -> str:
     """In the order of the race banner and `compare`'s table: per-token
-    latency, time to answer, then the rest."""
+    latency, time to answer, then the rest. memory=False: a blind round before
+    the vote, where a model's size would tell the sides apart."""
     parts = []
     if s.ms_per_token:
         parts.append(f"<b>{s.ms_per_token:.0f} ms/token</b> ({s.gen_tps:.1f} t/s)")
@@ -27,11 +28,13 @@ def stats_line(s: RunStats, mode_note: str) -> str:
     if s.prefill_tps:
         parts.append(f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
     parts.append(s.stop_reason.replace("_", " "))
-    if s.peak_rss:
+    if not memory:
+        parts.append("memory shown after the vote")
+    elif s.peak_rss:
         parts.append(f"peak RAM {human_bytes(s.peak_rss)}" + (" (server process)" if s.remote else ""))
     elif s.remote:
         parts.append("memory not measured (remote)")
-    if s.gpu_available and s.peak_vram is not None:
+    if memory and s.gpu_available and s.peak_vram is not None:
         parts.append(f"VRAM {human_bytes(s.peak_vram)}")
     parts.append(mode_note)
     if s.machine_busy and s.other_cpu_cores is not None:

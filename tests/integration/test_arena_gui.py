@@ -309,3 +309,36 @@ def test_with_three_models_each_blind_round_draws_a_pair(qtbot, demo_paths):
         assert not w.arena.active and all(p.isVisible() for p in w.panes)
     finally:
         w.close()
+
+
+def test_blind_settings_and_memory_tell_nothing_until_the_vote(qtbot, demo_paths, monkeypatch):
+    from gemmacompare.ui.pane_settings import PaneSettingsDialog
+
+    titles = []
+    monkeypatch.setattr(PaneSettingsDialog, "exec", lambda dlg: titles.append(dlg.windowTitle()) or 0)
+    w = make_window(qtbot, seed=3)
+    try:
+        qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
+        ask_blind(qtbot, w, "Name a colour.")
+        r = w.arena.round
+        for pane in r.order:
+            pane.settings_button.click()
+        assert titles == ["Model 1 settings", "Model 2 settings"]  # by side, never the pane's letter
+        assert all("Model" in p.settings_button.toolTip() for p in r.order)
+        assert not w.pane_settings_menu.isEnabled()
+        for pane in r.order:  # memory would tell a 135M from a 270M model
+            text = pane.reply.stats.text()
+            assert "peak RAM" not in text and "MiB" not in text and "memory shown after the vote" in text
+        assert not w.charts.mem_plot.isVisible()
+        assert "t/s" in r.order[0].reply.stats.text()  # speed stays visible
+
+        w.set_presentation(True)
+        qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_1)
+        assert r.voted
+        assert all("peak RAM" in p.reply.stats.text() for p in r.order)
+        assert w.charts.mem_plot.isVisible()
+        result = w.arena.bar.result.text()
+        assert "time to answer" in result and "TTFT" not in result  # compact in presentation mode
+        w.set_presentation(False)
+    finally:
+        w.close()
