@@ -44,6 +44,7 @@ class BenchConfig:
     type_k: str = "f16"
     type_v: str = "f16"
     instruction: str = ANSWER_INSTRUCTION
+    names: tuple[str, ...] = ()  # display names given by the door (the window's pickers); else from the files
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -55,6 +56,7 @@ class BenchConfig:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
         kw["models"] = tuple(kw.get("models", ()))
+        kw["names"] = tuple(kw.get("names", ()))
         return cls(**kw)
 
 

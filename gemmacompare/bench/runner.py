@@ -38,6 +38,7 @@ from gemmacompare.engine.modes import MODES, default_threads
 from gemmacompare.engine.remote.server_ref import is_server_ref
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings
 from gemmacompare.engine.session import CompareSession
+from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 
 log = logging.getLogger(__name__)
@@ -244,7 +245,8 @@ class BenchRunner:
                 raise BenchError(f"{path}: the model worker could not be started; see the log for details.")
             f = ld.facts
             models.append(ModelInfo(
-                path=str(path), name=f.name, architecture=f.architecture, parameters=f.parameters,
+                path=str(path), name=self._name(config, i, f.name), architecture=f.architecture,
+                parameters=f.parameters,
                 quantization=f.quantization, file_size=f.file_size, file_hash=hashes[i], n_ctx=ld.n_ctx,
                 n_threads=n_threads, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
                 load_seconds=ld.load_seconds, flash_attn=ld.flash_attn, type_k=ld.type_k, type_v=ld.type_v,
@@ -252,6 +254,14 @@ class BenchRunner:
             ))
         self.store.set_environment(run.id, machine_facts().to_dict(), models)
         return models
+
+    @staticmethod
+    def _name(config: BenchConfig, i: int, general_name: str) -> str:
+        """The name people know the model by (the picker's), never a blob's hash."""
+        if i < len(config.names) and config.names[i]:
+            return config.names[i]
+        path = config.models[i]
+        return general_name if is_server_ref(path) else display_name(path, general_name)
 
     def _warm_up(self, session: CompareSession, run: StoredRun, threads_total: int) -> None:
         # Warm-up pays for first-touch page faults and CPU clock ramp-up, which

@@ -29,6 +29,7 @@ from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine.remote.server_ref import model_label
 from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.models.display_names import display_name
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
                 max_tokens=args.max_tokens, n_ctx=args.ctx, threads=args.threads, gpu_layers=args.gpu_layers,
                 flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v,
+                names=tuple("" if is_server_ref(p) else display_name(p, "", a)
+                            for p, a in zip(paths, list(args.models) or [None] * len(paths))),
             )
             try:
                 run_id = create_run(store, config)

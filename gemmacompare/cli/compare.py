@@ -19,6 +19,7 @@ from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summar
 from gemmacompare.engine.report.stats_table import stats_rows, text_table
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
+from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.defaults import MAX_MODELS
 
@@ -167,7 +168,8 @@ def cmd_compare(args) -> int:
         except ModelFileError as exc:
             print(f"error: {exc.message}", file=sys.stderr)
             return exc.problem.value
-        print(f"# {facts.name}: {facts.architecture}, {facts.size_label} params, {facts.quantization}, "
+        print(f"# {display_name(str(path), facts.name)}: {facts.architecture}, {facts.size_label} params, "
+              f"{facts.quantization}, "
               f"{human_bytes(facts.file_size)}", file=sys.stderr)
     if args.json_out and not _writable_target(Path(args.json_out)):
         print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",

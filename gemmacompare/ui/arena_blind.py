@@ -188,7 +188,7 @@ class BlindArena(QObject):
     def display_label(self, pane) -> str:
         """How exports and copies name a pane: its side until the vote, then the model too."""
         if not self.active or self.round is None:
-            return f"{pane.label}: {pane.facts.name if pane.facts else '-'}"
+            return f"{pane.label}: {pane.display_name}"
         if pane not in self.round.order:
             return f"{pane.label}: not in this round"
         pos = self.round.order.index(pane)
@@ -239,7 +239,7 @@ class BlindArena(QObject):
         if path not in self._hashes:
             # A server model has no file to fingerprint: its name is its identity.
             self._hashes[path] = file_hash_prefix(path) if Path(path).is_file() else ""
-        return Contender(name=facts.name if facts else Path(path).stem, file_name=Path(path).name,
+        return Contender(name=pane.display_name, file_name=Path(path).name,
                          file_hash=self._hashes[path], architecture=facts.architecture if facts else "",
                          quantization=facts.quantization if facts else "")
 

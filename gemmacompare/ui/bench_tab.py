@@ -101,6 +101,7 @@ class BenchmarkTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.models: list[str] = []
+        self.names: list[str] = []  # as the panes show them
         self.store = BenchStore()
         self.run_id: int | None = None
         self.labels: list[str] = []
@@ -242,10 +243,12 @@ class BenchmarkTab(QWidget):
 
     # --- public -------------------------------------------------------------
 
-    def set_models(self, paths: list[str]) -> None:
-        """The models to benchmark (the main window passes its panes' files)."""
-        self.models = [str(p) for p in paths if p]
-        self.models_label.setText("\n".join(model_label(p) for p in self.models) or "the two demo models")
+    def set_models(self, paths: list[str], names: list[str] | None = None) -> None:
+        """The models to benchmark (the main window passes its panes' files and the names they show)."""
+        given = [(str(p), n) for p, n in zip(paths, names or [""] * len(paths)) if p]
+        self.models = [p for p, _ in given]
+        self.names = [n for _, n in given]
+        self.models_label.setText("\n".join(n or model_label(p) for p, n in given) or "the two demo models")
 
     @property
     def running(self) -> bool:
@@ -260,6 +263,7 @@ class BenchmarkTab(QWidget):
             sample=(self.limit_spin.value() or None) if self.random_check.isChecked() else None,
             seed=self.seed_spin.value(), runs=self.runs_spin.value(), warmup=self.warmup_spin.value(),
             mode=str(self.mode_combo.currentData()), thinking=thinking, max_tokens=self.tokens_spin.value(),
+            names=tuple(self.names),
         )
 
     @Slot()
@@ -271,8 +275,8 @@ class BenchmarkTab(QWidget):
             try:
                 from gemmacompare.models.demo import resolve_model_arg
 
-                config = BenchConfig(**{**config.to_dict(), "models": (str(resolve_model_arg(None, 0)),
-                                                                       str(resolve_model_arg(None, 1)))})
+                config = BenchConfig(**{**config.to_dict(), "names": (),
+                                        "models": (str(resolve_model_arg(None, 0)), str(resolve_model_arg(None, 1)))})
             except LookupError as exc:
                 self._show_error(str(exc))
                 return

@@ -237,7 +237,8 @@ class MainWindow(QMainWindow):
         self.add_action.setEnabled(len(self.panes) < MAX_MODELS)
         self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes),
                                 panes=tuple(p.settings for p in self.panes))
-        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path])
+        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
         self._rebuild_pane_menu()
         self.save()
         self._update_buttons()
@@ -450,6 +451,9 @@ class MainWindow(QMainWindow):
         for i, pane in enumerate(self.panes):
             other = self.panes[(i + 1) % len(self.panes)]
             pane.chooser.set_other(other.model_path, other.label)
+        # A name may have come with the library (an Ollama model's): the Benchmark tab uses it too.
+        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
 
     def _wanted_model(self, i: int) -> str:
         saved = self.settings.models[i] if i < len(self.settings.models) else ""
@@ -511,7 +515,8 @@ class MainWindow(QMainWindow):
     def _on_model_chosen(self, index: int, path: str) -> None:
         self.arena.on_model_changed(index)
         # The Benchmark tab compares whatever the panes hold.
-        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path])
+        self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
         self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes))
         if not any(path == d[1] for d in self.demos):
             self.settings = self.settings.with_recent(path)

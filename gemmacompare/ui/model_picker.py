@@ -254,8 +254,25 @@ class ModelPicker(QPushButton):
         row = next((r for r in self.rows if r.path == path), None)
         # Library entries say where they come from; demo and recent rows name themselves.
         text = title or (f"{row.title}  ·  {row.group}" if row and row.quant else row.title if row else Path(path).name)
-        self.setText(text + "  ▾")
-        self.setToolTip(path)
+        self._full_text = text
+        self._elide()
+        self.setToolTip(f"{text}\n{path}")
+
+    def current_title(self) -> str:
+        """The current model's name as listed (a demo's label, a library entry's title), '' if none."""
+        row = next((r for r in self.rows if r.path == self.current), None)
+        return row.title.removesuffix(" (demo)") if row else ""
+
+    def _elide(self) -> None:
+        # Cut in the middle: the end of a model's name is its quantisation.
+        text = getattr(self, "_full_text", "")
+        if text:
+            room = max(40, self.width() - self.fontMetrics().horizontalAdvance("  ▾") - 24)
+            self.setText(self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room) + "  ▾")
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        self._elide()
 
     def clear(self) -> None:
         """Forget every name (the blind arena hides which model is where)."""

@@ -27,6 +27,7 @@ from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import RunMeasured, RunStarted
+from gemmacompare.models.display_names import display_name, elide_middle
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.settings import PaneSettings
@@ -191,6 +192,16 @@ class ModelPane(QFrame):
     # --- model ---------------------------------------------------------------
 
     @property
+    def display_name(self) -> str:
+        """The name the picker shows (a demo's label, the library's name, the file's), used everywhere."""
+        if not self.model_path:
+            return self.label
+        if is_server_ref(self.model_path):
+            return self.facts.name if self.facts else _choice_label(self.model_path)
+        title = self.chooser.current_title()
+        return title or display_name(self.model_path, self.facts.name if self.facts else "")
+
+    @property
     def worker(self) -> Participant:
         return self.runner.worker(self.index)
 
@@ -282,7 +293,7 @@ class ModelPane(QFrame):
         if self.state in (EMPTY, LOADING) or self.loaded is None:
             self._set_state(ERROR, message)
         else:
-            self.state_label.setText(f"{message} Still using {self.facts.name}.")
+            self.state_label.setText(f"{message} Still using {self.display_name}.")
 
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
@@ -344,7 +355,7 @@ class ModelPane(QFrame):
         self.messages.append(p.ChatMessage("user", text))
         self.mode_note = mode_note
         self.chat.add_user(text)
-        self.reply = self.chat.add_reply(self.reply_title or (self.facts.name if self.facts else self.label))
+        self.reply = self.chat.add_reply(self.reply_title or elide_middle(self.display_name))
         if self.worker.remote:
             self.reply.unit = "chunks"
         self.record = RunRecord(self.label, started.t_send)

@@ -50,7 +50,7 @@ def identities(w: MainWindow) -> list[str]:
     """What would tell the models apart: names, file names, architectures."""
     out = []
     for p in w.panes:
-        out += [p.facts.name, Path(p.model_path).name, p.facts.architecture]
+        out += [p.facts.name, p.display_name, Path(p.model_path).name, p.facts.architecture]
     return out
 
 
@@ -131,7 +131,7 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
     assert r.voted and leaks(w)  # revealed
     assert w.panes[1].facts_label.text() == "Served-Model-X · server 127.0.0.1"
     left = r.order[0]
-    assert left.facts.name in w.banner.text() and left.facts.name in w.arena.bar.result.text()
+    assert left.display_name in w.banner.text() and left.display_name in w.arena.bar.result.text()
     stored = ArenaStore().battles()
     assert len(stored) == 1 and stored[0].votes == VoteCounts.single(ONE_BETTER) and stored[0].counted
     assert stored[0].sides[0].contender.file_hash == file_hash_prefix(left.model_path)
@@ -154,7 +154,7 @@ def test_blind_round_with_the_keyboard_only_then_the_leaderboard(qtbot, demo_pat
         qtbot.keyClick(w.prompt, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
     assert w.tabs.currentWidget() is w.leaderboard
     names = {w.leaderboard.table.item(r, 1).text() for r in range(w.leaderboard.table.rowCount())}
-    assert names == {p.facts.name for p in w.panes}
+    assert names == {p.display_name for p in w.panes}  # the picker's names, not the files' general.name
     assert w.leaderboard.points == 2
     assert "2 counted rounds of 2 stored" in w.leaderboard.summary.text()
 

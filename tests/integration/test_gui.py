@@ -84,9 +84,13 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     banner = w.banner.text()
     assert banner.startswith("Race: A ") and " ms/token vs B " in banner
     assert "faster per token" in banner or "about the same per token" in banner
-    assert banner.index("ms/token") < banner.index("time to answer") < banner.index("finished first")
-    a, b = (p.record.stats().n_tokens for p in w.panes)
-    assert f"(A {a} vs B {b} tokens)" in banner
+    stops = {p.record.stats().stop_reason for p in w.panes}
+    if stops == {"eos", "max_tokens"}:  # one ended by itself, one was cut: finishing time is no verdict
+        assert banner.index("ms/token") < banner.index("time to answer") < banner.index("no winner on finishing")
+    else:
+        assert banner.index("ms/token") < banner.index("time to answer") < banner.index("finished first")
+        a, b = (p.record.stats().n_tokens for p in w.panes)
+        assert f"(A {a} vs B {b} tokens)" in banner
     assert w.prompt.hasFocus() or w.focusWidget() is w.prompt  # ready for the next question
     md = w.results_markdown()
     assert md.count("\n") > 10 and "A: " in md and "B: " in md and "gen t/s" in md

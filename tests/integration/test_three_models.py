@@ -98,7 +98,9 @@ def test_bench_with_three_models_exports_three(demo_paths, tmp_path):
     assert len(rows) == 4  # header and one row per model
     listing = subprocess.run([sys.executable, "-m", "gemmacompare", "bench", "--list"],
                              capture_output=True, text=True, timeout=60)
-    assert listing.returncode == 0 and "Gemma 3 270m" in listing.stdout
+    # Models by the names people know them by (the demo's label), not the files' general.name.
+    assert listing.returncode == 0 and "Gemma-3-270M Q4_K_M base" in listing.stdout
+    assert not any("Smollm2 135M 8k" in row["model_name"] for row in data["summary"])
 
 
 def test_three_models_named_at_start_open_three_panes(qtbot, demo_paths):
