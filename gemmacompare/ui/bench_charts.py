@@ -6,6 +6,8 @@ and the PNG export (`write_chart_pngs`, used by `gemmacompare bench --out`).
 
 from __future__ import annotations
 
+import html
+
 import logging
 from pathlib import Path
 
@@ -45,14 +47,18 @@ class ItemTimeChart(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, title="Time per item")
         self.showGrid(x=False, y=True, alpha=0.25)
-        self.setLabel("left", "seconds")
+        # With its unit pyqtgraph names the scale "ms" or "s"; without one it printed "(x0.001)".
+        self.setLabel("left", "time", units="s")
         self.setLabel("bottom", "item (repetition · task)")
         self.setMouseEnabled(x=False, y=False)
         self.setMenuEnabled(False)
-        self.addLegend(offset=(8, 8))
 
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
         self.clear()
+        # The legend sits in the title, as on the live charts: inside the plot it covered the bars.
+        swatches = "&nbsp;&nbsp;".join(f"<span style='color:{model_colour(m)}'>■</span>&nbsp;{html.escape(label)}"
+                                       for m, label in enumerate(labels))
+        self.setTitle(f"Time per item&nbsp;&nbsp;{swatches}" if labels else "Time per item")
         keys = sorted({(it.rep, it.task_index) for it in items})
         pos = {k: n for n, k in enumerate(keys)}
         n_models = max(1, len(labels))

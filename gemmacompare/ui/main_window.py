@@ -60,6 +60,8 @@ from .window_geometry import first_start_geometry, opens_maximized
 log = logging.getLogger(__name__)
 
 LABELS = ["A", "B", "C", "D"][:MAX_MODELS]
+# At 1024x640 the charts left each answer two lines; below this window height they fold away.
+CHARTS_FOLD_BELOW_PX = 700
 
 
 class PromptEdit(QPlainTextEdit):
@@ -150,7 +152,9 @@ class MainWindow(QMainWindow):
         self._replay_timer.timeout.connect(self._replay_tick)
         self._build()
         self._build_menus()
-        self.charts.setVisible(self.settings.charts_visible)
+        self._charts_folded = False
+        self._charts_forced = False
+        self._place_charts()
         self.show_charts_action.setChecked(self.settings.charts_visible)
         if not (self.settings.geometry and
                 self.restoreGeometry(QByteArray.fromBase64(self.settings.geometry.encode()))):
@@ -385,7 +389,7 @@ class MainWindow(QMainWindow):
         view = m.addMenu("&View")
         self.show_charts_action = QAction("Show charts", self, checkable=True)
         self.show_charts_action.setShortcut(QKeySequence("Ctrl+G"))
-        self.show_charts_action.toggled.connect(self.set_charts_visible)
+        self.show_charts_action.triggered.connect(self.set_charts_visible)  # the user's, not setChecked's
         view.addAction(self.show_charts_action)
         self.presentation_action = QAction("Presentation mode", self, checkable=True)
         self.presentation_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
@@ -725,9 +729,36 @@ class MainWindow(QMainWindow):
             self.leaderboard.refresh()
 
     def set_charts_visible(self, on: bool) -> None:
-        self.charts.setVisible(on)
+        if not on and self._charts_folded:
+            # Ctrl+G on folded charts means "show them": shown all the same on this small window.
+            self._charts_forced = True
+            self.show_charts_action.blockSignals(True)
+            self.show_charts_action.setChecked(True)
+            self.show_charts_action.blockSignals(False)
+            self._place_charts()
+            return
+        self._charts_forced = on and self._charts_fold()
         self.settings = replace(self.settings, charts_visible=on)
+        self._place_charts()
         self.save()
+
+    def _charts_fold(self) -> bool:
+        """Below this height the charts would leave each answer two lines: they fold away."""
+        return self.height() < CHARTS_FOLD_BELOW_PX
+
+    def _place_charts(self) -> None:
+        folded = self.settings.charts_visible and self._charts_fold() and not self._charts_forced
+        self.charts.setVisible(self.settings.charts_visible and not folded)
+        if folded != self._charts_folded:
+            self._charts_folded = folded
+            if folded:
+                self.statusBar().showMessage(f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window "
+                                             "height, so the answers have room; Ctrl+G shows them.", 8000)
+
+    def resizeEvent(self, ev) -> None:  # noqa: N802
+        super().resizeEvent(ev)
+        if hasattr(self, "_charts_forced"):  # not before __init__ has built everything
+            self._place_charts()
 
     def export_charts(self, path: str) -> bool:
         self.charts.refresh()

@@ -30,6 +30,12 @@ STYLESHEET = """
 #userMessage { background: palette(alternate-base); border-radius: 6px; padding: 6px; }
 #replyTitle { font-weight: bold; }
 #raceBanner { font-weight: bold; padding: 2px 6px; }
+/* Fusion fills a radio's indicator with the Base colour: on the dark and presentation
+   palettes an unselected one read as selected. A ring when off, a filled dot when on. */
+QRadioButton::indicator { width: 10px; height: 10px; border-radius: 7px;
+                          border: 2px solid palette(window-text); background: transparent; }
+QRadioButton::indicator:checked { background: palette(highlight); }
+QRadioButton::indicator:disabled { border-color: palette(placeholder-text); }
 """
 
 

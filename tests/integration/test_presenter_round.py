@@ -73,3 +73,43 @@ def test_a_busy_machine_is_named_in_the_stats_line_and_the_banner(qtbot, demo_pa
         spinner.kill()
         spinner.wait()
         w.close()
+
+
+@pytest.mark.gui
+def test_small_windows_fold_the_charts_and_ctrl_g_brings_them_back(qtbot, demo_paths):
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        w.resize(1024, 640)
+        qtbot.waitUntil(lambda: not w.charts.isVisible(), timeout=5_000)
+        assert "Ctrl+G" in w.statusBar().currentMessage()
+        assert w.settings.charts_visible  # folded, not switched off
+        w.show_charts_action.trigger()  # Ctrl+G
+        assert w.charts.isVisible() and w.show_charts_action.isChecked()
+        w.resize(1280, 820)
+        assert w.charts.isVisible()
+    finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_an_unselected_radio_button_does_not_look_selected_in_the_dark(qtbot, demo_paths):
+    from PySide6.QtWidgets import QStyle, QStyleOptionButton
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        w.set_theme("dark")
+        w.race_radio.setChecked(True)
+        centres = []
+        for radio in (w.race_radio, w.fair_radio):
+            opt = QStyleOptionButton()
+            opt.initFrom(radio)
+            box = radio.style().subElementRect(QStyle.SubElement.SE_RadioButtonIndicator, opt, radio)
+            centres.append(radio.grab().toImage().pixelColor(box.center()))
+        on, off = centres
+        background = w.palette().color(w.backgroundRole())
+        # Off: the ring's inside is the window's own background; on: a filled dot of another colour.
+        assert abs(off.lightness() - background.lightness()) < 12, (off.name(), background.name())
+        assert abs(on.lightness() - off.lightness()) > 30, (on.name(), off.name())
+    finally:
+        w.set_theme("system")
+        w.close()
