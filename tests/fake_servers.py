@@ -229,6 +229,7 @@ class MisbehavingServer:
                 if not self._authorised():
                     return
                 if b in HOSTILE_GETS:
+                    self.close_connection = True  # no keep-alive: the client hangs up mid-body
                     try:
                         HOSTILE_GETS[b](self, server)
                     except (BrokenPipeError, ConnectionResetError):
@@ -289,6 +290,7 @@ class MisbehavingServer:
                     self._send(500, json.dumps({"error": {"message": HOSTILE_ERROR}}).encode())
                     return
                 if b == "deep-error":
+                    self.close_connection = True
                     try:  # the client reads the first 64 KiB of an error body and hangs up
                         self._send(500, b'{"error": ' + deep_json(100_000) + b"}")
                     except (BrokenPipeError, ConnectionResetError):

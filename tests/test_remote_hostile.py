@@ -117,10 +117,12 @@ def test_huge_chunks_are_cut_by_size_too(misbehaving_server):
 
 
 def test_an_event_that_never_ends_is_refused(misbehaving_server):
+    # A first-byte timeout long enough that the event limit, not the watchdog, ends it.
+    settings = ServerSettings(connect_timeout_s=2, first_byte_timeout_s=30, idle_timeout_s=5)
     with PeakRSS() as peak:
         t0 = time.monotonic()
-        rec = run(misbehaving_server.url("endless-event"))
-    assert time.monotonic() - t0 < 10
+        rec = run(misbehaving_server.url("endless-event"), settings)
+    assert time.monotonic() - t0 < 20
     assert rec.error is not None and "not an event stream" in rec.error.message
     one_sentence(rec.error.message)
     assert peak.growth < 200 << 20

@@ -7,14 +7,16 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TextIO
 
 from gemmacompare.cli.args import value_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import RACE
+from gemmacompare.engine.remote.server_ref import parse_server_ref
 from gemmacompare.engine.report.speed_summary import speed_summary
 from gemmacompare.engine.report.stats_table import stats_rows, text_table
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
@@ -39,9 +41,10 @@ class LinePrinter:
     """Prints each model's text line by line with a label, so several streams
     interleave readably in one terminal."""
 
-    def __init__(self, labels: list[str], out=sys.stdout) -> None:
+    def __init__(self, labels: list[str], out: TextIO | None = None) -> None:
         self.labels = labels
-        self.out = out
+        # Looked up now, not at import: a caller (or a test) may have replaced sys.stdout since.
+        self.out = out or sys.stdout
         self.partial = {(i, ph): "" for i in range(len(labels)) for ph in ("thinking", "answer")}
         self.lock = threading.Lock()
         width = max(len(x) for x in labels)
@@ -260,7 +263,10 @@ def cmd_compare(args) -> int:
                 print(f"[{labels[i]}] warning: {say(ev.server.problem)}", file=sys.stderr)
 
     total = args.threads[0] if len(args.threads) == 1 else sum(args.threads)
-    with CompareSession(labels, server=remote_settings(args)) as session:
+    # Every server of the run, named up front: the models load at once, and a shared
+    # API key is sent only when there is one server (state/secrets.py).
+    servers = tuple(parse_server_ref(str(x)).base_url for x in paths if is_server_ref(x))
+    with CompareSession(labels, server=replace(remote_settings(args), servers_in_run=servers)) as session:
         print(f"# loading {len(paths)} models ({args.mode} mode)...", file=sys.stderr)
         if any(is_server_ref(x) for x in paths):
             print("# a model on a server takes no CPU threads here; race splits threads among local models only",

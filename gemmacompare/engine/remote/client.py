@@ -14,6 +14,7 @@ import psutil
 from gemmacompare.engine.remote.server_ref import ServerRef
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.secrets import server_env_var
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def describe_http_error(ref: ServerRef, status: int, body: str, model: str | Non
     at = where(ref)
     server_msg = server_message(body)
     if status in (401, 403):
-        return (f"The server at {at} refused the API key (HTTP {status}); set the right key in "
-                "GEMMACOMPARE_API_KEY or in the server dialog.")
+        return (f"The server at {at} refused the API key (HTTP {status}); set its key in "
+                f"{server_env_var(ref.base_url)} (or GEMMACOMPARE_API_KEY when it is the only server) "
+                "or in the server dialog.")
     if status == 404:
         if model:
             return (f"The server at {at} does not know the model '{model}' (HTTP 404); "

@@ -35,7 +35,7 @@ class SSEParser:
     def __init__(self) -> None:
         self._buf = b""
         self._data: list[str] = []
-        self._data_size = 0  # characters in _data: many short data: lines make one long event too
+        self._data_size = 0  # characters of the event's data: lines: many short ones make one long event too
         self._event = ""
 
     def feed(self, chunk: bytes, t: float) -> list[SSEEvent]:
@@ -85,7 +85,7 @@ class SSEParser:
         if value.startswith(" "):
             value = value[1:]
         if name == "data":
-            self._data_size += len(value) + 1
+            self._data_size += len(line) + 1  # the line as sent: prefix and all
             if self._data_size > MAX_EVENT_BYTES:
                 raise SSEError("an event longer than 4 MiB")
             self._data.append(value)
