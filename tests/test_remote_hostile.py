@@ -185,3 +185,16 @@ def test_compare_reports_a_deeply_nested_chunk_and_does_not_exit_0(misbehaving_s
     assert "[B] error: The server at" in out.err and "nested too deeply" in out.err
     assert "[A] hello there" in out.out
     assert "RecursionError" not in out.err + out.out
+
+
+def test_a_prompt_that_is_not_utf8_is_refused_before_sending(misbehaving_server):
+    w = RemoteWorker("B", FAST)
+    w.load(misbehaving_server.url("echo"))
+    bad = (p.ChatMessage("user", b"caf\xe9".decode("utf-8", "surrogateescape")),)
+    rec = RunRecord("B", time.monotonic())
+    for ev in w.generate(messages=bad):
+        rec.add(ev)
+    w.close()
+    assert rec.error is not None and "not UTF-8" in rec.error.message
+    one_sentence(rec.error.message)
+    assert misbehaving_server.requests == []  # nothing went out

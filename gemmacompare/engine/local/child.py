@@ -25,27 +25,13 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
+from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
 log = logging.getLogger(__name__)
-
-class PromptTextError(ValueError):
-    """The prompt cannot be given to the tokenizer; the message is one sentence."""
-
-
-def check_utf8(text: str) -> None:
-    """Raise PromptTextError when text holds characters that are not valid Unicode
-    (bytes that were not UTF-8 arrive from argv or files as lone surrogates)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise PromptTextError(
-            f"The prompt has bytes that are not UTF-8 text (at character {exc.start}); "
-            "save it as UTF-8 and send it again.") from None
-
 
 PENALTY_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 import httpx
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.prompt_text import PromptTextError, check_all_utf8
 from gemmacompare.engine.reasoning import THINKING, ReasoningSplitter
 from gemmacompare.engine.remote.client import (
     describe_http_error,
@@ -96,6 +97,11 @@ class StreamRun:
         w, cmd = self.w, self.cmd
         ref = w.ref
         path = "/completions" if cmd.raw_prompt is not None else "/chat/completions"
+        try:
+            check_all_utf8([m.content for m in cmd.messages] + [cmd.raw_prompt or ""])
+        except PromptTextError as exc:
+            yield self._error(str(exc))
+            return
         body = request_body(cmd, w.model.id, is_ollama(ref, w.model))
         self.splitter = ReasoningSplitter()
         # Chunks whose text may start a marker wait here until the splitter
