@@ -4,7 +4,9 @@
 - `MisbehavingServer`: a small stand-in at the network edge that refuses,
   stalls, sends garbage, cuts streams, never ends, answers 401/404/429/500,
   replays real llama-server responses recorded byte for byte (tests/data/llama-server),
-  or sends response shapes of Ollama and vLLM written from their sources (SHAPES).
+  or sends response shapes of Ollama and vLLM written from their sources (SHAPES);
+  HOSTILE_STREAMS and HOSTILE_GETS never finish (pings only, past max tokens, endless
+  events and model lists), nest JSON 100,000 deep, or send ESC/OSC/bidi text.
   The first path segment picks the behaviour:
   http://127.0.0.1:PORT/<behaviour>/v1
 """

@@ -120,3 +120,18 @@ def test_a_prompt_that_is_not_utf8_says_so(smol):
     one_sentence(rec.error.message)
     assert "not UTF-8" in rec.error.message
     assert generate(smol, GREEDY).error is None  # the worker goes on
+
+
+def test_a_chat_too_long_for_the_context_is_not_blamed_on_the_template():
+    from gemmacompare.engine.local.prompts import render_chat
+    from gemmacompare.models.chat_template import TemplateError
+
+    long_chat = (p.ChatMessage("user", "word " * 20_000),)  # 100,000 characters; 2,048 tokens hold ~65,536
+    with pytest.raises(TemplateError) as info:
+        render_chat(long_chat, template=None, architecture="llama", n_ctx=2048)
+    msg = str(info.value)
+    one_sentence(msg)
+    assert msg == ("The chat is 100,000 characters, more than a context of 2,048 tokens can hold; "
+                   "start a new chat or raise the context size.")
+    # The same chat renders where the context is large enough.
+    assert render_chat(long_chat, template=None, architecture="llama", n_ctx=8192).text.count("word") == 20_000

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from gemmacompare.engine.protocol import ChatMessage
+from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.template_render import DEFAULT_RENDER_LIMITS, RenderLimits, render_template
 
 # A token is rarely more than a few characters of text; 32 a token is far beyond any
@@ -74,6 +75,9 @@ def render_chat(
 ) -> RenderedPrompt:
     """The chat as the model's template writes it; TemplateError with one sentence when the
     template fails or passes the time, memory or output limits (see models.template_render)."""
+    messages = list(messages)
+    limits = output_limit(n_ctx)
+    _check_chat_fits(messages, limits, n_ctx)
     if template:
         name, source = "gguf", template
     else:
@@ -86,4 +90,14 @@ def render_chat(
     }
     if enable_thinking is not None:
         variables["enable_thinking"] = enable_thinking
-    return RenderedPrompt(render_template(source, variables, output_limit(n_ctx)), name)
+    return RenderedPrompt(render_template(source, variables, limits), name)
+
+
+def _check_chat_fits(messages: list[ChatMessage], limits: RenderLimits, n_ctx: int | None) -> None:
+    """A chat whose own text passes the output limit is too long for the context, not a bad
+    template: say that, before the template is blamed for it."""
+    size = sum(len(m.content) for m in messages)
+    if size > limits.max_output_chars:
+        where = f"a context of {n_ctx:,} tokens" if n_ctx else "any model's context"
+        raise TemplateError(f"The chat is {size:,} characters, more than {where} can hold; "
+                            "start a new chat or raise the context size.")
