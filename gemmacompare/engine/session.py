@@ -173,6 +173,11 @@ class CompareSession:
         self.sampler.watch(slot.label, slot.worker.pid)
         return slot.loaded
 
+    def claim(self, index: int, path: str) -> None:
+        """Say which model slot `index` is about to load, before its load starts: loads run at
+        once, and each server's API key depends on the others (see _with_servers_in_run)."""
+        self.slots[index].path = str(path)
+
     def _with_servers_in_run(self, index: int, path: str, server: ServerSettings | None,
                              others: Sequence[str] | None = None) -> ServerSettings | None:
         """Server settings that name every server of the run, so a shared API key goes to

@@ -105,7 +105,7 @@ def find_api_key(base_url: str, env_var: str | None = None,
     if shared and all(_where(u) == _where(base_url) for u in servers_in_run):
         return shared
     if shared:
-        log.warning("%s is not sent to %s: this run uses servers on %d hosts; set %s for it",
+        log.warning("%s is not sent to %s: this run uses %d servers (host and port); set %s for it",
                     env_var or ENV_VAR, _where(base_url), len({_where(u) for u in servers_in_run}),
                     server_env_var(base_url))
     return _SESSION.get(server_key_id(base_url)) or stored_api_key(base_url)
