@@ -203,3 +203,10 @@ def test_the_session_loading_two_servers_sends_the_shared_key_to_neither(monkeyp
         session.load_one(1, b.url("echo"))
         assert _authorizations(b) == {None}
     assert os.environ["GEMMACOMPARE_API_KEY"] == "sk-shared-1234"
+
+
+@pytest.mark.parametrize("option", ["--idle-timeout", "--first-byte-timeout", "--connect-timeout"])
+@pytest.mark.parametrize("value", ["inf", "1e300"])
+def test_server_timeouts_must_end(capfd, option, value):
+    # An infinite idle timeout is a server that never finishes, allowed by the user.
+    assert "is more than a day" in usage_error(capfd, "-p", "hi", f"{option}={value}")
