@@ -4,7 +4,9 @@
 - `MisbehavingServer`: a small stand-in at the network edge that refuses,
   stalls, sends garbage, cuts streams, never ends, answers 401/404/429/500,
   replays real llama-server responses recorded byte for byte (tests/data/llama-server),
-  or sends response shapes of Ollama and vLLM written from their sources (SHAPES).
+  or sends response shapes of Ollama and vLLM written from their sources (SHAPES);
+  HOSTILE_STREAMS and HOSTILE_GETS never finish (pings only, past max tokens, endless
+  events and model lists), nest JSON 100,000 deep, or send ESC/OSC/bidi text.
   The first path segment picks the behaviour:
   http://127.0.0.1:PORT/<behaviour>/v1
 """
@@ -174,6 +176,7 @@ class MisbehavingServer:
     def __init__(self, api_key: str | None = None) -> None:
         self.api_key = api_key
         self.requests: list[dict] = []  # {"path", "headers", "body"} of every POST
+        self.gets: list[dict] = []  # {"path", "headers"} of every GET
         self.disconnects: list[str] = []  # behaviours whose client hung up mid-stream
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -224,7 +227,15 @@ class MisbehavingServer:
 
             def do_GET(self) -> None:  # noqa: N802
                 b = self._behaviour()
+                server.gets.append({"path": self.path, "headers": dict(self.headers)})
                 if not self._authorised():
+                    return
+                if b in HOSTILE_GETS:
+                    self.close_connection = True  # no keep-alive: the client hangs up mid-body
+                    try:
+                        HOSTILE_GETS[b](self, server)
+                    except (BrokenPipeError, ConnectionResetError):
+                        server.disconnects.append(b)
                     return
                 if b.startswith("llama-server") and b != "llama-server-reasoning":
                     self._replay("models")
@@ -277,6 +288,16 @@ class MisbehavingServer:
                 if b == "json-error":
                     self._send(200, json.dumps({"error": {"message": "model is loading"}}).encode())
                     return
+                if b == "hostile-error":
+                    self._send(500, json.dumps({"error": {"message": HOSTILE_ERROR}}).encode())
+                    return
+                if b == "deep-error":
+                    self.close_connection = True
+                    try:  # the client reads the first 64 KiB of an error body and hangs up
+                        self._send(500, b'{"error": ' + deep_json(100_000) + b"}")
+                    except (BrokenPipeError, ConnectionResetError):
+                        server.disconnects.append(b)
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Cache-Control", "no-cache")
@@ -300,7 +321,9 @@ class MisbehavingServer:
                 self.wfile.flush()
 
             def _stream(self, b: str, body: dict) -> None:
-                if b in SHAPES:
+                if b in HOSTILE_STREAMS:
+                    HOSTILE_STREAMS[b](self._write, server._stall)
+                elif b in SHAPES:
                     for obj in SHAPES[b]:
                         self._write(sse(obj))
                     self._write(sse("[DONE]"))
@@ -334,6 +357,105 @@ class MisbehavingServer:
                     self._write(sse("[DONE]"))
 
         return Handler
+
+
+# --- servers that never finish, or send what no parser should recurse into (issue 24) ---
+
+def deep_json(depth: int) -> bytes:
+    """A JSON value nested `depth` lists deep: json.loads raises RecursionError on it."""
+    return b"[" * depth + b"]" * depth
+
+
+def _pings_only(write, stall: threading.Event) -> None:
+    # Headers, then only keep-alive comments and empty deltas, never a word.
+    while not stall.wait(0.05):
+        write(b": ping\n\n")
+        write(sse(chunk("")))
+
+
+def _text_then_pings(write, stall: threading.Event) -> None:
+    write(sse(chunk("Thinking about it")))
+    _pings_only(write, stall)
+
+
+def _past_max_tokens(write, stall: threading.Event) -> None:
+    # Ignores max_tokens: one word after another until the client hangs up.
+    i = 0
+    while not stall.is_set():
+        write(sse(chunk(f" w{i}")))
+        i += 1
+        time.sleep(0.001)
+
+
+def _fat_chunks(write, stall: threading.Event) -> None:
+    while not stall.is_set():
+        write(sse(chunk("x" * (256 << 10))))
+
+
+def _deep_chunk(write, stall: threading.Event) -> None:
+    write(sse(chunk("Hel")))
+    write(b"data: " + deep_json(100_000) + b"\n\n")
+
+
+def _endless_event(write, stall: threading.Event) -> None:
+    # One event of short data: lines that never ends (no blank line), and never a long line.
+    while not stall.is_set():
+        write(b"data: x\n" * 4096)
+
+
+def _hostile_text(write, stall: threading.Event) -> None:
+    # Clears the screen, retitles the terminal, recolours and reverses what follows, if printed raw.
+    for piece in HOSTILE_TEXT:
+        write(sse(chunk(piece)))
+    write(sse(chunk(None, finish="stop")))
+    write(sse("[DONE]"))
+
+
+HOSTILE_TEXT = ("\x1b[2J\x1b]0;pwned\x07Hello", " \u202eworld\n", "line two\x1b[31m\x9b1m")
+HOSTILE_ERROR = "\x1b]0;pwned\x07boom\u202e"
+
+HOSTILE_STREAMS = {
+    "hostile-names": _hostile_text,
+    "pings-only": _pings_only,
+    "text-then-pings": _text_then_pings,
+    "past-max-tokens": _past_max_tokens,
+    "fat-chunks": _fat_chunks,
+    "deep-chunk": _deep_chunk,
+    "endless-event": _endless_event,
+}
+
+
+def _endless_models(handler, server) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Connection", "close")
+    handler.end_headers()
+    handler.wfile.write(b'{"object": "list", "data": [')
+    row = b'{"id": "m", "object": "model"}, ' * 2048
+    while not server._stall.is_set():
+        handler.wfile.write(row)
+
+
+def _deep_models(handler, server) -> None:
+    handler._send(200, b'{"object": "list", "data": ' + deep_json(100_000) + b"}")
+
+
+def _deep_models_error(handler, server) -> None:
+    handler._send(500, b'{"error": {"message": ' + deep_json(100_000) + b"}}")
+
+
+def _hostile_names(handler, server) -> None:
+    # A model id with ESC/OSC sequences and a bidi override in it, as a stranger's server may send.
+    handler._send(200, json.dumps({"object": "list", "data": [{"id": HOSTILE_ID, "object": "model"}]}).encode())
+
+
+HOSTILE_ID = "evil\x1b]0;pwned\x07\x1b[31mred\u202eexe.gguf"
+HOSTILE_GETS = {
+    "endless-models": _endless_models,
+    "deep-models": _deep_models,
+    "deep-models-error": _deep_models_error,
+    "hostile-names": _hostile_names,
+}
 
 
 def stalling_listener() -> tuple[socket.socket, int]:

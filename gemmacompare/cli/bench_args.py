@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
-from gemmacompare.cli.args import add_llama_args, int_at_least
+from gemmacompare.cli.args import add_llama_args, int_at_least, thread_count
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.engine.modes import FAIR, RACE
 
@@ -36,7 +36,7 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
                    help="fair: one model after the other with all threads (default); race: at once")
     b.add_argument("-n", "--max-tokens", type=positive_int, default=256)
     b.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
-    b.add_argument("--threads", type=non_negative_int, default=0, help="total CPU threads (0 = all cores)")
+    b.add_argument("--threads", type=thread_count, default=0, help="total CPU threads (0 = all cores)")
     b.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
                    help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
     add_llama_args(b)

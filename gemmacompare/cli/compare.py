@@ -7,14 +7,16 @@ import logging
 import os
 import sys
 import threading
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TextIO
 
 from gemmacompare.cli.args import value_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import RACE
+from gemmacompare.engine.remote.server_ref import parse_server_ref
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import stats_rows, text_table
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
@@ -22,17 +24,28 @@ from gemmacompare.engine.session import CompareResult, CompareSession, SessionEv
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.defaults import MAX_MODELS
+from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
+
+
+# One streamed line is printed whole up to this length (a model can answer without newlines).
+STREAM_LINE_LIMIT = 1 << 20
+
+
+def say(text: object) -> str:
+    """A stranger's text (a model or file name, a server's id or error) made inert for the terminal."""
+    return terminal_safe(text)
 
 
 class LinePrinter:
     """Prints each model's text line by line with a label, so several streams
     interleave readably in one terminal."""
 
-    def __init__(self, labels: list[str], out=sys.stdout) -> None:
+    def __init__(self, labels: list[str], out: TextIO | None = None) -> None:
         self.labels = labels
-        self.out = out
+        # Looked up now, not at import: a caller (or a test) may have replaced sys.stdout since.
+        self.out = out or sys.stdout
         self.partial = {(i, ph): "" for i in range(len(labels)) for ph in ("thinking", "answer")}
         self.lock = threading.Lock()
         width = max(len(x) for x in labels)
@@ -57,7 +70,9 @@ class LinePrinter:
 
     def _emit(self, i: int, phase: str, line: str) -> None:
         tag = " think>" if phase == "thinking" else ""
-        print(f"{self.prefix[i]}{tag} {line}", file=self.out, flush=True)
+        # A model's text is a stranger's: ESC/OSC sequences and bidi overrides in it are shown, not obeyed.
+        safe = terminal_safe(line, STREAM_LINE_LIMIT, keep_newlines=True)
+        print(f"{self.prefix[i]}{tag} {safe}", file=self.out, flush=True)
 
 
 def format_table(result: CompareResult, labels: list[str]) -> str:
@@ -145,32 +160,88 @@ def _model_args(args) -> list[str | None] | str:
     return given + [None] * (2 - len(given))
 
 
+# A prompt longer than this cannot fit any model's context (a million tokens is about 4 MB).
+PROMPT_FILE_LIMIT = 8 << 20
+
+
+class PromptInputError(ValueError):
+    """The prompt or system prompt cannot be used; the message is one sentence."""
+
+
+def read_prompt_file(path: Path, limit: int = PROMPT_FILE_LIMIT) -> str:
+    """A prompt file's text: UTF-8 (a BOM is dropped), at most `limit` bytes, read without stat
+    (a FIFO or /dev/zero has no useful size). Raises PromptInputError with one sentence."""
+    shown = terminal_safe(str(path), 200)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except FileNotFoundError:
+        raise PromptInputError(f"The prompt file {shown} does not exist.") from None
+    except IsADirectoryError:
+        raise PromptInputError(f"The prompt file {shown} is a folder; give a text file.") from None
+    except OSError as exc:
+        log.info("reading %s: %r", path, exc)
+        raise PromptInputError(f"The prompt file {shown} cannot be read ({exc.strerror or 'error'}).") from None
+    if len(data) > limit:
+        raise PromptInputError(f"The prompt file {shown} is larger than {limit >> 20} MiB, more than any "
+                               "model's context holds; shorten it.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PromptInputError(f"The prompt file {shown} is not UTF-8 text (byte {exc.start}); "
+                               "save it as UTF-8.") from None
+
+
+def _check_utf8(text: str, what: str) -> None:
+    # Bytes in argv that are not UTF-8 arrive as lone surrogates (Python's surrogateescape);
+    # the tokenizer cannot encode them, so say so here rather than fail the generation.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise PromptInputError(f"The {what} has bytes that are not UTF-8 text (at character {exc.start}); "
+                               "give it as UTF-8, or in a UTF-8 file with -f.") from None
+
+
+def prompt_of(args) -> str:
+    """The prompt from -p or -f, checked; also checks --system. Raises PromptInputError."""
+    text = args.prompt if args.prompt_file is None else read_prompt_file(args.prompt_file)
+    _check_utf8(text, "prompt")
+    _check_utf8(args.system or "", "system prompt")
+    if not text.strip():
+        raise PromptInputError("The prompt is empty; give some text with -p or -f.")
+    return text
+
+
 def cmd_compare(args) -> int:
     wanted = _model_args(args)
     if isinstance(wanted, str):
         print(f"error: {wanted}", file=sys.stderr)
         return EXIT_USAGE
     try:
+        args.prompt = prompt_of(args)
+    except PromptInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         paths = resolve_with_servers(wanted, remote_settings(args))
     except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {say(exc)}", file=sys.stderr)
         return EXIT_MODEL_FAILED
     for path in paths:
         if is_server_ref(path):
             problem = check_server_arg(path)
             if problem:
-                print(f"error: {problem}", file=sys.stderr)
+                print(f"error: {say(problem)}", file=sys.stderr)
                 return EXIT_USAGE
-            print(f"# server: {path}", file=sys.stderr)
+            print(f"# server: {say(path)}", file=sys.stderr)
             continue
         try:
             facts = read_model_facts(path)
         except ModelFileError as exc:
-            print(f"error: {exc.message}", file=sys.stderr)
+            print(f"error: {say(exc.message)}", file=sys.stderr)
             return exc.problem.value
-        print(f"# {display_name(str(path), facts.name)}: {facts.architecture}, {facts.size_label} params, "
-              f"{facts.quantization}, "
-              f"{human_bytes(facts.file_size)}", file=sys.stderr)
+        print(f"# {say(display_name(str(path), facts.name))}: {say(facts.architecture)}, {facts.size_label} params, "
+              f"{say(facts.quantization)}, {human_bytes(facts.file_size)}", file=sys.stderr)
     if args.json_out and not _writable_target(Path(args.json_out)):
         print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",
               file=sys.stderr)
@@ -187,13 +258,16 @@ def cmd_compare(args) -> int:
         elif isinstance(ev, (p.Finished, p.WorkerError)):
             printer.flush(i)
             if isinstance(ev, p.WorkerError):
-                print(f"[{labels[i]}] error: {ev.message}", file=sys.stderr)
+                print(f"[{labels[i]}] error: {say(ev.message)}", file=sys.stderr)
                 log.debug("[%s] detail:\n%s", labels[i], ev.detail)  # shown with -v
             elif ev.server and ev.server.problem:
-                print(f"[{labels[i]}] warning: {ev.server.problem}", file=sys.stderr)
+                print(f"[{labels[i]}] warning: {say(ev.server.problem)}", file=sys.stderr)
 
     total = args.threads[0] if len(args.threads) == 1 else sum(args.threads)
-    with CompareSession(labels, server=remote_settings(args)) as session:
+    # Every server of the run, named up front: the models load at once, and a shared
+    # API key is sent only when there is one server (state/secrets.py).
+    servers = tuple(parse_server_ref(str(x)).base_url for x in paths if is_server_ref(x))
+    with CompareSession(labels, server=replace(remote_settings(args), servers_in_run=servers)) as session:
         print(f"# loading {len(paths)} models ({args.mode} mode)...", file=sys.stderr)
         if any(is_server_ref(x) for x in paths):
             print("# a model on a server takes no CPU threads here; race splits threads among local models only",
@@ -213,14 +287,15 @@ def cmd_compare(args) -> int:
             t.join()
         for i, err in enumerate(errors):
             if err:
-                print(f"[{labels[i]}] error: {err.message}", file=sys.stderr)
+                print(f"[{labels[i]}] error: {say(err.message)}", file=sys.stderr)
                 log.debug("[%s] detail:\n%s", labels[i], err.detail)
             elif session.loaded[i] is not None and session.loaded[i].placement is not None:
-                print(f"# [{labels[i]}] runs on {session.loaded[i].placement.summary}", file=sys.stderr)
+                print(f"# [{labels[i]}] runs on {say(session.loaded[i].placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
-        print(f"# {session.split_for(range(len(paths)), args.mode, total or None, [s.prompt.n_threads for s in settings]).describe()}",
-              file=sys.stderr)
+        split = session.split_for(range(len(paths)), args.mode, total or None,
+                                  [s.prompt.n_threads for s in settings])
+        print(f"# {split.describe()}", file=sys.stderr)
         try:
             result = session.run(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
         except KeyboardInterrupt:
@@ -229,12 +304,14 @@ def cmd_compare(args) -> int:
     print()
     done = [(labels[k], r.stats()) for k, r in enumerate(result.runs) if r.finished]
     if len(done) >= 2:
-        print(speed_summary([x[0] for x in done], [x[1] for x in done], race=result.mode == RACE))
+        summary = speed_summary([x[0] for x in done], [x[1] for x in done], race=result.mode == RACE)
+        print(terminal_safe(summary, 1 << 16, keep_newlines=True))
         print()
     busy = busy_sentence([x[0] for x in done], [x[1] for x in done])
     if busy:
         print(f"warning: {busy}", file=sys.stderr)
-    print(format_table(result, labels))
+    # The table holds the models' names, as their files or servers gave them.
+    print(terminal_safe(format_table(result, labels), 1 << 20, keep_newlines=True))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))
         print(f"# wrote {args.json_out}", file=sys.stderr)

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.cli.args import add_llama_args, int_at_least, per_model
+from gemmacompare.cli.args import add_llama_args, finite_float, int_at_least, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.engine.modes import MODES, RACE
@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("models", nargs="*", metavar="MODEL",
                       help="two to four GGUF paths, library names (see `models`), demo keys or servers "
                            "(default: the two demo models; one named model races the second demo model)")
-    cmp_.add_argument("-p", "--prompt", required=True)
+    given = cmp_.add_mutually_exclusive_group(required=True)
+    given.add_argument("-p", "--prompt")
+    given.add_argument("-f", "--file", dest="prompt_file", type=Path, metavar="FILE",
+                       help="read the prompt from a UTF-8 text file (as llama.cpp's tools), "
+                            "for prompts too long for the command line")
     cmp_.add_argument("--system", default=None, help="system prompt")
     cmp_.add_argument("--mode", choices=MODES, default=RACE,
                       help="race: all at once, threads split (default); fair: one after the other, all threads each")
@@ -77,15 +81,15 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("generation")
     g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=defaults.MAX_TOKENS,
                    help=f"tokens to generate at most (default {defaults.MAX_TOKENS}, as in the window and bench)")
-    g.add_argument("--temp", type=float, default=defaults.TEMPERATURE, help="0 = greedy (default)")
-    g.add_argument("--top-p", type=float, default=0.95)
+    g.add_argument("--temp", type=finite_float, default=defaults.TEMPERATURE, help="0 = greedy (default)")
+    g.add_argument("--top-p", type=finite_float, default=0.95)
     g.add_argument("--top-k", type=int_at_least(0), default=40)
-    g.add_argument("--min-p", type=float, default=0.05)
-    g.add_argument("--repeat-penalty", type=float, default=1.0)
+    g.add_argument("--min-p", type=finite_float, default=0.05)
+    g.add_argument("--repeat-penalty", type=finite_float, default=1.0)
     g.add_argument("--seed", type=int, default=defaults.SEED)
     g.add_argument("--ctx", type=per_model(int_at_least(128)), default=[2048], metavar="N[,N...]",
                    help="context size; one value per model, comma-separated, as llama-bench takes them")
-    g.add_argument("--threads", type=per_model(int_at_least(0)), default=[0], metavar="N[,N...]",
+    g.add_argument("--threads", type=per_model(thread_count), default=[0], metavar="N[,N...]",
                    help="one value: the CPU threads in all (0 = all cores; race splits them); "
                         "a comma list: each model's own threads (e.g. 2,4)")
     g.add_argument("--gpu-layers", type=per_model(int_at_least(-1)), default=[-1], metavar="N[,N...]",
@@ -120,7 +124,8 @@ def _main(argv: list[str] | None) -> int:
 
         return SelfTest(args.model, window=_self_test_window, only=tuple(args.only)).run()
     if args.model or args.only:
-        ap.error("--model and --only go with --self-test; to open models in the window, name them: gemmacompare A.gguf B.gguf")
+        ap.error("--model and --only go with --self-test; to open models in the window, name them: "
+                 "gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
         from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
 

@@ -21,6 +21,7 @@ from gemmacompare.engine.remote.server_ref import (
 from gemmacompare.engine.report.stats_table import text_table
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.secrets import find_api_key
+from gemmacompare.state.untrusted import terminal_safe
 
 
 def remote_settings(args) -> ServerSettings:
@@ -59,15 +60,16 @@ def cmd_server_models(args) -> int:
     try:
         ref = ServerRef(ollama_base_url()) if ollama else parse_server_ref(args.server)
     except ServerRefError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc)}", file=sys.stderr)
         return EXIT_USAGE
     check_server_arg(ref.base_url)
     settings = remote_settings(args)
     try:
         models = list_models(ref, settings, find_api_key(ref.base_url, settings.api_key_env))
     except RemoteError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc.message)}", file=sys.stderr)
         return EXIT_MODEL_FAILED
+
     def ref_text(model_id: str) -> str:
         return f"{OLLAMA_PREFIX}{model_id}" if ollama else f"{ref.base_url}#{model_id}"
 
@@ -80,8 +82,9 @@ def cmd_server_models(args) -> int:
         print(f"The server at {ref.base_url} serves no models.", file=sys.stderr)
         return EXIT_OK
     rows = [["model (use as URL#MODEL with compare/bench)", "name", "owned by", "context"]]
-    rows += [[ref_text(m.id), display_name(m.id), m.owned_by or "-", str(m.context_length or "-")]
-             for m in models]
+    # Ids and owners are the server's words: escaped, so they cannot drive the terminal.
+    rows += [[terminal_safe(ref_text(m.id)), terminal_safe(display_name(m.id)), terminal_safe(m.owned_by or "-"),
+              str(m.context_length or "-")] for m in models]
     print(text_table(rows))
     return EXIT_OK
 

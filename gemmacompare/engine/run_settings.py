@@ -26,6 +26,9 @@ class ServerSettings:
     # Not a byte (not even a ping) for this long mid-stream: the stream is dead.
     idle_timeout_s: float = defaults.SERVER_IDLE_TIMEOUT_S
     api_key_env: str | None = None  # None: GEMMACOMPARE_API_KEY, then a stored key
+    # Base URLs of every server in the run: a shared key (GEMMACOMPARE_API_KEY) goes to a
+    # server only when all of them are that server (state/secrets.py). Empty: only this one.
+    servers_in_run: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
 from gemmacompare.engine.participant import Participant, engine_for
+from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.defaults import MAX_MODELS
 
@@ -161,7 +162,8 @@ class CompareSession:
                  server: ServerSettings | None = None) -> p.Loaded:
         """Blocking: (re)load slot `index`. Raises p.WorkerFailed with one sentence."""
         slot = self.slots[index]
-        engine = engine_for(str(path), slot.label, server or self.server)
+        server = self._with_servers_in_run(index, str(path), server or self.server)
+        engine = engine_for(str(path), slot.label, server)
         # A server model takes its current timeouts: a new engine each time.
         if type(engine) is not type(slot.worker) or engine.remote:
             slot.worker.close()
@@ -180,14 +182,38 @@ class CompareSession:
         self.sampler.watch(slot.label, slot.worker.pid)
         return slot.loaded
 
+    def claim(self, index: int, path: str) -> None:
+        """Say which model slot `index` is about to load, before its load starts: loads run at
+        once, and each server's API key depends on the others (see _with_servers_in_run)."""
+        self.slots[index].path = str(path)
+
+    def _with_servers_in_run(self, index: int, path: str, server: ServerSettings | None,
+                             others: Sequence[str] | None = None) -> ServerSettings | None:
+        """Server settings that name every server of the run, so a shared API key goes to
+        one server only (state/secrets.py): those the caller named, else `others` and the
+        other slots' models with this one."""
+        if not is_server_ref(path) or (server is not None and server.servers_in_run):
+            return server
+        if others is None:
+            others = [s.path for k, s in enumerate(self.slots) if k != index and s.path]
+        urls = []
+        for ref_text in (*others, path):
+            try:
+                if is_server_ref(ref_text):
+                    urls.append(parse_server_ref(str(ref_text)).base_url)
+            except ServerRefError:
+                pass  # said when that model loads
+        return replace(server or ServerSettings(), servers_in_run=tuple(urls))
+
     def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
         """Load every slot at once; returns an error (or None) per model."""
         while len(self.slots) < len(paths):
             self.add_slot(chr(ord("A") + len(self.slots)))
 
         def one(i: int) -> None:
+            server = self._with_servers_in_run(i, str(paths[i]), self.server, others=[str(x) for x in paths])
             try:
-                self.load_one(i, str(paths[i]), settings)
+                self.load_one(i, str(paths[i]), settings, server)
             except p.WorkerFailed:
                 pass  # kept in the slot: said once, where loading failed
 

@@ -27,9 +27,13 @@ class BadJSONError(ValueError):
     A ValueError, so callers that already catch ValueError from json.loads keep working.
     """
 
-    def __init__(self, message: str) -> None:
+    # What was wrong, for callers that word their own sentence.
+    TOO_LARGE, TOO_DEEP, NOT_UTF8, INVALID = "too large", "too deep", "not UTF-8", "invalid"
+
+    def __init__(self, message: str, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
+        self.reason = reason
 
 
 def _size_label(n: int) -> str:
@@ -48,7 +52,8 @@ def read_bounded(path: str | os.PathLike[str], max_bytes: int, what: str) -> byt
     with open(path, "rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise BadJSONError(f"{what} is larger than {_size_label(max_bytes)}, so it was not read.")
+        raise BadJSONError(f"{what} is larger than {_size_label(max_bytes)}, so it was not read.",
+                           BadJSONError.TOO_LARGE)
     return data
 
 
@@ -80,21 +85,24 @@ def load_json_bounded(source: str | os.PathLike[str] | bytes | bytearray | memor
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
         if len(data) > max_bytes:
-            raise BadJSONError(f"{what} is larger than {_size_label(max_bytes)}, so it was not read.")
+            raise BadJSONError(f"{what} is larger than {_size_label(max_bytes)}, so it was not read.",
+                               BadJSONError.TOO_LARGE)
     else:
         data = read_bounded(Path(source), max_bytes, what)
     try:
         value = json.loads(data)
     except RecursionError:
         log.info("%s: JSON nested too deep for the parser", what)
-        raise BadJSONError(f"{what} is nested more than {max_depth} levels deep, so it was not read.") from None
+        raise BadJSONError(f"{what} is nested more than {max_depth} levels deep, so it was not read.",
+                           BadJSONError.TOO_DEEP) from None
     except UnicodeDecodeError as exc:
         log.info("%s: not UTF-8 JSON: %s", what, exc)
-        raise BadJSONError(f"{what} is not UTF-8 text, so it was not read.") from None
+        raise BadJSONError(f"{what} is not UTF-8 text, so it was not read.", BadJSONError.NOT_UTF8) from None
     except ValueError as exc:  # JSONDecodeError
         log.info("%s: invalid JSON: %s", what, exc)
         where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise BadJSONError(f"{what} is not valid JSON{where}, so it was not read.") from None
+        raise BadJSONError(f"{what} is not valid JSON{where}, so it was not read.", BadJSONError.INVALID) from None
     if not _depth_ok(value, max_depth):
-        raise BadJSONError(f"{what} is nested more than {max_depth} levels deep, so it was not read.")
+        raise BadJSONError(f"{what} is nested more than {max_depth} levels deep, so it was not read.",
+                           BadJSONError.TOO_DEEP)
     return value

@@ -1,11 +1,17 @@
 """API keys for servers: read from the environment, or stored only when the user asks.
 
-Where a key comes from, in order:
-1. the environment variable the user named (CLI `--api-key-env NAME`), else
-   GEMMACOMPARE_API_KEY;
-2. a key the user chose to remember for that server (its scheme://host:port):
-   in the OS keyring when one is available, else in `api-keys.json` (0600) in the
-   config folder.
+A key belongs to one server (host and port) and is never sent to another.
+Where a server's key comes from, in order:
+1. GEMMACOMPARE_API_KEY_<HOST>_<PORT>, that server's own variable (the host in
+   capitals, every character but letters and digits as `_`: 127.0.0.1:8080 ->
+   GEMMACOMPARE_API_KEY_127_0_0_1_8080);
+2. the shared variable the user named (CLI `--api-key-env NAME`), else
+   GEMMACOMPARE_API_KEY, but only while the run uses servers on one host and
+   port: one shared key with two servers would reach a server it was not meant for,
+   so with two or more it is sent to none (each then needs its own key, 1 or 3);
+3. a key typed in the window for this session, or one the user chose to remember
+   for that server (its scheme://host:port): in the OS keyring when one is
+   available, else in `api-keys.json` (0600) in the config folder.
 
 Keys never go into settings.json, the chat history, logs or exports; nothing
 here logs a key, and `redact` scrubs one out of any text that is about to be shown.
@@ -16,6 +22,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -79,11 +87,36 @@ def use_for_session(base_url: str, key: str) -> None:
     _SESSION[server_key_id(base_url)] = key
 
 
-def find_api_key(base_url: str, env_var: str | None = None) -> str | None:
-    name = env_var or ENV_VAR
-    value = os.environ.get(name, "").strip()
-    if value:
-        return value
+def server_env_var(base_url: str) -> str:
+    """The environment variable that holds this server's own key (see the module's docstring)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = re.sub(r"[^A-Z0-9]", "_", (parts.hostname or "").upper())
+    return f"{ENV_VAR}_{host}_{port}"
+
+
+def _where(base_url: str) -> str:
+    """host:port: a server as far as its key is concerned (http and https on one port are one server)."""
+    return server_key_id(base_url).split("://", 1)[1]
+
+
+def find_api_key(base_url: str, env_var: str | None = None,
+                 servers_in_run: Collection[str] = ()) -> str | None:
+    """The key to send to the server at base_url, or None.
+
+    servers_in_run: the base URLs of every server the run uses (this one may be among
+    them); the shared variable is used only when they are all this server.
+    """
+    own = os.environ.get(server_env_var(base_url), "").strip()
+    if own:
+        return own
+    shared = os.environ.get(env_var or ENV_VAR, "").strip()
+    if shared and all(_where(u) == _where(base_url) for u in servers_in_run):
+        return shared
+    if shared:
+        log.warning("%s is not sent to %s: this run uses %d servers (host and port); set %s for it",
+                    env_var or ENV_VAR, _where(base_url), len({_where(u) for u in servers_in_run}),
+                    server_env_var(base_url))
     return _SESSION.get(server_key_id(base_url)) or stored_api_key(base_url)
 
 

@@ -7,7 +7,6 @@ and the PNG export (`write_chart_pngs`, used by `gemmacompare bench --out`).
 from __future__ import annotations
 
 import html
-
 import logging
 from pathlib import Path
 

@@ -45,7 +45,7 @@ from gemmacompare.bench.records import (
 )
 from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
-from gemmacompare.bench.store import BenchStore
+from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
 from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.engine.remote.server_ref import model_label
@@ -95,6 +95,15 @@ def _speed_cell(it: ItemResult) -> str:
     return _fmt(client) + (f" · server {server:.1f}" if server is not None else "")
 
 
+def _open_store() -> tuple[BenchStore | None, str]:
+    """The history and no problem, or None and the one sentence that says why it cannot be used."""
+    try:
+        return BenchStore(), ""
+    except BenchStoreError as exc:
+        log.warning("benchmark history: %s", exc)
+        return None, str(exc)
+
+
 class BenchmarkTab(QWidget):
     run_finished = Signal(int, str)  # run id, status
 
@@ -102,7 +111,9 @@ class BenchmarkTab(QWidget):
         super().__init__(parent)
         self.models: list[str] = []
         self.names: list[str] = []  # as the panes show them
-        self.store = BenchStore()
+        # None when the history cannot be opened (in use, or damaged past setting aside):
+        # the tab then says so in one sentence and the rest of the window works on.
+        self.store, self.store_problem = _open_store()
         self.run_id: int | None = None
         self.labels: list[str] = []
         self.items: list[ItemResult] = []
@@ -126,6 +137,11 @@ class BenchmarkTab(QWidget):
         self._chart_timer.setInterval(CHART_REFRESH_MS)
         self._chart_timer.timeout.connect(self._refresh_charts)  # runs while there is something to draw
         self.refresh_history()
+        self._update_buttons()
+        if self.store_problem:
+            self._show_error(self.store_problem)
+        elif self.store is not None and self.store.notice:
+            self.status_label.setText(self.store.notice)  # a damaged file was set aside: said once
 
     # --- layout -------------------------------------------------------------
 
@@ -280,9 +296,12 @@ class BenchmarkTab(QWidget):
             except LookupError as exc:
                 self._show_error(str(exc))
                 return
+        if self.store is None:
+            self._show_error(self.store_problem)
+            return
         try:
             run_id = create_run(self.store, config)
-        except (TaskFileError, BenchError) as exc:
+        except (TaskFileError, BenchError, BenchStoreError) as exc:
             self._show_error(str(exc))
             return
         self._launch(run_id)
@@ -322,10 +341,11 @@ class BenchmarkTab(QWidget):
                 log.debug("benchmark thread still finishing; it closes the history when done")
             else:
                 self._close_store_when_idle = True
-                self.store.close()
+                if self.store is not None:
+                    self.store.close()
 
     def load_run(self, run_id: int) -> StoredRun | None:
-        run = self.store.get_run(run_id)
+        run = self._get_run(run_id)
         if run is None:
             return None
         self.run_id = run.id
@@ -342,11 +362,28 @@ class BenchmarkTab(QWidget):
         self._update_buttons(run)
         return run
 
+    def _get_run(self, run_id: int) -> StoredRun | None:
+        """The stored run, or None (no history, no such run, or a damaged record: said in one sentence)."""
+        if self.store is None:
+            return None
+        try:
+            return self.store.get_run(run_id)
+        except BenchStoreError as exc:
+            self._show_error(str(exc))
+            return None
+
     def refresh_history(self) -> None:
         self.history_combo.clear()
         self.compare_combo.clear()
-        counts = self.store.item_counts()
-        for r in self.store.list_runs()[:200]:
+        if self.store is None:
+            return
+        try:
+            counts = self.store.item_counts()
+            runs = self.store.list_runs()[:200]
+        except BenchStoreError as exc:
+            self._show_error(str(exc))
+            return
+        for r in runs:
             text = (f"#{r.id} {r.created[:16].replace('T', ' ')} {r.suite_name} {r.config.mode} "
                     f"{counts.get(r.id, 0)}/{r.n_planned} {r.status}")
             self.history_combo.addItem(text, r.id)
@@ -363,7 +400,7 @@ class BenchmarkTab(QWidget):
             self.export(Path(folder))
 
     def export(self, folder: Path) -> list[Path]:
-        run = self.store.get_run(self.run_id) if self.run_id is not None else None
+        run = self._get_run(self.run_id) if self.run_id is not None else None
         if run is None:
             return []
         charts = write_chart_pngs(run, folder) if run.items else []
@@ -514,13 +551,13 @@ class BenchmarkTab(QWidget):
         self._dirty = False
         self.charts.set_items(self.items, self.labels)
         if self.run_id is not None and self.running:
-            run = self.store.get_run(self.run_id)
+            run = self._get_run(self.run_id)
             if run is not None:
                 self._show_summary(run)
 
     def _update_buttons(self, run: StoredRun | None = None) -> None:
         busy = self.running
-        self.start_button.setEnabled(not busy)
+        self.start_button.setEnabled(not busy and self.store is not None)
         self.stop_button.setEnabled(busy)
         resumable = run is not None and run.status in (STATUS_STOPPED, STATUS_INTERRUPTED, "failed") and \
             len(run.items) < run.n_planned
@@ -548,8 +585,8 @@ class BenchmarkTab(QWidget):
     @Slot(int)
     def compare_with(self, run_id: int) -> bool:
         """Show a past run's summary rows under the current run's."""
-        current = self.store.get_run(self.run_id) if self.run_id is not None else None
-        other = self.store.get_run(run_id)
+        current = self._get_run(self.run_id) if self.run_id is not None else None
+        other = self._get_run(run_id)
         if current is None or other is None:
             return False
         self._show_summary(current, *(() if other.id == current.id else (other,)))

@@ -468,6 +468,7 @@ class MainWindow(QMainWindow):
             return  # found after the window closed: loading now would start workers nobody closes
         self.demos = demos
         self.refresh_model_choices()
+        wanted: dict[int, str] = {}
         for i, pane in enumerate(self.panes):
             path = self._wanted_model(i)
             if path and not Path(path).expanduser().exists() and self._is_library_name(path):
@@ -475,7 +476,14 @@ class MainWindow(QMainWindow):
             if not path and i < len(demos):
                 path = demos[i][1]
             if path and pane.model_path is None:
-                pane.set_model(path)
+                wanted[i] = path
+        # Every pane's server is known before any loads: a shared API key then goes to none
+        # of two servers, whichever pane's load runs first (state/secrets.py).
+        for i, path in wanted.items():
+            if is_server_ref(path):
+                self.session.claim(i, path)
+        for i, path in wanted.items():
+            self.panes[i].set_model(path)
         if not demos and not any(p.model_path for p in self.panes):
             self.banner.setText("No demo models installed: open two GGUF files (File ▸ Open, or drop them on the "
                                 "panes).")

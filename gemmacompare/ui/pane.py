@@ -168,13 +168,25 @@ class ModelPane(QFrame):
         current = self.model_path if self.model_path and is_server_ref(self.model_path) else ""
         s = self.settings
         dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self,
-                           (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s))
+                           (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s),
+                           other_servers=self._other_servers())
         if dlg.exec() and dlg.value():
             connect, first, idle = dlg.timeout_values()
             self.settings = replace(s, server_connect_timeout_s=connect, server_first_byte_timeout_s=first,
                                     server_idle_timeout_s=idle)
             self.settings_changed.emit(self.index)
             self.set_model(dlg.value())
+
+    def _other_servers(self) -> tuple[str, ...]:
+        """The base URLs of servers in the other panes (which API key may be sent, see state/secrets.py)."""
+        out = []
+        for k, slot in enumerate(self.runner.session.slots):
+            if k != self.index and slot.path and is_server_ref(slot.path):
+                try:
+                    out.append(parse_server_ref(slot.path).base_url)
+                except ServerRefError:
+                    pass  # that pane says so itself
+        return tuple(out)
 
     # --- drag and drop -------------------------------------------------------
 

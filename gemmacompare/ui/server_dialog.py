@@ -42,8 +42,12 @@ LIST_SETTINGS = ServerSettings(connect_timeout_s=3.0, first_byte_timeout_s=8.0)
 
 class ServerDialog(QDialog):
     def __init__(self, title: str, url: str = "", parent: QWidget | None = None,
-                 timeouts: tuple[float, float, float] = (5.0, 120.0, 60.0)) -> None:
+                 timeouts: tuple[float, float, float] = (5.0, 120.0, 60.0),
+                 other_servers: tuple[str, ...] = ()) -> None:
         super().__init__(parent)
+        # The other panes' servers: the shared GEMMACOMPARE_API_KEY goes to this one only when
+        # there is no other (state/secrets.py), listing models included.
+        self.other_servers = other_servers
         self.setWindowTitle(title)
         self.setMinimumWidth(520)
         self.url = QLineEdit(url or DEFAULT_URL)
@@ -103,7 +107,7 @@ class ServerDialog(QDialog):
             return None
 
     def _key(self, ref: ServerRef) -> str | None:
-        return self.key.text().strip() or find_api_key(ref.base_url)
+        return self.key.text().strip() or find_api_key(ref.base_url, None, (*self.other_servers, ref.base_url))
 
     def refresh(self) -> None:
         ref = self._ref()

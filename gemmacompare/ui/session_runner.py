@@ -72,6 +72,7 @@ class SessionRunner(QObject):
         if self.busy(index) or self._closed:
             return False
         self._loading.add(index)
+        self.session.claim(index, path)  # before the thread: the other panes' loads see it
         self._timer.start()
         self.busy_changed.emit(index, True)
 

@@ -25,12 +25,15 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
+from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
 log = logging.getLogger(__name__)
+
+PENALTY_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 
 # Tokens are batched on the wire for at most this long (see protocol.TokenBatch).
 # Each batch wakes the parent, which costs ~0.25 ms of CPU on this kind of VM and
@@ -174,15 +177,9 @@ class _Worker:
         try:
             self._generate(cmd)
         except TemplateError as exc:
-            broken = self.facts.template_problem
-            what = f"is broken ({broken})" if broken else f"failed to render ({' '.join(str(exc).split())})"
-            self._send(
-                p.WorkerError(
-                    cmd.request_id,
-                    f"The chat template of {self.facts.name} {what}; use raw completion or pick another file.",
-                    traceback.format_exc(),
-                )
-            )
+            self._send(p.WorkerError(cmd.request_id, self._template_sentence(exc), traceback.format_exc()))
+        except PromptTextError as exc:
+            self._send(p.WorkerError(cmd.request_id, str(exc)))
         except Exception:  # noqa: BLE001 - reported to the user, worker stays up
             log.exception("generation failed")
             self._send(
@@ -193,11 +190,22 @@ class _Worker:
                 )
             )
 
+    def _template_sentence(self, exc: TemplateError) -> str:
+        broken = self.facts.template_problem
+        if broken:
+            return (f"The chat template of {self.facts.name} is broken ({broken}); "
+                    "use raw completion or pick another file.")
+        # render_template's message is already one sentence (what stopped it, what to do);
+        # wrapping it in another would make two.
+        return " ".join(str(exc).split())
+
     def _render(self, cmd: p.GenerateCommand) -> p.PromptReady:
         if cmd.raw_prompt is not None:
             return p.PromptReady(cmd.request_id, "raw", cmd.raw_prompt, False)
         if self.facts.template_problem:
             raise TemplateError(self.facts.template_problem)
+        import llama_cpp
+
         rendered = render_chat(
             cmd.messages,
             template=self.facts.chat_template,
@@ -205,6 +213,7 @@ class _Worker:
             bos_token=self.llm.token_text(self.llm.bos),
             eos_token=self.llm.token_text(self.llm.eos),
             enable_thinking=cmd.enable_thinking,
+            n_ctx=llama_cpp.llama_n_ctx(self.llm.ctx),
         )
         prefilled = prompt_prefills_thinking(rendered.text) is not None
         return p.PromptReady(cmd.request_id, rendered.template_name, rendered.text, prefilled)
@@ -220,6 +229,7 @@ class _Worker:
         self._send(ready)
 
         text = ready.prompt_text
+        check_utf8(text)
         bos_text = llm.token_text(llm.bos)
         # The template usually writes the BOS text itself; adding it again would
         # give the model a double BOS it never saw in training.
@@ -268,7 +278,8 @@ class _Worker:
             arr = (L.llama_token * len(tokens))(*tokens)
             for start in range(0, len(tokens), n_batch):
                 n = min(n_batch, len(tokens) - start)
-                chunk = ctypes.cast(ctypes.byref(arr, start * ctypes.sizeof(L.llama_token)), ctypes.POINTER(L.llama_token))
+                at = ctypes.byref(arr, start * ctypes.sizeof(L.llama_token))
+                chunk = ctypes.cast(at, ctypes.POINTER(L.llama_token))
                 rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, n))
                 if rc != 0 or self.stop_flag.value:
                     if self.stop_flag.value:
@@ -291,7 +302,8 @@ class _Worker:
             n_past, n_gen = len(tokens), 0
             sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab)) if _is_greedy(s) else L.llama_sampler_sample
             decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
-            to_piece, batch_one, send, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, self.conn.send, time.monotonic
+            to_piece, batch_one = L.llama_token_to_piece, L.llama_batch_get_one
+            send, monotonic = self.conn.send, time.monotonic
             stop_flag = self.stop_flag
             rid = cmd.request_id
             pending: list[tuple] = []
@@ -389,7 +401,11 @@ def _greedy_pick(L, n_vocab: int):
 def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     if s.repeat_penalty and s.repeat_penalty != 1.0:
-        L.llama_sampler_chain_add(chain, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
+        # The vendored llama.cpp (0c1e570) still takes n_vocab first; other versions
+        # dropped it, and passing their four arguments failed every generation.
+        # 64: llama.cpp's default penalty_last_n (common/common.h).
+        penalties = L.llama_sampler_init_penalties(n_vocab, PENALTY_LAST_N, s.repeat_penalty, 0.0, 0.0)
+        L.llama_sampler_chain_add(chain, penalties)
     if s.temperature <= 0:
         L.llama_sampler_chain_add(chain, L.llama_sampler_init_greedy())
         return chain

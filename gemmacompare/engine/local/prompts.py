@@ -7,11 +7,17 @@ architecture and its name is reported with the result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from gemmacompare.engine.protocol import ChatMessage
-from gemmacompare.models.chat_template import TemplateError, template_environment
+from gemmacompare.models.chat_template import TemplateError
+from gemmacompare.models.template_render import DEFAULT_RENDER_LIMITS, RenderLimits, render_template
+
+# A token is rarely more than a few characters of text; 32 a token is far beyond any
+# real prompt that fits the context, and stops a hostile template long before it
+# builds hundreds of MB that tokenizing would multiply.
+CHARS_PER_TOKEN_LIMIT = 32
 
 GEMMA_TEMPLATE = (
     "{{ bos_token }}"
@@ -49,6 +55,14 @@ def fallback_template(architecture: str) -> tuple[str, str]:
     raise AssertionError("the empty prefix always matches")
 
 
+def output_limit(n_ctx: int | None) -> RenderLimits:
+    """Render limits whose output cap fits a context of n_ctx tokens (the default cap when unknown)."""
+    if not n_ctx or n_ctx <= 0:
+        return DEFAULT_RENDER_LIMITS
+    cap = min(DEFAULT_RENDER_LIMITS.max_output_chars, n_ctx * CHARS_PER_TOKEN_LIMIT)
+    return replace(DEFAULT_RENDER_LIMITS, max_output_chars=cap)
+
+
 def render_chat(
     messages: Iterable[ChatMessage],
     *,
@@ -57,7 +71,13 @@ def render_chat(
     bos_token: str = "",
     eos_token: str = "",
     enable_thinking: bool | None = None,
+    n_ctx: int | None = None,
 ) -> RenderedPrompt:
+    """The chat as the model's template writes it; TemplateError with one sentence when the
+    template fails or passes the time, memory or output limits (see models.template_render)."""
+    messages = list(messages)
+    limits = output_limit(n_ctx)
+    _check_chat_fits(messages, limits, n_ctx)
     if template:
         name, source = "gguf", template
     else:
@@ -70,10 +90,14 @@ def render_chat(
     }
     if enable_thinking is not None:
         variables["enable_thinking"] = enable_thinking
-    try:
-        text = template_environment().from_string(source).render(**variables)
-    except TemplateError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a template is user data; whatever it raises is its error
-        raise TemplateError(f"{type(exc).__name__}: {exc}") from exc
-    return RenderedPrompt(text, name)
+    return RenderedPrompt(render_template(source, variables, limits), name)
+
+
+def _check_chat_fits(messages: list[ChatMessage], limits: RenderLimits, n_ctx: int | None) -> None:
+    """A chat whose own text passes the output limit is too long for the context, not a bad
+    template: say that, before the template is blamed for it."""
+    size = sum(len(m.content) for m in messages)
+    if size > limits.max_output_chars:
+        where = f"a context of {n_ctx:,} tokens" if n_ctx else "any model's context"
+        raise TemplateError(f"The chat is {size:,} characters, more than {where} can hold; "
+                            "start a new chat or raise the context size.")

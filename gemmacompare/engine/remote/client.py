@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -13,11 +13,15 @@ import psutil
 
 from gemmacompare.engine.remote.server_ref import ServerRef
 from gemmacompare.engine.run_settings import ServerSettings
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.secrets import server_env_var
 
 log = logging.getLogger(__name__)
 
 REMOTE_ARCHITECTURE = "remote"
 ERROR_BODY_LIMIT = 64 * 1024
+# A model list with thousands of entries is a few hundred KB; one that never ends must not grow memory.
+MODELS_BODY_LIMIT = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,9 @@ def describe_http_error(ref: ServerRef, status: int, body: str, model: str | Non
     at = where(ref)
     server_msg = server_message(body)
     if status in (401, 403):
-        return (f"The server at {at} refused the API key (HTTP {status}); set the right key in "
-                "GEMMACOMPARE_API_KEY or in the server dialog.")
+        return (f"The server at {at} refused the API key (HTTP {status}); set its key in "
+                f"{server_env_var(ref.base_url)} (or GEMMACOMPARE_API_KEY when it is the only server) "
+                "or in the server dialog.")
     if status == 404:
         if model:
             return (f"The server at {at} does not know the model '{model}' (HTTP 404); "
@@ -89,8 +94,9 @@ def describe_http_error(ref: ServerRef, status: int, body: str, model: str | Non
 def server_message(body: str, limit: int = 200) -> str:
     """The human part of an error body ({"error": {"message": ...}} or {"error": "..."}), whole or not at all."""
     try:
-        obj = json.loads(body)
-    except ValueError:
+        # Bounded: a deeply nested error body is data, not a RecursionError.
+        obj = load_json_bounded(body.encode("utf-8", "replace"), ERROR_BODY_LIMIT, what="the error body")
+    except BadJSONError:
         return ""
     err = obj.get("error") if isinstance(obj, dict) else None
     msg = err.get("message") if isinstance(err, dict) else err if isinstance(err, str) else None
@@ -133,29 +139,48 @@ def list_models(ref: ServerRef, settings: ServerSettings = ServerSettings(), api
     own = client is None
     client = client or make_client(ref, settings, api_key)
     try:
-        try:
-            resp = client.get(f"{ref.base_url}/models")
-        except httpx.HTTPError as exc:
-            log.info("listing models at %s failed: %r", ref.base_url, exc)
-            raise RemoteError(describe_transport_error(ref, exc, settings), repr(exc)) from None
-        body = resp.text[:ERROR_BODY_LIMIT]
-        if resp.status_code != 200:
-            raise RemoteError(describe_http_error(ref, resp.status_code, body), body)
-        try:
-            data = resp.json()
-            rows = data["data"] if isinstance(data, dict) else None
-            if not isinstance(rows, list):
-                raise ValueError("no data list")
-        except (ValueError, KeyError, TypeError):
-            raise RemoteError(
-                f"{ref.base_url}/models did not answer with an OpenAI-style model list; "
-                "check the base URL (it usually ends in /v1).",
-                body,
-            ) from None
-        return [_server_model(r) for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
+        status, raw = _get_models_body(ref, settings, client)
+        body = raw[:ERROR_BODY_LIMIT].decode("utf-8", errors="replace")
+        if status != 200:
+            raise RemoteError(describe_http_error(ref, status, body), body)
+        return _parse_model_list(ref, raw)
     finally:
         if own:
             client.close()
+
+
+def _get_models_body(ref: ServerRef, settings: ServerSettings, client: httpx.Client) -> tuple[int, bytes]:
+    """GET {base}/models: the status and at most MODELS_BODY_LIMIT bytes, within the first-byte
+    timeout for the whole body (a list that never ends, or trickles, is refused, not awaited)."""
+    deadline = time.monotonic() + settings.first_byte_timeout_s
+    try:
+        with client.stream("GET", f"{ref.base_url}/models") as resp:
+            if resp.status_code != 200:  # an error body: its start is enough for the sentence and the log
+                return resp.status_code, read_limited(resp).encode("utf-8")
+            raw = read_bounded_body(resp, MODELS_BODY_LIMIT, deadline)
+            if raw is None:
+                raise RemoteError(
+                    f"The model list at {ref.base_url}/models is larger than {MODELS_BODY_LIMIT >> 20} MiB or "
+                    f"did not end within {settings.first_byte_timeout_s:g} s; check the base URL.")
+            return resp.status_code, raw
+    except httpx.HTTPError as exc:
+        log.info("listing models at %s failed: %r", ref.base_url, exc)
+        raise RemoteError(describe_transport_error(ref, exc, settings), repr(exc)) from None
+
+
+def _parse_model_list(ref: ServerRef, raw: bytes) -> list[ServerModel]:
+    not_a_list = (f"{ref.base_url}/models did not answer with an OpenAI-style model list; "
+                  "check the base URL (it usually ends in /v1).")
+    try:
+        data = load_json_bounded(raw, MODELS_BODY_LIMIT, what=f"The model list at {ref.base_url}/models")
+    except BadJSONError as exc:
+        detail = raw[:2000].decode("utf-8", errors="replace")
+        # Too deep is said as such; anything else that is not JSON is "not a model list".
+        raise RemoteError(exc.message if exc.reason == BadJSONError.TOO_DEEP else not_a_list, detail) from None
+    rows = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(rows, list):
+        raise RemoteError(not_a_list, raw[:2000].decode("utf-8", errors="replace"))
+    return [_server_model(r) for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
 
 def _server_model(row: dict) -> ServerModel:
@@ -220,17 +245,35 @@ def find_server_pid(ref: ServerRef) -> int | None:
     return None
 
 
+def read_bounded_body(resp: httpx.Response, limit: int, deadline: float) -> bytes | None:
+    """At most `limit` bytes of a body; None when there is more, or it is still coming at `deadline`.
+
+    Each read still waits at most the client's read timeout; the deadline bounds a body
+    that trickles in forever.
+    """
+    parts: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_bytes():
+        parts.append(chunk)
+        size += len(chunk)
+        if size > limit or time.monotonic() > deadline:
+            return None
+    return b"".join(parts)
 
 
-def read_limited(resp: httpx.Response) -> str:
-    out = b""
+def read_limited(resp: httpx.Response, limit: int = ERROR_BODY_LIMIT, within_s: float = 10.0) -> str:
+    """An error body for the log and one sentence: the first `limit` bytes read within `within_s`."""
+    parts: list[bytes] = []
+    size = 0
+    deadline = time.monotonic() + within_s
     try:
         for chunk in resp.iter_bytes():
-            out += chunk
-            if len(out) >= ERROR_BODY_LIMIT:
+            parts.append(chunk)
+            size += len(chunk)
+            if size >= limit or time.monotonic() > deadline:
                 break
     except httpx.HTTPError:
         pass
-    return out[:ERROR_BODY_LIMIT].decode("utf-8", errors="replace")
+    return b"".join(parts)[:limit].decode("utf-8", errors="replace")
 
 

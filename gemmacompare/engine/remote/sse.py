@@ -35,28 +35,40 @@ class SSEParser:
     def __init__(self) -> None:
         self._buf = b""
         self._data: list[str] = []
+        self._data_size = 0  # characters of the event's data: lines: many short ones make one long event too
         self._event = ""
 
     def feed(self, chunk: bytes, t: float) -> list[SSEEvent]:
         self._buf += chunk
         if len(self._buf) > MAX_EVENT_BYTES:
-            raise SSEError("an event longer than 4 MiB")
+            raise SSEError("a line longer than 4 MiB")
         out: list[SSEEvent] = []
+        buf, pos = self._buf, 0
+        if b"\r" not in buf:  # LF line ends, as every server we know sends: one split
+            *lines, self._buf = buf.split(b"\n")
+            for raw in lines:
+                ev = self._line(raw.decode("utf-8", errors="replace"), t)
+                if ev is not None:
+                    out.append(ev)
+            return out
+        # Lines are read by position and the buffer cut once per feed: cutting it per line
+        # copied the rest each time, quadratic in a read full of short lines.
         while True:
-            cut = _line_end(self._buf)
+            cut = _line_end(buf, pos)
             if cut is None:
                 break
             end, width = cut
-            raw, self._buf = self._buf[:end], self._buf[end + width :]
+            raw, pos = buf[pos:end], end + width
             ev = self._line(raw.decode("utf-8", errors="replace"), t)
             if ev is not None:
                 out.append(ev)
+        self._buf = buf[pos:]
         return out
 
     def finish(self, t: float) -> list[SSEEvent]:
         """End of stream: an event without its blank line is dropped, as the spec says."""
         self._buf = b""
-        self._data, self._event = [], ""
+        self._data, self._data_size, self._event = [], 0, ""
         return []
 
     def _line(self, line: str, t: float) -> SSEEvent | None:
@@ -65,7 +77,7 @@ class SSEParser:
                 self._event = ""
                 return None
             ev = SSEEvent("\n".join(self._data), self._event, t)
-            self._data, self._event = [], ""
+            self._data, self._data_size, self._event = [], 0, ""
             return ev
         if line.startswith(":"):
             return SSEEvent(line[1:].strip(), "", t, comment=True)
@@ -73,15 +85,18 @@ class SSEParser:
         if value.startswith(" "):
             value = value[1:]
         if name == "data":
+            self._data_size += len(line) + 1  # the line as sent: prefix and all
+            if self._data_size > MAX_EVENT_BYTES:
+                raise SSEError("an event longer than 4 MiB")
             self._data.append(value)
         elif name == "event":
-            self._event = value
+            self._event = value[:256]  # a name, not a payload
         # id: and retry: do not matter for one request
         return None
 
 
-def _line_end(buf: bytes) -> tuple[int, int] | None:
-    lf, cr = buf.find(b"\n"), buf.find(b"\r")
+def _line_end(buf: bytes, start: int = 0) -> tuple[int, int] | None:
+    lf, cr = buf.find(b"\n", start), buf.find(b"\r", start)
     if cr >= 0 and (lf < 0 or cr < lf):
         if cr + 1 == len(buf):
             return None  # CR last: wait for the next read to tell CR from CRLF

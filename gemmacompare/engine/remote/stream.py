@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Iterator
 import httpx
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.prompt_text import PromptTextError, check_all_utf8
 from gemmacompare.engine.reasoning import THINKING, ReasoningSplitter
 from gemmacompare.engine.remote.client import (
     describe_http_error,
@@ -21,7 +21,8 @@ from gemmacompare.engine.remote.client import (
     server_message,
 )
 from gemmacompare.engine.remote.request import is_ollama, request_body
-from gemmacompare.engine.remote.sse import SSEError, iter_events
+from gemmacompare.engine.remote.sse import MAX_EVENT_BYTES, SSEError, iter_events
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 from gemmacompare.state.secrets import redact
 
 if TYPE_CHECKING:
@@ -30,6 +31,22 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _FINISH = {"stop": p.STOP_EOS, "length": p.STOP_MAX_TOKENS, "eos": p.STOP_EOS}
+
+# Chunks are not tokens, so a stream is cut only well past max_tokens: every server we know
+# sends at least one token per text chunk, bar Ollama's one extra chunk where thinking turns
+# into the answer. A server that ignores max_tokens is stopped here, not run for ever.
+CHUNKS_PER_TOKEN_LIMIT = 2
+CHUNK_SLACK = 16
+# No token's text is this long; bounds the memory of an answer whose chunks are huge.
+CHARS_PER_TOKEN_LIMIT = 256
+
+
+def chunk_limit(max_tokens: int) -> int:
+    return CHUNKS_PER_TOKEN_LIMIT * max_tokens + CHUNK_SLACK
+
+
+def text_limit(max_tokens: int) -> int:
+    return CHARS_PER_TOKEN_LIMIT * max_tokens + (64 << 10)
 
 
 class StreamRun:
@@ -43,8 +60,12 @@ class StreamRun:
         self.t_send = time.monotonic()
         self.t_sent: float | None = None  # the request fully written to the socket
         self.t_headers: float | None = None
-        self.t_activity = self.t_send
+        # Progress is text: pings, role-only and empty deltas do not reset the idle timeout,
+        # so a server that sends only those is closed (issue 24). None until the first text.
+        self.t_progress: float | None = None
         self.n_chunks = 0
+        self.n_chars = 0
+        self.over_limit = False
         self.usage: dict | None = None
         self.timings: dict | None = None
         self.ollama: dict | None = None
@@ -53,15 +74,20 @@ class StreamRun:
     # --- watchdog ----------------------------------------------------------
 
     def check(self) -> None:
-        """Abort once when the first byte or the next one is overdue."""
+        """Abort once when the first text or the next is overdue.
+
+        Until the first text the first-byte timeout counts from the request (the server may
+        send headers and pings while it reads a long prompt); after it, the idle timeout
+        counts from the last text.
+        """
         if self.aborted:
             return
         st, now = self.w.settings, time.monotonic()
-        if self.t_headers is None:
+        if self.t_progress is None:
             if now - self.t_send > st.first_byte_timeout_s:
                 self.aborted = True
                 self.w._abort("first_byte")
-        elif now - self.t_activity > st.idle_timeout_s:
+        elif now - self.t_progress > st.idle_timeout_s:
             self.aborted = True
             self.w._abort("idle")
 
@@ -71,6 +97,11 @@ class StreamRun:
         w, cmd = self.w, self.cmd
         ref = w.ref
         path = "/completions" if cmd.raw_prompt is not None else "/chat/completions"
+        try:
+            check_all_utf8([m.content for m in cmd.messages] + [cmd.raw_prompt or ""])
+        except PromptTextError as exc:
+            yield self._error(str(exc))
+            return
         body = request_body(cmd, w.model.id, is_ollama(ref, w.model))
         self.splitter = ReasoningSplitter()
         # Chunks whose text may start a marker wait here until the splitter
@@ -80,7 +111,7 @@ class StreamRun:
         try:
             with w._client.stream("POST", f"{ref.base_url}{path}", json=body,
                                   extensions={"trace": w._trace}) as resp:
-                self.t_headers = self.t_activity = time.monotonic()
+                self.t_headers = time.monotonic()
                 if resp.status_code != 200:
                     text = read_limited(resp)
                     yield self._error(describe_http_error(ref, resp.status_code, text, w.model.id), text)
@@ -115,7 +146,6 @@ class StreamRun:
         w = self.w
         ended = False
         for ev in iter_events(resp.iter_raw()):
-            self.t_activity = ev.t
             if ev.comment:
                 continue
             if ev.event == "error":
@@ -126,10 +156,9 @@ class StreamRun:
                 ended = True
                 break
             try:
-                obj = json.loads(data)
-            except ValueError:
-                yield self._error(f"The server at {w.ref.base_url} sent a chunk that is not JSON; "
-                                  "it may not be an OpenAI-compatible server.", data[:2000])
+                obj = load_json_bounded(data.encode("utf-8", "replace"), MAX_EVENT_BYTES, what="a chunk")
+            except BadJSONError as exc:
+                yield self._error(self._bad_chunk_text(exc), data[:2000])
                 return
             if not isinstance(obj, dict):
                 yield self._error(f"The server at {w.ref.base_url} sent a chunk of the wrong shape; "
@@ -139,6 +168,12 @@ class StreamRun:
                 yield self._error(self._stream_error_text(data), data[:2000])
                 return
             yield from self._chunk(obj, ev.t)
+            if self._past_max_tokens():
+                self.over_limit = True
+                break
+        if self.over_limit:
+            yield from self._cut_at_max_tokens()
+            return
         if w._abort_reason is not None:
             yield from self._aborted(w._abort_reason)
             return
@@ -154,12 +189,12 @@ class StreamRun:
             self.timings = obj["timings"]
         if "eval_count" in obj:
             self.ollama = obj
-        choices = obj.get("choices") or []
-        if not choices or not isinstance(choices[0], dict):
+        choices = obj.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             return
         ch = choices[0]
-        if ch.get("finish_reason"):
-            self.finish_reason = str(ch["finish_reason"])
+        if isinstance(ch.get("finish_reason"), str) and ch["finish_reason"]:
+            self.finish_reason = ch["finish_reason"][:64]
         delta = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
         thinking = ""
         for key in ("reasoning_content", "reasoning", "thinking"):
@@ -168,6 +203,9 @@ class StreamRun:
                 thinking += v
         content = delta.get("content") if "delta" in ch else ch.get("text")
         content = content if isinstance(content, str) else ""
+        if thinking or content:
+            self.t_progress = t
+            self.n_chars += len(thinking) + len(content)
         if thinking:
             self.n_chunks += 1
             yield p.Token(self.cmd.request_id, self.index, p.SERVER_CHUNK, t, THINKING, thinking, "")
@@ -179,6 +217,25 @@ class StreamRun:
             self.waiting.append((self.index, t))
             self.index += 1
             yield from self._released(self.splitter.feed(content))
+
+    def _past_max_tokens(self) -> bool:
+        max_tokens = self.cmd.sampling.max_tokens
+        return self.n_chunks > chunk_limit(max_tokens) or self.n_chars > text_limit(max_tokens)
+
+    def _cut_at_max_tokens(self) -> Iterator[p.Event]:
+        # Closing the stream is how the server is told; the answer so far is kept.
+        self.w._abort("max_tokens")
+        n = self.cmd.sampling.max_tokens
+        yield from self._finish(p.STOP_MAX_TOKENS, complete=False, problem=(
+            f"The server at {self.w.ref.base_url} went on past the limit of {n} tokens, so the stream was "
+            "cut there; the answer so far is kept."))
+
+    def _bad_chunk_text(self, exc: BadJSONError) -> str:
+        at = self.w.ref.base_url
+        if exc.reason == BadJSONError.TOO_DEEP:
+            return (f"The server at {at} sent a chunk nested too deeply to read; "
+                    "it may not be an OpenAI-compatible server.")
+        return f"The server at {at} sent a chunk that is not JSON; it may not be an OpenAI-compatible server."
 
     def _flush_text(self) -> Iterator[p.Event]:
         yield from self._released(self.splitter.flush())
@@ -218,7 +275,8 @@ class StreamRun:
         return p.ServerFigures(
             source="+".join(sources) or "none", n_prompt=n_prompt, n_generated=n_gen, prompt_ms=prompt_ms,
             gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached,
-            send_ms=(self.t_sent - self.t_send) * 1000.0 if self.t_sent is not None else None, n_chunks=self.n_chunks, complete=complete, problem=problem,
+            send_ms=(self.t_sent - self.t_send) * 1000.0 if self.t_sent is not None else None,
+            n_chunks=self.n_chunks, complete=complete, problem=problem,
         )
 
     def _finish(self, reason: str, complete: bool = True, problem: str = "") -> Iterator[p.Event]:
@@ -234,8 +292,12 @@ class StreamRun:
         st, at = self.w.settings, self.w.ref.base_url
         if reason == "stop":
             yield from self._finish(p.STOP_USER, complete=False)
-        elif reason == "first_byte":
+        elif reason == "first_byte" and self.t_headers is None:
             yield self._error(first_byte_message(self.w.ref, st))
+        elif reason == "first_byte":
+            yield self._error(f"The server at {at} answered but sent no text within {st.first_byte_timeout_s:g} s "
+                              "(keep-alive pings and empty chunks do not count), so the stream was closed; "
+                              "check the server's log.")
         elif self.n_chunks:
             yield from self._finish(p.STOP_STREAM_CUT, complete=False, problem=(
                 f"The server at {at} went silent for {st.idle_timeout_s:g} s mid-answer, so the stream was "

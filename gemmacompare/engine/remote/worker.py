@@ -105,7 +105,7 @@ class RemoteWorker:
             ref = parse_server_ref(ref_text)
         except ServerRefError as exc:
             raise p.WorkerFailed(p.WorkerError(None, str(exc))) from None
-        self._api_key = find_api_key(ref.base_url, self.settings.api_key_env)
+        self._api_key = find_api_key(ref.base_url, self.settings.api_key_env, self.settings.servers_in_run)
         self._client = make_client(ref, self.settings, self._api_key)
         try:
             model = pick_model(ref, list_models(ref, self.settings, client=self._client))
