@@ -86,7 +86,7 @@ def print_header(run: RunFile) -> None:
                 f"max tokens {s.get('max_tokens')}, top-k {s.get('top_k')}, top-p {s.get('top_p')}", 400), file=err)
     if run.left_out:
         print(_safe(f"# the file leaves out: {'; '.join(run.left_out)}", 600), file=err)
-    if run.prompt is not None:
+    if run.prompt:
         print(terminal_safe(f"# prompt: {run.prompt}", 400), file=err)
 
 
@@ -139,7 +139,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.speed != 1.0:
         print(f"# played {args.speed:g}x faster than recorded; the figures below are the recorded ones",
               file=sys.stderr)
-    replay_run(run, args.speed, LinePrinter([_safe(x, 40) for x in labels]))
+    replay_run(run, args.speed, LinePrinter([_safe(x, 40) for x in labels], out=sys.stdout))
     print()
     _print_verdict_and_table(recorded_result(run), [_safe(x, 40) for x in labels])
     return EXIT_OK
