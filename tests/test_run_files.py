@@ -171,6 +171,21 @@ def test_redact_prompts_leaves_them_out_and_says_so(tmp_path, demo_paths):
     assert again.returncode != 0 and "replayed but not rerun" in again.stderr
 
 
+def test_machine_written_text_is_scrubbed_and_sources_kept_without_addresses():
+    from gemmacompare.engine.run_file import model_source, scrub
+
+    msg = scrub("Cannot open /home/alice/models/x.gguf (C:\\Users\\alice\\m.gguf); http://10.1.2.3:8080/v1 "
+                "refused alice on host box7", ["/home/alice", "alice", "box7"])
+    assert msg == "Cannot open x.gguf (m.gguf); a server refused … on host …"
+    hub = model_source("/home/alice/.cache/huggingface/hub/models--unsloth--Qwen3-GGUF/snapshots/abc/q.gguf")
+    assert hub == {"kind": "hub", "hub_repo": "unsloth/Qwen3-GGUF", "hub_file": "q.gguf"}
+    assert model_source("/x/blobs/sha256-1", "ollama:gemma3:4b") == {"kind": "ollama", "ollama": "gemma3:4b"}
+    local = model_source("http://127.0.0.1:8080/v1#Qwen/Qwen3-4B")
+    assert local == {"kind": "server", "server_model_id": "Qwen/Qwen3-4B", "server": "a server on this machine"}
+    assert model_source("https://user:pw@api.example.com/v1#m")["server"] == "a remote server"
+    assert "example" not in json.dumps(model_source("https://user:pw@api.example.com/v1#m"))
+
+
 # --- rerun ------------------------------------------------------------------------------
 
 def test_rerun_finds_the_models_by_hash_and_gets_the_same_greedy_answer(saved_compare, tmp_path):

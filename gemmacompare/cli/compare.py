@@ -242,6 +242,7 @@ def cmd_compare(args) -> int:
         from gemmacompare.engine.run_file import compare_run_dict, write_run_file  # noqa: PLC0415
 
         write_run_file(save_run, compare_run_dict(result, labels, [str(x) for x in paths], settings, args.prompt,
-                                                  redact_prompts=args.redact_prompts))
+                                                  redact_prompts=args.redact_prompts,
+                                                  refs=[str(w or "") for w in wanted]))
         print(f"# wrote {save_run} (replay it with: gemmacompare replay {save_run})", file=sys.stderr)
     return EXIT_OK if not any(r.error for r in result.runs) else EXIT_MODEL_FAILED

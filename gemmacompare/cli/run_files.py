@@ -14,7 +14,7 @@ import math
 import statistics
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,9 @@ def _fmt(values: list[float], form: str) -> str:
     if not values:
         return "-"
     m, lo, hi = mean_interval(values)
-    return form.format(m) + (f" [{form.format(lo)}, {form.format(hi)}]" if lo is not None else "")
+    if lo is None or hi is None or form.format(lo) == form.format(hi):
+        return form.format(m)
+    return form.format(m) + f" [{form.format(max(0.0, lo))}, {form.format(hi)}]"  # none of these figures is negative
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
@@ -273,9 +275,16 @@ def cmd_rerun(args: argparse.Namespace) -> int:
             return EXIT_MODEL_FAILED
         print(_safe(f"# [{m.label}] found {path.name} {how}", 400), file=sys.stderr)
         paths.append(path)
-    settings = [run.run_settings(k) for k in range(len(run.models))]
     here = default_threads()
     total = here
+    settings = []
+    for k, m in enumerate(run.models):
+        s = run.run_settings(k)
+        if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
+            print(f"# [{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
+                  f"here {here}, all this machine has", file=sys.stderr)
+            s = replace(s, prompt=replace(s.prompt, n_threads=here))
+        settings.append(s)
     print(f"# threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
           f"(this machine's default), split by {run.mode} mode as recorded", file=sys.stderr)
     labels = run.labels

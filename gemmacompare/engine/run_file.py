@@ -138,8 +138,13 @@ class RunFile:
 
 # --- writing -----------------------------------------------------------------
 
-def model_source(path: str) -> dict[str, Any]:
-    """Where a model came from, without where it lies: Hub repo and file, Ollama name, server model id."""
+def model_source(path: str, ref: str = "") -> dict[str, Any]:
+    """Where a model came from, without where it lies: Hub repo and file, Ollama name, server model id.
+
+    `ref` is what the user named the model by (a library name such as ollama:gemma3:4b), when known.
+    """
+    if ref.lower().startswith("ollama:") and not is_server_ref(path):
+        return {"kind": "ollama", "ollama": ref[len("ollama:"):]}
     if is_server_ref(path):
         if path.startswith(OLLAMA_PREFIX):
             return {"kind": "ollama-server", "ollama": path[len(OLLAMA_PREFIX):], "server": "an Ollama server"}
@@ -159,7 +164,8 @@ def model_source(path: str) -> dict[str, Any]:
     return {"kind": "file"}
 
 
-def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None) -> dict[str, Any]:
+def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+              ref: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
     ident: dict[str, Any] = {
@@ -175,7 +181,7 @@ def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix
         "synthetic": facts.synthetic if facts else False,
         "file_hash": hash_prefix,
         "hash_method": HASH_METHOD if hash_prefix else None,
-        "source": model_source(path) if path else {"kind": "unknown"},
+        "source": model_source(path, ref) if path else {"kind": "unknown"},
     }
     return ident
 
@@ -259,16 +265,26 @@ def private_words() -> list[str]:
     return sorted((w for w in words if len(w) >= 2), key=len, reverse=True)
 
 
+# An absolute path (POSIX, or Windows with a drive letter) in machine-written text: kept as its last part.
+_ABS_PATH = re.compile(r"(?:(?<![\w.~])/|\b[A-Za-z]:[\\/])(?:[^\s/\\'\"]+[/\\])+([^\s/\\'\"]*)")
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
 def scrub(text: str, words: list[str]) -> str:
-    """A machine-written string (error message, system info) without the author's home, user or host name."""
+    """A machine-written string (error message, system info) without paths, the author's home, user or host name."""
+    text = _URL.sub("a server", text)
+    text = _ABS_PATH.sub(r"\1", text)
     for w in words:
         text = re.sub(rf"(?<![\w.]){re.escape(w)}(?![\w])", "~" if w.startswith(("/", "\\")) else "…", text)
     return text
 
 
 def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings: list[RunSettings], prompt: str, *,
-                     redact_prompts: bool = False, hashes: list[str | None] | None = None) -> dict[str, Any]:
-    """The run file's JSON for a finished CompareResult (paths: what each slot loaded)."""
+                     redact_prompts: bool = False, hashes: list[str | None] | None = None,
+                     refs: list[str] | None = None) -> dict[str, Any]:
+    """The run file's JSON for a finished CompareResult (paths: what each slot loaded; refs: what the user
+    named them by, for where they came from; hashes: file hash prefixes already computed)."""
     words = private_words()
     models = []
     for k, rec in enumerate(result.runs):
@@ -285,7 +301,8 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
-                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k])),
+                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                                             (refs or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
     s0 = settings[0].prompt if settings else None
