@@ -381,3 +381,35 @@ def test_reading_a_bad_file_raises_one_error_type(tmp_path):
     with pytest.raises(RunFileError) as exc:
         read_run_file(f)
     assert exc.value.message.endswith(".")
+
+
+# --- check a claim ------------------------------------------------------------------------
+
+def test_claim_parsing_and_verdicts():
+    from gemmacompare.cli.claim import parse_claim, verdict_sentence
+
+    claim = parse_claim("Gemma=45ms, Qwen=9.09t/s")
+    assert not isinstance(claim, str)
+    assert [c.name for c in claim] == ["Gemma", "Qwen"] and claim[1].ms_per_token == pytest.approx(110.0, rel=1e-3)
+    assert isinstance(parse_claim("A=45"), str) and isinstance(parse_claim("A=45ms"), str)
+    runs = [[45.0, 108.0], [46.0, 113.0], [44.0, 109.0]]
+    holds = verdict_sentence(claim, runs, [[64, 64]] * 3)
+    assert holds.startswith("The claim holds on this machine") and "3 fair runs" in holds
+    fails = verdict_sentence(claim, [[45.0, 60.0], [46.0, 61.0], [44.0, 59.0]], [[64, 64]] * 3)
+    assert fails.startswith("The claim does not hold")
+    assert verdict_sentence(claim, runs[:1], [[64, 64]]).startswith("One run gives no interval")
+
+
+def test_claim_on_the_demo_models_holds_and_does_not(tmp_path, demo_paths):
+    # The same model twice runs at the same speed: 1:1 holds, 1:50 does not, whatever the machine's noise.
+    f = tmp_path / "claim.gcrun"
+    same = cli(tmp_path, "claim", "A=80ms B=80ms", "smollm2", "smollm2", "--runs", "3", "-n", "16",
+               "--save-run", str(f))
+    assert same.returncode == 0, same.stderr
+    assert same.stdout.startswith("The claim holds on this machine"), same.stdout
+    doc = json.loads(f.read_text())
+    assert doc["claim"]["verdict"] == same.stdout.strip() and len(doc["claim"]["runs_ms_per_token"]) == 3
+    assert read_run_file(f).kind == "compare"
+    far = cli(tmp_path, "claim", "A=2ms B=100ms", "smollm2", "smollm2", "--runs", "3", "-n", "16")
+    assert far.returncode == 0, far.stderr
+    assert far.stdout.startswith("The claim does not hold on this machine"), far.stdout

@@ -153,6 +153,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.run_files import cmd_replay, cmd_rerun  # noqa: PLC0415
 
         return cmd_replay(args) if args.command == "replay" else cmd_rerun(args)
+    if args.command == "claim":
+        from gemmacompare.cli.claim import cmd_claim  # noqa: PLC0415
+
+        return cmd_claim(args)
     if args.command == "arena":
         from gemmacompare.cli.arena import cmd_arena  # noqa: PLC0415
 

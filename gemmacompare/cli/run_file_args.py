@@ -6,6 +6,9 @@ import argparse
 from pathlib import Path
 
 from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.server_args import add_server_args
+
+CLAIM_PROMPT = "Write a long story about a lighthouse keeper and a storm."
 
 
 def _speed(text: str) -> float:
@@ -39,3 +42,18 @@ def add_run_file_parsers(sub) -> None:
     rr.add_argument("file", type=Path)
     rr.add_argument("--runs", type=int_at_least(1), default=1, help="repetitions here (a 95%% interval when > 1)")
     rr.add_argument("--json", dest="json_out", type=Path, help="write the comparison as JSON here")
+    cl = sub.add_parser("claim", help='check a claimed speed ratio here: claim "A=45ms B=110ms" A.gguf B.gguf',
+                        description="Runs the models N times in fair mode (one after the other, all threads each) and "
+                                    "says whether each claimed ratio (a model's ms/token over the first's) lies inside "
+                                    "the 95%% interval measured on this machine. Figures: NAME=45ms or NAME=22t/s, "
+                                    "one per model, in the order the models are given.")
+    cl.add_argument("claim", help='e.g. "Gemma=45ms Qwen=110ms" or "A=22t/s B=9t/s"')
+    cl.add_argument("models", nargs="+", metavar="MODEL", help="GGUF paths, library names or demo keys, in order")
+    cl.add_argument("--runs", type=int_at_least(1), default=5, 
+                    help="fair repetitions (default 5; 3 or more for an interval)")
+    cl.add_argument("-n", "--max-tokens", type=int_at_least(2), default=64, help="tokens per run at most (default 64)")
+    cl.add_argument("-p", "--prompt", default=CLAIM_PROMPT, help="the prompt (default: one that gives a long answer)")
+    cl.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
+    cl.add_argument("--threads", type=int_at_least(0), default=0, help="threads for each run (0 = all cores)")
+    cl.add_argument("--save-run", type=Path, metavar="FILE", help="save the last run and the verdict as a run file")
+    add_server_args(cl)
