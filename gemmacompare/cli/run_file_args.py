@@ -49,7 +49,7 @@ def add_run_file_parsers(sub) -> None:
                                     "one per model, in the order the models are given.")
     cl.add_argument("claim", help='e.g. "Gemma=45ms Qwen=110ms" or "A=22t/s B=9t/s"')
     cl.add_argument("models", nargs="+", metavar="MODEL", help="GGUF paths, library names or demo keys, in order")
-    cl.add_argument("--runs", type=int_at_least(1), default=5, 
+    cl.add_argument("--runs", type=int_at_least(1), default=5,
                     help="fair repetitions (default 5; 3 or more for an interval)")
     cl.add_argument("-n", "--max-tokens", type=int_at_least(2), default=64, help="tokens per run at most (default 64)")
     cl.add_argument("-p", "--prompt", default=CLAIM_PROMPT, help="the prompt (default: one that gives a long answer)")
