@@ -27,7 +27,7 @@ from gemmacompare.engine.modes import RACE, default_threads
 from gemmacompare.engine.replay import ReplayWorker
 from gemmacompare.engine.report.speed_summary import speed_summary
 from gemmacompare.engine.report.stats_table import text_table
-from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, read_run_file
+from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, read_run_file, split_of
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.state.untrusted import terminal_safe
@@ -122,8 +122,6 @@ def replay_run(run: RunFile, speed: float = 1.0, printer: LinePrinter | None = N
 
 def recorded_result(run: RunFile) -> CompareResult:
     """The run as it was recorded, for its table and verdict."""
-    from gemmacompare.engine.run_file import split_of  # noqa: PLC0415
-
     return CompareResult(run.mode, run.threads_total, run.records, run.loaded, list(range(len(run.models))),
                          split_of(run))
 

@@ -540,4 +540,5 @@ def split_of(run: RunFile) -> ThreadSplit:
 
 
 __all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunFile", "RunFileError", "RunModel", "compare_run_dict",
-           "model_source", "read_run_file", "settings_from_dict", "settings_to_dict", "write_run_file"]
+           "model_source", "private_words", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
+           "settings_to_dict", "split_of", "write_run_file"]
