@@ -371,6 +371,25 @@ def test_markup_and_bidi_are_shown_as_text(good_doc, tmp_path, capsys):
     assert "<script>alert(1)</script>" in out
 
 
+def test_unknown_mode(good_doc, tmp_path, capsys):
+    good_doc["mode"] = "sprint"
+    assert "unknown mode" in _replay_refuses(write_run_file(tmp_path / "m.gcrun", good_doc), capsys)
+
+
+def test_save_run_to_a_missing_folder_is_refused_before_loading(tmp_path, demo_paths, capsys):
+    rc = main(["compare", "-p", "hi", "-n", "2", "--save-run", str(tmp_path / "missing" / "x.gcrun")])
+    _, err = capsys.readouterr()
+    assert rc == 2 and "cannot write" in err and "loading" not in err
+
+
+def test_read_run_file_gives_the_window_what_it_needs(good_doc, tmp_path):
+    run = read_run_file(write_run_file(tmp_path / "w.gcrun", good_doc))
+    assert len(run.records) == len(run.loaded) == 2 and run.labels == ["A", "B"]
+    assert run.loaded[0] is not None and run.loaded[0].facts.name == "alpha" and run.loaded[0].n_batch == 512
+    assert run.records[0].answer.startswith("w0 w1") and run.records[0].memory is not None
+    assert "x" in run.whose() and run.run_settings(0).sampling.max_tokens == 20
+
+
 def test_missing_file_is_one_sentence(tmp_path, capsys):
     assert "cannot read" in _replay_refuses(tmp_path / "nope.gcrun", capsys)
 

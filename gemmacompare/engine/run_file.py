@@ -36,7 +36,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import DeviceBuffer, Placement
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.modes import ThreadSplit
+from gemmacompare.engine.modes import MODES, ThreadSplit
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.gguf_file import ModelFacts
@@ -413,6 +413,7 @@ def _parse(doc: Any, name: str) -> RunFile:
     _need(schema >= 1, f"{name} has an unknown schema version {schema}, so it was not opened.")
     kind = doc.get("kind")
     _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
+    _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
     _check_strings(doc, name)
     for key in ("prompt", "system_prompt"):
         v = doc.get(key)
