@@ -105,10 +105,19 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 print(f"note: {store.notice}", file=sys.stderr)
             if args.list:
                 return _list(store)
+            save_run = getattr(args, "save_run", None)
+            if save_run and args.list:
+                print("error: --save-run saves one run: use it with --show ID or when running a benchmark.",
+                      file=sys.stderr)
+                return EXIT_USAGE
+            if save_run and args.show and len(args.show) != 1:
+                print("error: --save-run saves one run: give --show a single ID.", file=sys.stderr)
+                return EXIT_USAGE
             if args.show:
-                return _show(store, args.show, args.out, chart_writer)
+                status = _show(store, args.show, args.out, chart_writer)
+                return _save_run(store, args.show[0], args) if status == EXIT_OK and save_run else status
             if args.resume is not None:
-                return _execute(store, args.resume, args, chart_writer)
+                return _save_run(store, args.resume, args, _execute(store, args.resume, args, chart_writer))
             try:
                 paths = [str(x) for x in resolve_with_servers(list(args.models) or [None, None], remote_settings(args))]
             except LookupError as exc:
@@ -135,7 +144,7 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
             except BenchError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return EXIT_MODEL_FAILED
-            return _execute(store, run_id, args, chart_writer)
+            return _save_run(store, run_id, args, _execute(store, run_id, args, chart_writer))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
 
@@ -182,6 +191,25 @@ def _execute(store: BenchStore, run_id: int, args: argparse.Namespace, chart_wri
     print(f"# {outcome.status} in {_fmt_duration(time.monotonic() - t0)}", file=sys.stderr)
     status = _show(store, [run_id], getattr(args, "out", None), chart_writer)
     return status if outcome.status == STATUS_DONE else EXIT_ERROR
+
+
+def _save_run(store: BenchStore, run_id: int, args: argparse.Namespace, status: int = EXIT_OK) -> int:
+    """Writes the run file asked for with --save-run (if any); keeps the run's own status."""
+    target = getattr(args, "save_run", None)
+    run = store.get_run(run_id) if target else None
+    if run is None:
+        return status
+    from gemmacompare.bench.run_file import bench_run_dict  # noqa: PLC0415
+    from gemmacompare.engine.run_file import write_run_file  # noqa: PLC0415
+
+    try:
+        write_run_file(target, bench_run_dict(run, redact_prompts=args.redact_prompts))
+    except OSError as exc:
+        print(f"error: cannot write {target} ({exc.strerror or type(exc).__name__}); pick another path.",
+              file=sys.stderr)
+        return status or EXIT_ERROR
+    print(f"# wrote {target} (see it with: gemmacompare replay {target})", file=sys.stderr)
+    return status
 
 
 def _list(store: BenchStore) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, int_at_least, thread_count
+from gemmacompare.cli.run_file_args import add_save_run_args
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.engine.modes import FAIR, RACE
 
@@ -50,5 +51,6 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     hist.add_argument("--show", type=positive_int, nargs="+", metavar="ID",
                       help="show past run(s); several are compared")
     hist.add_argument("--resume", type=positive_int, metavar="ID", help="finish a stopped or interrupted run")
+    add_save_run_args(b)
     add_server_args(b)
     return b

@@ -246,6 +246,11 @@ def cmd_compare(args) -> int:
         print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",
               file=sys.stderr)
         return EXIT_USAGE
+    save_run = getattr(args, "save_run", None)
+    if save_run and not _writable_target(Path(save_run)):
+        print(f"error: cannot write {save_run} (its folder is missing or read-only); pick another path.",
+              file=sys.stderr)
+        return EXIT_USAGE
     labels = labels_for(len(paths))
     settings = [run_settings(args, i) for i in range(len(paths))]
     commands = {i: s.command((), args.prompt, n_threads=s.prompt.n_threads or None) for i, s in enumerate(settings)}
@@ -315,4 +320,11 @@ def cmd_compare(args) -> int:
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))
         print(f"# wrote {args.json_out}", file=sys.stderr)
+    if save_run:
+        from gemmacompare.engine.run_file import compare_run_dict, write_run_file  # noqa: PLC0415
+
+        write_run_file(save_run, compare_run_dict(result, labels, [str(x) for x in paths], settings, args.prompt,
+                                                  redact_prompts=args.redact_prompts,
+                                                  refs=[str(w or "") for w in wanted]))
+        print(f"# wrote {save_run} (replay it with: gemmacompare replay {save_run})", file=sys.stderr)
     return EXIT_OK if not any(r.error for r in result.runs) else EXIT_MODEL_FAILED

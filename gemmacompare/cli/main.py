@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gemmacompare.cli.args import add_llama_args, finite_float, int_at_least, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
+from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.engine.modes import MODES, RACE
 from gemmacompare.state import defaults
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="race: all at once, threads split (default); fair: one after the other, all threads each")
     cmp_.add_argument("--raw", action="store_true", help="raw completion: no chat template")
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
+    add_save_run_args(cmp_)
     _add_generation_args(cmp_)
     add_server_args(cmp_)
 
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     from gemmacompare.cli.arena import add_arena_parser  # noqa: PLC0415 - light: reads SQLite only
 
     add_arena_parser(sub)
+
+    add_run_file_parsers(sub)
 
     return ap
 
@@ -150,6 +154,14 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.bench import cmd_bench  # noqa: PLC0415
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
+    if args.command in ("replay", "rerun"):
+        from gemmacompare.cli.run_files import cmd_replay, cmd_rerun  # noqa: PLC0415
+
+        return cmd_replay(args) if args.command == "replay" else cmd_rerun(args)
+    if args.command == "claim":
+        from gemmacompare.cli.claim import cmd_claim  # noqa: PLC0415
+
+        return cmd_claim(args)
     if args.command == "arena":
         from gemmacompare.cli.arena import cmd_arena  # noqa: PLC0415
 

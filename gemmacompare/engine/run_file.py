@@ -1,0 +1,545 @@
+"""Run files (`.gcrun`): a compare or bench run that anyone can open, replay and rerun.
+
+A run file is JSON (`resources/gcrun.schema.json` describes it). It is written
+as plain JSON unless its name ends in `.gz`, then gzip-compressed: plain JSON
+can be read, diffed and pasted where people post results; a long run's token
+timeline compresses about tenfold, for those who want it small. Reading looks
+at the first bytes, not the name, so a renamed file still opens.
+
+What a file never holds: absolute paths (only file names), user and host
+names, API keys or tokens, server URLs (only the model id and whether the
+server was on the author's machine). `--redact-prompts` leaves the prompts,
+the rendered prompt texts, out as well; the file lists what it leaves out.
+
+Reading is bounded (see the MAX_* limits) and strict: a file that is
+truncated, of another schema or a later version, too large, or hostile (a
+megabyte prompt, a million tokens, control characters) raises RunFileError
+with one sentence, and nothing of it is used.
+"""
+
+from __future__ import annotations
+
+import getpass
+import gzip
+import json
+import logging
+import os
+import re
+import socket
+import zlib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from pathlib import Path, PurePath
+from typing import Any
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.local.llama_runtime import DeviceBuffer, Placement
+from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.modes import MODES, ThreadSplit
+from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state.defaults import MAX_MODELS
+from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+
+log = logging.getLogger(__name__)
+
+FORMAT = "gemmacompare-run"
+SCHEMA_VERSION = 1
+SUFFIX = ".gcrun"
+
+# Limits on what is read. A real run of four models x 4,096 tokens is about 2 MiB of JSON;
+# a bench run of 500 items with their answers about 3 MiB.
+MAX_FILE_BYTES = 32 * 1024 * 1024  # after decompression: a gzip bomb stops here
+MAX_PROMPT_CHARS = 256 * 1024  # prompts, system prompt and rendered prompt texts, each
+MAX_TOKENS_PER_RUN = 65_536
+MAX_TEXT_CHARS = 1024 * 1024  # one model's answer or thinking, all tokens together
+MAX_NAME_CHARS = 512  # names, file names, settings' strings
+MAX_MEMORY_SAMPLES = 100_000
+MAX_BENCH_ITEMS = 100_000
+
+# C0/C1 controls but newline, tab and carriage return; an ESC in a file is an attack, not an answer.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+LEFT_OUT = ("absolute paths (file names only)", "user and host names", "API keys and tokens",
+            "server addresses (model ids only)")
+LEFT_OUT_PROMPTS = "prompts (--redact-prompts): the run can be watched but not rerun"
+
+
+class RunFileError(Exception):
+    """A run file we will not use; `message` is one sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class RunModel:
+    """One model of a run: who it was, how it was set, what it did."""
+
+    label: str
+    identity: dict[str, Any]  # display_name, file_name, file_size, quantization, architecture, file_hash, source
+    settings: dict[str, Any]  # RunSettings as a dict (load, sampling, prompt); no server keys
+    loaded: p.Loaded | None
+    record: RunRecord
+    stats: dict[str, Any] = field(default_factory=dict)  # RunStats as the author's app computed them
+
+    @property
+    def display_name(self) -> str:
+        return str(self.identity.get("display_name") or self.identity.get("file_name") or self.label)
+
+
+@dataclass
+class RunFile:
+    kind: str  # compare | bench
+    created: str
+    machine: dict[str, Any]
+    mode: str
+    threads_total: int
+    thread_split: str
+    prompt: str | None  # None: redacted
+    system_prompt: str | None
+    raw: bool
+    models: list[RunModel]
+    left_out: list[str]
+    bench: dict[str, Any] | None = None
+    schema: int = SCHEMA_VERSION
+
+    @property
+    def redacted(self) -> bool:
+        return self.prompt is None
+
+    @property
+    def labels(self) -> list[str]:
+        return [m.label for m in self.models]
+
+    @property
+    def records(self) -> list[RunRecord]:
+        return [m.record for m in self.models]
+
+    @property
+    def loaded(self) -> list[p.Loaded | None]:
+        return [m.loaded for m in self.models]
+
+    def run_settings(self, index: int) -> RunSettings:
+        return settings_from_dict(self.models[index].settings)
+
+    def whose(self) -> str:
+        """One line: the author's machine and software."""
+        m = self.machine
+        ram = m.get("ram_bytes")
+        ram_s = f", {ram / 2**30:.0f} GiB RAM" if isinstance(ram, int) else ""
+        return (f"{m.get('cpu_model', '?')} ({m.get('cpu_threads', '?')} threads{ram_s}), GPU {m.get('gpu', '?')}, "
+                f"{m.get('os', '?')}; llama-cpp-python {m.get('llama_cpp_python', '?')}, "
+                f"gemmacompare {m.get('gemmacompare', '?')}")
+
+
+# --- writing -----------------------------------------------------------------
+
+def model_source(path: str, ref: str = "") -> dict[str, Any]:
+    """Where a model came from, without where it lies: Hub repo and file, Ollama name, server model id.
+
+    `ref` is what the user named the model by (a library name such as ollama:gemma3:4b), when known.
+    """
+    if ref.lower().startswith("ollama:") and not is_server_ref(path):
+        return {"kind": "ollama", "ollama": ref[len("ollama:"):]}
+    if is_server_ref(path):
+        if path.startswith(OLLAMA_PREFIX):
+            return {"kind": "ollama-server", "ollama": path[len(OLLAMA_PREFIX):], "server": "an Ollama server"}
+        try:
+            ref = parse_server_ref(path)
+        except ServerRefError:
+            return {"kind": "server", "server": "a remote server"}
+        return {"kind": "server", "server_model_id": ref.model,
+                "server": "a server on this machine" if ref.is_loopback else "a remote server"}
+    parts = PurePath(path).parts
+    for i, part in enumerate(parts):
+        if part.startswith("models--") and part.count("--") >= 2:
+            org, _, repo = part[len("models--"):].partition("--")
+            return {"kind": "hub", "hub_repo": f"{org}/{repo}", "hub_file": "/".join(parts[i + 3:]) or parts[-1]}
+        if part == "blobs" and i > 0 and parts[i - 1] == "models" and "ollama" in str(path).lower():
+            return {"kind": "ollama"}
+    return {"kind": "file"}
+
+
+def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+              ref: str = "") -> dict[str, Any]:
+    facts = loaded.facts if loaded else None
+    name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
+    ident: dict[str, Any] = {
+        "display_name": facts.name if facts else label,
+        "file_name": "" if path and is_server_ref(path) else name,
+        "file_size": facts.file_size if facts else None,
+        "quantization": facts.quantization if facts else "",
+        "architecture": facts.architecture if facts else "",
+        "parameters": facts.parameters if facts else None,
+        "context_length": facts.context_length if facts else None,
+        "reasoning": facts.reasoning if facts else None,
+        "thinking_switch": facts.thinking_switch if facts else False,
+        "synthetic": facts.synthetic if facts else False,
+        "file_hash": hash_prefix,
+        "hash_method": HASH_METHOD if hash_prefix else None,
+        "source": model_source(path, ref) if path else {"kind": "unknown"},
+    }
+    return ident
+
+
+def _hash_of(path: str | None, known: str | None = None) -> str | None:
+    if known:
+        return known
+    if not path or is_server_ref(path):
+        return None
+    try:
+        return file_hash_prefix(path)
+    except OSError:
+        log.info("no hash for %s", path, exc_info=True)
+        return None
+
+
+def settings_to_dict(s: RunSettings) -> dict[str, Any]:
+    """Every setting but how a server is reached (its key's env name is nobody else's business)."""
+    d = asdict(s)
+    d.pop("server", None)
+    d["sampling"]["stop"] = list(s.sampling.stop)
+    return d
+
+
+def settings_from_dict(d: dict[str, Any]) -> RunSettings:
+    def build(cls: type, values: Any) -> Any:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in (values or {}).items() if k in known}
+        if "stop" in kw:
+            kw["stop"] = tuple(kw["stop"])
+        return cls(**kw)
+
+    from gemmacompare.engine.run_settings import PromptOptions  # noqa: PLC0415 - beside its use
+
+    return RunSettings(load=build(p.LoadSettings, d.get("load")), sampling=build(p.SamplingSettings, d.get("sampling")),
+                       prompt=build(PromptOptions, d.get("prompt")))
+
+
+def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
+    if ld is None:
+        return None
+    return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
+            "n_gpu_layers": ld.n_gpu_layers, "flash_attn": ld.flash_attn, "type_k": ld.type_k, "type_v": ld.type_v,
+            "load_seconds": ld.load_seconds, "system_info": ld.system_info,
+            "placement": asdict(ld.placement) if ld.placement else None}
+
+
+def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
+    t0 = rec.t_send
+
+    def rel(t: float) -> float:
+        return round(t - t0, 6)
+
+    pr, pre, fin, err, mem = rec.prompt, rec.prefill, rec.finished, rec.error, rec.memory
+    return {
+        "prompt": None if pr is None else {"template_name": pr.template_name,
+                                           "thinking_prefilled": pr.thinking_prefilled,
+                                           "prompt_text": None if redact else pr.prompt_text},
+        "prefill": None if pre is None else {"n_prompt": pre.n_prompt, "t_start": rel(pre.t_start),
+                                             "t_end": rel(pre.t_end)},
+        # One row per token: index, token id, seconds since Send, phase, thinking text, answer text.
+        "tokens": [[t.index, t.token_id, rel(t.t), t.phase, t.thinking, t.answer] for t in rec.tokens],
+        "finished": None if fin is None else {
+            "stop_reason": fin.stop_reason, "n_prompt": fin.n_prompt, "n_generated": fin.n_generated,
+            "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
+            "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
+            "server": asdict(fin.server) if fin.server else None},
+        "error": None if err is None else {"message": err.message, "fatal": err.fatal},
+        "memory": None if mem is None else {"gpu_available": mem.gpu_available,
+                                            "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
+    }
+
+
+def private_words() -> list[str]:
+    words = {str(Path.home())}
+    for get in (getpass.getuser, socket.gethostname):
+        try:
+            words.add(get())
+        except Exception:  # noqa: BLE001 - no user or host name: nothing to scrub
+            pass
+    return sorted((w for w in words if len(w) >= 2), key=len, reverse=True)
+
+
+# An absolute path (POSIX, or Windows with a drive letter) in machine-written text: kept as its last part.
+_ABS_PATH = re.compile(r"(?:(?<![\w.~])/|\b[A-Za-z]:[\\/])(?:[^\s/\\'\"]+[/\\])+([^\s/\\'\"]*)")
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
+
+
+def scrub(text: str, words: list[str]) -> str:
+    """A machine-written string (error message, system info) without paths, the author's home, user or host name."""
+    text = _URL.sub("a server", text)
+    text = _ABS_PATH.sub(r"\1", text)
+    for w in words:
+        text = re.sub(rf"(?<![\w.]){re.escape(w)}(?![\w])", "~" if w.startswith(("/", "\\")) else "…", text)
+    return text
+
+
+def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings: list[RunSettings], prompt: str, *,
+                     redact_prompts: bool = False, hashes: list[str | None] | None = None,
+                     refs: list[str] | None = None) -> dict[str, Any]:
+    """The run file's JSON for a finished CompareResult (paths: what each slot loaded; refs: what the user
+    named them by, for where they came from; hashes: file hash prefixes already computed)."""
+    words = private_words()
+    models = []
+    for k, rec in enumerate(result.runs):
+        ld = result.loaded[k] if k < len(result.loaded) else None
+        path = paths[k] if k < len(paths) else None
+        st = rec.stats()
+        rd = _record_dict(rec, redact_prompts)
+        if rd["error"]:
+            rd["error"]["message"] = scrub(rd["error"]["message"], words)
+        ldd = _loaded_dict(ld, st.n_threads)
+        if ldd:
+            ldd["system_info"] = scrub(ldd["system_info"], words)
+        sd = settings_to_dict(settings[k])
+        if redact_prompts:
+            sd["prompt"]["system_prompt"] = None
+        models.append({"label": labels[k],
+                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                                             (refs or [""] * 8)[k] or ""),
+                       "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
+    split = result.split
+    s0 = settings[0].prompt if settings else None
+    return run_envelope("compare", {
+        "mode": result.mode, "threads_total": result.threads_total,
+        "threads_per_model": [r.stats().n_threads for r in result.runs],
+        "thread_split": split.describe() if split else "",
+        "prompt": None if redact_prompts else prompt,
+        "system_prompt": None if redact_prompts else (s0.system_prompt if s0 else ""),
+        "raw": bool(s0 and s0.raw),
+        "models": models,
+    }, redact_prompts)
+
+
+def run_envelope(kind: str, body: dict[str, Any], redact: bool) -> dict[str, Any]:
+    machine = machine_facts().to_dict()
+    left_out = [*LEFT_OUT, *([LEFT_OUT_PROMPTS] if redact else [])]
+    return {"format": FORMAT, "schema": SCHEMA_VERSION, "kind": kind,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine, "left_out": left_out, **body}
+
+
+def write_run_file(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
+    """Writes the JSON (gzip when the name ends in .gz) through a temporary file; returns the path."""
+    path = Path(path)
+    raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if path.name.endswith(".gz"):
+        raw = gzip.compress(raw, mtime=0)  # mtime 0: no time stamp of the author's in the gzip header
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_bytes(raw)
+    os.replace(tmp, path)
+    return path
+
+
+# --- reading -----------------------------------------------------------------
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        head = f.read(2)
+        f.seek(0)
+        if head == b"\x1f\x8b":
+            try:
+                with gzip.GzipFile(fileobj=f) as gz:
+                    data = gz.read(MAX_FILE_BYTES + 1)
+            except (OSError, EOFError, zlib.error) as exc:
+                log.info("%s: bad gzip: %s", path, exc)
+                raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
+        else:
+            data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise RunFileError(f"{path.name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
+                           "more than any real run, so it was not opened.")
+    return data
+
+
+def read_run_file(path: str | os.PathLike[str]) -> RunFile:
+    """The run in a file, checked; RunFileError (one sentence) for anything we will not use, OSError as open()."""
+    path = Path(path)
+    data = _read_bytes(path)
+    name = path.name
+    try:
+        doc = load_json_bounded(data, MAX_FILE_BYTES, what=name, max_depth=16)
+    except BadJSONError as exc:
+        hint = " (it may be cut off)" if data.rstrip()[-1:] not in (b"}", b"") else ""
+        raise RunFileError(exc.message.rstrip(".") + hint + ".") from None
+    try:
+        return _parse(doc, name)
+    except RunFileError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        log.info("%s: %s", name, exc, exc_info=True)
+        raise RunFileError(f"{name} does not hold a run as gemmacompare writes one (a field is missing or "
+                           "of the wrong type), so it was not opened.") from None
+
+
+def _check_strings(value: Any, name: str) -> None:
+    """Every string bounded and free of terminal controls; iterative (depth is already bounded)."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            if len(v) > MAX_TEXT_CHARS:
+                raise RunFileError(f"{name} has a text of {len(v):,} characters, more than a run holds, "
+                                   "so it was not opened.")
+            if _CONTROL.search(v):
+                raise RunFileError(f"{name} has control characters in its text (a terminal would act on them), "
+                                   "so it was not opened.")
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+
+
+def _need(cond: bool, message: str) -> None:
+    if not cond:
+        raise RunFileError(message)
+
+
+def _parse(doc: Any, name: str) -> RunFile:
+    _need(isinstance(doc, dict) and doc.get("format") == FORMAT,
+          f"{name} is not a gemmacompare run file, so it was not opened.")
+    schema = doc.get("schema")
+    _need(isinstance(schema, int) and not isinstance(schema, bool),
+          f"{name} has no schema version, so it was not opened.")
+    _need(schema <= SCHEMA_VERSION, f"{name} is a run file of schema {schema}, written by a later gemmacompare "
+                                    f"(this one reads up to {SCHEMA_VERSION}); update gemmacompare to open it.")
+    _need(schema >= 1, f"{name} has an unknown schema version {schema}, so it was not opened.")
+    kind = doc.get("kind")
+    _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
+    _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
+    _check_strings(doc, name)
+    for key in ("prompt", "system_prompt"):
+        v = doc.get(key)
+        _need(v is None or (isinstance(v, str) and len(v) <= MAX_PROMPT_CHARS),
+              f"{name} has a {key.replace('_', ' ')} of more than {MAX_PROMPT_CHARS // 1024} KiB, more than a run "
+              "sends, so it was not opened.")
+    models_doc = doc["models"]
+    _need(isinstance(models_doc, list) and 1 <= len(models_doc) <= MAX_MODELS,
+          f"{name} must hold one to {MAX_MODELS} models, so it was not opened.")
+    models = [_model(m, k, name) for k, m in enumerate(models_doc)]
+    bench = doc.get("bench")
+    if bench is not None:
+        _need(isinstance(bench, dict) and isinstance(bench.get("items"), list)
+              and len(bench["items"]) <= MAX_BENCH_ITEMS, f"{name} has a damaged benchmark part, so it was not opened.")
+    left_out = doc.get("left_out") or []
+    _need(isinstance(left_out, list), f"{name} has a damaged list of what it leaves out, so it was not opened.")
+    machine = doc.get("machine") or {}
+    _need(isinstance(machine, dict), f"{name} has damaged machine facts, so it was not opened.")
+    return RunFile(kind=kind, created=str(doc.get("created", "")), machine=machine, mode=str(doc["mode"]),
+                   threads_total=int(doc.get("threads_total") or 0), thread_split=str(doc.get("thread_split") or ""),
+                   prompt=doc.get("prompt"), system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")),
+                   models=models, left_out=[str(x) for x in left_out], bench=bench, schema=schema)
+
+
+def _short(v: Any, name: str, what: str) -> str:
+    s = "" if v is None else str(v)
+    _need(len(s) <= MAX_NAME_CHARS, f"{name} has a {what} of {len(s):,} characters, so it was not opened.")
+    return s
+
+
+def _model(m: dict[str, Any], k: int, name: str) -> RunModel:
+    label = _short(m["label"], name, "model label") or chr(ord("A") + k)
+    ident = m.get("identity") or {}
+    _need(isinstance(ident, dict), f"{name} has a damaged model identity, so it was not opened.")
+    for key in ("display_name", "file_name", "quantization", "architecture"):
+        ident[key] = _short(ident.get(key), name, key.replace("_", " "))
+    run = m.get("run") or {}
+    tokens = run.get("tokens") or []
+    _need(isinstance(tokens, list) and len(tokens) <= MAX_TOKENS_PER_RUN,
+          f"{name} has {len(tokens):,} tokens for {label}, more than {MAX_TOKENS_PER_RUN:,} (a run's most), "
+          "so it was not opened.")
+    pr = run.get("prompt")
+    if pr and pr.get("prompt_text"):
+        _need(len(pr["prompt_text"]) <= MAX_PROMPT_CHARS,
+              f"{name} has a prompt of more than {MAX_PROMPT_CHARS // 1024} KiB for {label}, so it was not opened.")
+    mem = run.get("memory")
+    if mem:
+        _need(len(mem.get("samples") or []) <= MAX_MEMORY_SAMPLES,
+              f"{name} has more than {MAX_MEMORY_SAMPLES:,} memory samples for {label}, so it was not opened.")
+    settings = m.get("settings") or {}
+    _need(isinstance(settings, dict), f"{name} has damaged settings, so it was not opened.")
+    stats = m.get("stats") or {}
+    record = _record(run, label)
+    ld = m.get("loaded")
+    loaded = _loaded(ld, ident) if ld else None
+    return RunModel(label=label, identity=ident, settings=settings, loaded=loaded, record=record,
+                    stats=stats if isinstance(stats, dict) else {})
+
+
+def _num(v: Any) -> float:
+    _need(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e7,
+          "A run file has a time that is not a number of seconds, so it was not opened.")
+    return float(v)
+
+
+def _record(run: dict[str, Any], label: str) -> RunRecord:
+    rec = RunRecord(label, 0.0)
+    rid = 1
+    pr = run.get("prompt")
+    if pr:
+        rec.add(p.PromptReady(rid, str(pr.get("template_name", "")), str(pr.get("prompt_text") or ""),
+                              bool(pr.get("thinking_prefilled"))))
+    pre = run.get("prefill")
+    if pre:
+        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), _num(pre["t_start"]), _num(pre["t_end"])))
+    for row in run.get("tokens") or []:
+        index, token_id, t, phase, thinking, answer = row
+        rec.add(p.Token(rid, int(index), int(token_id), _num(t), str(phase), str(thinking), str(answer)))
+    fin = run.get("finished")
+    if fin:
+        perf = p.LlamaPerf(**fin["perf"]) if fin.get("perf") else None
+        server = None
+        if fin.get("server"):
+            known = {f.name for f in fields(p.ServerFigures)}
+            server = p.ServerFigures(**{k: v for k, v in fin["server"].items() if k in known})
+        rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
+                           _num(fin["t_send"]), _num(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
+                           str(fin.get("template_name") or ""), server))
+    err = run.get("error")
+    if err:
+        rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
+    mem = run.get("memory")
+    if mem:
+        rec.memory = p.MemoryTrace([p.MemorySample(_num(t), int(rss), None if vram is None else int(vram))
+                                    for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")))
+    return rec
+
+
+def _loaded(ld: dict[str, Any], ident: dict[str, Any]) -> p.Loaded:
+    facts = ModelFacts(path=ident.get("file_name") or ident.get("display_name") or "",
+                       file_size=int(ident.get("file_size") or 0),
+                       architecture=ident.get("architecture") or "", name=ident.get("display_name") or "",
+                       parameters=int(ident.get("parameters") or 0), quantization=ident.get("quantization") or "",
+                       context_length=ident.get("context_length"), chat_template=None,
+                       reasoning=ident.get("reasoning"), thinking_switch=bool(ident.get("thinking_switch")),
+                       gguf_version=0, synthetic=bool(ident.get("synthetic")))
+    placement = None
+    pl = ld.get("placement")
+    if pl:
+        placement = Placement(str(pl["backend"]), int(pl["layers_offloaded"]), pl.get("layers_total"),
+                              tuple(DeviceBuffer(str(b["kind"]), str(b["buffer"]), int(b["bytes"]))
+                                    for b in pl.get("buffers") or []))
+    return p.Loaded(pid=0, load_seconds=float(ld.get("load_seconds") or 0.0), facts=facts, n_ctx=int(ld["n_ctx"]),
+                    n_threads=int(ld.get("n_threads_loaded") or ld.get("n_threads") or 0),
+                    n_gpu_layers=int(ld.get("n_gpu_layers", -1)), system_info=str(ld.get("system_info") or ""),
+                    placement=placement, flash_attn=str(ld.get("flash_attn", "auto")),
+                    type_k=str(ld.get("type_k", "f16")), type_v=str(ld.get("type_v", "f16")),
+                    n_batch=int(ld.get("n_batch") or 0))
+
+
+def split_of(run: RunFile) -> ThreadSplit:
+    """The recorded thread split, as far as the file tells it."""
+    threads = tuple(int(m.record.finished.n_threads) if m.record.finished else 0 for m in run.models)
+    return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
+
+
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunFile", "RunFileError", "RunModel", "compare_run_dict",
+           "model_source", "private_words", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
+           "settings_to_dict", "split_of", "write_run_file"]
