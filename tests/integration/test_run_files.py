@@ -24,7 +24,7 @@ from gemmacompare.engine.run_file import (
     write_run_file,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "Name three colours."
 
 
