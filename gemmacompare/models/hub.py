@@ -12,12 +12,14 @@ import fnmatch
 import logging
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.gguf_names import is_non_model_name, quant_from_name, split_name
@@ -117,6 +119,54 @@ def cache_dir() -> Path:
     return hf_hub_cache(os.environ, Path.home())[0]
 
 
+# Without a network huggingface_hub retries for 15-24 s before it says so; a room waits
+# that long in silence. A name lookup and a TCP connect answer within this many seconds.
+REACH_TIMEOUT_S = 2.0
+
+
+def check_reachable(timeout: float = REACH_TIMEOUT_S) -> None:
+    """Raise HubError within `timeout` s when the Hub's host cannot be resolved or refuses."""
+    parts = urlsplit(endpoint())
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    outcome: list[BaseException | None] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                outcome.append(None)
+        except (OSError, UnicodeError) as exc:
+            outcome.append(exc)
+
+    # getaddrinfo has no timeout of its own: the probe runs apart and is waited for at most `timeout`.
+    t = threading.Thread(target=probe, name="hub-reach", daemon=True)
+    t.start()
+    t.join(timeout)
+    problem = outcome[0] if outcome else TimeoutError(f"no answer in {timeout:g} s")
+    if problem is not None:
+        log.info("hub: %s:%s not reachable: %r", host, port, problem)
+        kind = "its name cannot be resolved" if isinstance(problem, socket.gaierror) else \
+            "it refused the connection" if isinstance(problem, ConnectionRefusedError) else "it did not answer"
+        raise HubError(f"The Hugging Face Hub ({endpoint()}) cannot be reached: {kind}. Check the network "
+                       "(or HF_ENDPOINT) and try again; models already on disk are listed in the pickers.")
+
+
+def cached_path(model: "RemoteModel") -> Path | None:
+    """Shard 1's path when every file of the model is already in the Hugging Face cache."""
+    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+    first: Path | None = None
+    for name in model.files:
+        try:
+            found = try_to_load_from_cache(model.repo_id, name, cache_dir=str(cache_dir()))
+        except Exception:  # noqa: BLE001 - an unreadable cache entry just means "not on disk"
+            return None
+        if not isinstance(found, str):
+            return None
+        first = first or Path(found)
+    return first
+
+
 def _hf_error_message(exc: BaseException, repo_id: str) -> str:
     from huggingface_hub import errors as e  # noqa: PLC0415 - heavy; only when talking to the Hub
 
@@ -161,6 +211,7 @@ def list_models(repo_id: str, revision: str | None = None) -> list[RemoteModel]:
     """The repo's GGUF models (split files grouped, projectors and partial shard sets left out)."""
     from huggingface_hub import HfApi  # noqa: PLC0415
 
+    check_reachable()
     try:
         files = [f for f in HfApi(endpoint=endpoint()).list_repo_tree(repo_id, recursive=True, revision=revision)
                  if hasattr(f, "size")]
@@ -267,6 +318,10 @@ def download(model: RemoteModel, on_progress: Callable[[Progress], None] | None 
     from huggingface_hub import hf_hub_download  # noqa: PLC0415
 
     folder = cache_dir()
+    on_disk = cached_path(model)
+    if on_disk is not None:
+        return on_disk  # already complete in the cache: nothing to fetch, no network needed
+    check_reachable()
     check_disk_space(model, folder)
     done_before = 0
     meter = _SpeedMeter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -33,6 +34,7 @@ from gemmacompare.models.hub import (
     Progress,
     RemoteModel,
     Suggestion,
+    cached_path,
     download,
     list_models,
     load_suggestions,
@@ -64,6 +66,8 @@ class GetModelsDialog(QDialog):
         self.relay.finished.connect(self._on_finished)
         self.models: list[RemoteModel] = []
         self.cancel_event: threading.Event | None = None
+        self._listing: object | None = None  # the listing in progress
+        self.on_disk: dict[str, Path | None] = {}  # file name -> its cached path
         self.worker: threading.Thread | None = None
         self._pending: tuple[str, str] | None = None  # suggestion quant and file pattern for the next listing
         self.suggestions = load_suggestions() if suggestions is None else suggestions
@@ -159,8 +163,9 @@ class GetModelsDialog(QDialog):
         self._pending = pending if isinstance(pending, tuple) else ((quant, "") if quant else None)
         self.table.setRowCount(0)
         self.models = []
-        self._say(f"Asking the Hub for the GGUF files of {repo_id}…")
-        self._run(lambda: self.relay.listed.emit(repo_id, self._list(repo_id)))
+        self._say(f"Asking the Hub for the GGUF files of {repo_id}… (Cancel stops waiting)")
+        self._listing = listing = object()  # a cancelled or superseded listing's answer is dropped
+        self._run(lambda: self.relay.listed.emit(repo_id, (listing, self._list(repo_id))))
 
     @staticmethod
     def _list(repo_id: str):
@@ -169,17 +174,22 @@ class GetModelsDialog(QDialog):
         except HubError as exc:
             return exc
 
-    def _on_listed(self, repo_id: str, result) -> None:
-        self.worker = None
+    def _on_listed(self, repo_id: str, answer) -> None:
+        listing, result = answer
+        if listing is not self._listing:
+            return  # cancelled while it listed
+        self.worker, self._listing = None, None
         if isinstance(result, HubError):
             self._say(result.message, error=True)
             self._update_buttons()
             return
         self.models = list(result)
         self.table.setRowCount(len(self.models))
+        self.on_disk = {m.filename: cached_path(m) for m in self.models}
         for r, m in enumerate(self.models):
             files = f"  (+{len(m.files) - 1} more shards)" if len(m.files) > 1 else ""
-            for c, text in enumerate((m.filename + files, m.quant, human_bytes(m.size))):
+            disk = "  · on disk" if self.on_disk[m.filename] else ""
+            for c, text in enumerate((m.filename + files + disk, m.quant, human_bytes(m.size))):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         pick = None
         try:
@@ -206,6 +216,12 @@ class GetModelsDialog(QDialog):
     def start_download(self) -> None:
         model = self.selected_model()
         if model is None or self.busy:
+            return
+        here = self.on_disk.get(model.filename)
+        if here is not None:
+            # Already in the Hugging Face cache: load it, nothing is downloaded.
+            self._say(f"{model.filename} is already on disk; it is in the pickers' model lists.")
+            self.downloaded.emit(str(here))
             return
         self.cancel_event = threading.Event()
         cancel = self.cancel_event
@@ -246,6 +262,12 @@ class GetModelsDialog(QDialog):
         self._update_buttons()
 
     def cancel(self) -> None:
+        if self._listing is not None:
+            # Listing cannot be interrupted inside huggingface_hub: its answer is dropped instead.
+            self._listing, self.worker = None, None
+            self._say("Stopped waiting for the Hub.")
+            self._update_buttons()
+            return
         if self.cancel_event is not None and self.busy:
             self.cancel_event.set()
             self._say("Cancelling…")
@@ -266,8 +288,12 @@ class GetModelsDialog(QDialog):
         busy = self.busy
         downloading = busy and self.cancel_event is not None and not self.cancel_event.is_set()
         self.list_button.setEnabled(not busy)
-        self.download_button.setEnabled(not busy and self.selected_model() is not None)
-        self.cancel_button.setEnabled(downloading)
+        model = self.selected_model()
+        self.download_button.setEnabled(not busy and model is not None)
+        self.download_button.setText("Use (on disk)" if model is not None and self.on_disk.get(model.filename)
+                                     else "Download" if self.download_button.text() != "Resume" else "Resume")
+        self.cancel_button.setEnabled(downloading or self._listing is not None)
+        self.cancel_button.setText("Cancel" if self._listing is not None else "Cancel download")
 
     def closeEvent(self, ev) -> None:  # noqa: N802
         # Closing mid-download cancels it: no file is left half-written.

@@ -142,3 +142,71 @@ def test_get_models_dialog_cancel_then_resume(qtbot, fake_hub):  # noqa: F811
         qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
     dlg.close()
     w.close()
+
+
+@pytest.mark.parametrize("where", ["refused", "unresolvable"])
+def test_get_models_says_within_two_seconds_that_the_hub_cannot_be_reached(qtbot, monkeypatch, tmp_path, where):
+    import time
+
+    from tests.fake_servers import free_port
+
+    url = f"http://127.0.0.1:{free_port()}" if where == "refused" else "http://no-such-hub.invalid"
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    w = _window(qtbot)
+    w.open_get_models()
+    dlg = w.get_models_dialog
+    dlg.repo.setText(SMOL_REPO)
+    t0 = time.monotonic()
+    dlg.list_files()
+    qtbot.waitUntil(lambda: "cannot be reached" in dlg.status.text(), timeout=10_000)
+    assert time.monotonic() - t0 < 3.0  # not the 15-24 s of hidden retries
+    reason = "refused the connection" if where == "refused" else "cannot be resolved"
+    assert reason in dlg.status.text() or "did not answer" in dlg.status.text(), dlg.status.text()
+    assert not dlg.busy and dlg.list_button.isEnabled()
+    dlg.close()
+    w.close()
+
+
+def test_get_models_marks_a_file_on_disk_and_uses_it_without_the_network(qtbot, fake_hub):  # noqa: F811
+    w = _window(qtbot)
+    w.open_get_models()
+    dlg = w.get_models_dialog
+    dlg.repo.setText(f"{SMOL_REPO}:Q4_K_M")
+    dlg.list_files()
+    qtbot.waitUntil(lambda: dlg.selected_model() is not None and not dlg.busy, timeout=30_000)
+    with qtbot.waitSignal(dlg.downloaded, timeout=60_000) as first:
+        dlg.start_download()
+    dlg.list_files()  # again: now the file is in the Hugging Face cache
+    qtbot.waitUntil(lambda: dlg.selected_model() is not None and not dlg.busy, timeout=30_000)
+    assert "on disk" in dlg.table.item(0, 0).text() + dlg.table.item(1, 0).text()
+    assert dlg.download_button.text() == "Use (on disk)"
+    fake_hub.stop()  # no network from here on
+    with qtbot.waitSignal(dlg.downloaded, timeout=5_000) as again:
+        qtbot.mouseClick(dlg.download_button, Qt.MouseButton.LeftButton)
+    assert again.args[0] == first.args[0]
+    dlg.close()
+    w.close()
+
+
+def test_listing_can_be_cancelled_while_the_hub_stalls(qtbot, monkeypatch, tmp_path):
+    import socket
+
+    stall = socket.socket()
+    stall.bind(("127.0.0.1", 0))
+    stall.listen(8)  # takes the connection, never answers
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{stall.getsockname()[1]}")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    try:
+        w = _window(qtbot)
+        w.open_get_models()
+        dlg = w.get_models_dialog
+        dlg.repo.setText(SMOL_REPO)
+        dlg.list_files()
+        assert dlg.cancel_button.isEnabled() and dlg.cancel_button.text() == "Cancel"
+        qtbot.mouseClick(dlg.cancel_button, Qt.MouseButton.LeftButton)
+        assert dlg.status.text() == "Stopped waiting for the Hub." and dlg.list_button.isEnabled()
+        dlg.close()
+        w.close()
+    finally:
+        stall.close()
