@@ -174,8 +174,9 @@ def test_unreachable_hub_is_one_sentence(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
     with pytest.raises(HubError) as err:
         list_models(SMOL_REPO)
-    assert err.value.message == (f"The Hugging Face Hub (http://127.0.0.1:{port}) cannot be reached or answered "
-                                 "unexpectedly; try again later.")
+    assert err.value.message == (f"The Hugging Face Hub (http://127.0.0.1:{port}) cannot be reached: it refused the "
+                                 "connection. Check the network (or HF_ENDPOINT) and try again; models already on "
+                                 "disk are listed in the pickers.")
 
 
 def _cli(*args: str, env: dict, timeout: float = 240) -> subprocess.CompletedProcess:
