@@ -39,6 +39,7 @@ from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
@@ -165,11 +166,16 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
 
 
 def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
-              ref: str = "") -> dict[str, Any]:
+              ref: str = "", shown_as: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
+    if not shown_as:  # the name people know it by (models/display_names.py), as the window shows it
+        if path and not is_server_ref(path):
+            shown_as = display_name(path, facts.name if facts else "", ref or None)
+        else:
+            shown_as = facts.name if facts else label
     ident: dict[str, Any] = {
-        "display_name": facts.name if facts else label,
+        "display_name": shown_as,
         "file_name": "" if path and is_server_ref(path) else name,
         "file_size": facts.file_size if facts else None,
         "quantization": facts.quantization if facts else "",
@@ -282,7 +288,7 @@ def scrub(text: str, words: list[str]) -> str:
 
 def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings: list[RunSettings], prompt: str, *,
                      redact_prompts: bool = False, hashes: list[str | None] | None = None,
-                     refs: list[str] | None = None) -> dict[str, Any]:
+                     refs: list[str] | None = None, names: list[str] | None = None) -> dict[str, Any]:
     """The run file's JSON for a finished CompareResult (paths: what each slot loaded; refs: what the user
     named them by, for where they came from; hashes: file hash prefixes already computed)."""
     words = private_words()
@@ -302,7 +308,7 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
                        "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
-                                             (refs or [""] * 8)[k] or ""),
+                                             (refs or [""] * 8)[k] or "", (names or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
     s0 = settings[0].prompt if settings else None

@@ -39,6 +39,8 @@ from gemmacompare.engine.modes import FAIR, RACE, default_threads
 from gemmacompare.engine.remote.server_ref import is_server_ref
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
+from gemmacompare.engine.run_file import RunFileError, compare_run_dict, read_run_file, write_run_file
+from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
 from gemmacompare.models.demo import demo_models
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
@@ -53,6 +55,7 @@ from .charts import LiveCharts
 from .gc_guard import collect_in_gui_thread_only
 from .get_models import GetModelsDialog
 from .pane import ModelPane
+from .run_viewer import RunViewer
 from .session_runner import SessionRunner
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
@@ -107,6 +110,7 @@ class MainWindow(QMainWindow):
     def __init__(self, loaded: LoadedSettings, initial_models: list[str] | None = None) -> None:
         super().__init__()
         self.setWindowTitle("gemmacompare")
+        self.setAcceptDrops(True)  # a dropped .gcrun replays (a .gguf goes to the pane it is dropped on)
         self.settings: AppSettings = loaded.settings
         self.total_threads = default_threads()
         self.sampler = MemorySampler().start()
@@ -340,6 +344,16 @@ class MainWindow(QMainWindow):
             act.setShortcut(QKeySequence("Ctrl+O" if i == 0 else "Ctrl+Shift+O"))
             act.triggered.connect(pane.open_dialog)
             file_menu.addAction(act)
+        file_menu.addSeparator()
+        self.save_run_action = QAction("Save run…", self)
+        self.save_run_action.setShortcut(QKeySequence.StandardKey.Save)
+        self.save_run_action.setToolTip("A file anyone can replay, and rerun on their machine (gemmacompare rerun)")
+        self.save_run_action.triggered.connect(self.save_run_dialog)
+        file_menu.addAction(self.save_run_action)
+        open_run = QAction("Open run…", self)
+        open_run.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        open_run.triggered.connect(self.open_run_dialog)
+        file_menu.addAction(open_run)
         file_menu.addSeparator()
         self.copy_action = QAction("Copy results as Markdown", self)
         self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
@@ -792,6 +806,65 @@ class MainWindow(QMainWindow):
             QApplication.clipboard().setText(md)
             self.statusBar().showMessage("Results copied as Markdown", 3000)
 
+    # --- run files -------------------------------------------------------------
+
+    def save_run(self, path: str, redact_prompts: bool = False) -> bool:
+        """The latest round as a run file (engine/run_file.py); one sentence when it cannot be."""
+        r = self._last_result
+        if r is None or not r.runs or self.busy:
+            self.banner.setText("Nothing to save yet: send a prompt and let the answers finish first.")
+            return False
+        if self.arena.active and not (self.arena.round and self.arena.round.voted):
+            self.banner.setText("Vote first: a saved run names the models.")
+            return False
+        panes = [self.panes[i] for i in r.indices if i < len(self.panes)]
+        try:
+            doc = compare_run_dict(r, [p.label for p in panes], [p.model_path or "" for p in panes],
+                                   [from_pane(p.settings) for p in panes], self._text,
+                                   redact_prompts=redact_prompts, names=[p.display_name for p in panes])
+            write_run_file(path, doc)
+        except OSError as exc:
+            log.info("saving run to %s: %s", path, exc)
+            self.banner.setText(f"Could not write {Path(path).name} ({exc.strerror or 'error'}); pick another folder.")
+            return False
+        self.statusBar().showMessage(f"Saved {Path(path).name}: replay it with File ▸ Open run… or "
+                                     f"`gemmacompare replay`, rerun it with `gemmacompare rerun`", 8000)
+        return True
+
+    def save_run_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save run", "comparison.gcrun", "gemmacompare runs (*.gcrun *.gz)")
+        if path:
+            self.save_run(path)
+
+    def open_run(self, path: str) -> RunViewer | None:
+        try:
+            run = read_run_file(path)
+        except RunFileError as exc:
+            self.banner.setText(exc.message)
+            return None
+        viewer = RunViewer(run, Path(path).name, self)
+        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        viewer.resize(self.size() * 0.9)
+        viewer.show()
+        viewer.start()
+        return viewer
+
+    def open_run_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open run", "", "gemmacompare runs (*.gcrun *.gz);;All files (*)")
+        if path:
+            self.open_run(path)
+
+    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+        urls = ev.mimeData().urls()
+        if urls and urls[0].isLocalFile() and _is_run_file(urls[0].toLocalFile()):
+            ev.acceptProposedAction()
+
+    def dropEvent(self, ev) -> None:  # noqa: N802
+        urls = ev.mimeData().urls()
+        if urls and urls[0].isLocalFile() and _is_run_file(urls[0].toLocalFile()):
+            ev.acceptProposedAction()
+            self.open_run(urls[0].toLocalFile())
+
     # --- looks ---------------------------------------------------------------
 
     def _apply_look(self) -> None:
@@ -843,3 +916,7 @@ class MainWindow(QMainWindow):
             self.runner.release()
             self.sampler.stop()
         super().closeEvent(ev)
+
+
+def _is_run_file(path: str) -> bool:
+    return path.endswith((".gcrun", ".gcrun.gz"))

@@ -192,8 +192,10 @@ class ModelPane(QFrame):
 
     def dragEnterEvent(self, ev) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
-        if urls and urls[0].isLocalFile():
+        if urls and urls[0].isLocalFile() and not urls[0].toLocalFile().endswith((".gcrun", ".gcrun.gz")):
             ev.acceptProposedAction()
+        else:
+            ev.ignore()  # a run file is the window's to open
 
     def dropEvent(self, ev) -> None:  # noqa: N802
         urls = ev.mimeData().urls()

@@ -432,3 +432,38 @@ def test_claim_on_the_demo_models_holds_and_does_not(tmp_path, demo_paths):
     far = cli(tmp_path, "claim", "A=2ms B=100ms", "smollm2", "smollm2", "--runs", "3", "-n", "16")
     assert far.returncode == 0, far.stderr
     assert far.stdout.startswith("The claim does not hold on this machine"), far.stdout
+
+
+@pytest.mark.gui
+def test_the_window_saves_a_run_and_opens_it_replayed_side_by_side(qtbot, demo_paths, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from gemmacompare.engine.run_file import read_run_file
+    from tests.integration.test_gui import ask, make_window, set_short
+
+    w = make_window(qtbot)
+    try:
+        assert not w.save_run(str(tmp_path / "early.gcrun"))  # nothing to save yet: one sentence
+        assert "Nothing to save yet" in w.banner.text()
+        set_short(w, 16)
+        ask(qtbot, w, "Name three colours.")
+        path = tmp_path / "window.gcrun"
+        assert w.save_run(str(path))
+        run = read_run_file(path)
+        assert run.prompt == "Name three colours." and len(run.models) == 2
+        assert [m.display_name for m in run.models] == [p.display_name for p in w.panes]
+        assert [m.record.answer for m in run.models] == [p.record.answer for p in w.panes]
+        viewer = w.open_run(str(path))
+        assert viewer is not None and "Recorded on" in viewer.findChild(type(w.banner), "runHeader").text()
+        with qtbot.waitSignal(viewer.finished, timeout=10_000):
+            qtbot.keyClick(viewer, Qt.Key.Key_Escape)  # to the end at once: whole answers, the same stats
+        for pane, live in zip(viewer.panes, w.panes):
+            assert pane.reply.answer.text == live.record.answer
+            assert f"{live.record.stats().ms_per_token:.0f} ms/token" in pane.reply.stats.text()
+        assert viewer.banner.text().startswith("Recorded: ")
+        viewer.close()
+        bad = tmp_path / "bad.gcrun"
+        bad.write_text('{"format": "something else"}')
+        assert w.open_run(str(bad)) is None and w.banner.text() and "\n" not in w.banner.text()
+    finally:
+        w.close()

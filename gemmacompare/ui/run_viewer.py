@@ -1,0 +1,162 @@
+"""A saved run, replayed side by side at its recorded speed, in a window of its own.
+
+The run's models are not loaded: each pane plays its recorded tokens on the
+recorded time axis, with the same reply view, stats line and charts as a live
+run, under a header saying whose machine and settings they were. Everything
+in the file came from a stranger: it is shown as plain text, never rich text.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+
+from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.report.speed_summary import speed_summary
+from gemmacompare.engine.run_file import RunFile
+from gemmacompare.models.display_names import elide_middle
+
+from .charts import LiveCharts, SeriesData
+from .chat_view import ChatView, ReplyWidget
+from .stats_format import stats_line, stats_tooltip
+from .theme import PANE_COLOURS
+
+REPLAY_TICK_MS = 30
+
+
+class _ReplayPane(QWidget):
+    """One model of the run: its name, the question, its reply played back."""
+
+    def __init__(self, label: str, name: str, colour: str, record: RunRecord, note: str, prompt: str | None) -> None:
+        super().__init__()
+        self.record = record
+        self.note = note
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 6)
+        head = QHBoxLayout()
+        swatch = QLabel()
+        swatch.setFixedSize(6, 26)
+        swatch.setStyleSheet(f"background:{colour}; border-radius:3px;")
+        title = QLabel(f"{label}: {elide_middle(name)}")
+        title.setTextFormat(Qt.TextFormat.PlainText)
+        head.addWidget(swatch)
+        head.addWidget(title, 1)
+        lay.addLayout(head)
+        self.chat = ChatView()
+        lay.addWidget(self.chat, 1)
+        if prompt:
+            self.chat.add_user(prompt)
+        self.reply: ReplyWidget = self.chat.add_reply(elide_middle(name))
+        self._shown = 0
+        self._until = 0.0
+
+    def play_to(self, t: float) -> bool:
+        """Show the tokens recorded up to t seconds after Send; True when all are shown."""
+        rec, toks = self.record, self.record.tokens
+        start = end = self._shown
+        while end < len(toks) and toks[end].t - rec.t_send <= t:
+            end += 1
+        if end > start:
+            chunk = toks[start:end]
+            self.reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
+                           sum(x.phase == "thinking" for x in chunk))
+            self._shown = end
+        self._until = t
+        if end >= len(toks):
+            self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
+            if rec.finished is not None:
+                self.reply.finish(stats_line(rec.stats(), self.note), stats_tooltip(rec))
+            elif rec.error is not None:
+                self.reply.finish(rec.error.message, "")
+            return True
+        return False
+
+    def series(self) -> SeriesData:
+        rec = self.record
+        times = np.fromiter((x.t - rec.t_send for x in rec.tokens[: self._shown]), float)
+        samples = rec.memory.samples if rec.memory else []
+        mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
+        rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
+        return SeriesData(times, mem_t, rss, None, self._shown >= len(rec.tokens))
+
+
+class RunViewer(QMainWindow):
+    finished = Signal()  # the replay reached its end
+
+    def __init__(self, run: RunFile, file_name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.run = run
+        self.setWindowTitle(f"{file_name} — replay — gemmacompare")
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        header = QLabel(f"Recorded on {run.whose()} · {run.mode} mode ({run.thread_split or 'threads as recorded'})"
+                        + (" · prompts left out by its author" if run.redacted else ""))
+        header.setTextFormat(Qt.TextFormat.PlainText)
+        header.setWordWrap(True)
+        header.setObjectName("runHeader")
+        lay.addWidget(header)
+        split = QSplitter(Qt.Orientation.Vertical)
+        row = QSplitter(Qt.Orientation.Horizontal)
+        self.panes = [
+            _ReplayPane(m.label, m.display_name, PANE_COLOURS[k % len(PANE_COLOURS)], m.record,
+                        f"{run.mode} mode, recorded", run.prompt)
+            for k, m in enumerate(run.models)
+        ]
+        for pane in self.panes:
+            row.addWidget(pane)
+        split.addWidget(row)
+        self.charts = LiveCharts(run.labels, PANE_COLOURS[: len(run.models)])
+        self.charts.sources = [pane.series for pane in self.panes]
+        self.charts.now = lambda: self._t
+        split.addWidget(self.charts)
+        split.setStretchFactor(0, 2)
+        lay.addWidget(split, 1)
+        self.banner = QLabel("Replaying at the recorded speed… (Esc: jump to the end)")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)
+        self.banner.setObjectName("raceBanner")
+        self.banner.setWordWrap(True)
+        lay.addWidget(self.banner)
+        self.setCentralWidget(central)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.jump_to_end)
+        self._t = 0.0
+        self._t0 = time.monotonic()
+        self._timer = QTimer(self)
+        self._timer.setInterval(REPLAY_TICK_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self.charts.start()
+        self._timer.start()
+
+    def _tick(self, t: float | None = None) -> None:
+        self._t = time.monotonic() - self._t0 if t is None else t
+        if all([pane.play_to(self._t) for pane in self.panes]):
+            self._end()
+
+    def jump_to_end(self) -> None:
+        if self._timer.isActive():
+            self._tick(float("inf"))
+
+    def _end(self) -> None:
+        self._timer.stop()
+        self._t = max((p.record.finished.t_end - p.record.t_send for p in self.panes if p.record.finished),
+                      default=0.0)
+        self.charts.stop()
+        done = [(m.label, m.record.stats()) for m in self.run.models if m.record.finished]
+        verdict = speed_summary([x[0] for x in done], [x[1] for x in done], race=self.run.mode == "race") \
+            if len(done) >= 2 else ""
+        self.banner.setText(f"Recorded: {verdict}" if verdict else "Replay finished.")
+        self.finished.emit()
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        self._timer.stop()
+        self.charts.stop()
+        super().closeEvent(ev)
+
+
+__all__ = ["RunViewer"]
