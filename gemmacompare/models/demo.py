@@ -80,6 +80,16 @@ def gemma3_path(assemble: bool = True) -> Path | None:
     return target
 
 
+# Prompts both demo models answer, greedily, in a few tokens and by themselves (checked by
+# tests/integration/test_demo_prompts.py): SmolLM2 through its chat template, the Gemma base
+# model through the question-and-answer frame. With a word each answer must contain.
+DEMO_PROMPTS: tuple[tuple[str, str], ...] = (
+    ("What is 2 + 3?", "5"),
+    ("What is the opposite of hot?", "cold"),
+    ("Name three fruits.", ""),
+)
+
+
 def demo_models() -> list[DemoModel]:
     found: list[DemoModel] = []
     smol = smollm2_path()

@@ -42,7 +42,7 @@ from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.run_file import RunFileError, compare_run_dict, read_run_file, write_run_file
 from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
-from gemmacompare.models.demo import demo_models
+from gemmacompare.models.demo import DEMO_PROMPTS, demo_models
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.defaults import MAX_MODELS
@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.banner)
         self.arena = BlindArena(self)
         outer.addWidget(self.arena.bar)
+        outer.addWidget(self._build_examples())
 
         bottom = QHBoxLayout()
         self.prompt = PromptEdit()
@@ -335,6 +336,28 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
         for pane in self.panes:
             pane.set_removable(len(self.panes) > 2)
+
+    def _build_examples(self) -> QWidget:
+        """A few prompts both demo models really answer, for a first try: a click or Alt+1..3 fills the box."""
+        self.examples = QWidget()
+        row = QHBoxLayout(self.examples)
+        row.setContentsMargins(6, 0, 6, 0)
+        row.addWidget(QLabel("Try:"))
+        self.example_buttons = []
+        for k, (text, _expected) in enumerate(DEMO_PROMPTS, start=1):
+            b = QPushButton(f"&{k} {text}")
+            b.setFlat(True)
+            b.setToolTip(f"Put this prompt in the box (Alt+{k}); Ctrl+Enter sends it")
+            b.clicked.connect(lambda _=False, t=text: self.use_example(t))
+            row.addWidget(b)
+            self.example_buttons.append(b)
+        row.addStretch(1)
+        return self.examples
+
+    def use_example(self, text: str) -> None:
+        self.prompt.setPlainText(text)
+        self.prompt.moveCursor(QTextCursor.MoveOperation.End)
+        self.prompt.setFocus()
 
     def _build_menus(self) -> None:
         m = self.menuBar()
@@ -604,6 +627,7 @@ class MainWindow(QMainWindow):
                               "models": [p.model_path for p in self.panes]})
         self.prompt.remember(text)
         self.prompt.clear()
+        self.examples.hide()  # the first question is asked: the room has seen how
         self.banner.setText(f"{mode.capitalize()}: {split.describe()}.")
         # Replies from the same models stay on one scale, Send after Send.
         models = tuple(p.model_path for p in self.panes)
@@ -644,6 +668,7 @@ class MainWindow(QMainWindow):
         self.banner.setText("")
         self.chat_log = None
         self._last_result = None
+        self.examples.show()
         self.arena.on_new_chat()
         self._update_buttons()
         self.prompt.setFocus()

@@ -27,6 +27,7 @@ from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import RunMeasured, RunStarted
+from gemmacompare.models.base_models import is_base_model
 from gemmacompare.models.display_names import display_name, elide_middle
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.library import LibraryScan
@@ -273,6 +274,8 @@ class ModelPane(QFrame):
     def _facts_text(f: ModelFacts) -> str:
         if f.template_problem:
             tpl = f"chat template broken ({f.template_problem}): use raw completion"
+        elif is_base_model(f):
+            tpl = "base model: asked in a question-and-answer frame"
         else:
             tpl = "chat template" if f.has_chat_template else "no chat template (fallback)"
         extra = f" · thinking: {f.reasoning}" if f.reasoning else ""

@@ -14,6 +14,7 @@ from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.engine.metrics import RunRecord, compute_stats
 from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.engine.session import CompareSession
+from gemmacompare.models.base_models import FRAME_NAME
 
 PROMPT = (p.ChatMessage("user", "Name three primary colours."),)
 GREEDY = p.SamplingSettings(max_tokens=24, temperature=0.0)
@@ -94,7 +95,7 @@ def test_both_models_stream_one_prompt(pair, mode):
         st = run.stats()
         assert st.n_threads == expected_threads
         assert st.n_tokens > 0 and run.answer.strip()
-        assert st.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+        assert st.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS, p.STOP_STRING)
         # Figures, not speeds: a 2-thread decode on a busy 2-core machine can fall below 1 t/s.
         assert st.gen_tps and st.gen_tps > 0 and st.prefill_tps > 0
         assert 0 < st.ttft_s < 30 and st.peak_rss > 50e6
@@ -106,7 +107,7 @@ def test_both_models_stream_one_prompt(pair, mode):
         assert kinds[:3] == ["RunStarted", "PromptReady", "PrefillDone"] and kinds[-1] == "Finished"
         assert seen[i][0].n_threads == expected_threads and seen[i][0].t_send == run.t_send
     assert result.runs[0].prompt.template_name == "gguf"
-    assert result.runs[1].prompt.template_name == "gemma (fallback)"
+    assert result.runs[1].prompt.template_name == FRAME_NAME  # a base model: asked in a Q&A frame
     if mode == RACE:
         # Both ran at once: their token streams overlap in time.
         a, b = result.runs
@@ -195,7 +196,7 @@ def test_stop_during_prefill(pair):
     assert not any(isinstance(e, (p.PrefillDone, p.Token)) for e in events)
     assert elapsed < 0.3 + 3.0  # the 0.5 s target: benchmarks/stop_latency.py
     assert w.alive  # stopped by the abort callback, not by killing
-    assert collect(w, command()).finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+    assert collect(w, command()).finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS, p.STOP_STRING)
 
 
 def test_killed_worker_reports_and_other_model_finishes(pair):
@@ -213,7 +214,7 @@ def test_killed_worker_reports_and_other_model_finishes(pair):
     dead, other = result.runs
     assert dead.error is not None and dead.error.fatal
     assert "SIGKILL" in dead.error.message and "\n" not in dead.error.message
-    assert other.error is None and other.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS)
+    assert other.error is None and other.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS, p.STOP_STRING)
     assert other.stats().n_tokens > 0
     # Transparent restart: the next prompt reloads the model in a new process,
     # and the memory sampler follows it to its new pid.
@@ -237,7 +238,7 @@ def test_fair_stop_also_stops_the_model_still_waiting(pair):
     assert second.finished.stop_reason == p.STOP_USER and not second.tokens
     # The next run is not poisoned by that stop.
     after = pair.run(lambda i: command(i), mode=FAIR, threads_total=2)
-    assert all(r.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS) for r in after.runs)
+    assert all(r.finished.stop_reason in (p.STOP_EOS, p.STOP_MAX_TOKENS, p.STOP_STRING) for r in after.runs)
 
 
 def test_a_dead_worker_is_not_explained_with_a_guess(pair):

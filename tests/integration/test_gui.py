@@ -85,7 +85,7 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
     assert banner.startswith("Race: A ") and " ms/token vs B " in banner
     assert "faster per token" in banner or "about the same per token" in banner
     stops = {p.record.stats().stop_reason for p in w.panes}
-    if stops == {"eos", "max_tokens"}:  # one ended by itself, one was cut: finishing time is no verdict
+    if "max_tokens" in stops and stops & {"eos", "stop_string"}:  # one ended by itself, one was cut: no verdict
         assert banner.index("ms/token") < banner.index("time to answer") < banner.index("no winner on finishing")
     else:
         assert banner.index("ms/token") < banner.index("time to answer") < banner.index("finished first")

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 from collections import deque
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 from gemmacompare.engine import protocol as p
@@ -27,6 +28,7 @@ from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter
+from gemmacompare.models.base_models import FRAME_STOPS, is_base_model
 from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
@@ -174,6 +176,9 @@ class _Worker:
         if self.llm is None:
             self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
             return
+        if cmd.raw_prompt is None and is_base_model(self.facts):
+            # The question-and-answer frame ends an answer where the next question would start.
+            cmd = replace(cmd, sampling=replace(cmd.sampling, stop=(*cmd.sampling.stop, *FRAME_STOPS)))
         try:
             self._generate(cmd)
         except TemplateError as exc:
@@ -214,6 +219,7 @@ class _Worker:
             eos_token=self.llm.token_text(self.llm.eos),
             enable_thinking=cmd.enable_thinking,
             n_ctx=llama_cpp.llama_n_ctx(self.llm.ctx),
+            base_model=is_base_model(self.facts),
         )
         prefilled = prompt_prefills_thinking(rendered.text) is not None
         return p.PromptReady(cmd.request_id, rendered.template_name, rendered.text, prefilled)

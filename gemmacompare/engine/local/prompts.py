@@ -1,8 +1,9 @@
 """Turning a chat into the exact text a model was trained on.
 
 The model's own GGUF chat template (Jinja) is used when present. Base models
-such as the Gemma-3-270M demo have none, so a fallback is chosen by
-architecture and its name is reported with the result.
+such as the Gemma-3-270M demo have none: they get a question-and-answer frame
+(models/base_models.py); a chat model whose template was lost gets a fallback
+chosen by architecture. The name of what was used is reported with the result.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Iterable
 
 from gemmacompare.engine.protocol import ChatMessage
+from gemmacompare.models.base_models import FRAME_NAME, render_frame
 from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.template_render import DEFAULT_RENDER_LIMITS, RenderLimits, render_template
 
@@ -72,12 +74,15 @@ def render_chat(
     eos_token: str = "",
     enable_thinking: bool | None = None,
     n_ctx: int | None = None,
+    base_model: bool = False,
 ) -> RenderedPrompt:
     """The chat as the model's template writes it; TemplateError with one sentence when the
     template fails or passes the time, memory or output limits (see models.template_render)."""
     messages = list(messages)
     limits = output_limit(n_ctx)
     _check_chat_fits(messages, limits, n_ctx)
+    if base_model and not template:
+        return RenderedPrompt(bos_token + render_frame((m.role, m.content) for m in messages), FRAME_NAME)
     if template:
         name, source = "gguf", template
     else:
