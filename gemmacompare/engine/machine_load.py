@@ -49,7 +49,7 @@ class OtherLoad:
 def _busy_seconds() -> float:
     t = psutil.cpu_times()
     idle = t.idle + getattr(t, "iowait", 0.0)
-    return sum(t) - idle - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return float(sum(t) - idle - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0))
 
 
 def _cpu_of(pids: Iterable[int]) -> dict[int, float]:

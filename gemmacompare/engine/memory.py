@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import psutil
 
@@ -33,7 +34,7 @@ class GpuMemoryReader:
         self.available = False
         self.reason = "no NVIDIA GPU"
         self._nvml = None
-        self._handles: list = []
+        self._handles: list[Any] = []  # pynvml device handles
         try:
             import pynvml
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.machine_load import OtherLoad
@@ -30,7 +31,8 @@ class RunRecord:
     other_load: OtherLoad | None = None  # CPU other programs took during this run
     thinking_text: list[str] = field(default_factory=list)
     answer_text: list[str] = field(default_factory=list)
-    _stats: tuple | None = field(default=None, repr=False, compare=False)  # (what it was computed from, stats)
+    # (what it was computed from, stats)
+    _stats: tuple[tuple[int, ...], RunStats] | None = field(default=None, repr=False, compare=False)
 
     def add(self, ev: p.Event) -> None:
         if isinstance(ev, p.Token):
@@ -112,7 +114,7 @@ class RunStats:
     other_cpu_cores: float | None = None
     machine_busy: bool = False
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -144,7 +144,7 @@ def _phase_of(share: _TokenShare) -> str:
     return share.empty_phase
 
 
-def _give(text: str, owners: list, start: int, end: int, kind: str | None) -> None:
+def _give(text: str, owners: list[_TokenShare], start: int, end: int, kind: str | None) -> None:
     """Credit text[start:end] to the tokens it came from, as thinking, answer,
     or (kind None) marker text."""
     i = start

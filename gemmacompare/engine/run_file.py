@@ -150,11 +150,11 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
         if path.startswith(OLLAMA_PREFIX):
             return {"kind": "ollama-server", "ollama": path[len(OLLAMA_PREFIX):], "server": "an Ollama server"}
         try:
-            ref = parse_server_ref(path)
+            server = parse_server_ref(path)
         except ServerRefError:
             return {"kind": "server", "server": "a remote server"}
-        return {"kind": "server", "server_model_id": ref.model,
-                "server": "a server on this machine" if ref.is_loopback else "a remote server"}
+        return {"kind": "server", "server_model_id": server.model,
+                "server": "a server on this machine" if server.is_loopback else "a remote server"}
     parts = PurePath(path).parts
     for i, part in enumerate(parts):
         if part.startswith("models--") and part.count("--") >= 2:

@@ -11,6 +11,7 @@ new field cannot be dropped by a door that rebuilds it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.state import defaults
@@ -48,7 +49,7 @@ class RunSettings:
 
     def command(self, history: tuple[p.ChatMessage, ...] | list[p.ChatMessage], text: str, *,
                 request_id: int = 1, thinking_switch: bool = True, n_threads: int | None = None,
-                **sampling_overrides: object) -> p.GenerateCommand:
+                **sampling_overrides: Any) -> p.GenerateCommand:
         """The request for `text` after `history` (earlier turns, no system prompt)."""
         o = self.prompt
         messages: list[p.ChatMessage] = []

@@ -14,16 +14,34 @@ BIN = Path(sys.executable).parent
 # 120 characters. Only E501 is waived there, every other rule applies. Empty this
 # once they are wrapped.
 LONG_LINES_NOT_FIXED_YET = (
-    "gemmacompare/engine/**",
+    "gemmacompare/engine/local/child.py",
+    "gemmacompare/engine/local/llama_runtime.py",
+    "gemmacompare/engine/report/stats_table.py",
+    "gemmacompare/engine/protocol.py",
     "gemmacompare/cli/compare.py",
     "gemmacompare/cli/main.py",
     "gemmacompare/ui/main_window.py",
     "gemmacompare/bench/export.py",
 )
 
-# The packages mypy checks strictly. engine/ joins them (and bench/export.py leaves
-# the exclude in pyproject.toml) once it passes.
-MYPY_PATHS = ("gemmacompare/state", "gemmacompare/models", "gemmacompare/bench", "gemmacompare/arena")
+# engine/ files being reworked in parallel (issue 19) that do not pass mypy yet; every
+# other engine file is checked. Once these pass, "gemmacompare/engine" joins MYPY_PATHS
+# whole (and these leave the follow_imports override in pyproject.toml).
+MYPY_ENGINE_NOT_CLEAN_YET = (
+    "gemmacompare/engine/local/child.py",
+    "gemmacompare/engine/local/llama_runtime.py",
+    "gemmacompare/engine/report/stats_table.py",
+    "gemmacompare/engine/protocol.py",
+)
+MYPY_ENGINE_PATHS = tuple(sorted(
+    path for path in (p.relative_to(ROOT).as_posix() for p in (ROOT / "gemmacompare/engine").rglob("*.py"))
+    if path not in MYPY_ENGINE_NOT_CLEAN_YET
+))
+
+# The packages mypy checks strictly. bench/export.py leaves the exclude in
+# pyproject.toml once it passes.
+MYPY_PATHS = ("gemmacompare/state", "gemmacompare/models", "gemmacompare/bench", "gemmacompare/arena",
+              *MYPY_ENGINE_PATHS)
 
 
 def _run(args: list[str]) -> subprocess.CompletedProcess[str]:

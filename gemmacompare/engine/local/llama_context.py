@@ -11,7 +11,6 @@ Imported in the worker process only.
 
 from __future__ import annotations
 
-import ctypes
 from dataclasses import dataclass
 
 import llama_cpp as L
@@ -39,9 +38,10 @@ class LoadError(Exception):
 
 @dataclass
 class LlamaContext:
-    model: ctypes.c_void_p
-    ctx: ctypes.c_void_p
-    vocab: ctypes.c_void_p
+    # llama.cpp pointers, as ctypes returns a c_void_p result: an int (None once freed).
+    model: int | None
+    ctx: int | None
+    vocab: int
     n_batch: int
     flash_attn: str
     type_k: str
@@ -65,11 +65,11 @@ class LlamaContext:
 
     @property
     def bos(self) -> int:
-        return L.llama_vocab_bos(self.vocab)
+        return int(L.llama_vocab_bos(self.vocab))
 
     @property
     def eos(self) -> int:
-        return L.llama_vocab_eos(self.vocab)
+        return int(L.llama_vocab_eos(self.vocab))
 
     def close(self) -> None:
         if self.ctx:

@@ -15,7 +15,9 @@ import select
 import signal
 import threading
 import time
-from typing import Iterator
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Iterator
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.child import worker_main
@@ -49,13 +51,13 @@ class ModelWorker:
         self.label = label
         self._ctx = mp.get_context("spawn")
         self._proc: mp.process.BaseProcess | None = None
-        self._conn = None
+        self._conn: Connection[p.Command, p.Event | p.TokenBatch] | None = None
         self._stop = self._ctx.RawValue(ctypes.c_int, 0)
         self._stop_requested_at: float | None = None
         self._send_lock = threading.Lock()
         self._last_load: p.LoadCommand | None = None
         self.loaded: p.Loaded | None = None
-        self.log_path = None
+        self.log_path: Path | None = None
         self._request_ids = iter(range(1, 1 << 62))
 
     # --- lifecycle ---------------------------------------------------------
@@ -107,8 +109,7 @@ class ModelWorker:
         if proc.is_alive():
             self._stop.value = 1
             try:
-                with self._send_lock:
-                    self._conn.send(p.ShutdownCommand())
+                self._send(p.ShutdownCommand())
             except (OSError, BrokenPipeError):
                 pass
             proc.join(timeout)
@@ -134,7 +135,7 @@ class ModelWorker:
         self._stop.value = 1
         self._stop_requested_at = time.monotonic()
 
-    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs) -> Iterator[p.Event]:
+    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs: Any) -> Iterator[p.Event]:
         """Run one request and yield its events, ending with Finished or WorkerError.
 
         A worker that died since the last call is restarted and reloaded first.
@@ -169,37 +170,42 @@ class ModelWorker:
                     # path, say): the user asked to stop, so kill; the next
                     # generate restarts the worker with the same model.
                     self.kill()
-                    yield p.Finished(cmd.request_id, p.STOP_USER, 0, 0, self._stop_requested_at, time.monotonic(), None, 0)
+                    yield p.Finished(cmd.request_id, p.STOP_USER, 0, 0, self._stop_requested_at, time.monotonic(),
+                                     None, 0)
                     return
                 continue
             if isinstance(ev, p.TokenBatch):
                 yield from ev.tokens()
                 continue
             yield ev
-            if isinstance(ev, (p.Finished, p.WorkerError)) and getattr(ev, "request_id", None) in (cmd.request_id, None):
+            if (isinstance(ev, (p.Finished, p.WorkerError))
+                    and getattr(ev, "request_id", None) in (cmd.request_id, None)):
                 return
 
     # --- plumbing ----------------------------------------------------------
 
-    def _send(self, msg) -> None:
+    def _send(self, msg: p.Command) -> None:
         if self._conn is None:
             raise BrokenPipeError("worker not started")
         with self._send_lock:
             self._conn.send(msg)
 
-    def _recv(self, timeout: float | None):
+    def _recv(self, timeout: float | None) -> p.Event | p.TokenBatch | None:
+        conn = self._conn
+        if conn is None:  # not reached: load and generate send first, which starts the worker
+            raise BrokenPipeError("worker not started")
         if timeout is None:
             try:
-                while not self._conn.poll(0.1):
+                while not conn.poll(0.1):
                     if not self.alive:
                         raise p.WorkerFailed(self._death_event(None))
-                return self._conn.recv()
+                return conn.recv()
             except (EOFError, OSError):
                 raise p.WorkerFailed(self._death_event(None)) from None
         # select() on the fd directly: Connection.poll builds a selector per
         # call, which was most of the parent's cost per event.
-        ready, _, _ = select.select([self._conn.fileno()], [], [], timeout)
-        return self._conn.recv() if ready else None
+        ready, _, _ = select.select([conn.fileno()], [], [], timeout)
+        return conn.recv() if ready else None
 
     def _death_event(self, request_id: int | None) -> p.WorkerError:
         proc = self._proc
@@ -243,7 +249,7 @@ def _exit_advice(exitcode: int | None, log_tail: str) -> str:
     return f"{advice}{quote}."
 
 
-def _worker_log_path(label: str):
+def _worker_log_path(label: str) -> Path | None:
     from gemmacompare.state.paths import app_dirs, private_dir
 
     try:

@@ -7,6 +7,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 import httpx
 import psutil
@@ -183,8 +184,10 @@ def _parse_model_list(ref: ServerRef, raw: bytes) -> list[ServerModel]:
     return [_server_model(r) for r in rows if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
 
-def _server_model(row: dict) -> ServerModel:
-    meta = row.get("meta") if isinstance(row.get("meta"), dict) else {}
+def _server_model(row: dict[str, Any]) -> ServerModel:
+    meta = row.get("meta")
+    if not isinstance(meta, dict):
+        meta = {}
     ctx = meta.get("n_ctx_train") or row.get("max_model_len") or row.get("context_length")
     return ServerModel(
         id=row["id"],
@@ -239,7 +242,7 @@ def find_server_pid(ref: ServerRef) -> int | None:
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
-                return conn.pid
+                return int(conn.pid)
     except (psutil.Error, OSError):
         return None
     return None

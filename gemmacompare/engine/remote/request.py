@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.remote.client import ServerModel
 from gemmacompare.engine.remote.server_ref import ServerRef
 
 
-def request_body(cmd: p.GenerateCommand, model: str, ollama: bool) -> dict:
+def request_body(cmd: p.GenerateCommand, model: str, ollama: bool) -> dict[str, Any]:
     s = cmd.sampling
-    body: dict = {
+    body: dict[str, Any] = {
         "model": model,
         "stream": True,
         "stream_options": {"include_usage": True},

@@ -57,7 +57,7 @@ class ServerRef:
         return f"{name or self.model or 'server model'} @ {self.where}"
 
 
-def is_server_ref(text: str | os.PathLike | None) -> bool:
+def is_server_ref(text: str | os.PathLike[str] | None) -> bool:
     if text is None:
         return False
     s = str(text)

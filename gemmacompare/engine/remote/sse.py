@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 # A single event this large is not a chat chunk; something else is talking.
 MAX_EVENT_BYTES = 4 << 20
@@ -106,7 +106,7 @@ def _line_end(buf: bytes, start: int = 0) -> tuple[int, int] | None:
     return None
 
 
-def iter_events(chunks: Iterable[bytes], clock=time.monotonic) -> Iterator[SSEEvent]:
+def iter_events(chunks: Iterable[bytes], clock: Callable[[], float] = time.monotonic) -> Iterator[SSEEvent]:
     """Events from an iterable of byte chunks, each stamped when its chunk arrived."""
     parser = SSEParser()
     for chunk in chunks:

@@ -6,14 +6,15 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import httpx
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.prompt_text import PromptTextError, check_all_utf8
-from gemmacompare.engine.reasoning import THINKING, ReasoningSplitter
+from gemmacompare.engine.reasoning import THINKING, ReasoningSplitter, SplitPiece
 from gemmacompare.engine.remote.client import (
+    ServerModel,
     describe_http_error,
     describe_transport_error,
     first_byte_message,
@@ -21,6 +22,7 @@ from gemmacompare.engine.remote.client import (
     server_message,
 )
 from gemmacompare.engine.remote.request import is_ollama, request_body
+from gemmacompare.engine.remote.server_ref import ServerRef
 from gemmacompare.engine.remote.sse import MAX_EVENT_BYTES, SSEError, iter_events
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
 from gemmacompare.state.secrets import redact
@@ -50,11 +52,18 @@ def text_limit(max_tokens: int) -> int:
 
 
 class StreamRun:
-    """One streamed request: its watchdog and its event translation."""
+    """One streamed request: its watchdog and its event translation.
 
-    def __init__(self, worker: RemoteWorker, cmd: p.GenerateCommand) -> None:
+    `ref`, `model` and `client` are the worker's when the request began (set by its load).
+    """
+
+    def __init__(self, worker: RemoteWorker, cmd: p.GenerateCommand, ref: ServerRef, model: ServerModel,
+                 client: httpx.Client) -> None:
         self.w = worker
         self.cmd = cmd
+        self.ref = ref
+        self.model = model
+        self.client = client
         self.done = threading.Event()
         self.aborted = False
         self.t_send = time.monotonic()
@@ -66,9 +75,9 @@ class StreamRun:
         self.n_chunks = 0
         self.n_chars = 0
         self.over_limit = False
-        self.usage: dict | None = None
-        self.timings: dict | None = None
-        self.ollama: dict | None = None
+        self.usage: dict[str, Any] | None = None
+        self.timings: dict[str, Any] | None = None
+        self.ollama: dict[str, Any] | None = None
         self.finish_reason: str | None = None
 
     # --- watchdog ----------------------------------------------------------
@@ -95,26 +104,26 @@ class StreamRun:
 
     def events(self) -> Iterator[p.Event]:
         w, cmd = self.w, self.cmd
-        ref = w.ref
+        ref = self.ref
         path = "/completions" if cmd.raw_prompt is not None else "/chat/completions"
         try:
             check_all_utf8([m.content for m in cmd.messages] + [cmd.raw_prompt or ""])
         except PromptTextError as exc:
             yield self._error(str(exc))
             return
-        body = request_body(cmd, w.model.id, is_ollama(ref, w.model))
+        body = request_body(cmd, self.model.id, is_ollama(ref, self.model))
         self.splitter = ReasoningSplitter()
         # Chunks whose text may start a marker wait here until the splitter
         # knows their phase: (index, arrival time).
         self.waiting: deque[tuple[int, float]] = deque()
         self.index = 0
         try:
-            with w._client.stream("POST", f"{ref.base_url}{path}", json=body,
+            with self.client.stream("POST", f"{ref.base_url}{path}", json=body,
                                   extensions={"trace": w._trace}) as resp:
                 self.t_headers = time.monotonic()
                 if resp.status_code != 200:
                     text = read_limited(resp)
-                    yield self._error(describe_http_error(ref, resp.status_code, text, w.model.id), text)
+                    yield self._error(describe_http_error(ref, resp.status_code, text, self.model.id), text)
                     return
                 ctype = resp.headers.get("content-type", "")
                 if "text/event-stream" not in ctype:
@@ -161,7 +170,7 @@ class StreamRun:
                 yield self._error(self._bad_chunk_text(exc), data[:2000])
                 return
             if not isinstance(obj, dict):
-                yield self._error(f"The server at {w.ref.base_url} sent a chunk of the wrong shape; "
+                yield self._error(f"The server at {self.ref.base_url} sent a chunk of the wrong shape; "
                                   "it may not be an OpenAI-compatible server.", data[:2000])
                 return
             if "error" in obj:
@@ -182,7 +191,7 @@ class StreamRun:
         else:
             yield from self._ended_early("stream closed without [DONE] or finish_reason")
 
-    def _chunk(self, obj: dict, t: float) -> Iterator[p.Event]:
+    def _chunk(self, obj: dict[str, Any], t: float) -> Iterator[p.Event]:
         if isinstance(obj.get("usage"), dict):
             self.usage = obj["usage"]
         if isinstance(obj.get("timings"), dict):
@@ -195,7 +204,9 @@ class StreamRun:
         ch = choices[0]
         if isinstance(ch.get("finish_reason"), str) and ch["finish_reason"]:
             self.finish_reason = ch["finish_reason"][:64]
-        delta = ch.get("delta") if isinstance(ch.get("delta"), dict) else {}
+        delta = ch.get("delta")
+        if not isinstance(delta, dict):
+            delta = {}
         thinking = ""
         for key in ("reasoning_content", "reasoning", "thinking"):
             v = delta.get(key)
@@ -227,11 +238,11 @@ class StreamRun:
         self.w._abort("max_tokens")
         n = self.cmd.sampling.max_tokens
         yield from self._finish(p.STOP_MAX_TOKENS, complete=False, problem=(
-            f"The server at {self.w.ref.base_url} went on past the limit of {n} tokens, so the stream was "
+            f"The server at {self.ref.base_url} went on past the limit of {n} tokens, so the stream was "
             "cut there; the answer so far is kept."))
 
     def _bad_chunk_text(self, exc: BadJSONError) -> str:
-        at = self.w.ref.base_url
+        at = self.ref.base_url
         if exc.reason == BadJSONError.TOO_DEEP:
             return (f"The server at {at} sent a chunk nested too deeply to read; "
                     "it may not be an OpenAI-compatible server.")
@@ -240,7 +251,7 @@ class StreamRun:
     def _flush_text(self) -> Iterator[p.Event]:
         yield from self._released(self.splitter.flush())
 
-    def _released(self, parts) -> Iterator[p.Event]:
+    def _released(self, parts: Iterable[SplitPiece]) -> Iterator[p.Event]:
         for part in parts:
             index, t = self.waiting.popleft()
             yield p.Token(self.cmd.request_id, index, p.SERVER_CHUNK, t, part.phase, part.thinking, part.answer)
@@ -249,10 +260,13 @@ class StreamRun:
         u, tm, ol = self.usage or {}, self.timings or {}, self.ollama or {}
         n_prompt = _int(u.get("prompt_tokens"))
         n_gen = _int(u.get("completion_tokens"))
-        prompt_ms = gen_ms = prompt_tps = gen_tps = None
+        prompt_ms: float | None = None
+        gen_ms: float | None = None
+        prompt_tps: float | None = None
+        gen_tps: float | None = None
         n_cached = _int((u.get("prompt_tokens_details") or {}).get("cached_tokens")) \
             if isinstance(u.get("prompt_tokens_details"), dict) else None
-        sources = []
+        sources: list[str] = []
         if u:
             sources.append("usage")
         if tm:
@@ -261,17 +275,19 @@ class StreamRun:
             prompt_tps, gen_tps = _float(tm.get("prompt_per_second")), _float(tm.get("predicted_per_second"))
             if n_gen is None:
                 n_gen = _int(tm.get("predicted_n"))
-            if n_prompt is None and _int(tm.get("prompt_n")) is not None:
-                n_prompt = _int(tm.get("prompt_n")) + (_int(tm.get("cache_n")) or 0)
+            prompt_n = _int(tm.get("prompt_n"))
+            if n_prompt is None and prompt_n is not None:
+                n_prompt = prompt_n + (_int(tm.get("cache_n")) or 0)
             n_cached = _int(tm.get("cache_n")) if n_cached is None else n_cached
         if ol:
             sources.append("ollama")
             n_prompt = n_prompt if n_prompt is not None else _int(ol.get("prompt_eval_count"))
             n_gen = n_gen if n_gen is not None else _int(ol.get("eval_count"))
-            if _float(ol.get("prompt_eval_duration")) is not None:
-                prompt_ms = _float(ol.get("prompt_eval_duration")) / 1e6
-            if _float(ol.get("eval_duration")) is not None:
-                gen_ms = _float(ol.get("eval_duration")) / 1e6
+            prompt_ns, gen_ns = _float(ol.get("prompt_eval_duration")), _float(ol.get("eval_duration"))
+            if prompt_ns is not None:
+                prompt_ms = prompt_ns / 1e6
+            if gen_ns is not None:
+                gen_ms = gen_ns / 1e6
         return p.ServerFigures(
             source="+".join(sources) or "none", n_prompt=n_prompt, n_generated=n_gen, prompt_ms=prompt_ms,
             gen_ms=gen_ms, prompt_tps=prompt_tps, gen_tps=gen_tps, n_cached=n_cached,
@@ -289,11 +305,11 @@ class StreamRun:
         )
 
     def _aborted(self, reason: str) -> Iterator[p.Event]:
-        st, at = self.w.settings, self.w.ref.base_url
+        st, at = self.w.settings, self.ref.base_url
         if reason == "stop":
             yield from self._finish(p.STOP_USER, complete=False)
         elif reason == "first_byte" and self.t_headers is None:
-            yield self._error(first_byte_message(self.w.ref, st))
+            yield self._error(first_byte_message(self.ref, st))
         elif reason == "first_byte":
             yield self._error(f"The server at {at} answered but sent no text within {st.first_byte_timeout_s:g} s "
                               "(keep-alive pings and empty chunks do not count), so the stream was closed; "
@@ -307,7 +323,7 @@ class StreamRun:
                               "was closed; check the server's log.")
 
     def _ended_early(self, detail: str) -> Iterator[p.Event]:
-        at = self.w.ref.base_url
+        at = self.ref.base_url
         log.info("%s: stream ended early: %s", self.w.label, detail)
         if self.n_chunks:
             yield from self._finish(p.STOP_STREAM_CUT, complete=False, problem=(
@@ -318,7 +334,7 @@ class StreamRun:
 
     def _stream_error_text(self, data: str) -> str:
         msg = server_message(data)
-        at = self.w.ref.base_url
+        at = self.ref.base_url
         return f"The server at {at} reported an error mid-stream: {msg}." if msg else \
             f"The server at {at} reported an error mid-stream; see the log for details."
 
@@ -329,9 +345,9 @@ class StreamRun:
         return p.WorkerError(self.cmd.request_id, redact(message, key), redact(detail, key))
 
 
-def _int(v) -> int | None:
+def _int(v: object) -> int | None:
     return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
-def _float(v) -> float | None:
+def _float(v: object) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None

@@ -26,7 +26,8 @@ import logging
 import socket
 import threading
 import time
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import httpx
 import psutil
@@ -64,7 +65,7 @@ class RemoteWorker:
         self.ref: ServerRef | None = None
         self.model: ServerModel | None = None
         self.loaded: p.Loaded | None = None
-        self.log_path = None
+        self.log_path: Path | None = None  # ModelWorker's interface; a server keeps its own log
         self._client: httpx.Client | None = None
         self._api_key: str | None = None
         self._server_pid: int | None = None
@@ -171,7 +172,7 @@ class RemoteWorker:
             except OSError:
                 pass
 
-    def _trace(self, name: str, info: dict) -> None:
+    def _trace(self, name: str, info: dict[str, Any]) -> None:
         # httpx's trace hook hands us the connection's socket as soon as it exists,
         # and says when the request is written (the client's own share of TTFT ends there).
         if name == "http11.send_request_body.complete":
@@ -190,11 +191,12 @@ class RemoteWorker:
                 except OSError:
                     pass
 
-    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs) -> Iterator[p.Event]:
+    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs: Any) -> Iterator[p.Event]:
         if cmd is None:
             cmd = p.GenerateCommand(request_id=next(self._request_ids), **kwargs)
         rid = cmd.request_id
-        if self.ref is None or self._client is None:
+        ref, model, client = self.ref, self.model, self._client
+        if ref is None or model is None or client is None:  # load sets all three
             yield p.WorkerError(rid, "No server model is set up; pick one first.")
             return
         with self._lock:
@@ -203,7 +205,7 @@ class RemoteWorker:
         self._stop.clear()
         self._ensure_watchdog()
         yield p.PromptReady(rid, "server", cmd.raw_prompt or "", False)
-        run = StreamRun(self, cmd)
+        run = StreamRun(self, cmd, ref, model, client)
         self._active = run
         self._wake.set()
         try:

@@ -19,9 +19,11 @@ SAME_SPEED_RATIO = 1.05
 
 def per_token_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
     """"A 29 ms/token vs B 52 ms/token: A 1.8× faster per token", or None."""
-    ms = [s.ms_per_token for s in stats]
-    if any(m is None or m <= 0 for m in ms):
-        return None
+    ms: list[float] = []
+    for s in stats:
+        if s.ms_per_token is None or s.ms_per_token <= 0:
+            return None
+        ms.append(s.ms_per_token)
     (la, lb), (ma, mb) = labels, ms
     head = f"{la} {ma:.0f} ms/token vs {lb} {mb:.0f} ms/token"
     fast, slow = (la, ma / mb) if ma < mb else (lb, mb / ma)
@@ -37,10 +39,11 @@ def answer_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
 
 
 def finish_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
-    if any(s.total_s is None for s in stats):
+    totals = [s.total_s for s in stats if s.total_s is not None]
+    if len(totals) < len(stats):
         return None
-    (la, lb), (sa, sb) = labels, stats
-    first, gap = (la, sb.total_s - sa.total_s) if sa.total_s <= sb.total_s else (lb, sa.total_s - sb.total_s)
+    (la, lb), (sa, sb), (ta, tb) = labels, stats, totals
+    first, gap = (la, tb - ta) if ta <= tb else (lb, ta - tb)
     def count(s: RunStats) -> str:
         return "?" if s.n_tokens is None else str(s.n_tokens)  # a server that reports no count
 
@@ -65,9 +68,10 @@ def ranking_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
 
 
 def first_finisher_phrase(labels: list[str], stats: list[RunStats]) -> str | None:
-    if any(s.total_s is None for s in stats):
+    totals = [s.total_s for s in stats if s.total_s is not None]
+    if len(totals) < len(stats):
         return None
-    order = sorted(zip((s.total_s for s in stats), labels, stats))
+    order = sorted(zip(totals, labels, stats))
     (t0, first, _), (t1, _, _) = order[0], order[1]
     counts = ", ".join(f"{label} {'?' if s.n_tokens is None else s.n_tokens}" for label, s in zip(labels, stats))
     return f"{first} finished first, {t1 - t0:.2f} s ahead of the next ({counts} tokens)"
