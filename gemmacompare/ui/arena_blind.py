@@ -342,6 +342,12 @@ class BlindArena(QObject):
                               f"Model 2 was {r.contenders[1].name}.{counted}{unsaved}")
         self.bar.result.setText(reveal_table(b, compact=self.w.presentation))
 
+    def refresh_reveal(self) -> None:
+        """Draw the reveal table again for the current look (compact in presentation mode)."""
+        r = self.round
+        if self.active and r is not None and r.voted and r.battle is not None:
+            self.bar.result.setText(reveal_table(r.battle, compact=self.w.presentation))
+
     def regenerate(self) -> None:
         """Same prompt, a new seed for both, sides drawn again; the old round stays stored as it was."""
         r = self.round

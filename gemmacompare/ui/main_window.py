@@ -307,10 +307,13 @@ class MainWindow(QMainWindow):
         self.replay_button.setToolTip("Play the fair-mode answers at their recorded speeds, starting together")
         self.replay_button.clicked.connect(self.start_replay)
         modes = QHBoxLayout()
-        self.race_radio = QRadioButton("&Race")
-        self.race_radio.setToolTip("All models at once, CPU threads split between them (Alt+R)")
-        self.fair_radio = QRadioButton("&Fair")
-        self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Alt+F)")
+        # Shortcuts of their own, shown in the labels (Alt+F and Alt+C already open menus).
+        self.race_radio = QRadioButton("Race  Ctrl+1")
+        self.race_radio.setToolTip("All models at once, CPU threads split between them (Ctrl+1)")
+        self.fair_radio = QRadioButton("Fair  Ctrl+2")
+        self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Ctrl+2)")
+        for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio)):
+            QShortcut(QKeySequence(key), self, activated=lambda r=radio: r.isEnabled() and r.setChecked(True))
         group = QButtonGroup(self)
         group.addButton(self.race_radio)
         group.addButton(self.fair_radio)
@@ -912,6 +915,7 @@ class MainWindow(QMainWindow):
         for pane in self.panes:
             pane.facts_label.setVisible(not on and not self.arena.active)
         self.charts.setMinimumHeight(150 if on else 205)
+        self.arena.refresh_reveal()  # the reveal table is compact in large type
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * (2 if on else 3) + 16)
         if on:
             self.showFullScreen()

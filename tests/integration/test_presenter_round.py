@@ -49,8 +49,15 @@ def test_up_in_an_empty_prompt_recalls_earlier_prompts_and_the_modes_have_keys(q
         box.setPlainText("typing")
         qtbot.keyClick(box, Qt.Key.Key_Up)
         assert box.toPlainText() == "typing"  # Up moves the cursor in a prompt being written
-        assert w.race_radio.text() == "&Race" and w.fair_radio.text() == "&Fair"
-        assert "Alt+F" in w.fair_radio.toolTip()
+        assert w.race_radio.text() == "Race  Ctrl+1" and w.fair_radio.text() == "Fair  Ctrl+2"
+        assert "Ctrl+2" in w.fair_radio.toolTip()
+        w.race_radio.setChecked(True)
+        w.activateWindow()  # window shortcuts need the window active, as on a desktop
+        qtbot.waitUntil(w.isActiveWindow, timeout=5_000)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_2, Qt.KeyboardModifier.ControlModifier)
+        assert w.fair_radio.isChecked() and w.mode == "fair"
+        qtbot.keyClick(w.prompt, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+        assert w.race_radio.isChecked()
     finally:
         w.close()
 
