@@ -63,14 +63,19 @@ class VoteBar(QFrame):
         self.hands_button.clicked.connect(self.open_hands)
         row.addWidget(self.hands_button)
         row.addStretch(1)
+        lay.addLayout(row)
+        # A row of their own: in presentation mode's large type one row of all seven buttons
+        # was wider than a 1024-pixel screen and pushed the right-hand answer off it.
+        row2 = QHBoxLayout()
+        row2.addStretch(1)
         self.regen_button = QPushButton("Regenerate  (Ctrl+R)")
         self.regen_button.setToolTip("Same prompt, new seed, sides drawn again")
         self.regen_button.clicked.connect(self.regenerate)
         self.new_button = QPushButton("New round  (Ctrl+N)")
         self.new_button.clicked.connect(self.new_round)
-        row.addWidget(self.regen_button)
-        row.addWidget(self.new_button)
-        lay.addLayout(row)
+        row2.addWidget(self.regen_button)
+        row2.addWidget(self.new_button)
+        lay.addLayout(row2)
 
         # A room's show of hands: four counts, Tab between them, Enter records.
         self.hands = QWidget()

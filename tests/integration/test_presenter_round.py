@@ -120,3 +120,18 @@ def test_an_unselected_radio_button_does_not_look_selected_in_the_dark(qtbot, de
     finally:
         w.set_theme("system")
         w.close()
+
+
+@pytest.mark.gui
+def test_presentation_mode_with_the_blind_bar_fits_a_1024_pixel_screen(qtbot, demo_paths):
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        w.set_blind(True)
+        w.set_presentation(True)
+        # Large type: the whole window, the vote bar included, must fit 1024 pixels across.
+        assert w.minimumSizeHint().width() <= 1024, w.minimumSizeHint()
+        assert w.arena.bar.minimumSizeHint().width() <= 1000
+    finally:
+        w.set_presentation(False)
+        w.set_blind(False)
+        w.close()
