@@ -39,6 +39,8 @@ from gemmacompare.state.paths import use_scratch_home  # noqa: E402
 use_scratch_home("gemmacompare-bench-")
 
 PROMPT = "Write a short story about a lighthouse keeper."
+RAW_PROMPT = "Once upon a time, a lighthouse keeper"
+RAW = False  # --raw: raw completion in both the window and the headless runs
 
 
 def pump(app, cond, timeout=300.0, wake=None) -> None:
@@ -120,6 +122,9 @@ def headless_race(pair, tokens: int):
     """One headless race on PROMPT: what each window rep is compared with."""
     from gemmacompare.engine import protocol as pr
 
+    if RAW:  # raw completion: both models write to max tokens, whatever their templates or frames do
+        return pair.run(lambda i: pr.GenerateCommand(1, raw_prompt=RAW_PROMPT,
+                                                     sampling=pr.SamplingSettings(max_tokens=tokens)), mode="race")
     return pair.run(lambda i: pr.GenerateCommand(1, messages=(pr.ChatMessage("user", PROMPT),),
                                                  sampling=pr.SamplingSettings(max_tokens=tokens)), mode="race")
 
@@ -160,6 +165,9 @@ def main() -> int:
     ap.add_argument("--source", choices=("models", "replay"), default="models",
                     help="models: both demo models stream for real; replay: a token stream at --rate")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--raw", action="store_true",
+                    help="raw completion (no template or base-model frame): every model writes to --tokens, "
+                         "so runs of different versions compare like with like")
     ap.add_argument("--tokens", type=int, default=128)
     ap.add_argument("--rate", type=float, default=1000.0, help="replay: tokens/s per pane")
     ap.add_argument("--seconds", type=float, default=20.0, help="replay: length of each answer in seconds")
@@ -170,6 +178,8 @@ def main() -> int:
     ap.add_argument("--panes", type=int, choices=(2, 3, 4), default=2,
                     help="models side by side (a third and fourth are the demo models again)")
     args = ap.parse_args()
+    global RAW
+    RAW = args.raw
     if args.source == "replay":
         from gui_replay import run_replay
 
@@ -191,7 +201,7 @@ def main() -> int:
         pump(app, lambda: all(p.state == "ready" for p in w.panes))
     t_models = time.monotonic() - T_PROCESS_START
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=args.tokens)
+        p.settings = replace(p.settings, max_tokens=args.tokens, raw_mode=args.raw)
 
     from gui_replay import LagProbe
 
@@ -234,7 +244,7 @@ def main() -> int:
     # t/s and CPU figures are left out.
     for rep in range(args.reps + 1):
         lag_rep = rep == args.reps
-        w.prompt.setPlainText(PROMPT)
+        w.prompt.setPlainText(RAW_PROMPT if RAW else PROMPT)
         cpu0, t0 = sum(me.cpu_times()[:2]), time.monotonic()
         if lag_rep:
             probe.start()
@@ -265,7 +275,7 @@ def main() -> int:
     # Closing mid-generation: how long until the window and both workers are gone.
     for p in w.panes:
         p.settings = replace(p.settings, max_tokens=100000)
-    w.prompt.setPlainText(PROMPT)
+    w.prompt.setPlainText(RAW_PROMPT if RAW else PROMPT)
     w.send()
     pump(app, lambda: all(p.record and p.record.tokens for p in w.panes))
     pids = [p.worker.pid for p in w.panes]
