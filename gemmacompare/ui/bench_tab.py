@@ -43,12 +43,14 @@ from gemmacompare.bench.records import (
     ItemResult,
     StoredRun,
 )
+from gemmacompare.bench.run_file import bench_run_dict
 from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
 from gemmacompare.engine.modes import FAIR, RACE
 from gemmacompare.engine.remote.server_ref import model_label
+from gemmacompare.engine.run_file import write_run_file
 
 from .bench_charts import BenchCharts, write_chart_pngs
 
@@ -207,11 +209,15 @@ class BenchmarkTab(QWidget):
         self.stop_button = QPushButton("Stop")
         self.resume_button = QPushButton("Resume")
         self.export_button = QPushButton("Export…")
+        self.save_run_button = QPushButton("Save run…")
+        self.save_run_button.setToolTip("The run as a file anyone can open (gemmacompare replay) and rerun")
+        self.save_run_button.clicked.connect(self.save_run_dialog)
         self.start_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume)
         self.export_button.clicked.connect(self.export_dialog)
-        for b in (self.start_button, self.stop_button, self.resume_button, self.export_button):
+        for b in (self.start_button, self.stop_button, self.resume_button, self.export_button,
+                  self.save_run_button):
             buttons.addWidget(b)
         right.addLayout(buttons)
         self.progress = QProgressBar()
@@ -408,6 +414,28 @@ class BenchmarkTab(QWidget):
         self.status_label.setText(f"Exported {len(files)} files to {folder}")
         return files
 
+    def save_run_dialog(self) -> None:
+        if self.run_id is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save benchmark run", f"bench-{self.run_id}.gcrun",
+                                              "gemmacompare runs (*.gcrun *.gz)")
+        if path:
+            self.save_run(Path(path))
+
+    def save_run(self, path: Path) -> bool:
+        """The shown run as a run file (bench/run_file.py); one sentence in the status line either way."""
+        run = self._get_run(self.run_id) if self.run_id is not None else None
+        if run is None:
+            return False
+        try:
+            write_run_file(path, bench_run_dict(run))
+        except OSError as exc:
+            log.info("saving bench run to %s: %s", path, exc)
+            self.status_label.setText(f"Could not write {path.name} ({exc.strerror or 'error'}); pick another folder.")
+            return False
+        self.status_label.setText(f"Saved {path.name}: open it with `gemmacompare replay` or rerun it.")
+        return True
+
     # --- background thread ------------------------------------------------------
 
     def _launch(self, run_id: int) -> None:
@@ -563,6 +591,7 @@ class BenchmarkTab(QWidget):
             len(run.items) < run.n_planned
         self.resume_button.setEnabled(not busy and resumable)
         self.export_button.setEnabled(not busy and self.run_id is not None)
+        self.save_run_button.setEnabled(not busy and self.run_id is not None)
         for w in (self.suite_combo, self.limit_spin, self.runs_spin, self.warmup_spin, self.tokens_spin,
                   self.mode_combo, self.think_check, self.history_combo, self.compare_combo, self.random_check):
             w.setEnabled(not busy)

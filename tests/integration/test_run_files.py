@@ -486,3 +486,22 @@ def test_the_window_saves_a_run_and_opens_it_replayed_side_by_side(qtbot, demo_p
         assert w.open_run(str(bad)) is None and w.banner.text() and "\n" not in w.banner.text()
     finally:
         w.close()
+
+
+@pytest.mark.gui
+def test_the_benchmark_tab_saves_its_run_as_a_run_file(qtbot, demo_paths, tmp_path):
+    from gemmacompare.engine.run_file import read_run_file
+    from tests.integration.test_bench_tab_remote import run_tab
+
+    tab = run_tab(qtbot, [str(demo_paths["smollm2"]), str(demo_paths["gemma3"])])
+    try:
+        assert tab.save_run_button.isEnabled()
+        path = tmp_path / "tab.gcrun"
+        assert tab.save_run(path) and "Saved tab.gcrun" in tab.status_label.text()
+        run = read_run_file(path)
+        assert run.kind == "bench" and len(run.models) == 2 and run.bench is not None
+        assert str(tmp_path) not in path.read_text() and str(demo_paths["smollm2"]) not in path.read_text()
+        assert not tab.save_run(tmp_path / "missing-folder" / "x.gcrun")
+        assert "Could not write x.gcrun" in tab.status_label.text()
+    finally:
+        tab.shutdown()
