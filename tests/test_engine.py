@@ -52,7 +52,8 @@ def test_loaded_event_has_facts(pair):
 def test_speed_settings_reach_llama_cpp(demo_paths):
     w = ModelWorker("fa")
     try:
-        ld = w.load(str(demo_paths["smollm2"]), p.LoadSettings(n_ctx=512, flash_attn="on", type_k="q8_0", type_v="q8_0"))
+        settings = p.LoadSettings(n_ctx=512, flash_attn="on", type_k="q8_0", type_v="q8_0")
+        ld = w.load(str(demo_paths["smollm2"]), settings)
         assert (ld.flash_attn, ld.type_k, ld.type_v) == ("on", "q8_0", "q8_0")
         assert ld.n_batch == 512  # llama.cpp's 2048, capped to the context
         rec = collect(w, command(sampling=p.SamplingSettings(max_tokens=8)))
@@ -281,3 +282,22 @@ def test_stats_are_reused_only_while_the_record_is_unchanged(pair):
     assert shorter.stats().n_tokens == 5
     shorter.add(rec.tokens[5])
     assert shorter.stats().n_tokens == 6 and shorter.stats() == compute_stats(shorter)
+
+
+def test_ignore_eos_runs_exactly_max_tokens(pair):
+    """llama.cpp's --ignore-eos: the run that ended at EOS goes on, with the same tokens up to there."""
+    w = pair.worker(0)
+    ended = collect(w, command(sampling=p.SamplingSettings(max_tokens=200, temperature=0.0)))
+    assert ended.finished.stop_reason == p.STOP_EOS
+    n = ended.finished.n_generated + 8
+    runs = [
+        # Greedy goes through our argmax; with a repeat penalty, through llama.cpp's sampler chain.
+        collect(w, command(sampling=p.SamplingSettings(max_tokens=n, temperature=0.0, repeat_penalty=rp,
+                                                       ignore_eos=True)))
+        for rp in (1.0, 1.05)
+    ]
+    for rec in runs:
+        assert rec.finished.stop_reason == p.STOP_MAX_TOKENS
+        assert rec.finished.n_generated == len(rec.tokens) == n
+    greedy_ids = [t.token_id for t in runs[0].tokens]
+    assert greedy_ids[: ended.finished.n_generated] == [t.token_id for t in ended.tokens]

@@ -2,7 +2,8 @@
 
 Field names follow llama-bench's JSON/CSV output where the meaning is the same
 (`model_type`, `model_size`, `model_n_params`, `n_threads`, `n_gpu_layers`,
-`flash_attn`, `type_k`, `type_v`, `n_batch`, `n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`, `cpu_info`, `gpu_info`,
+`flash_attn`, `type_k`, `type_v`, `n_batch`, `n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`,
+`cpu_info`, `gpu_info`,
 `test_time`), so tables from both tools can be put side by side. Here `avg_ts`
 is *generation* t/s (first to last token, mean over repetitions) and `n_prompt`/
 `n_gen` are mean token counts per item, since our prompts are real tasks rather
@@ -26,7 +27,8 @@ log = logging.getLogger(__name__)
 
 SUMMARY_FIELDS = [
     "run_id", "test_time", "mode", "suite", "model_filename", "model_name", "model_type", "model_size",
-    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch", "thinking",
+    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch",
+    "thinking",
     "cpu_info", "gpu_info",
     "n_tasks", "n_reps", "n_items", "accuracy", "accuracy_low", "accuracy_high", "stddev_accuracy",
     "n_prompt", "n_gen", "avg_ts", "stddev_ts", "median_ts", "avg_pp_ts", "stddev_pp_ts",
@@ -176,7 +178,7 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
         f"# Benchmark #{run.id}: {run.suite_name}",
         "",
         f"{run.created} · status **{run.status}** · mode **{cfg.mode}** · {len(run.tasks)} tasks × "
-        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens · thinking "
+        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens{' (EOS ignored)' if cfg.ignore_eos else ''} · thinking "
         f"{'default' if cfg.thinking is None else 'on' if cfg.thinking else 'off'} · warm-up {cfg.warmup}",
         "",
         markdown_table(summary_table(run, summaries)),

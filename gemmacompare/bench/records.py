@@ -37,6 +37,7 @@ class BenchConfig:
     mode: str = FAIR
     thinking: bool | None = None  # None: the template's default
     max_tokens: int = defaults.MAX_TOKENS
+    ignore_eos: bool = False  # llama.cpp's --ignore-eos: every answer runs max_tokens tokens
     n_ctx: int = 2048
     threads: int = 0  # total CPU threads; 0 = all physical cores
     gpu_layers: int = 0

@@ -78,7 +78,7 @@ def run_settings(config: BenchConfig) -> RunSettings:
     return RunSettings(
         load=p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
                             flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v),
-        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0),
+        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0, ignore_eos=config.ignore_eos),
         prompt=PromptOptions(thinking=config.thinking),
     )
 

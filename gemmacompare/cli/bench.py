@@ -117,6 +117,7 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
                 max_tokens=args.max_tokens, n_ctx=args.ctx, threads=args.threads, gpu_layers=args.gpu_layers,
                 flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v,
+                ignore_eos=args.ignore_eos,
             )
             try:
                 run_id = create_run(store, config)
@@ -183,7 +184,9 @@ def _list(store: BenchStore) -> int:
     counts = store.item_counts()
     rows = [["id", "created", "status", "suite", "mode", "items", "models"]]
     for r in runs:
-        names = ", ".join(label if info else model_label(m) for m, info, label in zip(r.config.models, r.models, r.labels))
+        names = ", ".join(
+            label if info else model_label(m) for m, info, label in zip(r.config.models, r.models, r.labels)
+        )
         rows.append([str(r.id), r.created.replace("T", " ")[:19], r.status, r.suite_name, r.config.mode,
                      f"{counts.get(r.id, 0)}/{r.n_planned}", names])
     print(text_table(rows))

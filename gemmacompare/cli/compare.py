@@ -125,7 +125,8 @@ def run_settings(args, index: int) -> RunSettings:
                             flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v),
         sampling=p.SamplingSettings(max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p,
                                     top_k=args.top_k, min_p=args.min_p, repeat_penalty=args.repeat_penalty,
-                                    seed=args.seed, stop=tuple(args.stop)),
+                                    seed=args.seed, stop=tuple(args.stop),
+                                    ignore_eos=args.ignore_eos),
         server=remote_settings(args),
         prompt=PromptOptions(system_prompt=args.system or "", raw=args.raw, thinking=args.thinking,
                              n_threads=value_for(threads, index)),
@@ -217,8 +218,8 @@ def cmd_compare(args) -> int:
                 print(f"# [{labels[i]}] runs on {session.loaded[i].placement.summary}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
-        print(f"# {session.split_for(range(len(paths)), args.mode, total or None, [s.prompt.n_threads for s in settings]).describe()}",
-              file=sys.stderr)
+        split = session.split_for(range(len(paths)), args.mode, total or None, [s.prompt.n_threads for s in settings])
+        print(f"# {split.describe()}", file=sys.stderr)
         try:
             result = session.run(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
         except KeyboardInterrupt:

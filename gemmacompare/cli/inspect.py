@@ -28,7 +28,8 @@ def runs_on(info: RuntimeInfo) -> dict:
 
 def runs_on_line(where: dict) -> str:
     layers = "all layers offloaded" if where["layers_offloaded"] == "all" else "0 layers offloaded (no GPU backend)"
-    return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {', '.join(where['llama_cpp_backends'])}"
+    backends = ", ".join(where["llama_cpp_backends"])
+    return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {backends}"
 
 
 def cmd_inspect(args) -> int:

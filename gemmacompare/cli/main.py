@@ -93,6 +93,8 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
                         "none where no GPU backend is built in)")
     add_llama_args(g)
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    g.add_argument("--ignore-eos", action="store_true",
+                   help="never end at an end-of-generation token: exactly --max-tokens tokens (as llama.cpp's tools)")
     think = g.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
     think.add_argument("--no-think", dest="thinking", action="store_false")
@@ -120,7 +122,8 @@ def _main(argv: list[str] | None) -> int:
 
         return SelfTest(args.model, window=_self_test_window, only=tuple(args.only)).run()
     if args.model or args.only:
-        ap.error("--model and --only go with --self-test; to open models in the window, name them: gemmacompare A.gguf B.gguf")
+        ap.error("--model and --only go with --self-test; to open models in the window, name them: "
+                 "gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
         from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
 
