@@ -301,3 +301,16 @@ def test_ignore_eos_runs_exactly_max_tokens(pair):
         assert rec.finished.n_generated == len(rec.tokens) == n
     greedy_ids = [t.token_id for t in runs[0].tokens]
     assert greedy_ids[: ended.finished.n_generated] == [t.token_id for t in ended.tokens]
+
+
+def test_kv_cache_is_what_the_facts_predict(pair):
+    """Demo models: llama (SmolLM2) and gemma3, whose sliding-window pattern is llama.cpp's
+    built-in default (every 6th layer full) since the file does not carry one."""
+    for loaded in pair.loaded:
+        (cpu,) = loaded.placement.memory
+        estimate = loaded.facts.memory_at(loaded.n_ctx)
+        assert cpu.kv_cache == estimate.kv_cache > 0
+        assert cpu.recurrent_state == estimate.recurrent_state == 0
+        assert cpu.weights >= loaded.facts.file_size * 0.9 and cpu.compute > 0
+    smol, gemma = (ld.facts.memory_at(2048) for ld in pair.loaded)
+    assert smol.kv_cache_swa == 0 and gemma.kv_cache_swa > 0

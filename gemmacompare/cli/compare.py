@@ -73,6 +73,10 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "model": asdict(loaded.facts) if loaded else None,
                 "load_seconds": loaded.load_seconds if loaded else None,
                 "placement": asdict(loaded.placement) if loaded and loaded.placement else None,
+                # llama.cpp's own account per device: weights, KV cache, recurrent state, output, compute.
+                "llama_cpp_memory": [
+                    {**asdict(a), "total": a.total} for a in loaded.placement.memory
+                ] if loaded and loaded.placement else None,
                 # Every setting that changes speed, named as llama-bench names them.
                 "settings": {
                     "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,

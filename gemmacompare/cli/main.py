@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.cli.args import add_llama_args, int_at_least, per_model
+from gemmacompare.cli.args import add_llama_args, context_size, int_at_least, per_model
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.engine.modes import MODES, RACE
@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="print a GGUF file's facts without loading it")
     ins.add_argument("files", nargs="+")
     ins.add_argument("--json", action="store_true", help="print JSON")
+    ins.add_argument("--ctx", type=per_model(context_size), default=[4096, 32768, "max"], metavar="N[,N...]",
+                     help="estimate llama.cpp's memory (weights, KV cache, recurrent state) at these context "
+                          "sizes; 'max' is the model's own (default 4096,32768,max)")
 
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
