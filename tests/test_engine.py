@@ -73,7 +73,7 @@ def test_loaded_event_says_where_llama_cpp_put_the_model(pair):
         assert ld.n_gpu_layers == 0
         pl = ld.placement
         assert pl.backend == "CPU" and pl.layers_offloaded == 0
-        assert {b.kind for b in pl.buffers} == {"model", "KV", "compute"}
+        assert {b.kind for b in pl.buffers} == {"model", "KV", "output", "compute"}
         assert all(b.backend == "CPU" and b.bytes > 0 for b in pl.buffers)
         assert pl.device_bytes() == 0
     smol, gemma = pair.loaded
