@@ -39,6 +39,10 @@ DEFAULT_N_UBATCH = 512  # llama.cpp's default micro-batch, part of the SWA cache
 # none (load_swa_pattern's default period): every n-th layer is full attention.
 _DEFAULT_SWA_PERIOD = {"gemma3": 6, "gemma2": 2, "cohere2": 4}
 
+# A file from a stranger may declare any count; the shape holds per-layer lists, so a count
+# beyond any real model (the largest have ~130 layers) gets no estimate rather than a huge list.
+MAX_LAYERS = 4096
+
 
 def memory_shape(arch: str, value: Callable[[str], Any]) -> dict[str, Any]:
     """The hyperparameters the estimate needs, from GGUF keys; JSON-safe (kept in the facts cache).
@@ -51,7 +55,8 @@ def memory_shape(arch: str, value: Callable[[str], Any]) -> dict[str, Any]:
         return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
     n_layer, n_embd, n_head = num("block_count"), num("embedding_length"), num("attention.head_count")
-    if not n_layer or not n_embd or not n_head:
+    if not n_layer or not n_embd or not n_head or not 0 < n_layer <= MAX_LAYERS or n_embd < 0 or n_head < 0:
+        log.debug("no memory estimate: block_count %s, embedding_length %s, head_count %s", n_layer, n_embd, n_head)
         return {}
     kv = value(f"{arch}.attention.head_count_kv")
     if isinstance(kv, list) and len(kv) == n_layer:
