@@ -33,6 +33,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -127,8 +128,8 @@ def prompt_of(path: Path, n_tokens: int) -> tuple[str, int]:
 # --- fair mode through the compare session ------------------------------------------------
 
 def fair_rounds(session: CompareSession, prompts: tuple[str, str], args: argparse.Namespace,
-                reps: int) -> list[list[dict]]:
-    """`reps` fair rounds; per round, each model's figures."""
+                reps: int, on_round: Callable[[list[dict]], object] | None = None) -> list[list[dict]]:
+    """`reps` fair rounds; per round, each model's figures (also handed to on_round as it ends)."""
     rounds = []
     sampling = p.SamplingSettings(max_tokens=args.tokens, temperature=0.0, ignore_eos=True)
     for rep in range(reps):
@@ -149,6 +150,8 @@ def fair_rounds(session: CompareSession, prompts: tuple[str, str], args: argpars
               f"B {b['ms_per_token']:.1f} ms/token ({b['n_tokens']} after {b['n_prompt']}), "
               f"B/A {b['ms_per_token'] / a['ms_per_token']:.2f}", flush=True)
         rounds.append(figures)
+        if on_round:
+            on_round(figures)
     return rounds
 
 
@@ -186,6 +189,27 @@ def llama_bench(exe: Path, path: Path, threads: int, n_gen: int, n_prompt: int, 
            "-r", str(reps), "-ngl", "0", "-o", "json"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
+
+
+def run_llama_bench(args: argparse.Namespace, report: dict, files: list[tuple[str, Path]],
+                    save: Callable[[], None]) -> None:
+    exe = find_llama_bench(args.llama_bench)
+    if not exe:
+        return
+    print(f"## llama-bench ({exe}): pp512 and tg{args.tokens}, {args.bench_reps} reps, {args.threads} threads, "
+          f"load average {load_average()}", flush=True)
+    report["llama_bench"] = {}
+    for label, path in files:
+        rows = llama_bench(exe, path, args.threads, args.tokens, 512, args.bench_reps)
+        report["llama_bench"][label] = rows
+        for r in rows:
+            what = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+            ms = f" = {1000 / r['avg_ts']:.1f} ms/token" if not r["n_prompt"] else ""
+            print(f"  {label} {what}: {r['avg_ts']:.2f} ± {r['stddev_ts']:.2f} t/s{ms} "
+                  f"(flash_attn {r.get('flash_attn')}, build {r.get('build_commit')})", flush=True)
+        save()
+    tg = {k: next(1000 / r["avg_ts"] for r in rows if not r["n_prompt"]) for k, rows in report["llama_bench"].items()}
+    print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f}", flush=True)
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -276,6 +300,13 @@ def main() -> int:
     report["build_seconds"] = time.monotonic() - t0
     save()
 
+    # Cheapest first, so a run cut short has the most: memory (loads only), the short
+    # prompt, llama-bench, then the long prompt (its prefills take the most time).
+    print("## memory (llama.cpp's account at load, beside the estimate from the GGUF facts)", flush=True)
+    contexts = [int(x) for x in args.ctx.split(",")]
+    report["memory"] = memory_report([("A", path_a, facts_a), ("B", path_b, facts_b)], contexts, args.threads,
+                                     measure=True)
+    save()
     lengths = [int(x) for x in args.prompts.split(",")]
     report["fair"] = {}
     with CompareSession(("A", "B")) as session:
@@ -289,37 +320,23 @@ def main() -> int:
               f"flash attn {ld[0].flash_attn}, KV {ld[0].type_k}/{ld[0].type_v}, n_batch {ld[0].n_batch}")
         # One short unrecorded round: the mapped weights are read from disk the first time.
         fair_rounds(session, ("Hello", "Hello"), argparse.Namespace(**{**vars(args), "tokens": 4}), 1)
-        for n in lengths:
+        for k, n in enumerate(lengths):
             prompts = (prompt_of(path_a, n)[0], prompt_of(path_b, n)[0])
             print(f"## fair mode: {args.tokens} tokens (EOS ignored) after a {n}-token prompt, {args.reps} rounds, "
                   f"load average {load_average()}", flush=True)
-            rounds = fair_rounds(session, prompts, args, args.reps)
-            report["fair"][n] = {"rounds": rounds, **summarize_rounds(rounds, ["A", "B"])}
-            save()
+            entry: dict = {"rounds": []}
+            report["fair"][n] = entry
 
-    if not args.no_llama_bench:
-        exe = find_llama_bench(args.llama_bench)
-        if exe:
-            print(f"## llama-bench ({exe}): pp512 and tg{args.tokens}, {args.bench_reps} reps, {args.threads} threads, "
-                  f"load average {load_average()}", flush=True)
-            report["llama_bench"] = {}
-            for label, path in (("A", path_a), ("B", path_b)):
-                rows = llama_bench(exe, path, args.threads, args.tokens, 512, args.bench_reps)
-                report["llama_bench"][label] = rows
-                for r in rows:
-                    what = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
-                    ms = f" = {1000 / r['avg_ts']:.1f} ms/token" if not r["n_prompt"] else ""
-                    print(f"  {label} {what}: {r['avg_ts']:.2f} ± {r['stddev_ts']:.2f} t/s{ms} "
-                          f"(flash_attn {r.get('flash_attn')}, build {r.get('build_commit')})", flush=True)
+            def keep(figures: list[dict], entry: dict = entry) -> None:
+                entry["rounds"].append(figures)  # saved round by round: a run cut short keeps them
                 save()
-            tg = {k: next(1000 / r["avg_ts"] for r in rows if not r["n_prompt"])
-                  for k, rows in report["llama_bench"].items()}
-            print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f}")
 
-    print("## memory (llama.cpp's account at load, beside the estimate from the GGUF facts)", flush=True)
-    contexts = [int(x) for x in args.ctx.split(",")]
-    report["memory"] = memory_report([("A", path_a, facts_a), ("B", path_b, facts_b)], contexts, args.threads,
-                                     measure=True)
+            fair_rounds(session, prompts, args, args.reps, on_round=keep)
+            entry.update(summarize_rounds(entry["rounds"], ["A", "B"]))
+            save()
+            if k == 0 and not args.no_llama_bench:
+                run_llama_bench(args, report, [("A", path_a), ("B", path_b)], save)
+
     report["load_average_end"] = load_average()
     report["total_seconds"] = time.monotonic() - t0
     save()
