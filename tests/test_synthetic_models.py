@@ -239,7 +239,7 @@ def test_llama_cpp_memory_matches_the_estimate_from_the_facts(workers, family):
 
 def test_sliding_window_cache_size_follows_swa_full(synthetic_files):
     """At 4,096 tokens this app (llama.cpp's C API default, swa_full) gives Gemma's sliding
-    layers a full-size cache; llama-server's window-sized one would be 640 -> 768 cells."""
+    layers a full-size cache; llama.cpp's tools' window-sized one would be 640 -> 768 cells."""
     facts = read_model_facts(synthetic_files["gemma4"])
     w = ModelWorker("gemma4-4k")
     try:

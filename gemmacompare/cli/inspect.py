@@ -48,8 +48,9 @@ def memory_line(e: MemoryEstimate, window_kv: int | None) -> str:
         parts.append(f"recurrent state {human_bytes(e.recurrent_state)}")
     line = f"memory @ {e.n_ctx:,}: {human_bytes(e.total)} = " + " + ".join(parts)
     if window_kv is not None and window_kv != e.kv_cache:
-        # The C API's default (this app, llama-bench) gives sliding-window layers a full-size cache.
-        line += f" (KV {human_bytes(window_kv)} with llama-server's window-sized SWA cache)"
+        # The C API's default (llama-cpp-python, so this app) gives sliding-window layers a
+        # full-size cache; llama.cpp's own tools give them a window-sized one.
+        line += f" (KV {human_bytes(window_kv)} with llama-server's and llama-bench's window-sized SWA cache)"
     return line
 
 

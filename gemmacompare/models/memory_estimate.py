@@ -6,9 +6,9 @@ The same arithmetic llama.cpp does when it creates a context (vendored 0c1e570):
   rows of n_head_kv * head size per cell. The context is padded to 256 cells
   (llama-context.cpp). Gemma's sliding-window layers get a cache of their own
   (llama-kv-cache-iswa.cpp): the full context when `swa_full` is set (the C API's
-  default, so llama-cpp-python's and llama-bench's), else
-  pad256(min(n_ctx, window + n_ubatch)) cells (llama-server and the CLI tools
-  built on llama.cpp's common code). Gemma 4's last `shared_kv_layers` layers
+  default, so llama-cpp-python's and this app's), else pad256(min(n_ctx, window +
+  n_ubatch)) cells (llama.cpp's own tools: llama-server and the CLI through common's
+  default, llama-bench explicitly). Gemma 4's last `shared_kv_layers` layers
   reuse earlier layers' KV and keep none.
 - Recurrent state (llama-memory-recurrent.cpp, Qwen3.5's Gated DeltaNet layers):
   per layer and sequence, a conv state of (d_conv - 1) * (d_inner + 2 * n_group
@@ -122,7 +122,7 @@ def estimate_memory(
     """llama.cpp's allocation at n_ctx for a model of this shape; None without a shape.
 
     swa_full=True is what this app's worker gets (llama_context_default_params);
-    False is llama-server's default (a window-sized cache for sliding layers).
+    False is llama.cpp's own tools' (llama-server, llama-bench): a window-sized cache for sliding layers.
     """
     if not shape:
         return None
