@@ -55,6 +55,7 @@ CLAIMED_RATIO = CLAIM_MS["B"] / CLAIM_MS["A"]
 # Student's t, two-sided 95%, by degrees of freedom (n - 1); 1.96 beyond the table.
 _T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
         15: 2.131, 20: 2.086, 30: 2.042}
+_FA = {-1: "auto", 0: "off", 1: "on"}  # llama-bench's JSON gives llama_flash_attn_type as a number
 FILLER = ("the river runs past old stone walls where children play and merchants call their prices "
           "while clouds drift over hills and the bell of a distant tower marks the hour ").split()
 
@@ -176,7 +177,8 @@ def find_llama_bench(explicit: str | None) -> Path | None:
     if explicit:
         return Path(explicit)
     out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
-                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-bench"})
+                         # This interpreter's llama-cpp-python names the version (a worktree has no .venv).
+                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-bench", "PYTHON": sys.executable})
     if out.returncode != 0:
         print(f"# llama-bench could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
         return None
@@ -206,7 +208,8 @@ def run_llama_bench(args: argparse.Namespace, report: dict, files: list[tuple[st
             what = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
             ms = f" = {1000 / r['avg_ts']:.1f} ms/token" if not r["n_prompt"] else ""
             print(f"  {label} {what}: {r['avg_ts']:.2f} ± {r['stddev_ts']:.2f} t/s{ms} "
-                  f"(flash_attn {r.get('flash_attn')}, build {r.get('build_commit')})", flush=True)
+                  f"(flash_attn {_FA.get(r.get('flash_attn'), r.get('flash_attn'))}, build {r.get('build_commit')})",
+                  flush=True)
         save()
     tg = {k: next(1000 / r["avg_ts"] for r in rows if not r["n_prompt"]) for k, rows in report["llama_bench"].items()}
     print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f}", flush=True)
