@@ -2,7 +2,8 @@
 
 Field names follow llama-bench's JSON/CSV output where the meaning is the same
 (`model_type`, `model_size`, `model_n_params`, `n_threads`, `n_gpu_layers`,
-`flash_attn`, `type_k`, `type_v`, `n_batch`, `n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`, `cpu_info`, `gpu_info`,
+`flash_attn`, `type_k`, `type_v`, `n_batch`, `n_prompt`, `n_gen`, `avg_ts`, `stddev_ts`, `samples_ts`,
+`cpu_info`, `gpu_info`,
 `test_time`), so tables from both tools can be put side by side. Here `avg_ts`
 is *generation* t/s (first to last token, mean over repetitions) and `n_prompt`/
 `n_gen` are mean token counts per item, since our prompts are real tasks rather
@@ -21,17 +22,21 @@ from gemmacompare.bench.records import StoredRun
 from gemmacompare.bench.stats import METRICS, ModelSummary, summarize_run, summary_table
 from gemmacompare.engine.machine import HASH_METHOD
 from gemmacompare.engine.report.stats_table import markdown_table
+from gemmacompare.models.gguf_file import human_bytes
 
 log = logging.getLogger(__name__)
 
 SUMMARY_FIELDS = [
     "run_id", "test_time", "mode", "suite", "model_filename", "model_name", "model_type", "model_size",
-    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch", "thinking",
+    "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch",
+    "thinking",
     "cpu_info", "gpu_info",
     "n_tasks", "n_reps", "n_items", "accuracy", "accuracy_low", "accuracy_high", "stddev_accuracy",
     "n_prompt", "n_gen", "avg_ts", "stddev_ts", "median_ts", "avg_pp_ts", "stddev_pp_ts",
     "avg_ttft_ms", "stddev_ttft_ms", "avg_tta_ms", "stddev_tta_ms", "avg_thinking_tokens", "avg_answer_tokens",
-    "ms_per_token_p50", "peak_rss_bytes", "peak_vram_bytes", "samples_ts",
+    "ms_per_token_p50", "peak_rss_bytes", "peak_vram_bytes",
+    "llama_weights_bytes", "llama_kv_bytes", "llama_recurrent_bytes", "llama_compute_bytes",
+    "samples_ts",
 ]
 
 ITEM_FIELDS = [
@@ -40,6 +45,10 @@ ITEM_FIELDS = [
     "ttft_ms", "tta_ms", "total_ms", "ms_per_token_p50", "stop_reason", "peak_rss_bytes", "peak_vram_bytes",
     "answer",
 ]
+
+
+_MEMORY_PARTS = (("weights", "weights"), ("kv", "kv_cache"), ("recurrent", "recurrent_state"),
+                 ("compute", "compute"))
 
 
 def _ms(v: float | None) -> float | None:
@@ -97,6 +106,8 @@ def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) ->
             "ms_per_token_p50": m["ms_per_token_p50"].mean,
             "peak_rss_bytes": m["peak_rss"].mean,
             "peak_vram_bytes": m["peak_vram"].mean,
+            # llama.cpp's own account at load, all devices together (per device in the JSON's models).
+            **{f"llama_{name}_bytes": info.memory_total(part) if info else None for name, part in _MEMORY_PARTS},
             "samples_ts": [x for x in gen_samples if x is not None],
         })
     return rows
@@ -176,7 +187,7 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
         f"# Benchmark #{run.id}: {run.suite_name}",
         "",
         f"{run.created} · status **{run.status}** · mode **{cfg.mode}** · {len(run.tasks)} tasks × "
-        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens · thinking "
+        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens{' (EOS ignored)' if cfg.ignore_eos else ''} · thinking "
         f"{'default' if cfg.thinking is None else 'on' if cfg.thinking else 'off'} · warm-up {cfg.warmup}",
         "",
         markdown_table(summary_table(run, summaries)),
@@ -188,12 +199,12 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
         "",
     ]
     model_rows = [["model", "type", "file size", "hash", "threads", "GPU layers", "flash attn", "KV cache",
-                   "context", "template"]]
+                   "context", "template", "memory (llama.cpp)"]]
     for label, m in zip(run.labels, run.models):
         if m:
             model_rows.append([label, m.model_type, f"{m.file_size / 2**20:.0f} MiB", m.file_hash, str(m.n_threads),
                                str(m.n_gpu_layers), m.flash_attn, f"{m.type_k}/{m.type_v}", str(m.n_ctx),
-                               m.template or "–"])
+                               m.template or "–", _memory_cell(m.memory)])
     lines += [markdown_table(model_rows), "", f"File hash: {HASH_METHOD}.", ""]
     if mach:
         lines += [
@@ -222,6 +233,17 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
         ])
     lines += [markdown_table(item_table), ""]
     return "\n".join(lines)
+
+
+def _memory_cell(memory: tuple[dict, ...]) -> str:
+    """e.g. "CPU: weights 2.9 GiB, KV 128 MiB, recurrent 50 MiB, compute 500 MiB"."""
+    if not memory:
+        return "–"
+    names = (("weights", "weights"), ("kv_cache", "KV"), ("recurrent_state", "recurrent"), ("compute", "compute"))
+    return "; ".join(
+        f"{d.get('device', '?')}: " + ", ".join(f"{short} {human_bytes(d[k])}" for k, short in names if d.get(k))
+        for d in memory
+    )
 
 
 def write_exports(run: StoredRun, out_dir: str | Path, charts: list[str] | None = None) -> list[Path]:

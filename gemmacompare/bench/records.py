@@ -37,6 +37,7 @@ class BenchConfig:
     mode: str = FAIR
     thinking: bool | None = None  # None: the template's default
     max_tokens: int = defaults.MAX_TOKENS
+    ignore_eos: bool = False  # llama.cpp's --ignore-eos: every answer runs max_tokens tokens
     n_ctx: int = 2048
     threads: int = 0  # total CPU threads; 0 = all physical cores
     gpu_layers: int = 0
@@ -104,6 +105,13 @@ class ModelInfo:
     type_k: str = "f16"
     type_v: str = "f16"
     n_batch: int = 0
+    # llama.cpp's own account per device, from its load log: dicts of MemoryAccount's fields
+    # (device, weights, kv_cache, recurrent_state, output, compute), bytes.
+    memory: tuple[dict[str, Any], ...] = ()
+
+    def memory_total(self, part: str) -> int | None:
+        """One part (e.g. "kv_cache") summed over devices; None for a run recorded without it."""
+        return sum(int(d.get(part, 0)) for d in self.memory) if self.memory else None
 
     @property
     def model_type(self) -> str:
@@ -118,7 +126,9 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelInfo":
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["memory"] = tuple(x for x in kw.get("memory", ()) if isinstance(x, dict))
+        return cls(**kw)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 from gemmacompare.bench.records import (
@@ -79,7 +79,7 @@ def run_settings(config: BenchConfig) -> RunSettings:
     return RunSettings(
         load=p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
                             flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v),
-        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0),
+        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0, ignore_eos=config.ignore_eos),
         prompt=PromptOptions(thinking=config.thinking),
     )
 
@@ -251,6 +251,7 @@ class BenchRunner:
                 n_threads=n_threads, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
                 load_seconds=ld.load_seconds, flash_attn=ld.flash_attn, type_k=ld.type_k, type_v=ld.type_v,
                 n_batch=ld.n_batch,
+                memory=tuple(asdict(a) for a in ld.placement.memory) if ld.placement else (),
             ))
         self.store.set_environment(run.id, machine_facts().to_dict(), models)
         return models

@@ -65,6 +65,13 @@ def thread_count(text: str) -> int:
     return value
 
 
+def context_size(text: str) -> int | str:
+    """An argparse type: a context size of at least 1, or "max" (the model's trained context)."""
+    if text.strip().lower() == "max":
+        return "max"
+    return int_at_least(1)(text)
+
+
 def per_model(one):
     """An argparse type: one value, or a comma-separated list of them (one per model)."""
 

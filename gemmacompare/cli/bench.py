@@ -135,6 +135,7 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v,
                 names=tuple("" if is_server_ref(p) else display_name(p, "", a)
                             for p, a in zip(paths, list(args.models) or [None] * len(paths))),
+                ignore_eos=args.ignore_eos,
             )
             try:
                 run_id = create_run(store, config)

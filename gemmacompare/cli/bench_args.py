@@ -36,6 +36,9 @@ def add_bench_parser(sub) -> argparse.ArgumentParser:
     b.add_argument("--mode", choices=(FAIR, RACE), default=FAIR,
                    help="fair: one model after the other with all threads (default); race: at once")
     b.add_argument("-n", "--max-tokens", type=positive_int, default=256)
+    b.add_argument("--ignore-eos", action="store_true",
+                   help="never end at an end-of-generation token: exactly --max-tokens tokens (a speed check; "
+                        "answers are then cut, not finished)")
     b.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
     b.add_argument("--threads", type=thread_count, default=0, help="total CPU threads (0 = all cores)")
     b.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,

@@ -89,6 +89,10 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "model": asdict(loaded.facts) if loaded else None,
                 "load_seconds": loaded.load_seconds if loaded else None,
                 "placement": asdict(loaded.placement) if loaded and loaded.placement else None,
+                # llama.cpp's own account per device: weights, KV cache, recurrent state, output, compute.
+                "llama_cpp_memory": [
+                    {**asdict(a), "total": a.total} for a in loaded.placement.memory
+                ] if loaded and loaded.placement else None,
                 # Every setting that changes speed, named as llama-bench names them.
                 "settings": {
                     "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,
@@ -141,7 +145,8 @@ def run_settings(args, index: int) -> RunSettings:
                             flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v),
         sampling=p.SamplingSettings(max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p,
                                     top_k=args.top_k, min_p=args.min_p, repeat_penalty=args.repeat_penalty,
-                                    seed=args.seed, stop=tuple(args.stop)),
+                                    seed=args.seed, stop=tuple(args.stop),
+                                    ignore_eos=args.ignore_eos),
         server=remote_settings(args),
         prompt=PromptOptions(system_prompt=args.system or "", raw=args.raw, thinking=args.thinking,
                              n_threads=value_for(threads, index)),

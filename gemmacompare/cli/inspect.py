@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 
 from gemmacompare.cli.exit_codes import EXIT_OK
 from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
-from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
+from gemmacompare.models.memory_estimate import MemoryEstimate
 from gemmacompare.state.untrusted import terminal_safe
 
 # A line holds a path or a stranger's metadata (name, architecture, template problem): long enough for
@@ -32,6 +34,37 @@ def runs_on_line(where: dict) -> str:
     return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {backends}"
 
 
+def memory_estimates(facts: ModelFacts, contexts: list[int | str]) -> list[MemoryEstimate]:
+    """llama.cpp's allocation at each asked context ("max": the model's own), as this app loads it."""
+    sizes = [facts.context_length if c == "max" else c for c in contexts]
+    found = [facts.memory_at(n) for n in dict.fromkeys(x for x in sizes if x)]
+    return [e for e in found if e is not None]
+
+
+def memory_line(e: MemoryEstimate, window_kv: int | None) -> str:
+    """e.g. "memory @ 4,096: 3.2 GiB = weights 2.9 GiB + KV cache 128 MiB + recurrent state 50 MiB"."""
+    parts = [f"weights {human_bytes(e.weights)}", f"KV cache {human_bytes(e.kv_cache)}"]
+    if e.recurrent_state:
+        parts.append(f"recurrent state {human_bytes(e.recurrent_state)}")
+    line = f"memory @ {e.n_ctx:,}: {human_bytes(e.total)} = " + " + ".join(parts)
+    if window_kv is not None and window_kv != e.kv_cache:
+        # The C API's default (llama-cpp-python, so this app) gives sliding-window layers a
+        # full-size cache; llama.cpp's own tools give them a window-sized one.
+        line += f" (KV {human_bytes(window_kv)} with llama-server's and llama-bench's window-sized SWA cache)"
+    return line
+
+
+def _memory_json(e: MemoryEstimate, window_kv: int | None) -> dict:
+    return {**asdict(e), "total": e.total, "kv_cache_swa_window_sized": window_kv}
+
+
+def _window_kv(facts: ModelFacts, e: MemoryEstimate) -> int | None:
+    if not e.kv_cache_swa:
+        return None
+    small = facts.memory_at(e.n_ctx, swa_full=False)
+    return small.kv_cache if small else None
+
+
 def cmd_inspect(args) -> int:
     status = EXIT_OK
     out = []
@@ -45,15 +78,21 @@ def cmd_inspect(args) -> int:
             continue
         if where is None:
             where = runs_on(runtime_info())
+        estimates = memory_estimates(facts, getattr(args, "ctx", []))
         if args.json:
             d = dict(facts.__dict__)
             d["has_chat_template"] = facts.has_chat_template
             d["runs_on"] = where
+            d["memory_estimates"] = [_memory_json(e, _window_kv(facts, e)) for e in estimates]
             out.append(d)
         else:
             # Escaped: an ESC in a model's name could retitle the terminal or hide a line.
             print("\n".join(terminal_safe(line, _MAX_LINE) for line in facts.summary_lines()))
             print(runs_on_line(where))
+            for e in estimates:
+                print(memory_line(e, _window_kv(facts, e)))
+            if estimates:
+                print("                compute buffers come on top; llama.cpp reports them at load (compare's table)")
             print()
     if args.json:
         print(json.dumps(out, indent=2))  # ensure_ascii (the default) escapes control and bidi characters

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from gemmacompare.cli.args import add_llama_args, finite_float, int_at_least, per_model, thread_count
+from gemmacompare.cli.args import add_llama_args, context_size, finite_float, int_at_least, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="print a GGUF file's facts without loading it")
     ins.add_argument("files", nargs="+")
     ins.add_argument("--json", action="store_true", help="print JSON")
+    ins.add_argument("--ctx", type=per_model(context_size), default=[4096, 32768, "max"], metavar="N[,N...]",
+                     help="estimate llama.cpp's memory (weights, KV cache, recurrent state) at these context "
+                          "sizes; 'max' is the model's own (default 4096,32768,max)")
 
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
@@ -101,6 +104,8 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
                         "none where no GPU backend is built in)")
     add_llama_args(g)
     g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    g.add_argument("--ignore-eos", action="store_true",
+                   help="never end at an end-of-generation token: exactly --max-tokens tokens (as llama.cpp's tools)")
     think = g.add_mutually_exclusive_group()
     think.add_argument("--think", dest="thinking", action="store_true", default=None)
     think.add_argument("--no-think", dest="thinking", action="store_false")

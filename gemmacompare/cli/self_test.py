@@ -122,16 +122,17 @@ class SelfTest:
         else:
             demos = demo_models()
             if not demos:
-                raise StepFailed("No model found: no demo model is bundled or installed; "
-                                 "pass --model PATH to a GGUF file.")
+                raise StepFailed(
+                    "No model found: no demo model is bundled or installed; pass --model PATH to a GGUF file."
+                )
             path, source = demos[0].path, f"demo '{demos[0].key}'"
         try:
             facts = read_model_facts(path)
         except ModelFileError as exc:
             raise StepFailed(exc.message) from None
         self.model_path = path
-        return (f"{facts.name} ({facts.architecture}, {facts.quantization}, {human_bytes(facts.file_size)}) "
-                f"from {source}: {path}")
+        size = human_bytes(facts.file_size)
+        return f"{facts.name} ({facts.architecture}, {facts.quantization}, {size}) from {source}: {path}"
 
     def step_worker(self) -> str:
         self.worker = ModelWorker("self-test")

@@ -50,6 +50,9 @@ class SamplingSettings:
     repeat_penalty: float = 1.0
     seed: int = defaults.SEED
     stop: tuple[str, ...] = ()
+    # llama.cpp's --ignore-eos: end-of-generation tokens are never picked, so a
+    # speed check runs exactly max_tokens tokens.
+    ignore_eos: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from gemmacompare.state.safe_json import load_json_bounded
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2  # 2: synthetic and layout (older entries would say a synthetic file is real)
+CACHE_VERSION = 3  # 2: synthetic and layout (older entries would say a synthetic file is real); 3: memory_shape
 # Hundreds of models with their chat templates are a few MB; a larger file is damaged.
 MAX_CACHE_BYTES = 64 << 20
 

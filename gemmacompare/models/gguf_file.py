@@ -22,6 +22,7 @@ from typing import Any
 
 from gemmacompare.models.chat_template import template_problem
 from gemmacompare.models.gguf_reader import GGUF_MAGIC, GGUFHeader, HeaderProblem, PastEnd, Value, read_header
+from gemmacompare.models.memory_estimate import MemoryEstimate, estimate_memory, memory_shape
 from gemmacompare.models.reasoning_formats import reasoning_format_for_template, template_supports_thinking_switch
 
 log = logging.getLogger(__name__)
@@ -69,12 +70,18 @@ class ModelFacts:
     # and memory, meaningless answers; the app says so wherever it shows the model.
     synthetic: bool = False
     layout: tuple[tuple[str, str], ...] = ()  # the architecture's shape, as label/value pairs
+    # The hyperparameters memory depends on (models.memory_estimate.memory_shape); {} if unknown.
+    memory_shape: dict[str, Any] = field(default_factory=dict)
 
     SYNTHETIC_LABEL = "synthetic weights (speed and memory only)"
 
     def __post_init__(self) -> None:
         # The facts cache stores JSON, which gives the layout back as lists.
         object.__setattr__(self, "layout", tuple(tuple(pair) for pair in self.layout))
+
+    def memory_at(self, n_ctx: int, **options: Any) -> MemoryEstimate | None:
+        """What llama.cpp will allocate at n_ctx (weights, KV, recurrent state); see estimate_memory."""
+        return estimate_memory(self.memory_shape, self.file_size, n_ctx, **options)
 
     @property
     def has_chat_template(self) -> bool:
@@ -218,6 +225,7 @@ def read_model_facts(path: str | os.PathLike[str], check_arch: bool = True) -> M
         template_problem=template_problem(template) if template else None,
         synthetic=value("gemmacompare.synthetic") is True or str(value("general.name", "")).startswith("Synthetic "),
         layout=architecture_layout(arch, value),
+        memory_shape=memory_shape(arch, value),
     )
 
 

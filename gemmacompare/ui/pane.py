@@ -427,7 +427,8 @@ class ModelPane(QFrame):
             st = rec.stats()
             if rec.finished.server and rec.finished.server.problem:
                 self.chat.add_notice(rec.finished.server.problem, "error")
-            reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec))
+            placement = self.loaded.placement if self.loaded else None
+            reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec, placement))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
 

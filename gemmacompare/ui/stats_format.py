@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gemmacompare.engine.local.llama_runtime import Placement
 from gemmacompare.engine.metrics import RunRecord, RunStats
 from gemmacompare.models.gguf_file import human_bytes
 
@@ -57,7 +58,14 @@ def _remote_parts(s: RunStats) -> list[str]:
     return out
 
 
-def stats_tooltip(rec: RunRecord) -> str:
+def memory_tooltip_lines(placement: Placement | None) -> list[str]:
+    """llama.cpp's account of the model's memory, per device, from its load log."""
+    if placement is None or not placement.buffers:
+        return []
+    return ["llama.cpp's memory (at load):", *(f"  {line}" for line in placement.memory_lines())]
+
+
+def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
     fin = rec.finished
     if fin and fin.server:
         srv = fin.server
@@ -81,5 +89,6 @@ def stats_tooltip(rec: RunRecord) -> str:
         + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else ""),
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
+        *memory_tooltip_lines(placement),
     ]
     return "\n".join(lines)

@@ -74,7 +74,7 @@ def test_loaded_event_says_where_llama_cpp_put_the_model(pair):
         assert ld.n_gpu_layers == 0
         pl = ld.placement
         assert pl.backend == "CPU" and pl.layers_offloaded == 0
-        assert {b.kind for b in pl.buffers} == {"model", "KV", "compute"}
+        assert {b.kind for b in pl.buffers} == {"model", "KV", "output", "compute"}
         assert all(b.backend == "CPU" and b.bytes > 0 for b in pl.buffers)
         assert pl.device_bytes() == 0
     smol, gemma = pair.loaded
@@ -283,3 +283,35 @@ def test_stats_are_reused_only_while_the_record_is_unchanged(pair):
     assert shorter.stats().n_tokens == 5
     shorter.add(rec.tokens[5])
     assert shorter.stats().n_tokens == 6 and shorter.stats() == compute_stats(shorter)
+
+
+def test_ignore_eos_runs_exactly_max_tokens(pair):
+    """llama.cpp's --ignore-eos: the run that ended at EOS goes on, with the same tokens up to there."""
+    w = pair.worker(0)
+    ended = collect(w, command(sampling=p.SamplingSettings(max_tokens=200, temperature=0.0)))
+    assert ended.finished.stop_reason == p.STOP_EOS
+    n = ended.finished.n_generated + 8
+    runs = [
+        # Greedy goes through our argmax; with a repeat penalty, through llama.cpp's sampler chain.
+        collect(w, command(sampling=p.SamplingSettings(max_tokens=n, temperature=0.0, repeat_penalty=rp,
+                                                       ignore_eos=True)))
+        for rp in (1.0, 1.05)
+    ]
+    for rec in runs:
+        assert rec.finished.stop_reason == p.STOP_MAX_TOKENS
+        assert rec.finished.n_generated == len(rec.tokens) == n
+    greedy_ids = [t.token_id for t in runs[0].tokens]
+    assert greedy_ids[: ended.finished.n_generated] == [t.token_id for t in ended.tokens]
+
+
+def test_kv_cache_is_what_the_facts_predict(pair):
+    """Demo models: llama (SmolLM2) and gemma3, whose sliding-window pattern is llama.cpp's
+    built-in default (every 6th layer full) since the file does not carry one."""
+    for loaded in pair.loaded:
+        (cpu,) = loaded.placement.memory
+        estimate = loaded.facts.memory_at(loaded.n_ctx)
+        assert cpu.kv_cache == estimate.kv_cache > 0
+        assert cpu.recurrent_state == estimate.recurrent_state == 0
+        assert cpu.weights >= loaded.facts.file_size * 0.9 and cpu.compute > 0
+    smol, gemma = (ld.facts.memory_at(2048) for ld in pair.loaded)
+    assert smol.kv_cache_swa == 0 and gemma.kv_cache_swa > 0

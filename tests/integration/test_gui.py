@@ -76,6 +76,9 @@ def test_race_streams_both_with_stats_charts_and_history(qtbot, demo_paths):
         # The banner's order: per-token latency, time to answer, then the rest.
         assert line.index("ms/token") < line.index("answer at") < line.index(" tok")
         assert "llama.cpp" in reply.stats.toolTip()
+        # llama.cpp's account of the model's memory, per device and part (a CPU build: one line).
+        assert "llama.cpp's memory (at load):\n  CPU: weights " in reply.stats.toolTip()
+        assert " + KV cache " in reply.stats.toolTip() and " + compute " in reply.stats.toolTip()
         assert p.record.finished is not None
         # Memory was sampled while the reply streamed (the sampler is paused between replies).
         assert p.record.memory.samples and p.record.stats().peak_rss > 50e6

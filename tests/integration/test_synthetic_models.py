@@ -8,15 +8,22 @@ in the weights) check the thinking split through the real chat templates.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from gemmacompare.bench.export import markdown_report, summary_rows
+from gemmacompare.bench.records import STATUS_DONE, BenchConfig
+from gemmacompare.bench.runner import run_benchmark
+from gemmacompare.bench.store import BenchStore
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.engine.session import CompareSession, RunStarted
 from gemmacompare.models.gguf_file import ModelFacts, read_model_facts
 from gemmacompare.models.synthetic import build
 from gemmacompare.models.synthetic_presets import PRESETS
@@ -162,3 +169,175 @@ def test_stop_during_decode(workers, family):
     assert time.monotonic() - stopped_at < 3.0  # the 0.5 s target: benchmarks/stop_latency.py
     assert w.alive  # stopped by the flag, not by a kill
     assert run(w, 31, max_tokens=2).finished.n_generated == 2  # and it answers again
+
+
+# --- memory as llama.cpp accounts it ------------------------------------------------------
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_llama_cpp_memory_matches_the_estimate_from_the_facts(workers, family):
+    """The worker reads llama.cpp's buffers per part; the GGUF facts predict the KV cache and
+    the recurrent state to the byte (llama.cpp logs MiB with two decimals)."""
+    w = workers[family]
+    (cpu,) = w.loaded.placement.memory
+    assert cpu.device == "CPU" and cpu.weights > 0 and cpu.compute > 0
+    estimate = w.loaded.facts.memory_at(w.loaded.n_ctx)
+    assert cpu.kv_cache == estimate.kv_cache
+    assert abs(cpu.recurrent_state - estimate.recurrent_state) <= 0.005 * 2**20
+    if family == "qwen35":
+        # 6 DeltaNet layers: conv (4 - 1) * (256 + 2 * 2 * 64) + state 64 * 256, f32, one sequence.
+        assert estimate.recurrent_state == 6 * (3 * 512 + 64 * 256) * 4
+        assert estimate.kv_bytes_per_token == 2 * (2 * 256 * 2)  # 2 attention layers, K and V, 1 head of 256, f16
+    else:
+        assert cpu.recurrent_state == estimate.recurrent_state == 0
+        # 5 layers keep KV (the last 5 reuse it): 4 sliding of head 128, 1 full of head 256.
+        assert estimate.kv_bytes_per_token == 4 * (2 * 128 * 2) + 1 * (2 * 256 * 2)
+
+
+def test_sliding_window_cache_size_follows_swa_full(synthetic_files):
+    """At 4,096 tokens this app (llama.cpp's C API default, swa_full) gives Gemma's sliding
+    layers a full-size cache; llama.cpp's tools' window-sized one would be 640 -> 768 cells."""
+    facts = read_model_facts(synthetic_files["gemma4"])
+    w = ModelWorker("gemma4-4k")
+    try:
+        loaded = w.load(str(synthetic_files["gemma4"]), p.LoadSettings(n_ctx=4096, n_threads=1))
+    finally:
+        w.close()
+    assert loaded.placement.memory[0].kv_cache == facts.memory_at(4096).kv_cache
+    full, window = facts.memory_at(4096), facts.memory_at(4096, swa_full=False)
+    assert full.kv_cache_swa == 4096 * 4 * (2 * 128 * 2)
+    assert window.kv_cache_swa == 768 * 4 * (2 * 128 * 2)  # pad256(min(4096, window 128 + n_ubatch 512))
+    assert window.kv_cache - window.kv_cache_swa == full.kv_cache - full.kv_cache_swa
+
+
+def test_inspect_estimates_memory_at_chosen_contexts(synthetic_files, python_exe):
+    out = subprocess.run(
+        [python_exe, "-m", "gemmacompare", "inspect", "--ctx", "4096,max", str(synthetic_files["qwen35"])],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "memory @ 4,096: 12.0 MiB = weights 3.6 MiB + KV cache 8.0 MiB + recurrent state 420.0 KiB" in out.stdout
+    assert "memory @ 262,144: " in out.stdout and "KV cache 512.0 MiB" in out.stdout
+    js = subprocess.run(
+        [python_exe, "-m", "gemmacompare", "inspect", "--json", "--ctx", "1000", str(synthetic_files["gemma4"])],
+        capture_output=True, text=True, timeout=120,
+    )
+    (est,) = json.loads(js.stdout)[0]["memory_estimates"]
+    assert (est["n_ctx"], est["cells"]) == (1000, 1024)  # llama.cpp pads the context to 256 cells
+    assert est["kv_cache"] == 1024 * 3072 and est["recurrent_state"] == 0
+    assert est["total"] == est["weights"] + est["kv_cache"]
+
+
+def test_compare_shows_llama_cpp_memory_in_its_table_and_json(synthetic_files, python_exe, tmp_path):
+    out_json = tmp_path / "run.json"
+    out = subprocess.run(
+        [python_exe, "-m", "gemmacompare", "compare", str(synthetic_files["gemma4"]), str(synthetic_files["qwen35"]),
+         "-p", "Hello", "-n", "6", "--ctx", "512", "--mode", "fair", "--ignore-eos", "--json", str(out_json)],
+        capture_output=True, text=True, timeout=240,
+    )
+    assert out.returncode == 0, out.stderr
+    rows = {line.split("  ")[0]: line for line in out.stdout.splitlines()}
+    for row in ("weights (llama.cpp)", "KV cache (llama.cpp)", "recurrent state (llama.cpp)",
+                "compute buffers (llama.cpp)", "memory total (llama.cpp)"):
+        assert row in rows, out.stdout
+    assert "1.5 MiB CPU" in rows["KV cache (llama.cpp)"] and "1.0 MiB CPU" in rows["KV cache (llama.cpp)"]
+    data = json.loads(out_json.read_text())
+    gemma, qwen = (m["llama_cpp_memory"][0] for m in data["models"])
+    assert gemma["kv_cache"] == 3072 * 512 and gemma["recurrent_state"] == 0
+    assert qwen["recurrent_state"] > 0 and qwen["total"] == sum(
+        qwen[k] for k in ("weights", "kv_cache", "recurrent_state", "output", "compute"))
+    assert [m["stats"]["n_tokens"] for m in data["models"]] == [6, 6]
+
+
+# --- race, fair and stop through the compare session ------------------------------------------
+
+LONG_PROMPT = "The quick brown fox jumps over the lazy dog. " * 60  # ~2,700 tokens: ~1 s of prefill on 1 thread
+
+
+@pytest.fixture(scope="module")
+def session(synthetic_files):
+    with CompareSession(("gemma4", "qwen35")) as s:
+        errors = s.load([str(synthetic_files["gemma4"]), str(synthetic_files["qwen35"])],
+                        p.LoadSettings(n_ctx=4096, n_threads=1))
+        assert errors == [None, None]
+        yield s
+
+
+def _commands(max_tokens: int, **kw) -> dict[int, p.GenerateCommand]:
+    kw.setdefault("messages", QUESTION)
+    return {i: p.GenerateCommand(100 + i, sampling=p.SamplingSettings(max_tokens=max_tokens), **kw) for i in (0, 1)}
+
+
+@pytest.mark.parametrize("mode", [RACE, FAIR])
+def test_race_and_fair_with_both_architectures(session, mode):
+    started: list[RunStarted] = []
+    result = session.run(_commands(48), mode=mode, threads_total=2,
+                         on_event=lambda i, ev: started.append(ev) if isinstance(ev, RunStarted) else None)
+    assert [r.error for r in result.runs] == [None, None]
+    assert [r.finished.stop_reason for r in result.runs] == [p.STOP_MAX_TOKENS] * 2
+    assert [len(r.tokens) for r in result.runs] == [48, 48] and result.complete
+    # Race splits the two threads; fair gives each model both, one after the other.
+    assert [e.n_threads for e in sorted(started, key=lambda e: e.index)] == ([1, 1] if mode == RACE else [2, 2])
+    gemma, qwen = result.runs
+    if mode == FAIR:
+        assert gemma.finished.t_end <= qwen.t_send
+    else:
+        assert abs(gemma.t_send - qwen.t_send) < 0.5  # sent together
+
+
+def test_stop_during_prefill_through_the_session(session):
+    """Fair mode: the first model is stopped as its prompt goes in (the worker sends PromptReady
+    just before a ~1 s prefill, so the stop lands inside it on any machine); the second never starts."""
+    stopped_at: list[float] = []
+
+    def on_event(i: int, ev) -> None:
+        if i == 0 and isinstance(ev, p.PromptReady):
+            stopped_at.append(time.monotonic())
+            session.stop()
+
+    result = session.run(_commands(8, messages=(), raw_prompt=LONG_PROMPT), mode=FAIR, threads_total=1,
+                         on_event=on_event)
+    first, second = result.runs
+    assert first.finished.stop_reason == p.STOP_USER and first.prefill is None and not first.tokens
+    assert first.finished.t_end - stopped_at[0] < 3.0  # the 0.5 s target: benchmarks/stop_latency.py
+    assert second.finished.stop_reason == p.STOP_USER and second.finished.n_generated == 0
+    assert result.user_stopped and not result.complete
+    again = session.run(_commands(4), mode=FAIR, threads_total=2)
+    assert [r.finished.n_generated for r in again.runs] == [4, 4]
+
+
+def test_stop_during_decode_through_the_session(session):
+    """Race mode, stopped once both models are decoding (on a busy machine one may still be in
+    its prefill when the other has tokens, so the stop waits for both)."""
+    stopped_at: list[float] = []
+    seen = [0, 0]
+
+    def on_event(i: int, ev) -> None:
+        if isinstance(ev, p.Token):
+            seen[i] += 1
+            if min(seen) >= 3 and not stopped_at:
+                stopped_at.append(time.monotonic())
+                session.stop()
+
+    result = session.run(_commands(100_000), mode=RACE, threads_total=2, on_event=on_event)
+    for r in result.runs:
+        assert r.finished.stop_reason == p.STOP_USER and 3 <= r.finished.n_generated < 100_000
+        assert r.finished.t_end - stopped_at[0] < 3.0
+
+
+# --- a benchmark item -------------------------------------------------------------------------
+
+def test_bench_runs_an_item_on_both_architectures(synthetic_files):
+    config = BenchConfig(models=(str(synthetic_files["gemma4"]), str(synthetic_files["qwen35"])), limit=1,
+                         runs=1, warmup=0, max_tokens=8, n_ctx=512, ignore_eos=True)
+    with BenchStore() as store:
+        out = run_benchmark(config, store)
+        run = store.get_run(out.run_id)
+    assert out.status == STATUS_DONE and len(run.items) == 2
+    assert [it.stats["n_tokens"] for it in run.items] == [8, 8] and all(it.error is None for it in run.items)
+    assert [m.architecture for m in run.models] == ["gemma4", "qwen35"]
+    # llama.cpp's memory account travels with the run into the exports.
+    rows = summary_rows(run)
+    assert [r["llama_kv_bytes"] for r in rows] == [3072 * 512, 2048 * 512]
+    assert rows[0]["llama_recurrent_bytes"] == 0 < rows[1]["llama_recurrent_bytes"]
+    report = markdown_report(run)
+    assert "(EOS ignored)" in report and "recurrent" in report and "CPU: weights" in report

@@ -239,3 +239,17 @@ def test_fuzz_damaged_real_header_gives_facts_or_our_error(tmp_path, data):
 @given(counts=st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)), body=st.binary(max_size=512))
 def test_fuzz_random_header_body_gives_facts_or_our_error(tmp_path, counts, body):
     _expect_only_ours(b"GGUF" + struct.pack("<IQQ", 3, *counts) + body, tmp_path)
+
+
+def test_memory_estimate_shape_is_bounded():
+    """Per-layer lists are built from the declared layer count: a stranger's 2**31 gets no
+    estimate, not a list of two billion entries; a declared pattern of the wrong length is ignored."""
+    from gemmacompare.models.memory_estimate import memory_shape
+
+    base = {"llama.embedding_length": 64, "llama.attention.head_count": 4}
+    assert memory_shape("llama", {**base, "llama.block_count": 2**31}.get) == {}
+    assert memory_shape("llama", {**base, "llama.block_count": -3}.get) == {}
+    shape = memory_shape("gemma3", {"gemma3.embedding_length": 64, "gemma3.attention.head_count": 4,
+                                    "gemma3.block_count": 6, "gemma3.attention.sliding_window": 512,
+                                    "gemma3.attention.sliding_window_pattern": [True] * 10**5}.get)
+    assert shape["swa"] == [True] * 5 + [False]  # llama.cpp's default period for gemma3, not the bogus list

@@ -93,3 +93,50 @@ def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
     rows = {r[0]: r[1:] for r in stats_rows(result, ["A", "B"])}
     assert rows["peak VRAM"] == ["175.0 MiB allocated by llama.cpp (model, KV, compute)", "no GPU"]
     assert rows["backend (llama.cpp)"] == ["Vulkan · 31/31 layers offloaded", "CPU · 0/31 layers offloaded"]
+
+
+# Qwen3.5 (hybrid: KV for attention layers, RS for DeltaNet layers) and Gemma (two KV caches,
+# full and sliding-window), as llama-kv-cache.cpp and llama-memory-recurrent.cpp print them.
+CUDA_HYBRID = """\
+load_tensors: offloaded 33/33 layers to GPU
+load_tensors:        CUDA0 model buffer size =  2500.00 MiB
+load_tensors:   CPU_Mapped model buffer size =   485.00 MiB
+llama_kv_cache:      CUDA0 KV buffer size =   128.00 MiB
+llama_kv_cache:      CUDA0 KV buffer size =    12.00 MiB
+llama_memory_recurrent:      CUDA0 RS buffer size =    50.25 MiB
+llama_context:  CUDA_Host  output buffer size =     0.95 MiB
+llama_context:      CUDA0 compute buffer size =   300.00 MiB
+llama_context:  CUDA_Host compute buffer size =    13.01 MiB
+"""
+
+
+def test_memory_by_device_and_part():
+    pl = parse_load_log(CUDA_HYBRID, n_layer=32)
+    gpu, cpu = pl.memory
+    assert (gpu.device, gpu.weights, gpu.kv_cache, gpu.compute) == ("CUDA0", 2500 * MIB, 140 * MIB, 300 * MIB)
+    assert gpu.recurrent_state == int(50.25 * MIB) and gpu.output == 0
+    # Pinned host buffers (CUDA_Host) are CPU memory, as are mapped weights.
+    assert (cpu.device, cpu.weights, cpu.output, cpu.compute) == ("CPU", 485 * MIB, int(0.95 * MIB), int(13.01 * MIB))
+    assert gpu.total == pl.device_bytes()
+    assert pl.memory_lines()[0] == (
+        "CUDA0: weights 2500.0 MiB + KV cache 140.0 MiB + recurrent state 50.2 MiB + output (logits) 0.0 MiB"
+        " + compute 300.0 MiB = 2990.2 MiB"
+    )
+    # A model without a recurrent state does not list one.
+    assert "recurrent" not in parse_load_log(CUDA_FULL).memory_lines()[0]
+
+
+def test_tooltip_and_table_carry_the_memory_account():
+    from types import SimpleNamespace
+
+    from gemmacompare.engine.report.stats_table import memory_rows
+    from gemmacompare.ui.stats_format import memory_tooltip_lines
+
+    hybrid, plain = parse_load_log(CUDA_HYBRID), parse_load_log(CUDA_FULL)
+    lines = memory_tooltip_lines(hybrid)
+    assert lines[0] == "llama.cpp's memory (at load):" and lines[1].startswith("  CUDA0: weights 2500.0 MiB")
+    assert memory_tooltip_lines(None) == [] and memory_tooltip_lines(SimpleNamespace(buffers=())) == []
+    rows = {r[0]: r[1:] for r in memory_rows([hybrid, plain, None])}
+    assert rows["KV cache (llama.cpp)"] == ["140.0 MiB CUDA0 + 0 B CPU", "90.0 MiB CUDA0 + 0 B CPU", "-"]
+    assert rows["recurrent state (llama.cpp)"][0] == "50.2 MiB CUDA0 + 0 B CPU"
+    assert "recurrent state (llama.cpp)" not in {r[0] for r in memory_rows([plain])}

@@ -68,6 +68,10 @@ def test_request_body_passes_sampling_and_thinking_switch():
     assert request_body(cmd, "m", ollama=True)["reasoning_effort"] == "none"
     raw = request_body(p.GenerateCommand(1, raw_prompt="Once upon"), "m", ollama=False)
     assert raw["prompt"] == "Once upon" and "messages" not in raw
+    # --ignore-eos: llama-server's own field, sent only when asked.
+    assert "ignore_eos" not in body
+    fixed = p.GenerateCommand(1, PROMPT, sampling=p.SamplingSettings(max_tokens=7, ignore_eos=True))
+    assert request_body(fixed, "m", ollama=False)["ignore_eos"] is True
 
 
 def test_connection_refused():

@@ -91,6 +91,7 @@ class _Worker:
         # per node it would cost ~1 ms per token on small models.
         self._abort_cb = None
         self._load_log: LoadLog | None = None
+        self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
 
     def serve(self) -> None:
         while True:
@@ -152,6 +153,7 @@ class _Worker:
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
+        self._eog_ids = None
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
         self._send(
             p.Loaded(
@@ -228,20 +230,10 @@ class _Worker:
         import llama_cpp as L
 
         t_recv = time.monotonic()
-        llm, ctx = self.llm, self.llm.ctx
-        vocab = llm.vocab
-        s = cmd.sampling
         ready = self._render(cmd)
         self._send(ready)
-
-        text = ready.prompt_text
-        check_utf8(text)
-        bos_text = llm.token_text(llm.bos)
-        # The template usually writes the BOS text itself; adding it again would
-        # give the model a double BOS it never saw in training.
-        add_special = not (bos_text and text.startswith(bos_text))
-        tokens = llm.tokenize(text, add_special=add_special)
-        n_ctx = L.llama_n_ctx(ctx)
+        tokens = self._tokenise(ready.prompt_text)
+        n_ctx = L.llama_n_ctx(self.llm.ctx)
         if len(tokens) >= n_ctx:
             self._send(
                 p.WorkerError(
@@ -251,130 +243,210 @@ class _Worker:
                 )
             )
             return
+        n_threads = self._reset_context(L, cmd)
+        banned = self._end_of_generation_ids(L) if cmd.sampling.ignore_eos else ()
+        sampler = _make_sampler(L, cmd.sampling, L.llama_vocab_n_tokens(self.llm.vocab), banned)
+        try:
+            if not self._prefill(L, cmd.request_id, tokens):
+                reason, n_gen = p.STOP_USER, 0
+            else:
+                reason, n_gen = self._decode_loop(L, cmd, ready.prompt_text, sampler, len(tokens), n_ctx)
+            self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready)
+        finally:
+            L.llama_set_abort_callback(self.llm.ctx, L.ggml_abort_callback(0), None)
+            L.llama_sampler_free(sampler)
 
+    def _end_of_generation_ids(self, L) -> tuple[int, ...]:
+        """Every token llama.cpp treats as end of generation, found as its
+        common_init_from_params does for --ignore-eos (a scan of the vocabulary,
+        ~0.1 s for Gemma's 262k entries, so kept per model)."""
+        if self._eog_ids is None:
+            vocab, is_eog = self.llm.vocab, L.llama_vocab_is_eog
+            self._eog_ids = tuple(i for i in range(L.llama_vocab_n_tokens(vocab)) if is_eog(vocab, i))
+        return self._eog_ids
+
+    def _tokenise(self, text: str) -> list[int]:
+        check_utf8(text)  # one sentence for a prompt that is not text, before llama.cpp sees it
+        llm = self.llm
+        bos_text = llm.token_text(llm.bos)
+        # The template usually writes the BOS text itself; adding it again would
+        # give the model a double BOS it never saw in training.
+        add_special = not (bos_text and text.startswith(bos_text))
+        return llm.tokenize(text, add_special=add_special)
+
+    def _reset_context(self, L, cmd: p.GenerateCommand) -> int:
+        """Threads for this request, and a cold start: honest prefill numbers,
+        and the same answer for the same seed. Returns the thread count."""
+        ctx = self.llm.ctx
         n_threads = cmd.n_threads or self.n_threads
         L.llama_set_n_threads(ctx, n_threads, n_threads)
-        # Cold start for every request: honest prefill numbers, and the same
-        # answer for the same seed.
+        # Clears the recurrent state (Qwen3.5's DeltaNet layers) as well as the KV cache.
         L.llama_memory_clear(L.llama_get_memory(ctx), True)
         L.llama_perf_context_reset(ctx)
-        sampler = _make_sampler(L, s, L.llama_vocab_n_tokens(vocab))
+        return n_threads
 
-        def finish(reason: str, n_gen: int) -> None:
-            perf = L.llama_perf_context(ctx)
-            self._send(
-                p.Finished(
-                    request_id=cmd.request_id,
-                    stop_reason=reason,
-                    n_prompt=len(tokens),
-                    n_generated=n_gen,
-                    t_send=t_recv,
-                    t_end=time.monotonic(),
-                    perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
-                    n_threads=n_threads,
-                    template_name=ready.template_name,
-                )
+    def _prefill(self, L, request_id: int, tokens: list[int]) -> bool:
+        """Decodes the prompt in n_batch chunks, abortable between graph nodes.
+        False when the user stopped it; sends PrefillDone when it completes."""
+        ctx = self.llm.ctx
+        t_pre = time.monotonic()
+        L.llama_set_abort_callback(ctx, self._abort_cb, None)
+        n_batch = max(1, self.llm.n_batch)
+        arr = (L.llama_token * len(tokens))(*tokens)
+        for start in range(0, len(tokens), n_batch):
+            n = min(n_batch, len(tokens) - start)
+            chunk = ctypes.cast(ctypes.byref(arr, start * ctypes.sizeof(L.llama_token)), ctypes.POINTER(L.llama_token))
+            rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, n))
+            if self.stop_flag.value:
+                return False
+            if rc != 0:
+                raise RuntimeError(f"llama_decode returned {rc} during prefill")
+        L.llama_synchronize(ctx)
+        L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
+        self._send(p.PrefillDone(request_id, len(tokens), t_pre, time.monotonic()))
+        return True
+
+    def _decode_loop(
+        self, L, cmd: p.GenerateCommand, prompt_text: str, sampler, n_prompt: int, n_ctx: int
+    ) -> tuple[str, int]:
+        """Samples and decodes one token at a time until a stop; returns (stop reason, tokens generated).
+
+        The loop body binds everything it calls to locals: at Gemma's ~20 ms a
+        token it hardly matters, but tiny models run at hundreds of tokens a second.
+        """
+        ctx, vocab, s = self.llm.ctx, self.llm.vocab, cmd.sampling
+        utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        buf = ctypes.create_string_buffer(256)
+        one = (L.llama_token * 1)()
+        one_ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
+        stops = _StopStrings(s.stop)
+        phases = _PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
+        batcher = _TokenBatcher(cmd.request_id, self.conn.send)
+        n_past, n_gen = n_prompt, 0
+        banned = self._eog_ids if s.ignore_eos else ()
+        sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab), banned) if _is_greedy(s) else L.llama_sampler_sample
+        decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
+        to_piece, batch_one, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, time.monotonic
+        stop_flag = self.stop_flag
+        while True:
+            tok = sample(sampler, ctx, -1)
+            t = monotonic()
+            if is_eog(vocab, tok):
+                reason = p.STOP_EOS
+                break
+            n = to_piece(vocab, tok, buf, 256, 0, True)
+            piece, hit_stop = stops.feed(utf8.decode(buf.raw[: max(n, 0)]))
+            batcher.add(phases.feed(tok, t, piece))
+            if n_gen == 0 or t - batcher.last_flush >= TOKEN_FLUSH_S:
+                batcher.flush()
+            n_gen += 1
+            if hit_stop:
+                reason = p.STOP_STRING
+                break
+            if n_gen >= s.max_tokens:
+                reason = p.STOP_MAX_TOKENS
+                break
+            if stop_flag.value:
+                reason = p.STOP_USER
+                break
+            if n_past >= n_ctx:
+                reason = p.STOP_CONTEXT_FULL
+                break
+            one[0] = tok
+            rc = decode(ctx, batch_one(one_ptr, 1))
+            if rc != 0:
+                raise RuntimeError(f"llama_decode returned {rc}")
+            n_past += 1
+        batcher.add(phases.flush())
+        batcher.flush()
+        return reason, n_gen
+
+    def _send_finished(
+        self, L, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
+        ready: p.PromptReady,
+    ) -> None:
+        perf = L.llama_perf_context(self.llm.ctx)
+        self._send(
+            p.Finished(
+                request_id=request_id,
+                stop_reason=reason,
+                n_prompt=n_prompt,
+                n_generated=n_gen,
+                t_send=t_recv,
+                t_end=time.monotonic(),
+                perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
+                n_threads=n_threads,
+                template_name=ready.template_name,
             )
+        )
 
-        try:
-            # --- prefill, abortable between graph nodes ---
-            t_pre = time.monotonic()
-            L.llama_set_abort_callback(ctx, self._abort_cb, None)
-            n_batch = max(1, llm.n_batch)
-            arr = (L.llama_token * len(tokens))(*tokens)
-            for start in range(0, len(tokens), n_batch):
-                n = min(n_batch, len(tokens) - start)
-                at = ctypes.byref(arr, start * ctypes.sizeof(L.llama_token))
-                chunk = ctypes.cast(at, ctypes.POINTER(L.llama_token))
-                rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, n))
-                if rc != 0 or self.stop_flag.value:
-                    if self.stop_flag.value:
-                        finish(p.STOP_USER, 0)
-                        return
-                    raise RuntimeError(f"llama_decode returned {rc} during prefill")
-            L.llama_synchronize(ctx)
-            L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
-            self._send(p.PrefillDone(cmd.request_id, len(tokens), t_pre, time.monotonic()))
 
-            # --- decode loop ---
-            splitter = ReasoningSplitter(starts_thinking=prompt_prefills_thinking(text))
-            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            buf = ctypes.create_string_buffer(256)
-            one = (L.llama_token * 1)()
-            one_ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
-            stop_strings = tuple(x for x in s.stop if x)
-            tail_len = max((len(x) for x in stop_strings), default=0) * 2
-            recent = ""
-            n_past, n_gen = len(tokens), 0
-            sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab)) if _is_greedy(s) else L.llama_sampler_sample
-            decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
-            to_piece, batch_one = L.llama_token_to_piece, L.llama_batch_get_one
-            send, monotonic = self.conn.send, time.monotonic
-            stop_flag = self.stop_flag
-            rid = cmd.request_id
-            pending: list[tuple] = []
-            waiting: deque[tuple[int, float]] = deque()
-            last_flush = 0.0
+class _StopStrings:
+    """Finds the user's stop strings across token boundaries."""
 
-            def flush() -> None:
-                nonlocal last_flush
-                if pending:
-                    send(p.TokenBatch(rid, tuple(pending)))
-                    pending.clear()
-                last_flush = monotonic()
+    def __init__(self, stops: tuple[str, ...]) -> None:
+        self.stops = tuple(x for x in stops if x)
+        self._tail_len = max((len(x) for x in self.stops), default=0) * 2
+        self._recent = ""
 
-            while True:
-                tok = sample(sampler, ctx, -1)
-                t = monotonic()
-                if is_eog(vocab, tok):
-                    reason = p.STOP_EOS
-                    break
-                n = to_piece(vocab, tok, buf, 256, 0, True)
-                piece = utf8.decode(buf.raw[: max(n, 0)])
-                hit_stop = False
-                if stop_strings:
-                    window = recent + piece
-                    cut = _stop_index(window, stop_strings)
-                    if cut is not None:
-                        # The stop string itself is not part of the answer (as in
-                        # OpenAI-style APIs); only this token's share can be held back.
-                        piece = piece[: max(0, cut - len(recent))]
-                        hit_stop = True
-                    recent = window[-tail_len:]
-                # A token whose text may start a marker waits here until the
-                # splitter knows which phase it belongs to.
-                waiting.append((tok, t))
-                for part in splitter.feed(piece):
-                    w_tok, w_t = waiting.popleft()
-                    pending.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
-                if n_gen == 0 or t - last_flush >= TOKEN_FLUSH_S:
-                    flush()
-                n_gen += 1
-                if hit_stop:
-                    reason = p.STOP_STRING
-                    break
-                if n_gen >= s.max_tokens:
-                    reason = p.STOP_MAX_TOKENS
-                    break
-                if stop_flag.value:
-                    reason = p.STOP_USER
-                    break
-                if n_past >= n_ctx:
-                    reason = p.STOP_CONTEXT_FULL
-                    break
-                one[0] = tok
-                rc = decode(ctx, batch_one(one_ptr, 1))
-                if rc != 0:
-                    raise RuntimeError(f"llama_decode returned {rc}")
-                n_past += 1
-            for part in splitter.flush():
-                w_tok, w_t = waiting.popleft()
-                pending.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
-            flush()
-            finish(reason, n_gen)
-        finally:
-            L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
-            L.llama_sampler_free(sampler)
+    def feed(self, piece: str) -> tuple[str, bool]:
+        """(the part of piece to show, whether a stop string was hit)."""
+        if not self.stops:
+            return piece, False
+        window = self._recent + piece
+        cut = _stop_index(window, self.stops)
+        hit = cut is not None
+        if hit:
+            # The stop string itself is not part of the answer (as in
+            # OpenAI-style APIs); only this token's share can be held back.
+            piece = piece[: max(0, cut - len(self._recent))]
+        self._recent = window[-self._tail_len :]
+        return piece, hit
+
+
+class _PhaseTagger:
+    """Pairs each token with its share of thinking and answer text.
+
+    A token whose text may start a marker waits here until the splitter knows
+    which phase it belongs to; rows come out in TokenBatch form.
+    """
+
+    def __init__(self, splitter: ReasoningSplitter) -> None:
+        self._splitter = splitter
+        self._waiting: deque[tuple[int, float]] = deque()
+
+    def feed(self, tok: int, t: float, piece: str) -> list[tuple]:
+        self._waiting.append((tok, t))
+        return self._rows(self._splitter.feed(piece))
+
+    def flush(self) -> list[tuple]:
+        return self._rows(self._splitter.flush())
+
+    def _rows(self, parts) -> list[tuple]:
+        rows = []
+        for part in parts:
+            w_tok, w_t = self._waiting.popleft()
+            rows.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
+        return rows
+
+
+class _TokenBatcher:
+    """Collects token rows and sends them as one TokenBatch (see TOKEN_FLUSH_S)."""
+
+    def __init__(self, request_id: int, send) -> None:
+        self._request_id = request_id
+        self._send = send
+        self._pending: list[tuple] = []
+        self.last_flush = 0.0
+
+    def add(self, rows: list[tuple]) -> None:
+        self._pending.extend(rows)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._send(p.TokenBatch(self._request_id, tuple(self._pending)))
+            self._pending = []
+        self.last_flush = time.monotonic()
 
 
 def _stop_index(text: str, stops: tuple[str, ...]) -> int | None:
@@ -387,25 +459,34 @@ def _is_greedy(s: p.SamplingSettings) -> bool:
     return s.temperature <= 0 and (not s.repeat_penalty or s.repeat_penalty == 1.0)
 
 
-def _greedy_pick(L, n_vocab: int):
+def _greedy_pick(L, n_vocab: int, banned: tuple[int, ...] = ()):
     """Greedy decoding as an argmax over the logits, in place of llama.cpp's
     greedy sampler. The sampler first copies the whole vocabulary into a
     candidate array: 0.85 ms a token for Gemma's 262k entries (4% of its decode
-    time on 2 cores), against 0.04 ms here. Same pick: the first highest logit."""
+    time on 2 cores), against 0.04 ms here. Same pick: the first highest logit.
+    `banned` tokens get -inf first, as llama.cpp's logit bias gives them."""
     import numpy as np
 
     row = ctypes.c_float * n_vocab
     logits_of = L.llama_get_logits_ith
+    banned_ids = np.array(banned, dtype=np.int64)
 
     def pick(_sampler, ctx, i: int) -> int:
         address = ctypes.cast(logits_of(ctx, i), ctypes.c_void_p).value
-        return int(np.frombuffer(row.from_address(address), dtype=np.float32).argmax())
+        logits = np.frombuffer(row.from_address(address), dtype=np.float32)
+        if banned_ids.size:
+            logits[banned_ids] = -np.inf
+        return int(logits.argmax())
 
     return pick
 
 
-def _make_sampler(L, s: p.SamplingSettings, n_vocab: int):
+def _make_sampler(L, s: p.SamplingSettings, n_vocab: int, banned: tuple[int, ...] = ()):
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
+    if banned:
+        # --ignore-eos in llama.cpp's common code: a -inf logit bias on every end-of-generation token.
+        biases = (L.llama_logit_bias * len(banned))(*(L.llama_logit_bias(t, float("-inf")) for t in banned))
+        L.llama_sampler_chain_add(chain, L.llama_sampler_init_logit_bias(n_vocab, len(banned), biases))
     if s.repeat_penalty and s.repeat_penalty != 1.0:
         # The vendored llama.cpp (0c1e570) still takes n_vocab first; other versions
         # dropped it, and passing their four arguments failed every generation.

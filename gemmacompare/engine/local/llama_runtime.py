@@ -40,7 +40,16 @@ _BACKEND_NAMES = {
 }
 
 _OFFLOAD_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
-_BUFFER_RE = re.compile(r"(\S+) (model|KV|compute) buffer size = *([\d.]+) MiB")
+# llama.cpp's load-time lines (llama-model.cpp, llama-kv-cache.cpp, llama-memory-recurrent.cpp,
+# llama-context.cpp): "CPU_Mapped model buffer size", "CPU KV buffer size", "CPU RS buffer
+# size" (a recurrent state, e.g. Qwen3.5's DeltaNet layers), "CPU  output buffer size" (the
+# logits), "CPU compute buffer size". An iSWA model (Gemma) prints two KV lines, one per cache.
+_BUFFER_RE = re.compile(r"(\S+) +(model|KV|RS|output|compute) buffer size = *([\d.]+) MiB")
+
+# Buffer kinds as llama.cpp logs them, and what each holds.
+MEMORY_PARTS: dict[str, str] = {
+    "model": "weights", "KV": "KV cache", "RS": "recurrent state", "output": "output (logits)", "compute": "compute",
+}
 
 _lock = threading.Lock()
 _ggml: ctypes.CDLL | None = None
@@ -65,7 +74,8 @@ def _libggml_loaded_by_libllama(folder: Path) -> ctypes.CDLL:
     with "no backends are loaded". RTLD_NOLOAD finds the one already in memory.
     """
     names = {"win32": ["ggml.dll"], "darwin": ["libggml.dylib"]}.get(sys.platform, ["libggml.so"])
-    candidates = [folder / n for n in names] + sorted(folder.glob("libggml.so*")) + sorted(folder.glob("libggml*.dylib"))
+    candidates = [folder / n for n in names]
+    candidates += sorted(folder.glob("libggml.so*")) + sorted(folder.glob("libggml*.dylib"))
     noload = getattr(os, "RTLD_NOLOAD", 0)
     if noload:
         for c in candidates:
@@ -224,13 +234,68 @@ def backend_name(buffer_or_device: str) -> str:
 
 @dataclass(frozen=True)
 class DeviceBuffer:
-    kind: str  # model | KV | compute
+    kind: str  # model | KV | RS | output | compute (keys of MEMORY_PARTS)
     buffer: str  # llama.cpp's buffer name, e.g. CUDA0, CPU_Mapped
     bytes: int
 
     @property
     def backend(self) -> str:
         return backend_name(self.buffer)
+
+    @property
+    def device(self) -> str:
+        """The memory it takes: "CPU" for host buffers (mapped, repacked, pinned), else the device (CUDA0)."""
+        if self.backend == "CPU":
+            return "CPU"
+        return self.buffer.split("_", 1)[0]
+
+
+@dataclass(frozen=True)
+class MemoryAccount:
+    """What llama.cpp allocated for one model on one device, by part, in bytes.
+
+    Weights count every model buffer: on a CPU whose kernels repack some
+    weights (CPU_REPACK), those are held twice, once mapped from the file and
+    once repacked, and llama.cpp reports both.
+    """
+
+    device: str
+    weights: int = 0
+    kv_cache: int = 0
+    recurrent_state: int = 0
+    output: int = 0
+    compute: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute
+
+    def parts(self) -> list[tuple[str, int]]:
+        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state only where it has one)."""
+        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute)
+        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name != "recurrent state"]
+
+    def describe(self) -> str:
+        parts = " + ".join(f"{name} {_mib(v)}" for name, v in self.parts())
+        return f"{self.device}: {parts} = {_mib(self.total)}"
+
+
+_ACCOUNT_FIELDS = {"model": "weights", "KV": "kv_cache", "RS": "recurrent_state", "output": "output",
+                   "compute": "compute"}
+
+
+def memory_accounts(buffers: Iterable[DeviceBuffer]) -> tuple[MemoryAccount, ...]:
+    """llama.cpp's buffers summed by device and part, devices in the order llama.cpp logged them."""
+    sums: dict[str, dict[str, int]] = {}
+    for b in buffers:
+        part = sums.setdefault(b.device, {})
+        name = _ACCOUNT_FIELDS[b.kind]
+        part[name] = part.get(name, 0) + b.bytes
+    return tuple(MemoryAccount(device, **parts) for device, parts in sums.items())
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
 
 
 @dataclass(frozen=True)
@@ -247,6 +312,11 @@ class Placement:
         return sum(b.bytes for b in self.buffers if b.backend != "CPU" and (kind is None or b.kind == kind))
 
     @property
+    def memory(self) -> tuple[MemoryAccount, ...]:
+        """llama.cpp's account per device: weights, KV cache, recurrent state, output, compute."""
+        return memory_accounts(self.buffers)
+
+    @property
     def accounting(self) -> str:
         """llama.cpp's own account of what it allocated where, e.g. for a tooltip."""
         if not self.buffers:
@@ -255,6 +325,10 @@ class Placement:
         gpu = self.device_bytes()
         head = f"device memory allocated by llama.cpp: {gpu / 2**20:.0f} MiB; " if gpu else ""
         return head + "llama.cpp buffers: " + ", ".join(parts)
+
+    def memory_lines(self) -> list[str]:
+        """One line per device, e.g. "CPU: weights 3.6 MiB + KV cache 1.0 MiB + ... = 12.1 MiB"."""
+        return [a.describe() for a in self.memory]
 
     @property
     def summary(self) -> str:

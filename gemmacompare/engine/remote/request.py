@@ -28,6 +28,9 @@ def request_body(cmd: p.GenerateCommand, model: str, ollama: bool) -> dict[str, 
     }
     if s.stop:
         body["stop"] = list(s.stop)
+    if s.ignore_eos:
+        # llama-server's own field; other servers ignore an unknown key and may stop early.
+        body["ignore_eos"] = True
     if cmd.raw_prompt is not None:
         body["prompt"] = cmd.raw_prompt
     else:

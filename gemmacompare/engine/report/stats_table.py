@@ -43,11 +43,13 @@ STAT_ROWS: tuple[tuple[str, callable], ...] = (
     ("tokens (think/answer)", _tokens),
     ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
     ("prompt tokens", lambda s: _f(s.server_n_prompt) if s.remote else _f(s.n_prompt)),
-    ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps else _f(s.prefill_tps)),
+    ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps
+        else _f(s.prefill_tps)),
     ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
     ("stop reason", lambda s: s.stop_reason),
     ("peak RAM", _memory),
-    ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available else "no GPU"),
+    ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available
+        else "no GPU"),
     ("threads", lambda s: "remote (none here)" if s.remote else _f(s.n_threads)),
     ("template", lambda s: s.template or "-"),
 )
@@ -65,10 +67,36 @@ def stats_rows(result, labels: list[str]) -> list[list[str]]:
             cells = [_device_memory(s, pl) or cell for s, pl, cell in zip(stats, placements, cells)]
         rows.append([name, *cells])
     if any(loaded):
-        rows.append(["flash attn / KV", *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" if ld else "-" for ld in loaded)])
+        rows.append(["flash attn / KV",
+                     *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" if ld else "-" for ld in loaded)])
     if any(placements):
         rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
+        rows += memory_rows(placements)
     return rows
+
+
+# (row label, MemoryAccount field), in llama.cpp's order of allocation.
+_MEMORY_ROWS = (("weights", "weights"), ("KV cache", "kv_cache"), ("recurrent state", "recurrent_state"),
+                ("compute buffers", "compute"), ("memory total", "total"))
+
+
+def memory_rows(placements: list) -> list[list[str]]:
+    """llama.cpp's own account of each model's memory, a row per part, devices side by side
+    ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state row only where a model has one."""
+    accounts = [pl.memory if pl else () for pl in placements]
+    rows = []
+    for label, attr in _MEMORY_ROWS:
+        cells = [_per_device(acc, attr) for acc in accounts]
+        if attr == "recurrent_state" and not any(getattr(a, attr) for acc in accounts for a in acc):
+            continue
+        rows.append([f"{label} (llama.cpp)", *cells])
+    return rows
+
+
+def _per_device(accounts, attr: str) -> str:
+    if not accounts:
+        return "-"
+    return " + ".join(f"{human_bytes(getattr(a, attr))} {a.device}" for a in accounts)
 
 
 def _device_memory(s: RunStats, placement) -> str | None:

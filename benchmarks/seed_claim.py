@@ -1,0 +1,351 @@
+"""The seed claim on this machine: synthetic Gemma-4-E2B vs Qwen3.5-4B, speed and memory.
+
+The claim: "Gemma-4-E2B-IT answers at ~45 ms/token, Qwen3.5-4B at ~110", i.e. Qwen
+takes 110/45 = 2.4x as long per token, and Gemma is the more memory-efficient. Speed
+and memory depend on shapes, not weight values, so files with the published shapes
+and random weights (models/synthetic.py), quantised by llama.cpp, stand in for them.
+
+Steps, each printed as it ends (a run cut short still says what it measured):
+1. the two files, built once into the app's cache (time and disk used printed);
+2. fair mode (one model after the other, each with every thread) through the
+   compare session: `--tokens` tokens after raw prompts of each `--prompts` length,
+   end-of-generation ignored, `--reps` rounds; ms/token per model with a 95% interval,
+   and the per-round ratio B/A beside the claimed 2.4;
+3. llama.cpp's own llama-bench (tg and pp) on the same files, threads and build;
+4. memory: llama.cpp's own account when loaded at each `--ctx`, beside the estimate
+   from the GGUF facts (and at the model's maximum context, estimate only).
+
+    nice -n 10 .venv/bin/python benchmarks/seed_claim.py              # full size (tens of minutes)
+    .venv/bin/python benchmarks/seed_claim.py --preset-a gemma4-tiny --preset-b qwen35-tiny --reps 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.engine.local.llama_runtime import MemoryAccount  # noqa: E402
+from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
+from gemmacompare.engine.machine import cpu_model  # noqa: E402
+from gemmacompare.engine.modes import FAIR, default_threads  # noqa: E402
+from gemmacompare.engine.session import CompareSession  # noqa: E402
+from gemmacompare.models.gguf_file import ModelFacts, human_bytes, read_model_facts  # noqa: E402
+from gemmacompare.models.synthetic import build  # noqa: E402
+from gemmacompare.state.paths import app_dirs  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+CLAIM_MS = {"A": 45.0, "B": 110.0}  # the news item's ms/token: Gemma-4-E2B, Qwen3.5-4B
+CLAIMED_RATIO = CLAIM_MS["B"] / CLAIM_MS["A"]
+# Student's t, two-sided 95%, by degrees of freedom (n - 1); 1.96 beyond the table.
+_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        15: 2.131, 20: 2.086, 30: 2.042}
+_FA = {-1: "auto", 0: "off", 1: "on"}  # llama-bench's JSON gives llama_flash_attn_type as a number
+FILLER = ("the river runs past old stone walls where children play and merchants call their prices "
+          "while clouds drift over hills and the bell of a distant tower marks the hour ").split()
+
+
+# --- statistics ------------------------------------------------------------------------
+
+def interval95(values: list[float]) -> tuple[float, float, float]:
+    """(median, low, high): the 95% t-interval of the mean, quoted beside the median."""
+    med = statistics.median(values)
+    if len(values) < 2:
+        return med, math.nan, math.nan
+    df = len(values) - 1
+    t = _T95.get(df) or next((v for k, v in sorted(_T95.items()) if k >= df), 1.96)
+    half = t * statistics.stdev(values) / math.sqrt(len(values))
+    mean = statistics.fmean(values)
+    return med, mean - half, mean + half
+
+
+def fmt_interval(values: list[float], digits: int = 1) -> str:
+    med, lo, hi = interval95(values)
+    if math.isnan(lo):
+        return f"{med:.{digits}f}"
+    return f"{med:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+# --- the files -------------------------------------------------------------------------
+
+def cached_file(preset: str, quant: str, cache: Path) -> tuple[Path, ModelFacts]:
+    """The preset's file, built into `cache` if it is not there (written aside, then renamed,
+    so a build cut short never passes for a finished file)."""
+    path = cache / f"{preset}-{quant}.gguf"
+    if path.exists():
+        facts = read_model_facts(path)
+        print(f"# {preset}: cached {path} ({human_bytes(facts.file_size)})", flush=True)
+        return path, facts
+    cache.mkdir(parents=True, exist_ok=True)
+    free_before = shutil.disk_usage(cache).free
+    print(f"# {preset}: building {quant} into {cache} ({human_bytes(free_before)} free)...", flush=True)
+    partial = path.with_name(path.name + ".partial")
+    result = build(preset, partial, quant)
+    partial.rename(path)
+    print(f"# {preset}: {result.parameters:,} parameters; written in {result.write_seconds:.0f} s, quantised in "
+          f"{result.quantize_seconds:.0f} s; {human_bytes(result.file_size)} on disk "
+          f"({human_bytes(shutil.disk_usage(cache).free)} free now)", flush=True)
+    return path, read_model_facts(path)
+
+
+def prompt_of(path: Path, n_tokens: int) -> tuple[str, int]:
+    """A raw prompt of about n_tokens tokens for this model's tokenizer (BOS included, as the
+    worker adds it), and its exact count. Only the vocabulary is loaded."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(str(path), vocab_only=True, verbose=False)
+    try:
+        def count(words: int) -> int:
+            text = " ".join(FILLER[i % len(FILLER)] for i in range(words))
+            return len(llm.tokenize(text.encode(), add_bos=True, special=False))
+
+        # The count grows with the words (each at least one token): the most words that fit.
+        lo, hi = 1, max(1, n_tokens)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if count(mid) <= n_tokens else (lo, mid - 1)
+        words = lo
+        text = " ".join(FILLER[i % len(FILLER)] for i in range(words))
+        return text, count(words)
+    finally:
+        llm.close()
+
+
+# --- fair mode through the compare session ------------------------------------------------
+
+def fair_rounds(session: CompareSession, prompts: tuple[str, str], args: argparse.Namespace,
+                reps: int, on_round: Callable[[list[dict]], object] | None = None) -> list[list[dict]]:
+    """`reps` fair rounds; per round, each model's figures (also handed to on_round as it ends)."""
+    rounds = []
+    sampling = p.SamplingSettings(max_tokens=args.tokens, temperature=0.0, ignore_eos=True)
+    for rep in range(reps):
+        commands = {i: p.GenerateCommand(1000 + rep * 2 + i, raw_prompt=prompts[i], sampling=sampling)
+                    for i in (0, 1)}
+        result = session.run(commands, mode=FAIR, threads_total=args.threads)
+        figures = []
+        for run in result.runs:
+            if run.error:
+                raise RuntimeError(f"{run.label}: {run.error.message}")
+            s = run.stats()
+            figures.append({"ms_per_token": s.ms_per_token, "n_tokens": s.n_tokens, "n_prompt": s.n_prompt,
+                            "prefill_tps": s.prefill_tps, "llama_eval_tps": s.llama_eval_tps,
+                            "ttft_s": s.ttft_s, "stop_reason": s.stop_reason, "peak_rss": s.peak_rss,
+                            "n_threads": s.n_threads})
+        a, b = figures
+        print(f"  rep {rep + 1}: A {a['ms_per_token']:.1f} ms/token ({a['n_tokens']} tok after {a['n_prompt']}), "
+              f"B {b['ms_per_token']:.1f} ms/token ({b['n_tokens']} after {b['n_prompt']}), "
+              f"B/A {b['ms_per_token'] / a['ms_per_token']:.2f}", flush=True)
+        rounds.append(figures)
+        if on_round:
+            on_round(figures)
+    return rounds
+
+
+def summarize_rounds(rounds: list[list[dict]], labels: list[str]) -> dict:
+    per_model = {}
+    for i, label in enumerate(labels):
+        ms = [r[i]["ms_per_token"] for r in rounds]
+        pp = [r[i]["prefill_tps"] for r in rounds if r[i]["prefill_tps"]]
+        per_model[label] = {"ms_per_token": ms, "ms_per_token_interval": interval95(ms),
+                            "prefill_tps": pp, "n_prompt": rounds[0][i]["n_prompt"]}
+        print(f"  {label}: {fmt_interval(ms)} ms/token (median [95% interval of the mean], {len(ms)} reps); "
+              f"prefill {fmt_interval(pp, 0)} t/s over {rounds[0][i]['n_prompt']} prompt tokens")
+    ratios = [r[1]["ms_per_token"] / r[0]["ms_per_token"] for r in rounds]
+    print(f"  ratio B/A per round: {fmt_interval(ratios, 2)}   claimed {CLAIM_MS['B']:.0f}/{CLAIM_MS['A']:.0f} "
+          f"= {CLAIMED_RATIO:.2f}", flush=True)
+    return {"models": per_model, "ratio": ratios, "ratio_interval": interval95(ratios)}
+
+
+# --- llama-bench -------------------------------------------------------------------------
+
+def find_llama_bench(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
+                         # This interpreter's llama-cpp-python names the version (a worktree has no .venv).
+                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-bench", "PYTHON": sys.executable})
+    if out.returncode != 0:
+        print(f"# llama-bench could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
+        return None
+    return Path(out.stdout.strip().splitlines()[-1]) / "llama-bench"
+
+
+def llama_bench(exe: Path, path: Path, threads: int, n_gen: int, n_prompt: int, reps: int) -> list[dict]:
+    """llama-bench's pp and tg rows for one file (its defaults otherwise: flash attention auto)."""
+    cmd = [str(exe), "-m", str(path), "-t", str(threads), "-p", str(n_prompt), "-n", str(n_gen),
+           "-r", str(reps), "-ngl", "0", "-o", "json"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def run_llama_bench(args: argparse.Namespace, report: dict, files: list[tuple[str, Path]],
+                    save: Callable[[], None]) -> None:
+    exe = find_llama_bench(args.llama_bench)
+    if not exe:
+        return
+    print(f"## llama-bench ({exe}): pp512 and tg{args.tokens}, {args.bench_reps} reps, {args.threads} threads, "
+          f"load average {load_average()}", flush=True)
+    report["llama_bench"] = {}
+    for label, path in files:
+        rows = llama_bench(exe, path, args.threads, args.tokens, 512, args.bench_reps)
+        report["llama_bench"][label] = rows
+        for r in rows:
+            what = f"pp{r['n_prompt']}" if r["n_prompt"] else f"tg{r['n_gen']}"
+            ms = f" = {1000 / r['avg_ts']:.1f} ms/token" if not r["n_prompt"] else ""
+            print(f"  {label} {what}: {r['avg_ts']:.2f} ± {r['stddev_ts']:.2f} t/s{ms} "
+                  f"(flash_attn {_FA.get(r.get('flash_attn'), r.get('flash_attn'))}, build {r.get('build_commit')})",
+                  flush=True)
+        save()
+    tg = {k: next(1000 / r["avg_ts"] for r in rows if not r["n_prompt"]) for k, rows in report["llama_bench"].items()}
+    print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f}", flush=True)
+
+
+# --- memory --------------------------------------------------------------------------------
+
+def measured_memory(path: Path, n_ctx: int, threads: int) -> MemoryAccount | None:
+    """llama.cpp's own account when the model is loaded at n_ctx (loaded, nothing run)."""
+    w = ModelWorker("memory")
+    try:
+        loaded = w.load(str(path), p.LoadSettings(n_ctx=n_ctx, n_threads=threads))
+    except p.WorkerFailed as exc:
+        print(f"  could not load at {n_ctx}: {exc.error.message}")
+        return None
+    finally:
+        w.close()
+    accounts = loaded.placement.memory if loaded.placement else ()
+    return accounts[0] if len(accounts) == 1 else None
+
+
+def memory_report(files: list[tuple[str, Path, ModelFacts]], contexts: list[int], threads: int,
+                  measure: bool) -> dict:
+    out: dict = {}
+    for label, path, facts in files:
+        out[label] = []
+        for n_ctx in [*contexts, facts.context_length or contexts[-1]]:
+            est = facts.memory_at(n_ctx)
+            window = facts.memory_at(n_ctx, swa_full=False)
+            meas = measured_memory(path, n_ctx, threads) if measure and n_ctx in contexts else None
+            row = {"n_ctx": n_ctx, "estimate": {**asdict(est), "total": est.total},
+                   "kv_cache_window_sized_swa": window.kv_cache,
+                   "measured": {**asdict(meas), "total": meas.total} if meas else None}
+            out[label].append(row)
+            line = (f"  {label} @ {n_ctx:>7,}: estimate weights {human_bytes(est.weights)}, "
+                    f"KV {human_bytes(est.kv_cache)}"
+                    + (f" ({human_bytes(window.kv_cache)} with a window-sized SWA cache)"
+                       if window.kv_cache != est.kv_cache else "")
+                    + (f", recurrent {human_bytes(est.recurrent_state)}" if est.recurrent_state else ""))
+            if meas:
+                line += (f"\n  {'':>{len(label)}}   llama.cpp:          weights {human_bytes(meas.weights)}, KV "
+                         f"{human_bytes(meas.kv_cache)}, recurrent {human_bytes(meas.recurrent_state)}, compute "
+                         f"{human_bytes(meas.compute)}, output {human_bytes(meas.output)} = {human_bytes(meas.total)}")
+            print(line, flush=True)
+    return out
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--preset-a", default="gemma4-e2b", help="model A's synthetic preset (the claim's 45 ms/token)")
+    ap.add_argument("--preset-b", default="qwen35-4b", help="model B's synthetic preset (the claim's 110 ms/token)")
+    ap.add_argument("--type", default="Q4_K_M", help="quantisation type (default Q4_K_M)")
+    ap.add_argument("--reps", type=int, default=5, help="fair rounds per prompt length (default 5)")
+    ap.add_argument("--tokens", type=int, default=128, help="tokens generated per answer (default 128)")
+    ap.add_argument("--prompts", default="16,1024", help="prompt lengths in tokens (default 16,1024)")
+    ap.add_argument("--threads", type=int, default=0, help="threads (default: all cores, as fair mode gives)")
+    ap.add_argument("--ctx", default="4096,32768", help="contexts for the memory breakdown (default 4096,32768)")
+    ap.add_argument("--bench-reps", type=int, default=5, help="llama-bench repetitions (default 5)")
+    ap.add_argument("--llama-bench", help="llama-bench binary (default: build or reuse one)")
+    ap.add_argument("--no-llama-bench", action="store_true")
+    ap.add_argument("--cache", type=Path, default=None, help="where the files are kept (default: the app's cache)")
+    ap.add_argument("--json", type=Path, help="write every figure here (rewritten after each step)")
+    return ap.parse_args()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main() -> int:
+    args = parse_args()
+    args.threads = args.threads or default_threads()
+    cache = args.cache or app_dirs().cache / "synthetic"
+    report: dict = {"cpu": cpu_model(), "threads": args.threads, "load_average_start": load_average(),
+                    "settings": vars(args) | {"cache": str(cache), "json": str(args.json)}}
+
+    def save() -> None:
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1, default=str))
+
+    print(f"# {cpu_model()}, {os.cpu_count()} cores; {args.threads} threads; load average {load_average()}")
+    t0 = time.monotonic()
+    (path_a, facts_a), (path_b, facts_b) = (cached_file(x, args.type, cache) for x in (args.preset_a, args.preset_b))
+    report["files"] = {"A": {"path": str(path_a), "size": facts_a.file_size, "parameters": facts_a.parameters},
+                       "B": {"path": str(path_b), "size": facts_b.file_size, "parameters": facts_b.parameters}}
+    report["build_seconds"] = time.monotonic() - t0
+    save()
+
+    # Cheapest first, so a run cut short has the most: memory (loads only), the short
+    # prompt, llama-bench, then the long prompt (its prefills take the most time).
+    print("## memory (llama.cpp's account at load, beside the estimate from the GGUF facts)", flush=True)
+    contexts = [int(x) for x in args.ctx.split(",")]
+    report["memory"] = memory_report([("A", path_a, facts_a), ("B", path_b, facts_b)], contexts, args.threads,
+                                     measure=True)
+    save()
+    lengths = [int(x) for x in args.prompts.split(",")]
+    report["fair"] = {}
+    with CompareSession(("A", "B")) as session:
+        errors = session.load([str(path_a), str(path_b)], p.LoadSettings(n_ctx=4096, n_threads=args.threads))
+        if any(errors):
+            print(f"error: {[e.message for e in errors if e]}", file=sys.stderr)
+            return 1
+        ld = session.loaded
+        print(f"# A {facts_a.name}: {facts_a.quantization}, loaded in {ld[0].load_seconds:.1f} s; "
+              f"B {facts_b.name}: {facts_b.quantization}, loaded in {ld[1].load_seconds:.1f} s; "
+              f"flash attn {ld[0].flash_attn}, KV {ld[0].type_k}/{ld[0].type_v}, n_batch {ld[0].n_batch}")
+        # One short unrecorded round: the mapped weights are read from disk the first time.
+        fair_rounds(session, ("Hello", "Hello"), argparse.Namespace(**{**vars(args), "tokens": 4}), 1)
+        for k, n in enumerate(lengths):
+            prompts = (prompt_of(path_a, n)[0], prompt_of(path_b, n)[0])
+            print(f"## fair mode: {args.tokens} tokens (EOS ignored) after a {n}-token prompt, {args.reps} rounds, "
+                  f"load average {load_average()}", flush=True)
+            entry: dict = {"rounds": []}
+            report["fair"][n] = entry
+
+            def keep(figures: list[dict], entry: dict = entry) -> None:
+                entry["rounds"].append(figures)  # saved round by round: a run cut short keeps them
+                save()
+
+            fair_rounds(session, prompts, args, args.reps, on_round=keep)
+            entry.update(summarize_rounds(entry["rounds"], ["A", "B"]))
+            save()
+            if k == 0 and not args.no_llama_bench:
+                run_llama_bench(args, report, [("A", path_a), ("B", path_b)], save)
+
+    report["load_average_end"] = load_average()
+    report["total_seconds"] = time.monotonic() - t0
+    save()
+    print(f"# done in {report['total_seconds'] / 60:.1f} min; load average {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
