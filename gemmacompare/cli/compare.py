@@ -246,7 +246,8 @@ def cmd_compare(args) -> int:
             print(f"error: {say(exc.message)}", file=sys.stderr)
             return exc.problem.value
         print(f"# {say(display_name(str(path), facts.name))}: {say(facts.architecture)}, {facts.size_label} params, "
-              f"{say(facts.quantization)}, {human_bytes(facts.file_size)}", file=sys.stderr)
+              f"{say(facts.quantization)}, {human_bytes(facts.file_size)}"
+              + (f", {facts.SYNTHETIC_LABEL}" if facts.synthetic else ""), file=sys.stderr)
     if args.json_out and not _writable_target(Path(args.json_out)):
         print(f"error: cannot write {args.json_out} (its folder is missing or read-only); pick another path.",
               file=sys.stderr)

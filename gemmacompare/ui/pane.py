@@ -279,6 +279,8 @@ class ModelPane(QFrame):
         else:
             tpl = "chat template" if f.has_chat_template else "no chat template (fallback)"
         extra = f" · thinking: {f.reasoning}" if f.reasoning else ""
+        if f.synthetic:
+            extra += f" · {f.SYNTHETIC_LABEL}"  # never mistaken for the real model's answers
         return (f"{f.name} · {f.architecture} · {f.size_label} params · {f.quantization} · "
                 f"{human_bytes(f.file_size)} · ctx {f.context_length or '?'} · {tpl}{extra}")
 

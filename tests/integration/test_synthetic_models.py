@@ -341,3 +341,23 @@ def test_bench_runs_an_item_on_both_architectures(synthetic_files):
     assert rows[0]["llama_recurrent_bytes"] == 0 < rows[1]["llama_recurrent_bytes"]
     report = markdown_report(run)
     assert "(EOS ignored)" in report and "recurrent" in report and "CPU: weights" in report
+
+
+def test_the_window_and_compare_label_a_synthetic_file(qtbot, synthetic_files, demo_paths, python_exe):
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings(), [str(synthetic_files["gemma4"]), str(demo_paths["smollm2"])])
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.panes[0].facts_label.text() != "", timeout=30_000)
+        assert ModelFacts.SYNTHETIC_LABEL in w.panes[0].facts_label.text()
+        assert ModelFacts.SYNTHETIC_LABEL not in w.panes[1].facts_label.text()
+    finally:
+        w.close()
+    out = subprocess.run([python_exe, "-m", "gemmacompare", "compare", str(synthetic_files["qwen35"]),
+                          str(demo_paths["smollm2"]), "-p", "hi", "-n", "2"],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
+    assert ModelFacts.SYNTHETIC_LABEL in out.stderr.splitlines()[0]
