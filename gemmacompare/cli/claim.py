@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,19 +132,7 @@ def cmd_claim(args: argparse.Namespace) -> int:
     tokens: list[list[int]] = []
     last: CompareResult | None = None
     with CompareSession(labels) as session:
-        errors: list[p.WorkerError | None] = [None] * len(paths)
-
-        def load(i: int) -> None:
-            try:
-                session.load_one(i, paths[i], settings.load)
-            except p.WorkerFailed as exc:
-                errors[i] = exc.error
-
-        loaders = [threading.Thread(target=load, args=(i,)) for i in range(len(paths))]
-        for t in loaders:
-            t.start()
-        for t in loaders:
-            t.join()
+        errors = session.load(paths, settings.load)
         for i, err in enumerate(errors):
             if err is not None:
                 print(f"error: [{labels[i]}] {err.message}", file=sys.stderr)

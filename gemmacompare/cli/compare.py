@@ -283,19 +283,7 @@ def cmd_compare(args) -> int:
         if any(is_server_ref(x) for x in paths):
             print("# a model on a server takes no CPU threads here; race splits threads among local models only",
                   file=sys.stderr)
-        errors = [None] * len(paths)
-
-        def load(i: int) -> None:
-            try:
-                session.load_one(i, str(paths[i]), settings[i].load)
-            except p.WorkerFailed as exc:
-                errors[i] = exc.error
-
-        loaders = [threading.Thread(target=load, args=(i,)) for i in range(len(paths))]
-        for t in loaders:
-            t.start()
-        for t in loaders:
-            t.join()
+        errors = session.load([str(x) for x in paths], [s.load for s in settings])
         for i, err in enumerate(errors):
             if err:
                 print(f"[{labels[i]}] error: {say(err.message)}", file=sys.stderr)

@@ -13,7 +13,6 @@ import logging
 import math
 import statistics
 import sys
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -288,19 +287,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     labels = run.labels
     measured = Measured()
     with CompareSession(labels) as session:
-        errors = [None] * len(paths)
-
-        def load(i: int) -> None:
-            try:
-                session.load_one(i, str(paths[i]), settings[i].load)
-            except p.WorkerFailed as exc:
-                errors[i] = exc.error
-
-        loaders = [threading.Thread(target=load, args=(i,)) for i in range(len(paths))]
-        for t in loaders:
-            t.start()
-        for t in loaders:
-            t.join()
+        errors = session.load([str(x) for x in paths], [s.load for s in settings])
         for i, err in enumerate(errors):
             if err is not None:
                 print(f"error: [{labels[i]}] {err.message}", file=sys.stderr)

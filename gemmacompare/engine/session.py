@@ -205,15 +205,17 @@ class CompareSession:
                 pass  # said when that model loads
         return replace(server or ServerSettings(), servers_in_run=tuple(urls))
 
-    def load(self, paths: Sequence[str], settings: p.LoadSettings = p.LoadSettings()) -> list[p.WorkerError | None]:
-        """Load every slot at once; returns an error (or None) per model."""
+    def load(self, paths: Sequence[str],
+             settings: p.LoadSettings | Sequence[p.LoadSettings] = p.LoadSettings()) -> list[p.WorkerError | None]:
+        """Load every slot at once (one settings for all, or one each); returns an error (or None) per model."""
+        each = [settings] * len(paths) if isinstance(settings, p.LoadSettings) else list(settings)
         while len(self.slots) < len(paths):
             self.add_slot(chr(ord("A") + len(self.slots)))
 
         def one(i: int) -> None:
             server = self._with_servers_in_run(i, str(paths[i]), self.server, others=[str(x) for x in paths])
             try:
-                self.load_one(i, str(paths[i]), settings, server)
+                self.load_one(i, str(paths[i]), each[i], server)
             except p.WorkerFailed:
                 pass  # kept in the slot: said once, where loading failed
 
