@@ -34,8 +34,7 @@ MYPY_ENGINE_PATHS = tuple(sorted(
     if path not in MYPY_ENGINE_NOT_CLEAN_YET
 ))
 
-# The packages mypy checks strictly. bench/export.py leaves the exclude in
-# pyproject.toml once it passes.
+# The packages mypy checks strictly.
 MYPY_PATHS = ("gemmacompare/state", "gemmacompare/models", "gemmacompare/bench", "gemmacompare/arena",
               *MYPY_ENGINE_PATHS)
 
