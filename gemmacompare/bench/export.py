@@ -17,6 +17,7 @@ import io
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from gemmacompare.bench.records import StoredRun
 from gemmacompare.bench.stats import METRICS, ModelSummary, summarize_run, summary_table
@@ -55,7 +56,7 @@ def _ms(v: float | None) -> float | None:
     return v * 1000.0 if v is not None else None
 
 
-def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) -> list[dict]:
+def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) -> list[dict[str, Any]]:
     summaries = summaries if summaries is not None else summarize_run(run)
     rows = []
     for s in summaries:
@@ -113,7 +114,7 @@ def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) ->
     return rows
 
 
-def item_rows(run: StoredRun) -> list[dict]:
+def item_rows(run: StoredRun) -> list[dict[str, Any]]:
     labels = run.labels
     rows = []
     for it in run.items:
@@ -133,7 +134,7 @@ def item_rows(run: StoredRun) -> list[dict]:
     return rows
 
 
-def to_json(run: StoredRun) -> dict:
+def to_json(run: StoredRun) -> dict[str, Any]:
     summaries = summarize_run(run)
     return {
         "format": "gemmacompare-bench/1",
@@ -161,7 +162,7 @@ def to_json(run: StoredRun) -> dict:
     }
 
 
-def _csv_text(rows: list[dict], fields: list[str]) -> str:
+def _csv_text(rows: list[dict[str, Any]], fields: list[str]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
@@ -235,7 +236,7 @@ def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def _memory_cell(memory: tuple[dict, ...]) -> str:
+def _memory_cell(memory: tuple[dict[str, Any], ...]) -> str:
     """e.g. "CPU: weights 2.9 GiB, KV 128 MiB, recurrent 50 MiB, compute 500 MiB"."""
     if not memory:
         return "–"

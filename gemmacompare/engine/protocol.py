@@ -141,6 +141,10 @@ class Token:
     answer: str  # visible answer text this token added
 
 
+# A Token's fields after request_id: index, token_id, t, phase, thinking, answer.
+TokenRow = tuple[int, int, float, str, str, str]
+
+
 @dataclass(frozen=True)
 class TokenBatch:
     """Wire form of consecutive tokens: rows of Token fields after request_id.
@@ -153,7 +157,7 @@ class TokenBatch:
     """
 
     request_id: int
-    rows: tuple[tuple, ...]
+    rows: tuple[TokenRow, ...]
 
     def tokens(self) -> list[Token]:
         rid = self.request_id

@@ -28,18 +28,13 @@ LONG_LINES_NOT_FIXED_YET = (
 # other engine file is checked. Once these pass, "gemmacompare/engine" joins MYPY_PATHS
 # whole (and these leave the follow_imports override in pyproject.toml).
 MYPY_ENGINE_NOT_CLEAN_YET = (
-    "gemmacompare/engine/local/child.py",
-    "gemmacompare/engine/local/llama_runtime.py",
-    "gemmacompare/engine/report/stats_table.py",
-    "gemmacompare/engine/protocol.py",
 )
 MYPY_ENGINE_PATHS = tuple(sorted(
     path for path in (p.relative_to(ROOT).as_posix() for p in (ROOT / "gemmacompare/engine").rglob("*.py"))
     if path not in MYPY_ENGINE_NOT_CLEAN_YET
 ))
 
-# The packages mypy checks strictly. bench/export.py leaves the exclude in
-# pyproject.toml once it passes.
+# The packages mypy checks strictly.
 MYPY_PATHS = ("gemmacompare/state", "gemmacompare/models", "gemmacompare/bench", "gemmacompare/arena",
               *MYPY_ENGINE_PATHS)
 

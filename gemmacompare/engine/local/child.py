@@ -21,17 +21,22 @@ import traceback
 from collections import deque
 from dataclasses import replace
 from multiprocessing.connection import Connection
+from types import ModuleType
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
-from gemmacompare.engine.reasoning import ReasoningSplitter
+from gemmacompare.engine.reasoning import ReasoningSplitter, SplitPiece
 from gemmacompare.models.base_models import FRAME_STOPS, is_base_model
 from gemmacompare.models.chat_template import TemplateError
-from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
+
+if TYPE_CHECKING:  # llama_context imports llama_cpp, which only the worker loads, and late
+    from gemmacompare.engine.local.llama_context import LlamaContext
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,7 @@ PENALTY_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 TOKEN_FLUSH_S = 0.05
 
 
-def worker_main(conn: Connection, stop_flag, log_path: str | None = None) -> None:
+def worker_main(conn: Connection, stop_flag: ctypes.c_int, log_path: str | None = None) -> None:
     """Entry point of the child process. `stop_flag` is a shared c_int.
 
     llama.cpp writes its own diagnostics (and GGML_ASSERT messages) straight to
@@ -81,15 +86,15 @@ def _exit_when_orphaned(parent_pid: int, interval_s: float = 0.5) -> None:
 
 
 class _Worker:
-    def __init__(self, conn: Connection, stop_flag) -> None:
+    def __init__(self, conn: Connection, stop_flag: ctypes.c_int) -> None:
         self.conn = conn
         self.stop_flag = stop_flag
-        self.llm = None
-        self.facts = None
+        self.llm: LlamaContext | None = None
+        self.facts: ModelFacts | None = None  # set with llm, never cleared: there whenever llm is
         self.n_threads = 1
         # Checked by ggml between graph nodes, so it only runs during prefill;
         # per node it would cost ~1 ms per token on small models.
-        self._abort_cb = None
+        self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
 
@@ -178,6 +183,7 @@ class _Worker:
         if self.llm is None:
             self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
             return
+        assert self.facts is not None  # loaded with llm
         if cmd.raw_prompt is None and is_base_model(self.facts):
             # The question-and-answer frame ends an answer where the next question would start.
             cmd = replace(cmd, sampling=replace(cmd.sampling, stop=(*cmd.sampling.stop, *FRAME_STOPS)))
@@ -198,6 +204,7 @@ class _Worker:
             )
 
     def _template_sentence(self, exc: TemplateError) -> str:
+        assert self.facts is not None  # only asked while a model is loaded
         broken = self.facts.template_problem
         if broken:
             return (f"The chat template of {self.facts.name} is broken ({broken}); "
@@ -209,6 +216,7 @@ class _Worker:
     def _render(self, cmd: p.GenerateCommand) -> p.PromptReady:
         if cmd.raw_prompt is not None:
             return p.PromptReady(cmd.request_id, "raw", cmd.raw_prompt, False)
+        assert self.llm is not None and self.facts is not None  # _generate_safely checked
         if self.facts.template_problem:
             raise TemplateError(self.facts.template_problem)
         import llama_cpp
@@ -229,6 +237,7 @@ class _Worker:
     def _generate(self, cmd: p.GenerateCommand) -> None:
         import llama_cpp as L
 
+        assert self.llm is not None  # _generate_safely checked
         t_recv = time.monotonic()
         ready = self._render(cmd)
         self._send(ready)
@@ -256,10 +265,11 @@ class _Worker:
             L.llama_set_abort_callback(self.llm.ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
 
-    def _end_of_generation_ids(self, L) -> tuple[int, ...]:
+    def _end_of_generation_ids(self, L: ModuleType) -> tuple[int, ...]:
         """Every token llama.cpp treats as end of generation, found as its
         common_init_from_params does for --ignore-eos (a scan of the vocabulary,
         ~0.1 s for Gemma's 262k entries, so kept per model)."""
+        assert self.llm is not None  # called from _generate
         if self._eog_ids is None:
             vocab, is_eog = self.llm.vocab, L.llama_vocab_is_eog
             self._eog_ids = tuple(i for i in range(L.llama_vocab_n_tokens(vocab)) if is_eog(vocab, i))
@@ -268,15 +278,17 @@ class _Worker:
     def _tokenise(self, text: str) -> list[int]:
         check_utf8(text)  # one sentence for a prompt that is not text, before llama.cpp sees it
         llm = self.llm
+        assert llm is not None  # called from _generate
         bos_text = llm.token_text(llm.bos)
         # The template usually writes the BOS text itself; adding it again would
         # give the model a double BOS it never saw in training.
         add_special = not (bos_text and text.startswith(bos_text))
         return llm.tokenize(text, add_special=add_special)
 
-    def _reset_context(self, L, cmd: p.GenerateCommand) -> int:
+    def _reset_context(self, L: ModuleType, cmd: p.GenerateCommand) -> int:
         """Threads for this request, and a cold start: honest prefill numbers,
         and the same answer for the same seed. Returns the thread count."""
+        assert self.llm is not None  # called from _generate
         ctx = self.llm.ctx
         n_threads = cmd.n_threads or self.n_threads
         L.llama_set_n_threads(ctx, n_threads, n_threads)
@@ -285,9 +297,10 @@ class _Worker:
         L.llama_perf_context_reset(ctx)
         return n_threads
 
-    def _prefill(self, L, request_id: int, tokens: list[int]) -> bool:
+    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int]) -> bool:
         """Decodes the prompt in n_batch chunks, abortable between graph nodes.
         False when the user stopped it; sends PrefillDone when it completes."""
+        assert self.llm is not None  # called from _generate
         ctx = self.llm.ctx
         t_pre = time.monotonic()
         L.llama_set_abort_callback(ctx, self._abort_cb, None)
@@ -307,13 +320,14 @@ class _Worker:
         return True
 
     def _decode_loop(
-        self, L, cmd: p.GenerateCommand, prompt_text: str, sampler, n_prompt: int, n_ctx: int
+        self, L: ModuleType, cmd: p.GenerateCommand, prompt_text: str, sampler: object, n_prompt: int, n_ctx: int
     ) -> tuple[str, int]:
         """Samples and decodes one token at a time until a stop; returns (stop reason, tokens generated).
 
         The loop body binds everything it calls to locals: at Gemma's ~20 ms a
         token it hardly matters, but tiny models run at hundreds of tokens a second.
         """
+        assert self.llm is not None  # called from _generate
         ctx, vocab, s = self.llm.ctx, self.llm.vocab, cmd.sampling
         utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         buf = ctypes.create_string_buffer(256)
@@ -323,7 +337,10 @@ class _Worker:
         phases = _PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
         batcher = _TokenBatcher(cmd.request_id, self.conn.send)
         n_past, n_gen = n_prompt, 0
-        banned = self._eog_ids if s.ignore_eos else ()
+        banned: tuple[int, ...] = ()
+        if s.ignore_eos:
+            assert self._eog_ids is not None  # _generate looked them up for ignore_eos
+            banned = self._eog_ids
         sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab), banned) if _is_greedy(s) else L.llama_sampler_sample
         decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
         to_piece, batch_one, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, time.monotonic
@@ -362,9 +379,10 @@ class _Worker:
         return reason, n_gen
 
     def _send_finished(
-        self, L, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
+        self, L: ModuleType, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
         ready: p.PromptReady,
     ) -> None:
+        assert self.llm is not None  # called from _generate
         perf = L.llama_perf_context(self.llm.ctx)
         self._send(
             p.Finished(
@@ -396,7 +414,7 @@ class _StopStrings:
         window = self._recent + piece
         cut = _stop_index(window, self.stops)
         hit = cut is not None
-        if hit:
+        if cut is not None:
             # The stop string itself is not part of the answer (as in
             # OpenAI-style APIs); only this token's share can be held back.
             piece = piece[: max(0, cut - len(self._recent))]
@@ -415,15 +433,15 @@ class _PhaseTagger:
         self._splitter = splitter
         self._waiting: deque[tuple[int, float]] = deque()
 
-    def feed(self, tok: int, t: float, piece: str) -> list[tuple]:
+    def feed(self, tok: int, t: float, piece: str) -> list[p.TokenRow]:
         self._waiting.append((tok, t))
         return self._rows(self._splitter.feed(piece))
 
-    def flush(self) -> list[tuple]:
+    def flush(self) -> list[p.TokenRow]:
         return self._rows(self._splitter.flush())
 
-    def _rows(self, parts) -> list[tuple]:
-        rows = []
+    def _rows(self, parts: Iterable[SplitPiece]) -> list[p.TokenRow]:
+        rows: list[p.TokenRow] = []
         for part in parts:
             w_tok, w_t = self._waiting.popleft()
             rows.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
@@ -433,13 +451,13 @@ class _PhaseTagger:
 class _TokenBatcher:
     """Collects token rows and sends them as one TokenBatch (see TOKEN_FLUSH_S)."""
 
-    def __init__(self, request_id: int, send) -> None:
+    def __init__(self, request_id: int, send: Callable[[p.TokenBatch], None]) -> None:
         self._request_id = request_id
         self._send = send
-        self._pending: list[tuple] = []
+        self._pending: list[p.TokenRow] = []
         self.last_flush = 0.0
 
-    def add(self, rows: list[tuple]) -> None:
+    def add(self, rows: list[p.TokenRow]) -> None:
         self._pending.extend(rows)
 
     def flush(self) -> None:
@@ -459,7 +477,7 @@ def _is_greedy(s: p.SamplingSettings) -> bool:
     return s.temperature <= 0 and (not s.repeat_penalty or s.repeat_penalty == 1.0)
 
 
-def _greedy_pick(L, n_vocab: int, banned: tuple[int, ...] = ()):
+def _greedy_pick(L: ModuleType, n_vocab: int, banned: tuple[int, ...] = ()) -> Callable[[object, object, int], int]:
     """Greedy decoding as an argmax over the logits, in place of llama.cpp's
     greedy sampler. The sampler first copies the whole vocabulary into a
     candidate array: 0.85 ms a token for Gemma's 262k entries (4% of its decode
@@ -471,9 +489,11 @@ def _greedy_pick(L, n_vocab: int, banned: tuple[int, ...] = ()):
     logits_of = L.llama_get_logits_ith
     banned_ids = np.array(banned, dtype=np.int64)
 
-    def pick(_sampler, ctx, i: int) -> int:
+    def pick(_sampler: object, ctx: object, i: int) -> int:
         address = ctypes.cast(logits_of(ctx, i), ctypes.c_void_p).value
-        logits = np.frombuffer(row.from_address(address), dtype=np.float32)
+        # address is None only for a NULL pointer (from_address then raises, as it always did);
+        # a ctypes array is a buffer, which numpy's stubs do not list.
+        logits = np.frombuffer(row.from_address(address), dtype=np.float32)  # type: ignore[arg-type, call-overload]
         if banned_ids.size:
             logits[banned_ids] = -np.inf
         return int(logits.argmax())
@@ -481,7 +501,7 @@ def _greedy_pick(L, n_vocab: int, banned: tuple[int, ...] = ()):
     return pick
 
 
-def _make_sampler(L, s: p.SamplingSettings, n_vocab: int, banned: tuple[int, ...] = ()):
+def _make_sampler(L: ModuleType, s: p.SamplingSettings, n_vocab: int, banned: tuple[int, ...] = ()) -> object:
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     if banned:
         # --ignore-eos in llama.cpp's common code: a -inf logit bias on every end-of-generation token.

@@ -380,7 +380,7 @@ class LoadLog:
 
         self._parts: list[str] | None = None
 
-        def on_log(level: int, text: bytes, _user) -> None:
+        def on_log(level: int, text: bytes, _user: object) -> None:
             s = text.decode("utf-8", errors="replace") if text else ""
             if self._parts is not None:
                 self._parts.append(s)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.models.gguf_file import human_bytes
 
+if TYPE_CHECKING:
+    from gemmacompare.engine.local.llama_runtime import MemoryAccount, Placement
+    from gemmacompare.engine.session import CompareResult
 
-def _f(v, unit: str = "", digits: int = 1) -> str:
+
+def _f(v: object, unit: str = "", digits: int = 1) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
@@ -33,7 +39,7 @@ def _memory(s: RunStats) -> str:
 
 # The order people check claims in (see speed_summary): per-token latency,
 # time to answer, then the rest.
-STAT_ROWS: tuple[tuple[str, callable], ...] = (
+STAT_ROWS: tuple[tuple[str, Callable[[RunStats], str]], ...] = (
     ("ms/token", lambda s: _f(s.ms_per_token)),
     ("gen t/s", lambda s: _f(s.gen_tps) if not (s.remote and s.gen_tps is None and s.chunk_rate)
         else f"{s.chunk_rate:.1f} chunks/s"),
@@ -55,7 +61,7 @@ STAT_ROWS: tuple[tuple[str, callable], ...] = (
 )
 
 
-def stats_rows(result, labels: list[str]) -> list[list[str]]:
+def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
     """Header row then one row per figure; `result` is a CompareResult."""
     stats: list[RunStats] = [r.stats() for r in result.runs]
     loaded = list(getattr(result, "loaded", None) or [])
@@ -80,11 +86,11 @@ _MEMORY_ROWS = (("weights", "weights"), ("KV cache", "kv_cache"), ("recurrent st
                 ("compute buffers", "compute"), ("memory total", "total"))
 
 
-def memory_rows(placements: list) -> list[list[str]]:
+def memory_rows(placements: list[Placement | None]) -> list[list[str]]:
     """llama.cpp's own account of each model's memory, a row per part, devices side by side
     ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state row only where a model has one."""
     accounts = [pl.memory if pl else () for pl in placements]
-    rows = []
+    rows: list[list[str]] = []
     for label, attr in _MEMORY_ROWS:
         cells = [_per_device(acc, attr) for acc in accounts]
         if attr == "recurrent_state" and not any(getattr(a, attr) for acc in accounts for a in acc):
@@ -93,13 +99,13 @@ def memory_rows(placements: list) -> list[list[str]]:
     return rows
 
 
-def _per_device(accounts, attr: str) -> str:
+def _per_device(accounts: tuple[MemoryAccount, ...], attr: str) -> str:
     if not accounts:
         return "-"
     return " + ".join(f"{human_bytes(getattr(a, attr))} {a.device}" for a in accounts)
 
 
-def _device_memory(s: RunStats, placement) -> str | None:
+def _device_memory(s: RunStats, placement: Placement | None) -> str | None:
     """Without NVML (Metal, Vulkan, ROCm): llama.cpp's own account of what it allocated on the device."""
     if s.gpu_available or placement is None or not placement.device_bytes():
         return None
