@@ -53,6 +53,11 @@ class ThreadSplit:
         local = [n for n in self.threads if n]
         if not local:
             return f"{self.mode} mode, servers only"
+        if len(local) < len(self.threads):
+            return self._short_local(local) + " (a server model takes none here)"
+        return self._short_local(local)
+
+    def _short_local(self, local: list[int]) -> str:
         if len(set(local)) == 1:
             if self.mode == FAIR:
                 return f"{self.mode} mode, each alone with {_threads(local[0])}"

@@ -216,10 +216,15 @@ class BenchmarkTab(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.resume_button.clicked.connect(self.resume)
         self.export_button.clicked.connect(self.export_dialog)
-        for b in (self.start_button, self.stop_button, self.resume_button, self.export_button,
-                  self.save_run_button):
+        for b in (self.start_button, self.stop_button, self.resume_button):
             buttons.addWidget(b)
         right.addLayout(buttons)
+        # The files a run leaves go on a row of their own: five buttons in one row made the
+        # window wider than an 800-pixel screen.
+        files = QHBoxLayout()
+        files.addWidget(self.export_button)
+        files.addWidget(self.save_run_button)
+        right.addLayout(files)
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)

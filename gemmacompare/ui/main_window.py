@@ -7,6 +7,7 @@ session reports.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
@@ -341,20 +342,21 @@ class MainWindow(QMainWindow):
             pane.set_removable(len(self.panes) > 2)
 
     def _build_examples(self) -> QWidget:
-        """A few prompts both demo models really answer, for a first try: a click or Alt+1..3 fills the box."""
-        self.examples = QWidget()
-        row = QHBoxLayout(self.examples)
-        row.setContentsMargins(6, 0, 6, 0)
-        row.addWidget(QLabel("Try:"))
-        self.example_buttons = []
+        """A few prompts both demo models really answer, for a first try: a click or Alt+1..3 fills the box.
+
+        One wrapping line of links, not a row of buttons: buttons set a minimum width
+        that made the window wider than a small screen.
+        """
+        links = " &nbsp;·&nbsp; ".join(f"<a href='{k}'>{k} {html.escape(text)}</a>"
+                                       for k, (text, _expected) in enumerate(DEMO_PROMPTS, start=1))
+        self.examples = QLabel(f"Try (Alt+1..{len(DEMO_PROMPTS)}): {links}")
+        self.examples.setObjectName("examples")
+        self.examples.setTextFormat(Qt.TextFormat.RichText)
+        self.examples.setWordWrap(True)
+        self.examples.setContentsMargins(6, 0, 6, 0)
+        self.examples.linkActivated.connect(lambda k: self.use_example(DEMO_PROMPTS[int(k) - 1][0]))
         for k, (text, _expected) in enumerate(DEMO_PROMPTS, start=1):
-            b = QPushButton(f"&{k} {text}")
-            b.setFlat(True)
-            b.setToolTip(f"Put this prompt in the box (Alt+{k}); Ctrl+Enter sends it")
-            b.clicked.connect(lambda _=False, t=text: self.use_example(t))
-            row.addWidget(b)
-            self.example_buttons.append(b)
-        row.addStretch(1)
+            QShortcut(QKeySequence(f"Alt+{k}"), self, activated=lambda t=text: self.use_example(t))
         return self.examples
 
     def use_example(self, text: str) -> None:

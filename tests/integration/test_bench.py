@@ -65,6 +65,9 @@ def test_bench_three_items_two_runs(demo_paths, mode):
         if st["stop_reason"] == p.STOP_MAX_TOKENS:
             assert st["n_tokens"] == MAX_TOKENS
             assert st["llama_n_eval"] == st["n_tokens"] - 1
+        elif st["stop_reason"] == p.STOP_STRING:
+            # The base-model frame's stop string: the token that completes it ends the run undecoded.
+            assert st["llama_n_eval"] == st["n_tokens"] - 1
         else:
             assert st["stop_reason"] == p.STOP_EOS
             assert st["llama_n_eval"] == st["n_tokens"]

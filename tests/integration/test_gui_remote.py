@@ -45,7 +45,8 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
     assert reply.think_toggle.text() == "Thinking (2 chunks)"
     stats = reply.stats.text()
     assert "6 tok (server-reported)" in stats and "5 chunks" in stats and "server 74.9 t/s" in stats
-    assert "a server model takes none here" in stats
+    assert "no threads here (server)" in stats
+    assert "a server model takes none here" in w.banner.text()
     assert "Server-reported (usage+timings)" in reply.stats.toolTip()
     assert "t/s" in local.chat.replies()[-1].stats.text()
     # The history has both replies and never the key.
