@@ -60,7 +60,7 @@ def main() -> int:
     bad = out / "broken.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\x00" * 64)
     w.panes[1].set_model(str(bad))
-    app.processEvents()
+    wait(app, lambda: "broken.gguf" in w.panes[1].state_label.text() and "Reading" not in w.panes[1].state_label.text())
     w.grab().save(str(out / "error.png"))
     bad.unlink()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +30,7 @@ from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import RunMeasured, RunStarted
 from gemmacompare.models.base_models import is_base_model
 from gemmacompare.models.display_names import display_name, elide_middle
-from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
+from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.settings import PaneSettings
 
@@ -54,6 +55,7 @@ class ModelPane(QFrame):
     get_models_requested = Signal()
     add_folder_requested = Signal()
     remove_requested = Signal(int)  # pane index
+    facts_read = Signal(str, object)  # path, ModelFacts or ModelFileError (from the reading thread)
 
     def __init__(self, index: int, label: str, colour: str, runner: SessionRunner,
                  settings: PaneSettings, parent: QWidget | None = None) -> None:
@@ -65,6 +67,7 @@ class ModelPane(QFrame):
         self.sampler: MemorySampler = runner.session.sampler
         self.settings = settings
         self.state = EMPTY
+        self.facts_read.connect(self._on_facts_read)
         self.model_path: str | None = None
         self.facts: ModelFacts | None = None
         self.loaded: p.Loaded | None = None
@@ -231,18 +234,39 @@ class ModelPane(QFrame):
             return False
         if is_server_ref(path):
             return self._set_server(str(path))
-        try:
-            facts = read_model_facts(path)
-        except ModelFileError as exc:
-            self.show_error(exc.message)
-            return False
+        # A stranger's header is read within limits and off the GUI thread: a hostile one is
+        # refused in milliseconds, a legitimate 262k-token vocabulary takes ~50 ms; either
+        # way the window never waits on a file.
+        self.state_label.setText(f"Reading {Path(path).name}…")
+
+        def read() -> None:
+            try:
+                result: object = read_model_facts(path)
+            except ModelFileError as exc:
+                result = exc
+            except Exception:  # noqa: BLE001 - one sentence in the pane, detail in the log
+                log.exception("reading the facts of %s", path)
+                result = ModelFileError(FileProblem.UNREADABLE,
+                                        f"{Path(path).name} could not be read; see the log for details.")
+            self.facts_read.emit(str(path), result)
+
+        threading.Thread(target=read, name="model-facts", daemon=True).start()
+        return True
+
+    def _on_facts_read(self, path: str, result: object) -> None:
+        """On the GUI thread: the picked file's facts, or why it cannot be used."""
+        if isinstance(result, ModelFileError):
+            self.show_error(result.message)
+            return
+        if not isinstance(result, ModelFacts) or self.busy:
+            return
+        facts = result
         self.model_path, self.facts, self.loaded = str(path), facts, None
         self._select_current()
         self.facts_label.setText(self._facts_text(facts))
         self.facts_label.setToolTip(facts.path)
         self.model_chosen.emit(self.index, self.model_path)
         self.reload()
-        return True
 
     def _set_server(self, ref_text: str) -> bool:
         try:

@@ -196,6 +196,8 @@ def test_drag_and_drop(qtbot, tmp_path, demo_paths):
     junk = tmp_path / "notes.gguf"
     junk.write_text("not a model")
     drop(pane, junk)
+    # The file's header is read off the GUI thread: the sentence comes a moment later.
+    qtbot.waitUntil(lambda: pane.chat.findChild(type(pane.state_label), "errorNotice") is not None, timeout=5_000)
     assert "not a GGUF" in pane.chat.findChild(type(pane.state_label), "errorNotice").text()
     assert pane.model_path == str(demo_paths["gemma3"])  # the loaded model stays
     drop(pane, demo_paths["smollm2"])
@@ -350,4 +352,27 @@ def test_memory_chart_shows_llama_cpp_device_memory_where_nvml_has_none(qtbot, d
     mem_title = w.charts.legend_text()[1]
     assert "GPU memory allocated by llama.cpp: A 188 MiB" in mem_title and "no GPU" not in mem_title
     assert w.panes[1].series().device_mib is None
+    close(w)
+
+
+def test_a_picked_files_facts_are_read_off_the_gui_thread(qtbot, demo_paths, monkeypatch):
+    import threading
+
+    import gemmacompare.ui.pane as pane_module
+
+    w = make_window(qtbot)
+    real, seen = pane_module.read_model_facts, []
+
+    def slow_read(path):
+        seen.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.5)  # a large header: the window must go on meanwhile
+        return real(path)
+
+    monkeypatch.setattr(pane_module, "read_model_facts", slow_read)
+    pane = w.panes[1]
+    t0 = time.monotonic()
+    assert pane.set_model(str(demo_paths["smollm2"]))
+    assert time.monotonic() - t0 < 0.3 and "Reading" in pane.state_label.text()
+    qtbot.waitUntil(lambda: pane.model_path == str(demo_paths["smollm2"]) and pane.state == "ready", timeout=60_000)
+    assert seen == [False]
     close(w)
