@@ -13,14 +13,13 @@ import json
 import logging
 import os
 import sqlite3
-import time
 from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
 
 from gemmacompare.arena.battles import Battle, Side, VoteCounts
-from gemmacompare.state.paths import app_dirs, private_file
+from gemmacompare.state.paths import app_dirs, private_file, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -112,12 +111,8 @@ class ArenaStore:
     def _set_aside_and_recreate(self, exc: Exception) -> sqlite3.Connection:
         """A damaged file is renamed, never deleted, and a new history is started."""
         log.info("arena history %s is unreadable: %s", self.path, exc)
-        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if src.exists():
-                    src.rename(Path(str(aside) + suffix))
+            aside = set_aside(self.path)
         except OSError as exc2:
             log.warning("could not set %s aside: %s", self.path, exc2)
             raise ArenaStoreError(f"The arena history {self.path} is damaged and could not be set aside; "

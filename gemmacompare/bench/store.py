@@ -12,7 +12,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -30,7 +29,7 @@ from gemmacompare.bench.records import (
     StoredRun,
 )
 from gemmacompare.bench.tasks import Task
-from gemmacompare.state.paths import app_dirs, private_dir, private_file
+from gemmacompare.state.paths import app_dirs, private_dir, private_file, set_aside
 
 log = logging.getLogger(__name__)
 
@@ -115,12 +114,8 @@ class BenchStore:
                 raise BenchStoreError("The benchmark history is in use by another program (another gemmacompare?);"
                                       " close it and try again.") from None
             log.info("bench history %s is unreadable: %s", self.path, exc)
-        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
-            for suffix in ("", "-wal", "-shm"):
-                src = Path(str(self.path) + suffix)
-                if src.exists():
-                    src.rename(Path(str(aside) + suffix))
+            aside = set_aside(self.path)
         except OSError as exc:
             log.warning("could not set %s aside: %s", self.path, exc)
             raise BenchStoreError(f"The benchmark history {self.path} is damaged and could not be set aside; "

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,3 +149,14 @@ def resources_dir() -> Path:
         if (c / "suites").is_dir():
             return c
     return candidates[0]
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged SQLite file (with its -wal and -shm) to NAME.damaged-TIME, never delete
+    it; returns the new name. Raises OSError when it cannot be moved."""
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            src.rename(Path(str(aside) + suffix))
+    return aside
