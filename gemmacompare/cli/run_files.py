@@ -115,7 +115,7 @@ def replay_run(run: RunFile, speed: float = 1.0, printer: LinePrinter | None = N
         src = m.record.memory
         if src is not None:  # nothing runs in a replay: the memory is the recorded one, on the replay's clock
             rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + s.t / speed, s.rss, s.vram) for s in src.samples],
-                                       src.gpu_available)
+                                       src.gpu_available, src.gpu_source)
     return result
 
 

@@ -1,11 +1,17 @@
-"""Memory of each worker over time: RSS from psutil, VRAM from NVML per PID.
+"""Memory of each worker over time: RSS from psutil, GPU memory from NVML per PID.
+
+Without NVML (Vulkan, Metal, ROCm: no per-process reading we can take from
+outside the worker), a model's GPU memory is llama.cpp's own account of the
+device buffers it allocated at load (weights, KV cache, compute), a step that
+is there while the model is loaded and 0 once it is unloaded; each trace says
+which of the two its figures are (MemoryTrace.gpu_source).
 
 Sampled from the parent on one background thread 4 times a second, so the
 workers' own loops pay nothing for it; the memory chart redraws once a second.
 Each sample costs the parent CPU that, in a race, a model loses: on a virtual
 machine a wake-up and a read of /proc cost 0.5-0.9 ms, 10 Hz was most of a
 percent of a core. The window pauses sampling while nothing runs.
-Without an NVIDIA GPU, VRAM is None ("no GPU"), never 0.
+With neither, GPU memory is None ("no GPU"), never 0.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from gemmacompare.engine.protocol import MemorySample, MemoryTrace
+from gemmacompare.engine.protocol import GPU_FROM_LLAMA, GPU_FROM_NVML, MemorySample, MemoryTrace
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +82,7 @@ class MemorySampler:
         self._pids: dict[str, int] = {}
         self._procs: dict[str, psutil.Process] = {}
         self._traces: dict[str, MemoryTrace] = {}
+        self._device: dict[str, int] = {}  # llama.cpp's device buffers per key, where NVML is missing
         self._wake = threading.Condition()
         self._stopping = False
         self._paused = False
@@ -105,15 +112,37 @@ class MemorySampler:
                 except psutil.Error:
                     self._procs.pop(key, None)
 
+    def set_device_bytes(self, key: str, n: int | None) -> None:
+        """llama.cpp's device buffers for the model under `key` (0: unloaded, None: it has none)."""
+        with self._lock:
+            if n is None:
+                self._device.pop(key, None)
+            else:
+                self._device[key] = n
+
+    def device_bytes(self, key: str) -> int | None:
+        with self._lock:
+            return self._device.get(key)
+
+    def gpu_source(self, key: str) -> str:
+        return self._empty_trace(key).gpu_source
+
+    def _empty_trace(self, key: str) -> MemoryTrace:
+        if self.gpu.available:
+            return MemoryTrace(gpu_available=True, gpu_source=GPU_FROM_NVML)
+        if key in self._device:
+            return MemoryTrace(gpu_available=True, gpu_source=GPU_FROM_LLAMA)
+        return MemoryTrace()
+
     def reset(self, key: str) -> None:
         with self._lock:
-            self._traces[key] = MemoryTrace(gpu_available=self.gpu.available)
+            self._traces[key] = self._empty_trace(key)
 
     def trace(self, key: str) -> MemoryTrace:
         """A copy of what was sampled since the last reset."""
         with self._lock:
-            tr = self._traces.get(key) or MemoryTrace(gpu_available=self.gpu.available)
-            return MemoryTrace(list(tr.samples), tr.gpu_available)
+            tr = self._traces.get(key) or self._empty_trace(key)
+            return MemoryTrace(list(tr.samples), tr.gpu_available, tr.gpu_source)
 
     def samples_since(self, key: str, start: int) -> list[MemorySample]:
         with self._lock:
@@ -123,6 +152,7 @@ class MemorySampler:
     def sample_once(self) -> None:
         with self._lock:
             procs = dict(self._procs)
+            device = dict(self._device)
         now = time.monotonic()
         vram = self.gpu.used_by({pr.pid for pr in procs.values()}) if self.gpu.available else {}
         readings: dict[str, MemorySample] = {}
@@ -131,10 +161,13 @@ class MemorySampler:
                 rss = proc.memory_info().rss
             except psutil.Error:
                 continue
-            readings[key] = MemorySample(now, rss, vram.get(proc.pid, 0) if self.gpu.available else None)
+            gpu = vram.get(proc.pid, 0) if self.gpu.available else device.get(key)
+            readings[key] = MemorySample(now, rss, gpu)
         with self._lock:
             for key, sample in readings.items():
-                samples = self._traces.setdefault(key, MemoryTrace(gpu_available=self.gpu.available)).samples
+                if key not in self._traces:
+                    self._traces[key] = self._empty_trace(key)
+                samples = self._traces[key].samples
                 samples.append(sample)
                 if len(samples) > MAX_SAMPLES:
                     del samples[: MAX_SAMPLES // 2]

@@ -113,6 +113,7 @@ class RunStats:
     # Cores other programs kept busy during the run (machine_load); None: not measured.
     other_cpu_cores: float | None = None
     machine_busy: bool = False
+    gpu_source: str = ""  # what peak_vram measures (protocol.GPU_FROM_NVML / GPU_FROM_LLAMA)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -205,6 +206,7 @@ def _local_stats(run: RunRecord) -> RunStats:
         peak_rss=mem.peak_rss if mem and mem.samples else None,
         peak_vram=mem.peak_vram if mem else None,
         gpu_available=bool(mem and mem.gpu_available),
+        gpu_source=mem.gpu_source if mem else "",
         n_threads=fin.n_threads if fin else 0,
         template=run.prompt.template_name if run.prompt else "",
         llama_n_p_eval=perf.n_p_eval if perf else None,

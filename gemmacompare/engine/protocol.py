@@ -242,6 +242,10 @@ class WorkerFailed(Exception):
         self.error = error
 
 
+GPU_FROM_NVML = "NVML"
+GPU_FROM_LLAMA = "llama.cpp"
+
+
 @dataclass
 class MemorySample:
     t: float
@@ -253,6 +257,9 @@ class MemorySample:
 class MemoryTrace:
     samples: list[MemorySample] = field(default_factory=list)
     gpu_available: bool = False
+    # What the vram figures measure: GPU_FROM_NVML (the process's VRAM, read live) or
+    # GPU_FROM_LLAMA (llama.cpp's own account of its device buffers, from its load log).
+    gpu_source: str = ""
 
     @property
     def peak_rss(self) -> int:

@@ -256,7 +256,7 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
             "server": asdict(fin.server) if fin.server else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
-        "memory": None if mem is None else {"gpu_available": mem.gpu_available,
+        "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
                                             "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
     }
 
@@ -514,7 +514,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
     mem = run.get("memory")
     if mem:
         rec.memory = p.MemoryTrace([p.MemorySample(_num(t), int(rss), None if vram is None else int(vram))
-                                    for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")))
+                                    for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
+                                   _gpu_source(mem.get("gpu_source")))
     return rec
 
 
@@ -531,13 +532,19 @@ def _loaded(ld: dict[str, Any], ident: dict[str, Any]) -> p.Loaded:
     if pl:
         placement = Placement(str(pl["backend"]), int(pl["layers_offloaded"]), pl.get("layers_total"),
                               tuple(DeviceBuffer(str(b["kind"]), str(b["buffer"]), int(b["bytes"]))
-                                    for b in pl.get("buffers") or []))
+                                    for b in pl.get("buffers") or []),
+                              tuple(str(d)[:200] for d in (pl.get("devices") or [])[:8]))
     return p.Loaded(pid=0, load_seconds=float(ld.get("load_seconds") or 0.0), facts=facts, n_ctx=int(ld["n_ctx"]),
                     n_threads=int(ld.get("n_threads_loaded") or ld.get("n_threads") or 0),
                     n_gpu_layers=int(ld.get("n_gpu_layers", -1)), system_info=str(ld.get("system_info") or ""),
                     placement=placement, flash_attn=str(ld.get("flash_attn", "auto")),
                     type_k=str(ld.get("type_k", "f16")), type_v=str(ld.get("type_v", "f16")),
                     n_batch=int(ld.get("n_batch") or 0))
+
+
+def _gpu_source(value: object) -> str:
+    """A file's word for what its GPU figures measured; anything else is dropped, not shown."""
+    return str(value) if value in (p.GPU_FROM_NVML, p.GPU_FROM_LLAMA) else ""
 
 
 def split_of(run: RunFile) -> ThreadSplit:

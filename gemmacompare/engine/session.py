@@ -130,6 +130,7 @@ class CompareSession:
             raise SessionBusy("Stop the current round before removing a model.")
         slot = self.slots.pop(index)
         self.sampler.watch(slot.label, None)
+        self.sampler.set_device_bytes(slot.label, None)
         slot.worker.close()
 
     @property
@@ -171,6 +172,7 @@ class CompareSession:
         else:
             engine.close()
         slot.path, slot.loaded, slot.load_error, slot.loading = str(path), None, None, True
+        self._set_device_bytes(slot, 0)  # the old model's device buffers go with it
         try:
             slot.worker.close()
             slot.loaded = slot.worker.load(str(path), settings)
@@ -180,7 +182,15 @@ class CompareSession:
         finally:
             slot.loading = False
         self.sampler.watch(slot.label, slot.worker.pid)
+        placement = slot.loaded.placement
+        self._set_device_bytes(slot, placement.device_bytes() if placement else 0)
         return slot.loaded
+
+    def _set_device_bytes(self, slot: Slot, n: int) -> None:
+        """llama.cpp's device buffers of the slot's model, for the GPU memory curve where
+        NVML cannot see them; a slot that never held any keeps no curve."""
+        if n or self.sampler.device_bytes(slot.label) is not None:
+            self.sampler.set_device_bytes(slot.label, n)
 
     def claim(self, index: int, path: str) -> None:
         """Say which model slot `index` is about to load, before its load starts: loads run at

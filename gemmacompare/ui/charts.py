@@ -17,6 +17,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
+from gemmacompare.engine.protocol import GPU_FROM_LLAMA
+
 REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
 RATE_MS = 200
 MEMORY_MS = 1000  # memory changes slowly; the sampler still records 4 points a second
@@ -49,6 +51,7 @@ class SeriesData:
     # compute buffers), from its own load log: all there is where NVML has no
     # per-process figure (Metal, Vulkan, ROCm). None: nothing off the CPU.
     device_mib: float | None = None
+    gpu_source: str = ""  # what vram_mib measures: protocol.GPU_FROM_NVML or GPU_FROM_LLAMA
 
 
 class GrowingArray:
@@ -180,6 +183,7 @@ class LiveCharts(QWidget):
             for col in colours
         ]
         self._gpu_seen = False
+        self._gpu_source = ""
         self._device_mib: list[float | None] = [None] * len(labels)
         self._title_colour = "#333333"
         self._set_titles()
@@ -228,8 +232,11 @@ class LiveCharts(QWidget):
         swatches = "&nbsp;&nbsp;".join(_swatch(lab, col) for lab, col in zip(self.labels, self.colours))
         rate = f"Tokens/sec&nbsp;&nbsp;{swatches}"
         allocated = [f"{lab} {mib:,.0f}" for lab, mib in zip(self.labels, self._device_mib) if mib]
-        if self._gpu_seen:
-            mem = f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, VRAM dashed"
+        if self._gpu_seen and self._gpu_source == GPU_FROM_LLAMA:
+            mem = (f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, GPU dashed "
+                   "(device buffers as llama.cpp allocated them)")
+        elif self._gpu_seen:
+            mem = f"Memory (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· RAM solid, VRAM dashed (per process, NVML)"
         elif allocated:
             mem = (f"RAM (MiB)&nbsp;&nbsp;{swatches}&nbsp;&nbsp;· GPU memory allocated by llama.cpp: "
                    f"{', '.join(allocated)} MiB")
@@ -309,6 +316,7 @@ class LiveCharts(QWidget):
     def refresh(self, rate: bool = True, memory: bool = True) -> None:
         now = self.now()
         gpu_seen = False
+        gpu_source = self._gpu_source
         device_mib = [None] * len(self.labels)
         x_max = rate_max = mem_max = 0.0
         for i, source in enumerate(self.sources):
@@ -336,6 +344,7 @@ class LiveCharts(QWidget):
                 self.rss_curves[i].setData(data.mem_times[keep], data.rss_mib[keep])
             if data.vram_mib is not None:
                 gpu_seen = True
+                gpu_source = gpu_source or data.gpu_source
                 if memory:
                     self.vram_curves[i].setData(data.mem_times[keep], data.vram_mib[keep])
                 if keep.stop:
@@ -343,8 +352,9 @@ class LiveCharts(QWidget):
         # Both plots share one time axis, so both grow together.
         self._grow(self.rate_plot, x_max, rate_max)
         self._grow(self.mem_plot, x_max, mem_max)
-        if (gpu_seen and not self._gpu_seen) or device_mib != self._device_mib:
+        if (gpu_seen and not self._gpu_seen) or device_mib != self._device_mib or gpu_source != self._gpu_source:
             self._gpu_seen = self._gpu_seen or gpu_seen
+            self._gpu_source = gpu_source
             self._device_mib = device_mib
             self._set_titles()
 

@@ -475,10 +475,12 @@ class ModelPane(QFrame):
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
         vram = None
         if samples and samples[0].vram is not None:
-            vram = np.fromiter((s.vram / 2**20 for s in samples), float, len(samples))
+            vram = np.fromiter((s.vram or 0 for s in samples), float, len(samples)) / 2**20
         placement = self.loaded.placement if self.loaded else None
         device = placement.device_bytes() if placement else 0
-        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None)
+        source = rec.memory.gpu_source if (rec.done and rec.memory) else self.sampler.gpu_source(self.label)
+        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None,
+                          source)
 
     def elapsed(self) -> float:
         """Seconds since this pane's Send, frozen when its reply is done."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gemmacompare.engine.local.llama_runtime import Placement
 from gemmacompare.engine.metrics import RunRecord, RunStats
+from gemmacompare.engine.report.stats_table import gpu_memory_text
 from gemmacompare.models.gguf_file import human_bytes
 
 
@@ -36,7 +37,7 @@ def stats_line(s: RunStats, mode_note: str, memory: bool = True) -> str:
     elif s.remote:
         parts.append("memory not measured (remote)")
     if memory and s.gpu_available and s.peak_vram is not None:
-        parts.append(f"VRAM {human_bytes(s.peak_vram)}")
+        parts.append(gpu_memory_text(s))
     parts.append(mode_note)
     if s.machine_busy and s.other_cpu_cores is not None:
         parts.append(f"<b>other programs used {s.other_cpu_cores:.1f} cores: unreliable</b>")

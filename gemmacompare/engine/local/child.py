@@ -25,7 +25,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.llama_runtime import LoadLog, gpu_offload_available, load_backends, parse_load_log
+from gemmacompare.engine.local.llama_runtime import (
+    LoadLog,
+    gpu_offload_available,
+    load_backends,
+    parse_load_log,
+    runtime_info,
+)
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
@@ -157,6 +163,8 @@ class _Worker:
             self._send(p.WorkerError(None, msg))
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
+        if placement.device_bytes():
+            placement = placement.with_devices(runtime_info().devices)
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._eog_ids = None
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))

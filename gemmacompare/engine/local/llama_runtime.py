@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
@@ -306,6 +306,14 @@ class Placement:
     layers_offloaded: int
     layers_total: int | None  # llama.cpp counts the output layer as one
     buffers: tuple[DeviceBuffer, ...] = field(default=())
+    # The devices off the CPU that hold part of it, as "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)".
+    devices: tuple[str, ...] = field(default=())
+
+    def with_devices(self, known: Iterable[Device]) -> Placement:
+        """The same placement, naming the hardware behind each device it uses."""
+        used = _ordered(b.device for b in self.buffers if b.device != "CPU" and b.bytes > 0)
+        names = {d.name: d.description for d in known}
+        return replace(self, devices=tuple(f"{u}: {names[u]}" if names.get(u) else u for u in used))
 
     def device_bytes(self, kind: str | None = None) -> int:
         """Bytes llama.cpp allocated off the CPU (on a GPU), all kinds or one."""
@@ -333,7 +341,8 @@ class Placement:
     @property
     def summary(self) -> str:
         total = f"/{self.layers_total}" if self.layers_total is not None else ""
-        return f"{self.backend} · {self.layers_offloaded}{total} layers offloaded"
+        on = f" on {', '.join(self.devices)}" if self.devices else ""
+        return f"{self.backend}{on} · {self.layers_offloaded}{total} layers offloaded"
 
 
 def parse_load_log(text: str, n_layer: int | None = None) -> Placement:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Callable
 
 from gemmacompare.engine.metrics import RunStats
+from gemmacompare.engine.protocol import GPU_FROM_LLAMA
 from gemmacompare.models.gguf_file import human_bytes
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ STAT_ROWS: tuple[tuple[str, Callable[[RunStats], str]], ...] = (
     ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
     ("stop reason", lambda s: s.stop_reason),
     ("peak RAM", _memory),
-    ("peak VRAM", lambda s: (human_bytes(s.peak_vram) if s.peak_vram is not None else "-") if s.gpu_available
+    ("peak VRAM", lambda s: (gpu_memory_text(s, short=True) if s.peak_vram is not None else "-") if s.gpu_available
         else "no GPU"),
     ("threads", lambda s: "remote (none here)" if s.remote else _f(s.n_threads)),
     ("template", lambda s: s.template or "-"),
@@ -97,6 +98,15 @@ def memory_rows(placements: list[Placement | None]) -> list[list[str]]:
             continue
         rows.append([f"{label} (llama.cpp)", *cells])
     return rows
+
+
+def gpu_memory_text(s: RunStats, short: bool = False) -> str:
+    """Peak GPU memory, saying what measured it: NVML's per-process VRAM, or
+    llama.cpp's account of the device buffers it allocated (Vulkan, Metal, ROCm)."""
+    size = human_bytes(s.peak_vram or 0)
+    if s.gpu_source == GPU_FROM_LLAMA:
+        return f"{size} (llama.cpp's device buffers)" if short else f"GPU {size} (llama.cpp's device buffers)"
+    return size if short else f"VRAM {size}"
 
 
 def _per_device(accounts: tuple[MemoryAccount, ...], attr: str) -> str:
