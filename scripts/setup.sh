@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine for gemmacompare: Qt's system libraries (Debian/Ubuntu,
-# when run as root), a virtualenv in .venv, the app with its demo models and test tools.
+# Sets up a fresh machine for gemmacompare: Qt's system libraries and the Vulkan
+# build tools with Mesa's lavapipe (Debian/Ubuntu, when run as root), a virtualenv
+# in .venv with llama-cpp-python built as the bundle has it, the app with its demo
+# models and test tools.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +25,15 @@ fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-# llama-cpp-python compiles llama.cpp here the first time (about 5 minutes on 2 cores);
-# pip caches the wheel, so later runs take seconds.
+# llama-cpp-python: the same portable build the bundle ships (one CPU library per
+# instruction-set level, and the Vulkan backend where its build tools can be had),
+# so the tests run on what users get. It is compiled once (15-30 minutes on 2
+# cores) and cached in ~/.cache/gemmacompare/wheels; later runs take seconds.
+WHEEL=$(./scripts/llama_wheel.sh)
+stamp=.venv/llama-cpp-python.wheel
+if [ "$(cat "$stamp" 2>/dev/null)" != "$(sha256sum "$WHEEL" | cut -d' ' -f1)" ]; then
+    .venv/bin/python -m pip install -q --force-reinstall --no-deps "$WHEEL"
+    sha256sum "$WHEEL" | cut -d' ' -f1 > "$stamp"
+fi
 .venv/bin/python -m pip install -q -e '.[dev]'
 echo "setup: done (.venv ready)"

@@ -28,6 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
                     choices=("llama.cpp", "model", "worker", "window"),
                     help="with --self-test: run only this step (repeatable), e.g. window for a cold start")
     ap.add_argument("--model", metavar="PATH", help="with --self-test: the GGUF file to use (default: a demo model)")
+    ap.add_argument("--expect-backend", metavar="NAME",
+                    help="with --self-test: fail unless the model runs on this backend (CPU, Vulkan, CUDA, Metal)")
     sub = ap.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="open the window (the default)")
@@ -131,9 +133,10 @@ def _main(argv: list[str] | None) -> int:
             ap.error("--self-test takes no command; use --model PATH to pick its model")
         from gemmacompare.cli.self_test import SelfTest  # noqa: PLC0415
 
-        return SelfTest(args.model, window=_self_test_window, only=tuple(args.only)).run()
-    if args.model or args.only:
-        ap.error("--model and --only go with --self-test; to open models in the window, name them: "
+        return SelfTest(args.model, window=_self_test_window, only=tuple(args.only),
+                        expect_backend=args.expect_backend).run()
+    if args.model or args.only or args.expect_backend:
+        ap.error("--model, --only and --expect-backend go with --self-test; to open models in the window, name them: "
                  "gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
         from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed

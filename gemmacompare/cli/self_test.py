@@ -53,12 +53,13 @@ class SelfTest:
     """
 
     def __init__(self, model: str | None, window: Callable[[], str] | None, out=sys.stdout,
-                 only: tuple[str, ...] = ()) -> None:
+                 only: tuple[str, ...] = (), expect_backend: str | None = None) -> None:
         # `only` runs some steps (those they need are added): `--only window`
         # measures a cold start to the first painted window.
         self.steps = [s for s in STEPS if not only or s in only or s == "processes"
                       or (s == "model" and "worker" in only)]
         self.model_arg = model
+        self.expect_backend = expect_backend
         self.window = window
         self.out = out
         self.model_path: Path | None = None
@@ -165,6 +166,9 @@ class SelfTest:
         perf = finished.perf
         rate = f"{perf.n_eval / (perf.t_eval_ms / 1000):.0f} t/s (llama.cpp)" if perf and perf.t_eval_ms > 0 else ""
         where = loaded.placement.summary if loaded.placement else "placement not reported"
+        backend = loaded.placement.backend if loaded.placement else "?"
+        if self.expect_backend and backend.lower() != self.expect_backend.lower():
+            raise StepFailed(f"The model ran on {backend}, not on {self.expect_backend} as expected ({where}).")
         return (f"{N_TOKENS} tokens through a spawned worker (pid {pid}, exited) · loaded in {load_s:.2f} s · "
                 f"{rate} · {where}")
 
