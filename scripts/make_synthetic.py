@@ -41,12 +41,16 @@ def count_lines(preset_name: str) -> tuple[list[str], bool]:
     if pub is None:
         return lines, True
     ours = count.effective if pub.what == "effective" else count.total
-    off = ours / pub.value - 1
+    off = ours / pub.compared - 1
     ok = abs(off) <= TOLERANCE
-    lines.append(
-        f"published:   {human_count(pub.value)} {pub.what} ({pub.source}); ours {off:+.1%} "
-        + ("(within 5%)" if ok else "(OUTSIDE 5%)")
-    )
+    figure = f"{human_count(pub.value)} {pub.what} ({pub.source})"
+    if pub.minus:
+        figure = (
+            f"{pub.value:,} {pub.what} ({pub.source}) minus "
+            + ", ".join(f"{what} {n:,}" for what, n in pub.minus)
+            + f" = {pub.compared:,} ({human_count(pub.compared)})"
+        )
+    lines.append(f"published:   {figure}; ours {off:+.1%} " + ("(within 5%)" if ok else "(OUTSIDE 5%)"))
     return lines, ok
 
 

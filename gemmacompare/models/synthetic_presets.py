@@ -22,8 +22,28 @@ source. Abbreviations used below:
              linear_key/value_head_dim 128, linear_conv_kernel_dim 4.
   [Q35-9B]   Qwen/Qwen3.5-9B config.json (same family): rope_theta 10,000,000,
              partial_rotary_factor 0.25, mrope_section [11, 11, 10], rms_norm_eps 1e-6.
-  [Q35-card] Qwen3.5-4B model card / listings: "4B parameters" (a rounded name);
-             listings of the checkpoint with its vision tower say 4.5B.
+  [Q35-card] Qwen3.5-4B model card: "4B parameters", a rounded name. Listings that say
+             4.5B or 4.54B count the vision tower; the Hub's "5B params" also counts
+             the multi-token-prediction (MTP) head.
+  [Q35-hub]  Qwen/Qwen3.5-4B safetensors total (Hugging Face API, revision 851bf6e8):
+             4,659,865,088 parameters in 738 tensors, as quoted by several public
+             write-ups that split it into the language model 4,205,751,296 (426
+             tensors), the vision tower 333,514,240 (297) and the MTP head
+             `mtp.*` 120,599,552 (15). keras-team/keras-hub
+             keras_hub/src/models/qwen3_5/qwen3_5_presets.py (commit 48b7596) gives
+             4,539,265,536 for qwen3_5_4b: language model + vision tower, no MTP.
+  [Q35-vis]  the vision tower, from Qwen3.5-4B's `vision_config` (depth 24, hidden 1024,
+             intermediate 4096, patch 16, temporal patch 2, merge 2, 2304 position
+             embeddings, out_hidden_size 2560, no deepstack mergers), as quoted by
+             public fixtures of Qwen3.5-4B fine-tunes: patch embedding 3*2*16*16*1024
+             + 1024, position table 2304*1024, 24 blocks of 12,596,224 (LayerNorms,
+             qkv and proj, fc1 and fc2 with biases), merger LayerNorm 2048 + 4096*4096
+             + 4096 + 4096*2560 + 2560 = 333,514,240 exactly, as [Q35-hub] says. It lives
+             in llama.cpp's separate mmproj file (F16 mmproj files of about 670 MB).
+  [Q35-mtp]  the MTP head, one full-attention block with the trunk's widths plus
+             fc 2*2560*2560 and three norms: 120,599,552, as [Q35-hub] says. The
+             vendored llama.cpp skips it at load (src/models/qwen35.cpp: TENSOR_SKIP
+             unless MTP is asked for), so it costs neither speed nor memory here.
   [llama.cpp] the vendored llama.cpp 0c1e570: conversion/gemma.py (Gemma4Model),
              conversion/qwen.py (Qwen3NextModel, _Qwen35MRopeMixin: default mrope
              section [11, 11, 10, 0]), src/models/gemma4.cpp, src/models/qwen35.cpp.
@@ -106,6 +126,14 @@ class PublishedCount:
     value: int
     what: str  # which of our counts it is compared with: "total" or "effective"
     source: str
+    # Parts the published figure counts that a text-only GGUF does not hold (a vision
+    # tower, an MTP head), each (what, parameters); they are taken off before comparing.
+    minus: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def compared(self) -> int:
+        """The published figure less the parts our file does not hold."""
+        return self.value - sum(n for _, n in self.minus)
 
 
 @dataclass(frozen=True)
@@ -182,9 +210,8 @@ QWEN35_4B = Qwen35Shape(
     partial_rotary=0.25,  # [Q35-9B] partial_rotary_factor
     mrope_sections=(11, 11, 10, 0),  # [Q35-9B] mrope_section; [llama.cpp] _QWEN35_DEFAULT_MROPE_SECTION
     rms_eps=1e-6,  # [Q35-9B] rms_norm_eps
-    # Tied: the published total of a model built from Qwen3.5-4B with "Embeddings, LM Head
-    # exact copy" (kshitijthakkar/qwen3.5-moe-4.7B-d4B, 4.54B with vision) leaves no room
-    # for a separate 0.64B output matrix; the 9B config says false, the small ones share.
+    # [Q35-cfg] tie_word_embeddings true (the 9B says false); [Q35-hub]: the language model's
+    # 426 tensors and 4,205,751,296 parameters hold no separate 0.64B output matrix.
     tied_embeddings=True,
 )
 
@@ -222,7 +249,12 @@ PRESETS: dict[str, SyntheticPreset] = {
         ),
         SyntheticPreset(
             "qwen35-4b", "Qwen3.5-4B shapes", "qwen35", QWEN35_4B, QWEN35_TEMPLATE,
-            PublishedCount(4_000_000_000, "total", "Qwen3.5-4B model card: 4B parameters"),
+            # [Q35-hub] less [Q35-vis] and [Q35-mtp]: the language model alone, which is what a
+            # text GGUF holds and llama.cpp loads (against the card's rounded "4B" it reads +5.1%).
+            PublishedCount(
+                4_659_865_088, "total", "Qwen/Qwen3.5-4B safetensors total on Hugging Face",
+                minus=(("vision tower", 333_514_240), ("MTP head", 120_599_552)),
+            ),
         ),
         SyntheticPreset("gemma4-tiny", "Gemma-4 tiny test shapes", "gemma4", GEMMA4_TINY, GEMMA4_TEMPLATE),
         SyntheticPreset("qwen35-tiny", "Qwen3.5 tiny test shapes", "qwen35", QWEN35_TINY, QWEN35_TEMPLATE),
