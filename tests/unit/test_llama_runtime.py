@@ -8,7 +8,14 @@ llama-kv-cache.cpp and llama-context.cpp of the vendored llama.cpp).
 
 from __future__ import annotations
 
-from gemmacompare.engine.local.llama_runtime import backend_name, cpu_variant, parse_load_log, runtime_info
+from gemmacompare.engine.local.llama_runtime import (
+    AllocationFailure,
+    allocation_failure,
+    backend_name,
+    cpu_variant,
+    parse_load_log,
+    runtime_info,
+)
 
 MIB = 1024 * 1024
 
@@ -140,3 +147,24 @@ def test_tooltip_and_table_carry_the_memory_account():
     assert rows["KV cache (llama.cpp)"] == ["140.0 MiB CUDA0 + 0 B CPU", "90.0 MiB CUDA0 + 0 B CPU", "-"]
     assert rows["recurrent state (llama.cpp)"][0] == "50.2 MiB CUDA0 + 0 B CPU"
     assert "recurrent state (llama.cpp)" not in {r[0] for r in memory_rows([plain])}
+
+
+# --- a model that does not fit ---------------------------------------------------------
+
+def test_allocation_failure_of_weights_on_a_device():
+    log = ("ggml_vulkan: Device memory allocation of size 2684354560 failed.\n"
+           "alloc_tensor_range: failed to allocate Vulkan0 buffer of size 2684354560\n"
+           "llama_model_load: error loading model: unable to allocate Vulkan0 buffer\n")
+    failed = allocation_failure(log)
+    assert failed == AllocationFailure("Vulkan0", "weights", 2684354560)
+
+
+def test_allocation_failure_of_the_kv_cache_names_the_device_and_part():
+    log = ("alloc_tensor_range: failed to allocate CUDA0 buffer of size 1073741824\n"
+           "llama_init_from_model: failed to initialize the context: failed to allocate buffer for kv cache\n")
+    assert allocation_failure(log) == AllocationFailure("CUDA0", "KV cache", 1073741824)
+
+
+def test_no_allocation_failure_in_an_ordinary_log():
+    assert allocation_failure("load_tensors: offloaded 31/31 layers to GPU\nVulkan0 model buffer size = 12.0 MiB\n") \
+        is None

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import (
     LoadLog,
+    allocation_failure,
     gpu_offload_available,
     load_backends,
     parse_load_log,
@@ -151,8 +152,12 @@ class _Worker:
         try:
             llm = open_context(cmd.path, s, n_ctx, n_threads, n_gpu_layers)
         except LoadError as exc:
-            self._load_log.stop()
-            if exc.what == "context":
+            failed = allocation_failure(self._load_log.stop())
+            if failed is not None and failed.device not in ("CPU", "?"):
+                size = f" ({failed.bytes / 2**20:,.0f} MiB)" if failed.bytes else ""
+                msg = (f"{facts.name} does not fit in the memory of {failed.device}: llama.cpp could not allocate "
+                       f"its {failed.what} there{size}; lower the GPU layers or the context size.")
+            elif exc.what == "context":
                 msg = (
                     f"llama.cpp could not create a {n_ctx}-token context for {facts.name} "
                     f"(KV cache {s.type_k}/{s.type_v}, flash attention {s.flash_attn}); "

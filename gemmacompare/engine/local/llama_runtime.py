@@ -369,6 +369,34 @@ def parse_load_log(text: str, n_layer: int | None = None) -> Placement:
     return Placement(backend, offloaded, total, buffers)
 
 
+_ALLOC_SIZED_RE = re.compile(r"failed to allocate (\S+) buffer of size (\d+)")
+_ALLOC_RE = re.compile(r"unable to allocate (\S+) buffer")
+_ALLOC_WHAT_RE = re.compile(r"failed to allocate (?:buffer for (kv cache|rs cache)|(compute) (?:pp |tg )?buffers)")
+
+
+@dataclass(frozen=True)
+class AllocationFailure:
+    """llama.cpp could not allocate memory for a model on a device (from its load log)."""
+
+    device: str  # "Vulkan0", "CUDA0"; "CPU" for host memory
+    what: str  # weights | KV cache | recurrent state | compute buffers
+    bytes: int | None
+
+
+def allocation_failure(text: str) -> AllocationFailure | None:
+    """The first memory allocation llama.cpp reported failing while loading, if any."""
+    sized, named = _ALLOC_SIZED_RE.search(text), _ALLOC_RE.search(text)
+    what = _ALLOC_WHAT_RE.search(text)
+    if not (sized or named or what):
+        return None
+    buffer = (sized or named).group(1) if (sized or named) else ""
+    kind = "weights" if named else "memory"
+    if what:
+        kind = {"kv cache": "KV cache", "rs cache": "recurrent state"}.get(what.group(1) or "", "compute buffers")
+    device = DeviceBuffer("model", buffer, 0).device if buffer else "?"
+    return AllocationFailure(device, kind, int(sized.group(2)) if sized else None)
+
+
 def _ordered(items: Iterable[str]) -> list[str]:
     seen: list[str] = []
     for x in items:

@@ -155,6 +155,7 @@ class ModelWorker:
         except (OSError, BrokenPipeError):
             yield self._death_event(cmd.request_id)
             return
+        n_tokens, last_msg, slowest_step = 0, time.monotonic(), 0.0
         while True:
             try:
                 ev = self._recv(timeout=0.05)
@@ -165,18 +166,28 @@ class ModelWorker:
                 if not self.alive:
                     yield self._death_event(cmd.request_id)
                     return
-                if self._stop_requested_at and time.monotonic() - self._stop_requested_at > STOP_GRACE_S:
-                    # Stuck in a long step (a huge prefill chunk on a slow GPU
-                    # path, say): the user asked to stop, so kill; the next
-                    # generate restarts the worker with the same model.
+                # A stop lands between two decode steps: llama.cpp checks it inside a
+                # step on the CPU only, so a step on a slow GPU runs to its end. While
+                # tokens flow, allow twice the slowest step seen; a step longer than
+                # that (a huge prefill on a slow GPU path, say) is stuck: the user asked
+                # to stop, so kill; the next generate restarts the worker, same model.
+                grace = max(STOP_GRACE_S, 2 * slowest_step + 0.1) if n_tokens else STOP_GRACE_S
+                if self._stop_requested_at and time.monotonic() - self._stop_requested_at > grace:
                     self.kill()
-                    yield p.Finished(cmd.request_id, p.STOP_USER, 0, 0, self._stop_requested_at, time.monotonic(),
-                                     None, 0)
+                    yield p.Finished(cmd.request_id, p.STOP_USER, 0, n_tokens, self._stop_requested_at,
+                                     time.monotonic(), None, 0)
                     return
                 continue
+            now = time.monotonic()
             if isinstance(ev, p.TokenBatch):
-                yield from ev.tokens()
+                if n_tokens:
+                    slowest_step = max(slowest_step, now - last_msg)
+                last_msg = now
+                for tok in ev.tokens():
+                    n_tokens += tok.token_id >= 0
+                    yield tok
                 continue
+            last_msg = now
             yield ev
             if (isinstance(ev, (p.Finished, p.WorkerError))
                     and getattr(ev, "request_id", None) in (cmd.request_id, None)):
