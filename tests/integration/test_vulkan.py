@@ -224,3 +224,28 @@ def test_a_model_that_does_not_fit_fails_with_one_sentence_and_the_other_goes_on
         (b,) = result.runs  # one run per command: B's
         assert b.label == "B" and b.finished.n_generated == 3
         assert b.memory.samples[-1].vram == s.loaded[1].placement.device_bytes() > 0
+
+
+# --- the window says it ---------------------------------------------------------------------
+
+@pytest.mark.gui
+def test_the_window_names_backend_device_layers_and_what_the_gpu_curve_measures(lavapipe, qtbot, demo_paths):
+    from tests.integration.test_gui import ask, close, make_window, set_short
+
+    w = make_window(qtbot)
+    try:
+        assert "Vulkan on Vulkan0: llvmpipe" in w.panes[0].state_label.text()
+        assert "31/31 layers offloaded" in w.panes[0].state_label.text()
+        assert "19/19 layers offloaded" in w.panes[1].state_label.text()
+        assert "MiB on Vulkan0" in w.panes[0].state_label.toolTip()
+        set_short(w, 3, raw=True)
+        ask(qtbot, w, "Once upon a time", timeout=180_000)
+        qtbot.waitUntil(lambda: not any(p.busy for p in w.panes), timeout=60_000)
+        for pane in w.panes:
+            line = pane.chat.replies()[-1].stats.text()
+            assert "(llama.cpp's device buffers)" in line and "GPU " in line, line
+        w.charts.refresh()
+        _, memory_title = w.charts.legend_text()
+        assert "GPU dashed (device buffers as llama.cpp allocated them)" in memory_title
+    finally:
+        close(w)
