@@ -56,6 +56,7 @@ else
     WHEEL=$(./scripts/llama_wheel.sh --backend "$BACKEND")
 fi
 echo "wheel: $WHEEL"
+BUILT=$(basename "$(dirname "$WHEEL")")  # portable-VERSION-BACKEND: what auto chose
 
 # --- 2. a clean virtualenv with the app, the demo models and PyInstaller only
 step "clean virtualenv build/bundle-venv"
@@ -126,7 +127,7 @@ files=$(find "$BUNDLE" -type f | wc -l)
 variant=$(grep -o 'CPU variant: [^·]*' "$FRESH/self-test.txt" | head -1 | sed 's/ *$//')
 cold=$(grep -o '[0-9.]* s after the process started' "$FRESH/cold.txt" | head -1)
 step "summary"
-echo "bundle:        $BUNDLE ($BACKEND backend)"
+echo "bundle:        $BUNDLE (llama.cpp: $BUILT)"
 echo "size:          $size_mib MiB in $files files"
 echo "cold start:    first painted window $cold"
 echo "$variant"
