@@ -31,6 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _backend_folder() -> str:
+    from gemmacompare.engine.local.llama_runtime import llama_lib_dir
+
+    return str(llama_lib_dir())
+
+
 def start_llama_cpp_server(model: Path, log_path: Path, port: int | None = None,
                            extra: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     port = port or free_port()
@@ -43,6 +49,10 @@ def start_llama_cpp_server(model: Path, log_path: Path, port: int | None = None,
          # of the same file then match token for token.
          "--flash_attn", "true", "--n_batch", "2048", *extra],
         stdout=log, stderr=subprocess.STDOUT,
+        # A portable llama.cpp (GGML_BACKEND_DL, as setup.sh builds it) finds its backend
+        # libraries beside the executable or in the current folder; llama_cpp.server does
+        # not load them itself, so it starts in the folder that holds them.
+        cwd=_backend_folder(),
     )
     base = f"http://127.0.0.1:{port}/v1"
     wait_until_serving(proc, f"{base}/models", log_path, "llama_cpp.server")

@@ -61,9 +61,10 @@ def _runtime_in_child(env: dict[str, str]) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _greedy(max_tokens: int, **kw) -> p.GenerateCommand:
+def _greedy(max_tokens: int, ignore_eos: bool = False, **kw) -> p.GenerateCommand:
     return p.GenerateCommand(kw.pop("request_id", 1), raw_prompt=kw.pop("raw_prompt", PROMPT),
-                             sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0), **kw)
+                             sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0,
+                                                         ignore_eos=ignore_eos), **kw)
 
 
 def _commands(n: int, max_tokens: int, **kw) -> dict[int, p.GenerateCommand]:
@@ -138,20 +139,24 @@ def test_device_memory_curve_is_each_workers_own_and_back_to_zero_when_unloaded(
     assert on_device.sampler.device_bytes("A") is None
 
 
-def test_greedy_tokens_on_the_device_agree_with_the_cpu(lavapipe, demo_paths):
-    """The same greedy request on lavapipe and on the CPU backend. Different kernels sum in a
-    different order, so exact agreement is not promised; the first tokens must agree."""
+@pytest.mark.parametrize("model", ["smollm2", "gemma3"])
+def test_greedy_tokens_on_the_device_agree_with_the_cpu(lavapipe, demo_paths, model):
+    """The same greedy request on lavapipe and on the CPU backend. Their kernels round and sum
+    in a different order, so where two tokens are nearly tied the choice can differ and the
+    texts part from there. Measured on this AVX-512 machine, 32 tokens: SmolLM2 agreed on the
+    first 8 after this prompt (4 after "Once upon a time"), Gemma-3 on 15 (all 32). The first
+    4 are asserted; the CPU side's kernels differ between CPUs, so more would be a guess."""
     n = 16
     with CompareSession(("gpu", "cpu")) as s:
-        path = str(demo_paths["smollm2"])
+        path = str(demo_paths[model])
         assert s.load([path, path], [p.LoadSettings(n_ctx=512), p.LoadSettings(n_ctx=512, n_gpu_layers=0)]) \
             == [None, None]
         assert [ld.placement.backend for ld in s.loaded] == ["Vulkan", "CPU"]
-        result = s.run(_commands(2, n), mode=RACE, threads_total=2)
+        result = s.run(_commands(2, n, ignore_eos=True), mode=RACE, threads_total=2)
     gpu, cpu = ([t.token_id for t in r.tokens] for r in result.runs)
     assert len(gpu) == len(cpu) == n
     agree = next((i for i, (a, b) in enumerate(zip(gpu, cpu)) if a != b), n)
-    assert agree >= 8, f"the first {agree} tokens agree: {gpu} vs {cpu}"
+    assert agree >= 4, f"the first {agree} tokens agree: {gpu} vs {cpu}"
 
 
 def test_partial_offload_says_how_many_layers(lavapipe, demo_paths):
