@@ -29,7 +29,12 @@ def runs_on(info: RuntimeInfo) -> dict:
 
 
 def runs_on_line(where: dict) -> str:
-    layers = "all layers offloaded" if where["layers_offloaded"] == "all" else "0 layers offloaded (no GPU backend)"
+    if where["layers_offloaded"] == "all":
+        layers = f"all layers offloaded to {where['device']}"
+    elif where["llama_cpp_backends"] != ["CPU"]:
+        layers = "0 layers offloaded (no GPU device found)"  # a GPU backend is built in, no device
+    else:
+        layers = "0 layers offloaded (no GPU backend)"
     backends = ", ".join(where["llama_cpp_backends"])
     return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {backends}"
 

@@ -62,7 +62,8 @@ def test_self_test_passes_every_step_and_leaves_nothing(demo_paths):
     for name, line in steps.items():
         assert line.split()[0] == "ok", line
         assert line.split()[3] == "s" and float(line.split()[2]) >= 0, line  # its time
-    assert "backends: CPU" in steps["llama.cpp"] and "CPU variant:" in steps["llama.cpp"]
+    assert "backends: " in steps["llama.cpp"] and "CPU variant:" in steps["llama.cpp"]
+    assert "CPU" in steps["llama.cpp"].split("backends: ")[1].split(" · ")[0].split(", ")
     assert "system info: CPU :" in steps["llama.cpp"]
     assert str(demo_paths["smollm2"]) in steps["model"]
     assert "16 tokens through a spawned worker" in steps["worker"]

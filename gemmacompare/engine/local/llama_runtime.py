@@ -123,10 +123,22 @@ def load_backends() -> None:
     """
     with _lock:
         lib = _ggml_lib()
+        _quiet_log()
         if lib.ggml_backend_reg_count() == 0:
             lib.ggml_backend_load_all_from_path(str(llama_lib_dir()).encode())
         if lib.ggml_backend_reg_count() == 0:
             raise OSError(f"llama.cpp found no backend libraries in {llama_lib_dir()}")
+
+
+_log: LoadLog | None = None
+
+
+def _quiet_log() -> None:
+    """llama.cpp's informational lines ("load_backend: loaded CPU backend from /full/path")
+    are not for a terminal: only its warnings and errors pass, as a worker's LoadLog does."""
+    global _log
+    if _log is None:
+        _log = LoadLog()
 
 
 # --- what is there ---------------------------------------------------------------
@@ -389,7 +401,8 @@ def allocation_failure(text: str) -> AllocationFailure | None:
     what = _ALLOC_WHAT_RE.search(text)
     if not (sized or named or what):
         return None
-    buffer = (sized or named).group(1) if (sized or named) else ""
+    found = sized or named
+    buffer = found.group(1) if found else ""
     kind = "weights" if named else "memory"
     if what:
         kind = {"kv cache": "KV cache", "rs cache": "recurrent state"}.get(what.group(1) or "", "compute buffers")
@@ -405,6 +418,10 @@ def _ordered(items: Iterable[str]) -> list[str]:
     return seen
 
 
+# ggml_log_level (ggml.h)
+_GGML_LOG_WARN, _GGML_LOG_ERROR, _GGML_LOG_CONT = 3, 4, 5
+
+
 class LoadLog:
     """Collects what llama.cpp logs (via llama_log_set) while `capturing()` is active.
 
@@ -416,12 +433,16 @@ class LoadLog:
         import llama_cpp
 
         self._parts: list[str] | None = None
+        self._last_level = 0
 
         def on_log(level: int, text: bytes, _user: object) -> None:
             s = text.decode("utf-8", errors="replace") if text else ""
             if self._parts is not None:
                 self._parts.append(s)
-            if level in (2, 3):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
+            if level == _GGML_LOG_CONT:  # the rest of the line before
+                level = self._last_level
+            self._last_level = level
+            if level in (_GGML_LOG_WARN, _GGML_LOG_ERROR):
                 print(s, end="", file=sys.stderr, flush=True)
 
         self._callback = llama_cpp.llama_log_callback(on_log)  # kept: llama.cpp holds a raw pointer
