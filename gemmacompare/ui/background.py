@@ -26,10 +26,16 @@ class BackgroundJob(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thread: threading.Thread | None = None
+        self._busy = False
+        self.done.connect(self._finished)  # first: the window's own handlers then see it ended
 
     @property
     def running(self) -> bool:
-        return self.thread is not None and self.thread.is_alive()
+        """Started and its outcome not yet delivered on the GUI thread."""
+        return self._busy
+
+    def _finished(self, _outcome: object) -> None:
+        self._busy = False
 
     def start(self, work: Callable[[ProgressFn], Any], name: str) -> None:
         def emit(signal: Any, *args: Any) -> None:
@@ -46,6 +52,7 @@ class BackgroundJob(QObject):
                 out = exc
             emit(self.done, out)
 
+        self._busy = True
         self.thread = threading.Thread(target=body, name=name, daemon=True)
         self.thread.start()
 

@@ -86,6 +86,20 @@ class _ReplayPane(QWidget):
         return SeriesData(times, mem_t, rss, None, self._shown >= len(rec.tokens))
 
 
+def _extra_line(run: RunFile) -> str:
+    """What else the file says about its run: a checked claim's verdict, a blind round's vote."""
+    if run.claim and isinstance(run.claim.get("verdict"), str):
+        return f"\nA claim checked ({len(run.claim.get('runs_ms_per_token') or [])} fair runs, the last one replayed " \
+               f"here): {run.claim['verdict']}"
+    arena = run.arena
+    if arena and isinstance(arena.get("sides"), list):
+        names = dict(zip(run.labels, (m.display_name for m in run.models)))
+        sides = ", ".join(f"{side} was {names.get(str(label), str(label))}"
+                          for side, label in zip(arena.get("side_names") or [], arena["sides"]))
+        return f"\nA blind arena round: vote {arena.get('result', '?')}; {sides}."
+    return ""
+
+
 class RunViewer(QMainWindow):
     finished = Signal()  # the replay reached its end
 
@@ -96,7 +110,7 @@ class RunViewer(QMainWindow):
         central = QWidget()
         lay = QVBoxLayout(central)
         header = QLabel(f"Recorded on {run.whose()} · {run.mode} mode ({run.thread_split or 'threads as recorded'})"
-                        + (" · prompts left out by its author" if run.redacted else ""))
+                        + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run))
         header.setTextFormat(Qt.TextFormat.PlainText)
         header.setWordWrap(True)
         header.setObjectName("runHeader")
