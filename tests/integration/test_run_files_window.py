@@ -242,8 +242,9 @@ def test_a_blind_round_saved_from_the_arena_replays_with_its_figures(qtbot, demo
             a, b = shown.record.stats(), live.record.stats()
             assert shown.reply.answer.text == live.record.answer
             assert a.n_tokens == b.n_tokens and a.stop_reason == b.stop_reason
-            for key in ("ms_per_token", "ttft_s", "time_to_answer_s", "total_s"):
-                assert getattr(a, key) == pytest.approx(getattr(b, key), abs=2e-6), key
+            # The file keeps times to the microsecond: a figure read back is within a few of them.
+            for key, tol in (("ms_per_token", 3e-3), ("ttft_s", 3e-6), ("time_to_answer_s", 3e-6), ("total_s", 3e-6)):
+                assert getattr(a, key) == pytest.approx(getattr(b, key), abs=tol), key
             assert f"{b.ms_per_token:.0f} ms/token" in shown.reply.stats.text()
         assert viewer.banner.text().startswith("Recorded: ")
         viewer.close()
