@@ -24,7 +24,7 @@ if ! xdpyinfo >/dev/null 2>&1; then
 fi
 cd "$ROOT"
 RUN=$WORK/colours.gcrun
-"$PY" -m gemmacompare compare smollm2 gemma3 -p "Name three colours." -n 32 --mode fair --save-run "$RUN" >/dev/null
+"$PY" -m gemmacompare compare smollm2 gemma3 -p "Name three colours." -n 200 --mode fair --save-run "$RUN" >/dev/null
 
 "$PY" -m gemmacompare & started+=($!)
 win=""
@@ -36,14 +36,14 @@ xdotool type --delay 20 "$RUN"
 xdotool key Return
 for _ in $(seq 60); do viewer=$(xdotool search --name 'colours.gcrun — replay' 2>/dev/null | head -1) && [ -n "$viewer" ] && break; sleep 1; done
 xdotool windowactivate --sync "$viewer"
-xdotool windowsize "$viewer" 1260 760 windowmove "$viewer" 10 10
+xdotool windowsize "$viewer" 1240 730 windowmove "$viewer" 20 40
 sleep 25  # the replay plays at the recorded speed
 import -window root docs/run-replay.png
 xdotool key ctrl+r
 sleep 3
 rerun=$(xdotool search --name 'colours.gcrun — rerun' | head -1)
 xdotool windowactivate --sync "$rerun"
-xdotool windowsize "$rerun" 1180 620 windowmove "$rerun" 50 90
+xdotool windowsize "$rerun" 1120 600 windowmove "$rerun" 80 120
 xdotool key Return  # Rerun here (the default button), three repetitions
 sleep "${RERUN_WAIT_S:-120}"
 import -window root docs/run-rerun.png

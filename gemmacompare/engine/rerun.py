@@ -5,7 +5,8 @@ The one implementation behind `gemmacompare rerun` and the window's *Rerun on
 this machine*: each model is found by its file hash, then by name in the model
 library (never downloaded: `ModelMissing` says when the file records a Hub repo,
 and the door asks the user), run with the recorded settings but this machine's
-threads (and `RerunPlan.notes` says so), repeated N times for intervals.
+threads (and `RerunPlan.notes` says so), after one short warm-up, repeated N
+times for intervals.
 """
 
 from __future__ import annotations
@@ -212,6 +213,12 @@ class RerunJob:
         split = session.split_for(range(len(plan.paths)), run.mode, plan.threads_total,
                                   [s.prompt.n_threads for s in plan.settings])
         say(_safe(split.describe(), 300), 0)
+        # One short warm-up first, as `claim` does: the first run after loading reads the weights
+        # from disk, which would put one slow repetition into every interval.
+        say("one short warm-up run (not measured)", 0)
+        warm = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None, max_tokens=4)
+                for i, s in enumerate(plan.settings)}
+        session.run(warm, mode=run.mode, threads_total=plan.threads_total)
         for rep in range(self.runs):
             if self._stopped.is_set():
                 return

@@ -249,7 +249,7 @@ def test_a_blind_round_saved_from_the_arena_replays_with_its_figures(qtbot, demo
         assert viewer.banner.text().startswith("Recorded: ")
         viewer.close()
         # A new round closes the saving of the old one.
-        qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+        qtbot.mouseClick(w.arena.bar.new_button, Qt.MouseButton.LeftButton)
         assert not w.arena.bar.save_button.isEnabled()
     finally:
         w.close()
