@@ -283,6 +283,8 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
         per_rep = [a / b for rep in measured.runs
                    if (a := rep[k].ms_per_token) and (b := rep[0].ms_per_token)]
         here = mean_interval(per_rep) if per_rep else None
+        if here is not None and here[1] is not None:
+            here = (here[0], max(0.0, here[1]), here[2])  # a ratio of times is never negative
         there_s = f"{there:.2f}" if there else "-"
         if here is None:
             here_s = "-"
