@@ -21,6 +21,7 @@ from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import mean_interval
+from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareSession
@@ -298,6 +299,9 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
                 "; the recorded ratio lies outside this interval"
         notes.append(f"ms/token of {labels[k]} over {labels[0]}: there {there_s}, here {here_s}{inside}.")
         ratios.append({"model": run.labels[k], "over": run.labels[0], "there": there, "here": per_rep})
+    busy = [said for rep in measured.runs if (said := busy_sentence(labels, rep))]
+    if busy:  # a busy machine widens the intervals: say why rather than let the figures mislead
+        notes.append(f"Here: {busy[0]} ({len(busy)} of {len(measured.runs)} repetitions).")
     answers_json = []
     for k, m in enumerate(run.models):
         greedy = float(m.settings.get("sampling", {}).get("temperature", 1.0) or 0.0) == 0.0

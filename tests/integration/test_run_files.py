@@ -233,6 +233,22 @@ def test_rerun_report_interval_and_a_differing_answer(saved_compare):
     assert any(n.startswith("B: the greedy answer is identical") for n in report["notes"])
 
 
+def test_rerun_report_says_when_the_machine_was_busy_here(saved_compare):
+    from dataclasses import replace
+
+    from gemmacompare.engine.rerun import Measured, rerun_report
+
+    run = read_run_file(saved_compare["file"])
+    st = [m.record.stats() for m in run.models]
+    answers = [[m.record.answer for m in run.models]] * 2
+    quiet = rerun_report(run, Measured([st, st], answers))
+    assert not any(n.startswith("Here: other programs") for n in quiet["notes"])
+    busy = [replace(s, machine_busy=True, other_cpu_cores=1.4) for s in st]
+    noisy = rerun_report(run, Measured([st, busy], answers))
+    assert "Here: other programs used 1.4 of" in " ".join(noisy["notes"])
+    assert "figures are unreliable (1 of 2 repetitions)." in " ".join(noisy["notes"])
+
+
 def test_rerun_says_which_model_is_missing(saved_compare, tmp_path):
     doc = json.loads(saved_compare["file"].read_text())
     doc["models"][1]["identity"].update(file_hash="0" * 16, file_name="not-here.gguf", display_name="Nowhere 9B",
