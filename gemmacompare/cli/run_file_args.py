@@ -7,8 +7,7 @@ from pathlib import Path
 
 from gemmacompare.cli.args import int_at_least
 from gemmacompare.cli.server_args import add_server_args
-
-CLAIM_PROMPT = "Write a long story about a lighthouse keeper and a storm."
+from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT, CLAIM_RUNS
 
 
 def _speed(text: str) -> float:
@@ -49,11 +48,12 @@ def add_run_file_parsers(sub) -> None:
                                     "one per model, in the order the models are given.")
     cl.add_argument("claim", help='e.g. "Gemma=45ms Qwen=110ms" or "A=22t/s B=9t/s"')
     cl.add_argument("models", nargs="+", metavar="MODEL", help="GGUF paths, library names or demo keys, in order")
-    cl.add_argument("--runs", type=int_at_least(1), default=5,
-                    help="fair repetitions (default 5; 3 or more for an interval)")
-    cl.add_argument("-n", "--max-tokens", type=int_at_least(2), default=64, help="tokens per run at most (default 64)")
+    cl.add_argument("--runs", type=int_at_least(1), default=CLAIM_RUNS,
+                    help=f"fair repetitions (default {CLAIM_RUNS}; 3 or more for an interval)")
+    cl.add_argument("-n", "--max-tokens", type=int_at_least(2), default=CLAIM_MAX_TOKENS,
+                    help=f"tokens per run at most (default {CLAIM_MAX_TOKENS})")
     cl.add_argument("-p", "--prompt", default=CLAIM_PROMPT, help="the prompt (default: one that gives a long answer)")
-    cl.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
+    cl.add_argument("--ctx", type=int_at_least(128), default=CLAIM_CTX, help="context size")
     cl.add_argument("--threads", type=int_at_least(0), default=0, help="threads for each run (0 = all cores)")
     cl.add_argument("--save-run", type=Path, metavar="FILE", help="save the last run and the verdict as a run file")
     add_server_args(cl)

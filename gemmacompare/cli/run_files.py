@@ -10,22 +10,25 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
-import statistics
 import sys
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from gemmacompare.cli.compare import LinePrinter, format_table
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.machine import file_hash_prefix
-from gemmacompare.engine.metrics import RunStats
-from gemmacompare.engine.modes import RACE, default_threads
+from gemmacompare.engine.modes import RACE
 from gemmacompare.engine.replay import ReplayWorker
 from gemmacompare.engine.report.speed_summary import speed_summary
 from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.rerun import (
+    ModelMissing,
+    RerunFailed,
+    RerunJob,
+    RerunRefused,
+    check_rerunnable,
+    plan_rerun,
+    rerun_report,
+)
 from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, read_run_file, split_of
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
 from gemmacompare.models.gguf_file import human_bytes
@@ -164,152 +167,42 @@ def _show_bench(run: RunFile) -> int:
 
 # --- rerun ----------------------------------------------------------------------
 
-def find_model(m: RunModel, candidates: list[Path], entries: list[Any]) -> tuple[Path | None, str]:
-    """The model's file here (by hash, then by name) and how it was found, or None and why not."""
-    ident = m.identity
-    want_hash, size = ident.get("file_hash"), ident.get("file_size")
-    if want_hash:
-        for path in candidates:
-            try:
-                if (size is None or path.stat().st_size == size) and file_hash_prefix(path) == want_hash:
-                    return path, "by its file hash"
-            except OSError:
-                continue
-    from gemmacompare.models.library import find_entries  # noqa: PLC0415
-
-    for key in (ident.get("file_name"), ident.get("display_name")):
-        if not key:
-            continue
-        found = find_entries(str(Path(str(key)).stem) if key == ident.get("file_name") else str(key), entries)
-        if len(found) == 1:
-            return Path(found[0].path), "by name (its hash differs: another file of that name)"
-    src = ident.get("source") or {}
-    hint = (f"; it came from the Hub repo {src['hub_repo']}: `gemmacompare pull {src['hub_repo']}` fetches it"
-            if src.get("hub_repo") else "")
-    return None, (f"{m.label} ({m.display_name}, {ident.get('file_name') or 'no file'}) is not on this machine, "
-                  f"by hash or by name{hint}")
-
-
-def _candidates() -> tuple[list[Path], list[Any]]:
-    from gemmacompare.models.demo import gemma3_path, smollm2_path  # noqa: PLC0415
-    from gemmacompare.models.library import scan_library  # noqa: PLC0415
-
-    entries = list(scan_library().entries)
-    paths = [x for x in (smollm2_path(), gemma3_path()) if x is not None]
-    paths += [Path(e.path) for e in entries]
-    seen: set[str] = set()
-    unique = []
-    for x in paths:
-        if str(x) not in seen:
-            seen.add(str(x))
-            unique.append(x)
-    return unique, entries
-
-
-@dataclass
-class Measured:
-    runs: list[list[RunStats]] = field(default_factory=list)  # [repetition][model]
-    answers: list[list[str]] = field(default_factory=list)
-
-
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-       15: 2.131, 20: 2.086, 30: 2.042}
-
-
-def t95(df: int) -> float:
-    keys = [k for k in sorted(T95) if k <= df]
-    return T95[keys[-1]] if keys else T95[1]
-
-
-def mean_interval(values: list[float]) -> tuple[float, float | None, float | None]:
-    """Mean and its 95% interval (Student's t) when there are two values or more."""
-    m = statistics.fmean(values)
-    if len(values) < 2:
-        return m, None, None
-    half = t95(len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
-    return m, m - half, m + half
-
-
-FIGURES = (("ms/token", "ms_per_token", 1.0, "{:.1f}"), ("TTFT s", "ttft_s", 1.0, "{:.3f}"),
-           ("time to answer s", "time_to_answer_s", 1.0, "{:.3f}"), ("peak RSS MiB", "peak_rss", 1 / 2**20, "{:.0f}"),
-           ("tokens", "n_tokens", 1.0, "{:.0f}"))
-
-
-def _fmt(values: list[float], form: str) -> str:
-    if not values:
-        return "-"
-    m, lo, hi = mean_interval(values)
-    if lo is None or hi is None or form.format(lo) == form.format(hi):
-        return form.format(m)
-    return form.format(m) + f" [{form.format(max(0.0, lo))}, {form.format(hi)}]"  # none of these figures is negative
-
-
 def cmd_rerun(args: argparse.Namespace) -> int:
     run = open_run(args.file)
     if run is None:
         return EXIT_ERROR
     print_header(run)
-    if run.kind != "compare":
-        print("error: only a compare run can be rerun; a benchmark is rerun with `gemmacompare bench`.",
-              file=sys.stderr)
-        return EXIT_USAGE
-    if run.redacted:
-        print("error: this run file leaves its prompts out, so it can be replayed but not rerun.", file=sys.stderr)
-        return EXIT_USAGE
-    if any((m.identity.get("source") or {}).get("kind", "").endswith("server") for m in run.models):
-        print("error: a model of this run ran on a server; rerun runs local model files only.", file=sys.stderr)
+    try:
+        check_rerunnable(run)
+    except RerunRefused as exc:
+        print(f"error: {exc.message[0].lower()}{exc.message[1:]}", file=sys.stderr)
         return EXIT_USAGE
     if args.json_out and not Path(args.json_out).parent.is_dir():
         print(f"error: cannot write {_safe(args.json_out)} (its folder is missing); pick another path.",
               file=sys.stderr)
         return EXIT_USAGE
-    candidates, entries = _candidates()
-    paths: list[Path] = []
-    for m in run.models:
-        path, how = find_model(m, candidates, entries)
-        if path is None:
-            print(f"error: {terminal_safe(how, 400)}; nothing was run.", file=sys.stderr)
-            return EXIT_MODEL_FAILED
-        print(_safe(f"# [{m.label}] found {path.name} {how}", 400), file=sys.stderr)
-        paths.append(path)
-    here = default_threads()
-    total = here
-    settings = []
-    for k, m in enumerate(run.models):
-        s = run.run_settings(k)
-        if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
-            print(f"# [{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
-                  f"here {here}, all this machine has", file=sys.stderr)
-            s = replace(s, prompt=replace(s.prompt, n_threads=here))
-        settings.append(s)
-    print(f"# threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
-          f"(this machine's default), split by {run.mode} mode as recorded", file=sys.stderr)
-    labels = run.labels
-    measured = Measured()
-    with CompareSession(labels) as session:
-        errors = session.load([str(x) for x in paths], [s.load for s in settings])
-        for i, err in enumerate(errors):
-            if err is not None:
-                print(f"error: [{labels[i]}] {err.message}", file=sys.stderr)
-                return EXIT_MODEL_FAILED
-        prompt = run.prompt or ""
-        commands = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None) for i, s in enumerate(settings)}
-        split = session.split_for(range(len(paths)), run.mode, total, [s.prompt.n_threads for s in settings])
-        print(_safe(f"# {split.describe()}", 300), file=sys.stderr)
-        for rep in range(args.runs):
-            print(f"# run {rep + 1}/{args.runs}...", file=sys.stderr)
-            try:
-                result = session.run(commands, mode=run.mode, threads_total=total)
-            except KeyboardInterrupt:
-                session.stop()
-                raise
-            bad = [(labels[k], r.error.message) for k, r in enumerate(result.runs) if r.error]
-            if bad:
-                for label, msg in bad:
-                    print(f"error: [{label}] {msg}", file=sys.stderr)
-                return EXIT_MODEL_FAILED
-            measured.runs.append([r.stats() for r in result.runs])
-            measured.answers.append([r.answer for r in result.runs])
+    try:
+        plan = plan_rerun(run)
+    except ModelMissing as exc:
+        hint = (f"; it came from the Hub repo {exc.hub_repo}: `gemmacompare pull {exc.hub_repo}` fetches it"
+                if exc.hub_repo else "")
+        print(f"error: {terminal_safe(exc.message + hint, 400)}; nothing was run.", file=sys.stderr)
+        return EXIT_MODEL_FAILED
+    except RerunRefused as exc:
+        print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
+        return EXIT_USAGE
+    for line in plan.found + plan.notes:
+        print(f"# {line}", file=sys.stderr)
+
+    def progress(message: str, done: int, total: int) -> None:
+        if not message.startswith("loading") and not message.endswith("done"):
+            print(f"# {message}", file=sys.stderr)
+
+    try:
+        measured = RerunJob(run, plan, args.runs).run(progress)
+    except RerunFailed as exc:
+        print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
+        return EXIT_MODEL_FAILED
     report = rerun_report(run, measured)
     print()
     print(text_table(report["table"]))
@@ -322,62 +215,4 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
-    """Recorded vs measured per model, the ratios between models, and whether greedy answers agree."""
-    labels = [_safe(x, 40) for x in run.labels]
-    recorded = [m.record.stats() for m in run.models]
-    header = ["figure"] + [f"{x} {side}" for x in labels for side in ("there", "here")]
-    rows = [header]
-    models_json = []
-    for k, m in enumerate(run.models):
-        models_json.append({"label": m.label, "display_name": m.display_name, "recorded": {}, "measured": {}})
-    for name, key, scale, form in FIGURES:
-        row = [name]
-        for k in range(len(run.models)):
-            rv = getattr(recorded[k], key)
-            hv = [getattr(rep[k], key) * scale for rep in measured.runs if getattr(rep[k], key) is not None]
-            row += [form.format(rv * scale) if rv is not None else "-", _fmt(hv, form)]
-            models_json[k]["recorded"][key] = rv
-            models_json[k]["measured"][key] = hv
-        rows.append(row)
-    notes: list[str] = []
-    ratios = []
-    base = recorded[0].ms_per_token
-    for k in range(1, len(run.models)):
-        there = recorded[k].ms_per_token / base if base and recorded[k].ms_per_token else None
-        per_rep = [rep[k].ms_per_token / rep[0].ms_per_token for rep in measured.runs
-                   if rep[k].ms_per_token and rep[0].ms_per_token]
-        here = mean_interval(per_rep) if per_rep else None
-        there_s = f"{there:.2f}" if there else "-"
-        if here is None:
-            here_s = "-"
-        elif here[1] is not None:
-            here_s = f"{here[0]:.2f} (95% interval {here[1]:.2f}-{here[2]:.2f}, {len(per_rep)} runs)"
-        else:
-            here_s = f"{here[0]:.2f} (one run; --runs N gives an interval)"
-        inside = ""
-        if there and here and here[1] is not None:
-            inside = "; the recorded ratio lies inside this interval" if here[1] <= there <= here[2] else \
-                "; the recorded ratio lies outside this interval"
-        notes.append(f"ms/token of {labels[k]} over {labels[0]}: there {there_s}, here {here_s}{inside}.")
-        ratios.append({"model": run.labels[k], "over": run.labels[0], "there": there, "here": per_rep})
-    answers_json = []
-    for k, m in enumerate(run.models):
-        greedy = float(m.settings.get("sampling", {}).get("temperature", 1.0) or 0.0) == 0.0
-        here_answers = [rep[k] for rep in measured.answers]
-        same = [a == m.record.answer for a in here_answers]
-        answers_json.append({"label": m.label, "greedy": greedy, "identical": same})
-        if not greedy:
-            continue
-        if all(same):
-            notes.append(f"{labels[k]}: the greedy answer is identical to the recorded one.")
-        else:
-            other = here_answers[same.index(False)]
-            first = next(i for i, (a, b) in enumerate(zip(other + "\0", m.record.answer + "\1")) if a != b)
-            notes.append(f"{labels[k]}: the greedy answer differs from the recorded one from character {first} on "
-                         f"(another llama.cpp build, CPU kernels or batch split gives other greedy tokens).")
-    return {"file": run.kind, "labels": run.labels, "runs": len(measured.runs), "models": models_json,
-            "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
-
-
-__all__ = ["cmd_replay", "cmd_rerun", "find_model", "open_run", "recorded_result", "replay_run", "rerun_report"]
+__all__ = ["cmd_replay", "cmd_rerun", "open_run", "recorded_result", "replay_run"]

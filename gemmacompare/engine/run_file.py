@@ -107,6 +107,8 @@ class RunFile:
     left_out: list[str]
     bench: dict[str, Any] | None = None
     schema: int = SCHEMA_VERSION
+    claim: dict[str, Any] | None = None  # a checked claim: its figures, every run's and the verdict
+    arena: dict[str, Any] | None = None  # a blind arena round: which model was which side, and the vote
 
     @property
     def redacted(self) -> bool:
@@ -438,10 +440,14 @@ def _parse(doc: Any, name: str) -> RunFile:
     _need(isinstance(left_out, list), f"{name} has a damaged list of what it leaves out, so it was not opened.")
     machine = doc.get("machine") or {}
     _need(isinstance(machine, dict), f"{name} has damaged machine facts, so it was not opened.")
+    for key in ("claim", "arena"):
+        _need(doc.get(key) is None or isinstance(doc[key], dict),
+              f"{name} has a damaged {key} part, so it was not opened.")
     return RunFile(kind=kind, created=str(doc.get("created", "")), machine=machine, mode=str(doc["mode"]),
                    threads_total=int(doc.get("threads_total") or 0), thread_split=str(doc.get("thread_split") or ""),
                    prompt=doc.get("prompt"), system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")),
-                   models=models, left_out=[str(x) for x in left_out], bench=bench, schema=schema)
+                   models=models, left_out=[str(x) for x in left_out], bench=bench, schema=schema,
+                   claim=doc.get("claim"), arena=doc.get("arena"))
 
 
 def _short(v: Any, name: str, what: str) -> str:

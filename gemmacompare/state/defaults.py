@@ -22,3 +22,10 @@ SERVER_IDLE_TIMEOUT_S = 60.0
 
 MIN_MODELS = 1
 MAX_MODELS = 4  # the window's panes, `compare` and `bench`: two to four side by side
+
+# Checking a claim (`gemmacompare claim`, the window's Check a claim…): fair runs of a fixed
+# length on a prompt that gives a long answer, so every run measures as many tokens.
+CLAIM_PROMPT = "Write a long story about a lighthouse keeper and a storm."
+CLAIM_RUNS = 5
+CLAIM_MAX_TOKENS = 64
+CLAIM_CTX = 2048

@@ -38,6 +38,7 @@ class VoteBar(QFrame):
     voted = Signal(object)  # VoteCounts: one vote, or a room's show of hands
     regenerate = Signal()
     new_round = Signal()
+    save_round = Signal()  # after the vote: the round as a run file
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -73,8 +74,14 @@ class VoteBar(QFrame):
         self.regen_button.clicked.connect(self.regenerate)
         self.new_button = QPushButton("New round  (Ctrl+N)")
         self.new_button.clicked.connect(self.new_round)
+        self.save_button = QPushButton("Save round…  (Ctrl+S)")
+        self.save_button.setToolTip("After the vote: this round, its answers, figures and vote, as a run file "
+                                    "anyone can replay")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save_round)
         row2.addWidget(self.regen_button)
         row2.addWidget(self.new_button)
+        row2.addWidget(self.save_button)
         lay.addLayout(row2)
 
         # A room's show of hands: four counts, Tab between them, Enter records.

@@ -71,6 +71,7 @@ class BlindArena(QObject):
         self.bar.voted.connect(self.vote)
         self.bar.regenerate.connect(self.regenerate)
         self.bar.new_round.connect(self.new_round)
+        self.bar.save_round.connect(window.save_run_dialog)
         for pane in window.panes:
             self.watch_pane(pane)
         window.compare_finished.connect(self._on_compare_finished)
@@ -317,6 +318,7 @@ class BlindArena(QObject):
         r.battle = self._save(r.serial, replace(r.battle, votes=votes, voted=now_iso()))
         r.voted = True
         self.bar.set_voting(False)
+        self.bar.save_button.setEnabled(True)
         self.w.prompt.setEnabled(True)
         self.w.prompt.setFocus()
         self._reveal(r)
@@ -342,6 +344,16 @@ class BlindArena(QObject):
                               f"Model 2 was {r.contenders[1].name}.{counted}{unsaved}")
         self.bar.result.setText(reveal_table(b, compact=self.w.presentation))
 
+    def run_file_part(self) -> dict | None:
+        """The voted round for a run file: which model was Model 1 and 2, and the vote; None before a vote."""
+        r = self.round
+        if r is None or not r.voted or r.battle is None or r.battle.votes is None:
+            return None
+        b = r.battle
+        return {"sides": [pane.label for pane in r.order], "side_names": list(SIDE_NAMES),
+                "votes": asdict(b.votes), "result": b.votes.winner_text(), "counted": b.counted,
+                "not_counted": b.not_counted}
+
     def refresh_reveal(self) -> None:
         """Draw the reveal table again for the current look (compact in presentation mode)."""
         r = self.round
@@ -358,6 +370,7 @@ class BlindArena(QObject):
                                 {"seed": seed, "temperature": REGENERATE_TEMPERATURE} for p in self.w.panes}
         self.round = None  # an unvoted round stays stored, unvoted, never counted
         self.bar.set_voting(False)
+        self.bar.save_button.setEnabled(False)
         self.w.prompt.setEnabled(True)
         self.w.prompt.setPlainText(r.prompt)
         self.w.send()
@@ -373,6 +386,7 @@ class BlindArena(QObject):
         """The window cleared its panes: an unvoted round is left as stored, unvoted."""
         self.round = None
         self.bar.set_voting(False)
+        self.bar.save_button.setEnabled(False)
         self.bar.result.setText("")
         self.w.prompt.setEnabled(True)
         self.w.prompt.setFocus()

@@ -53,6 +53,7 @@ from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
+from .claim_dialog import ClaimDialog
 from .gc_guard import collect_in_gui_thread_only
 from .get_models import GetModelsDialog
 from .pane import ModelPane
@@ -382,6 +383,16 @@ class MainWindow(QMainWindow):
         open_run.setShortcut(QKeySequence("Ctrl+Shift+R"))
         open_run.triggered.connect(self.open_run_dialog)
         file_menu.addAction(open_run)
+        rerun = QAction("Rerun a run file on this machine…", self)
+        rerun.setShortcut(QKeySequence("Ctrl+Shift+U"))
+        rerun.setToolTip("Open a run file, find its models here, run them with its settings, theirs beside yours")
+        rerun.triggered.connect(self.rerun_dialog)
+        file_menu.addAction(rerun)
+        claim = QAction("Check a claim…", self)
+        claim.setShortcut(QKeySequence("Ctrl+K"))
+        claim.setToolTip('Does "A 45 ms/token, B 110" hold on this machine? Measured with a 95% interval')
+        claim.triggered.connect(self.open_claim_dialog)
+        file_menu.addAction(claim)
         file_menu.addSeparator()
         self.copy_action = QAction("Copy results as Markdown", self)
         self.copy_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
@@ -852,6 +863,9 @@ class MainWindow(QMainWindow):
             doc = compare_run_dict(r, [p.label for p in panes], [p.model_path or "" for p in panes],
                                    [from_pane(p.settings) for p in panes], self._text,
                                    redact_prompts=redact_prompts, names=[p.display_name for p in panes])
+            arena = self.arena.run_file_part() if self.arena.active else None
+            if arena is not None:
+                doc["arena"] = arena
             write_run_file(path, doc)
         except OSError as exc:
             log.info("saving run to %s: %s", path, exc)
@@ -862,7 +876,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save_run_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save run", "comparison.gcrun", "gemmacompare runs (*.gcrun *.gz)")
+        name = "arena-round.gcrun" if self.arena.active else "comparison.gcrun"
+        path, _ = QFileDialog.getSaveFileName(self, "Save run", name, "gemmacompare runs (*.gcrun *.gz)")
         if path:
             self.save_run(path)
 
@@ -873,6 +888,7 @@ class MainWindow(QMainWindow):
             self.banner.setText(exc.message)
             return None
         viewer = RunViewer(run, Path(path).name, self)
+        viewer.busy_reason = self.busy_reason
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         viewer.resize(self.size() * 0.9)
         viewer.show()
@@ -883,6 +899,46 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open run", "", "gemmacompare runs (*.gcrun *.gz);;All files (*)")
         if path:
             self.open_run(path)
+
+    def rerun_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Rerun a run file on this machine", "",
+                                              "gemmacompare runs (*.gcrun *.gz);;All files (*)")
+        viewer = self.open_run(path) if path else None
+        if viewer is not None:
+            viewer.open_rerun()
+
+    def busy_reason(self) -> str:
+        """Why a rerun or a claim check must wait (it would disturb, or be disturbed by, a round), or ""."""
+        if self.busy:
+            return "A round is running in the window; wait for it (or press Esc) so the figures are not disturbed."
+        if self.bench_tab.running:
+            return "A benchmark is running; its figures and these would disturb each other. Stop it first."
+        return ""
+
+    def claim_choices(self) -> tuple[list[tuple[str, str]], list[str]]:
+        """The local models to offer a claim check, the panes' first, and the panes' models as the default pair."""
+        choices: list[tuple[str, str]] = []
+        seen: set[str] = set()
+
+        def add(name: str, path: str | None) -> None:
+            if path and path not in seen and not is_server_ref(path) and Path(path).is_file():
+                seen.add(path)
+                choices.append((name, path))
+
+        for pane in self.panes:
+            add(f"{pane.label}: {pane.display_name}", pane.model_path)
+        for name, path in self.demos:
+            add(name, path)
+        for entry in (self.library.entries if self.library else []):
+            add(entry.name, entry.path)
+        return choices, [p.model_path or "" for p in self.panes]
+
+    def open_claim_dialog(self) -> ClaimDialog:
+        choices, defaults = self.claim_choices()
+        dlg = ClaimDialog(choices, defaults, self, self.busy_reason)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     def dragEnterEvent(self, ev) -> None:  # noqa: N802
         urls = ev.mimeData().urls()

@@ -9,11 +9,12 @@ in the file came from a stranger: it is shown as plain text, never rich text.
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.report.speed_summary import speed_summary
@@ -22,6 +23,7 @@ from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData
 from .chat_view import ChatView, ReplyWidget
+from .rerun_dialog import RerunDialog
 from .stats_format import stats_line, stats_tooltip
 from .theme import PANE_COLOURS
 
@@ -84,6 +86,20 @@ class _ReplayPane(QWidget):
         return SeriesData(times, mem_t, rss, None, self._shown >= len(rec.tokens))
 
 
+def _extra_line(run: RunFile) -> str:
+    """What else the file says about its run: a checked claim's verdict, a blind round's vote."""
+    if run.claim and isinstance(run.claim.get("verdict"), str):
+        return f"\nA claim checked ({len(run.claim.get('runs_ms_per_token') or [])} fair runs, the last one replayed " \
+               f"here): {run.claim['verdict']}"
+    arena = run.arena
+    if arena and isinstance(arena.get("sides"), list):
+        names = dict(zip(run.labels, (m.display_name for m in run.models)))
+        sides = ", ".join(f"{side} was {names.get(str(label), str(label))}"
+                          for side, label in zip(arena.get("side_names") or [], arena["sides"]))
+        return f"\nA blind arena round: vote {arena.get('result', '?')}; {sides}."
+    return ""
+
+
 class RunViewer(QMainWindow):
     finished = Signal()  # the replay reached its end
 
@@ -94,11 +110,21 @@ class RunViewer(QMainWindow):
         central = QWidget()
         lay = QVBoxLayout(central)
         header = QLabel(f"Recorded on {run.whose()} · {run.mode} mode ({run.thread_split or 'threads as recorded'})"
-                        + (" · prompts left out by its author" if run.redacted else ""))
+                        + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run))
         header.setTextFormat(Qt.TextFormat.PlainText)
         header.setWordWrap(True)
         header.setObjectName("runHeader")
-        lay.addWidget(header)
+        top = QHBoxLayout()
+        top.addWidget(header, 1)
+        self.rerun_button = QPushButton("Rerun on this machine…  (Ctrl+R)")
+        self.rerun_button.setToolTip("Find these models here, run them with the recorded settings and show "
+                                     "their figures beside yours")
+        self.rerun_button.clicked.connect(self.open_rerun)
+        top.addWidget(self.rerun_button)
+        lay.addLayout(top)
+        self.file_name = file_name
+        self.busy_reason: Callable[[], str] = lambda: ""  # the main window says when the machine is taken
+        self.rerun_dialog: RerunDialog | None = None
         split = QSplitter(Qt.Orientation.Vertical)
         row = QSplitter(Qt.Orientation.Horizontal)
         self.panes = [
@@ -122,6 +148,7 @@ class RunViewer(QMainWindow):
         lay.addWidget(self.banner)
         self.setCentralWidget(central)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.jump_to_end)
+        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.open_rerun)
         self._t = 0.0
         self._t0 = time.monotonic()
         self._timer = QTimer(self)
@@ -153,7 +180,17 @@ class RunViewer(QMainWindow):
         self.banner.setText(f"Recorded: {verdict}" if verdict else "Replay finished.")
         self.finished.emit()
 
+    def open_rerun(self) -> RerunDialog:
+        """The rerun of this run on this machine (it starts when the user presses Rerun here)."""
+        if self.rerun_dialog is None:
+            self.rerun_dialog = RerunDialog(self.run, self.file_name, self, self.busy_reason)
+        self.rerun_dialog.show()
+        self.rerun_dialog.raise_()
+        return self.rerun_dialog
+
     def closeEvent(self, ev) -> None:  # noqa: N802
+        if self.rerun_dialog is not None:
+            self.rerun_dialog.close()
         self._timer.stop()
         self.charts.stop()
         super().closeEvent(ev)

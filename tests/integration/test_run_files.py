@@ -220,7 +220,7 @@ def test_rerun_finds_the_models_by_hash_and_gets_the_same_greedy_answer(saved_co
 def test_rerun_report_interval_and_a_differing_answer(saved_compare):
     from dataclasses import replace
 
-    from gemmacompare.cli.run_files import Measured, rerun_report
+    from gemmacompare.engine.rerun import Measured, rerun_report
 
     run = read_run_file(saved_compare["file"])
     st = [m.record.stats() for m in run.models]
@@ -231,6 +231,22 @@ def test_rerun_report_interval_and_a_differing_answer(saved_compare):
     assert "95% interval" in ratio and "3 runs" in ratio
     assert any(n.startswith("A: the greedy answer differs") for n in report["notes"])
     assert any(n.startswith("B: the greedy answer is identical") for n in report["notes"])
+
+
+def test_rerun_report_says_when_the_machine_was_busy_here(saved_compare):
+    from dataclasses import replace
+
+    from gemmacompare.engine.rerun import Measured, rerun_report
+
+    run = read_run_file(saved_compare["file"])
+    st = [m.record.stats() for m in run.models]
+    answers = [[m.record.answer for m in run.models]] * 2
+    quiet = rerun_report(run, Measured([st, st], answers))
+    assert not any(n.startswith("Here: other programs") for n in quiet["notes"])
+    busy = [replace(s, machine_busy=True, other_cpu_cores=1.4) for s in st]
+    noisy = rerun_report(run, Measured([st, busy], answers))
+    assert "Here: other programs used 1.4 of" in " ".join(noisy["notes"])
+    assert "figures are unreliable (1 of 2 repetitions)." in " ".join(noisy["notes"])
 
 
 def test_rerun_says_which_model_is_missing(saved_compare, tmp_path):
@@ -421,7 +437,7 @@ def test_reading_a_bad_file_raises_one_error_type(tmp_path):
 # --- check a claim ------------------------------------------------------------------------
 
 def test_claim_parsing_and_verdicts():
-    from gemmacompare.cli.claim import parse_claim, verdict_sentence
+    from gemmacompare.engine.claim import parse_claim, verdict_sentence
 
     claim = parse_claim("Gemma=45ms, Qwen=9.09t/s")
     assert not isinstance(claim, str)
@@ -455,7 +471,7 @@ def test_claim_on_the_demo_models_answers_in_one_sentence_and_saves_its_run(tmp_
 
 
 def test_a_claims_verdict_follows_from_the_measured_ratios():
-    from gemmacompare.cli.claim import parse_claim, verdict_sentence
+    from gemmacompare.engine.claim import parse_claim, verdict_sentence
 
     claim = parse_claim("A=45ms B=110ms")
     assert not isinstance(claim, str)

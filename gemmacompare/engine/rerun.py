@@ -1,0 +1,325 @@
+"""A saved run redone on this machine: its models found here, run with the recorded
+settings, and the figures set beside the recorded ones.
+
+The one implementation behind `gemmacompare rerun` and the window's *Rerun on
+this machine*: each model is found by its file hash, then by name in the model
+library (never downloaded: `ModelMissing` says when the file records a Hub repo,
+and the door asks the user), run with the recorded settings but this machine's
+threads (and `RerunPlan.notes` says so), after one short warm-up, repeated N
+times for intervals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from gemmacompare.engine.machine import file_hash_prefix
+from gemmacompare.engine.metrics import RunStats
+from gemmacompare.engine.modes import default_threads
+from gemmacompare.engine.report.intervals import mean_interval
+from gemmacompare.engine.report.speed_summary import busy_sentence
+from gemmacompare.engine.run_file import RunFile, RunModel
+from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.session import CompareSession
+from gemmacompare.state.untrusted import terminal_safe
+
+log = logging.getLogger(__name__)
+
+
+class RerunRefused(Exception):
+    """A run that cannot be rerun here; `message` is one sentence and nothing was run."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ModelMissing(RerunRefused):
+    """A model of the run is not on this machine; `hub_repo` when the file says where it came from."""
+
+    def __init__(self, message: str, label: str, hub_repo: str = "", hub_file: str = "") -> None:
+        super().__init__(message)
+        self.label = label
+        self.hub_repo = hub_repo
+        self.hub_file = hub_file
+
+
+class RerunFailed(Exception):
+    """A model failed to load or to answer during the rerun; `message` is one sentence."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _safe(text: object, max_len: int = 200) -> str:
+    return terminal_safe(text, max_len)
+
+
+# --- finding the models -------------------------------------------------------------
+
+def find_model(m: RunModel, candidates: list[Path], entries: list[Any]) -> tuple[Path | None, str]:
+    """The model's file here (by hash, then by name) and how it was found, or None and why not."""
+    ident = m.identity
+    want_hash, size = ident.get("file_hash"), ident.get("file_size")
+    if want_hash:
+        for path in candidates:
+            try:
+                if (size is None or path.stat().st_size == size) and file_hash_prefix(path) == want_hash:
+                    return path, "by its file hash"
+            except OSError:
+                continue
+    from gemmacompare.models.library import find_entries  # noqa: PLC0415
+
+    for key in (ident.get("file_name"), ident.get("display_name")):
+        if not key:
+            continue
+        found = find_entries(str(Path(str(key)).stem) if key == ident.get("file_name") else str(key), entries)
+        if len(found) == 1:
+            return Path(found[0].path), "by name (its hash differs: another file of that name)"
+    return None, (f"{m.label} ({m.display_name}, {ident.get('file_name') or 'no file'}) is not on this machine, "
+                  f"by hash or by name")
+
+
+def local_candidates(extra: Sequence[Path] = ()) -> tuple[list[Path], list[Any]]:
+    """Every model file this machine knows (the demo models, the library, `extra`), and the library's entries."""
+    from gemmacompare.models.demo import gemma3_path, smollm2_path  # noqa: PLC0415
+    from gemmacompare.models.library import scan_library  # noqa: PLC0415
+
+    entries = list(scan_library().entries)
+    paths = [Path(x) for x in extra] + [x for x in (smollm2_path(), gemma3_path()) if x is not None]
+    paths += [Path(e.path) for e in entries]
+    seen: set[str] = set()
+    unique = []
+    for x in paths:
+        if str(x) not in seen:
+            seen.add(str(x))
+            unique.append(x)
+    return unique, entries
+
+
+@dataclass
+class RerunPlan:
+    """What a rerun will run: a file per model, the settings, this machine's threads, and what was adapted."""
+
+    paths: list[Path]
+    found: list[str]  # per model: "[A] found NAME by its file hash"
+    settings: list[RunSettings]
+    threads_total: int
+    notes: list[str]  # the threads adapted to this machine, said in full
+
+
+def check_rerunnable(run: RunFile) -> None:
+    """RerunRefused with one sentence when the file's run cannot be redone here."""
+    if run.kind != "compare":
+        raise RerunRefused("Only a compare run can be rerun; a benchmark is rerun with `gemmacompare bench`.")
+    if run.redacted:
+        raise RerunRefused("This run file leaves its prompts out, so it can be replayed but not rerun.")
+    if any((m.identity.get("source") or {}).get("kind", "").endswith("server") for m in run.models):
+        raise RerunRefused("A model of this run ran on a server; a rerun runs local model files only.")
+
+
+def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | None = None) -> RerunPlan:
+    """Each model found here and the settings to run it with; RerunRefused (ModelMissing) otherwise."""
+    check_rerunnable(run)
+    candidates, entries = local_candidates(extra)
+    paths: list[Path] = []
+    found: list[str] = []
+    for m in run.models:
+        path, how = find_model(m, candidates, entries)
+        if path is None:
+            src = m.identity.get("source") or {}
+            raise ModelMissing(how, m.label, str(src.get("hub_repo") or ""), str(src.get("hub_file") or ""))
+        found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
+        paths.append(path)
+    here = threads_here or default_threads()
+    settings = []
+    notes = []
+    for k, m in enumerate(run.models):
+        s = run.run_settings(k)
+        if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
+            notes.append(f"[{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
+                         f"here {here}, all this machine has")
+            s = replace(s, prompt=replace(s.prompt, n_threads=here))
+        settings.append(s)
+    notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
+                 f"(this machine's default), split by {run.mode} mode as recorded")
+    return RerunPlan(paths, found, settings, here, notes)
+
+
+# --- running ------------------------------------------------------------------------
+
+@dataclass
+class Measured:
+    runs: list[list[RunStats]] = field(default_factory=list)  # [repetition][model]
+    answers: list[list[str]] = field(default_factory=list)
+    stopped: bool = False  # the user stopped it: the repetitions done so far
+
+
+Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
+
+
+class RerunJob:
+    """Runs a plan N times in a session of its own; `stop()` from any thread ends it at once."""
+
+    def __init__(self, run: RunFile, plan: RerunPlan, runs: int = 1) -> None:
+        if runs < 1:
+            raise ValueError("a rerun needs at least one repetition")
+        self.run_file = run
+        self.plan = plan
+        self.runs = runs
+        self._stopped = threading.Event()
+        self._session: CompareSession | None = None
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            if self._session is not None:
+                self._session.stop()
+
+    def run(self, on_progress: Progress | None = None) -> Measured:
+        """Blocking; RerunFailed with one sentence when a model fails to load or to answer."""
+        def say(message: str, done: int) -> None:
+            if on_progress is not None:
+                on_progress(message, done, self.runs)
+
+        measured = Measured()
+        with CompareSession(self.run_file.labels) as session:
+            with self._lock:
+                self._session = session
+            try:
+                self._rounds(session, measured, say)
+            finally:
+                with self._lock:
+                    self._session = None
+        measured.stopped = self._stopped.is_set()
+        return measured
+
+    def _rounds(self, session: CompareSession, measured: Measured, say: Callable[[str, int], None]) -> None:
+        run, plan = self.run_file, self.plan
+        labels = run.labels
+        say(f"loading {len(plan.paths)} models", 0)
+        errors = session.load([str(x) for x in plan.paths], [s.load for s in plan.settings])
+        for i, err in enumerate(errors):
+            if err is not None:
+                raise RerunFailed(f"[{labels[i]}] {err.message}")
+        prompt = run.prompt or ""
+        commands = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None)
+                    for i, s in enumerate(plan.settings)}
+        split = session.split_for(range(len(plan.paths)), run.mode, plan.threads_total,
+                                  [s.prompt.n_threads for s in plan.settings])
+        say(_safe(split.describe(), 300), 0)
+        # One short warm-up first, as `claim` does: the first run after loading reads the weights
+        # from disk, which would put one slow repetition into every interval.
+        say("one short warm-up run (not measured)", 0)
+        warm = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None, max_tokens=4)
+                for i, s in enumerate(plan.settings)}
+        session.run(warm, mode=run.mode, threads_total=plan.threads_total)
+        for rep in range(self.runs):
+            if self._stopped.is_set():
+                return
+            say(f"run {rep + 1}/{self.runs}...", rep)
+            result = session.run(commands, mode=run.mode, threads_total=plan.threads_total)
+            if self._stopped.is_set() or result.user_stopped:
+                return
+            bad = [(labels[k], r.error.message) for k, r in enumerate(result.runs) if r.error]
+            if bad:
+                raise RerunFailed("; ".join(f"[{label}] {msg}" for label, msg in bad))
+            measured.runs.append([r.stats() for r in result.runs])
+            measured.answers.append([r.answer for r in result.runs])
+            say(f"run {rep + 1}/{self.runs} done", rep + 1)
+
+
+# --- the report -----------------------------------------------------------------------
+
+# (row name, RunStats field, scale, format)
+FIGURES = (("ms/token", "ms_per_token", 1.0, "{:.1f}"), ("TTFT s", "ttft_s", 1.0, "{:.3f}"),
+           ("time to answer s", "time_to_answer_s", 1.0, "{:.3f}"), ("peak RSS MiB", "peak_rss", 1 / 2**20, "{:.0f}"),
+           ("tokens", "n_tokens", 1.0, "{:.0f}"))
+
+
+def format_interval(values: list[float], form: str) -> str:
+    """"41.2 [39.0, 43.4]": the mean, and its 95% interval when there are repetitions."""
+    if not values:
+        return "-"
+    m, lo, hi = mean_interval(values)
+    if lo is None or hi is None or form.format(lo) == form.format(hi):
+        return form.format(m)
+    return form.format(m) + f" [{form.format(max(0.0, lo))}, {form.format(hi)}]"  # none of these figures is negative
+
+
+def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
+    """Recorded vs measured per model, the ratios between models, and whether greedy answers agree.
+
+    `table` is rows of strings (a header, then a row per figure: "there" and "here" per model);
+    `notes` one sentence each; the rest is for --json.
+    """
+    labels = [_safe(x, 40) for x in run.labels]
+    recorded = [m.record.stats() for m in run.models]
+    header = ["figure"] + [f"{x} {side}" for x in labels for side in ("there", "here")]
+    rows = [header]
+    models_json: list[dict[str, Any]] = []
+    for m in run.models:
+        models_json.append({"label": m.label, "display_name": m.display_name, "recorded": {}, "measured": {}})
+    for name, key, scale, form in FIGURES:
+        row = [name]
+        for k in range(len(run.models)):
+            rv = getattr(recorded[k], key)
+            hv = [getattr(rep[k], key) * scale for rep in measured.runs if getattr(rep[k], key) is not None]
+            row += [form.format(rv * scale) if rv is not None else "-", format_interval(hv, form)]
+            models_json[k]["recorded"][key] = rv
+            models_json[k]["measured"][key] = hv
+        rows.append(row)
+    notes: list[str] = []
+    ratios = []
+    base = recorded[0].ms_per_token
+    for k in range(1, len(run.models)):
+        rec_k = recorded[k].ms_per_token
+        there = rec_k / base if base and rec_k else None
+        per_rep = [a / b for rep in measured.runs
+                   if (a := rep[k].ms_per_token) and (b := rep[0].ms_per_token)]
+        here = mean_interval(per_rep) if per_rep else None
+        if here is not None and here[1] is not None:
+            here = (here[0], max(0.0, here[1]), here[2])  # a ratio of times is never negative
+        there_s = f"{there:.2f}" if there else "-"
+        if here is None:
+            here_s = "-"
+        elif here[1] is not None and here[2] is not None:
+            here_s = f"{here[0]:.2f} (95% interval {here[1]:.2f}-{here[2]:.2f}, {len(per_rep)} runs)"
+        else:
+            here_s = f"{here[0]:.2f} (one run; more runs give an interval)"
+        inside = ""
+        if there and here and here[1] is not None and here[2] is not None:
+            inside = "; the recorded ratio lies inside this interval" if here[1] <= there <= here[2] else \
+                "; the recorded ratio lies outside this interval"
+        notes.append(f"ms/token of {labels[k]} over {labels[0]}: there {there_s}, here {here_s}{inside}.")
+        ratios.append({"model": run.labels[k], "over": run.labels[0], "there": there, "here": per_rep})
+    busy = [said for rep in measured.runs if (said := busy_sentence(labels, rep))]
+    if busy:  # a busy machine widens the intervals: say why rather than let the figures mislead
+        notes.append(f"Here: {busy[0]} ({len(busy)} of {len(measured.runs)} repetitions).")
+    answers_json = []
+    for k, m in enumerate(run.models):
+        greedy = float(m.settings.get("sampling", {}).get("temperature", 1.0) or 0.0) == 0.0
+        here_answers = [rep[k] for rep in measured.answers]
+        same = [a == m.record.answer for a in here_answers]
+        answers_json.append({"label": m.label, "greedy": greedy, "identical": same})
+        if not greedy or not here_answers:
+            continue
+        if all(same):
+            notes.append(f"{labels[k]}: the greedy answer is identical to the recorded one.")
+        else:
+            other = here_answers[same.index(False)]
+            first = next(i for i, (a, b) in enumerate(zip(other + "\0", m.record.answer + "\1")) if a != b)
+            notes.append(f"{labels[k]}: the greedy answer differs from the recorded one from character {first} on "
+                         f"(another llama.cpp build, CPU kernels or batch split gives other greedy tokens).")
+    return {"file": run.kind, "labels": run.labels, "runs": len(measured.runs), "models": models_json,
+            "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
+
+
+__all__ = ["FIGURES", "Measured", "ModelMissing", "RerunFailed", "RerunJob", "RerunPlan", "RerunRefused",
+           "check_rerunnable", "find_model", "format_interval", "local_candidates", "plan_rerun", "rerun_report"]

@@ -1,0 +1,64 @@
+"""Long work off the GUI thread: progress and the outcome come back as signals.
+
+The work is a plain function of the engine (a rerun, a claim check) that takes a
+progress callback; it runs on a thread of its own, and whatever it returns or
+raises arrives on the GUI thread through `done`, so an exception becomes a
+sentence in the window, never a dead thread (the napari worker's shape).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Signal
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+class BackgroundJob(QObject):
+    progress = Signal(str, int, int)  # message, steps done, steps in all
+    done = Signal(object)  # what the work returned, or the exception it raised
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread: threading.Thread | None = None
+        self._busy = False
+        self.done.connect(self._finished)  # first: the window's own handlers then see it ended
+
+    @property
+    def running(self) -> bool:
+        """Started and its outcome not yet delivered on the GUI thread."""
+        return self._busy
+
+    def _finished(self, _outcome: object) -> None:
+        self._busy = False
+
+    def start(self, work: Callable[[ProgressFn], Any], name: str) -> None:
+        def emit(signal: Any, *args: Any) -> None:
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # the window that asked was closed meanwhile: nobody to tell
+                log.info("%s: its window is gone", name)
+
+        def body() -> None:
+            try:
+                out: Any = work(lambda message, done, total: emit(self.progress, message, done, total))
+            except Exception as exc:  # noqa: BLE001 - handed to the window as an outcome, never a dead thread
+                log.info("%s failed", name, exc_info=True)
+                out = exc
+            emit(self.done, out)
+
+        self._busy = True
+        self.thread = threading.Thread(target=body, name=name, daemon=True)
+        self.thread.start()
+
+    def wait(self, timeout: float) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+
+__all__ = ["BackgroundJob"]
