@@ -15,7 +15,6 @@ gap between its tokens), and the token counts are given beside the figures.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -24,7 +23,7 @@ from gemmacompare.engine.modes import FAIR, default_threads
 from gemmacompare.engine.report.intervals import mean_interval
 from gemmacompare.engine.run_file import compare_run_dict
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
-from gemmacompare.engine.session import CompareResult, CompareSession
+from gemmacompare.engine.session import CompareResult, CompareSession, SessionJob
 from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT
 from gemmacompare.state.untrusted import terminal_safe
 
@@ -145,12 +144,13 @@ class ClaimResult:
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
 
 
-class ClaimCheck:
+class ClaimCheck(SessionJob):
     """N fair repetitions of fixed length after one warm-up, in a session of its own; `stop()` from any thread."""
 
     def __init__(self, claim: Sequence[ClaimedFigure], paths: Sequence[str], runs: int,
                  max_tokens: int = CLAIM_MAX_TOKENS, prompt: str = CLAIM_PROMPT, ctx: int = CLAIM_CTX,
                  threads: int = 0, labels: Sequence[str] | None = None) -> None:
+        super().__init__()
         if len(claim) != len(paths):
             raise ValueError("one claimed figure per model")
         self.claim = list(claim)
@@ -162,28 +162,13 @@ class ClaimCheck:
         self.settings = RunSettings(load=p.LoadSettings(n_ctx=ctx),
                                     sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0),
                                     prompt=PromptOptions())
-        self._stopped = threading.Event()
-        self._session: CompareSession | None = None
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            if self._session is not None:
-                self._session.stop()
 
     def run(self, on_progress: Progress | None = None) -> ClaimResult:
         """Blocking; ClaimFailed with one sentence when a model fails to load or gives nothing to measure."""
         out = ClaimResult(self.claim)
-        with CompareSession(self.labels) as session:
-            with self._lock:
-                self._session = session
-            try:
-                self._rounds(session, out, on_progress or (lambda *_: None))
-            finally:
-                with self._lock:
-                    self._session = None
-        out.stopped = self._stopped.is_set()
+        with self.own_session(self.labels) as session:
+            self._rounds(session, out, on_progress or (lambda *_: None))
+        out.stopped = self.stopped
         return out
 
     def _rounds(self, session: CompareSession, out: ClaimResult, say: Progress) -> None:
@@ -195,14 +180,14 @@ class ClaimCheck:
         warm = {i: self.settings.command((), self.prompt, max_tokens=4) for i in range(len(self.paths))}
         say(f"{self.runs} fair runs of up to {self.settings.sampling.max_tokens} tokens, {self.threads} threads "
             "each, after one warm-up", 0, self.runs)
-        if self._stopped.is_set():
+        if self.stopped:
             return
         session.run(warm, mode=FAIR, threads_total=self.threads)
         for rep in range(self.runs):
-            if self._stopped.is_set():
+            if self.stopped:
                 return
             result = session.run(commands, mode=FAIR, threads_total=self.threads)
-            if self._stopped.is_set() or result.user_stopped:
+            if self.stopped or result.user_stopped:
                 return
             stats = [r.stats() for r in result.runs]
             if any(r.error for r in result.runs) or any(not s.ms_per_token for s in stats):

@@ -12,7 +12,6 @@ times for intervals.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -24,7 +23,7 @@ from gemmacompare.engine.report.intervals import mean_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
-from gemmacompare.engine.session import CompareSession
+from gemmacompare.engine.session import CompareSession, SessionJob
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -163,24 +162,16 @@ class Measured:
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
 
 
-class RerunJob:
+class RerunJob(SessionJob):
     """Runs a plan N times in a session of its own; `stop()` from any thread ends it at once."""
 
     def __init__(self, run: RunFile, plan: RerunPlan, runs: int = 1) -> None:
+        super().__init__()
         if runs < 1:
             raise ValueError("a rerun needs at least one repetition")
         self.run_file = run
         self.plan = plan
         self.runs = runs
-        self._stopped = threading.Event()
-        self._session: CompareSession | None = None
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        with self._lock:
-            if self._session is not None:
-                self._session.stop()
 
     def run(self, on_progress: Progress | None = None) -> Measured:
         """Blocking; RerunFailed with one sentence when a model fails to load or to answer."""
@@ -189,15 +180,9 @@ class RerunJob:
                 on_progress(message, done, self.runs)
 
         measured = Measured()
-        with CompareSession(self.run_file.labels) as session:
-            with self._lock:
-                self._session = session
-            try:
-                self._rounds(session, measured, say)
-            finally:
-                with self._lock:
-                    self._session = None
-        measured.stopped = self._stopped.is_set()
+        with self.own_session(self.run_file.labels) as session:
+            self._rounds(session, measured, say)
+        measured.stopped = self.stopped
         return measured
 
     def _rounds(self, session: CompareSession, measured: Measured, say: Callable[[str, int], None]) -> None:
@@ -221,11 +206,11 @@ class RerunJob:
                 for i, s in enumerate(plan.settings)}
         session.run(warm, mode=run.mode, threads_total=plan.threads_total)
         for rep in range(self.runs):
-            if self._stopped.is_set():
+            if self.stopped:
                 return
             say(f"run {rep + 1}/{self.runs}...", rep)
             result = session.run(commands, mode=run.mode, threads_total=plan.threads_total)
-            if self._stopped.is_set() or result.user_stopped:
+            if self.stopped or result.user_stopped:
                 return
             bad = [(labels[k], r.error.message) for k, r in enumerate(result.runs) if r.error]
             if bad:

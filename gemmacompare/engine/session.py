@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Callable, Mapping, Sequence, Union
+from typing import Callable, Iterator, Mapping, Sequence, Union
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.machine_load import LoadMeter, OtherLoad
@@ -408,3 +409,34 @@ class CompareSession:
 
 __all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "RunMeasured", "RunStarted", "SessionBusy",
            "SessionEvent"]
+
+
+class SessionJob:
+    """Work on a compare session of its own (a rerun, a claim check) that another
+    thread may stop at any time: a stop reaches the session's running round."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+        self._session: CompareSession | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        with self._lock:
+            if self._session is not None:
+                self._session.stop()
+
+    @contextmanager
+    def own_session(self, labels: Sequence[str]) -> Iterator[CompareSession]:
+        with CompareSession(labels) as session:
+            with self._lock:
+                self._session = session
+            try:
+                yield session
+            finally:
+                with self._lock:
+                    self._session = None

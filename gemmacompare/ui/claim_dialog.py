@@ -44,18 +44,11 @@ from gemmacompare.engine.run_file import write_run_file
 from gemmacompare.state.defaults import CLAIM_MAX_TOKENS, CLAIM_RUNS
 
 from .background import BackgroundJob, ProgressFn
+from .plain_label import plain_label
 
 log = logging.getLogger(__name__)
 
 LABELS = ("A", "B")
-
-
-def _plain(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 class ClaimDialog(QDialog):
@@ -79,7 +72,7 @@ class ClaimDialog(QDialog):
 
     def _build(self, choices: Sequence[tuple[str, str]], defaults: Sequence[str]) -> None:
         lay = QVBoxLayout(self)
-        lay.addWidget(_plain("Enter the figures someone claimed for two models. Both run here one after the other "
+        lay.addWidget(plain_label("Enter the figures someone claimed for two models. Both run here one after the other "
                              "(fair mode, all threads each) for a fixed number of tokens, several times; the claim "
                              "holds when its ratio lies inside the 95% interval of the ratios measured here "
                              "(absolute speeds differ between machines, ratios travel)."))
@@ -142,10 +135,10 @@ class ClaimDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         lay.addWidget(self.progress)
-        self.status = _plain("")
+        self.status = plain_label("")
         self.status.setObjectName("claimStatus")
         lay.addWidget(self.status)
-        self.verdict = _plain("")
+        self.verdict = plain_label("")
         self.verdict.setObjectName("claimVerdict")
         lay.addWidget(self.verdict, 1)
         self._update_buttons()

@@ -45,18 +45,11 @@ from gemmacompare.engine.rerun import (
 from gemmacompare.engine.run_file import RunFile
 
 from .background import BackgroundJob, ProgressFn
+from .plain_label import plain_label
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNS = 3  # three repetitions give an interval; a demo pair takes seconds each
-
-
-def _plain(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
 
 
 class RerunDialog(QDialog):
@@ -86,7 +79,7 @@ class RerunDialog(QDialog):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         names = ", ".join(f"{m.label}: {m.display_name}" for m in self.run.models)
-        intro = _plain(f"Reruns {names} here with the recorded settings (threads: this machine's), then shows "
+        intro = plain_label(f"Reruns {names} here with the recorded settings (threads: this machine's), then shows "
                        f"theirs and yours side by side. Recorded on {self.run.whose()}.")
         intro.setObjectName("rerunIntro")
         lay.addWidget(intro)
@@ -110,10 +103,10 @@ class RerunDialog(QDialog):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         lay.addWidget(self.progress)
-        self.status = _plain("Press Rerun here: nothing runs before that.")
+        self.status = plain_label("Press Rerun here: nothing runs before that.")
         self.status.setObjectName("rerunStatus")
         lay.addWidget(self.status)
-        self.plan_notes = _plain("")
+        self.plan_notes = plain_label("")
         self.plan_notes.setObjectName("rerunPlan")
         lay.addWidget(self.plan_notes)
         self.table = QTableWidget(0, 0)
@@ -121,7 +114,7 @@ class RerunDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         lay.addWidget(self.table, 1)
-        self.verdict = _plain("")
+        self.verdict = plain_label("")
         self.verdict.setObjectName("rerunVerdict")
         lay.addWidget(self.verdict)
         self._update_buttons()
