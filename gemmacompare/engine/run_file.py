@@ -327,6 +327,13 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
 
 def run_envelope(kind: str, body: dict[str, Any], redact: bool) -> dict[str, Any]:
     machine = machine_facts().to_dict()
+    if machine.get("gpu") == "none":
+        # NVML sees NVIDIA GPUs only; a model that ran on another (Vulkan, Metal) names its
+        # device in its placement, and that device is this machine's GPU for the run.
+        devices = {d for m in body.get("models") or [] for d in ((m.get("loaded") or {}).get("placement") or {})
+                   .get("devices") or []}
+        if devices:
+            machine["gpu"] = ", ".join(sorted(devices))
     left_out = [*LEFT_OUT, *([LEFT_OUT_PROMPTS] if redact else [])]
     return {"format": FORMAT, "schema": SCHEMA_VERSION, "kind": kind,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

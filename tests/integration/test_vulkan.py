@@ -25,6 +25,8 @@ import pytest
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import llama_lib_dir
 from gemmacompare.engine.modes import RACE
+from gemmacompare.engine.run_file import compare_run_dict, read_run_file, write_run_file
+from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareSession
 
 LAVAPIPE_ICD = Path("/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")
@@ -114,7 +116,7 @@ def test_all_layers_offload_by_default_and_the_pane_says_where(on_device):
         assert {"model", "KV", "compute"} <= kinds, pl.buffers
 
 
-def test_device_memory_curve_is_each_workers_own_and_back_to_zero_when_unloaded(on_device, demo_paths):
+def test_device_memory_curve_is_each_workers_own_and_back_to_zero_when_unloaded(on_device, demo_paths, tmp_path):
     result = on_device.run(_commands(2, 4), mode=RACE, threads_total=2)
     assert [r.error for r in result.runs] == [None, None]
     device = [ld.placement.device_bytes() for ld in on_device.loaded]
@@ -124,6 +126,13 @@ def test_device_memory_curve_is_each_workers_own_and_back_to_zero_when_unloaded(
         assert mem.gpu_available and mem.gpu_source == p.GPU_FROM_LLAMA
         assert mem.samples and {s.vram for s in mem.samples} == {expected}
         assert rec.stats().peak_vram == expected
+    # A run file keeps what the figures measured and names the device as the machine's GPU.
+    data = compare_run_dict(result, ["A", "B"], [str(demo_paths["smollm2"]), str(demo_paths["gemma3"])],
+                            [RunSettings()] * 2, PROMPT)
+    assert data["machine"]["gpu"].startswith("Vulkan0: llvmpipe")
+    assert {m["run"]["memory"]["gpu_source"] for m in data["models"]} == {p.GPU_FROM_LLAMA}
+    replayed = read_run_file(write_run_file(tmp_path / "vk.gcrun", data))
+    assert [m.record.memory.gpu_source for m in replayed.models] == [p.GPU_FROM_LLAMA] * 2
     # Reloaded with no layers offloaded: slot A's weights and KV cache leave the device;
     # llama.cpp keeps a compute buffer there (it still sends large prompt batches to the
     # GPU), and the curve follows its account. B's stays as it was.
