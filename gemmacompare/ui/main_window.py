@@ -140,7 +140,7 @@ class MainWindow(QMainWindow):
                                     models=(*self.settings.models, *([""] * extra)))
         self.session = CompareSession(LABELS[:n_panes], sampler=self.sampler)
         self.runner = SessionRunner(self.session, self)
-        self.runner.loaded.connect(lambda i, ev: self.panes[i].on_loaded(ev))
+        self.runner.loaded.connect(self._on_loaded)
         self.runner.load_failed.connect(lambda i, msg: self.panes[i].on_load_failed(msg))
         self.runner.events.connect(lambda i, batch: self.panes[i].on_events(batch))
         self.runner.run_started.connect(self._on_run_started)
@@ -602,6 +602,10 @@ class MainWindow(QMainWindow):
         self.settings = replace(self.settings, mode=self.mode)
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
         self.save()
+
+    def _on_loaded(self, index: int, ev) -> None:
+        self.panes[index].on_loaded(ev)
+        self.charts.refresh()  # a model on a GPU: the memory plot's title says what llama.cpp put there
 
     def _update_buttons(self, *_args) -> None:
         busy = self.busy

@@ -469,7 +469,13 @@ class ModelPane(QFrame):
     def series(self) -> SeriesData | None:
         rec = self.record
         if rec is None:
-            return None
+            # Before the first reply: no curves, but what llama.cpp put on a GPU at load.
+            placement = self.loaded.placement if self.loaded else None
+            device = placement.device_bytes() if placement else 0
+            if not device:
+                return None
+            empty = np.empty(0)
+            return SeriesData(empty, empty, empty, None, False, device / 2**20)
         samples = rec.memory.samples if (rec.done and rec.memory) else self.sampler.samples_since(self.label, 0)
         mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
