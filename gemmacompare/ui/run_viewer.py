@@ -136,6 +136,8 @@ class RunViewer(QMainWindow):
             row.addWidget(pane)
         split.addWidget(row)
         self.charts = LiveCharts(run.labels, PANE_COLOURS[: len(run.models)])
+        # The window's theme: pyqtgraph's own black plots carried dim dark-grey titles here.
+        self.charts.set_dark(getattr(parent, "theme_name", "light") != "light")
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = lambda: self._t
         split.addWidget(self.charts)

@@ -107,3 +107,18 @@ def test_scales_are_kept_between_replies_of_the_same_models(qtbot):
     charts.clear()  # other models: back to the start
     assert ranges() == (START_SECONDS, START_TPS, START_SECONDS, START_MIB)
 
+
+
+def test_a_reply_with_one_memory_sample_still_draws_its_memory(qtbot):
+    """A reply shorter than the sampling interval has one sample, which alone draws no line:
+    it is held to the reply's end (RAM and GPU alike)."""
+    charts = LiveCharts(["A"], ["#ff0000"])
+    qtbot.addWidget(charts)
+    times = np.linspace(0.1, 0.6, 30)
+    charts.sources = [lambda: SeriesData(times, np.array([0.05]), np.array([300.0]), np.array([120.0]), True)]
+    charts.now = lambda: 1.0
+    charts.refresh()
+    for curve in (charts.rss_curves[0], charts.vram_curves[0]):
+        xs, ys = curve.getData()
+        assert list(xs) == [0.05, 0.6] and ys[0] == ys[1]
+    assert list(charts.rss_curves[0].getData()[1]) == [300.0, 300.0]
