@@ -53,9 +53,7 @@ class BlindArena(QObject):
         super().__init__(window)
         self.w = window
         self.store = store or ArenaStore(timeout=1.0)
-        self.draw = SideDraw(seed)
-        self._regen_rng = random.Random(seed)
-        self._pair_rng = random.Random(seed)
+        self.reseed(seed)
         self.active = False
         self.round: Round | None = None
         self.unsaved: dict[int, Battle] = {}  # round serial -> a state the history could not take yet
@@ -76,6 +74,12 @@ class BlindArena(QObject):
             self.watch_pane(pane)
         window.compare_finished.connect(self._on_compare_finished)
 
+
+    def reseed(self, seed: int | None) -> None:
+        """Every draw (sides, pairs, regenerate seeds) from `seed`: None for random, a number to repeat them."""
+        self.draw = SideDraw(seed)
+        self._regen_rng = random.Random(seed)
+        self._pair_rng = random.Random(seed)
     def watch_pane(self, pane) -> None:
         """Every pane, also one added later, keeps its stats tooltip and facts off screen while blind."""
         pane.finished.connect(self._on_pane_finished)

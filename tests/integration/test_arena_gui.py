@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.arena.battles import ONE_BETTER, TWO_BETTER, Battle, Contender, Side, SideDraw, VoteCounts
+from gemmacompare.arena.battles import ONE_BETTER, TWO_BETTER, Battle, Contender, Side, VoteCounts
 from gemmacompare.arena.store import ArenaStore, default_db_path
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.state.settings import load_settings
@@ -37,7 +37,7 @@ def make_window(qtbot, seed: int) -> MainWindow:
     qtbot.addWidget(w)
     w.resize(1280, 820)
     w.show()
-    w.arena.draw = SideDraw(seed)
+    w.arena.reseed(seed)  # sides and, with three or four models, pairs: the same every run
     qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
     from dataclasses import replace
 
