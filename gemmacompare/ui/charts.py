@@ -340,19 +340,18 @@ class LiveCharts(QWidget):
             if keep.stop:
                 x_max = max(x_max, float(data.mem_times[keep][-1]))
                 mem_max = max(mem_max, float(data.rss_mib[keep].max()))
-            mem_t = data.mem_times[keep]
+            mem_t, pick = data.mem_times[keep], keep
             if mem_t.size == 1:
                 # One sample (a reply shorter than the sampling interval) draws no line:
                 # hold it to the reply's end, as memory holds between samples.
-                mem_t = np.array([mem_t[0], max(float(mem_t[0]), float(until))])
-            held = slice(0, keep.stop) if mem_t.size == keep.stop else np.array([0, 0])
+                mem_t, pick = np.array([mem_t[0], max(float(mem_t[0]), float(until))]), [0, 0]
             if memory:
-                self.rss_curves[i].setData(mem_t, data.rss_mib[held])
+                self.rss_curves[i].setData(mem_t, data.rss_mib[pick])
             if data.vram_mib is not None:
                 gpu_seen = True
                 gpu_source = gpu_source or data.gpu_source
                 if memory:
-                    self.vram_curves[i].setData(mem_t, data.vram_mib[held])
+                    self.vram_curves[i].setData(mem_t, data.vram_mib[pick])
                 if keep.stop:
                     mem_max = max(mem_max, float(data.vram_mib[keep].max()))
         # Both plots share one time axis, so both grow together.

@@ -467,11 +467,11 @@ class ModelPane(QFrame):
     # --- chart data and replay ----------------------------------------------
 
     def series(self) -> SeriesData | None:
+        placement = self.loaded.placement if self.loaded else None
+        device = placement.device_bytes() if placement else 0
         rec = self.record
         if rec is None:
             # Before the first reply: no curves, but what llama.cpp put on a GPU at load.
-            placement = self.loaded.placement if self.loaded else None
-            device = placement.device_bytes() if placement else 0
             if not device:
                 return None
             empty = np.empty(0)
@@ -482,8 +482,6 @@ class ModelPane(QFrame):
         vram = None
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram or 0 for s in samples), float, len(samples)) / 2**20
-        placement = self.loaded.placement if self.loaded else None
-        device = placement.device_bytes() if placement else 0
         source = rec.memory.gpu_source if (rec.done and rec.memory) else self.sampler.gpu_source(self.label)
         return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None,
                           source)

@@ -28,10 +28,11 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import (
     LoadLog,
     allocation_failure,
+    devices,
     gpu_offload_available,
     load_backends,
     parse_load_log,
-    runtime_info,
+    process_log,
 )
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.modes import default_threads
@@ -138,7 +139,7 @@ class _Worker:
 
         load_backends()
         if self._load_log is None:
-            self._load_log = LoadLog()
+            self._load_log = process_log()
         n_threads = s.n_threads or default_threads()
         n_ctx = s.n_ctx
         if facts.context_length:
@@ -169,7 +170,7 @@ class _Worker:
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         if placement.device_bytes():
-            placement = placement.with_devices(runtime_info().devices)
+            placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._eog_ids = None
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))

@@ -123,7 +123,7 @@ def load_backends() -> None:
     """
     with _lock:
         lib = _ggml_lib()
-        _quiet_log()
+        process_log()
         if lib.ggml_backend_reg_count() == 0:
             lib.ggml_backend_load_all_from_path(str(llama_lib_dir()).encode())
         if lib.ggml_backend_reg_count() == 0:
@@ -133,12 +133,14 @@ def load_backends() -> None:
 _log: LoadLog | None = None
 
 
-def _quiet_log() -> None:
-    """llama.cpp's informational lines ("load_backend: loaded CPU backend from /full/path")
-    are not for a terminal: only its warnings and errors pass, as a worker's LoadLog does."""
+def process_log() -> LoadLog:
+    """The process's one receiver of llama.cpp's log (llama.cpp holds a single callback).
+    Its informational lines ("load_backend: loaded CPU backend from /full/path") are not
+    for a terminal: only warnings and errors pass; a worker captures the rest at load."""
     global _log
     if _log is None:
         _log = LoadLog()
+    return _log
 
 
 # --- what is there ---------------------------------------------------------------
@@ -184,12 +186,25 @@ def runtime_info() -> RuntimeInfo:
         (lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)) or b"?").decode(errors="replace")
         for i in range(lib.ggml_backend_reg_count())
     )
-    devices = []
+    return RuntimeInfo(
+        llama_cpp_python=getattr(llama_cpp, "__version__", "?"),
+        backends=backends,
+        devices=devices(),
+        cpu_variant=cpu_variant(),
+        system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
+    )
+
+
+def devices() -> tuple[Device, ...]:
+    """llama.cpp's devices, with their memory as each backend reports it."""
+    load_backends()
+    lib = _ggml_lib()
+    found = []
     for i in range(lib.ggml_backend_dev_count()):
         dev = lib.ggml_backend_dev_get(i)
         free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
         lib.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
-        devices.append(
+        found.append(
             Device(
                 name=(lib.ggml_backend_dev_name(dev) or b"?").decode(errors="replace"),
                 description=(lib.ggml_backend_dev_description(dev) or b"").decode(errors="replace").strip(),
@@ -198,13 +213,7 @@ def runtime_info() -> RuntimeInfo:
                 memory_free=free.value,
             )
         )
-    return RuntimeInfo(
-        llama_cpp_python=getattr(llama_cpp, "__version__", "?"),
-        backends=backends,
-        devices=tuple(devices),
-        cpu_variant=cpu_variant(),
-        system_info=llama_cpp.llama_print_system_info().decode(errors="replace").strip(),
-    )
+    return tuple(found)
 
 
 def gpu_offload_available() -> bool:
