@@ -13,6 +13,9 @@ import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QDialog, QProgressBar, QWidget
+
+from .plain_label import plain_label
 
 log = logging.getLogger(__name__)
 
@@ -62,3 +65,44 @@ class BackgroundJob(QObject):
 
 
 __all__ = ["BackgroundJob"]
+
+
+class JobDialog(QDialog):
+    """A dialog that runs one engine job (a rerun, a claim check) off the GUI thread: its
+    progress bar and status line, one-sentence answers, and closing it stops the job.
+    Subclasses place `progress` and `status` in their layout and define `stop`,
+    `_on_progress` and `_on_done`."""
+
+    def __init__(self, parent: QWidget | None = None, busy_reason: Callable[[], str] | None = None) -> None:
+        super().__init__(parent)
+        self.busy_reason = busy_reason or (lambda: "")  # why the machine is taken now, or ""
+        self.worker = BackgroundJob(self)
+        self.worker.progress.connect(self._on_progress)
+        self.worker.done.connect(self._on_done)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status = plain_label("")
+
+    @property
+    def running(self) -> bool:
+        return self.worker.running
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def _on_progress(self, message: str, done: int, total: int) -> None:
+        raise NotImplementedError
+
+    def _on_done(self, outcome: object) -> None:
+        raise NotImplementedError
+
+    def _say(self, sentence: str) -> bool:
+        self.status.setText(sentence)
+        return False
+
+    def closeEvent(self, ev) -> None:  # noqa: N802
+        # Closing stops the job: its models are freed, no process is left behind.
+        self.stop()
+        self.worker.wait(5.0)
+        super().closeEvent(ev)

@@ -15,13 +15,11 @@ from typing import Callable, Sequence
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -43,7 +41,7 @@ from gemmacompare.engine.remote.server_ref import is_server_ref
 from gemmacompare.engine.run_file import write_run_file
 from gemmacompare.state.defaults import CLAIM_MAX_TOKENS, CLAIM_RUNS
 
-from .background import BackgroundJob, ProgressFn
+from .background import JobDialog, ProgressFn
 from .plain_label import plain_label
 
 log = logging.getLogger(__name__)
@@ -51,22 +49,18 @@ log = logging.getLogger(__name__)
 LABELS = ("A", "B")
 
 
-class ClaimDialog(QDialog):
+class ClaimDialog(JobDialog):
     checked = Signal()  # a check ended: a verdict, a sentence, or stopped
 
     def __init__(self, choices: Sequence[tuple[str, str]], defaults: Sequence[str], parent: QWidget | None = None,
                  busy_reason: Callable[[], str] | None = None) -> None:
         """`choices`: (name, path) of the local models to offer; `defaults`: the paths picked at first."""
-        super().__init__(parent)
+        super().__init__(parent, busy_reason)
         self.setWindowTitle("Check a claim — gemmacompare")
         self.setObjectName("claimDialog")
-        self.busy_reason = busy_reason or (lambda: "")
         self.check: ClaimCheck | None = None
         self.result: ClaimResult | None = None
         self._claim: list[ClaimedFigure] = []
-        self.worker = BackgroundJob(self)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.done.connect(self._on_done)
         self._build(choices, defaults)
         self.resize(760, 420)
 
@@ -131,11 +125,7 @@ class ClaimDialog(QDialog):
         for b in (self.check_button, self.stop_button, self.save_button):
             row.addWidget(b)
         lay.addLayout(row)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         lay.addWidget(self.progress)
-        self.status = plain_label("")
         self.status.setObjectName("claimStatus")
         lay.addWidget(self.status)
         self.verdict = plain_label("")
@@ -181,10 +171,6 @@ class ClaimDialog(QDialog):
         return figures, paths
 
     # --- running ------------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self.worker.running
 
     def start(self) -> bool:
         if self.running:
@@ -262,20 +248,12 @@ class ClaimDialog(QDialog):
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _say(self, sentence: str) -> bool:
-        self.status.setText(sentence)
-        return False
-
     def _update_buttons(self) -> None:
         running = self.running
         self.check_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(not running and self.result is not None and self.result.last is not None)
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
-        self.stop()
-        self.worker.wait(5.0)
-        super().closeEvent(ev)
 
 
 __all__ = ["ClaimDialog"]

@@ -17,12 +17,10 @@ from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QTableWidget,
@@ -44,7 +42,7 @@ from gemmacompare.engine.rerun import (
 )
 from gemmacompare.engine.run_file import RunFile
 
-from .background import BackgroundJob, ProgressFn
+from .background import JobDialog, ProgressFn
 from .plain_label import plain_label
 
 log = logging.getLogger(__name__)
@@ -52,15 +50,14 @@ log = logging.getLogger(__name__)
 DEFAULT_RUNS = 3  # three repetitions give an interval; a demo pair takes seconds each
 
 
-class RerunDialog(QDialog):
+class RerunDialog(JobDialog):
     finished_rerun = Signal()  # the rerun ended: a report, a sentence, or stopped
 
     def __init__(self, run: RunFile, file_name: str, parent: QWidget | None = None,
                  busy_reason: Callable[[], str] | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, busy_reason)
         self.run = run
         self.file_name = file_name
-        self.busy_reason = busy_reason or (lambda: "")
         self.extra: list[Path] = []  # files downloaded from the Hub at the user's word
         self.plan: RerunPlan | None = None
         self.job: RerunJob | None = None
@@ -70,9 +67,6 @@ class RerunDialog(QDialog):
         self._stop_asked = False
         self.setWindowTitle(f"{file_name} — rerun on this machine — gemmacompare")
         self.setObjectName("rerunDialog")
-        self.worker = BackgroundJob(self)
-        self.worker.progress.connect(self._on_progress)
-        self.worker.done.connect(self._on_done)
         self._build()
         self.resize(900, 560)
 
@@ -99,11 +93,8 @@ class RerunDialog(QDialog):
         row.addWidget(self.stop_button)
         row.addStretch(1)
         lay.addLayout(row)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
         lay.addWidget(self.progress)
-        self.status = plain_label("Press Rerun here: nothing runs before that.")
+        self.status.setText("Press Rerun here: nothing runs before that.")
         self.status.setObjectName("rerunStatus")
         lay.addWidget(self.status)
         self.plan_notes = plain_label("")
@@ -120,10 +111,6 @@ class RerunDialog(QDialog):
         self._update_buttons()
 
     # --- running ---------------------------------------------------------------
-
-    @property
-    def running(self) -> bool:
-        return self.worker.running
 
     def start(self) -> bool:
         """Plan (find the models) and run, off the GUI thread; False with one sentence when it cannot start."""
@@ -250,20 +237,11 @@ class RerunDialog(QDialog):
 
     # --- helpers ---------------------------------------------------------------------
 
-    def _say(self, sentence: str) -> bool:
-        self.status.setText(sentence)
-        return False
-
     def _update_buttons(self) -> None:
         self.start_button.setEnabled(not self.running)
         self.runs_spin.setEnabled(not self.running)
         self.stop_button.setEnabled(self.running)
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
-        # Closing stops the rerun: its models are freed, no process is left behind.
-        self.stop()
-        self.worker.wait(5.0)
-        super().closeEvent(ev)
 
 
 __all__ = ["RerunDialog"]
