@@ -17,7 +17,7 @@ from gemmacompare.arena.leaderboard import build_leaderboard, leaderboard_json, 
 from gemmacompare.arena.store import ArenaStore, ArenaStoreError
 from gemmacompare.cli.args import int_at_least
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.api import text_table
 
 
 def add_arena_parser(sub) -> argparse.ArgumentParser:

@@ -14,13 +14,22 @@ from typing import TextIO
 from gemmacompare.cli.args import value_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.remote.server_ref import parse_server_ref
-from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import stats_rows, text_table
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings
-from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
+from gemmacompare.engine.api import (
+    RACE,
+    CompareResult,
+    CompareSession,
+    PromptOptions,
+    RunSettings,
+    SessionEvent,
+    busy_sentence,
+    compare_run_dict,
+    parse_server_ref,
+    speed_summary,
+    stats_rows,
+    text_table,
+    write_run_file,
+)
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.defaults import MAX_MODELS
@@ -315,8 +324,6 @@ def cmd_compare(args) -> int:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))
         print(f"# wrote {args.json_out}", file=sys.stderr)
     if save_run:
-        from gemmacompare.engine.run_file import compare_run_dict, write_run_file  # noqa: PLC0415
-
         write_run_file(save_run, compare_run_dict(result, labels, [str(x) for x in paths], settings, args.prompt,
                                                   redact_prompts=args.redact_prompts,
                                                   refs=[str(w or "") for w in wanted]))

@@ -7,7 +7,7 @@ import sys
 from dataclasses import asdict
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
+from gemmacompare.engine.api import RuntimeInfo, runtime_info
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.memory_estimate import MemoryEstimate
 from gemmacompare.state.untrusted import terminal_safe

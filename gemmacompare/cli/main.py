@@ -15,7 +15,7 @@ from gemmacompare.cli.args import add_llama_args, context_size, finite_float, in
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.engine.modes import MODES, RACE
+from gemmacompare.engine.api import MODES, RACE
 from gemmacompare.state import defaults
 
 
@@ -73,11 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generation_args(cmp_)
     add_server_args(cmp_)
 
-    from gemmacompare.cli.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
+    from gemmacompare.cli.bench_args import add_bench_parser  # light: no engine import
 
     add_bench_parser(sub)
 
-    from gemmacompare.cli.arena import add_arena_parser  # noqa: PLC0415 - light: reads SQLite only
+    from gemmacompare.cli.arena import add_arena_parser  # light: reads SQLite only
 
     add_arena_parser(sub)
 
@@ -131,7 +131,7 @@ def _main(argv: list[str] | None) -> int:
     if args.self_test:
         if args.command not in (None, "gui") or getattr(args, "models", []):
             ap.error("--self-test takes no command; use --model PATH to pick its model")
-        from gemmacompare.cli.self_test import SelfTest  # noqa: PLC0415
+        from gemmacompare.cli.self_test import SelfTest
 
         return SelfTest(args.model, window=_self_test_window, only=tuple(args.only),
                         expect_backend=args.expect_backend).run()
@@ -139,39 +139,39 @@ def _main(argv: list[str] | None) -> int:
         ap.error("--model, --only and --expect-backend go with --self-test; to open models in the window, name them: "
                  "gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
-        from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
+        from gemmacompare.ui.app import run_app  # Qt only when needed
 
         return run_app(getattr(args, "models", []))
     if args.command == "inspect":
-        from gemmacompare.cli.inspect import cmd_inspect  # noqa: PLC0415
+        from gemmacompare.cli.inspect import cmd_inspect
 
         return cmd_inspect(args)
     if args.command == "models":
-        from gemmacompare.cli.models import cmd_models  # noqa: PLC0415
+        from gemmacompare.cli.models import cmd_models
 
         return cmd_models(args)
     if args.command == "pull":
-        from gemmacompare.cli.pull import cmd_pull  # noqa: PLC0415
+        from gemmacompare.cli.pull import cmd_pull
 
         return cmd_pull(args)
     if args.command == "compare":
-        from gemmacompare.cli.compare import cmd_compare  # noqa: PLC0415
+        from gemmacompare.cli.compare import cmd_compare
 
         return cmd_compare(args)
     if args.command == "bench":
-        from gemmacompare.cli.bench import cmd_bench  # noqa: PLC0415
+        from gemmacompare.cli.bench import cmd_bench
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
     if args.command in ("replay", "rerun"):
-        from gemmacompare.cli.run_files import cmd_replay, cmd_rerun  # noqa: PLC0415
+        from gemmacompare.cli.run_files import cmd_replay, cmd_rerun
 
         return cmd_replay(args) if args.command == "replay" else cmd_rerun(args)
     if args.command == "claim":
-        from gemmacompare.cli.claim import cmd_claim  # noqa: PLC0415
+        from gemmacompare.cli.claim import cmd_claim
 
         return cmd_claim(args)
     if args.command == "arena":
-        from gemmacompare.cli.arena import cmd_arena  # noqa: PLC0415
+        from gemmacompare.cli.arena import cmd_arena
 
         return cmd_arena(args)
     ap.print_help()
@@ -180,7 +180,7 @@ def _main(argv: list[str] | None) -> int:
 
 def _self_test_window() -> str:
     """The self-test's window step; Qt lives in ui/ only."""
-    from gemmacompare.ui.app import paint_window_once  # noqa: PLC0415 - Qt only for this step
+    from gemmacompare.ui.app import paint_window_once  # Qt only for this step
 
     return paint_window_once()
 
@@ -190,6 +190,6 @@ def _bench_chart_writer(run, out_dir: Path) -> list[Path]:
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from gemmacompare.ui.bench_charts import write_chart_pngs  # noqa: PLC0415 - Qt only for --out
+    from gemmacompare.ui.bench_charts import write_chart_pngs  # Qt only for --out
 
     return write_chart_pngs(run, out_dir)

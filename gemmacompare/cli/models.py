@@ -6,7 +6,7 @@ import json
 import sys
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.api import text_table
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.library import scan_library
 from gemmacompare.state.settings import load_settings
@@ -15,7 +15,7 @@ from gemmacompare.state.untrusted import terminal_safe
 
 def cmd_models(args) -> int:
     if getattr(args, "server", None):
-        from gemmacompare.cli.servers import cmd_server_models  # noqa: PLC0415 - httpx only when asked
+        from gemmacompare.cli.servers import cmd_server_models  # httpx only when asked
 
         return cmd_server_models(args)
     folders = load_settings().settings.model_folders

@@ -15,22 +15,28 @@ from pathlib import Path
 
 from gemmacompare.cli.compare import LinePrinter, format_table
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.replay import ReplayWorker
-from gemmacompare.engine.report.speed_summary import speed_summary
-from gemmacompare.engine.report.stats_table import text_table
-from gemmacompare.engine.rerun import (
+from gemmacompare.engine.api import (
+    RACE,
+    CompareResult,
+    CompareSession,
     ModelMissing,
+    ReplayWorker,
     RerunFailed,
     RerunJob,
     RerunRefused,
+    RunFile,
+    RunFileError,
+    RunModel,
+    SessionEvent,
     check_rerunnable,
     plan_rerun,
+    read_run_file,
     rerun_report,
+    speed_summary,
+    split_of,
+    text_table,
 )
-from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, read_run_file, split_of
-from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.state.untrusted import terminal_safe
 
@@ -154,8 +160,8 @@ def _print_verdict_and_table(result: CompareResult, labels: list[str]) -> None:
 
 
 def _show_bench(run: RunFile) -> int:
-    from gemmacompare.bench.run_file import stored_run_from_file  # noqa: PLC0415
-    from gemmacompare.bench.stats import summarize_run, summary_table  # noqa: PLC0415
+    from gemmacompare.bench.run_file import stored_run_from_file
+    from gemmacompare.bench.stats import summarize_run, summary_table
 
     stored = stored_run_from_file(run)
     print("# a benchmark run has scores and figures per item, not a token timeline: its summary follows",

@@ -18,8 +18,8 @@ from typing import Callable
 import psutil
 
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.llama_runtime import runtime_info
+from gemmacompare.engine.api import protocol as p
+from gemmacompare.engine.api import runtime_info
 from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.models.demo import demo_models
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts

@@ -8,18 +8,20 @@ from pathlib import Path
 from typing import Sequence
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine.model_refs import resolve_models
-from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
-from gemmacompare.engine.remote.server_ref import (
+from gemmacompare.engine.api import (
     OLLAMA_PREFIX,
+    RemoteError,
     ServerRef,
     ServerRefError,
+    ServerSettings,
+    display_name,
     is_server_ref,
+    list_models,
     ollama_base_url,
     parse_server_ref,
+    resolve_models,
+    text_table,
 )
-from gemmacompare.engine.report.stats_table import text_table
-from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.secrets import find_api_key
 from gemmacompare.state.untrusted import terminal_safe
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from gemmacompare.engine.local.llama_runtime import Placement
+from gemmacompare.engine.placement import Placement
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state import defaults
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES

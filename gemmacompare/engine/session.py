@@ -25,7 +25,7 @@ from gemmacompare.engine.machine_load import LoadMeter, OtherLoad
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
-from gemmacompare.engine.participant import Participant, engine_for
+from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.defaults import MAX_MODELS
@@ -85,6 +85,18 @@ class RoundState:
         return bool(self.running or self.pending)
 
 
+def engine_for(model: str, label: str, settings: ServerSettings | None = None) -> Participant:
+    """The participant that runs `model`: a RemoteWorker for a server reference, else (a model
+    file, or "" before one is chosen) a local ModelWorker."""
+    if is_server_ref(model):
+        from gemmacompare.engine.remote.worker import RemoteWorker  # httpx only for a server
+
+        return RemoteWorker(label, settings)
+    from gemmacompare.engine.local.model_worker import ModelWorker  # its chat templates (jinja2) only for a local model
+
+    return ModelWorker(label)
+
+
 class SessionBusy(Exception):
     """A round is running: the session cannot start another or change its models."""
 
@@ -118,12 +130,13 @@ class CompareSession:
 
     # --- participants -------------------------------------------------------
 
-    def add_slot(self, label: str) -> int:
+    def add_slot(self, label: str, participant: Participant | None = None) -> int:
+        """A new slot holding `participant` (a replay, a test's stand-in), else a local worker
+        that starts its process when a model loads."""
         if len(self.slots) >= MAX_MODELS:
             raise ValueError(f"At most {MAX_MODELS} models can be compared at once.")
-        from gemmacompare.engine.local.model_worker import ModelWorker
-
-        self.slots.append(Slot(label, ModelWorker(label)))
+        worker = participant or engine_for("", label)
+        self.slots.append(Slot(label, worker, loaded=worker.loaded))
         return len(self.slots) - 1
 
     def remove_slot(self, index: int) -> None:

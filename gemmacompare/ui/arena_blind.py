@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gemmacompare.arena.battles import Battle, Contender, Side, SideDraw, VoteCounts, arrange, not_counted_reason
 from gemmacompare.arena.store import ArenaStore, ArenaStoreError, now_iso
-from gemmacompare.engine.machine import file_hash_prefix
+from gemmacompare.engine.api import file_hash_prefix
 
 from .arena_bar import VoteBar
 from .theme import PANE_COLOURS

@@ -48,9 +48,7 @@ from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
-from gemmacompare.engine.modes import FAIR, RACE
-from gemmacompare.engine.remote.server_ref import model_label
-from gemmacompare.engine.run_file import write_run_file
+from gemmacompare.engine.api import FAIR, RACE, model_label, write_run_file
 
 from .bench_charts import BenchCharts, write_chart_pngs
 

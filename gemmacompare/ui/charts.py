@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
-from gemmacompare.engine.protocol import GPU_FROM_LLAMA
+from gemmacompare.engine.api import GPU_FROM_LLAMA
 
 REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
 RATE_MS = 200
@@ -302,7 +302,7 @@ class LiveCharts(QWidget):
                 return
 
     def redraw_costs(self) -> dict[str, tuple[float, float]]:
-        """Per plot: (ms a refresh and repaint cost lately, ms between redraws)."""
+        """Per plot: (ms a refresh and repaint cost lately, ms between redraws); benchmarks/gui_replay.py prints it."""
         return {name: (pacer.cost_s * 1000, pacer.interval() * 1000)
                 for name, pacer in (("rate", self._pacers[id(self.rate_plot)]),
                                     ("memory", self._pacers[id(self.mem_plot)]))}

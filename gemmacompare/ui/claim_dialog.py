@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.claim import (
+from gemmacompare.engine.api import (
     MS_PER_TOKEN,
     TOKENS_PER_S,
     ClaimCheck,
@@ -36,9 +36,9 @@ from gemmacompare.engine.claim import (
     claim_run_dict,
     claim_text,
     claimed_figure,
+    is_server_ref,
+    write_run_file,
 )
-from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.run_file import write_run_file
 from gemmacompare.state.defaults import CLAIM_MAX_TOKENS, CLAIM_RUNS
 
 from .background import JobDialog, ProgressFn
@@ -134,13 +134,6 @@ class ClaimDialog(JobDialog):
         self._update_buttons()
 
     # --- input --------------------------------------------------------------------
-
-    def set_claim(self, figures: Sequence[float], unit: str = MS_PER_TOKEN, names: Sequence[str] = ()) -> None:
-        for k, value in enumerate(figures):
-            self.figure_edits[k].setText(f"{value:g}")
-            self.unit_boxes[k].setCurrentText(unit)
-            if k < len(names):
-                self.name_edits[k].setText(names[k])
 
     def _read(self) -> tuple[list[ClaimedFigure], list[str]] | str:
         """The claim and the model files, or one sentence saying what is missing or wrong."""

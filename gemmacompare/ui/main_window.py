@@ -33,16 +33,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.memory import MemorySampler
-from gemmacompare.engine.model_refs import resolve_model
-from gemmacompare.engine.modes import FAIR, RACE, default_threads
-from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
-from gemmacompare.engine.run_file import RunFileError, compare_run_dict, read_run_file, write_run_file
-from gemmacompare.engine.run_settings import from_pane
-from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
+from gemmacompare.engine.api import (
+    FAIR,
+    RACE,
+    CompareResult,
+    CompareSession,
+    MemorySampler,
+    RunFileError,
+    RunStarted,
+    busy_sentence,
+    compare_run_dict,
+    default_threads,
+    from_pane,
+    is_server_ref,
+    markdown_table,
+    read_run_file,
+    resolve_model,
+    speed_summary,
+    stats_rows,
+    write_run_file,
+)
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.demo import DEMO_PROMPTS, demo_models
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
 from gemmacompare.state.chat_log import ChatLog

@@ -160,16 +160,6 @@ class PickerPopup(QFrame):
         self.note.setVisible(bool(note))
         self.apply_filter(self.search.text())
 
-    def visible_paths(self) -> list[str]:
-        out = []
-        for gi in range(self.tree.topLevelItemCount()):
-            g = self.tree.topLevelItem(gi)
-            for ci in range(g.childCount()):
-                c = g.child(ci)
-                if not c.isHidden():
-                    out.append(c.data(0, PATH_ROLE))
-        return out
-
     def apply_filter(self, text: str) -> None:
         words = text.lower().split()
         shown = 0

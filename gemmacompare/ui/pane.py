@@ -21,13 +21,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.memory import MemorySampler
-from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.participant import Participant
-from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
-from gemmacompare.engine.run_settings import from_pane
-from gemmacompare.engine.session import RunMeasured, RunStarted
+from gemmacompare.engine.api import (
+    MemorySampler,
+    Participant,
+    RunMeasured,
+    RunRecord,
+    RunStarted,
+    ServerRefError,
+    from_pane,
+    is_server_ref,
+    parse_server_ref,
+)
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.base_models import is_base_model
 from gemmacompare.models.display_names import display_name, elide_middle
 from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, human_bytes, read_model_facts

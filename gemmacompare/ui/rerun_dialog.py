@@ -29,18 +29,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.rerun import (
+from gemmacompare.engine.api import (
     Measured,
     ModelMissing,
     RerunFailed,
     RerunJob,
     RerunPlan,
     RerunRefused,
+    RunFile,
     check_rerunnable,
     plan_rerun,
     rerun_report,
 )
-from gemmacompare.engine.run_file import RunFile
 
 from .background import JobDialog, ProgressFn
 from .plain_label import plain_label
@@ -220,7 +220,7 @@ class RerunDialog(JobDialog):
         if answer != QMessageBox.StandardButton.Yes:
             self._say(f"{missing.message}; not downloaded, so nothing was run.")
             return False
-        from .get_models import GetModelsDialog  # noqa: PLC0415 - only when the user wants a download
+        from .get_models import GetModelsDialog  # only when the user wants a download
 
         dlg = GetModelsDialog(self, suggestions=[])
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

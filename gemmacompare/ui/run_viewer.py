@@ -16,9 +16,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.report.speed_summary import speed_summary
-from gemmacompare.engine.run_file import RunFile
+from gemmacompare.engine.api import RunFile, RunRecord, speed_summary
 from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData

@@ -20,10 +20,16 @@ from typing import Any, Callable, Mapping
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.participant import Participant
-from gemmacompare.engine.run_settings import RunSettings
-from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted, SessionBusy, SessionEvent
+from gemmacompare.engine.api import (
+    CompareResult,
+    CompareSession,
+    Participant,
+    RunSettings,
+    RunStarted,
+    SessionBusy,
+    SessionEvent,
+)
+from gemmacompare.engine.api import protocol as p
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +69,6 @@ class SessionRunner(QObject):
     @property
     def round_active(self) -> bool:
         return self._round
-
-    @property
-    def timer_active(self) -> bool:
-        return self._timer.isActive()
 
     def load(self, index: int, path: str, settings: RunSettings) -> bool:
         if self.busy(index) or self._closed:

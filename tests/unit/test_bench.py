@@ -1,5 +1,5 @@
 """The benchmark's argument checks and an old history file: what needs no model
-(runs, stop/resume and exports on the demo models: tests/integration/test_bench.py)."""
+(runs, stop/resume and exports on the demo models: tests/integration/test_bench_runs.py)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Stand-in participants are ReplayWorkers playing made-up runs at their recorded
 pace (a real Participant, no model needed); three real demo runs are in
-tests/integration/test_session.py.
+tests/integration/test_session_demo_runs.py.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def stand_in(label: str, n_tokens: int = 10, gap_s: float = 0.02, fails: bool = 
 
 
 def session_of(*workers: ReplayWorker) -> CompareSession:
-    session = CompareSession([w.label for w in workers])
-    for i, w in enumerate(workers):
-        session.set_participant(i, w)
+    session = CompareSession(labels=())
+    for w in workers:
+        session.add_slot(w.label, w)  # a slot takes any participant
     return session
 
 
