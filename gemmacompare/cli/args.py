@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+from typing import Callable, Sequence, TypeVar
 
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
+T = TypeVar("T")
 
-def add_llama_args(g) -> None:
+
+def add_llama_args(g: argparse._ActionsContainer) -> None:
     """Settings that change speed, spelled as llama.cpp's own tools spell them;
     their defaults are llama.cpp's."""
     g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_CHOICES, default="auto",
@@ -18,7 +21,7 @@ def add_llama_args(g) -> None:
     g.add_argument("-ctv", "--cache-type-v", choices=KV_CACHE_TYPES, default="f16", help="KV cache type for V")
 
 
-def int_at_least(lo: int):
+def int_at_least(lo: int) -> Callable[[str], int]:
     """An argparse type: a whole number >= lo, with a one-line message otherwise."""
 
     def parse(text: str) -> int:
@@ -72,16 +75,16 @@ def context_size(text: str) -> int | str:
     return int_at_least(1)(text)
 
 
-def per_model(one):
+def per_model(one: Callable[[str], T]) -> Callable[[str], list[T]]:
     """An argparse type: one value, or a comma-separated list of them (one per model)."""
 
-    def parse(text: str) -> list:
+    def parse(text: str) -> list[T]:
         return [one(part.strip()) for part in text.split(",")]
 
     parse.__name__ = getattr(one, "__name__", "value")
     return parse
 
 
-def value_for(values: list, index: int):
+def value_for(values: Sequence[T], index: int) -> T:
     """A per-model option's value for model `index`: one value applies to all."""
     return values[index] if len(values) > 1 else values[0]

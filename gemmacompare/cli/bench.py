@@ -197,7 +197,7 @@ def _save_run(store: BenchStore, run_id: int, args: argparse.Namespace, status: 
     """Writes the run file asked for with --save-run (if any); keeps the run's own status."""
     target = getattr(args, "save_run", None)
     run = store.get_run(run_id) if target else None
-    if run is None:
+    if run is None or target is None:
         return status
     from gemmacompare.bench.run_file import bench_run_dict
 

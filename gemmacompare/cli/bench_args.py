@@ -16,7 +16,7 @@ positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
-def add_bench_parser(sub) -> argparse.ArgumentParser:
+def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     b = sub.add_parser(
         "bench", help="benchmark models on a task suite (speed and correctness), or list past runs",
         description="Run every task of a suite on each model, scored, with repetitions; results are kept "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -9,7 +10,7 @@ import sys
 import threading
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gemmacompare.cli.args import value_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
@@ -88,7 +89,7 @@ def format_table(result: CompareResult, labels: list[str]) -> str:
     return text_table(stats_rows(result, labels))
 
 
-def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict:
+def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict[str, Any]:
     models = []
     for i, run in enumerate(result.runs):
         loaded = result.loaded[i] if i < len(result.loaded) else None
@@ -146,7 +147,7 @@ def labels_for(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
-def run_settings(args, index: int) -> RunSettings:
+def run_settings(args: argparse.Namespace, index: int) -> RunSettings:
     """Model `index`'s settings from the command line (a comma list gives one value per model)."""
     threads = args.threads if len(args.threads) > 1 else [0]  # one value is the total, split by mode
     return RunSettings(
@@ -162,7 +163,7 @@ def run_settings(args, index: int) -> RunSettings:
     )
 
 
-def _model_args(args) -> list[str | None] | str:
+def _model_args(args: argparse.Namespace) -> list[str | None] | str:
     """Two to four model arguments (missing ones are the demo models), or a problem."""
     given = list(args.models)
     if len(given) > MAX_MODELS:
@@ -216,7 +217,7 @@ def _check_utf8(text: str, what: str) -> None:
                                "give it as UTF-8, or in a UTF-8 file with -f.") from None
 
 
-def prompt_of(args) -> str:
+def prompt_of(args: argparse.Namespace) -> str:
     """The prompt from -p or -f, checked; also checks --system. Raises PromptInputError."""
     text = args.prompt if args.prompt_file is None else read_prompt_file(args.prompt_file)
     _check_utf8(text, "prompt")
@@ -226,7 +227,7 @@ def prompt_of(args) -> str:
     return text
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     wanted = _model_args(args)
     if isinstance(wanted, str):
         print(f"error: {wanted}", file=sys.stderr)
@@ -243,7 +244,7 @@ def cmd_compare(args) -> int:
         return EXIT_MODEL_FAILED
     for path in paths:
         if is_server_ref(path):
-            problem = check_server_arg(path)
+            problem = check_server_arg(str(path))
             if problem:
                 print(f"error: {say(problem)}", file=sys.stderr)
                 return EXIT_USAGE
@@ -297,8 +298,8 @@ def cmd_compare(args) -> int:
             if err:
                 print(f"[{labels[i]}] error: {say(err.message)}", file=sys.stderr)
                 log.debug("[%s] detail:\n%s", labels[i], err.detail)
-            elif session.loaded[i] is not None and session.loaded[i].placement is not None:
-                print(f"# [{labels[i]}] runs on {say(session.loaded[i].placement.summary)}", file=sys.stderr)
+            elif (loaded := session.loaded[i]) is not None and loaded.placement is not None:
+                print(f"# [{labels[i]}] runs on {say(loaded.placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
         split = session.split_for(range(len(paths)), args.mode, total or None,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import asdict
+from typing import Any
 
 from gemmacompare.cli.exit_codes import EXIT_OK
 from gemmacompare.engine.api import RuntimeInfo, runtime_info
@@ -17,7 +19,7 @@ from gemmacompare.state.untrusted import terminal_safe
 _MAX_LINE = 1024
 
 
-def runs_on(info: RuntimeInfo) -> dict:
+def runs_on(info: RuntimeInfo) -> dict[str, Any]:
     """Where a model would run with the default GPU layers ("all"), as llama.cpp's devices say."""
     gpus = info.gpu_devices
     if gpus:
@@ -28,7 +30,7 @@ def runs_on(info: RuntimeInfo) -> dict:
             "layers_offloaded": 0, "llama_cpp_backends": list(info.backends)}
 
 
-def runs_on_line(where: dict) -> str:
+def runs_on_line(where: dict[str, Any]) -> str:
     if where["layers_offloaded"] == "all":
         layers = f"all layers offloaded to {where['device']}"
     elif where["llama_cpp_backends"] != ["CPU"]:
@@ -41,7 +43,7 @@ def runs_on_line(where: dict) -> str:
 
 def memory_estimates(facts: ModelFacts, contexts: list[int | str]) -> list[MemoryEstimate]:
     """llama.cpp's allocation at each asked context ("max": the model's own), as this app loads it."""
-    sizes = [facts.context_length if c == "max" else c for c in contexts]
+    sizes = [facts.context_length if c == "max" else int(c) for c in contexts]
     found = [facts.memory_at(n) for n in dict.fromkeys(x for x in sizes if x)]
     return [e for e in found if e is not None]
 
@@ -59,7 +61,7 @@ def memory_line(e: MemoryEstimate, window_kv: int | None) -> str:
     return line
 
 
-def _memory_json(e: MemoryEstimate, window_kv: int | None) -> dict:
+def _memory_json(e: MemoryEstimate, window_kv: int | None) -> dict[str, Any]:
     return {**asdict(e), "total": e.total, "kv_cache_swa_window_sized": window_kv}
 
 
@@ -70,7 +72,7 @@ def _window_kv(facts: ModelFacts, e: MemoryEstimate) -> int | None:
     return small.kv_cache if small else None
 
 
-def cmd_inspect(args) -> int:
+def cmd_inspect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     out = []
     where = None

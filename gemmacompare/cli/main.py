@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gemmacompare.cli.args import add_llama_args, context_size, finite_float, int_at_least, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
@@ -17,6 +18,9 @@ from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_ar
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.engine.api import MODES, RACE
 from gemmacompare.state import defaults
+
+if TYPE_CHECKING:
+    from gemmacompare.bench.records import StoredRun
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generation_args(cmp_)
     add_server_args(cmp_)
 
-    from gemmacompare.cli.bench_args import add_bench_parser  # light: no engine import
+    from gemmacompare.cli.bench_args import add_bench_parser
 
     add_bench_parser(sub)
 
@@ -124,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = build_parser()
-    if not argv or (argv[0] not in ap._subparsers._group_actions[0].choices and not argv[0].startswith("-")):
+    commands = next(a.choices for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
@@ -185,7 +190,7 @@ def _self_test_window() -> str:
     return paint_window_once()
 
 
-def _bench_chart_writer(run, out_dir: Path) -> list[Path]:
+def _bench_chart_writer(run: StoredRun, out_dir: Path) -> list[Path]:
     """PNG charts need Qt, which only ui/ may import; offscreen works without a display."""
     import os
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -13,7 +14,7 @@ from gemmacompare.state.settings import load_settings
 from gemmacompare.state.untrusted import terminal_safe
 
 
-def cmd_models(args) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     if getattr(args, "server", None):
         from gemmacompare.cli.servers import cmd_server_models  # httpx only when asked
 

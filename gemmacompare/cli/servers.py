@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.api import (
@@ -26,7 +27,7 @@ from gemmacompare.state.secrets import find_api_key
 from gemmacompare.state.untrusted import terminal_safe
 
 
-def remote_settings(args) -> ServerSettings:
+def remote_settings(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         connect_timeout_s=getattr(args, "connect_timeout", 5.0),
         first_byte_timeout_s=getattr(args, "first_byte_timeout", 120.0),
@@ -35,7 +36,7 @@ def remote_settings(args) -> ServerSettings:
     )
 
 
-def check_server_arg(text: str, out=sys.stderr) -> str | None:
+def check_server_arg(text: str, out: TextIO = sys.stderr) -> str | None:
     """None when fine (after warning about plain http to another host), else one sentence."""
     try:
         ref = parse_server_ref(text)
@@ -56,7 +57,7 @@ def resolve_with_servers(args: Sequence[str | None], settings: ServerSettings | 
 OLLAMA_SERVER_WORDS = ("ollama", "ollama:", "ollama-server", "ollama-server:")
 
 
-def cmd_server_models(args) -> int:
+def cmd_server_models(args: argparse.Namespace) -> int:
     """`gemmacompare models --server URL [--json]`."""
     ollama = args.server.strip().lower() in OLLAMA_SERVER_WORDS
     try:

@@ -119,9 +119,9 @@ class VoteBar(QFrame):
     def install_shortcuts(self, window: QWidget) -> None:
         """Keys 1–4 and H, live only while a vote is open (the prompt box is off then)."""
         for outcome, key in VOTE_KEYS.items():
-            sc = QShortcut(QKeySequence(key), window, activated=lambda o=outcome: self._key_vote(o))
+            sc = QShortcut(QKeySequence(key), window, lambda o=outcome: self._key_vote(o))
             self.shortcuts.append(sc)
-        self.shortcuts.append(QShortcut(QKeySequence("H"), window, activated=self.open_hands))
+        self.shortcuts.append(QShortcut(QKeySequence("H"), window, self.open_hands))
         for sc in self.shortcuts:
             sc.setEnabled(False)
 

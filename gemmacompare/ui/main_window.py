@@ -326,7 +326,7 @@ class MainWindow(QMainWindow):
         self.fair_radio = QRadioButton("Fair  Ctrl+2")
         self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Ctrl+2)")
         for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio)):
-            QShortcut(QKeySequence(key), self, activated=lambda r=radio: r.isEnabled() and r.setChecked(True))
+            QShortcut(QKeySequence(key), self, lambda r=radio: r.isEnabled() and r.setChecked(True))
         group = QButtonGroup(self)
         group.addButton(self.race_radio)
         group.addButton(self.fair_radio)
@@ -368,7 +368,7 @@ class MainWindow(QMainWindow):
         self.examples.setContentsMargins(6, 0, 6, 0)
         self.examples.linkActivated.connect(lambda k: self.use_example(DEMO_PROMPTS[int(k) - 1][0]))
         for k, (text, _expected) in enumerate(DEMO_PROMPTS, start=1):
-            QShortcut(QKeySequence(f"Alt+{k}"), self, activated=lambda t=text: self.use_example(t))
+            QShortcut(QKeySequence(f"Alt+{k}"), self, lambda t=text: self.use_example(t))
         return self.examples
 
     def use_example(self, text: str) -> None:
@@ -468,7 +468,7 @@ class MainWindow(QMainWindow):
         board.setShortcut(QKeySequence("Ctrl+L"))
         board.triggered.connect(self.arena.show_leaderboard)
         view.addAction(board)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.arena.regenerate)
+        QShortcut(QKeySequence("Ctrl+R"), self, self.arena.regenerate)
         theme_menu = view.addMenu("Theme")
         group = QActionGroup(self)
         for name in ("system", "light", "dark"):
@@ -478,7 +478,7 @@ class MainWindow(QMainWindow):
             group.addAction(act)
             theme_menu.addAction(act)
         # Ctrl+Enter also works when focus is outside the prompt box.
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
+        QShortcut(QKeySequence("Ctrl+Return"), self, self.send)
 
     # --- models --------------------------------------------------------------
 

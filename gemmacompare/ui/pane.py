@@ -105,7 +105,7 @@ class ModelPane(QFrame):
         self.chooser.chosen.connect(self._on_chosen)
         self.chooser.action.connect(self._on_picker_action)
         # Ctrl+P as in editors' quick open; Ctrl+L is the window's leaderboard.
-        find = QShortcut(QKeySequence("Ctrl+P"), self, activated=self.chooser.open_popup)
+        find = QShortcut(QKeySequence("Ctrl+P"), self, self.chooser.open_popup)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.settings_button = QToolButton()
         self.settings_button.setText("⚙")

@@ -147,8 +147,8 @@ class RunViewer(QMainWindow):
         self.banner.setWordWrap(True)
         lay.addWidget(self.banner)
         self.setCentralWidget(central)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.jump_to_end)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.open_rerun)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.jump_to_end)
+        QShortcut(QKeySequence("Ctrl+R"), self, self.open_rerun)
         self._t = 0.0
         self._t0 = time.monotonic()
         self._timer = QTimer(self)
