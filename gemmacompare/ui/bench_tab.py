@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -443,7 +443,7 @@ class BenchmarkTab(QWidget):
 
     def _launch(self, run_id: int) -> None:
         run = self.load_run(run_id)
-        if run is None:
+        if run is None or self.store is None:  # no run without a store
             return
         self._runner = BenchRunner(self.store)
         self._t_start = time.monotonic()
@@ -451,7 +451,7 @@ class BenchmarkTab(QWidget):
         self._bridge.started.emit(run)
         runner, bridge = self._runner, self._bridge
 
-        def emit(signal, *args) -> None:
+        def emit(signal: SignalInstance, *args: object) -> None:
             # After the window is gone the bridge may be deleted; the run must
             # still end as stopped, not fail on a dead signal.
             try:
@@ -484,7 +484,7 @@ class BenchmarkTab(QWidget):
         """Called on the benchmark thread as it ends."""
         with self._store_lock:
             self._workers -= 1
-            if self._close_store_when_idle and not self._workers:
+            if self._close_store_when_idle and not self._workers and self.store is not None:
                 self.store.close()
 
     @Slot(object)
@@ -563,9 +563,9 @@ class BenchmarkTab(QWidget):
         self.summary_table.setColumnCount(len(rows[0]))
         self.summary_table.setRowCount(len(rows) - 1)
         self.summary_table.setHorizontalHeaderLabels(rows[0])
-        for r, row in enumerate(rows[1:]):
+        for k, row in enumerate(rows[1:]):
             for c, text in enumerate(row):
-                self.summary_table.setItem(r, c, QTableWidgetItem(text))
+                self.summary_table.setItem(k, c, QTableWidgetItem(text))
         self.summary_table.resizeColumnsToContents()
 
     def _mark_dirty(self) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPaintEvent, QPen, QShowEvent
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
 from gemmacompare.engine.api import GPU_FROM_LLAMA
@@ -110,7 +111,7 @@ def _nice_ceiling(v: float) -> float:
     return float(10 * exp)
 
 
-def style_plots(plots, dark: bool) -> str:
+def style_plots(plots: Iterable[pg.PlotWidget], dark: bool) -> str:
     """Background, title and axes for the app's theme; returns the text colour."""
     bg, fg = ("#1b1c1f", "#d0d0d0") if dark else ("#ffffff", "#333333")
     for plot in plots:
@@ -129,7 +130,7 @@ class _TimedPlot(pg.PlotWidget):
 
     paint_s = 0.0
 
-    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def paintEvent(self, ev: QPaintEvent) -> None:  # noqa: N802 - Qt naming
         t0 = time.perf_counter()
         super().paintEvent(ev)
         self.paint_s = time.perf_counter() - t0
@@ -276,7 +277,7 @@ class LiveCharts(QWidget):
             rng[:] = [START_SECONDS, rng[1] if keep_scales else y]
             plot.setRange(xRange=(0, rng[0]), yRange=(0, rng[1]), padding=0)
 
-    def _grow(self, plot, x: float, y: float) -> None:
+    def _grow(self, plot: pg.PlotWidget, x: float, y: float) -> None:
         rng = self._ranges[id(plot)]
         if x > rng[0] or y > rng[1]:
             rng[0] = max(rng[0], _nice_ceiling(x * 1.1))
@@ -307,7 +308,7 @@ class LiveCharts(QWidget):
                 for name, pacer in (("rate", self._pacers[id(self.rate_plot)]),
                                     ("memory", self._pacers[id(self.mem_plot)]))}
 
-    def showEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def showEvent(self, ev: QShowEvent) -> None:  # noqa: N802 - Qt naming
         super().showEvent(ev)
         if self._stale:
             self._stale = False
@@ -317,7 +318,7 @@ class LiveCharts(QWidget):
         now = self.now()
         gpu_seen = False
         gpu_source = self._gpu_source
-        device_mib = [None] * len(self.labels)
+        device_mib: list[float | None] = [None] * len(self.labels)
         x_max = rate_max = mem_max = 0.0
         for i, source in enumerate(self.sources):
             data = source()
@@ -340,7 +341,8 @@ class LiveCharts(QWidget):
             if keep.stop:
                 x_max = max(x_max, float(data.mem_times[keep][-1]))
                 mem_max = max(mem_max, float(data.rss_mib[keep].max()))
-            mem_t, pick = data.mem_times[keep], keep
+            mem_t = data.mem_times[keep]
+            pick: slice | list[int] = keep
             if mem_t.size == 1:
                 # One sample (a reply shorter than the sampling interval) draws no line:
                 # hold it to the reply's end, as memory holds between samples.
@@ -364,7 +366,7 @@ class LiveCharts(QWidget):
             self._set_titles()
 
 
-def _curve(plot: pg.PlotWidget, pen) -> pg.PlotCurveItem:
+def _curve(plot: pg.PlotWidget, pen: QPen) -> pg.PlotCurveItem:
     """A bare curve: plot() wraps it in a PlotDataItem, whose clipping and
     downsampling passes (for curves of millions of points, not a few hundred)
     were a third of each redraw's CPU."""

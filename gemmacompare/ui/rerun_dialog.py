@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -45,6 +45,9 @@ from gemmacompare.engine.api import (
 from .background import JobDialog, ProgressFn
 from .plain_label import plain_label
 
+if TYPE_CHECKING:
+    from .get_models import GetModelsDialog
+
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNS = 3  # three repetitions give an interval; a demo pair takes seconds each
@@ -62,8 +65,8 @@ class RerunDialog(JobDialog):
         self.plan: RerunPlan | None = None
         self.job: RerunJob | None = None
         self.measured: Measured | None = None
-        self.report: dict | None = None
-        self.get_models = None
+        self.report: dict[str, Any] | None = None
+        self.get_models: GetModelsDialog | None = None
         self._stop_asked = False
         self.setWindowTitle(f"{file_name} — rerun on this machine — gemmacompare")
         self.setObjectName("rerunDialog")

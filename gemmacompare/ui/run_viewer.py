@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from gemmacompare.engine.api import RunFile, RunRecord, speed_summary
@@ -188,7 +188,7 @@ class RunViewer(QMainWindow):
         self.rerun_dialog.raise_()
         return self.rerun_dialog
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         if self.rerun_dialog is not None:
             self.rerun_dialog.close()
         self._timer.stop()
