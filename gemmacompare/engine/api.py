@@ -27,7 +27,7 @@ from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord, RunStats
 from gemmacompare.engine.model_refs import resolve_model, resolve_models
-from gemmacompare.engine.modes import FAIR, MODES, RACE, default_threads
+from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads
 from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.placement import Placement
 from gemmacompare.engine.protocol import GPU_FROM_LLAMA
@@ -82,7 +82,7 @@ __all__ = [
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
     "Participant", "ReplayWorker",
     # Modes and settings.
-    "FAIR", "RACE", "MODES", "default_threads",
+    "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "from_pane",
     # What a run measured, and where llama.cpp put a model.
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",

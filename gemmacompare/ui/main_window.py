@@ -15,7 +15,18 @@ from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QResizeEvent,
+    QShortcut,
+    QTextCursor,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -41,6 +52,7 @@ from gemmacompare.engine.api import (
     MemorySampler,
     RunFileError,
     RunStarted,
+    ThreadSplit,
     busy_sentence,
     compare_run_dict,
     default_threads,
@@ -95,7 +107,7 @@ class PromptEdit(QPlainTextEdit):
             self.history.append(text)
         self._recalled = 0
 
-    def keyPressEvent(self, ev) -> None:  # noqa: N802
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
         if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.submitted.emit()
             return
@@ -134,7 +146,7 @@ class MainWindow(QMainWindow):
         self._last_mode = RACE  # the mode of the latest Send
         self._last_result: CompareResult | None = None  # the latest round's, from the session
         self._note = ""
-        self._split = None  # the latest round's ThreadSplit
+        self._split: ThreadSplit | None = None  # the latest round's
         self._text = ""
         self._replay_t0 = 0.0
         self._closing = False
@@ -163,7 +175,7 @@ class MainWindow(QMainWindow):
         self.charts = LiveCharts([p.label for p in self.panes], [p.colour for p in self.panes])
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = self._chart_now
-        self._chart_models: tuple = ()  # the models whose replies the charts' scales were grown for
+        self._chart_models: tuple[str | None, ...] = ()  # the models whose replies the charts' scales were grown for
         self._replay_timer = QTimer(self)
         self._replay_timer.setInterval(30)
         self._replay_timer.timeout.connect(self._replay_tick)
@@ -193,7 +205,7 @@ class MainWindow(QMainWindow):
         # A newcomer types a question first thing; it must land in the prompt.
         self.prompt.setFocus()
 
-    def _make_pane(self, index: int, label: str, settings) -> ModelPane:
+    def _make_pane(self, index: int, label: str, settings: PaneSettings) -> ModelPane:
         pane = ModelPane(index, label, PANE_COLOURS[LABELS.index(label)], self.runner, settings)
         pane.finished.connect(self._on_pane_finished)
         pane.state_changed.connect(self._update_buttons)
@@ -527,7 +539,7 @@ class MainWindow(QMainWindow):
         saved = self.settings.models[i] if i < len(self.settings.models) else ""
         return (self._initial_models[i] if i < len(self._initial_models) else "") or saved
 
-    def _on_demos(self, demos: list) -> None:
+    def _on_demos(self, demos: list[tuple[str, str]]) -> None:
         if self._closing:
             return  # found after the window closed: loading now would start workers nobody closes
         self.demos = demos
@@ -558,7 +570,7 @@ class MainWindow(QMainWindow):
             return False  # a server model: the pane connects to it directly
         return ":" in text and not text.lower().endswith(".gguf") or "/" not in text and "\\" not in text
 
-    def _on_library(self, found: tuple[LibraryScan, dict]) -> None:
+    def _on_library(self, found: tuple[LibraryScan, dict[int, str | ModelRefError]]) -> None:
         scan, wanted = found
         self.library = scan
         self.refresh_model_choices()
@@ -614,11 +626,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
         self.save()
 
-    def _on_loaded(self, index: int, ev) -> None:
+    def _on_loaded(self, index: int, ev: p.Loaded) -> None:
         self.panes[index].on_loaded(ev)
         self.charts.refresh()  # a model on a GPU: the memory plot's title says what llama.cpp put there
 
-    def _update_buttons(self, *_args) -> None:
+    def _update_buttons(self, *_args: object) -> None:
         busy = self.busy
         ready = [p for p in self.panes if p.ready]
         self.send_button.setEnabled(bool(ready) and not busy)
@@ -676,7 +688,10 @@ class MainWindow(QMainWindow):
         self.prompt.setFocus()
 
     def _on_run_started(self, index: int, started: RunStarted) -> None:
-        self.panes[index].begin_run(self._text, started, self._split.for_model(self._split_index(index)))
+        split = self._split
+        if split is None:  # runs start only after send() set the round's split
+            return
+        self.panes[index].begin_run(self._text, started, split.for_model(self._split_index(index)))
 
     def _split_index(self, pane_index: int) -> int:
         order = self.session.state.participants
@@ -833,7 +848,7 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window "
                                              "height, so the answers have room; Ctrl+G shows them.", 8000)
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)
         if hasattr(self, "_charts_forced"):  # not before __init__ has built everything
             self._place_charts()
@@ -955,12 +970,12 @@ class MainWindow(QMainWindow):
         dlg.show()
         return dlg
 
-    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+    def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile() and _is_run_file(urls[0].toLocalFile()):
             ev.acceptProposedAction()
 
-    def dropEvent(self, ev) -> None:  # noqa: N802
+    def dropEvent(self, ev: QDropEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile() and _is_run_file(urls[0].toLocalFile()):
             ev.acceptProposedAction()
@@ -969,7 +984,9 @@ class MainWindow(QMainWindow):
     # --- looks ---------------------------------------------------------------
 
     def _apply_look(self) -> None:
-        self.theme_name = apply_theme(QApplication.instance(), self.settings.theme, self.presentation, self._base_point)
+        app = QApplication.instance()
+        assert isinstance(app, QApplication)  # a window needs one
+        self.theme_name = apply_theme(app, self.settings.theme, self.presentation, self._base_point)
         self.charts.set_dark(self.theme_name != "light")
         self.bench_tab.charts.set_dark(self.theme_name != "light")
         self.leaderboard.set_dark(self.theme_name != "light")
@@ -1001,14 +1018,14 @@ class MainWindow(QMainWindow):
         # Before the window is shown its geometry is Qt's 640x480 placeholder;
         # saving that made every first start open small.
         if not self.presentation and self.isVisible():
-            geo = bytes(self.saveGeometry().toBase64()).decode()
+            geo = bytes(self.saveGeometry().toBase64().data()).decode()
             self.settings = replace(self.settings, geometry=geo)
         try:
             save_settings(self.settings)
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save settings: {exc.strerror}", 5000)
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         if not self._closing:
             self._closing = True
             self.save()

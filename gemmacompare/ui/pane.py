@@ -7,10 +7,11 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -82,7 +83,7 @@ class ModelPane(QFrame):
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
         self.hide_memory = False  # blind mode until the vote: memory tells models apart by size
-        self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
+        self.sampling_override: dict[str, Any] = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
         self._load_started = 0.0
         self._build()
@@ -150,8 +151,8 @@ class ModelPane(QFrame):
         self._select_current()
 
     def _select_current(self) -> None:
-        server = self.model_path and is_server_ref(self.model_path)
-        self.chooser.set_current(self.model_path, _choice_label(self.model_path) if server else None)
+        path = self.model_path
+        self.chooser.set_current(path, _choice_label(path) if path and is_server_ref(path) else None)
 
     def _on_chosen(self, path: str) -> None:
         if path != self.model_path:
@@ -199,14 +200,14 @@ class ModelPane(QFrame):
 
     # --- drag and drop -------------------------------------------------------
 
-    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+    def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile() and not urls[0].toLocalFile().endswith((".gcrun", ".gcrun.gz")):
             ev.acceptProposedAction()
         else:
             ev.ignore()  # a run file is the window's to open
 
-    def dropEvent(self, ev) -> None:  # noqa: N802
+    def dropEvent(self, ev: QDropEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile():
             ev.acceptProposedAction()
@@ -416,7 +417,7 @@ class ModelPane(QFrame):
         self._token_times.clear()
         self.chat.clear()
 
-    def on_events(self, batch: list) -> None:
+    def on_events(self, batch: list[p.Event | RunMeasured]) -> None:
         rec, reply = self.record, self.reply
         if rec is None or reply is None:
             return
@@ -440,6 +441,8 @@ class ModelPane(QFrame):
 
     def _finish_reply(self) -> None:
         rec, reply = self.record, self.reply
+        if rec is None or reply is None:
+            return
         rec.memory = self.sampler.trace(self.label)
         if rec.error is not None:
             if self.messages and self.messages[-1].role == "user":
@@ -456,8 +459,9 @@ class ModelPane(QFrame):
         else:
             self.messages.append(p.ChatMessage("assistant", rec.answer))
             st = rec.stats()
-            if rec.finished.server and rec.finished.server.problem:
-                self.chat.add_notice(rec.finished.server.problem, "error")
+            server = rec.finished.server if rec.finished else None
+            if server and server.problem:
+                self.chat.add_notice(server.problem, "error")
             placement = self.loaded.placement if self.loaded else None
             reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec, placement))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
