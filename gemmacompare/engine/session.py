@@ -89,10 +89,10 @@ def engine_for(model: str, label: str, settings: ServerSettings | None = None) -
     """The participant that runs `model`: a RemoteWorker for a server reference, else (a model
     file, or "" before one is chosen) a local ModelWorker."""
     if is_server_ref(model):
-        from gemmacompare.engine.remote.worker import RemoteWorker  # httpx only for a server
+        from gemmacompare.engine.remote.worker import RemoteWorker  # the stream client only where a server takes part
 
         return RemoteWorker(label, settings)
-    from gemmacompare.engine.local.model_worker import ModelWorker  # its chat templates (jinja2) only for a local model
+    from gemmacompare.engine.local.model_worker import ModelWorker  # the worker process's modules only where one runs
 
     return ModelWorker(label)
 
@@ -135,7 +135,7 @@ class CompareSession:
         that starts its process when a model loads."""
         if len(self.slots) >= MAX_MODELS:
             raise ValueError(f"At most {MAX_MODELS} models can be compared at once.")
-        worker = participant or engine_for("", label)
+        worker = participant if participant is not None else engine_for("", label)
         self.slots.append(Slot(label, worker, loaded=worker.loaded))
         return len(self.slots) - 1
 
