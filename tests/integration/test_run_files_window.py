@@ -180,7 +180,7 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
         dlg.tokens_spin.setValue(16)
         with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
             qtbot.mouseClick(dlg.check_button, Qt.MouseButton.LeftButton)
-        result = dlg.result
+        result = dlg.claim_result
         assert result is not None and len(result.per_run_ms) == 3 and all(all(x > 0 for x in r)
                                                                            for r in result.per_run_ms)
         verdict = dlg.verdict.text()
