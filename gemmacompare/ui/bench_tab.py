@@ -245,14 +245,17 @@ class BenchmarkTab(QWidget):
         self.compare_combo.activated.connect(self._on_compare_chosen)
         hist.addWidget(self.compare_combo, 1)
         right.addLayout(hist)
-        self.summary_table = QTableWidget(0, 0)
-        self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.summary_table.verticalHeader().setVisible(False)
-        right.addWidget(self.summary_table, 1)
+        right.addStretch(1)
         top.addLayout(right, 2)
         outer.addLayout(top)
 
+        # The summary spans the window's width: beside the settings its dozen columns
+        # needed a horizontal scroll bar even at 1600 pixels.
+        self.summary_table = QTableWidget(0, 0)
+        self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary_table.verticalHeader().setVisible(False)
         split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.summary_table)
         self.table = QTableWidget(0, len(ITEM_COLUMNS))
         self.table.setHorizontalHeaderLabels(ITEM_COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -262,7 +265,7 @@ class BenchmarkTab(QWidget):
         split.addWidget(self.table)
         self.charts = BenchCharts()
         split.addWidget(self.charts)
-        split.setSizes([250, 250])
+        split.setSizes([110, 220, 250])
         outer.addWidget(split, 1)
         self._update_buttons()
 
@@ -562,11 +565,16 @@ class BenchmarkTab(QWidget):
         self.summary_table.clear()
         self.summary_table.setColumnCount(len(rows[0]))
         self.summary_table.setRowCount(len(rows) - 1)
-        self.summary_table.setHorizontalHeaderLabels(rows[0])
+        # A unit on a line of its own under its name: columns as narrow as their figures.
+        self.summary_table.setHorizontalHeaderLabels([h.replace(" (", "\n(") for h in rows[0]])
         for k, row in enumerate(rows[1:]):
             for c, text in enumerate(row):
                 self.summary_table.setItem(k, c, QTableWidgetItem(text))
         self.summary_table.resizeColumnsToContents()
+        # Every model's row in view without scrolling (up to eight: a comparison of two runs of four).
+        shown = self.summary_table
+        rows_h = sum(shown.rowHeight(k) for k in range(min(shown.rowCount(), 8)))
+        shown.setMinimumHeight(shown.horizontalHeader().sizeHint().height() + rows_h + 2 * shown.frameWidth() + 4)
 
     def _mark_dirty(self) -> None:
         """Charts to redraw at the next tick; the timer sleeps while nothing changes."""
