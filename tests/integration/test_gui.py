@@ -143,7 +143,7 @@ def test_fair_stop_does_not_replay_an_older_answer(qtbot, demo_paths):
         w.stop()
     assert w.panes[0].record.finished.stop_reason == "user_stop"
     assert len(w.panes[1].chat.replies()) == b_replies  # B never started this prompt
-    assert not w._replay_timer.isActive() and not w.replay_button.isEnabled()
+    assert not w.runner.state.replaying and not w.replay_button.isEnabled()
     assert w.banner.text().startswith("Stopped")
     close(w)
 
