@@ -92,6 +92,7 @@ class CompareSession:
         self._stopped = threading.Event()
         self._round: threading.Thread | None = None
         self._replay: CompareSession | None = None  # fair mode's replay of the latest round, while it plays
+        self.recorded = False  # a session of recorded runs (of_records): a stop jumps to the end
 
     @classmethod
     def of_records(cls, labels: Sequence[str], records: Sequence[RunRecord],
@@ -99,6 +100,7 @@ class CompareSession:
         """A light session that plays recorded runs: no model is loaded, nothing is sampled."""
         # A sampler never started, without NVML: a replay has no process to sample.
         session = cls((), sampler=MemorySampler(gpu=GpuMemoryReader(probe=False)))
+        session.recorded = True
         for k, (label, rec) in enumerate(zip(labels, records)):
             session.slots.append(Slot(label, ReplayWorker(label, rec, loaded[k] if k < len(loaded) else None,
                                                           speed)))
@@ -120,6 +122,8 @@ class CompareSession:
         if self.busy:
             raise SessionBusy("Stop the current round before removing a model.")
         slot = self.slots.pop(index)
+        # The latest round named the slots as they were: it can no longer be replayed or saved.
+        self._set_state(lambda st: replace(st, result=None, replayed=False, participants=()))
         self.sampler.watch(slot.label, None)
         self.sampler.set_device_bytes(slot.label, None)
         slot.worker.close()
@@ -163,8 +167,8 @@ class CompareSession:
                    on_done: Callable[[int, p.Loaded | str], None]) -> bool:
         """(Re)load slot `index` on a thread of its own; False if the slot is busy.
 
-        `on_done` gets the Loaded facts or one sentence saying why not, before the
-        state says the slot has stopped loading.
+        `on_done` gets the Loaded facts or one sentence saying why not, after the
+        state says the slot has stopped loading: whoever sees the model ready may use it.
         """
         if self.state.slot_busy(index):
             return False
@@ -172,15 +176,16 @@ class CompareSession:
         self._set_loading(index, True)
 
         def job() -> None:
+            outcome: p.Loaded | str
             try:
-                on_done(index, self._load(index, path, settings, server))
+                outcome = self._load(index, path, settings, server)
             except p.WorkerFailed as exc:
-                on_done(index, exc.error.message)
+                outcome = exc.error.message
             except Exception as exc:  # noqa: BLE001 - turned into a message, never a dead thread
                 log.exception("loading %s", path)
-                on_done(index, f"Loading failed unexpectedly ({type(exc).__name__}); see the log for details.")
-            finally:
-                self._set_loading(index, False)
+                outcome = f"Loading failed unexpectedly ({type(exc).__name__}); see the log for details."
+            self._set_loading(index, False)
+            on_done(index, outcome)
 
         t = threading.Thread(target=job, name=f"load-{index}", daemon=True)
         self._loaders = [x for x in self._loaders if x.is_alive()] + [t]
@@ -280,6 +285,11 @@ class CompareSession:
     @property
     def busy(self) -> bool:
         return self.state.busy
+
+    def forget_result(self) -> None:
+        """A new conversation: the latest round is no longer there to replay or save."""
+        if not self.state.in_progress:
+            self._set_state(lambda st: replace(st, result=None, replayed=False))
 
     def set_job(self, sentence: str) -> None:
         """Another job holds the machine (a benchmark): rounds wait; "" when it is done."""
@@ -441,10 +451,13 @@ class CompareSession:
         labels = [self.slots[i].label for i in last.indices]
         replay = CompareSession.of_records(labels, last.runs, last.loaded)
 
+        indices = list(last.indices)
+
         def event(k: int, ev: SessionEvent) -> None:
+            if isinstance(ev, (RunStarted, RunMeasured)):
+                ev = replace(ev, index=indices[k])
             if on_event is not None:
-                moved = isinstance(ev, (RunStarted, RunMeasured))
-                on_event(last.indices[k], replace(ev, index=last.indices[k]) if moved else ev)
+                on_event(indices[k], ev)
 
         def finished(result: CompareResult) -> None:
             self._replay = None  # nothing to close: a replay holds no process
@@ -470,7 +483,7 @@ class CompareSession:
         if replay is not None:
             replay.stop()
             return
-        if self.slots and all(isinstance(s.worker, ReplayWorker) for s in self.slots):
+        if self.recorded:
             for s in self.slots:
                 s.worker.stop()  # a session of recorded runs: each jumps to its end
             return

@@ -13,7 +13,7 @@ import logging
 from dataclasses import replace
 
 from PySide6.QtCore import QByteArray, Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QButtonGroup,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QPushButton,
     QRadioButton,
     QSplitter,
@@ -64,6 +65,14 @@ BENCH_JOB = "A benchmark is running; its figures and these would disturb each ot
 
 class MainWindow(QMainWindow):
     compare_finished = Signal()  # every pane done with the current prompt (and its replay, in fair mode)
+    # Made by menus.build_menus:
+    save_run_action: QAction
+    copy_action: QAction
+    add_action: QAction
+    show_charts_action: QAction
+    presentation_action: QAction
+    blind_action: QAction
+    pane_settings_menu: QMenu
 
     def __init__(self, loaded: LoadedSettings, initial_models: list[str] | None = None) -> None:
         super().__init__()
@@ -404,6 +413,7 @@ class MainWindow(QMainWindow):
         self.charts.clear(keep_scales=True)  # a new conversation, the same models
         self.banner.setText("")
         self.chat_log = None
+        self.session.forget_result()
         self.examples.show()
         self.arena.on_new_chat()
         self._update_buttons()

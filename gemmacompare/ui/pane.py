@@ -526,12 +526,8 @@ class ModelPane(QFrame):
         if rec.done:
             # Text held back at the very end travels without a token; add it too.
             reply.add("", live.answer[len(reply.answer.text):], 0)
-            placement = self.loaded.placement if self.loaded else None
-            if live.finished is not None:
-                reply.finish(stats_line(live.stats(), self.mode_note, memory=not self.hide_memory),
-                             stats_tooltip(live, placement))
-            else:
-                reply.finish("", "")
+            # The live run's stats line, as it was (blind mode had its tooltip cleared): the same figures.
+            reply.finish(reply.stats.text(), reply.stats.toolTip())
 
 
 def _choice_label(path: str) -> str:

@@ -35,10 +35,10 @@ class SessionRunner(QObject):
     load_failed = Signal(int, str)  # slot, one sentence
     run_started = Signal(int, object)  # slot, RunStarted
     events = Signal(int, list)  # slot, list[p.Event] since the last batch
-    round_finished = Signal(object)  # CompareResult, after every pane's last events
+    round_finished = Signal(object)  # CompareResult, after every pane's last events and the idle state
     replay_started = Signal(int, object)  # slot, RunStarted: the replay of its latest run begins
     replay_events = Signal(int, list)  # slot, list[p.Event] of the replay since the last batch
-    replay_finished = Signal(object)  # CompareResult of the replay
+    replay_finished = Signal(object)  # CompareResult of the round replayed
     state_changed = Signal(object)  # RoundState, in order with the events
     _wake = Signal()  # from the session's threads: drain now, not at the next tick
 
@@ -79,8 +79,7 @@ class SessionRunner(QObject):
         if self._closed:
             return False
         try:
-            self.session.start(commands, mode, threads_total, on_event=self._on_event,
-                               on_finished=lambda r: self._push("round", -1, r), prompt=prompt)
+            self.session.start(commands, mode, threads_total, on_event=self._on_event, prompt=prompt)
         except SessionBusy:
             return False
         self._timer.start()
@@ -91,7 +90,7 @@ class SessionRunner(QObject):
         if self._closed:
             return False
         try:
-            self.session.play(self._on_event, lambda r: self._push("round", -1, r))
+            self.session.play(self._on_event)
         except SessionBusy:
             return False
         self._timer.start()
@@ -99,7 +98,7 @@ class SessionRunner(QObject):
 
     def start_replay(self) -> bool:
         """Fair mode's side-by-side replay of the latest round (through the session's replay player)."""
-        if self._closed or not self.session.replay(self._on_replay_event, lambda r: self._push("replay_done", -1, r)):
+        if self._closed or not self.session.replay(self._on_replay_event):
             return False
         self._timer.start()
         return True
@@ -174,16 +173,19 @@ class SessionRunner(QObject):
                 "started": lambda: self.run_started.emit(index, payload),
                 "loaded": lambda: self.loaded.emit(index, payload),
                 "load_failed": lambda: self.load_failed.emit(index, payload),
-                "round": lambda: self.round_finished.emit(payload),
                 "replay_started": lambda: self.replay_started.emit(index, payload),
-                "replay_done": lambda: self.replay_finished.emit(payload),
             }[kind]
             handler()
         flush()
 
     def _set_state(self, state: RoundState) -> None:
-        self.state = state
+        # The ends of a round and of a replay are changes of state: told with it, in one step.
+        before, self.state = self.state, state
         self.state_changed.emit(state)
+        if state.result is not None and state.result is not before.result:
+            self.round_finished.emit(state.result)
+        if before.replaying and not state.replaying:
+            self.replay_finished.emit(state.result)
 
     # --- shutdown ----------------------------------------------------------------
 
