@@ -31,9 +31,9 @@ from gemmacompare.engine.memory import GpuMemoryReader, MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
 from gemmacompare.engine.participant import Participant, engine_for
+from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.replay import ReplayWorker
 from gemmacompare.engine.round_state import CompareResult, RoundState
-from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.defaults import MAX_MODELS
 

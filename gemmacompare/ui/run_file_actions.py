@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
 from gemmacompare.engine.remote.server_ref import is_server_ref
@@ -120,7 +121,7 @@ class RunFileActions:
         dlg.show()
         return dlg
 
-    def dropped_run_file(self, ev) -> str | None:
+    def dropped_run_file(self, ev: QDropEvent) -> str | None:
         """The run file a drag brings, if it brings one (a .gguf goes to the pane it is dropped on)."""
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile() and is_run_file(urls[0].toLocalFile()):
