@@ -111,7 +111,13 @@ class SessionRunner(QObject):
 
     def _push(self, kind: str, index: int, payload: Any) -> None:
         self._queue.append((kind, index, payload))
-        self._wake.emit()
+        self._wake_gui()
+
+    def _wake_gui(self) -> None:
+        try:
+            self._wake.emit()
+        except RuntimeError:
+            pass  # the window went without closing this adapter (a replay's window at exit): nobody to tell
 
     def _on_state(self, state: RoundState) -> None:
         self._queue.append(("state", -1, state))
@@ -119,7 +125,7 @@ class SessionRunner(QObject):
             # Changed by the GUI thread itself (a Send, a load): the window sees it before it goes on.
             self._drain()
         else:
-            self._wake.emit()
+            self._wake_gui()
 
     def _on_load_done(self, index: int, outcome: p.Loaded | str) -> None:
         self._push("loaded" if isinstance(outcome, p.Loaded) else "load_failed", index, outcome)
@@ -130,7 +136,7 @@ class SessionRunner(QObject):
             return
         self._queue.append(("event", index, ev))
         if isinstance(ev, (p.Finished, p.WorkerError)) or (isinstance(ev, p.Token) and ev.index == 0):
-            self._wake.emit()
+            self._wake_gui()
 
     def _on_replay_event(self, index: int, ev: SessionEvent) -> None:
         if isinstance(ev, RunStarted):
@@ -138,7 +144,7 @@ class SessionRunner(QObject):
             return
         self._queue.append(("replay_event", index, ev))
         if isinstance(ev, (p.Finished, p.WorkerError)):
-            self._wake.emit()
+            self._wake_gui()
 
     # --- on the GUI thread ------------------------------------------------------
 
