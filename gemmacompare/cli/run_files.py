@@ -20,7 +20,6 @@ from gemmacompare.engine.api import (
     CompareResult,
     CompareSession,
     ModelMissing,
-    ReplayWorker,
     RerunFailed,
     RerunJob,
     RerunRefused,
@@ -115,16 +114,9 @@ def replay_run(run: RunFile, speed: float = 1.0, printer: LinePrinter | None = N
             if isinstance(ev, p.WorkerError):
                 print(f"[{labels[i]}] error (recorded): {terminal_safe(ev.message, 400)}", file=sys.stderr)
 
-    with CompareSession(labels) as session:
-        for k, m in enumerate(run.models):
-            session.set_participant(k, ReplayWorker(m.label, m.record, m.loaded, speed))
-        commands = {k: p.GenerateCommand(request_id=k + 1) for k in range(len(run.models))}
-        result = session.run(commands, mode=RACE, threads_total=len(run.models), on_event=on_event)
-    for rec, m in zip(result.runs, run.models):
-        src = m.record.memory
-        if src is not None:  # nothing runs in a replay: the memory is the recorded one, on the replay's clock
-            rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + s.t / speed, s.rss, s.vram) for s in src.samples],
-                                       src.gpu_available, src.gpu_source)
+    with CompareSession.of_records(labels, run.records, run.loaded, speed) as session:
+        result = session.play(on_event)
+        session.wait()
     return result
 
 
@@ -160,8 +152,8 @@ def _print_verdict_and_table(result: CompareResult, labels: list[str]) -> None:
 
 
 def _show_bench(run: RunFile) -> int:
-    from gemmacompare.bench.run_file import stored_run_from_file
-    from gemmacompare.bench.stats import summarize_run, summary_table
+    from gemmacompare.bench.run_file import stored_run_from_file  # noqa: PLC0415
+    from gemmacompare.bench.stats import summarize_run, summary_table  # noqa: PLC0415
 
     stored = stored_run_from_file(run)
     print("# a benchmark run has scores and figures per item, not a token timeline: its summary follows",

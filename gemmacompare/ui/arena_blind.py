@@ -75,7 +75,7 @@ class BlindArena(QObject):
         self.bar.voted.connect(self.vote)
         self.bar.regenerate.connect(self.regenerate)
         self.bar.new_round.connect(self.new_round)
-        self.bar.save_round.connect(window.save_run_dialog)
+        self.bar.save_round.connect(window.files.save_run_dialog)
         for pane in window.panes:
             self.watch_pane(pane)
         window.compare_finished.connect(self._on_compare_finished)

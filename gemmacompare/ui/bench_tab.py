@@ -106,6 +106,7 @@ def _open_store() -> tuple[BenchStore | None, str]:
 
 class BenchmarkTab(QWidget):
     run_finished = Signal(int, str)  # run id, status
+    running_changed = Signal(bool)  # a benchmark started or ended: the window's session waits meanwhile
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -115,6 +116,7 @@ class BenchmarkTab(QWidget):
         # the tab then says so in one sentence and the rest of the window works on.
         self.store, self.store_problem = _open_store()
         self.run_id: int | None = None
+        self._said_running = False  # what running_changed last said
         self.labels: list[str] = []
         self.items: list[ItemResult] = []
         self._runner: BenchRunner | None = None
@@ -596,6 +598,9 @@ class BenchmarkTab(QWidget):
 
     def _update_buttons(self, run: StoredRun | None = None) -> None:
         busy = self.running
+        if busy != self._said_running:
+            self._said_running = busy
+            self.running_changed.emit(busy)
         self.start_button.setEnabled(not busy and self.store is not None)
         self.stop_button.setEnabled(busy)
         resumable = run is not None and run.status in (STATUS_STOPPED, STATUS_INTERRUPTED, "failed") and \

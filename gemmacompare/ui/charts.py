@@ -200,6 +200,13 @@ class LiveCharts(QWidget):
         self._pacers = {id(self.rate_plot): RedrawPacer(RATE_MS, RATE_CPU_SHARE),
                         id(self.mem_plot): RedrawPacer(MEMORY_MS, MEMORY_CPU_SHARE)}
         self._stale = False  # data changed while the charts could not be seen
+        self._models: tuple[str | None, ...] = ()  # whose replies the scales were grown for
+
+    def same_models(self, models: tuple[str | None, ...]) -> bool:
+        """The replies about to be drawn come from the same models as the last ones
+        (their scales then stay, Send after Send); remembers these."""
+        same, self._models = models == self._models, models
+        return same
 
     def set_labels(self, labels: list[str], colours: list[str] | None = None) -> None:
         """Rename the curves in the legends (blind mode names sides, not models);

@@ -367,7 +367,7 @@ class ReplyWidget(QFrame):
             self.answer.append_text(answer)
 
     def reset(self) -> None:
-        """Empty the reply for a replay; the stats line stays."""
+        """Empty the reply for a replay; its stats line comes back with its end."""
         self.thinking.clear()
         self.thinking.hide()
         self.think_toggle.hide()
@@ -376,6 +376,7 @@ class ReplyWidget(QFrame):
         self._answer_started = False
         self.answer.reset()
         self.answer.hide()
+        self.stats.hide()
 
     def _toggle_thinking(self, on: bool) -> None:
         self.thinking.setVisible(on)

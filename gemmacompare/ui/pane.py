@@ -79,6 +79,7 @@ class ModelPane(QFrame):
         self.loaded: p.Loaded | None = None
         self.messages: list[p.ChatMessage] = []
         self.record: RunRecord | None = None
+        self.replay_record: RunRecord | None = None  # the replay of `record`, as far as it has played
         self.reply: ReplyWidget | None = None
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
@@ -396,7 +397,7 @@ class ModelPane(QFrame):
 
     def clear_run(self) -> None:
         """A new round: the last reply's figures and curves are no longer this round's."""
-        self.record = None
+        self.record = self.replay_record = None
         self._token_times.clear()
 
     def begin_run(self, text: str, started: RunStarted, mode_note: str) -> None:
@@ -413,7 +414,7 @@ class ModelPane(QFrame):
 
     def new_chat(self) -> None:
         self.messages.clear()
-        self.record, self.reply = None, None
+        self.record, self.replay_record, self.reply = None, None, None
         self._token_times.clear()
         self.chat.clear()
 
@@ -473,7 +474,7 @@ class ModelPane(QFrame):
             self._set_state(READY, "Ready")
             self.finished.emit(self.index)
 
-    # --- chart data and replay ----------------------------------------------
+    # --- chart data ------------------------------------------------------------
 
     def series(self) -> SeriesData | None:
         placement = self.loaded.placement if self.loaded else None
@@ -485,6 +486,7 @@ class ModelPane(QFrame):
                 return None
             empty = np.empty(0)
             return SeriesData(empty, empty, empty, None, False, device / 2**20)
+        shown = self.replay_record or rec
         samples = rec.memory.samples if (rec.done and rec.memory) else self.sampler.samples_since(self.label, 0)
         mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
@@ -492,12 +494,12 @@ class ModelPane(QFrame):
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram or 0 for s in samples), float, len(samples)) / 2**20
         source = rec.memory.gpu_source if (rec.done and rec.memory) else self.sampler.gpu_source(self.label)
-        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None,
-                          source)
+        return SeriesData(self._token_times.view(), mem_t, rss, vram, shown.done,
+                          device / 2**20 if device else None, source)
 
     def elapsed(self) -> float:
-        """Seconds since this pane's Send, frozen when its reply is done."""
-        rec = self.record
+        """Seconds since this pane's Send (or its replay's start), frozen when its reply is done."""
+        rec = self.replay_record or self.record
         if rec is None:
             return 0.0
         if rec.finished:
@@ -506,32 +508,35 @@ class ModelPane(QFrame):
             return (rec.tokens[-1].t - rec.t_send) if rec.tokens else 0.0
         return time.monotonic() - rec.t_send
 
-    def replay_start(self) -> None:
-        if self.reply is not None and self.record is not None:
-            self.reply.reset()
-            self._replayed = 0
+    def begin_replay(self, started: RunStarted) -> None:
+        """The replay of the latest run starts: its reply empties, and its figures wait for its end."""
+        if self.reply is None or self.record is None:
+            return
+        self.reply.reset()
+        self.replay_record = RunRecord(self.label, started.t_send)
+        self._token_times.clear()
 
-    def replay_to(self, t: float) -> bool:
-        """Show the recorded tokens up to t seconds after Send; True when done."""
-        rec, reply = self.record, self.reply
-        if rec is None or reply is None:
-            return True
-        toks = rec.tokens
-        start = self._replayed
-        end = start
-        while end < len(toks) and toks[end].t - rec.t_send <= t:
-            end += 1
-        if end > start:
-            chunk = toks[start:end]
-            reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
-                      sum(x.phase == "thinking" for x in chunk))
-            self._replayed = end
-        if end >= len(toks):
+    def on_replay_events(self, batch: list[p.Event]) -> None:
+        rec, reply, live = self.replay_record, self.reply, self.record
+        if rec is None or reply is None or live is None:
+            return
+        thinking, answer, times, n_think = [], [], [], 0
+        for ev in batch:
+            if isinstance(ev, RunMeasured):
+                continue  # the replay's figures are the recorded run's
+            rec.add(ev)
+            if isinstance(ev, p.Token):
+                thinking.append(ev.thinking)
+                answer.append(ev.answer)
+                times.append(ev.t - rec.t_send)
+                n_think += ev.phase == "thinking"
+        self._token_times.extend(times)
+        reply.add("".join(thinking), "".join(answer), n_think)
+        if rec.done:
             # Text held back at the very end travels without a token; add it too.
-            reply.add("", rec.answer[len(reply.answer.text):], 0)
-            reply.answer.finish()
-            return True
-        return False
+            reply.add("", live.answer[len(reply.answer.text):], 0)
+            # The live run's stats line, as it was (blind mode had its tooltip cleared): the same figures.
+            reply.finish(reply.stats.text(), reply.stats.toolTip())
 
 
 def _choice_label(path: str) -> str:
