@@ -1,0 +1,74 @@
+"""`gemmacompare gallery PATH...`: many run files as one table (text, Markdown or an HTML page).
+
+A file the reader refuses is one line under "not opened"; the others are shown.
+Everything from a file is a stranger's text: it goes through terminal_safe
+(bench/gallery.safe_cell) before a terminal, and through html.escape too on the page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
+from gemmacompare.state.untrusted import terminal_safe
+
+
+def add_gallery_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from gemmacompare.bench.gallery import SORT_KEYS
+
+    g = sub.add_parser("gallery", help="many run files (from many machines) as one table, a Markdown table or a page",
+                       description="Reads every run file named (files, folders, glob patterns such as "
+                                   "'runs/*.gcrun'), counts files with the same content once, and shows one row per "
+                                   "model, machine, llama.cpp build and speed settings, with every file's runs in it.")
+    g.add_argument("paths", nargs="+", metavar="PATH", help="run files, folders of them, or glob patterns")
+    g.add_argument("--sort", choices=SORT_KEYS, default="model", help="order of the rows (default: model)")
+    g.add_argument("--model", default="", help="only rows whose model name, quantisation or hash contains this")
+    g.add_argument("--machine", default="", help="only rows whose machine (CPU, GPU, RAM) contains this")
+    g.add_argument("--backend", default="", help="only rows whose backend (CPU, Vulkan0, CUDA0...) contains this")
+    g.add_argument("--md", action="store_true", help="print a Markdown table (for a forum post)")
+    g.add_argument("--html", type=Path, metavar="OUT.html",
+                   help="write one self-contained page (table and charts, no scripts, nothing loaded from elsewhere)")
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from gemmacompare.bench.gallery import (
+        COLUMNS,
+        build_gallery,
+        filtered_rows,
+        markdown_table,
+        not_opened_lines,
+        row_cells,
+        safe_cell,
+        sorted_rows,
+    )
+    from gemmacompare.engine.api import text_table
+
+    if args.html and not args.html.parent.is_dir():
+        print(f"error: cannot write {terminal_safe(args.html)} (its folder is missing); pick another path.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    gallery = build_gallery(args.paths)
+    rows = sorted_rows(filtered_rows(gallery.rows, args.model, args.machine, args.backend), args.sort)
+    for line in not_opened_lines(gallery):
+        print(f"not opened: {line}", file=sys.stderr)
+    for name, same in gallery.duplicates:
+        print(f"counted once: {safe_cell(name)} has the same content as {safe_cell(same)}", file=sys.stderr)
+    if not gallery.rows:
+        print("error: no run file could be opened; name .gcrun files or folders that hold them.", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"# {gallery.n_files} run files, {len(rows)} of {len(gallery.rows)} rows shown", file=sys.stderr)
+    if args.html:
+        from gemmacompare.bench.gallery_page import page_html
+
+        args.html.write_text(page_html(gallery, rows), encoding="utf-8")
+        print(f"# wrote {terminal_safe(args.html)}", file=sys.stderr)
+    if args.md:
+        print(markdown_table(rows))
+    elif not args.html:
+        print(text_table([list(COLUMNS), *([safe_cell(c) for c in row_cells(r)] for r in rows)]))
+    return EXIT_OK
+
+
+__all__ = ["add_gallery_parser", "cmd_gallery"]
