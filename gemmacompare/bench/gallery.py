@@ -132,7 +132,8 @@ class GalleryRow:
 
     @property
     def model_text(self) -> str:
-        return f"{self.model} {self.quantization} #{self.file_hash}"
+        quant = "" if self.quantization.lower() in self.model.lower() else f" {self.quantization}"
+        return f"{self.model}{quant} #{self.file_hash}"
 
 
 @dataclass
@@ -407,7 +408,9 @@ def markdown_table(rows: list[GalleryRow]) -> str:
 
 
 def not_opened_lines(gallery: Gallery) -> list[str]:
-    return [f"{safe_cell(n.name)}: {safe_cell(n.reason)}" for n in gallery.not_opened]
+    """One line per file not opened; the reader's sentences name the file already."""
+    return [safe_cell(n.reason) if n.reason.startswith(n.name) else f"{safe_cell(n.name)}: {safe_cell(n.reason)}"
+            for n in gallery.not_opened]
 
 
 __all__ = ["COLUMNS", "SORT_KEYS", "Gallery", "GalleryRow", "GalleryRun", "Interval", "NotOpened", "build_gallery",

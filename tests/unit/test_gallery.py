@@ -131,7 +131,7 @@ def test_cli_gallery(folder, tmp_path, capsys):
     cap = capsys.readouterr()
     lines = cap.out.strip().splitlines()
     assert len(lines) == 4 and SMOL in lines[2] and GEMMA in lines[3]
-    assert "not opened: cut.gcrun:" in cap.err and "\x1b" not in cap.err and "escape.gcrun" in cap.err
+    assert "not opened: cut.gcrun is not valid JSON" in cap.err and "\x1b" not in cap.err and "escape.gcrun" in cap.err
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert main(["gallery", str(tmp_path / "nothing-here")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
