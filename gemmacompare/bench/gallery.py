@@ -225,14 +225,19 @@ def build_text(m: dict[str, Any]) -> str:
     b = m.get("llama_cpp")
     if not isinstance(b, dict):
         return f"llama-cpp-python {lcp}, build unknown"
-    parts = [f"llama-cpp-python {lcp}"]
-    for key in ("commit", "build", "cpu_variant"):
+
+    def known(key: str) -> str:
         v = b.get(key)
-        if isinstance(v, str) and v and v != UNKNOWN:
-            parts.append(v)
+        return v if isinstance(v, str) and v and v != UNKNOWN else ""
+
+    parts = [f"llama-cpp-python {known('llama_cpp_python') or lcp}", f"llama.cpp {known('commit') or UNKNOWN}"]
+    if known("ggml_version"):
+        parts.append(f"ggml {known('ggml_version')}")
     backends = b.get("backends")
     if isinstance(backends, list) and backends:
         parts.append("backends " + "+".join(str(x) for x in backends[:8]))
+    if known("cpu_variant"):
+        parts.append(f"CPU variant {known('cpu_variant')}")
     return ", ".join(parts)
 
 

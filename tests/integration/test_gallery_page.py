@@ -68,6 +68,11 @@ def test_gallery_of_real_and_other_machines(gallery_dir):
     this = [r for r in g.rows if "Ryzen" not in r.machine and "i5-8250U" not in r.machine]
     assert len(this) == 2 and all(r.ms_per_token and r.ms_per_token.mean > 0 for r in this)
     assert all(r.backend != "unknown" for r in this)  # a real run says where llama.cpp put the model
+    # New run files carry the llama.cpp build: ggml's commit and version, backends, the CPU variant chosen.
+    build = json.loads((gallery_dir / "runs" / "this-machine.gcrun").read_text())["machine"]["llama_cpp"]
+    assert build["commit"] not in ("", "unknown") and "CPU" in build["backends"] and build["cpu_variant"]
+    assert all(build["commit"] in r.build and build["ggml_version"] in r.build for r in this)
+    assert all(r.build.endswith("build unknown") for r in g.rows if r not in this)  # older files: unknown
     gpu = [r for r in g.rows if "Ryzen" in r.machine and len(r.runs) == 2]
     assert len(gpu) == 1 and gpu[0].ms_per_token.mean == pytest.approx(4.5, rel=1e-3)
 
