@@ -374,8 +374,9 @@ def filtered_rows(rows: list[GalleryRow], model: str = "", machine: str = "", ba
 
 # --- as text ---------------------------------------------------------------------
 
-COLUMNS = ("model", "machine", "backend", "llama.cpp build", "settings", "ms/token", "prefill t/s", "TTFT s",
-           "peak RAM", "note", "date", "files")
+# The figures first, beside what they belong to; what makes rows comparable after them.
+COLUMNS = ("model", "machine", "backend", "ms/token", "prefill t/s", "TTFT s", "peak RAM", "note", "settings",
+           "llama.cpp build", "date", "files")
 
 
 def _mib(n: int | None) -> str:
@@ -388,9 +389,9 @@ def row_cells(row: GalleryRow) -> list[str]:
     vram = f" + {_mib(row.peak_vram)} GPU" if row.peak_vram else ""
     n = len(row.runs)
     return [
-        row.model_text, row.machine, row.backend, row.build, row.settings_text,
+        row.model_text, row.machine, row.backend,
         ms.text(1) if ms else "-", pre.text(0) if pre else "-", ttft.text(2) if ttft else "-",
-        _mib(row.peak_rss) + vram, "machine busy" if row.busy else "", row.date,
+        _mib(row.peak_rss) + vram, "machine busy" if row.busy else "", row.settings_text, row.build, row.date,
         ", ".join(row.files) if n <= 3 else f"{', '.join(row.files[:3])} and {n - 3} more",
     ]
 

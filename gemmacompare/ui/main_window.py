@@ -77,6 +77,7 @@ from .arena_board import LeaderboardTab
 from .bench_tab import BenchmarkTab
 from .charts import LiveCharts
 from .claim_dialog import ClaimDialog
+from .gallery_dialog import choose_gallery
 from .gc_guard import collect_in_gui_thread_only
 from .get_models import GetModelsDialog
 from .pane import ModelPane
@@ -406,6 +407,10 @@ class MainWindow(QMainWindow):
         open_run.setShortcut(QKeySequence("Ctrl+Shift+R"))
         open_run.triggered.connect(self.open_run_dialog)
         file_menu.addAction(open_run)
+        gallery = QAction("Open gallery…", self)
+        gallery.setToolTip("A folder of run files from many machines as one table and chart")
+        gallery.triggered.connect(lambda: choose_gallery(self, self.open_run))
+        file_menu.addAction(gallery)
         rerun = QAction("Rerun a run file on this machine…", self)
         rerun.setShortcut(QKeySequence("Ctrl+Shift+U"))
         rerun.setToolTip("Open a run file, find its models here, run them with its settings, theirs beside yours")
