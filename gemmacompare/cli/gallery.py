@@ -1,4 +1,6 @@
-"""`gemmacompare gallery PATH...`: many run files as one table (text, Markdown or an HTML page).
+"""`gemmacompare gallery PATH...`: many run files as one table (text, Markdown or an HTML page);
+`gemmacompare share FILE --repo USER/DATASET`: a run file offered to a Hub dataset repo as a pull request,
+and `gallery --repo USER/DATASET`: that repo's run files downloaded and shown.
 
 A file the reader refuses is one line under "not opened"; the others are shown.
 Everything from a file is a stranger's text: it goes through terminal_safe
@@ -22,7 +24,10 @@ def add_gallery_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
                        description="Reads every run file named (files, folders, glob patterns such as "
                                    "'runs/*.gcrun'), counts files with the same content once, and shows one row per "
                                    "model, machine, llama.cpp build and speed settings, with every file's runs in it.")
-    g.add_argument("paths", nargs="+", metavar="PATH", help="run files, folders of them, or glob patterns")
+    g.add_argument("paths", nargs="*", metavar="PATH", help="run files, folders of them, or glob patterns")
+    g.add_argument("--repo", metavar="USER/DATASET",
+                   help="also the run files of this Hugging Face dataset repo (downloaded into the Hugging Face "
+                        "cache; files already there are reused)")
     g.add_argument("--sort", choices=SORT_KEYS, default="model", help="order of the rows (default: model)")
     g.add_argument("--model", default="", help="only rows whose model name, quantisation or hash contains this")
     g.add_argument("--machine", default="", help="only rows whose machine (CPU, GPU, RAM) contains this")
@@ -30,6 +35,12 @@ def add_gallery_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     g.add_argument("--md", action="store_true", help="print a Markdown table (for a forum post)")
     g.add_argument("--html", type=Path, metavar="OUT.html",
                    help="write one self-contained page (table and charts, no scripts, nothing loaded from elsewhere)")
+    sh = sub.add_parser("share", help="offer a run file to a Hugging Face dataset repo as a pull request",
+                        description="Opens a pull request that adds the run file under runs/ in the dataset repo; "
+                                    "its owner merges it. The token is huggingface_hub's own (HF_TOKEN or `hf auth "
+                                    "login`), sent to the Hub only; gemmacompare never stores it.")
+    sh.add_argument("file", type=Path)
+    sh.add_argument("--repo", required=True, metavar="USER/DATASET", help="the dataset repo on the Hub")
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
@@ -44,12 +55,32 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         sorted_rows,
     )
     from gemmacompare.engine.api import text_table
+    from gemmacompare.models.hub import HubError
 
+    if not args.paths and not args.repo:
+        print("error: name run files, folders or patterns, or --repo USER/DATASET.", file=sys.stderr)
+        return EXIT_USAGE
     if args.html and not args.html.parent.is_dir():
         print(f"error: cannot write {terminal_safe(args.html)} (its folder is missing); pick another path.",
               file=sys.stderr)
         return EXIT_USAGE
-    gallery = build_gallery(args.paths)
+    paths = list(args.paths)
+    fetched_problems = []
+    if args.repo:
+        from gemmacompare.bench.hub_share import fetch_repo_runs
+
+        def progress(i: int, n: int, name: str) -> None:
+            print(f"# {i}/{n} {terminal_safe(name)}", file=sys.stderr)
+
+        try:
+            fetched = fetch_repo_runs(args.repo, progress)
+        except HubError as exc:
+            print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
+            return EXIT_ERROR
+        paths += [str(p) for p in fetched.paths]
+        fetched_problems = fetched.not_fetched
+    gallery = build_gallery(paths)
+    gallery.not_opened[:0] = fetched_problems
     rows = sorted_rows(filtered_rows(gallery.rows, args.model, args.machine, args.backend), args.sort)
     for line in not_opened_lines(gallery):
         print(f"not opened: {line}", file=sys.stderr)
@@ -71,4 +102,25 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-__all__ = ["add_gallery_parser", "cmd_gallery"]
+def cmd_share(args: argparse.Namespace) -> int:
+    from gemmacompare.bench.hub_share import share_run_file
+    from gemmacompare.engine.api import RunFileError
+    from gemmacompare.models.hub import HubError
+
+    try:
+        url = share_run_file(args.file, args.repo)
+    except RunFileError as exc:
+        print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
+        return EXIT_USAGE
+    except HubError as exc:
+        print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as exc:
+        print(f"error: cannot read {terminal_safe(args.file)} ({terminal_safe(exc.strerror or type(exc).__name__)}); "
+              "check the path.", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"opened a pull request: {terminal_safe(url, 400)}")
+    return EXIT_OK
+
+
+__all__ = ["add_gallery_parser", "cmd_gallery", "cmd_share"]

@@ -179,10 +179,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.claim import cmd_claim
 
         return cmd_claim(args)
-    if args.command == "gallery":
-        from gemmacompare.cli.gallery import cmd_gallery
+    if args.command in ("gallery", "share"):
+        from gemmacompare.cli.gallery import cmd_gallery, cmd_share
 
-        return cmd_gallery(args)
+        return cmd_gallery(args) if args.command == "gallery" else cmd_share(args)
     if args.command == "arena":
         from gemmacompare.cli.arena import cmd_arena
 
