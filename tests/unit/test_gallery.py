@@ -148,3 +148,13 @@ def test_bench_run_file_gives_one_row_per_model_with_item_repetitions(tmp_path):
     g = build_gallery([tmp_path / "bench.gcrun"])
     assert len(g.rows) == 1 and g.rows[0].ms_per_token.n == 3 and g.rows[0].ms_per_token.mean == pytest.approx(42.0)
     assert json.loads((tmp_path / "bench.gcrun").read_text())["kind"] == "bench"
+
+
+def test_swa_full_where_the_file_has_it_and_rows_apart(tmp_path):
+    on, off = model_part(GEMMA, "bbbb", 20.0), model_part(GEMMA, "bbbb", 22.0)
+    on["settings"]["load"]["swa_full"] = True
+    off["settings"]["load"]["swa_full"] = False
+    write(tmp_path / "on.gcrun", run_doc(GPU_BOX, [on]))
+    write(tmp_path / "off.gcrun", run_doc(GPU_BOX, [off]))
+    g = build_gallery([tmp_path])
+    assert sorted(r.settings["swa_full"] for r in g.rows) == ["off", "on"]  # a full-size cache is another row
