@@ -372,6 +372,52 @@ def filtered_rows(rows: list[GalleryRow], model: str = "", machine: str = "", ba
     return [r for r in rows if has(r.model_text, model) and has(r.machine, machine) and has(r.backend, backend)]
 
 
+# --- a pair of models: their ratio per machine -----------------------------------------
+
+@dataclass(frozen=True)
+class RatioPoint:
+    """ms/token of model B over model A on one machine (same build and settings): the seed's "2.4x" there."""
+
+    label: str  # the machine, backend and threads
+    ratio: Interval
+    row_a: GalleryRow
+    row_b: GalleryRow
+
+
+def chart_label(row: GalleryRow) -> str:
+    """A bar's or dot's label: the machine's CPU, the backend and the threads, short."""
+    return f"{row.machine.split(' (', 1)[0]} · {row.backend} · {row.settings['threads']} thr"
+
+
+def _pair_key(row: GalleryRow) -> tuple[str, ...]:
+    return (row.machine, row.backend, row.build, *(f"{k}={v}" for k, v in sorted(row.settings.items())))
+
+
+def ratio_points(rows: list[GalleryRow], model_a: str, model_b: str) -> list[RatioPoint]:
+    """One point per machine that ran both models with the same build and settings.
+
+    Where both came from the same files with one figure per repetition each (a claim's fair
+    runs), the ratio is taken per repetition and given with its 95% interval, as `claim` does;
+    otherwise it is the ratio of the two means, without an interval.
+    """
+    a_rows = {_pair_key(r): r for r in rows if r.model == model_a}
+    points = []
+    for b in rows:
+        a = a_rows.get(_pair_key(b)) if b.model == model_b else None
+        if a is None or not a.ms_per_token or not b.ms_per_token:
+            continue
+        a_ms = [v for r in a.runs for v in r.ms_per_token]
+        b_ms = [v for r in b.runs for v in r.ms_per_token]
+        paired = [r.file_name for r in a.runs] == [r.file_name for r in b.runs] and len(a_ms) == len(b_ms)
+        if paired and len(a_ms) >= 2:
+            ratio = interval_of(y / x for x, y in zip(a_ms, b_ms) if x > 0)
+        else:
+            ratio = Interval(b.ms_per_token.mean / a.ms_per_token.mean, None, None, 1)
+        if ratio is not None:
+            points.append(RatioPoint(chart_label(b), ratio, a, b))
+    return points
+
+
 # --- as text ---------------------------------------------------------------------
 
 # The figures first, beside what they belong to; what makes rows comparable after them.
@@ -419,6 +465,7 @@ def not_opened_lines(gallery: Gallery) -> list[str]:
             for n in gallery.not_opened]
 
 
-__all__ = ["COLUMNS", "SORT_KEYS", "Gallery", "GalleryRow", "GalleryRun", "Interval", "NotOpened", "build_gallery",
+__all__ = ["COLUMNS", "SORT_KEYS", "Gallery", "GalleryRow", "GalleryRun", "Interval", "NotOpened", "RatioPoint",
+           "build_gallery", "chart_label", "ratio_points",
            "build_text", "content_hash", "expand_paths", "filtered_rows", "interval_of", "machine_text",
            "markdown_table", "not_opened_lines", "row_cells", "safe_cell", "sorted_rows"]

@@ -12,7 +12,17 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 
-from gemmacompare.bench.gallery import COLUMNS, Gallery, GalleryRow, not_opened_lines, row_cells, safe_cell
+from gemmacompare.bench.gallery import (
+    COLUMNS,
+    Gallery,
+    GalleryRow,
+    RatioPoint,
+    chart_label,
+    not_opened_lines,
+    ratio_points,
+    row_cells,
+    safe_cell,
+)
 
 BAR_H = 22
 LABEL_W = 360
@@ -22,12 +32,6 @@ CHART_W = LABEL_W + PLOT_W + 90
 
 def _e(text: str) -> str:
     return html.escape(safe_cell(text), quote=True)
-
-
-def chart_label(row: GalleryRow) -> str:
-    """A bar's label: the machine's CPU and the backend, short."""
-    cpu = row.machine.split(" (", 1)[0]
-    return f"{cpu} · {row.backend} · {row.settings['threads']} thr"
 
 
 def ms_chart_svg(model: str, rows: list[GalleryRow]) -> str:
@@ -62,6 +66,35 @@ def ms_chart_svg(model: str, rows: list[GalleryRow]) -> str:
     return "".join(parts)
 
 
+def ratio_chart_svg(model_a: str, model_b: str, points: list[RatioPoint], claimed: float | None = None) -> str:
+    """B's ms/token over A's per machine: a dot each, its 95% interval where there is one, the claim as a line."""
+    if not points:
+        return ""
+    top = max([p.ratio.high or p.ratio.mean for p in points] + [claimed or 0.0]) * 1.15
+    height = 30 + BAR_H * len(points) + 28
+    title = f"{_e(model_b)} over {_e(model_a)}: ms/token ratio per machine"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{CHART_W}" height="{height}" role="img" '
+             f'aria-label="{title}" class="chart">', f'<text x="4" y="16" class="title">{title}</text>']
+    for i, pt in enumerate(points):
+        y = 28 + i * BAR_H + BAR_H / 2
+        x = LABEL_W + PLOT_W * pt.ratio.mean / top
+        parts.append(f'<g><title>{_e(pt.row_b.machine)}: {pt.ratio.text(2)}x</title>'
+                     f'<text x="{LABEL_W - 6}" y="{y + 4}" text-anchor="end" class="label">{_e(pt.label)}</text>')
+        if pt.ratio.low is not None and pt.ratio.high is not None:
+            x0, x1 = LABEL_W + PLOT_W * max(pt.ratio.low, 0.0) / top, LABEL_W + PLOT_W * pt.ratio.high / top
+            parts.append(f'<path d="M{x0:.1f} {y:.1f}H{x1:.1f}M{x0:.1f} {y - 5:.1f}v10M{x1:.1f} {y - 5:.1f}v10"'
+                         ' class="whisker"/>')
+        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" class="dot" data-ratio="{pt.ratio.mean:.4f}"/>'
+                     f'<text x="{LABEL_W + PLOT_W + 6}" y="{y + 4}" class="value">{pt.ratio.mean:.2f}x</text></g>')
+    bottom = 28 + BAR_H * len(points) + 4
+    if claimed:
+        xc = LABEL_W + PLOT_W * claimed / top
+        parts.append(f'<path d="M{xc:.1f} 24V{bottom}" class="claim"/><text x="{xc + 4:.1f}" y="{bottom + 16}" '
+                     f'class="label">claimed {claimed:g}x</text>')
+    parts.append(f'<path d="M{LABEL_W} 26V{bottom}H{LABEL_W + PLOT_W}" class="axis"/></svg>')
+    return "".join(parts)
+
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#1b1b1b;background:#fff}
 table{border-collapse:collapse;font-size:13px}
@@ -72,14 +105,17 @@ td.num{text-align:right;white-space:nowrap}
 .chart .label,.chart .value{font-size:12px}
 .chart .bar{fill:#4a7bd0}
 .chart .whisker,.chart .axis{stroke:#222;stroke-width:1.3;fill:none}
+.chart .dot{fill:#c8553d}
+.chart .claim{stroke:#c8553d;stroke-width:1.5;stroke-dasharray:5 3}
 .note{color:#555;font-size:13px}
 """
 
 _NUMERIC = {"ms/token", "prefill t/s", "TTFT s", "peak RAM"}
 
 
-def page_html(gallery: Gallery, rows: list[GalleryRow], title: str = "gemmacompare gallery") -> str:
-    """The whole page; `rows` in the order (and filter) to show."""
+def page_html(gallery: Gallery, rows: list[GalleryRow], title: str = "gemmacompare gallery",
+              pair: tuple[str, str] | None = None, claimed: float | None = None) -> str:
+    """The whole page; `rows` in the order (and filter) to show; `pair`: two models whose ratio to chart."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
     body = []
@@ -104,6 +140,11 @@ def page_html(gallery: Gallery, rows: list[GalleryRow], title: str = "gemmacompa
         f"<table id=\"gallery\"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>",
         "<h2>ms/token per machine</h2>", *(f"<div>{c}</div>" for c in charts),
     ]
+    if pair:
+        ratio = ratio_chart_svg(pair[0], pair[1], ratio_points(rows, *pair), claimed)
+        parts += ["<h2>Ratio per machine</h2>",
+                  f"<div>{ratio}</div>" if ratio else '<p class="note">No machine ran both models with the same '
+                                                       "build and settings.</p>"]
     if missing:
         parts.append("<h2>Not opened</h2><ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in missing) + "</ul>")
     if dup:
@@ -112,4 +153,4 @@ def page_html(gallery: Gallery, rows: list[GalleryRow], title: str = "gemmacompa
     return "\n".join(parts)
 
 
-__all__ = ["chart_label", "ms_chart_svg", "page_html"]
+__all__ = ["ms_chart_svg", "page_html", "ratio_chart_svg"]

@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gemmacompare.cli.args import finite_float
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from gemmacompare.state.untrusted import terminal_safe
 
@@ -35,6 +36,11 @@ def add_gallery_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     g.add_argument("--md", action="store_true", help="print a Markdown table (for a forum post)")
     g.add_argument("--html", type=Path, metavar="OUT.html",
                    help="write one self-contained page (table and charts, no scripts, nothing loaded from elsewhere)")
+    g.add_argument("--pair", nargs=2, metavar=("A", "B"),
+                   help="two models (a part of each name): B's ms/token over A's per machine, with its interval "
+                        "where a file holds paired repetitions (charted on the --html page)")
+    g.add_argument("--claimed-ratio", type=finite_float, metavar="X",
+                   help="with --pair: the claimed ratio (e.g. 2.4), drawn as a line on the chart")
     sh = sub.add_parser("share", help="offer a run file to a Hugging Face dataset repo as a pull request",
                         description="Opens a pull request that adds the run file under runs/ in the dataset repo; "
                                     "its owner merges it. The token is huggingface_hub's own (HF_TOKEN or `hf auth "
@@ -90,16 +96,43 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         print("error: no run file could be opened; name .gcrun files or folders that hold them.", file=sys.stderr)
         return EXIT_ERROR
     print(f"# {gallery.n_files} run files, {len(rows)} of {len(gallery.rows)} rows shown", file=sys.stderr)
+    pair: tuple[str, str] | None = None
+    if args.pair:
+        a, b = (_one_model(gallery.models(), part) for part in args.pair)
+        if a is None or b is None:
+            return EXIT_USAGE
+        pair = (a, b)
     if args.html:
         from gemmacompare.bench.gallery_page import page_html
 
-        args.html.write_text(page_html(gallery, rows), encoding="utf-8")
+        args.html.write_text(page_html(gallery, rows, pair=pair, claimed=args.claimed_ratio), encoding="utf-8")
         print(f"# wrote {terminal_safe(args.html)}", file=sys.stderr)
     if args.md:
         print(markdown_table(rows))
     elif not args.html:
         print(text_table([list(COLUMNS), *([safe_cell(c) for c in row_cells(r)] for r in rows)]))
+    if pair and not args.md:
+        from gemmacompare.bench.gallery import ratio_points
+
+        points = ratio_points(rows, *pair)
+        print(f"\n{safe_cell(pair[1])} over {safe_cell(pair[0])}, ms/token per machine"
+              + (f" (claimed {args.claimed_ratio:g}x)" if args.claimed_ratio else "") + ":")
+        for pt in points:
+            print(f"  {safe_cell(pt.label)}: {pt.ratio.text(2)}x")
+        if not points:
+            print("  no machine ran both with the same build and settings")
     return EXIT_OK
+
+
+def _one_model(models: list[str], part: str) -> str | None:
+    """The one model whose name contains `part` (case-insensitive), or None after a sentence on stderr."""
+    found = [m for m in models if part.lower() in m.lower()]
+    exact = [m for m in found if m.lower() == part.lower()]
+    if len(exact) == 1 or len(found) == 1:
+        return (exact or found)[0]
+    which = "no model" if not found else f"{len(found)} models ({', '.join(terminal_safe(m, 80) for m in found[:4])})"
+    print(f"error: --pair {terminal_safe(part, 80)} matches {which}; give more of the name.", file=sys.stderr)
+    return None
 
 
 def cmd_share(args: argparse.Namespace) -> int:

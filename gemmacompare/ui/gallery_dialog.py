@@ -34,11 +34,11 @@ from gemmacompare.bench.gallery import (
     Gallery,
     GalleryRow,
     build_gallery,
+    chart_label,
     not_opened_lines,
     row_cells,
     safe_cell,
 )
-from gemmacompare.bench.gallery_page import chart_label
 
 from .charts import style_plots
 from .plain_label import plain_label

@@ -89,7 +89,8 @@ def page_requests(netlog: Path) -> list[str]:
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install chromium)")
 def test_page_in_headless_chromium(gallery_dir):
     out, shot, netlog = gallery_dir / "gallery.html", gallery_dir / "gallery.png", gallery_dir / "net.json"
-    res = cli(gallery_dir, "gallery", str(gallery_dir / "runs"), "--sort", "ms", "--html", str(out))
+    res = cli(gallery_dir, "gallery", str(gallery_dir / "runs"), "--sort", "ms", "--html", str(out),
+              "--pair", "smollm2", "gemma", "--claimed-ratio", "2.4")
     assert res.returncode == 0, res.stderr
     assert "not opened: damaged.gcrun is not valid JSON" in res.stderr
     base = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={gallery_dir / 'profile'}"]
@@ -98,7 +99,8 @@ def test_page_in_headless_chromium(gallery_dir):
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     # The figures are those of the files: the GPU box's two runs (4 and 5 ms/token) as one row, the claim's mean.
-    assert "4.5 [" in html and "26.0 [" in html and html.count("<svg") == 3 and html.count("<tr>") == 1 + 9
+    assert "4.5 [" in html and "26.0 [" in html and html.count("<tr>") == 1 + 9
+    assert html.count("<svg") == 3 + 1 and "claimed 2.4x" in html  # a chart per model, and the pair's ratio
     assert "&lt;img src=http://127.0.0.1:9/x&gt;\\u202eevil" in html and "<img" not in html
     assert page_requests(netlog) == []
     # The check sees a page that does ask: one with an image from elsewhere.
@@ -106,7 +108,7 @@ def test_page_in_headless_chromium(gallery_dir):
     leak.write_text('<html><body><img src="http://127.0.0.1:9/x.png"></body></html>')
     subprocess.run([*base, "--dump-dom", f"--log-net-log={netlog}", leak.as_uri()], capture_output=True, timeout=120)
     assert page_requests(netlog) == ["http://127.0.0.1:9/x.png"]
-    res = subprocess.run([*base, f"--screenshot={shot}", "--window-size=1400,1700", out.as_uri()],
+    res = subprocess.run([*base, f"--screenshot={shot}", "--window-size=1400,2000", out.as_uri()],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and shot.stat().st_size > 10_000, res.stderr[-2000:]
     if os.environ.get("GEMMACOMPARE_SCREENSHOTS"):

@@ -158,3 +158,29 @@ def test_swa_full_where_the_file_has_it_and_rows_apart(tmp_path):
     write(tmp_path / "off.gcrun", run_doc(GPU_BOX, [off]))
     g = build_gallery([tmp_path])
     assert sorted(r.settings["swa_full"] for r in g.rows) == ["off", "on"]  # a full-size cache is another row
+
+
+def test_ratio_per_machine_paired_where_the_claim_has_repetitions(folder, tmp_path, capsys):
+    from gemmacompare.bench.gallery import ratio_points
+    from gemmacompare.bench.gallery_page import ratio_chart_svg
+
+    g = build_gallery([folder])
+    points = {p.label: p.ratio for p in ratio_points(g.rows, SMOL, GEMMA)}
+    # The GPU box: one file with both (20/10); its second SmolLM2 run has no Gemma beside it, so means: 20/11.
+    assert points["AMD Ryzen 7 7840U · CUDA0 · 4 thr"].mean == pytest.approx(20.0 / 11.0, rel=1e-3)
+    assert points["AMD Ryzen 7 7840U · CUDA0 · 4 thr"].low is None
+    assert points["Intel Core i5-8250U · CPU · 4 thr"].mean == pytest.approx(90.0 / 40.0, rel=1e-3)
+    claim = points["Intel Core i5-8250U · CPU · 8 thr"]  # per repetition: 70/30, 72/32, 74/34
+    assert claim.n == 3 and claim.mean == pytest.approx((70 / 30 + 72 / 32 + 74 / 34) / 3)
+    assert claim.low is not None and claim.low < claim.mean < (claim.high or 0)
+    assert len(points) == 3
+    svg = ratio_chart_svg(SMOL, GEMMA, ratio_points(g.rows, SMOL, GEMMA), claimed=2.4)
+    assert svg.count("<circle") == 3 and 'class="claim"' in svg and "claimed 2.4x" in svg
+    assert f'data-ratio="{claim.mean:.4f}"' in svg
+    out = tmp_path / "pair.html"
+    assert main(["gallery", str(folder), "--pair", "smol", "gemma", "--claimed-ratio", "2.4", "--html", str(out)]) == 0
+    assert "Ratio per machine" in out.read_text() and "claimed 2.4x" in out.read_text()
+    assert main(["gallery", str(folder), "--pair", "smol", "gemma"]) == 0
+    assert "i5-8250U · CPU · 8 thr: 2.25 [2.06, 2.45]x" in capsys.readouterr().out
+    assert main(["gallery", str(folder), "--pair", "m", "gemma"]) == 2  # matches both: one sentence
+    assert "--pair m matches 2 models" in capsys.readouterr().err
