@@ -18,6 +18,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -36,6 +37,7 @@ from gemmacompare.bench.gallery import (
     build_gallery,
     chart_label,
     not_opened_lines,
+    ratio_points,
     row_cells,
     safe_cell,
 )
@@ -101,6 +103,37 @@ class MsPerMachineChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is un
         self.getAxis("left").setTicks([[(float(y), label) for y, label in zip(ys, self.labels)]])
 
 
+class RatioChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is untyped
+    """B's ms/token over A's per machine: a dot each, its 95% interval as a whisker, the claim as a dashed line."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, title="ms/token ratio per machine")
+        style_plots((self,), self.palette().color(QPalette.ColorRole.Window).lightness() < 128)
+        self.setLabel("bottom", "ratio of ms/token (B over A)")
+        self.ratios: list[float] = []
+        self.labels: list[str] = []
+
+    def show_pair(self, model_a: str, model_b: str, rows: list[GalleryRow], claimed: float | None) -> None:
+        self.clear()
+        points = ratio_points(rows, model_a, model_b)
+        self.ratios = [pt.ratio.mean for pt in points]
+        self.labels = [safe_cell(pt.label) for pt in points]
+        self.setTitle(f"{safe_cell(model_b)} over {safe_cell(model_a)}: ms/token ratio per machine")
+        ys = np.arange(len(points), dtype=float)
+        if points:
+            self.addItem(pg.ScatterPlotItem(x=np.array(self.ratios), y=ys, size=10, brush="#c8553d", pen=None))
+            with_iv = [(y, pt.ratio) for y, pt in zip(ys, points) if pt.ratio.low is not None]
+            if with_iv:
+                x = np.array([iv.mean for _, iv in with_iv])
+                self.addItem(pg.ErrorBarItem(x=x, y=np.array([y for y, _ in with_iv]),
+                                             left=x - np.array([iv.low or 0.0 for _, iv in with_iv]),
+                                             right=np.array([iv.high or 0.0 for _, iv in with_iv]) - x, beam=0.25))
+        if claimed:
+            self.addItem(pg.InfiniteLine(pos=claimed, angle=90, label=f"claimed {claimed:g}x",
+                                         pen=pg.mkPen("#c8553d", style=Qt.PenStyle.DashLine)))
+        self.getAxis("left").setTicks([[(float(y), label) for y, label in zip(ys, self.labels)]])
+
+
 class GalleryDialog(QDialog):
     """The gallery's table (sortable, filter box), its not-opened list and the chart for a chosen model."""
 
@@ -119,10 +152,26 @@ class GalleryDialog(QDialog):
         for model in gallery.models():
             self.model_box.addItem(safe_cell(model), model)
         self.model_box.currentIndexChanged.connect(self._draw_chart)
+        # A second model makes the chart the pair's ratio per machine (the seed's "2.4x"), with the claim as a line.
+        self.pair_box = QComboBox()
+        self.pair_box.addItem("(no second model)", None)
+        for model in gallery.models():
+            self.pair_box.addItem(safe_cell(model), model)
+        self.pair_box.currentIndexChanged.connect(self._draw_chart)
+        self.claimed = QDoubleSpinBox()
+        self.claimed.setRange(0.0, 1000.0)
+        self.claimed.setDecimals(2)
+        self.claimed.setSpecialValueText("no claim")
+        self.claimed.setSuffix("x")
+        self.claimed.valueChanged.connect(self._draw_chart)
         top = QHBoxLayout()
         top.addWidget(self.filter_box, 2)
         top.addWidget(QLabel("Chart:"))
         top.addWidget(self.model_box, 1)
+        top.addWidget(QLabel("ratio over it of:"))
+        top.addWidget(self.pair_box, 1)
+        top.addWidget(QLabel("claimed:"))
+        top.addWidget(self.claimed)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
@@ -130,9 +179,12 @@ class GalleryDialog(QDialog):
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.cellDoubleClicked.connect(self._open_row)
         self.chart = MsPerMachineChart()
+        self.ratio_chart = RatioChart()
+        self.ratio_chart.hide()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.chart)
+        split.addWidget(self.ratio_chart)
         split.setSizes([420, 260])
 
         dups = [f"{safe_cell(a)} (the same as {safe_cell(b)})" for a, b in gallery.duplicates]
@@ -192,7 +244,15 @@ class GalleryDialog(QDialog):
 
     def _draw_chart(self) -> None:
         model = self.model_box.currentData()
-        self.chart.show_model(str(model) if model is not None else "", self.visible_rows())
+        other = self.pair_box.currentData()
+        rows = self.visible_rows()
+        pair = model is not None and other is not None and other != model
+        self.chart.setVisible(not pair)
+        self.ratio_chart.setVisible(pair)
+        if pair:
+            self.ratio_chart.show_pair(str(model), str(other), rows, self.claimed.value() or None)
+        else:
+            self.chart.show_model(str(model) if model is not None else "", rows)
 
     def _open_row(self, table_row: int, _column: int = 0) -> None:
         row = self.row_at(table_row)
@@ -216,4 +276,4 @@ def choose_gallery(parent: QWidget, open_run: Callable[[str], object]) -> Galler
     return open_gallery([folder], parent, open_run) if folder else None
 
 
-__all__ = ["GalleryDialog", "MsPerMachineChart", "choose_gallery", "open_gallery"]
+__all__ = ["GalleryDialog", "MsPerMachineChart", "RatioChart", "choose_gallery", "open_gallery"]

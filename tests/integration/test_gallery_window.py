@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel
@@ -78,6 +79,18 @@ def test_gallery_dialog_sorts_filters_charts_and_replays(qtbot, folder, monkeypa
             qtbot.wait(50)
             dlg.grab().save(str(ROOT / "docs" / "gallery-window.png"))
             qtbot.keyClicks(dlg.filter_box, "cuda")
+
+        # A second model: the chart becomes the pair's ratio per machine, with the claim as a line.
+        dlg.filter_box.clear()
+        dlg.pair_box.setCurrentIndex(dlg.pair_box.findData(GEMMA))
+        dlg.claimed.setValue(2.4)
+        assert dlg.ratio_chart.isVisible() and not dlg.chart.isVisible()
+        assert sorted(dlg.ratio_chart.ratios) == pytest.approx(sorted([20.0 / 11.0, 90.0 / 40.0]))
+        lines = [i for i in dlg.ratio_chart.getPlotItem().items if isinstance(i, pg.InfiniteLine)]
+        assert [line.value() for line in lines] == [pytest.approx(2.4)]
+        dlg.pair_box.setCurrentIndex(0)
+        assert dlg.chart.isVisible() and not dlg.ratio_chart.isVisible()
+        qtbot.keyClicks(dlg.filter_box, "cuda")
 
         # A double-click on a row opens its run file in the run viewer.
         t = next(r for r in range(dlg.table.rowCount()) if not dlg.table.isRowHidden(r)
