@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.gallery_files import GPU_BOX, OLD_LAPTOP, model_part, run_doc, write
-from tests.hub_server import FakeHub, HubRepo
+from tests.hub_server import FakeHub, HubFile, HubRepo
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = "meetup/gemma-runs"
@@ -61,13 +61,18 @@ def test_share_opens_a_pull_request_and_gallery_repo_reads_it_back(hub, tmp_path
     assert out.returncode == 1 and "no run file could be opened" in out.stderr
     hub.merge_pr(1, tmp_path / "hub-store")
     hub.merge_pr(2, tmp_path / "hub-store")
+    # A stranger pushed a damaged file with a bidi override in its name: one line, the rest shown.
+    bad = tmp_path / "hub-store" / "bad.gcrun"
+    bad.write_text('{"format": "gemmacompare-run", "schema": 1, "kind": "comp')
+    hub.datasets[REPO].files["runs/\u202ebad.gcrun"] = HubFile(bad)
     out = cli(tmp_path, hub, "gallery", "--repo", REPO, "--md", "--sort", "ms")
     assert out.returncode == 0, out.stderr
-    assert "# 1/2 runs/gpu_box-" in out.stderr and "# 2 run files, 2 of 2 rows shown" in out.stderr
+    assert "# 1/3 runs/gpu_box-" in out.stderr and "# 2 run files, 2 of 2 rows shown" in out.stderr
+    assert "not opened: \\u202ebad.gcrun is not valid JSON" in out.stderr and "\u202e" not in out.stderr
     rows = out.stdout.strip().splitlines()[2:]
     assert len(rows) == 2 and "| 10.0 |" in rows[0] and "CUDA0" in rows[0] and "| 40.0 |" in rows[1]
     cached = list((tmp_path / "hf" / "hub").rglob("*.gcrun"))
-    assert len(cached) == 2  # into the Hugging Face cache
+    assert len(cached) == 3  # into the Hugging Face cache
     n_get = sum(1 for c, p, _ in hub.requests if c == "GET" and "/resolve/" in p)
     assert cli(tmp_path, hub, "gallery", "--repo", REPO).returncode == 0
     assert sum(1 for c, p, _ in hub.requests if c == "GET" and "/resolve/" in p) == n_get  # reused, not fetched
