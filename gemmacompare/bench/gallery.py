@@ -162,8 +162,11 @@ def expand_paths(args: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], li
         p = Path(text)
         if p.is_dir():
             hits = sorted({h for pat in RUN_FILE_PATTERNS for h in p.rglob(pat) if h.is_file()})
-        elif p.exists():
+        elif p.is_file():
             hits = [p]
+        elif p.exists():  # a pipe or a device would block the reader, or never end
+            missing.append(NotOpened(text, "not a regular file, so it was not read."))
+            hits = []
         elif glob.has_magic(text):
             hits = sorted(Path(h) for h in glob.glob(text, recursive=True) if Path(h).is_file())
             if not hits:

@@ -184,3 +184,13 @@ def test_ratio_per_machine_paired_where_the_claim_has_repetitions(folder, tmp_pa
     assert "i5-8250U · CPU · 8 thr: 2.25 [2.06, 2.45]x" in capsys.readouterr().out
     assert main(["gallery", str(folder), "--pair", "m", "gemma"]) == 2  # matches both: one sentence
     assert "--pair m matches 2 models" in capsys.readouterr().err
+
+
+def test_a_pipe_named_like_a_run_file_is_not_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.gcrun"
+    os.mkfifo(fifo)
+    write(tmp_path / "ok.gcrun", run_doc(GPU_BOX, [model_part(SMOL, "aaaa", 10.0)]))
+    g = build_gallery([fifo, tmp_path])  # named, and inside a folder: neither blocks
+    assert [n.reason for n in g.not_opened] == ["not a regular file, so it was not read."] and len(g.rows) == 1
