@@ -38,6 +38,9 @@ def gallery_dir(tmp_path_factory, demo_paths) -> Path:
     out = cli(d, "compare", "smollm2", "gemma3", "-p", "Name three colours.", "-n", "12", "--mode", "fair",
               "--save-run", str(runs / "this-machine.gcrun"))
     assert out.returncode == 0, out.stderr
+    out = cli(d, "bench", "smollm2", "gemma3", "--limit", "1", "-n", "8", "--warmup", "0", "-q",
+              "--save-run", str(runs / "this-machine-bench.gcrun"))
+    assert out.returncode == 0, out.stderr
     real = json.loads((runs / "this-machine.gcrun").read_text())
     hashes = {m["identity"]["display_name"]: m["identity"]["file_hash"] for m in real["models"]}
     smol_name, gemma_name = real["models"][0]["identity"]["display_name"], real["models"][1]["identity"]["display_name"]
@@ -64,12 +67,15 @@ def test_gallery_of_real_and_other_machines(gallery_dir):
     from gemmacompare.bench.gallery import build_gallery
 
     g = build_gallery([gallery_dir / "runs"])
-    assert g.n_files == 6 and [n.name for n in g.not_opened] == ["damaged.gcrun"]
+    assert g.n_files == 7 and [n.name for n in g.not_opened] == ["damaged.gcrun"]
     this = [r for r in g.rows if "Ryzen" not in r.machine and "i5-8250U" not in r.machine]
-    assert len(this) == 2 and all(r.ms_per_token and r.ms_per_token.mean > 0 for r in this)
+    assert {f for r in this for f in r.files} == {"this-machine.gcrun", "this-machine-bench.gcrun"}
+    assert len(this) in (2, 4) and all(r.ms_per_token and r.ms_per_token.mean > 0 for r in this)
     assert all(r.backend != "unknown" for r in this)  # a real run says where llama.cpp put the model
     # New run files carry the llama.cpp build: ggml's commit and version, backends, the CPU variant chosen.
     build = json.loads((gallery_dir / "runs" / "this-machine.gcrun").read_text())["machine"]["llama_cpp"]
+    bench = json.loads((gallery_dir / "runs" / "this-machine-bench.gcrun").read_text())
+    assert bench["machine"]["llama_cpp"] == build and all(m["loaded"]["placement"]["backend"] for m in bench["models"])
     assert build["commit"] not in ("", "unknown") and "CPU" in build["backends"] and build["cpu_variant"]
     assert all(build["commit"] in r.build and build["ggml_version"] in r.build for r in this)
     assert all(r.build.endswith("build unknown") for r in g.rows if r not in this)  # older files: unknown
@@ -99,7 +105,10 @@ def test_page_in_headless_chromium(gallery_dir):
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
     # The figures are those of the files: the GPU box's two runs (4 and 5 ms/token) as one row, the claim's mean.
-    assert "4.5 [" in html and "26.0 [" in html and html.count("<tr>") == 1 + 9
+    from gemmacompare.bench.gallery import build_gallery
+
+    n_rows = len(build_gallery([gallery_dir / "runs"]).rows)
+    assert "4.5 [" in html and "26.0 [" in html and html.count("<tr>") == 1 + n_rows
     assert html.count("<svg") == 3 + 1 and "claimed 2.4x" in html  # a chart per model, and the pair's ratio
     assert "&lt;img src=http://127.0.0.1:9/x&gt;\\u202eevil" in html and "<img" not in html
     assert page_requests(netlog) == []
