@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import logging
 import os
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -328,7 +329,7 @@ def build_gallery(args: Iterable[str | os.PathLike[str]]) -> Gallery:
         except RunFileError as exc:
             gallery.not_opened.append(NotOpened(name, exc.message))
             continue
-        except (OSError, EOFError, ValueError) as exc:  # unreadable, or damaged between two reads
+        except (OSError, EOFError, ValueError, zlib.error) as exc:  # unreadable, or damaged between two reads
             log.info("%s: %s", path, exc, exc_info=True)
             gallery.not_opened.append(NotOpened(name, "it could not be read (check that it is a file you may read)."))
             continue
