@@ -108,6 +108,10 @@ class ModelInfo:
     # llama.cpp's own account per device, from its load log: dicts of MemoryAccount's fields
     # (device, weights, kv_cache, recurrent_state, output, compute), bytes.
     memory: tuple[dict[str, Any], ...] = ()
+    # Where llama.cpp put the model (engine.placement.Placement as a dict) and the llama.cpp build
+    # that ran it (llama_runtime.build_facts); None in runs recorded before they were kept.
+    placement: dict[str, Any] | None = None
+    llama_build: dict[str, Any] | None = None
 
     def memory_total(self, part: str) -> int | None:
         """One part (e.g. "kv_cache") summed over devices; None for a run recorded without it."""

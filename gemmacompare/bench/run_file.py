@@ -48,7 +48,8 @@ def bench_run_dict(run: StoredRun, redact_prompts: bool = False) -> dict[str, An
             loaded = {"n_ctx": info.n_ctx, "n_batch": info.n_batch, "n_threads": info.n_threads,
                       "n_gpu_layers": info.n_gpu_layers, "flash_attn": info.flash_attn, "type_k": info.type_k,
                       "type_v": info.type_v, "load_seconds": info.load_seconds,
-                      "system_info": scrub(info.system_info, words), "placement": None, "template": info.template}
+                      "system_info": scrub(info.system_info, words), "placement": info.placement,
+                      "llama_build": info.llama_build, "template": info.template}
         models.append({"label": run.labels[i], "identity": ident, "settings": settings, "loaded": loaded, "run": {},
                        "stats": {}})
     config = run.config.to_dict()

@@ -252,6 +252,7 @@ class BenchRunner:
                 load_seconds=ld.load_seconds, flash_attn=ld.flash_attn, type_k=ld.type_k, type_v=ld.type_v,
                 n_batch=ld.n_batch,
                 memory=tuple(asdict(a) for a in ld.placement.memory) if ld.placement else (),
+                placement=asdict(ld.placement) if ld.placement else None, llama_build=ld.llama_build,
             ))
         self.store.set_environment(run.id, machine_facts().to_dict(), models)
         return models

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_file_parsers(sub)
 
+    from gemmacompare.cli.gallery import add_gallery_parser  # light: the engine is imported when it runs
+
+    add_gallery_parser(sub)
+
     return ap
 
 
@@ -175,6 +179,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.claim import cmd_claim
 
         return cmd_claim(args)
+    if args.command in ("gallery", "share"):
+        from gemmacompare.cli.gallery import cmd_gallery, cmd_share
+
+        return cmd_gallery(args) if args.command == "gallery" else cmd_share(args)
     if args.command == "arena":
         from gemmacompare.cli.arena import cmd_arena
 

@@ -104,6 +104,8 @@ class Loaded:
     type_k: str = "f16"
     type_v: str = "f16"
     n_batch: int = 0
+    # The llama.cpp build that loaded it (llama_runtime.build_facts); None: not a local model.
+    llama_build: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)

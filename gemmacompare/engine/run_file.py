@@ -234,7 +234,7 @@ def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
             "n_gpu_layers": ld.n_gpu_layers, "flash_attn": ld.flash_attn, "type_k": ld.type_k, "type_v": ld.type_v,
             "load_seconds": ld.load_seconds, "system_info": ld.system_info,
-            "placement": asdict(ld.placement) if ld.placement else None}
+            "placement": asdict(ld.placement) if ld.placement else None, "llama_build": ld.llama_build}
 
 
 def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
@@ -334,6 +334,9 @@ def run_envelope(kind: str, body: dict[str, Any], redact: bool) -> dict[str, Any
                    .get("devices") or []}
         if devices:
             machine["gpu"] = ", ".join(sorted(devices))
+    # The llama.cpp build the models ran on (worker-reported); a run of servers only has none to tell.
+    builds = [ld["llama_build"] for m in body.get("models") or [] if (ld := m.get("loaded") or {}).get("llama_build")]
+    machine["llama_cpp"] = builds[0] if builds else None
     left_out = [*LEFT_OUT, *([LEFT_OUT_PROMPTS] if redact else [])]
     return {"format": FORMAT, "schema": SCHEMA_VERSION, "kind": kind,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

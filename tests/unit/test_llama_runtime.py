@@ -168,3 +168,14 @@ def test_allocation_failure_of_the_kv_cache_names_the_device_and_part():
 def test_no_allocation_failure_in_an_ordinary_log():
     assert allocation_failure("load_tensors: offloaded 31/31 layers to GPU\nVulkan0 model buffer size = 12.0 MiB\n") \
         is None
+
+
+def test_build_facts_name_the_build_that_runs_here():
+    import llama_cpp
+
+    from gemmacompare.engine.local.llama_runtime import build_facts
+
+    facts = build_facts()
+    assert facts["llama_cpp_python"] == llama_cpp.__version__
+    assert facts["commit"] not in ("", "unknown") and facts["ggml_version"].count(".") == 2
+    assert "CPU" in facts["backends"] and facts["cpu_variant"]

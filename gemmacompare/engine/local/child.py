@@ -28,6 +28,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import (
     LoadLog,
     allocation_failure,
+    build_facts,
     devices,
     gpu_offload_available,
     load_backends,
@@ -188,6 +189,7 @@ class _Worker:
                 type_k=llm.type_k,
                 type_v=llm.type_v,
                 n_batch=llm.n_batch,
+                llama_build=build_facts(),
             )
         )
 

@@ -164,6 +164,28 @@ def runtime_info() -> RuntimeInfo:
     )
 
 
+def build_facts() -> dict[str, object]:
+    """The llama.cpp build that runs here, for run files: ggml's version and commit (as llama.cpp
+    names itself), the backends registered and the CPU variant chosen. A build too old to name its
+    commit says "unknown" rather than a guess."""
+    import llama_cpp
+
+    load_backends()
+    lib = _ggml_lib()
+    named = {}
+    for key, fn_name in (("ggml_version", "ggml_version"), ("commit", "ggml_commit")):
+        fn = getattr(lib, fn_name, None)
+        value = b""
+        if fn is not None:
+            fn.restype, fn.argtypes = ctypes.c_char_p, []
+            value = fn() or b""
+        named[key] = value.decode(errors="replace")[:80] or "unknown"
+    backends = [(lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)) or b"?").decode(errors="replace")[:40]
+                for i in range(lib.ggml_backend_reg_count())]
+    return {"llama_cpp_python": str(getattr(llama_cpp, "__version__", "unknown")), **named,
+            "backends": backends[:16], "cpu_variant": cpu_variant()[:120]}
+
+
 def devices() -> tuple[Device, ...]:
     """llama.cpp's devices, with their memory as each backend reports it."""
     load_backends()

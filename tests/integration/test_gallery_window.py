@@ -1,0 +1,106 @@
+"""File ▸ Open gallery… in the window: the table sorts and filters, the chart follows, a double-click replays."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog, QLabel
+
+from gemmacompare.ui.gallery_dialog import GalleryDialog
+from gemmacompare.ui.run_viewer import RunViewer
+from tests.gallery_files import GPU_BOX, OLD_LAPTOP, model_part, run_doc, write
+from tests.integration.test_gui import make_window
+
+pytestmark = pytest.mark.gui
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOL, GEMMA = "SmolLM2-135M-Instruct", "Gemma-3-270M"
+HOSTILE = "<b>big</b>\u202eevil"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    d = tmp_path / "runs"
+    d.mkdir()
+    write(d / "gpu-1.gcrun", run_doc(GPU_BOX, [model_part(SMOL, "aaaa", 10.0, backend="CUDA0"),
+                                               model_part(GEMMA, "bbbb", 20.0, label="B", backend="CUDA0")]))
+    write(d / "gpu-2.gcrun", run_doc(GPU_BOX, [model_part(SMOL, "aaaa", 12.0, backend="CUDA0")]))
+    write(d / "laptop.gcrun", run_doc(OLD_LAPTOP, [model_part(SMOL, "aaaa", 40.0),
+                                                   model_part(GEMMA, "bbbb", 90.0, label="B")]))
+    write(d / "claim.gcrun", run_doc(OLD_LAPTOP, [model_part(SMOL, "aaaa", 30.0, threads=8)],
+                                     claim_ms=[[30.0], [32.0], [34.0]]))
+    write(d / "hostile-name.gcrun", run_doc(GPU_BOX, [model_part(HOSTILE, "cccc", 7.0)]))
+    (d / "cut.gcrun").write_text('{"format": "gemmacompare-run", "sch')
+    return d
+
+
+def _column(dlg: GalleryDialog, name: str) -> list[str]:
+    from gemmacompare.bench.gallery import COLUMNS
+
+    c = COLUMNS.index(name)
+    return [dlg.table.item(r, c).text() for r in range(dlg.table.rowCount()) if not dlg.table.isRowHidden(r)]
+
+
+def test_gallery_dialog_sorts_filters_charts_and_replays(qtbot, folder, monkeypatch):
+    w = make_window(qtbot)
+    try:
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+        action = next(a for a in w.menuBar().actions()[0].menu().actions() if a.text() == "Open gallery…")
+        action.trigger()
+        dlg = w.findChild(GalleryDialog)
+        assert dlg is not None and dlg.isVisible()
+        assert dlg.table.rowCount() == 6  # SmolLM2 on the GPU box from two files is one row
+        assert "cut.gcrun is not valid JSON" in dlg.not_opened.text() and dlg.not_opened.isVisible()
+        assert dlg.findChild(QLabel, "galleryNotOpened").textFormat() == Qt.TextFormat.PlainText
+        # Strangers' names: markup stays text, a bidi override is shown as an escape.
+        models = _column(dlg, "model")
+        assert any(m.startswith("<b>big</b>\\u202eevil") for m in models)
+        assert not any("\u202e" in m for m in models)
+
+        # Sorting by ms/token: by number, not by text (9 < 10 < 11, where text puts "11.0" before "9.0").
+        from gemmacompare.bench.gallery import COLUMNS
+
+        dlg.table.sortItems(COLUMNS.index("ms/token"), Qt.SortOrder.AscendingOrder)
+        means = [float(x.split()[0]) for x in _column(dlg, "ms/token")]
+        assert means == sorted(means) and means[0] == pytest.approx(7.0) and means[1] == pytest.approx(11.0)
+
+        # The filter box hides other rows; the chart shows what is left for its model.
+        dlg.model_box.setCurrentIndex(dlg.model_box.findData(SMOL))
+        assert dlg.chart.means == pytest.approx([11.0, 32.0, 40.0])  # in the table's order
+        qtbot.keyClicks(dlg.filter_box, "cuda")
+        assert {r.backend for r in dlg.visible_rows()} == {"CUDA0"} and len(dlg.visible_rows()) == 2
+        assert dlg.chart.means == pytest.approx([11.0]) and "CUDA0" in dlg.chart.labels[0]
+        if os.environ.get("GEMMACOMPARE_SCREENSHOTS"):
+            dlg.filter_box.clear()
+            qtbot.wait(50)
+            dlg.grab().save(str(ROOT / "docs" / "gallery-window.png"))
+            qtbot.keyClicks(dlg.filter_box, "cuda")
+
+        # A second model: the chart becomes the pair's ratio per machine, with the claim as a line.
+        dlg.filter_box.clear()
+        dlg.pair_box.setCurrentIndex(dlg.pair_box.findData(GEMMA))
+        dlg.claimed.setValue(2.4)
+        assert dlg.ratio_chart.isVisible() and not dlg.chart.isVisible()
+        assert sorted(dlg.ratio_chart.ratios) == pytest.approx(sorted([20.0 / 11.0, 90.0 / 40.0]))
+        lines = [i for i in dlg.ratio_chart.getPlotItem().items if isinstance(i, pg.InfiniteLine)]
+        assert [line.value() for line in lines] == [pytest.approx(2.4)]
+        dlg.pair_box.setCurrentIndex(0)
+        assert dlg.chart.isVisible() and not dlg.ratio_chart.isVisible()
+        qtbot.keyClicks(dlg.filter_box, "cuda")
+
+        # A double-click on a row opens its run file in the run viewer.
+        t = next(r for r in range(dlg.table.rowCount()) if not dlg.table.isRowHidden(r)
+                 and dlg.row_at(r).model == GEMMA)
+        rect = dlg.table.visualItemRect(dlg.table.item(t, 0))
+        qtbot.mouseClick(dlg.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())  # a double-click's press
+        qtbot.mouseDClick(dlg.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+        viewers = [v for v in w.findChildren(RunViewer) if v.isVisible()]
+        assert len(viewers) == 1 and viewers[0].windowTitle().find("gpu-1.gcrun") >= 0
+        viewers[0].close()
+        dlg.close()
+    finally:
+        w.close()
