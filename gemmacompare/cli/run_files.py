@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from gemmacompare.cli.compare import LinePrinter, format_table
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.replay import ReplayWorker
+from gemmacompare.engine.replay import ReplayWorker, play_clock
 from gemmacompare.engine.report.speed_summary import speed_summary
 from gemmacompare.engine.report.stats_table import text_table
 from gemmacompare.engine.rerun import (
@@ -117,8 +118,9 @@ def replay_run(run: RunFile, speed: float = 1.0, printer: LinePrinter | None = N
     for rec, m in zip(result.runs, run.models):
         src = m.record.memory
         if src is not None:  # nothing runs in a replay: the memory is the recorded one, on the replay's clock
-            rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + s.t / speed, s.rss, s.vram) for s in src.samples],
-                                       src.gpu_available, src.gpu_source)
+            clock = play_clock(m.record, speed)
+            rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + clock(s.t - m.record.t_send), s.rss, s.vram)
+                                        for s in src.samples], src.gpu_available, src.gpu_source)
     return result
 
 
@@ -139,6 +141,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.speed != 1.0:
         print(f"# played {args.speed:g}x faster than recorded; the figures below are the recorded ones",
               file=sys.stderr)
+    paced = next((said for m in run.models if (said := play_clock(m.record, args.speed).said())), "")
+    if paced:
+        print(f"# {paced}", file=sys.stderr)
     replay_run(run, args.speed, LinePrinter([_safe(x, 40) for x in labels], out=sys.stdout))
     print()
     _print_verdict_and_table(recorded_result(run), [_safe(x, 40) for x in labels])
@@ -184,8 +189,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     try:
         plan = plan_rerun(run)
     except ModelMissing as exc:
-        hint = (f"; it came from the Hub repo {exc.hub_repo}: `gemmacompare pull {exc.hub_repo}` fetches it"
-                if exc.hub_repo else "")
+        # hub_repo is a repo id (plan_rerun checked it); quoted anyway, as a command to paste should be.
+        hint = (f"; it came from the Hub repo {exc.hub_repo}: `gemmacompare pull {shlex.quote(exc.hub_repo)}` "
+                "fetches it" if exc.hub_repo else "")
         print(f"error: {terminal_safe(exc.message + hint, 400)}; nothing was run.", file=sys.stderr)
         return EXIT_MODEL_FAILED
     except RerunRefused as exc:

@@ -24,6 +24,7 @@ from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareSession, SessionJob
+from gemmacompare.models.hub import is_repo_id
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
         path, how = find_model(m, candidates, entries)
         if path is None:
             src = m.identity.get("source") or {}
-            raise ModelMissing(how, m.label, str(src.get("hub_repo") or ""), str(src.get("hub_file") or ""))
+            repo = str(src.get("hub_repo") or "")
+            # A file's repo is offered for download only when it is a repo id (not a shell command, not a path).
+            raise ModelMissing(how, m.label, repo if is_repo_id(repo) else "", str(src.get("hub_file") or ""))
         found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
         paths.append(path)
     here = threads_here or default_threads()

@@ -23,6 +23,7 @@ import getpass
 import gzip
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -37,6 +38,7 @@ from gemmacompare.engine.local.llama_runtime import DeviceBuffer, Placement
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
+from gemmacompare.engine.run_file_schema import SchemaProblem, check_run_doc
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name
@@ -394,10 +396,14 @@ def read_run_file(path: str | os.PathLike[str]) -> RunFile:
 
 
 def _check_strings(value: Any, name: str) -> None:
-    """Every string bounded and free of terminal controls; iterative (depth is already bounded)."""
+    """Every string bounded and free of terminal controls, every number finite and of a sane size
+    (also in fields the reader does not use); iterative (depth is already bounded)."""
     stack = [value]
     while stack:
         v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) > 2**64:
+            raise RunFileError(f"{name} holds a number that is infinite, not a number, or too large for any "
+                               "figure of a run, so it was not opened.")
         if isinstance(v, str):
             if len(v) > MAX_TEXT_CHARS:
                 raise RunFileError(f"{name} has a text of {len(v):,} characters, more than a run holds, "
@@ -430,6 +436,10 @@ def _parse(doc: Any, name: str) -> RunFile:
     _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
     _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
     _check_strings(doc, name)
+    try:
+        check_run_doc(doc)
+    except SchemaProblem as exc:
+        raise RunFileError(f"{name} was not opened: its field {exc.where} {exc.what}.") from None
     for key in ("prompt", "system_prompt"):
         v = doc.get(key)
         _need(v is None or (isinstance(v, str) and len(v) <= MAX_PROMPT_CHARS),

@@ -57,6 +57,7 @@ from .claim_dialog import ClaimDialog
 from .gc_guard import collect_in_gui_thread_only
 from .get_models import GetModelsDialog
 from .pane import ModelPane
+from .plain_label import widget_text
 from .run_viewer import RunViewer
 from .session_runner import SessionRunner
 from .theme import PANE_COLOURS, apply_theme
@@ -281,6 +282,7 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.vsplit, 1)
 
         self.banner = QLabel("")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file and model names: a stranger's
         self.banner.setObjectName("raceBanner")
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)
@@ -889,7 +891,11 @@ class MainWindow(QMainWindow):
         try:
             run = read_run_file(path)
         except RunFileError as exc:
-            self.banner.setText(exc.message)
+            self.banner.setText(widget_text(exc.message, 600))  # it names the file: a stranger's name
+            return None
+        except OSError as exc:
+            self.banner.setText(widget_text(f"Cannot read {Path(path).name} ({exc.strerror or 'error'}); "
+                                            "check the file.", 600))
             return None
         viewer = RunViewer(run, Path(path).name, self)
         viewer.busy_reason = self.busy_reason

@@ -17,12 +17,14 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.replay import play_clock
 from gemmacompare.engine.report.speed_summary import speed_summary
 from gemmacompare.engine.run_file import RunFile
 from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData
 from .chat_view import ChatView, ReplyWidget
+from .plain_label import widget_text
 from .rerun_dialog import RerunDialog
 from .stats_format import stats_line, stats_tooltip
 from .theme import PANE_COLOURS
@@ -43,7 +45,7 @@ class _ReplayPane(QWidget):
         swatch = QLabel()
         swatch.setFixedSize(6, 26)
         swatch.setStyleSheet(f"background:{colour}; border-radius:3px;")
-        title = QLabel(f"{label}: {elide_middle(name)}")
+        title = QLabel(widget_text(f"{label}: {elide_middle(name)}", 200))
         title.setTextFormat(Qt.TextFormat.PlainText)
         head.addWidget(swatch)
         head.addWidget(title, 1)
@@ -53,6 +55,7 @@ class _ReplayPane(QWidget):
         if prompt:
             self.chat.add_user(prompt)
         self.reply: ReplyWidget = self.chat.add_reply(elide_middle(name))
+        self.clock = play_clock(record)  # a stranger's token at day 115 plays within minutes
         self._shown = 0
         self._until = 0.0
 
@@ -60,7 +63,7 @@ class _ReplayPane(QWidget):
         """Show the tokens recorded up to t seconds after Send; True when all are shown."""
         rec, toks = self.record, self.record.tokens
         start = end = self._shown
-        while end < len(toks) and toks[end].t - rec.t_send <= t:
+        while end < len(toks) and self.clock(toks[end].t - rec.t_send) <= t:
             end += 1
         if end > start:
             chunk = toks[start:end]
@@ -79,9 +82,9 @@ class _ReplayPane(QWidget):
 
     def series(self) -> SeriesData:
         rec = self.record
-        times = np.fromiter((x.t - rec.t_send for x in rec.tokens[: self._shown]), float)
+        times = np.fromiter((self.clock(x.t - rec.t_send) for x in rec.tokens[: self._shown]), float)
         samples = rec.memory.samples if rec.memory else []
-        mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
+        mem_t = np.fromiter((self.clock(s.t - rec.t_send) for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
         return SeriesData(times, mem_t, rss, None, self._shown >= len(rec.tokens))
 
@@ -109,8 +112,9 @@ class RunViewer(QMainWindow):
         self.setWindowTitle(f"{file_name} — replay — gemmacompare")
         central = QWidget()
         lay = QVBoxLayout(central)
-        header = QLabel(f"Recorded on {run.whose()} · {run.mode} mode ({run.thread_split or 'threads as recorded'})"
-                        + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run))
+        header = QLabel(widget_text(f"Recorded on {run.whose()} · {run.mode} mode "
+                                    f"({run.thread_split or 'threads as recorded'})"
+                                    + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run)))
         header.setTextFormat(Qt.TextFormat.PlainText)
         header.setWordWrap(True)
         header.setObjectName("runHeader")
@@ -173,13 +177,13 @@ class RunViewer(QMainWindow):
 
     def _end(self) -> None:
         self._timer.stop()
-        self._t = max((p.record.finished.t_end - p.record.t_send for p in self.panes if p.record.finished),
+        self._t = max((p.clock(p.record.finished.t_end - p.record.t_send) for p in self.panes if p.record.finished),
                       default=0.0)
         self.charts.stop()
         done = [(m.label, m.record.stats()) for m in self.run.models if m.record.finished]
         verdict = speed_summary([x[0] for x in done], [x[1] for x in done], race=self.run.mode == "race") \
             if len(done) >= 2 else ""
-        self.banner.setText(f"Recorded: {verdict}" if verdict else "Replay finished.")
+        self.banner.setText(widget_text(f"Recorded: {verdict}") if verdict else "Replay finished.")
         self.finished.emit()
 
     def open_rerun(self) -> RerunDialog:
