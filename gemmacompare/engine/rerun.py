@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
-from gemmacompare.engine.report.intervals import mean_interval
+from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
@@ -232,13 +232,14 @@ FIGURES = (("ms/token", "ms_per_token", 1.0, "{:.1f}"), ("TTFT s", "ttft_s", 1.0
 
 
 def format_interval(values: list[float], form: str) -> str:
-    """"41.2 [39.0, 43.4]": the mean, and its 95% interval when there are repetitions."""
+    """"41.2 [39.0, 43.4]": the (geometric) mean, and its 95% interval when there are repetitions; the
+    figures are positive, so the interval is taken on the log scale and never reaches zero."""
     if not values:
         return "-"
-    m, lo, hi = mean_interval(values)
+    m, lo, hi = positive_interval(values)
     if lo is None or hi is None or form.format(lo) == form.format(hi):
         return form.format(m)
-    return form.format(m) + f" [{form.format(max(0.0, lo))}, {form.format(hi)}]"  # none of these figures is negative
+    return form.format(m) + f" [{form.format(lo)}, {form.format(hi)}]"
 
 
 def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
@@ -271,9 +272,7 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
         there = rec_k / base if base and rec_k else None
         per_rep = [a / b for rep in measured.runs
                    if (a := rep[k].ms_per_token) and (b := rep[0].ms_per_token)]
-        here = mean_interval(per_rep) if per_rep else None
-        if here is not None and here[1] is not None:
-            here = (here[0], max(0.0, here[1]), here[2])  # a ratio of times is never negative
+        here = positive_interval(per_rep) if per_rep else None  # a ratio's interval, on the log scale
         there_s = f"{there:.2f}" if there else "-"
         if here is None:
             here_s = "-"
