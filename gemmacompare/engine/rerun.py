@@ -12,7 +12,7 @@ times for intervals.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -24,6 +24,7 @@ from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareSession, SessionJob
+from gemmacompare.engine.settings_check import SettingRefused, check_settings
 from gemmacompare.models.hub import is_repo_id
 from gemmacompare.state.untrusted import terminal_safe
 
@@ -142,11 +143,12 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
     settings = []
     notes = []
     for k, m in enumerate(run.models):
-        s = run.run_settings(k)
-        if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
-            notes.append(f"[{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
-                         f"here {here}, all this machine has")
-            s = replace(s, prompt=replace(s.prompt, n_threads=here))
+        # The file's settings pass the command line's checks; what had to change to run here is said.
+        try:
+            s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
+        except SettingRefused as exc:
+            raise RerunRefused(exc.message) from None
+        notes.extend(changed)
         settings.append(s)
     notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
                  f"(this machine's default), split by {run.mode} mode as recorded")
