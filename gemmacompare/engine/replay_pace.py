@@ -55,8 +55,8 @@ class PlayClock:
         """One sentence when the replay does not keep the recorded timing, else ""."""
         if self.exact:
             return ""
-        return (f"The recording's pauses longer than {MAX_PAUSE_S:.0f} s are shortened and the replay lasts "
-                f"{self.length:.0f} s at most ({MAX_REPLAY_S / 60:.0f} minutes is a replay's most).")
+        return (f"The recording's pauses longer than {MAX_PAUSE_S:.0f} s are shortened, so the replay lasts "
+                f"{self.length:.0f} s (a replay lasts {MAX_REPLAY_S / 60:.0f} minutes at most).")
 
 
 __all__ = ["MAX_PAUSE_S", "MAX_REPLAY_S", "PlayClock"]

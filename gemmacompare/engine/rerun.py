@@ -127,6 +127,18 @@ def check_rerunnable(run: RunFile) -> None:
 def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | None = None) -> RerunPlan:
     """Each model found here and the settings to run it with; RerunRefused (ModelMissing) otherwise."""
     check_rerunnable(run)
+    here = threads_here or default_threads()
+    settings = []
+    notes = []
+    for k, m in enumerate(run.models):
+        # The file's settings pass the command line's checks (before any model is looked for); what had
+        # to change to run here is said.
+        try:
+            s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
+        except SettingRefused as exc:
+            raise RerunRefused(exc.message) from None
+        notes.extend(changed)
+        settings.append(s)
     candidates, entries = local_candidates(extra)
     paths: list[Path] = []
     found: list[str] = []
@@ -139,17 +151,6 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
             raise ModelMissing(how, m.label, repo if is_repo_id(repo) else "", str(src.get("hub_file") or ""))
         found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
         paths.append(path)
-    here = threads_here or default_threads()
-    settings = []
-    notes = []
-    for k, m in enumerate(run.models):
-        # The file's settings pass the command line's checks; what had to change to run here is said.
-        try:
-            s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
-        except SettingRefused as exc:
-            raise RerunRefused(exc.message) from None
-        notes.extend(changed)
-        settings.append(s)
     notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
                  f"(this machine's default), split by {run.mode} mode as recorded")
     return RerunPlan(paths, found, settings, here, notes)

@@ -92,7 +92,7 @@ def Str(max_len: int = MAX_NAME_CHARS, null: bool = False, one_of: tuple[str, ..
         if not isinstance(v, str):
             _fail(where, "must be a text")
         if len(v) > max_len:
-            _fail(where, f"is longer than {max_len:,} characters")
+            _fail(where, f"is {len(v):,} characters long (at most {max_len:,})")
         if one_of and v not in one_of:
             _fail(where, f"must be one of {', '.join(x or '(empty)' for x in one_of)}")
     return check
@@ -241,7 +241,7 @@ BENCH = Obj({"config": BENCH_CONFIG, "suite_name": NAME, "status": NAME, "run_id
             required=("config", "tasks", "items"), null=True)
 
 MACHINE = Obj({"cpu_model": NAME, "cpu_cores": Int(0, 2**20, null=True), "cpu_threads": Int(0, 2**20, null=True),
-               "gpu": NAME, "ram_bytes": Int(0, MAX_BYTES, null=True), "os": NAME, "python": NAME,
+               "gpu": Str(4096), "ram_bytes": Int(0, MAX_BYTES, null=True), "os": NAME, "python": NAME,
                "llama_cpp_python": NAME, "gemmacompare": NAME})
 CLAIM = Obj({"text": Str(4096), "figures": Arr(Obj({"name": NAME, "ms_per_token": Num(0, 1e9)}), MAX_MODELS),
              "runs_ms_per_token": Arr(Arr(Num(0, 1e9), MAX_MODELS), 1000),
@@ -277,6 +277,9 @@ def _times_agree(run: dict[str, Any], where: str) -> None:
             _fail(f"{where}.finished.t_end", "is earlier than its t_send")
         if tokens and fin["t_end"] < tokens[-1][2]:
             _fail(f"{where}.finished.t_end", "is earlier than the last token")
+    for place, what in ((4, "thinking"), (5, "answer")):  # an answer is bounded as a whole, not only per token
+        if sum(len(row[place]) for row in tokens) > MAX_TEXT_CHARS:
+            _fail(f"{where}.tokens", f"hold more than {MAX_TEXT_CHARS:,} characters of {what} together")
 
 
 __all__ = ["MAX_RUN_SECONDS", "SchemaProblem", "check_run_doc"]

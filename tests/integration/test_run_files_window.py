@@ -98,11 +98,11 @@ def test_a_missing_model_is_offered_from_the_hub_only_when_asked(qtbot, good_doc
     run = read_run_file(write_run_file(tmp_path / "missing.gcrun", good_doc))
     asked: list[str] = []
 
-    def say_no(parent, title, text, *args):
-        asked.append(text)
+    def say_no(box):
+        asked.append(box.text())
         return QMessageBox.StandardButton.No
 
-    monkeypatch.setattr(QMessageBox, "question", say_no)
+    monkeypatch.setattr(QMessageBox, "exec", say_no)
     dlg = RerunDialog(run, "missing.gcrun")
     qtbot.addWidget(dlg)
     with qtbot.waitSignal(dlg.finished_rerun, timeout=60_000):
@@ -123,7 +123,7 @@ def test_a_missing_model_is_offered_from_the_hub_only_when_asked(qtbot, good_doc
     assert dlg.get_models is None and dlg.measured is None
 
     # Yes opens the Hub dialog on the recorded repo (the Hub is not reachable here: it says so there).
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(dlg.finished_rerun, timeout=60_000):
         dlg.start()
     assert dlg.get_models is not None and dlg.get_models.repo.text() == "org/nowhere-GGUF"
