@@ -472,11 +472,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
         rec.add(p.Token(rid, int(index), int(token_id), float(t), str(phase), str(thinking), str(answer)))
     fin = run.get("finished")
     if fin:
-        perf = p.LlamaPerf(**fin["perf"]) if fin.get("perf") else None
-        server = None
-        if fin.get("server"):
-            known = {f.name for f in fields(p.ServerFigures)}
-            server = p.ServerFigures(**{k: v for k, v in fin["server"].items() if k in known})
+        perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
+        server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
                            str(fin.get("template_name") or ""), server))
@@ -489,6 +486,12 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                                     for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
                                    _gpu_source(mem.get("gpu_source")))
     return rec
+
+
+def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `values` that cls has (a later writer's extra ones are left out)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
 
 
 def _loaded(ld: dict[str, Any], ident: dict[str, Any]) -> p.Loaded:

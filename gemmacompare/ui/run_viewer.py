@@ -53,8 +53,8 @@ class _ReplayPane(QWidget):
         self.chat = ChatView()
         lay.addWidget(self.chat, 1)
         if prompt:
-            self.chat.add_user(prompt)
-        self.reply: ReplyWidget = self.chat.add_reply(elide_middle(name))
+            self.chat.add_user(widget_text(prompt, len(prompt) + 64))
+        self.reply: ReplyWidget = self.chat.add_reply(widget_text(elide_middle(name), 200))
         self.clock = play_clock(record)  # a stranger's token at day 115 plays within minutes
         self._shown = 0
         self._until = 0.0
