@@ -44,6 +44,7 @@ from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
 
@@ -390,26 +391,38 @@ def read_run_file(path: str | os.PathLike[str]) -> RunFile:
 
 
 def _check_strings(value: Any, name: str) -> None:
-    """Every string bounded and free of terminal controls, every number finite and of a sane size
-    (also in fields the reader does not use); iterative (depth is already bounded)."""
-    stack = [value]
+    """Every string bounded and free of terminal controls, every number finite and of a sane size, also in
+    fields the reader does not use; the sentence names the field. Iterative (depth is already bounded)."""
+    stack: list[tuple[Any, Any]] = [(value, None)]  # (value, where): where is (parent's where, key), built lazily
     while stack:
-        v = stack.pop()
+        v, where = stack.pop()
         if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) > 2**64:
-            raise RunFileError(f"{name} holds a number that is infinite, not a number, or too large for any "
-                               "figure of a run, so it was not opened.")
+            raise RunFileError(f"{name} was not opened: its field {_field(where)} holds a number that is infinite, "
+                               "not a number, or too large for any figure of a run.")
         if isinstance(v, str):
             if len(v) > MAX_TEXT_CHARS:
-                raise RunFileError(f"{name} has a text of {len(v):,} characters, more than a run holds, "
-                                   "so it was not opened.")
+                raise RunFileError(f"{name} was not opened: its field {_field(where)} has a text of {len(v):,} "
+                                   "characters, more than a run holds.")
             if _CONTROL.search(v):
-                raise RunFileError(f"{name} has control characters in its text (a terminal would act on them), "
-                                   "so it was not opened.")
+                raise RunFileError(f"{name} was not opened: its field {_field(where)} has control characters in its "
+                                   "text (a terminal would act on them).")
         elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
+            stack.extend((k, (where, "(a key)")) for k in v)
+            stack.extend((x, (where, k)) for k, x in v.items())
         elif isinstance(v, list):
-            stack.extend(v)
+            stack.extend((x, (where, i)) for i, x in enumerate(v))
+
+
+def _field(where: Any) -> str:
+    """"models[0].run.tokens[3][5]" from the (parent, key) chain _check_strings keeps."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    out = ""
+    for key in reversed(keys):
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return terminal_safe(out or "(the whole file)", 120)
 
 
 def _need(cond: bool, message: str) -> None:
@@ -429,11 +442,11 @@ def _parse(doc: Any, name: str) -> RunFile:
     kind = doc.get("kind")
     _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
     _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
-    _check_strings(doc, name)
-    try:
+    try:  # the schema first: its sentence says what the field must be
         check_run_doc(doc)
     except SchemaProblem as exc:
-        raise RunFileError(f"{name} was not opened: its field {exc.where} {exc.what}.") from None
+        raise RunFileError(f"{name} was not opened: its field {terminal_safe(exc.where, 120)} {exc.what}.") from None
+    _check_strings(doc, name)
     # Past the schema, every field is of its type and range: what follows only builds the run.
     models = [_model(m, k) for k, m in enumerate(doc["models"])]
     return RunFile(kind=kind, created=str(doc.get("created", "")), machine=doc.get("machine") or {},

@@ -15,7 +15,7 @@ alone (their strings and numbers are still bounded by run_file's walk).
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
@@ -55,7 +55,7 @@ class SchemaProblem(Exception):
 Check = Callable[[Any, str], None]
 
 
-def _fail(where: str, what: str) -> None:
+def _fail(where: str, what: str) -> NoReturn:
     raise SchemaProblem(where, what)
 
 
@@ -105,10 +105,6 @@ def Bool(null: bool = False) -> Check:  # noqa: N802
         if not isinstance(v, bool):
             _fail(where, "must be true or false")
     return check
-
-
-def Anything(v: Any, where: str) -> None:  # noqa: N802 - unused by the reader; bounded by run_file's walk
-    return None
 
 
 def Obj(fields: dict[str, Check], required: tuple[str, ...] = (), null: bool = False) -> Check:  # noqa: N802

@@ -371,7 +371,8 @@ def test_hostile_contents(good_doc, tmp_path, capsys):
 
     doc = copy.deepcopy(good_doc)
     doc["prompt"] = "x" * (2 << 20)
-    assert "more than" in _replay_refuses(write_run_file(tmp_path / "p.gcrun", doc), capsys)
+    assert "its field prompt is 2,097,152 characters long" in \
+        _replay_refuses(write_run_file(tmp_path / "p.gcrun", doc), capsys)
     doc = copy.deepcopy(good_doc)
     doc["prompt"] = "x" * (300 << 10)
     assert "its field prompt is 307,200 characters long (at most 262,144)" in \
