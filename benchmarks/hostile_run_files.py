@@ -51,7 +51,7 @@ def view_one(path: str) -> int:
     from gemmacompare.engine.run_file import RunFileError, read_run_file
     from gemmacompare.ui.run_viewer import RunViewer
 
-    app = QApplication([])
+    app = QApplication([])  # noqa: F841 - held while the viewer lives
     try:
         run = read_run_file(path)
     except RunFileError:

@@ -97,7 +97,7 @@ CHANGES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("server-junk", _set("models.0.run.finished.server", {"source": "usage", "n_chunks": INF}), REFUSED),
     ("claim-junk", _set("claim", {"figures": [{"name": "A", "ms_per_token": "fast"}]}), REFUSED),
     ("arena-junk", _set("arena", {"sides": "AB"}), REFUSED),
-    ("five-models", lambda d: d["models"].extend(copy.deepcopy(d["models"][:3])), REFUSED),
+    ("five-models", lambda d: d["models"].extend(copy.deepcopy(d["models"] * 2)[:3]), REFUSED),
     ("stats-infinite", _set("models.0.stats", {"ms_per_token": INF}), REFUSED),
     ("control-in-name", _set("models.0.identity.display_name", "\x1b]0;pwned\x07x"), REFUSED),
     # Fine for the reader; a rerun checks them as the command line would.

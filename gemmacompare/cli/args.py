@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 
 # More threads than max_threads() only slow llama.cpp down (1100 threads on 2 cores took 78 s for 8 tokens),
 # and a typo such as 1100 for 11 should be caught, not run; a run file's counts are held to it too.

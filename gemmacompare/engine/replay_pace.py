@@ -2,11 +2,11 @@
 
 A run file is a stranger's: it may put its one token at day 115, or 65,536
 tokens a minute apart. A replay keeps the recorded timing wherever a real run
-has it, and shortens the rest: a pause longer than MAX_PAUSE_S (on the
-replay's clock) plays as MAX_PAUSE_S, and a replay that would still last
-longer than MAX_REPLAY_S is played faster as a whole. A real run (no minute
-of silence, shorter than half an hour at the chosen speed) plays exactly as
-recorded: `PlayClock.exact` is then True and every time maps to itself over
+has it, and shortens the rest: a pause longer than MAX_PAUSE_S in the
+recording plays as MAX_PAUSE_S (over the speed), and a replay that would
+still last longer than MAX_REPLAY_S is played faster as a whole. A real run
+(no minute of silence, shorter than half an hour at the chosen speed) plays
+exactly as recorded: `PlayClock.exact` is then True and every time maps to itself over
 the speed.
 """
 
@@ -29,11 +29,11 @@ class PlayClock:
         self._rec = sorted({max(0.0, float(t)) for t in times} | {0.0})
         play = [0.0]
         for a, b in zip(self._rec, self._rec[1:]):
-            play.append(play[-1] + min((b - a) / speed, MAX_PAUSE_S))
+            play.append(play[-1] + min(b - a, MAX_PAUSE_S) / speed)
         total = play[-1]
         scale = MAX_REPLAY_S / total if total > MAX_REPLAY_S else 1.0
         self._play = [x * scale for x in play]
-        self.exact = scale == 1.0 and all((b - a) / speed <= MAX_PAUSE_S for a, b in zip(self._rec, self._rec[1:]))
+        self.exact = scale == 1.0 and all(b - a <= MAX_PAUSE_S for a, b in zip(self._rec, self._rec[1:]))
 
     @property
     def length(self) -> float:
@@ -47,7 +47,7 @@ class PlayClock:
         t = max(0.0, t)
         k = bisect.bisect_right(self._rec, t) - 1
         if k >= len(self._rec) - 1:  # at or after the last recorded time
-            return self._play[-1] + min((t - self._rec[-1]) / self.speed, MAX_PAUSE_S)
+            return self._play[-1] + min(t - self._rec[-1], MAX_PAUSE_S) / self.speed
         a, b = self._rec[k], self._rec[k + 1]
         return self._play[k] + (self._play[k + 1] - self._play[k]) * (t - a) / (b - a)
 
@@ -55,7 +55,7 @@ class PlayClock:
         """One sentence when the replay does not keep the recorded timing, else ""."""
         if self.exact:
             return ""
-        return (f"The recording's pauses longer than {MAX_PAUSE_S:.0f} s are shortened, so the replay lasts "
+        return (f"The recording's pauses longer than {MAX_PAUSE_S:.0f} s are shortened to that, so the replay lasts "
                 f"{self.length:.0f} s (a replay lasts {MAX_REPLAY_S / 60:.0f} minutes at most).")
 
 

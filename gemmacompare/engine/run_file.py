@@ -38,8 +38,8 @@ from gemmacompare.engine.local.llama_runtime import DeviceBuffer, Placement
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
-from gemmacompare.engine.run_file_schema import MAX_TEXT_CHARS, SchemaProblem, check_run_doc
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.run_file_schema import MAX_TEXT_CHARS, SchemaProblem, check_run_doc
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts

@@ -222,9 +222,9 @@ BENCH_CONFIG = Obj({"models": Arr(NAME, MAX_MODELS), "suite": NAME, "limit": Int
                     "n_ctx": Int(0, MAX_CTX), "threads": Int(0, MAX_THREADS), "gpu_layers": Int(-1, MAX_LAYERS),
                     "flash_attn": NAME, "type_k": NAME, "type_v": NAME, "instruction": Str(MAX_PROMPT_CHARS, null=True),
                     "names": Arr(NAME, MAX_MODELS)}, required=("models",))
-BENCH_TASK = Obj({"id": NAME, "prompt": Str(MAX_PROMPT_CHARS, null=True), "expected": Arr(Str(MAX_PROMPT_CHARS), MAX_LIST,
-                                                                                            min_items=1),
-                  "match": NAME, "category": NAME, "choices": Arr(Str(MAX_PROMPT_CHARS), MAX_LIST, null=True)},
+BENCH_TASK = Obj({"id": NAME, "prompt": Str(MAX_PROMPT_CHARS, null=True),
+                  "expected": Arr(Str(MAX_PROMPT_CHARS), MAX_LIST, min_items=1), "match": NAME, "category": NAME,
+                  "choices": Arr(Str(MAX_PROMPT_CHARS), MAX_LIST, null=True)},
                  required=("id", "expected", "match"))
 BENCH_ITEM = Obj({"rep": COUNT, "task_index": COUNT, "task_id": NAME, "model_index": Int(0, MAX_MODELS - 1),
                   "expected": Str(MAX_PROMPT_CHARS), "match": NAME, "answer": Str(MAX_TEXT_CHARS),

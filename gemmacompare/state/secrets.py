@@ -23,8 +23,8 @@ here logs a key, and `redact` scrubs one out of any text that is about to be sho
 
 from __future__ import annotations
 
-import json
 import ipaddress
+import json
 import logging
 import os
 import re

@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from tests.hostile_run_files import BIDI, MARKUP, REFUSED, hostile_run_files
+from tests.hostile_run_files import BIDI, REFUSED, hostile_run_files
 from tests.integration.test_gui import make_window
 from tests.integration.test_remote_hostile import PeakRSS
 

@@ -264,3 +264,33 @@ def test_the_file_menu_offers_rerun_and_claim_with_shortcuts(qtbot, demo_paths):
     finally:
         w.close()
 
+
+
+def test_the_claim_dialog_refuses_infinite_figures_and_holds_its_fields_during_a_check(qtbot, demo_paths):
+    from gemmacompare.ui.claim_dialog import ClaimDialog
+
+    choices = [("SmolLM2", str(demo_paths["smollm2"])), ("Gemma", str(demo_paths["gemma3"]))]
+    dlg = ClaimDialog(choices, [c[1] for c in choices])
+    qtbot.addWidget(dlg)
+    for figure in ("inf", "1e309", "nan", "-inf"):
+        dlg.figure_edits[0].setText("45")
+        dlg.figure_edits[1].setText(figure)
+        assert not dlg.start() and not dlg.running
+        said = dlg.status.text()
+        assert said in ("The claimed figure for B must be a number, not infinite or 'nan'.",
+                        "The claimed figure for B must be above zero."), said
+    dlg.figure_edits[1].setText("1e-9")
+    assert not dlg.start() and "is no model's speed" in dlg.status.text()
+    assert dlg.figure_edits[0].maxLength() <= 40  # a 10 MB paste is cut at the field
+
+    dlg.set_claim([45, 110])
+    dlg.runs_spin.setValue(3)
+    dlg.tokens_spin.setValue(4)
+    with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
+        assert dlg.start() and dlg.running
+        # What is being checked stays on screen: no field can change under a running check.
+        assert all(e.isReadOnly() for e in (*dlg.figure_edits, *dlg.name_edits))
+        assert not any(w.isEnabled() for w in (*dlg.model_boxes, *dlg.unit_boxes, dlg.runs_spin))
+    assert not any(e.isReadOnly() for e in dlg.figure_edits) and dlg.runs_spin.isEnabled()
+    verdict = dlg.verdict.text()
+    assert verdict and "interval 0.00-" not in verdict and _one_sentence(verdict)
