@@ -183,7 +183,8 @@ PLACEMENT = Obj({"backend": NAME, "layers_offloaded": Int(0, MAX_LAYERS), "layer
                  "buffers": Arr(Obj({"kind": NAME, "buffer": NAME, "bytes": Int(0, MAX_BYTES)},
                                     required=("kind", "buffer", "bytes")), MAX_LIST),
                  "devices": Arr(NAME, MAX_LIST)}, required=("backend", "layers_offloaded"), null=True)
-LOADED = Obj({"n_ctx": Int(0, MAX_CTX), "n_batch": Int(0, MAX_CTX, null=True), "n_threads": Int(0, MAX_THREADS),
+LOADED = Obj({"n_ctx": Int(0, MAX_CTX), "n_batch": Int(0, MAX_CTX, null=True),
+              "n_threads": Int(0, MAX_THREADS, null=True),
               "n_threads_loaded": Int(0, MAX_THREADS, null=True), "n_gpu_layers": Int(-1, MAX_LAYERS),
               "flash_attn": NAME, "type_k": NAME, "type_v": NAME, "load_seconds": Num(0.0, MAX_RUN_SECONDS, null=True),
               "system_info": Str(MAX_TEXT_CHARS, null=True), "placement": PLACEMENT}, required=("n_ctx",), null=True)
