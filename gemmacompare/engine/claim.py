@@ -146,8 +146,8 @@ def verdict_sentence(claim: Sequence[ClaimedFigure], per_run_ms: list[list[float
                      f"{where} the measured 95% interval {_ratio(v.low)}-{_ratio(v.high)} (mean {_ratio(v.mean)})")
     head = "The claim holds on this machine" if all(v.holds for v in vs) else "The claim does not hold on this machine"
     if busy:  # other programs took CPU during the runs: the verdict stands on unreliable figures, and says so
-        head += (f", but the runs are unreliable ({busy[0]}, in {len(busy)} of {n} runs; check again on a quiet "
-                 "machine)")
+        what = busy[0].removesuffix("; figures are unreliable")
+        head += f", but the runs are unreliable ({what}, in {len(busy)} of {n} runs; check again on a quiet machine)"
     return f"{head}: {'; '.join(parts)}; measured {figures}, {n} fair runs, tokens per run {toks}."
 
 
