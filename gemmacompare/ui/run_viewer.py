@@ -30,6 +30,9 @@ from .stats_format import stats_line, stats_tooltip
 from .theme import PANE_COLOURS
 
 REPLAY_TICK_MS = 30
+# A reply shows at most this many characters: a real answer of 4,096 tokens is about 20,000, and laying
+# out a stranger's megabyte (one unbroken word costs Qt quadratic time) would take minutes.
+MAX_SHOWN_CHARS = 64_000
 
 
 class _ReplayPane(QWidget):
@@ -57,6 +60,7 @@ class _ReplayPane(QWidget):
         self.reply: ReplyWidget = self.chat.add_reply(widget_text(elide_middle(name), 200))
         self.clock = play_clock(record)  # a stranger's token at day 115 plays within minutes
         self._shown = 0
+        self._chars = 0  # characters of the reply shown so far, at most MAX_SHOWN_CHARS
         self._until = 0.0
 
     def play_to(self, t: float) -> bool:
@@ -67,12 +71,20 @@ class _ReplayPane(QWidget):
             end += 1
         if end > start:
             chunk = toks[start:end]
-            self.reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
-                           sum(x.phase == "thinking" for x in chunk))
+            room = MAX_SHOWN_CHARS - self._chars
+            thinking = "".join(x.thinking for x in chunk)[:room]
+            answer = "".join(x.answer for x in chunk)[:room - len(thinking)]
+            self._chars += len(thinking) + len(answer)
+            self.reply.add(thinking, answer, sum(x.phase == "thinking" for x in chunk))
             self._shown = end
         self._until = t
         if end >= len(toks):
-            self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
+            if self._chars < MAX_SHOWN_CHARS:
+                self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
+            else:
+                total = sum(len(x.thinking) + len(x.answer) for x in toks)
+                self.chat.add_notice(f"This reply holds {total:,} characters; the first {MAX_SHOWN_CHARS:,} are "
+                                     "shown (its figures count them all).")
             if rec.finished is not None:
                 self.reply.finish(stats_line(rec.stats(), self.note), stats_tooltip(rec))
             elif rec.error is not None:
