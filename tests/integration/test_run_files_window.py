@@ -190,7 +190,7 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
         # The same figures as the shared code gives: the window shows engine/claim.py's sentence.
         from gemmacompare.engine.claim import verdict_sentence
 
-        assert verdict == verdict_sentence(result.claim, result.per_run_ms, result.tokens)
+        assert verdict == verdict_sentence(result.claim, result.per_run_ms, result.tokens, result.busy)
 
         path = tmp_path / "claim.gcrun"
         assert dlg.save_run(path) and "Saved claim.gcrun" in dlg.status.text()
