@@ -233,3 +233,36 @@ def test_settings_outside_the_command_lines_ranges_are_refused_and_threads_broug
     assert fitted.load.n_threads == 2 and notes == ["[A] recorded with 1100 threads to load with; here 2, "
                                                     "all this machine has"]
     assert check_settings(base, 2) == (base, [])
+
+
+# --- the smaller items ---------------------------------------------------------------------
+
+def test_a_repo_id_with_dot_dot_is_named_not_sent_to_the_hub():
+    from gemmacompare.models.hub import HubError, is_repo_id, parse_repo_spec
+
+    with pytest.raises(HubError) as info:
+        parse_repo_spec("evil/../x")
+    assert "'evil/../x' is not a Hub repository id (a repository id has no '..' in it)" in info.value.message
+    assert not is_repo_id("evil/x; touch /tmp/PWNED #") and is_repo_id("unsloth/Qwen3.5-4B-GGUF")
+
+
+def test_a_folder_where_the_arena_database_goes_is_named(tmp_path):
+    from gemmacompare.arena.store import ArenaStore, ArenaStoreError
+
+    (tmp_path / "arena.sqlite").mkdir()
+    with pytest.raises(ArenaStoreError) as info:
+        ArenaStore(tmp_path / "arena.sqlite").battles()
+    assert "A folder is where the arena history's database file should be" in str(info.value.args[0])
+
+
+def test_a_deep_vulkan_driver_file_is_left_out_before_the_loader_reads_it(tmp_path):
+    from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
+
+    deep = tmp_path / "deep_icd.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    good = tmp_path / "lvp_icd.json"
+    good.write_text('{"file_format_version": "1.0.0", "ICD": {"library_path": "libvulkan_lvp.so"}}')
+    env = {"VK_ICD_FILENAMES": f"{deep}:{good}", "VK_DRIVER_FILES": str(deep)}
+    said = drop_bad_driver_files(env)
+    assert env == {"VK_ICD_FILENAMES": str(good)}
+    assert len(said) == 2 and said[0].startswith(f"The Vulkan driver file {deep} (from VK_ICD_FILENAMES) was left out")
