@@ -34,6 +34,7 @@ T_PROCESS_START = time.monotonic()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from gemmacompare.engine.report.intervals import TOO_FEW, positive_interval  # noqa: E402
 from gemmacompare.state.paths import use_scratch_home  # noqa: E402
 
 use_scratch_home("gemmacompare-bench-")
@@ -129,20 +130,15 @@ def headless_race(pair, tokens: int):
                                                  sampling=pr.SamplingSettings(max_tokens=tokens)), mode="race")
 
 
-# Student's t at 97.5% for 1..30 degrees of freedom (the stdlib has no t distribution).
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-
-
 def mean_interval(values: list[float]) -> str:
-    """Mean with its 95% confidence interval: how far a few reps on this
-    machine can be trusted (single reps of identical runs spread ±10% here)."""
-    n = len(values)
-    if n < 2:
-        return ""
-    mean = statistics.fmean(values)
-    half = _T975[min(n - 1, len(_T975)) - 1] * statistics.stdev(values) / n ** 0.5
-    return f", mean {mean:.3f} (95% CI {mean - half:.3f}-{mean + half:.3f})"
+    """The ratios' 95% interval, on the log scale (a ratio's interval never reaches zero): how far a few
+    reps on this machine can be trusted (single reps of identical runs spread ±10% here)."""
+    if len(values) < 2:
+        return f" ({TOO_FEW})"
+    mean, lo, hi = positive_interval(values)
+    if lo is None or hi is None:
+        return f" ({TOO_FEW})"
+    return f", geometric mean {mean:.3f} (95% CI {lo:.3f}-{hi:.3f})"
 
 
 def ratio_line(window: list[float], headless: list[float], names: tuple[str, str] = ("window", "headless")) -> str:

@@ -43,6 +43,7 @@ from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.machine import cpu_model  # noqa: E402
 from gemmacompare.engine.modes import FAIR, default_threads  # noqa: E402
 from gemmacompare.engine.placement import MemoryAccount  # noqa: E402
+from gemmacompare.engine.report.intervals import TOO_FEW, positive_interval  # noqa: E402
 from gemmacompare.engine.session import CompareSession  # noqa: E402
 from gemmacompare.models.gguf_file import ModelFacts, human_bytes, read_model_facts  # noqa: E402
 from gemmacompare.models.synthetic import build  # noqa: E402
@@ -52,9 +53,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_MS = {"A": 45.0, "B": 110.0}  # the news item's ms/token: Gemma-4-E2B, Qwen3.5-4B
 CLAIMED_RATIO = CLAIM_MS["B"] / CLAIM_MS["A"]
-# Student's t, two-sided 95%, by degrees of freedom (n - 1); 1.96 beyond the table.
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-        15: 2.131, 20: 2.086, 30: 2.042}
 _FA = {-1: "auto", 0: "off", 1: "on"}  # llama-bench's JSON gives llama_flash_attn_type as a number
 FILLER = ("the river runs past old stone walls where children play and merchants call their prices "
           "while clouds drift over hills and the bell of a distant tower marks the hour ").split()
@@ -63,21 +61,19 @@ FILLER = ("the river runs past old stone walls where children play and merchants
 # --- statistics ------------------------------------------------------------------------
 
 def interval95(values: list[float]) -> tuple[float, float, float]:
-    """(median, low, high): the 95% t-interval of the mean, quoted beside the median."""
+    """(median, low, high): the 95% interval of the (geometric) mean on the log scale, which keeps a
+    speed's or a ratio's interval above zero (nan, nan with fewer than two values)."""
     med = statistics.median(values)
-    if len(values) < 2:
-        return med, math.nan, math.nan
-    df = len(values) - 1
-    t = _T95.get(df) or next((v for k, v in sorted(_T95.items()) if k >= df), 1.96)
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
-    mean = statistics.fmean(values)
-    return med, mean - half, mean + half
+    _, lo, hi = positive_interval(values)
+    return med, (math.nan if lo is None else lo), (math.nan if hi is None else hi)
 
 
 def fmt_interval(values: list[float], digits: int = 1) -> str:
+    """"2164 [1620, 2890]", or "2164 (too few runs for an interval)" below three rounds: two give an
+    interval so wide it says nothing."""
     med, lo, hi = interval95(values)
-    if math.isnan(lo):
-        return f"{med:.{digits}f}"
+    if len(values) < 3 or math.isnan(lo):
+        return f"{med:.{digits}f} ({TOO_FEW})"
     return f"{med:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 

@@ -388,6 +388,17 @@ def _text_then_pings(write, stall: threading.Event) -> None:
     _pings_only(write, stall)
 
 
+def _empty_chunks(write, stall: threading.Event) -> None:
+    # Empty deltas as fast as the socket takes them, never a word and never an end (issue 30).
+    while not stall.is_set():
+        write(sse(chunk("")) * 64)
+
+
+def _text_then_empty_chunks(write, stall: threading.Event) -> None:
+    write(sse(chunk("Thinking about it")))
+    _empty_chunks(write, stall)
+
+
 def _past_max_tokens(write, stall: threading.Event) -> None:
     # Ignores max_tokens: one word after another until the client hangs up.
     i = 0
@@ -428,6 +439,8 @@ HOSTILE_STREAMS = {
     "hostile-names": _hostile_text,
     "pings-only": _pings_only,
     "text-then-pings": _text_then_pings,
+    "empty-chunks": _empty_chunks,
+    "text-then-empty-chunks": _text_then_empty_chunks,
     "past-max-tokens": _past_max_tokens,
     "fat-chunks": _fat_chunks,
     "deep-chunk": _deep_chunk,

@@ -75,6 +75,9 @@ class ArenaStore:
     # --- connection ------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        in_the_way = self._in_the_way()
+        if in_the_way:
+            raise ArenaStoreError(in_the_way)
         try:
             if self.path == default_db_path():
                 # Prompts and answers are the user's own: 0700 folder, 0600 file
@@ -98,6 +101,19 @@ class ArenaStore:
                 db = self._set_aside_and_recreate(exc)
             self._ready = True
         return db
+
+    def _in_the_way(self) -> str:
+        """One sentence when something that is not a database file sits where the database or its folder goes."""
+        if self.path.is_dir():
+            return (f"A folder is where the arena history's database file should be ({self.path}); "
+                    "move or rename that folder.")
+        for folder in (self.path.parent, *self.path.parent.parents):
+            if folder.exists():
+                if not folder.is_dir():
+                    return (f"A file is where the arena history's folder should be ({folder}); "
+                            "move or rename that file.")
+                break
+        return ""
 
     @staticmethod
     def _prepare(db: sqlite3.Connection) -> None:

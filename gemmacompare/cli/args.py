@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from typing import Callable, Sequence, TypeVar
 
+# More threads than max_threads() only slow llama.cpp down (1100 threads on 2 cores took 78 s for 8 tokens),
+# and a typo such as 1100 for 11 should be caught, not run; a run file's counts are held to it too.
+from gemmacompare.engine.api import THREADS_PER_CPU, max_threads
 from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
 T = TypeVar("T")
@@ -49,14 +51,18 @@ def finite_float(text: str) -> float:
     return value
 
 
-# More threads than this only slow llama.cpp down (1100 threads on 2 cores took 78 s for
-# 8 tokens), and a typo such as 1100 for 11 should be caught, not run.
-THREADS_PER_CPU = 4
-THREADS_CEILING = 1024
+def number_in(lo: float, hi: float) -> Callable[[str], float]:
+    """An argparse type: a finite number from lo to hi (a run file's settings pass the same ranges:
+    engine/settings_check.py)."""
 
+    def parse(text: str) -> float:
+        value = finite_float(text)
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value:g} is outside {lo:g} to {hi:g}")
+        return value
 
-def max_threads() -> int:
-    return min(THREADS_CEILING, THREADS_PER_CPU * (os.cpu_count() or 1))
+    parse.__name__ = "number"
+    return parse
 
 
 def thread_count(text: str) -> int:

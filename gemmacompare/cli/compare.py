@@ -56,7 +56,10 @@ class LinePrinter:
         self.labels = labels
         # Looked up now, not at import: a caller (or a test) may have replaced sys.stdout since.
         self.out = out or sys.stdout
-        self.partial = {(i, ph): "" for i in range(len(labels)) for ph in ("thinking", "answer")}
+        # The unfinished line of each stream, as the pieces that came: joined once, when its line ends
+        # (adding each token to a string was quadratic: 65,536 tokens on one line never printed).
+        self.partial: dict[tuple[int, str], list[str]] = {
+            (i, ph): [] for i in range(len(labels)) for ph in ("thinking", "answer")}
         self.lock = threading.Lock()
         width = max(len(x) for x in labels)
         self.prefix = [f"[{x:<{width}}]" for x in labels]
@@ -65,18 +68,22 @@ class LinePrinter:
         if not text:
             return
         with self.lock:
-            buf = self.partial[(i, phase)] + text
-            *lines, rest = buf.split("\n")
+            pending = self.partial[(i, phase)]
+            if "\n" not in text:
+                pending.append(text)
+                return
+            first, *lines, rest = text.split("\n")
+            self._emit(i, phase, "".join([*pending, first]))
             for line in lines:
                 self._emit(i, phase, line)
-            self.partial[(i, phase)] = rest
+            self.partial[(i, phase)] = [rest] if rest else []
 
     def flush(self, i: int) -> None:
         with self.lock:
             for ph in ("thinking", "answer"):
                 if self.partial[(i, ph)]:
-                    self._emit(i, ph, self.partial[(i, ph)])
-                    self.partial[(i, ph)] = ""
+                    self._emit(i, ph, "".join(self.partial[(i, ph)]))
+                    self.partial[(i, ph)] = []
 
     def _emit(self, i: int, phase: str, line: str) -> None:
         tag = " think>" if phase == "thinking" else ""

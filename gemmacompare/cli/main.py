@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gemmacompare.cli.args import add_llama_args, context_size, finite_float, int_at_least, per_model, thread_count
+from gemmacompare.cli.args import add_llama_args, context_size, int_at_least, number_in, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.engine.api import MODES, RACE
+from gemmacompare.engine.api import MODES, RACE, SAMPLING_RANGES
 from gemmacompare.state import defaults
 
 if TYPE_CHECKING:
@@ -94,15 +94,21 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _range(name: str) -> tuple[float, float]:
+    """A sampling setting's range, the same as a run file's settings are checked against."""
+    return next((lo, hi) for field, lo, hi, _ in SAMPLING_RANGES if field == name)
+
+
 def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("generation")
     g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=defaults.MAX_TOKENS,
                    help=f"tokens to generate at most (default {defaults.MAX_TOKENS}, as in the window and bench)")
-    g.add_argument("--temp", type=finite_float, default=defaults.TEMPERATURE, help="0 = greedy (default)")
-    g.add_argument("--top-p", type=finite_float, default=0.95)
+    g.add_argument("--temp", type=number_in(*_range("temperature")), default=defaults.TEMPERATURE,
+                   help="0 = greedy (default)")
+    g.add_argument("--top-p", type=number_in(*_range("top_p")), default=0.95)
     g.add_argument("--top-k", type=int_at_least(0), default=40)
-    g.add_argument("--min-p", type=finite_float, default=0.05)
-    g.add_argument("--repeat-penalty", type=finite_float, default=1.0)
+    g.add_argument("--min-p", type=number_in(*_range("min_p")), default=0.05)
+    g.add_argument("--repeat-penalty", type=number_in(*_range("repeat_penalty")), default=1.0)
     g.add_argument("--seed", type=int, default=defaults.SEED)
     g.add_argument("--ctx", type=per_model(int_at_least(128)), default=[2048], metavar="N[,N...]",
                    help="context size; one value per model, comma-separated, as llama-bench takes them")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from gemmacompare.engine.api import (
     SessionEvent,
     check_rerunnable,
     plan_rerun,
+    play_clock,
     read_run_file,
     rerun_report,
     speed_summary,
@@ -137,6 +139,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.speed != 1.0:
         print(f"# played {args.speed:g}x faster than recorded; the figures below are the recorded ones",
               file=sys.stderr)
+    paced = next((said for m in run.models if (said := play_clock(m.record, args.speed).said())), "")
+    if paced:
+        print(f"# {paced}", file=sys.stderr)
     replay_run(run, args.speed, LinePrinter([_safe(x, 40) for x in labels], out=sys.stdout))
     print()
     _print_verdict_and_table(recorded_result(run), [_safe(x, 40) for x in labels])
@@ -182,8 +187,9 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     try:
         plan = plan_rerun(run)
     except ModelMissing as exc:
-        hint = (f"; it came from the Hub repo {exc.hub_repo}: `gemmacompare pull {exc.hub_repo}` fetches it"
-                if exc.hub_repo else "")
+        # hub_repo is a repo id (plan_rerun checked it); quoted anyway, as a command to paste should be.
+        hint = (f"; it came from the Hub repo {exc.hub_repo}: `gemmacompare pull {shlex.quote(exc.hub_repo)}` "
+                "fetches it" if exc.hub_repo else "")
         print(f"error: {terminal_safe(exc.message + hint, 400)}; nothing was run.", file=sys.stderr)
         return EXIT_MODEL_FAILED
     except RerunRefused as exc:

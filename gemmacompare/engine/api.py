@@ -41,7 +41,7 @@ from gemmacompare.engine.remote.server_ref import (
     ollama_base_url,
     parse_server_ref,
 )
-from gemmacompare.engine.replay import ReplayWorker
+from gemmacompare.engine.replay import ReplayWorker, play_clock
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
 from gemmacompare.engine.rerun import (
@@ -74,16 +74,18 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
+from gemmacompare.engine.settings_check import SAMPLING_RANGES, THREADS_PER_CPU, check_settings, max_threads
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
     "protocol", "GPU_FROM_LLAMA",
     # The compare session, its round state and what it tells its caller.
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
-    "Participant", "ReplayWorker",
+    "Participant", "ReplayWorker", "play_clock",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "from_pane",
+    "SAMPLING_RANGES", "THREADS_PER_CPU", "check_settings", "max_threads",
     # What a run measured, and where llama.cpp put a model.
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.

@@ -14,23 +14,34 @@ gap between its tokens), and the token counts are given beside the figures.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import FAIR, default_threads
-from gemmacompare.engine.report.intervals import mean_interval
+from gemmacompare.engine.report.intervals import mean_interval, positive_interval
+from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import compare_run_dict
 from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionJob
 from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT
 from gemmacompare.state.untrusted import terminal_safe
 
-_PART = re.compile(r"^\s*([^=\s]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*(ms(?:/tok(?:en)?)?|t/s|tok/s|tps)\s*$", re.IGNORECASE)
+# One model's figure: NAME=45ms, NAME = 22 t/s. Matched against one piece of bounded length at a time
+# (no pattern runs over the whole text), so reading a claim is linear in its length.
+_PART = re.compile(r"([^=\s,;]+)=([0-9]{1,12}(?:\.[0-9]{1,12})?)(ms(?:/tok(?:en)?)?|t/s|tok/s|tps)", re.IGNORECASE)
+_UNIT = re.compile(r"(ms(?:/tok(?:en)?)?|t/s|tok/s|tps)", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[,;\s]+")
 
 MS_PER_TOKEN = "ms/token"
 TOKENS_PER_S = "t/s"
+MAX_CLAIM_CHARS = 1000  # four models' figures with long names fit in a few hundred
+# A claimed speed outside these is no model's on any machine (0.01 ms/token is 100,000 t/s; 1,000,000 ms
+# is a quarter of an hour per token): a typo or a trick, refused before anything runs.
+MIN_MS_PER_TOKEN = 0.01
+MAX_MS_PER_TOKEN = 1_000_000.0
 
 
 @dataclass(frozen=True)
@@ -41,17 +52,35 @@ class ClaimedFigure:
 
 def claimed_figure(name: str, value: float, unit: str) -> ClaimedFigure | str:
     """One model's claimed figure (`unit` ms/token or t/s), or one sentence saying what is wrong with it."""
+    who = terminal_safe(name, 40)
+    if not math.isfinite(value):
+        return f"the claimed figure for {who} must be a number, not infinite or 'nan'."
     if not value > 0:
-        return f"the claimed figure for {terminal_safe(name, 40)} must be above zero."
-    return ClaimedFigure(name, value if unit.lower().startswith("ms") else 1000.0 / value)
+        return f"the claimed figure for {who} must be above zero."
+    ms = value if unit.lower().startswith("ms") else 1000.0 / value
+    if not MIN_MS_PER_TOKEN <= ms <= MAX_MS_PER_TOKEN:
+        return (f"the claimed figure for {who} is no model's speed (it is {ms:.3g} ms per token); give one between "
+                f"{MIN_MS_PER_TOKEN:g} and {MAX_MS_PER_TOKEN:,.0f} ms per token.")
+    return ClaimedFigure(name, ms)
 
 
 def parse_claim(text: str) -> list[ClaimedFigure] | str:
     """The claimed figures, or one sentence saying what is wrong with the text."""
-    parts = [x for x in re.split(r"[,;\s]+(?=[^=\s]+\s*=)", text.strip()) if x.strip()]
+    if len(text) > MAX_CLAIM_CHARS:
+        return (f"a claim of {len(text):,} characters is not one; write NAME=45ms or NAME=22t/s per model, "
+                'e.g. "A=45ms B=110ms".')
+    # "A = 45 ms" -> "A=45ms": the spaces around '=' and before a unit go, then each piece is one figure.
+    pieces: list[str] = []
+    for word in _SEPARATORS.split(text.strip()):
+        if not word:
+            continue
+        if pieces and (word.startswith("=") or pieces[-1].endswith("=") or _UNIT.fullmatch(word)):
+            pieces[-1] += word
+        else:
+            pieces.append(word)
     out = []
-    for part in parts:
-        m = _PART.match(part)
+    for part in pieces:
+        m = _PART.fullmatch(part)
         if m is None:
             return (f"cannot read {terminal_safe(part, 60)!s} as a claim; write NAME=45ms or NAME=22t/s per model, "
                     'e.g. "A=45ms B=110ms".')
@@ -90,13 +119,16 @@ def verdicts(claim: Sequence[ClaimedFigure], per_run_ms: list[list[float]]) -> l
     out = []
     for k in range(1, len(claim)):
         ratios = [run[k] / run[0] for run in per_run_ms if run[0] > 0]
-        m, lo, hi = mean_interval(ratios)
+        # A ratio's interval on the log scale: above zero, and the same read either way up.
+        m, lo, hi = positive_interval(ratios)
         out.append(RatioVerdict(claim[k].name, claim[0].name, claim[k].ms_per_token / claim[0].ms_per_token,
-                                m, None if lo is None else max(0.0, lo), hi))  # a ratio of times is never negative
+                                m, lo, hi))
     return out
 
 
-def verdict_sentence(claim: Sequence[ClaimedFigure], per_run_ms: list[list[float]], tokens: list[list[int]]) -> str:
+def verdict_sentence(claim: Sequence[ClaimedFigure], per_run_ms: list[list[float]], tokens: list[list[int]],
+                     busy: Sequence[str] = ()) -> str:
+    """The verdict; `busy`: per run flagged busy, what busy_sentence said (a verdict on them says so)."""
     vs = verdicts(claim, per_run_ms)
     n = len(per_run_ms)
     means = [mean_interval([run[k] for run in per_run_ms])[0] for k in range(len(claim))]
@@ -110,10 +142,20 @@ def verdict_sentence(claim: Sequence[ClaimedFigure], per_run_ms: list[list[float
     parts = []
     for v in vs:
         where = "inside" if v.holds else "outside"
-        parts.append(f"{terminal_safe(v.name, 40)}/{terminal_safe(v.over, 40)} claimed {v.claimed:.2f} lies {where} "
-                     f"the measured 95% interval {v.low:.2f}-{v.high:.2f} (mean {v.mean:.2f})")
+        parts.append(f"{terminal_safe(v.name, 40)}/{terminal_safe(v.over, 40)} claimed {_ratio(v.claimed)} lies "
+                     f"{where} the measured 95% interval {_ratio(v.low)}-{_ratio(v.high)} (mean {_ratio(v.mean)})")
     head = "The claim holds on this machine" if all(v.holds for v in vs) else "The claim does not hold on this machine"
+    if busy:  # other programs took CPU during the runs: the verdict stands on unreliable figures, and says so
+        what = busy[0].removesuffix("; figures are unreliable")
+        head += f", but the runs are unreliable ({what}, in {len(busy)} of {n} runs; check again on a quiet machine)"
     return f"{head}: {'; '.join(parts)}; measured {figures}, {n} fair runs, tokens per run {toks}."
+
+
+def _ratio(x: float | None) -> str:
+    """2.44, or 0.00031 for a ratio two decimals would show as 0.00."""
+    if x is None:
+        return "-"
+    return f"{x:.2f}" if x >= 0.01 or x == 0 else f"{x:.2g}"
 
 
 # --- measuring ------------------------------------------------------------------------
@@ -133,12 +175,13 @@ class ClaimResult:
     tokens: list[list[int]] = field(default_factory=list)
     last: CompareResult | None = None  # the last repetition, for the run file
     stopped: bool = False
+    busy: list[str] = field(default_factory=list)  # per run that other programs disturbed, what they took
 
     @property
     def sentence(self) -> str:
         if not self.per_run_ms:
             return "Stopped before a run finished: nothing was measured."
-        return verdict_sentence(self.claim, self.per_run_ms, self.tokens)
+        return verdict_sentence(self.claim, self.per_run_ms, self.tokens, self.busy)
 
 
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
@@ -194,6 +237,8 @@ class ClaimCheck(SessionJob):
                 raise ClaimFailed("A model gave no answer of two tokens or more, so nothing can be measured; "
                                   "compare the same models to see what they answer.")
             out.per_run_ms.append([float(s.ms_per_token or 0.0) for s in stats])
+            if said := busy_sentence(self.labels, stats):
+                out.busy.append(said)
             out.tokens.append([int(s.n_tokens or 0) for s in stats])
             out.last = result
             say(f"run {rep + 1}/{self.runs}: " + ", ".join(f"{terminal_safe(c.name, 40)} {ms:.1f} ms/token"

@@ -7,7 +7,8 @@ it as they drive a model. Each
 event keeps its recorded offset from the request's start, so the replayed
 run's figures (ms/token, TTFT, time to answer) are the recorded ones.
 `stop()` does not cut a replay short: it jumps to the end, so the answer is
-whole and agrees with its stats.
+whole and agrees with its stats. A stranger's file cannot make it last for
+days: engine/replay_pace.py shortens long pauses and bounds its length.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import replace
-from typing import Iterator
+from typing import Callable, Iterator
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.engine.replay_pace import PlayClock
 
 
 class ReplayWorker:
@@ -50,28 +52,40 @@ class ReplayWorker:
 
     def generate(self, cmd: p.GenerateCommand) -> Iterator[p.Event]:
         rec = self.record
+        events = recorded_events(rec)
+        clock = play_clock(rec, self.speed)
         t0 = time.monotonic()
-        shift = t0 - rec.t_send
-        for ev in recorded_events(rec):
+
+        def when(t: float) -> float:
+            return t0 + clock(t - rec.t_send)
+
+        for ev in events:
             at = _time_of(ev)
             if at is not None:
-                self._wait_until(t0 + (at - rec.t_send) / self.speed)
-            yield _shifted(ev, shift, self.speed, rec.t_send, cmd.request_id)
+                self._wait_until(when(at))
+            yield _shifted(ev, when, cmd.request_id)
         # Cleared at the end, not the start: a jump asked for before the replay began still jumps.
         self._skip.clear()
 
     def memory_from(self, t_send: float) -> p.MemoryTrace | None:
-        """The recorded memory on the clock of a replay that started at `t_send`."""
+        """The recorded memory on the clock of a replay that started at `t_send` (the same
+        bounded clock its tokens play on)."""
         src, rec = self.record.memory, self.record
         if src is None:
             return None
-        return p.MemoryTrace([p.MemorySample(t_send + (s.t - rec.t_send) / self.speed, s.rss, s.vram)
+        clock = play_clock(rec, self.speed)
+        return p.MemoryTrace([p.MemorySample(t_send + clock(s.t - rec.t_send), s.rss, s.vram)
                               for s in src.samples], src.gpu_available, src.gpu_source)
 
     def _wait_until(self, when: float) -> None:
         delay = when - time.monotonic()
         if delay > 0:
             self._skip.wait(delay)
+
+
+def play_clock(rec: RunRecord, speed: float = 1.0) -> PlayClock:
+    """The replay's clock for a record: its events' times since Send, paced (engine/replay_pace.py)."""
+    return PlayClock((at - rec.t_send for ev in recorded_events(rec) if (at := _time_of(ev)) is not None), speed)
 
 
 def recorded_events(rec: RunRecord) -> list[p.Event]:
@@ -99,11 +113,8 @@ def _time_of(ev: p.Event) -> float | None:
     return None
 
 
-def _shifted(ev: p.Event, shift: float, speed: float, t_send: float, request_id: int) -> p.Event:
-    """The event moved onto the replay's clock (offsets from t_send divided by speed)."""
-    def at(t: float) -> float:
-        return t_send + (t - t_send) / speed + shift
-
+def _shifted(ev: p.Event, at: Callable[[float], float], request_id: int) -> p.Event:
+    """The event moved onto the replay's clock (`at`: recorded time -> replay time)."""
     if isinstance(ev, p.Token):
         return replace(ev, request_id=request_id, t=at(ev.t))
     if isinstance(ev, p.PrefillDone):

@@ -12,18 +12,20 @@ times for intervals.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
-from gemmacompare.engine.report.intervals import mean_interval
+from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.engine.session import CompareSession, SessionJob
+from gemmacompare.engine.settings_check import SettingRefused, check_settings
+from gemmacompare.models.hub import is_repo_id
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,18 @@ def check_rerunnable(run: RunFile) -> None:
 def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | None = None) -> RerunPlan:
     """Each model found here and the settings to run it with; RerunRefused (ModelMissing) otherwise."""
     check_rerunnable(run)
+    here = threads_here or default_threads()
+    settings = []
+    notes = []
+    for k, m in enumerate(run.models):
+        # The file's settings pass the command line's checks (before any model is looked for); what had
+        # to change to run here is said.
+        try:
+            s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
+        except SettingRefused as exc:
+            raise RerunRefused(exc.message) from None
+        notes.extend(changed)
+        settings.append(s)
     candidates, entries = local_candidates(extra)
     paths: list[Path] = []
     found: list[str] = []
@@ -132,19 +146,11 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
         path, how = find_model(m, candidates, entries)
         if path is None:
             src = m.identity.get("source") or {}
-            raise ModelMissing(how, m.label, str(src.get("hub_repo") or ""), str(src.get("hub_file") or ""))
+            repo = str(src.get("hub_repo") or "")
+            # A file's repo is offered for download only when it is a repo id (not a shell command, not a path).
+            raise ModelMissing(how, m.label, repo if is_repo_id(repo) else "", str(src.get("hub_file") or ""))
         found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
         paths.append(path)
-    here = threads_here or default_threads()
-    settings = []
-    notes = []
-    for k, m in enumerate(run.models):
-        s = run.run_settings(k)
-        if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
-            notes.append(f"[{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
-                         f"here {here}, all this machine has")
-            s = replace(s, prompt=replace(s.prompt, n_threads=here))
-        settings.append(s)
     notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
                  f"(this machine's default), split by {run.mode} mode as recorded")
     return RerunPlan(paths, found, settings, here, notes)
@@ -229,13 +235,14 @@ FIGURES = (("ms/token", "ms_per_token", 1.0, "{:.1f}"), ("TTFT s", "ttft_s", 1.0
 
 
 def format_interval(values: list[float], form: str) -> str:
-    """"41.2 [39.0, 43.4]": the mean, and its 95% interval when there are repetitions."""
+    """"41.2 [39.0, 43.4]": the (geometric) mean, and its 95% interval when there are repetitions; the
+    figures are positive, so the interval is taken on the log scale and never reaches zero."""
     if not values:
         return "-"
-    m, lo, hi = mean_interval(values)
+    m, lo, hi = positive_interval(values)
     if lo is None or hi is None or form.format(lo) == form.format(hi):
         return form.format(m)
-    return form.format(m) + f" [{form.format(max(0.0, lo))}, {form.format(hi)}]"  # none of these figures is negative
+    return form.format(m) + f" [{form.format(lo)}, {form.format(hi)}]"
 
 
 def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
@@ -268,9 +275,7 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
         there = rec_k / base if base and rec_k else None
         per_rep = [a / b for rep in measured.runs
                    if (a := rep[k].ms_per_token) and (b := rep[0].ms_per_token)]
-        here = mean_interval(per_rep) if per_rep else None
-        if here is not None and here[1] is not None:
-            here = (here[0], max(0.0, here[1]), here[2])  # a ratio of times is never negative
+        here = positive_interval(per_rep) if per_rep else None  # a ratio's interval, on the log scale
         there_s = f"{there:.2f}" if there else "-"
         if here is None:
             here_s = "-"

@@ -23,6 +23,7 @@ import getpass
 import gzip
 import json
 import logging
+import math
 import os
 import re
 import socket
@@ -38,11 +39,12 @@ from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
 from gemmacompare.engine.placement import DeviceBuffer, Placement
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.run_file_schema import MAX_TEXT_CHARS, SchemaProblem, check_run_doc
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
-from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +53,9 @@ SCHEMA_VERSION = 1
 SUFFIX = ".gcrun"
 
 # Limits on what is read. A real run of four models x 4,096 tokens is about 2 MiB of JSON;
-# a bench run of 500 items with their answers about 3 MiB.
+# a bench run of 500 items with their answers about 3 MiB. Each field's own limits are the
+# schema's (engine/run_file_schema.py).
 MAX_FILE_BYTES = 32 * 1024 * 1024  # after decompression: a gzip bomb stops here
-MAX_PROMPT_CHARS = 256 * 1024  # prompts, system prompt and rendered prompt texts, each
-MAX_TOKENS_PER_RUN = 65_536
-MAX_TEXT_CHARS = 1024 * 1024  # one model's answer or thinking, all tokens together
-MAX_NAME_CHARS = 512  # names, file names, settings' strings
-MAX_MEMORY_SAMPLES = 100_000
-MAX_BENCH_ITEMS = 100_000
 
 # C0/C1 controls but newline, tab and carriage return; an ESC in a file is an attack, not an answer.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -397,22 +394,38 @@ def read_run_file(path: str | os.PathLike[str]) -> RunFile:
 
 
 def _check_strings(value: Any, name: str) -> None:
-    """Every string bounded and free of terminal controls; iterative (depth is already bounded)."""
-    stack = [value]
+    """Every string bounded and free of terminal controls, every number finite and of a sane size, also in
+    fields the reader does not use; the sentence names the field. Iterative (depth is already bounded)."""
+    stack: list[tuple[Any, Any]] = [(value, None)]  # (value, where): where is (parent's where, key), built lazily
     while stack:
-        v = stack.pop()
+        v, where = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v) or isinstance(v, int) and abs(v) > 2**64:
+            raise RunFileError(f"{name} was not opened: its field {_field(where)} holds a number that is infinite, "
+                               "not a number, or too large for any figure of a run.")
         if isinstance(v, str):
             if len(v) > MAX_TEXT_CHARS:
-                raise RunFileError(f"{name} has a text of {len(v):,} characters, more than a run holds, "
-                                   "so it was not opened.")
+                raise RunFileError(f"{name} was not opened: its field {_field(where)} has a text of {len(v):,} "
+                                   "characters, more than a run holds.")
             if _CONTROL.search(v):
-                raise RunFileError(f"{name} has control characters in its text (a terminal would act on them), "
-                                   "so it was not opened.")
+                raise RunFileError(f"{name} was not opened: its field {_field(where)} has control characters in its "
+                                   "text (a terminal would act on them).")
         elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
+            stack.extend((k, (where, "(a key)")) for k in v)
+            stack.extend((x, (where, k)) for k, x in v.items())
         elif isinstance(v, list):
-            stack.extend(v)
+            stack.extend((x, (where, i)) for i, x in enumerate(v))
+
+
+def _field(where: Any) -> str:
+    """"models[0].run.tokens[3][5]" from the (parent, key) chain _check_strings keeps."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(key)
+    out = ""
+    for key in reversed(keys):
+        out += f"[{key}]" if isinstance(key, int) else (f".{key}" if out else str(key))
+    return terminal_safe(out or "(the whole file)", 120)
 
 
 def _need(cond: bool, message: str) -> None:
@@ -432,73 +445,32 @@ def _parse(doc: Any, name: str) -> RunFile:
     kind = doc.get("kind")
     _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
     _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
+    try:  # the schema first: its sentence says what the field must be
+        check_run_doc(doc)
+    except SchemaProblem as exc:
+        raise RunFileError(f"{name} was not opened: its field {terminal_safe(exc.where, 120)} {exc.what}.") from None
     _check_strings(doc, name)
-    for key in ("prompt", "system_prompt"):
-        v = doc.get(key)
-        _need(v is None or (isinstance(v, str) and len(v) <= MAX_PROMPT_CHARS),
-              f"{name} has a {key.replace('_', ' ')} of more than {MAX_PROMPT_CHARS // 1024} KiB, more than a run "
-              "sends, so it was not opened.")
-    models_doc = doc["models"]
-    _need(isinstance(models_doc, list) and 1 <= len(models_doc) <= MAX_MODELS,
-          f"{name} must hold one to {MAX_MODELS} models, so it was not opened.")
-    models = [_model(m, k, name) for k, m in enumerate(models_doc)]
-    bench = doc.get("bench")
-    if bench is not None:
-        _need(isinstance(bench, dict) and isinstance(bench.get("items"), list)
-              and len(bench["items"]) <= MAX_BENCH_ITEMS, f"{name} has a damaged benchmark part, so it was not opened.")
-    left_out = doc.get("left_out") or []
-    _need(isinstance(left_out, list), f"{name} has a damaged list of what it leaves out, so it was not opened.")
-    machine = doc.get("machine") or {}
-    _need(isinstance(machine, dict), f"{name} has damaged machine facts, so it was not opened.")
-    for key in ("claim", "arena"):
-        _need(doc.get(key) is None or isinstance(doc[key], dict),
-              f"{name} has a damaged {key} part, so it was not opened.")
-    return RunFile(kind=kind, created=str(doc.get("created", "")), machine=machine, mode=str(doc["mode"]),
-                   threads_total=int(doc.get("threads_total") or 0), thread_split=str(doc.get("thread_split") or ""),
-                   prompt=doc.get("prompt"), system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")),
-                   models=models, left_out=[str(x) for x in left_out], bench=bench, schema=schema,
+    # Past the schema, every field is of its type and range: what follows only builds the run.
+    models = [_model(m, k) for k, m in enumerate(doc["models"])]
+    return RunFile(kind=kind, created=str(doc.get("created", "")), machine=doc.get("machine") or {},
+                   mode=str(doc["mode"]), threads_total=int(doc.get("threads_total") or 0),
+                   thread_split=str(doc.get("thread_split") or ""), prompt=doc.get("prompt"),
+                   system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")), models=models,
+                   left_out=list(doc.get("left_out") or []), bench=doc.get("bench"), schema=schema,
                    claim=doc.get("claim"), arena=doc.get("arena"))
 
 
-def _short(v: Any, name: str, what: str) -> str:
-    s = "" if v is None else str(v)
-    _need(len(s) <= MAX_NAME_CHARS, f"{name} has a {what} of {len(s):,} characters, so it was not opened.")
-    return s
-
-
-def _model(m: dict[str, Any], k: int, name: str) -> RunModel:
-    label = _short(m["label"], name, "model label") or chr(ord("A") + k)
-    ident = m.get("identity") or {}
-    _need(isinstance(ident, dict), f"{name} has a damaged model identity, so it was not opened.")
+def _model(m: dict[str, Any], k: int) -> RunModel:
+    label = m["label"] or chr(ord("A") + k)
+    ident = dict(m.get("identity") or {})
     for key in ("display_name", "file_name", "quantization", "architecture"):
-        ident[key] = _short(ident.get(key), name, key.replace("_", " "))
+        ident[key] = ident.get(key) or ""
     run = m.get("run") or {}
-    tokens = run.get("tokens") or []
-    _need(isinstance(tokens, list) and len(tokens) <= MAX_TOKENS_PER_RUN,
-          f"{name} has {len(tokens):,} tokens for {label}, more than {MAX_TOKENS_PER_RUN:,} (a run's most), "
-          "so it was not opened.")
-    pr = run.get("prompt")
-    if pr and pr.get("prompt_text"):
-        _need(len(pr["prompt_text"]) <= MAX_PROMPT_CHARS,
-              f"{name} has a prompt of more than {MAX_PROMPT_CHARS // 1024} KiB for {label}, so it was not opened.")
-    mem = run.get("memory")
-    if mem:
-        _need(len(mem.get("samples") or []) <= MAX_MEMORY_SAMPLES,
-              f"{name} has more than {MAX_MEMORY_SAMPLES:,} memory samples for {label}, so it was not opened.")
-    settings = m.get("settings") or {}
-    _need(isinstance(settings, dict), f"{name} has damaged settings, so it was not opened.")
-    stats = m.get("stats") or {}
     record = _record(run, label)
     ld = m.get("loaded")
     loaded = _loaded(ld, ident) if ld else None
-    return RunModel(label=label, identity=ident, settings=settings, loaded=loaded, record=record,
-                    stats=stats if isinstance(stats, dict) else {})
-
-
-def _num(v: Any) -> float:
-    _need(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e7,
-          "A run file has a time that is not a number of seconds, so it was not opened.")
-    return float(v)
+    return RunModel(label=label, identity=ident, settings=m.get("settings") or {}, loaded=loaded, record=record,
+                    stats=m.get("stats") or {})
 
 
 def _record(run: dict[str, Any], label: str) -> RunRecord:
@@ -510,29 +482,32 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                               bool(pr.get("thinking_prefilled"))))
     pre = run.get("prefill")
     if pre:
-        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), _num(pre["t_start"]), _num(pre["t_end"])))
+        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"])))
     for row in run.get("tokens") or []:
         index, token_id, t, phase, thinking, answer = row
-        rec.add(p.Token(rid, int(index), int(token_id), _num(t), str(phase), str(thinking), str(answer)))
+        rec.add(p.Token(rid, int(index), int(token_id), float(t), str(phase), str(thinking), str(answer)))
     fin = run.get("finished")
     if fin:
-        perf = p.LlamaPerf(**fin["perf"]) if fin.get("perf") else None
-        server = None
-        if fin.get("server"):
-            known = {f.name for f in fields(p.ServerFigures)}
-            server = p.ServerFigures(**{k: v for k, v in fin["server"].items() if k in known})
+        perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
+        server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
-                           _num(fin["t_send"]), _num(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
+                           float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
                            str(fin.get("template_name") or ""), server))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
     mem = run.get("memory")
     if mem:
-        rec.memory = p.MemoryTrace([p.MemorySample(_num(t), int(rss), None if vram is None else int(vram))
+        rec.memory = p.MemoryTrace([p.MemorySample(float(t), int(rss), None if vram is None else int(vram))
                                     for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
                                    _gpu_source(mem.get("gpu_source")))
     return rec
+
+
+def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """The fields of `values` that cls has (a later writer's extra ones are left out)."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
 
 
 def _loaded(ld: dict[str, Any], ident: dict[str, Any]) -> p.Loaded:

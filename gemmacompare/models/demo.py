@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from gemmacompare.state.paths import app_dirs, private_dir
+from gemmacompare.state.paths import FILE_MODE, app_dirs, private_dir
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,7 @@ def gemma3_path(assemble: bool = True) -> Path | None:
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     partial.unlink(missing_ok=True)
     pkg.assemble(partial, overwrite=True)
+    partial.chmod(FILE_MODE)  # the package writes with the umask's mode (0666 under umask 000); ours are 0600
     partial.replace(target)
     return target
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import re
 import shutil
 import socket
 import threading
@@ -24,6 +25,7 @@ from urllib.parse import urlsplit
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.gguf_names import is_non_model_name, quant_from_name, split_name
 from gemmacompare.models.locations import hf_hub_cache
+from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +105,23 @@ def parse_repo_spec(text: str) -> tuple[str, str | None]:
             t = t[len(prefix):]
     repo, _, quant = t.partition(":")
     repo = repo.strip("/")
-    parts = repo.split("/")
-    if len(parts) != 2 or not all(parts) or any(c.isspace() for c in repo):
-        raise HubError(f"'{text}' is not a Hub repository id; write it as ORG/REPO or ORG/REPO:QUANT "
+    if not is_repo_id(repo):
+        shown = terminal_safe(text, 120)
+        why = " (a repository id has no '..' in it)" if ".." in repo else ""
+        raise HubError(f"'{shown}' is not a Hub repository id{why}; write it as ORG/REPO or ORG/REPO:QUANT "
                        "(for example unsloth/Qwen3.5-4B-GGUF:Q4_K_M).")
     return repo, (quant.strip().upper() or None)
+
+
+# The Hub's own rule for a name part: letters, digits, '-', '_' and '.', no '--' or '..', at most 96 characters.
+_REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+
+
+def is_repo_id(text: str) -> bool:
+    """Whether text is a Hub repository id ORG/REPO, as the Hub allows them (nothing a shell acts on)."""
+    parts = text.split("/")
+    return (len(parts) == 2 and all(_REPO_PART.fullmatch(x) for x in parts)
+            and not any(".." in x or "--" in x for x in parts))
 
 
 def endpoint() -> str:

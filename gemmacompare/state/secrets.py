@@ -2,9 +2,13 @@
 
 A key belongs to one server (host and port) and is never sent to another.
 Where a server's key comes from, in order:
-1. GEMMACOMPARE_API_KEY_<HOST>_<PORT>, that server's own variable (the host in
-   capitals, every character but letters and digits as `_`: 127.0.0.1:8080 ->
-   GEMMACOMPARE_API_KEY_127_0_0_1_8080);
+1. GEMMACOMPARE_API_KEY_<HOST>_<PORT>, that server's own variable: the host in
+   capitals, each `.` as `_` and each `-` as `__` (127.0.0.1:8080 ->
+   GEMMACOMPARE_API_KEY_127_0_0_1_8080, api-x.example.com:443 ->
+   GEMMACOMPARE_API_KEY_API__X_EXAMPLE_COM_443); an IPv6 address written out
+   in full, its groups joined by `___`. One variable names one host: a key set
+   for api.openai.com is never sent to api-openai.com. A host that is not a
+   valid host name (an `_` in it, an empty label) has no variable of its own.
 2. the shared variable the user named (CLI `--api-key-env NAME`), else
    GEMMACOMPARE_API_KEY, but only while the run uses servers on one host and
    port: one shared key with two servers would reach a server it was not meant for,
@@ -19,6 +23,7 @@ here logs a key, and `redact` scrubs one out of any text that is about to be sho
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -87,12 +92,39 @@ def use_for_session(base_url: str, key: str) -> None:
     _SESSION[server_key_id(base_url)] = key
 
 
-def server_env_var(base_url: str) -> str:
-    """The environment variable that holds this server's own key (see the module's docstring)."""
+# A host name as DNS takes it: labels of letters, digits and inner hyphens, joined by single dots.
+_HOST_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def host_env_name(host: str) -> str | None:
+    """The host's part of its key's variable, one-to-one (see the module's docstring), or None.
+
+    Between two letters or digits a host name has either one `.` or one or more `-` (a label neither
+    starts nor ends with `-`): `.` gives one `_`, each `-` two, so the runs of `_` are 1 or even long
+    and tell them apart; an IPv6 address's `___` is odd and longer, so it is nobody else's either.
+    """
+    host = host.lower().rstrip(".")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address):
+        return "___".join(f"{int(g, 16):04X}" for g in ip.exploded.split(":"))
+    if not host.isascii() or len(host) > 253 or not _HOST_NAME.fullmatch(host):
+        return None
+    return host.upper().replace("-", "__").replace(".", "_")
+
+
+def server_env_var(base_url: str) -> str | None:
+    """The environment variable that holds this server's own key (see the module's docstring), or None
+    for a host that has none."""
     parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = re.sub(r"[^A-Z0-9]", "_", (parts.hostname or "").upper())
-    return f"{ENV_VAR}_{host}_{port}"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: no server, no key
+        return None
+    host = host_env_name(parts.hostname or "")
+    return f"{ENV_VAR}_{host}_{port}" if host else None
 
 
 def _where(base_url: str) -> str:
@@ -107,7 +139,8 @@ def find_api_key(base_url: str, env_var: str | None = None,
     servers_in_run: the base URLs of every server the run uses (this one may be among
     them); the shared variable is used only when they are all this server.
     """
-    own = os.environ.get(server_env_var(base_url), "").strip()
+    own_var = server_env_var(base_url)
+    own = os.environ.get(own_var, "").strip() if own_var else ""
     if own:
         return own
     shared = os.environ.get(env_var or ENV_VAR, "").strip()
@@ -116,7 +149,7 @@ def find_api_key(base_url: str, env_var: str | None = None,
     if shared:
         log.warning("%s is not sent to %s: this run uses %d servers (host and port); set %s for it",
                     env_var or ENV_VAR, _where(base_url), len({_where(u) for u in servers_in_run}),
-                    server_env_var(base_url))
+                    own_var or "a key in the server dialog")
     return _SESSION.get(server_key_id(base_url)) or stored_api_key(base_url)
 
 

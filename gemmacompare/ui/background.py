@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QProgressBar, QWidget
 
-from .plain_label import plain_label
+from .plain_label import plain_label, widget_text
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class JobDialog(QDialog):
         raise NotImplementedError
 
     def _say(self, sentence: str) -> bool:
-        self.status.setText(sentence)
+        self.status.setText(widget_text(sentence))  # it may quote a run file's names: bidi controls shown, not obeyed
         return False
 
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802

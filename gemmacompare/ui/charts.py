@@ -33,6 +33,7 @@ RATE_CPU_SHARE = 0.006
 MEMORY_CPU_SHARE = 0.004
 RATE_WINDOW_S = 1.0
 RATE_STEP_S = 0.1
+MAX_RATE_POINTS = 4000
 # The ranges a chart starts with; they grow in nice steps as a reply goes past
 # them. Each change of range re-renders both plots' axes (about 20 ms of CPU),
 # so they start where most replies need them (10 s, not 5).
@@ -93,6 +94,10 @@ def tokens_per_second(times: np.ndarray, until: float, window: float = RATE_WIND
     if times.size == 0 or until <= 0:
         return np.empty(0), np.empty(0)
     start = float(times[0])
+    # A chart is a few thousand pixels wide: a longer span is sampled more coarsely (with a window as
+    # wide as a step, so no token falls between two), never an array as long as a file's last time says.
+    step = max(step, (until - start) / MAX_RATE_POINTS)
+    window = max(window, step)
     xs = np.arange(start, max(start, until) + 1e-9, step)
     counts = np.searchsorted(times, xs, side="right") - np.searchsorted(times, xs - window, side="right")
     # Before a full window has passed, divide by the time actually covered.

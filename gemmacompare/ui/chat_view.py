@@ -321,6 +321,7 @@ class ReplyWidget(QFrame):
         lay.setContentsMargins(6, 4, 6, 0)
         lay.setSpacing(2)
         self.title = QLabel(title)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a model's name is its file's: text, not markup
         self.title.setObjectName("replyTitle")
         self.think_toggle = QToolButton()
         self.think_toggle.setObjectName("thinkToggle")
@@ -341,6 +342,7 @@ class ReplyWidget(QFrame):
         # chat instead of scrolling the pixels it has.
         self.answer.hide()
         self.stats = WrappedLabel("")
+        self.stats.setTextFormat(Qt.TextFormat.PlainText)  # a stop reason or error may be a server's or a file's
         self.stats.setObjectName("stats")
         self.stats.hide()  # shown with its text at the end
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -90,6 +90,7 @@ class ClaimDialog(JobDialog):
             name_edit = QLineEdit(label)
             name_edit.setMaxLength(40)
             figure = QLineEdit()
+            figure.setMaxLength(40)  # a figure, not a paste of megabytes
             figure.setObjectName(f"claimFigure{label}")
             figure.setPlaceholderText("e.g. 45")
             unit = QComboBox()
@@ -243,6 +244,11 @@ class ClaimDialog(JobDialog):
 
     def _update_buttons(self) -> None:
         running = self.running
+        # While a check runs, the fields show what is being checked: none of them can change under it.
+        for edit in (*self.name_edits, *self.figure_edits):
+            edit.setReadOnly(running)
+        for w in (*self.model_boxes, *self.unit_boxes, self.runs_spin, self.tokens_spin):
+            w.setEnabled(not running)
         self.check_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         done = self.claim_result

@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.vsplit, 1)
 
         self.banner = QLabel("")
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # it quotes file and model names: a stranger's
         self.banner.setObjectName("raceBanner")
         self.banner.setWordWrap(True)
         outer.addWidget(self.banner)

@@ -43,7 +43,7 @@ from gemmacompare.engine.api import (
 )
 
 from .background import JobDialog, ProgressFn
-from .plain_label import plain_label
+from .plain_label import plain_label, widget_text
 
 if TYPE_CHECKING:
     from .get_models import GetModelsDialog
@@ -76,8 +76,8 @@ class RerunDialog(JobDialog):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         names = ", ".join(f"{m.label}: {m.display_name}" for m in self.run.models)
-        intro = plain_label(f"Reruns {names} here with the recorded settings (threads: this machine's), then shows "
-                       f"theirs and yours side by side. Recorded on {self.run.whose()}.")
+        intro = plain_label(widget_text(f"Reruns {names} here with the recorded settings (threads: this machine's), "
+                                        f"then shows theirs and yours side by side. Recorded on {self.run.whose()}."))
         intro.setObjectName("rerunIntro")
         lay.addWidget(intro)
         row = QHBoxLayout()
@@ -215,11 +215,18 @@ class RerunDialog(JobDialog):
     def offer_pull(self, missing: ModelMissing) -> bool:
         """Ask before anything is downloaded; yes opens the Hub dialog on the recorded repo, and the
         rerun starts again once the file is in."""
-        answer = QMessageBox.question(
-            self, "Model not on this machine",
-            f"{missing.message}.\n\nIts run file says it came from the Hugging Face Hub repo {missing.hub_repo}"
-            + (f" (file {missing.hub_file})" if missing.hub_file else "")
-            + ". Download it now? Nothing is downloaded unless you say yes.")
+        # Every word here but ours is the run file's: plain text, bidi and control characters shown, not obeyed
+        # (as rich text a label of <h1> or a link whose text names another repo would be rendered).
+        box = QMessageBox(QMessageBox.Icon.Question, "Model not on this machine",
+                          widget_text(f"{missing.message}.\n\nIts run file says it came from the Hugging Face Hub "
+                                      f"repo {missing.hub_repo}"
+                                      + (f" (file {missing.hub_file})" if missing.hub_file else "")
+                                      + ". Download it now? Nothing is downloaded unless you say yes.", 2000),
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, self)
+        box.setObjectName("pullQuestion")
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        self.pull_question = box
+        answer = box.exec()
         if answer != QMessageBox.StandardButton.Yes:
             self._say(f"{missing.message}; not downloaded, so nothing was run.")
             return False

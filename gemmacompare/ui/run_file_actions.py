@@ -21,6 +21,7 @@ from gemmacompare.engine.api import (
 )
 
 from .claim_dialog import ClaimDialog
+from .plain_label import widget_text
 from .run_viewer import RunViewer
 
 if TYPE_CHECKING:
@@ -78,7 +79,11 @@ class RunFileActions:
         try:
             run = read_run_file(path)
         except RunFileError as exc:
-            w.banner.setText(exc.message)
+            w.banner.setText(widget_text(exc.message, 600))  # it names the file: a stranger's name
+            return None
+        except OSError as exc:
+            w.banner.setText(widget_text(f"Cannot read {Path(path).name} ({exc.strerror or 'error'}); "
+                                         "check the file.", 600))
             return None
         viewer = RunViewer(run, Path(path).name, w)
         viewer.busy_reason = w.busy_reason

@@ -18,16 +18,29 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from gemmacompare.engine.api import CompareResult, CompareSession, RunFile, RunMeasured, RunRecord, RunStarted
+from gemmacompare.engine.api import (
+    CompareResult,
+    CompareSession,
+    RunFile,
+    RunMeasured,
+    RunRecord,
+    RunStarted,
+    play_clock,
+)
 from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData
 from .chat_view import ChatView, ReplyWidget
+from .plain_label import widget_text
 from .rerun_dialog import RerunDialog
 from .session_runner import SessionRunner
 from .stats_format import stats_line, stats_tooltip
 from .theme import PANE_COLOURS
+
+# A reply shows at most this many characters: a real answer of 4,096 tokens is about 20,000, and laying
+# out a stranger's megabyte (one unbroken word costs Qt quadratic time) would take minutes.
+MAX_SHOWN_CHARS = 64_000
 
 
 class _ReplayPane(QWidget):
@@ -43,7 +56,7 @@ class _ReplayPane(QWidget):
         swatch = QLabel()
         swatch.setFixedSize(6, 26)
         swatch.setStyleSheet(f"background:{colour}; border-radius:3px;")
-        title = QLabel(f"{label}: {elide_middle(name)}")
+        title = QLabel(widget_text(f"{label}: {elide_middle(name)}", 200))
         title.setTextFormat(Qt.TextFormat.PlainText)
         head.addWidget(swatch)
         head.addWidget(title, 1)
@@ -51,8 +64,10 @@ class _ReplayPane(QWidget):
         self.chat = ChatView()
         lay.addWidget(self.chat, 1)
         if prompt:
-            self.chat.add_user(prompt)
-        self.reply: ReplyWidget = self.chat.add_reply(elide_middle(name))
+            self.chat.add_user(widget_text(prompt, len(prompt) + 64))
+        self.reply: ReplyWidget = self.chat.add_reply(widget_text(elide_middle(name), 200))
+        self.clock = play_clock(record)  # the replay worker's clock: a stranger's token at day 115 plays within minutes
+        self._chars = 0  # characters of the reply shown so far, at most MAX_SHOWN_CHARS
         self.shown: RunRecord | None = None  # what the replay has played so far
 
     def begin(self, started: RunStarted) -> None:
@@ -69,10 +84,18 @@ class _ReplayPane(QWidget):
                 shown.add(ev)
                 if isinstance(ev, p.Token):
                     tokens.append(ev)
-        self.reply.add("".join(x.thinking for x in tokens), "".join(x.answer for x in tokens),
-                       sum(x.phase == "thinking" for x in tokens))
+        room = MAX_SHOWN_CHARS - self._chars
+        thinking = "".join(x.thinking for x in tokens)[:room]
+        answer = "".join(x.answer for x in tokens)[:room - len(thinking)]
+        self._chars += len(thinking) + len(answer)
+        self.reply.add(thinking, answer, sum(x.phase == "thinking" for x in tokens))
         if shown.done:
-            self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
+            if self._chars < MAX_SHOWN_CHARS:
+                self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
+            else:
+                total = sum(len(x.thinking) + len(x.answer) for x in rec.tokens)
+                self.chat.add_notice(f"This reply holds {total:,} characters; the first {MAX_SHOWN_CHARS:,} are "
+                                     "shown (its figures count them all).")
             if rec.finished is not None:
                 self.reply.finish(stats_line(rec.stats(), self.note), stats_tooltip(rec))
             elif rec.error is not None:
@@ -90,7 +113,7 @@ class _ReplayPane(QWidget):
         rec, shown = self.record, self.shown
         times = np.fromiter((x.t - shown.t_send for x in shown.tokens), float) if shown else np.empty(0)
         samples = rec.memory.samples if rec.memory else []
-        mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
+        mem_t = np.fromiter((self.clock(s.t - rec.t_send) for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
         return SeriesData(times, mem_t, rss, None, shown is not None and shown.done)
 
@@ -118,8 +141,9 @@ class RunViewer(QMainWindow):
         self.setWindowTitle(f"{file_name} — replay — gemmacompare")
         central = QWidget()
         lay = QVBoxLayout(central)
-        header = QLabel(f"Recorded on {run.whose()} · {run.mode} mode ({run.thread_split or 'threads as recorded'})"
-                        + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run))
+        header = QLabel(widget_text(f"Recorded on {run.whose()} · {run.mode} mode "
+                                    f"({run.thread_split or 'threads as recorded'})"
+                                    + (" · prompts left out by its author" if run.redacted else "") + _extra_line(run)))
         header.setTextFormat(Qt.TextFormat.PlainText)
         header.setWordWrap(True)
         header.setObjectName("runHeader")
@@ -177,7 +201,7 @@ class RunViewer(QMainWindow):
         self.charts.stop()
         recorded = CompareResult(self.run.mode, self.run.threads_total, self.run.records)
         verdict = recorded.verdict()
-        self.banner.setText(f"Recorded: {verdict}" if verdict else "Replay finished.")
+        self.banner.setText(widget_text(f"Recorded: {verdict}") if verdict else "Replay finished.")
         self.finished.emit()
 
     def open_rerun(self) -> RerunDialog:

@@ -90,6 +90,26 @@ def test_pings_and_empty_deltas_after_text_do_not_reset_the_idle_timeout(misbeha
     one_sentence(rec.finished.server.problem)
 
 
+def test_a_flood_of_empty_chunks_ends_at_max_tokens(misbehaving_server):
+    slow = ServerSettings(connect_timeout_s=2, first_byte_timeout_s=600, idle_timeout_s=600)
+    t0 = time.monotonic()
+    rec = run(misbehaving_server.url("empty-chunks"), slow, max_tokens=5)
+    assert time.monotonic() - t0 < 10  # no timeout would end it: -n does
+    assert rec.error is not None and rec.finished is None
+    assert "chunks without any text" in rec.error.message
+    one_sentence(rec.error.message)
+
+
+def test_a_flood_of_empty_chunks_after_text_ends_under_the_idle_timeout(misbehaving_server):
+    t0 = time.monotonic()
+    with PeakRSS() as peak:
+        rec = run(misbehaving_server.url("text-then-empty-chunks"), max_tokens=10_000_000)
+    assert time.monotonic() - t0 < 6  # idle timeout 0.6 s: empty chunks are no progress
+    assert peak.growth < 100 << 20
+    assert rec.answer == "Thinking about it" and rec.finished.stop_reason == p.STOP_STREAM_CUT
+    assert "went silent for 0.6 s" in rec.finished.server.problem
+
+
 # --- a stream past max tokens is cut ----------------------------------------------
 
 def test_a_server_that_ignores_max_tokens_is_cut(misbehaving_server):

@@ -7,6 +7,7 @@ engine/claim.py's, the same code as `gemmacompare rerun` and `claim`.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from PySide6.QtCore import Qt
@@ -98,11 +99,11 @@ def test_a_missing_model_is_offered_from_the_hub_only_when_asked(qtbot, good_doc
     run = read_run_file(write_run_file(tmp_path / "missing.gcrun", good_doc))
     asked: list[str] = []
 
-    def say_no(parent, title, text, *args):
-        asked.append(text)
+    def say_no(box):
+        asked.append(box.text())
         return QMessageBox.StandardButton.No
 
-    monkeypatch.setattr(QMessageBox, "question", say_no)
+    monkeypatch.setattr(QMessageBox, "exec", say_no)
     dlg = RerunDialog(run, "missing.gcrun")
     qtbot.addWidget(dlg)
     with qtbot.waitSignal(dlg.finished_rerun, timeout=60_000):
@@ -123,7 +124,7 @@ def test_a_missing_model_is_offered_from_the_hub_only_when_asked(qtbot, good_doc
     assert dlg.get_models is None and dlg.measured is None
 
     # Yes opens the Hub dialog on the recorded repo (the Hub is not reachable here: it says so there).
-    monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(dlg.finished_rerun, timeout=60_000):
         dlg.start()
     assert dlg.get_models is not None and dlg.get_models.repo.text() == "org/nowhere-GGUF"
@@ -184,14 +185,14 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
         assert result is not None and len(result.per_run_ms) == 3 and all(all(x > 0 for x in r)
                                                                            for r in result.per_run_ms)
         verdict = dlg.verdict.text()
-        assert verdict.startswith("The claim does not hold on this machine: B/A claimed 50.00 lies outside the "
-                                  "measured 95% interval"), verdict
+        assert re.match(r"The claim does not hold on this machine(, but the runs are unreliable [^:]*)?: B/A claimed "
+                        r"50\.00 lies outside the measured 95% interval", verdict), verdict
         assert "3 fair runs" in verdict and "A " in verdict and "ms/token (claimed 2.0)" in verdict
         assert _one_sentence(verdict) and dlg.save_button.isEnabled()
         # The same figures as the shared code gives: the window shows engine/claim.py's sentence.
         from gemmacompare.engine.claim import verdict_sentence
 
-        assert verdict == verdict_sentence(result.claim, result.per_run_ms, result.tokens)
+        assert verdict == verdict_sentence(result.claim, result.per_run_ms, result.tokens, result.busy)
 
         path = tmp_path / "claim.gcrun"
         assert dlg.save_run(path) and "Saved claim.gcrun" in dlg.status.text()
@@ -266,3 +267,33 @@ def test_the_file_menu_offers_rerun_and_claim_with_shortcuts(qtbot, demo_paths):
     finally:
         w.close()
 
+
+
+def test_the_claim_dialog_refuses_infinite_figures_and_holds_its_fields_during_a_check(qtbot, demo_paths):
+    from gemmacompare.ui.claim_dialog import ClaimDialog
+
+    choices = [("SmolLM2", str(demo_paths["smollm2"])), ("Gemma", str(demo_paths["gemma3"]))]
+    dlg = ClaimDialog(choices, [c[1] for c in choices])
+    qtbot.addWidget(dlg)
+    for figure in ("inf", "1e309", "nan", "-inf"):
+        dlg.figure_edits[0].setText("45")
+        dlg.figure_edits[1].setText(figure)
+        assert not dlg.start() and not dlg.running
+        said = dlg.status.text()
+        assert said in ("The claimed figure for B must be a number, not infinite or 'nan'.",
+                        "The claimed figure for B must be above zero."), said
+    dlg.figure_edits[1].setText("1e-9")
+    assert not dlg.start() and "is no model's speed" in dlg.status.text()
+    assert dlg.figure_edits[0].maxLength() <= 40  # a 10 MB paste is cut at the field
+
+    dlg.set_claim([45, 110])
+    dlg.runs_spin.setValue(3)
+    dlg.tokens_spin.setValue(4)
+    with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
+        assert dlg.start() and dlg.running
+        # What is being checked stays on screen: no field can change under a running check.
+        assert all(e.isReadOnly() for e in (*dlg.figure_edits, *dlg.name_edits))
+        assert not any(w.isEnabled() for w in (*dlg.model_boxes, *dlg.unit_boxes, dlg.runs_spin))
+    assert not any(e.isReadOnly() for e in dlg.figure_edits) and dlg.runs_spin.isEnabled()
+    verdict = dlg.verdict.text()
+    assert verdict and "interval 0.00-" not in verdict and _one_sentence(verdict)

@@ -36,6 +36,7 @@ from gemmacompare.engine.local.llama_runtime import (
     process_log,
 )
 from gemmacompare.engine.local.prompts import render_chat
+from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter, SplitPiece
@@ -75,6 +76,7 @@ def worker_main(conn: Connection, stop_flag: ctypes.c_int, log_path: str | None 
         except OSError:
             pass
     _exit_when_orphaned(os.getppid())
+    drop_bad_driver_files()  # before llama.cpp (and with it the Vulkan loader) is imported here
     try:
         _Worker(conn, stop_flag).serve()
     except (EOFError, BrokenPipeError, KeyboardInterrupt):

@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.placement import Device, DeviceBuffer, Placement
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ def _libggml_loaded_by_libllama(folder: Path) -> ctypes.CDLL:
 def _ggml_lib() -> ctypes.CDLL:
     global _ggml
     if _ggml is None:
+        drop_bad_driver_files()  # before the Vulkan loader can read (and crash on) a hostile manifest
         import llama_cpp  # noqa: F401 - loads libllama and with it libggml
 
         lib = _libggml_loaded_by_libllama(llama_lib_dir())
@@ -147,9 +149,9 @@ class RuntimeInfo:
 
 
 def runtime_info() -> RuntimeInfo:
+    load_backends()  # first: it checks the Vulkan driver files before llama.cpp is loaded
     import llama_cpp
 
-    load_backends()
     lib = _ggml_lib()
     backends = tuple(
         (lib.ggml_backend_reg_name(lib.ggml_backend_reg_get(i)) or b"?").decode(errors="replace")

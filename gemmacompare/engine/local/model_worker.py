@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.child import worker_main
+from gemmacompare.engine.local.vulkan_drivers import driver_files_named
 
 log = logging.getLogger(__name__)
 
@@ -254,6 +255,8 @@ def _exit_advice(exitcode: int | None, log_tail: str) -> str:
         advice = " (memory ran out: lower the context size or pick a smaller model)"
     elif exitcode == -signal.SIGKILL:  # the kernel's OOM killer sends SIGKILL, but so do people
         advice = " (if memory ran out, lower the context size or pick a smaller model)"
+    elif exitcode == -signal.SIGSEGV and driver_files_named():  # a driver the user's environment points at
+        advice = f" (Vulkan was pointed at {driver_files_named()}: check that driver file, or unset the variable)"
     else:
         advice = ""
     quote = f"; its log ends: \u201c{last}\u201d" if last else ""

@@ -73,9 +73,10 @@ def describe_http_error(ref: ServerRef, status: int, body: str, model: str | Non
     at = where(ref)
     server_msg = server_message(body)
     if status in (401, 403):
+        var = server_env_var(ref.base_url)
         return (f"The server at {at} refused the API key (HTTP {status}); set its key in "
-                f"{server_env_var(ref.base_url)} (or GEMMACOMPARE_API_KEY when it is the only server) "
-                "or in the server dialog.")
+                + (f"{var} (or GEMMACOMPARE_API_KEY when it is the only server) or " if var else "")
+                + "the server dialog.")
     if status == 404:
         if model:
             return (f"The server at {at} does not know the model '{model}' (HTTP 404); "

@@ -73,6 +73,7 @@ class StreamRun:
         # so a server that sends only those is closed (issue 24). None until the first text.
         self.t_progress: float | None = None
         self.n_chunks = 0
+        self.n_events = 0  # every data event, with text or not: a server sending empty ones for ever ends too
         self.n_chars = 0
         self.over_limit = False
         self.usage: dict[str, Any] | None = None
@@ -176,6 +177,7 @@ class StreamRun:
             if "error" in obj:
                 yield self._error(self._stream_error_text(data), data[:2000])
                 return
+            self.n_events += 1
             yield from self._chunk(obj, ev.t)
             if self._past_max_tokens():
                 self.over_limit = True
@@ -231,12 +233,19 @@ class StreamRun:
 
     def _past_max_tokens(self) -> bool:
         max_tokens = self.cmd.sampling.max_tokens
-        return self.n_chunks > chunk_limit(max_tokens) or self.n_chars > text_limit(max_tokens)
+        # Empty events count too (a role chunk, the finish and the usage fit in the slack): only text is
+        # progress for the idle timeout, and without this a stream of empty deltas would pass -n for ever.
+        return (self.n_events > chunk_limit(max_tokens) or self.n_chunks > chunk_limit(max_tokens)
+                or self.n_chars > text_limit(max_tokens))
 
     def _cut_at_max_tokens(self) -> Iterator[p.Event]:
         # Closing the stream is how the server is told; the answer so far is kept.
         self.w._abort("max_tokens")
         n = self.cmd.sampling.max_tokens
+        if not self.n_chunks:  # nothing but empty chunks: no answer to keep
+            yield self._error(f"The server at {self.ref.base_url} sent {self.n_events:,} chunks without any text "
+                              f"(more than {n} tokens would take), so the stream was closed; check the server's log.")
+            return
         yield from self._finish(p.STOP_MAX_TOKENS, complete=False, problem=(
             f"The server at {self.ref.base_url} went on past the limit of {n} tokens, so the stream was "
             "cut there; the answer so far is kept."))

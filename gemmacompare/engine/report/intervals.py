@@ -3,6 +3,12 @@
 `rerun` and `claim` (command line and window alike) quote these: the machine's
 noise between identical runs is about ±10%, so a figure without its interval
 says little.
+
+Times, speeds, memory and ratios of them are positive: their interval is taken
+on the log scale (`positive_interval`), so it never reaches zero or below and a
+ratio's interval is the same read either way up (A/B's is the inverse of B/A's).
+Two runs give a very wide one, as they should; a figure of zero or less, or a
+single run, gives none ("too few runs").
 """
 
 from __future__ import annotations
@@ -29,4 +35,29 @@ def mean_interval(values: list[float]) -> tuple[float, float | None, float | Non
     return m, m - half, m + half
 
 
-__all__ = ["mean_interval", "t95"]
+def positive_interval(values: list[float]) -> tuple[float, float | None, float | None]:
+    """For positive figures: the geometric mean and its 95% interval on the log scale, both above zero;
+    (mean, None, None) with one value, or when a value is not above zero (no log: no interval)."""
+    if len(values) < 2 or any(not (v > 0 and math.isfinite(v)) for v in values):
+        return (statistics.fmean(values) if values else math.nan), None, None
+    logs = [math.log(v) for v in values]
+    m, lo, hi = mean_interval(logs)
+    assert lo is not None and hi is not None
+    return math.exp(m), math.exp(lo), math.exp(hi)
+
+
+TOO_FEW = "too few runs for an interval"
+
+
+def format_positive(values: list[float], digits: int = 1, unit: str = "") -> str:
+    """"2164 [1620, 2890] t/s": a positive figure with its interval, or "2164 t/s (too few runs for an interval)"."""
+    if not values:
+        return "-"
+    m, lo, hi = positive_interval(values)
+    u = f" {unit}" if unit else ""
+    if lo is None or hi is None:
+        return f"{m:.{digits}f}{u} ({TOO_FEW})"
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]{u}"
+
+
+__all__ = ["TOO_FEW", "format_positive", "mean_interval", "positive_interval", "t95"]
