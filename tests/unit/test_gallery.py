@@ -141,9 +141,13 @@ def test_bench_run_file_gives_one_row_per_model_with_item_repetitions(tmp_path):
     doc = run_doc(OLD_LAPTOP, [model_part(SMOL, "aaaa", 40.0)])
     doc["kind"] = "bench"
     doc["models"][0]["run"] = {}
-    doc["bench"] = {"items": [{"model_index": 0, "stats": {"ms_per_token": v, "prefill_tps": 100.0, "ttft_s": 0.3,
-                                                          "n_threads": 4, "peak_rss": 2**28}}
-                              for v in (40.0, 44.0, 42.0)]}
+    # What every bench run file carries (the reader requires it), with three repetitions of one task.
+    stats = {"prefill_tps": 100.0, "ttft_s": 0.3, "n_threads": 4, "peak_rss": 2**28}
+    items = [{"rep": rep, "task_index": 0, "task_id": "t1", "model_index": 0, "expected": "2", "match": "number",
+              "answer": "2", "thinking": "", "extracted": "2", "correct": True, "stats": {**stats, "ms_per_token": v}}
+             for rep, v in enumerate((40.0, 44.0, 42.0))]
+    task = {"id": "t1", "expected": ["2"], "match": "number"}
+    doc["bench"] = {"config": {"models": [SMOL], "runs": 3}, "tasks": [task], "items": items}
     write(tmp_path / "bench.gcrun", doc)
     g = build_gallery([tmp_path / "bench.gcrun"])
     assert len(g.rows) == 1 and g.rows[0].ms_per_token.n == 3 and g.rows[0].ms_per_token.mean == pytest.approx(42.0)
