@@ -18,13 +18,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import FAIR, default_threads
 from gemmacompare.engine.report.intervals import mean_interval
 from gemmacompare.engine.run_file import compare_run_dict
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionJob
 from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT
+from gemmacompare.state.settings_table import with_values
 from gemmacompare.state.untrusted import terminal_safe
 
 _PART = re.compile(r"^\s*([^=\s]+)\s*=\s*([0-9]+(?:\.[0-9]+)?)\s*(ms(?:/tok(?:en)?)?|t/s|tok/s|tps)\s*$", re.IGNORECASE)
@@ -159,9 +159,8 @@ class ClaimCheck(SessionJob):
         self.prompt = prompt
         self.threads = threads or default_threads()
         self.labels = list(labels or [chr(ord("A") + k) for k in range(len(paths))])
-        self.settings = RunSettings(load=p.LoadSettings(n_ctx=ctx),
-                                    sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0),
-                                    prompt=PromptOptions())
+        # Greedy runs of a fixed length; every other setting is the table's default.
+        self.settings = with_values(RunSettings(), {"n_ctx": ctx, "max_tokens": max_tokens, "temperature": 0.0})
 
     def run(self, on_progress: Progress | None = None) -> ClaimResult:
         """Blocking; ClaimFailed with one sentence when a model fails to load or gives nothing to measure."""
@@ -176,8 +175,8 @@ class ClaimCheck(SessionJob):
         for i, err in enumerate(errors):
             if err is not None:
                 raise ClaimFailed(f"[{self.labels[i]}] {err.message}")
-        commands = {i: self.settings.command((), self.prompt) for i in range(len(self.paths))}
-        warm = {i: self.settings.command((), self.prompt, max_tokens=4) for i in range(len(self.paths))}
+        commands = {i: command_for(self.settings, (), self.prompt) for i in range(len(self.paths))}
+        warm = {i: command_for(self.settings, (), self.prompt, max_tokens=4) for i in range(len(self.paths))}
         say(f"{self.runs} fair runs of up to {self.settings.sampling.max_tokens} tokens, {self.threads} threads "
             "each, after one warm-up", 0, self.runs)
         if self.stopped:

@@ -22,8 +22,9 @@ from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import mean_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
-from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
+from gemmacompare.state.settings_table import SettingError
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,10 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
     settings = []
     notes = []
     for k, m in enumerate(run.models):
-        s = run.run_settings(k)
+        try:
+            s = run.run_settings(k)
+        except SettingError as exc:
+            raise RerunRefused(f"[{_safe(m.label, 40)}] {exc} The run file cannot be rerun as it is.") from None
         if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
             notes.append(f"[{_safe(m.label, 40)}] recorded with {s.prompt.n_threads} threads of its own; "
                          f"here {here}, all this machine has")
@@ -194,17 +198,15 @@ class RerunJob(SessionJob):
             if err is not None:
                 raise RerunFailed(f"[{labels[i]}] {err.message}")
         prompt = run.prompt or ""
-        commands = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None)
-                    for i, s in enumerate(plan.settings)}
-        split = session.split_for(range(len(plan.paths)), run.mode, plan.threads_total,
-                                  [s.prompt.n_threads for s in plan.settings])
-        say(_safe(split.describe(), 300), 0)
+        commands = {i: command_for(s, (), prompt) for i, s in enumerate(plan.settings)}
         # One short warm-up first, as `claim` does: the first run after loading reads the weights
         # from disk, which would put one slow repetition into every interval.
+        warm = {i: command_for(s, (), prompt, max_tokens=4) for i, s in enumerate(plan.settings)}
+        result = session.start(warm, mode=run.mode, threads_total=plan.threads_total)
+        assert result.split is not None  # the session splits the threads as it starts a round
+        say(_safe(result.split.describe(), 300), 0)
         say("one short warm-up run (not measured)", 0)
-        warm = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None, max_tokens=4)
-                for i, s in enumerate(plan.settings)}
-        session.run(warm, mode=run.mode, threads_total=plan.threads_total)
+        session.wait()
         for rep in range(self.runs):
             if self.stopped:
                 return

@@ -41,13 +41,12 @@ from gemmacompare.engine.remote.server_ref import is_server_ref
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import markdown_table, stats_rows
 from gemmacompare.engine.run_file import RunFileError, compare_run_dict, read_run_file, write_run_file
-from gemmacompare.engine.run_settings import from_pane
 from gemmacompare.engine.session import CompareResult, CompareSession, RunStarted
 from gemmacompare.models.demo import DEMO_PROMPTS, demo_models
 from gemmacompare.models.library import LibraryScan, ModelRefError, scan_library
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings import AppSettings, LoadedSettings, PaneSettings, save_settings
+from gemmacompare.state.settings import AppSettings, LoadedSettings, save_settings, window_defaults
 
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
@@ -136,7 +135,7 @@ class MainWindow(QMainWindow):
         n_panes = max(len(self.settings.panes), min(MAX_MODELS, len(self._initial_models)))
         if n_panes > len(self.settings.panes):
             extra = n_panes - len(self.settings.panes)
-            self.settings = replace(self.settings, panes=(*self.settings.panes, *([PaneSettings()] * extra)),
+            self.settings = replace(self.settings, panes=(*self.settings.panes, *([window_defaults()] * extra)),
                                     models=(*self.settings.models, *([""] * extra)))
         self.session = CompareSession(LABELS[:n_panes], sampler=self.sampler)
         self.runner = SessionRunner(self.session, self)
@@ -211,7 +210,7 @@ class MainWindow(QMainWindow):
             return None
         label = next(x for x in LABELS if x not in {p.label for p in self.panes})
         index = self.session.add_slot(label)
-        pane = self._make_pane(index, label, PaneSettings())
+        pane = self._make_pane(index, label, window_defaults())
         self.arena.watch_pane(pane)
         self.hsplit.addWidget(pane)
         self._panes_changed()
@@ -634,11 +633,12 @@ class MainWindow(QMainWindow):
             self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
             return
         mode = self.mode
-        commands = {i: self.panes[i].command(text) for i in ready}
-        split = self.session.split_for(ready, mode, self.total_threads, [c.n_threads or 0 for c in commands.values()])
+        commands = {i: self.panes[i].command(text, **self.arena.sampling_for(i)) for i in ready}
         if not self.runner.start_round(commands, mode, self.total_threads):
             self.banner.setText("The models are busy; wait for them (or press Esc) and send again.")
             return
+        split = self.session.state.split  # the session's split for this round, made as it started
+        assert split is not None
         if self.chat_log is None:
             self.chat_log = ChatLog.new()
         self._last_mode = mode
@@ -865,7 +865,7 @@ class MainWindow(QMainWindow):
         panes = [self.panes[i] for i in r.indices if i < len(self.panes)]
         try:
             doc = compare_run_dict(r, [p.label for p in panes], [p.model_path or "" for p in panes],
-                                   [from_pane(p.settings) for p in panes], self._text,
+                                   [p.settings for p in panes], self._text,
                                    redact_prompts=redact_prompts, names=[p.display_name for p in panes])
             arena = self.arena.run_file_part() if self.arena.active else None
             if arena is not None:

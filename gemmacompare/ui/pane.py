@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -26,7 +27,7 @@ from gemmacompare.engine.memory import MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
-from gemmacompare.engine.run_settings import from_pane
+from gemmacompare.engine.run_settings import command_for
 from gemmacompare.engine.session import RunMeasured, RunStarted
 from gemmacompare.models.base_models import is_base_model
 from gemmacompare.models.display_names import display_name, elide_middle
@@ -77,7 +78,6 @@ class ModelPane(QFrame):
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
         self.hide_memory = False  # blind mode until the vote: memory tells models apart by size
-        self.sampling_override: dict = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
         self._load_started = 0.0
         self._build()
@@ -292,7 +292,7 @@ class ModelPane(QFrame):
         self._load_started = time.monotonic()
         self._set_state(LOADING, "Loading…")
         self._load_timer.start()
-        self.runner.load(self.index, self.model_path, from_pane(s))
+        self.runner.load(self.index, self.model_path, s)
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:
@@ -358,7 +358,7 @@ class ModelPane(QFrame):
     def apply_settings(self, new: PaneSettings) -> None:
         old, self.settings = self.settings, new
         self.settings_changed.emit(self.index)
-        if from_pane(old).load != from_pane(new).load and self.model_path:
+        if old.load != new.load and self.model_path:
             self.reload()
 
     # --- chat ----------------------------------------------------------------
@@ -367,16 +367,15 @@ class ModelPane(QFrame):
     def ready(self) -> bool:
         return self.state == READY and not self.busy
 
-    def command(self, text: str) -> p.GenerateCommand:
+    def command(self, text: str, **sampling: Any) -> p.GenerateCommand:
         """This pane's request for `text` after its conversation so far; nothing is shown yet.
+        `sampling`: one round's changes (a blind regenerate's seed).
 
         A thread count set in the pane's settings is the user's choice and wins
         over the mode's share (the session records which it was).
         """
-        s = from_pane(self.settings)
-        return s.command(self.messages, text, request_id=int(time.monotonic() * 1000),
-                         thinking_switch=bool(self.facts and self.facts.thinking_switch),
-                         n_threads=s.prompt.n_threads or None, **self.sampling_override)
+        return command_for(self.settings, self.messages, text, request_id=int(time.monotonic() * 1000),
+                           thinking_switch=bool(self.facts and self.facts.thinking_switch), **sampling)
 
     def refresh_stats_line(self) -> None:
         """Write the finished reply's stats line again (the reveal shows its memory)."""

@@ -54,13 +54,11 @@ def test_cli_says_the_connect_timeout_in_one_sentence(black_hole):
 
 @pytest.mark.gui
 def test_pane_says_the_connect_timeout_and_the_other_pane_goes_on(qtbot, black_hole):
-    from dataclasses import replace
-
-    from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings, save_settings
+    from gemmacompare.state.settings import AppSettings, load_settings, pane_settings, save_settings
     from gemmacompare.ui.main_window import MainWindow
 
     # Pane B's timeouts as the server dialog stores them.
-    save_settings(AppSettings(panes=(PaneSettings(), replace(PaneSettings(), server_connect_timeout_s=0.5))))
+    save_settings(AppSettings(panes=(pane_settings(), pane_settings(server_connect_timeout_s=0.5))))
     w = MainWindow(load_settings(), ["smollm2", black_hole])
     qtbot.addWidget(w)
     w.show()

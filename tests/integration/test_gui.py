@@ -36,10 +36,10 @@ def close(w: MainWindow) -> None:
 
 
 def set_short(w: MainWindow, max_tokens: int = 24, raw: bool = False) -> None:
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=max_tokens, raw_mode=raw)
+        p.settings = with_values(p.settings, {"max_tokens": max_tokens, "raw_mode": raw})
 
 
 def start_long_story(w: MainWindow, max_tokens: int = 5000) -> None:
@@ -238,18 +238,20 @@ def test_settings_round_trip(qtbot, demo_paths):
     w = make_window(qtbot)
     w.fair_radio.setChecked(True)
     w.set_theme("dark")
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
-    w.panes[1].apply_settings(replace(w.panes[1].settings, temperature=0.7, max_tokens=99, system_prompt="Be brief."))
+    w.panes[1].apply_settings(with_values(w.panes[1].settings,
+                                          {"temperature": 0.7, "max_tokens": 99, "system_prompt": "Be brief."}))
     w.set_charts_visible(False)
     close(w)
     s = load_settings().settings
     assert s.mode == "fair" and s.theme == "dark" and not s.charts_visible
-    assert s.panes[1].temperature == 0.7 and s.panes[1].max_tokens == 99 and s.panes[1].system_prompt == "Be brief."
+    assert s.panes[1].sampling.temperature == 0.7 and s.panes[1].sampling.max_tokens == 99
+    assert s.panes[1].prompt.system_prompt == "Be brief."
     assert s.models == (str(demo_paths["smollm2"]), str(demo_paths["gemma3"]))
     w2 = make_window(qtbot)
     assert w2.fair_radio.isChecked() and not w2.charts.isVisible()
-    assert w2.panes[1].settings.max_tokens == 99
+    assert w2.panes[1].settings.sampling.max_tokens == 99
     close(w2)
 
 
