@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from gemmacompare.engine.modes import FAIR, default_threads
 from gemmacompare.engine.report.intervals import mean_interval
@@ -149,7 +149,8 @@ class ClaimCheck(SessionJob):
 
     def __init__(self, claim: Sequence[ClaimedFigure], paths: Sequence[str], runs: int,
                  max_tokens: int = CLAIM_MAX_TOKENS, prompt: str = CLAIM_PROMPT, ctx: int = CLAIM_CTX,
-                 threads: int = 0, labels: Sequence[str] | None = None) -> None:
+                 threads: int = 0, labels: Sequence[str] | None = None,
+                 settings: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if len(claim) != len(paths):
             raise ValueError("one claimed figure per model")
@@ -159,8 +160,9 @@ class ClaimCheck(SessionJob):
         self.prompt = prompt
         self.threads = threads or default_threads()
         self.labels = list(labels or [chr(ord("A") + k) for k in range(len(paths))])
-        # Greedy runs of a fixed length; every other setting is the table's default.
-        self.settings = with_values(RunSettings(), {"n_ctx": ctx, "max_tokens": max_tokens, "temperature": 0.0})
+        # Greedy runs of a fixed length; `settings` (by the settings table's names) may set the others.
+        self.settings = with_values(RunSettings(), {**(settings or {}), "n_ctx": ctx, "max_tokens": max_tokens,
+                                                    "temperature": 0.0})
 
     def run(self, on_progress: Progress | None = None) -> ClaimResult:
         """Blocking; ClaimFailed with one sentence when a model fails to load or gives nothing to measure."""
