@@ -185,13 +185,14 @@ def items_csv(run: StoredRun) -> str:
 def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
     summaries = summarize_run(run)
     cfg = run.config
+    sampling, thinking = cfg.run_settings().sampling, cfg.setting("thinking")
     mach = run.machine
     lines = [
         f"# Benchmark #{run.id}: {run.suite_name}",
         "",
         f"{run.created} · status **{run.status}** · mode **{cfg.mode}** · {len(run.tasks)} tasks × "
-        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens{' (EOS ignored)' if cfg.ignore_eos else ''} · thinking "
-        f"{'default' if cfg.thinking is None else 'on' if cfg.thinking else 'off'} · warm-up {cfg.warmup}",
+        f"{cfg.runs} repetitions · max {sampling.max_tokens} tokens{' (EOS ignored)' if sampling.ignore_eos else ''}"
+        f" · thinking {'default' if thinking is None else 'on' if thinking else 'off'} · warm-up {cfg.warmup}",
         "",
         markdown_table(summary_table(run, summaries)),
         "",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-
 from dataclasses import MISSING
 from typing import Any, Callable
 
@@ -141,7 +140,7 @@ def context_size(text: str) -> int | str:
 def per_model_type(one: Callable[[str], Any]) -> Callable[[str], list[Any]]:
     """An argparse type: one value, or a comma-separated list of them (one per model)."""
 
-    def parse(text: str) -> list:
+    def parse(text: str) -> list[Any]:
         return [one(part.strip()) for part in text.split(",")]
 
     parse.__name__ = getattr(one, "__name__", "value")

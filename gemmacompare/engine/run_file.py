@@ -39,11 +39,11 @@ from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import RunSettings
-from gemmacompare.state.settings_table import group_from_dict
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.settings_table import group_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,8 @@ def settings_to_dict(s: RunSettings) -> dict[str, Any]:
 
 def settings_from_dict(d: dict[str, Any]) -> RunSettings:
     """A run file's settings, each value checked by the settings table (SettingError: one sentence)."""
-    return RunSettings(load=group_from_dict("load", d.get("load")), sampling=group_from_dict("sampling", d.get("sampling")),
+    return RunSettings(load=group_from_dict("load", d.get("load")),
+                       sampling=group_from_dict("sampling", d.get("sampling")),
                        prompt=group_from_dict("prompt", d.get("prompt")))
 
 

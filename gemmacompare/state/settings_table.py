@@ -354,4 +354,5 @@ def from_flat(values: Any, base: RunSettings | None = None) -> RunSettings:
 
 __all__ = ["FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
            "RunSettings", "SamplingSettings", "ServerSettings", "Setting", "SettingError", "Spec", "from_flat",
-           "get", "group_from_dict", "is_setting", "setting", "to_flat", "validate", "value_of", "window_defaults", "with_values"]
+           "get", "group_from_dict", "is_setting", "setting", "to_flat", "validate", "value_of", "window_defaults",
+           "with_values"]

@@ -172,12 +172,12 @@ class ModelPane(QFrame):
         current = self.model_path if self.model_path and is_server_ref(self.model_path) else ""
         s = self.settings
         dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self,
-                           (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s),
+                           (s.server.connect_timeout_s, s.server.first_byte_timeout_s, s.server.idle_timeout_s),
                            other_servers=self._other_servers())
         if dlg.exec() and dlg.value():
             connect, first, idle = dlg.timeout_values()
-            self.settings = replace(s, server_connect_timeout_s=connect, server_first_byte_timeout_s=first,
-                                    server_idle_timeout_s=idle)
+            self.settings = replace(s, server=replace(s.server, connect_timeout_s=connect,
+                                                      first_byte_timeout_s=first, idle_timeout_s=idle))
             self.settings_changed.emit(self.index)
             self.set_model(dlg.value())
 
@@ -325,7 +325,8 @@ class ModelPane(QFrame):
             return
         where = f" · {ev.placement.summary}" if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where} · "
-                               f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}")
+                               f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}"
+                               + (" · full-size SWA cache" if ev.swa_full else ""))
         self.state_label.setToolTip(ev.placement.accounting if ev.placement else "")
 
     def on_load_failed(self, message: str) -> None:

@@ -28,10 +28,10 @@ from gemmacompare.bench.records import (
 from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, create_run, run_benchmark
 from gemmacompare.bench.stats import summarize_run
 from gemmacompare.bench.store import BenchStore, default_db_path
-from gemmacompare.state.settings_table import is_setting
 from gemmacompare.cli.main import main
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import threads_for_mode
+from gemmacompare.state.settings_table import is_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 

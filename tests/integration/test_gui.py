@@ -378,3 +378,31 @@ def test_a_picked_files_facts_are_read_off_the_gui_thread(qtbot, demo_paths, mon
     qtbot.waitUntil(lambda: pane.model_path == str(demo_paths["smollm2"]) and pane.state == "ready", timeout=60_000)
     assert seen == [False]
     close(w)
+
+
+def test_settings_dialog_is_the_settings_table(qtbot):
+    """The ⚙ dialog shows every setting the table labels (swa_full among them), starts from the
+    pane's values and gives back what was changed, through the table's checks."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
+
+    from gemmacompare.state.settings_table import SETTINGS, window_defaults, with_values
+    from gemmacompare.ui.pane_settings import PaneSettingsDialog
+
+    start = with_values(window_defaults(), {"n_ctx": 2048, "type_k": "q8_0"})
+    dlg = PaneSettingsDialog("A settings", start, thinking_switch=False)
+    qtbot.addWidget(dlg)
+    assert set(dlg.fields) == {s.name for s in SETTINGS if s.spec.label}
+    swa = dlg.fields["swa_full"]
+    assert isinstance(swa, QCheckBox) and not swa.isChecked() and "sliding-window" in swa.text()
+    assert not dlg.fields["thinking"].isEnabled()  # no switch in this model's template
+    assert dlg.value() == start  # nothing changed: the same settings back
+    swa.setChecked(True)
+    ctx = dlg.fields["n_ctx"]
+    assert isinstance(ctx, QSpinBox) and ctx.value() == 2048
+    ctx.setValue(1024)
+    kv = dlg.fields["type_v"]
+    assert isinstance(kv, QComboBox)
+    kv.setCurrentText("q8_0")
+    got = dlg.value()
+    assert got.load.swa_full and got.load.n_ctx == 1024 and (got.load.type_k, got.load.type_v) == ("q8_0", "q8_0")
+    assert got.sampling == start.sampling and got.prompt == start.prompt
