@@ -192,8 +192,11 @@ def test_llama_cpp_memory_matches_the_estimate_from_the_facts(workers, family):
         assert estimate.kv_bytes_per_token == 2 * (2 * 256 * 2)  # 2 attention layers, K and V, 1 head of 256, f16
     else:
         assert cpu.recurrent_state == estimate.recurrent_state == 0
-        # 5 layers keep KV (the last 5 reuse it): 4 sliding of head 128, 1 full of head 256.
-        assert estimate.kv_bytes_per_token == 4 * (2 * 128 * 2) + 1 * (2 * 256 * 2)
+        # 5 layers keep KV (the last 5 reuse it): 1 full of head 256 grows with the context; the
+        # 4 sliding ones of head 128 stop at the window, unless swa_full gives them a full-size cache.
+        assert estimate.kv_bytes_per_token == 1 * (2 * 256 * 2)
+        full = w.loaded.facts.memory_at(w.loaded.n_ctx, swa_full=True)
+        assert full.kv_bytes_per_token == 4 * (2 * 128 * 2) + 1 * (2 * 256 * 2)
 
 
 @pytest.mark.parametrize("swa_full", [False, True])
