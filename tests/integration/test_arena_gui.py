@@ -202,7 +202,9 @@ def test_sides_are_drawn_per_prompt_and_votes_map_to_the_model_shown(qtbot, demo
     assert r.prompt == "Say the number 3."
     assert all(o["seed"] != 42 and o["temperature"] == 0.7 for o in r.overrides.values())
     assert r.battle.sides[0].settings["seed"] == r.overrides[0]["seed"]
-    assert all(p.sampling_override == {} for p in w.panes)  # one round only
+    # One round only: the answered round gives no more changes, and a pane's request is its own again.
+    assert all(w.arena.sampling_for(p.index) == {} for p in w.panes)
+    assert all(p.command("again").sampling.seed == 42 for p in w.panes)
     vote_key(qtbot, w, Qt.Key.Key_3)
     assert ArenaStore().battles()[-1].votes == VoteCounts(tie=1)
     w.close()
