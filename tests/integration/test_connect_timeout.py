@@ -92,8 +92,8 @@ def test_server_dialog_sets_the_panes_timeouts(qtbot, monkeypatch, misbehaving_s
     pane.server_dialog()
     qtbot.waitUntil(lambda: pane.state == "ready" and pane.worker.remote, timeout=30_000)
     s = pane.settings
-    assert (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s) == (1.5, 30.0, 9.0)
+    assert (s.server.connect_timeout_s, s.server.first_byte_timeout_s, s.server.idle_timeout_s) == (1.5, 30.0, 9.0)
     st = pane.worker.settings
     assert (st.connect_timeout_s, st.first_byte_timeout_s, st.idle_timeout_s) == (1.5, 30.0, 9.0)
     w.close()
-    assert load_settings().settings.panes[1].server_connect_timeout_s == 1.5  # kept for next time
+    assert load_settings().settings.panes[1].server.connect_timeout_s == 1.5  # kept for next time
