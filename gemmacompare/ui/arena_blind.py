@@ -15,6 +15,7 @@ import logging
 import random
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -204,7 +205,7 @@ class BlindArena(QObject):
 
     # --- a round -----------------------------------------------------------------
 
-    def sampling_for(self, index: int) -> dict:
+    def sampling_for(self, index: int) -> dict[str, Any]:
         """The round's sampling changes for pane `index` (a regenerate's seed), which the window
         puts in that model's request; none outside a blind round."""
         r = self.round
