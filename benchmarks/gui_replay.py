@@ -239,8 +239,8 @@ def run_replay(args, t_process_start: float, pump) -> int:
     from PySide6.QtWidgets import QApplication
 
     import gemmacompare.engine.session as session
-    from gemmacompare.engine.participant import engine_for
     from gemmacompare.engine.remote.server_ref import is_server_ref
+    from gemmacompare.engine.session import engine_for
 
     SyntheticStreamWorker.rate = args.rate
     SyntheticStreamWorker.n_tokens = n_tokens = int(args.rate * args.seconds)
@@ -386,10 +386,8 @@ def run_replay(args, t_process_start: float, pump) -> int:
                 cells.append(f"{statistics_mean(ms):.2f}" if ms else "-")
             print(f"chart refresh ({kind:6s}) mean ms by answer length, quarters of {quarter} tokens: "
                   + " / ".join(cells))
-    costs = getattr(w.charts, "redraw_costs", None)
-    if costs:
-        print("chart redraw (refresh + paint, ms; ms between redraws): " +
-              ", ".join(f"{k} {c:.1f}; {i:.0f}" for k, (c, i) in costs().items()))
+    print("chart redraw (refresh + paint, ms; ms between redraws): " +
+          ", ".join(f"{k} {c:.1f}; {i:.0f}" for k, (c, i) in w.charts.redraw_costs().items()))
     print("app CPU by thread (s): " + ", ".join(f"{k} {v - threads0.get(k, 0.0):.2f}" for k, v in
                                                 sorted(threads1.items(), key=lambda kv: -kv[1])))
     print(f"app CPU          {cpu:.1f} s over {wall:.1f} s wall = {cpu * 1000 / max(1, total):.3f} ms per token "

@@ -29,7 +29,7 @@ def main() -> int:
     ap.add_argument("--file", type=Path, help="reuse this header file instead of writing one")
     args = ap.parse_args()
     sys.path.insert(0, str(ROOT))
-    from tests.hostile_files import write_big_vocab_gguf  # noqa: PLC0415
+    from tests.hostile_files import write_big_vocab_gguf
 
     path = args.file
     if path is None or not path.exists():

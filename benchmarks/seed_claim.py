@@ -39,10 +39,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
-from gemmacompare.engine.local.llama_runtime import MemoryAccount  # noqa: E402
 from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.machine import cpu_model  # noqa: E402
 from gemmacompare.engine.modes import FAIR, default_threads  # noqa: E402
+from gemmacompare.engine.placement import MemoryAccount  # noqa: E402
 from gemmacompare.engine.session import CompareSession  # noqa: E402
 from gemmacompare.models.gguf_file import ModelFacts, human_bytes, read_model_facts  # noqa: E402
 from gemmacompare.models.synthetic import build  # noqa: E402

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 # The four answers a voter can give, by side.
 ONE_BETTER, TWO_BETTER, TIE, BOTH_BAD = "1", "2", "tie", "both_bad"
@@ -133,7 +133,10 @@ def not_counted_reason(sides: tuple[Side, Side], user_stopped: bool) -> str:
     return ""
 
 
-def arrange(first: Side, second: Side, swapped: bool) -> tuple[Side, Side]:
+T = TypeVar("T")
+
+
+def arrange(first: T, second: T, swapped: bool) -> tuple[T, T]:
     """(Model 1, Model 2) from the two loaded models, in load order, and the draw."""
     return (second, first) if swapped else (first, second)
 

@@ -175,7 +175,11 @@ class StoredRun:
         for i, m in enumerate(self.models):
             path = self.config.models[i] if i < len(self.config.models) else ""
             # A server model by its name and where it is served (the same file may run locally beside it).
-            out.append((model_label(path, m.name) if is_server_ref(path) else m.name) if m else f"model {i + 1}")
+            if m is None:  # not loaded yet (or it failed): the name the door gave, else the file's
+                given = self.config.names[i] if i < len(self.config.names) else ""
+                out.append(given or (model_label(path) if path else f"model {i + 1}"))
+            else:
+                out.append(model_label(path, m.name) if is_server_ref(path) else m.name)
         # Two files of the same model must still be told apart in tables.
         return [f"{x} ({i + 1})" if out.count(x) > 1 else x for i, x in enumerate(out)]
 

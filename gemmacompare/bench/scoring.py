@@ -110,10 +110,6 @@ def extract_number_with_rule(text: str) -> tuple[str | None, str]:
     return _normalised(numbers[-1]), RULE_LAST_NUMBER
 
 
-def extract_number(text: str) -> str | None:
-    return extract_number_with_rule(text)[0]
-
-
 def _normalised(raw: str) -> str | None:
     value = parse_number(raw)
     return format_number(value) if value is not None else None

@@ -11,16 +11,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from gemmacompare.arena.battles import Battle
 from gemmacompare.arena.leaderboard import build_leaderboard, leaderboard_json, leaderboard_text
 from gemmacompare.arena.store import ArenaStore, ArenaStoreError
 from gemmacompare.cli.args import int_at_least
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.api import text_table
 
 
-def add_arena_parser(sub) -> argparse.ArgumentParser:
+def add_arena_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     a = sub.add_parser("arena", help="print the blind arena's stored rounds or its leaderboard",
                        description="Read the blind arena history (rounds are played in the window, F8).")
     what = a.add_mutually_exclusive_group()
@@ -65,7 +66,7 @@ def _list_text(battles: list[Battle]) -> str:
     return text_table(rows)
 
 
-def _battle_dict(b: Battle) -> dict:
+def _battle_dict(b: Battle) -> dict[str, Any]:
     return {"id": b.id, "created": b.created, "prompt": b.prompt, "mode": b.mode, "swapped": b.swapped,
             "model_1": b.sides[0].to_dict(), "model_2": b.sides[1].to_dict(),
             "votes": None if b.votes is None else b.votes.by_outcome(), "voted": b.voted,

@@ -6,13 +6,15 @@ import argparse
 import math
 import os
 from dataclasses import MISSING
-from typing import Any, Callable
+from typing import Any, Callable, Sequence, TypeVar
 
 from gemmacompare.state import settings_table
 from gemmacompare.state.settings_table import RunSettings
 
+T = TypeVar("T")
 
-def add_llama_args(g: Any) -> None:
+
+def add_llama_args(g: argparse._ActionsContainer) -> None:
     """Settings that change speed, spelled as llama.cpp's own tools spell them;
     their defaults are llama.cpp's tools'."""
     for name in ("flash_attn", "type_k", "type_v", "swa_full"):
@@ -42,10 +44,10 @@ def setting_type(name: str) -> Callable[[str], Any]:
     return parse
 
 
-def add_setting(g: Any, name: str, *, default: Any = MISSING, per_model: bool = False,
+def add_setting(g: argparse._ActionsContainer, name: str, *, default: Any = MISSING, each_model: bool = False,
                 type: Callable[[str], Any] | None = None, help: str | None = None) -> None:
     """The flag of a setting as the table declares it (spelling, default, help); its value
-    lands in `args.<name>`, which settings_from_args reads. `per_model`: a comma list, one
+    lands in `args.<name>`, which settings_from_args reads. `each_model`: a comma list, one
     value per model (as llama-bench takes them)."""
     s = settings_table.get(name)
     flags = [*s.spec.aliases, s.spec.flag]
@@ -61,9 +63,9 @@ def add_setting(g: Any, name: str, *, default: Any = MISSING, per_model: bool = 
         g.add_argument(*flags, dest=name, action="append", default=list(default), help=text)
     else:
         one = type or setting_type(name)
-        g.add_argument(*flags, dest=name, type=per_model_type(one) if per_model else one,
-                       default=[default] if per_model else default, choices=None if per_model else
-                       (s.spec.choices or None), metavar="N[,N...]" if per_model else None, help=text)
+        g.add_argument(*flags, dest=name, type=per_model(one) if each_model else one,
+                       default=[default] if each_model else default, choices=None if each_model else
+                       (s.spec.choices or None), metavar="N[,N...]" if each_model else None, help=text)
 
 
 def flag_values(args: argparse.Namespace, index: int = 0) -> dict[str, Any]:
@@ -83,7 +85,7 @@ def settings_from_args(args: argparse.Namespace, index: int, base: RunSettings |
     return settings_table.with_values(base or RunSettings(), flag_values(args, index))
 
 
-def int_at_least(lo: int):
+def int_at_least(lo: int) -> Callable[[str], int]:
     """An argparse type: a whole number >= lo, with a one-line message otherwise."""
 
     def parse(text: str) -> int:
@@ -137,16 +139,16 @@ def context_size(text: str) -> int | str:
     return int_at_least(1)(text)
 
 
-def per_model_type(one: Callable[[str], Any]) -> Callable[[str], list[Any]]:
+def per_model(one: Callable[[str], T]) -> Callable[[str], list[T]]:
     """An argparse type: one value, or a comma-separated list of them (one per model)."""
 
-    def parse(text: str) -> list[Any]:
+    def parse(text: str) -> list[T]:
         return [one(part.strip()) for part in text.split(",")]
 
     parse.__name__ = getattr(one, "__name__", "value")
     return parse
 
 
-def value_for(values: list, index: int):
+def value_for(values: Sequence[T], index: int) -> T:
     """A per-model option's value for model `index`: one value applies to all."""
     return values[index] if len(values) > 1 else values[0]

@@ -28,8 +28,7 @@ from gemmacompare.bench.tasks import TaskFileError
 from gemmacompare.cli.args import flag_values
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
-from gemmacompare.engine.remote.server_ref import model_label
-from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.api import model_label, text_table, write_run_file
 from gemmacompare.models.display_names import display_name
 
 log = logging.getLogger(__name__)
@@ -197,10 +196,9 @@ def _save_run(store: BenchStore, run_id: int, args: argparse.Namespace, status: 
     """Writes the run file asked for with --save-run (if any); keeps the run's own status."""
     target = getattr(args, "save_run", None)
     run = store.get_run(run_id) if target else None
-    if run is None:
+    if run is None or target is None:
         return status
-    from gemmacompare.bench.run_file import bench_run_dict  # noqa: PLC0415
-    from gemmacompare.engine.run_file import write_run_file  # noqa: PLC0415
+    from gemmacompare.bench.run_file import bench_run_dict
 
     try:
         write_run_file(target, bench_run_dict(run, redact_prompts=args.redact_prompts))

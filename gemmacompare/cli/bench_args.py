@@ -10,14 +10,14 @@ from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, add_setting, int_at_least, thread_count
 from gemmacompare.cli.run_file_args import add_save_run_args
 from gemmacompare.cli.server_args import add_server_args
-from gemmacompare.engine.modes import FAIR, RACE
+from gemmacompare.engine.api import FAIR, RACE
 from gemmacompare.state.defaults import HEADLESS_N_CTX
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
 
 
-def add_bench_parser(sub) -> argparse.ArgumentParser:
+def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     b = sub.add_parser(
         "bench", help="benchmark models on a task suite (speed and correctness), or list past runs",
         description="Run every task of a suite on each model, scored, with repetitions; results are kept "

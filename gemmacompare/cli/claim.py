@@ -14,7 +14,7 @@ from pathlib import Path
 from gemmacompare.cli.args import flag_values
 from gemmacompare.cli.compare import labels_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine.claim import ClaimCheck, ClaimFailed, claim_run_dict, parse_claim
+from gemmacompare.engine.api import ClaimCheck, ClaimFailed, claim_run_dict, parse_claim, write_run_file
 from gemmacompare.state.untrusted import terminal_safe
 
 
@@ -27,7 +27,7 @@ def cmd_claim(args: argparse.Namespace) -> int:
         print(f"error: the claim names {len(claim)} models but {len(args.models)} model files were given; "
               "give one per claimed figure, in the same order.", file=sys.stderr)
         return EXIT_USAGE
-    from gemmacompare.cli.servers import is_server_ref, remote_settings, resolve_with_servers  # noqa: PLC0415
+    from gemmacompare.cli.servers import is_server_ref, remote_settings, resolve_with_servers
 
     try:
         paths = [str(x) for x in resolve_with_servers(list(args.models), remote_settings(args))]
@@ -51,8 +51,6 @@ def cmd_claim(args: argparse.Namespace) -> int:
         return EXIT_MODEL_FAILED
     print(result.sentence)
     if args.save_run and result.last is not None:
-        from gemmacompare.engine.run_file import write_run_file  # noqa: PLC0415
-
         write_run_file(Path(args.save_run), claim_run_dict(check, result, args.claim,
                                                            refs=[str(x) for x in args.models]))
         print(f"# wrote {args.save_run} (its last run; replay it with: gemmacompare replay {args.save_run})",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -9,18 +10,27 @@ import sys
 import threading
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gemmacompare.cli.args import settings_from_args
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.remote.server_ref import parse_server_ref
-from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import stats_rows, text_table
-from gemmacompare.engine.run_settings import RunSettings, command_for
-from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
+from gemmacompare.engine.api import (
+    RACE,
+    CompareResult,
+    CompareSession,
+    RunSettings,
+    SessionEvent,
+    busy_sentence,
+    command_for,
+    compare_run_dict,
+    parse_server_ref,
+    speed_summary,
+    stats_rows,
+    text_table,
+    write_run_file,
+)
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
 from gemmacompare.state.defaults import MAX_MODELS
@@ -79,7 +89,7 @@ def format_table(result: CompareResult, labels: list[str]) -> str:
     return text_table(stats_rows(result, labels))
 
 
-def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict:
+def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dict[str, Any]:
     models = []
     for i, run in enumerate(result.runs):
         loaded = result.loaded[i] if i < len(result.loaded) else None
@@ -137,7 +147,7 @@ def labels_for(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
-def run_settings(args, index: int) -> RunSettings:
+def run_settings(args: argparse.Namespace, index: int) -> RunSettings:
     """Model `index`'s settings from the command line (a comma list gives one value per model)."""
     s = settings_from_args(args, index, RunSettings(server=remote_settings(args)))
     if len(args.n_threads) == 1:  # one value is the total, split by the mode
@@ -145,7 +155,7 @@ def run_settings(args, index: int) -> RunSettings:
     return s
 
 
-def _model_args(args) -> list[str | None] | str:
+def _model_args(args: argparse.Namespace) -> list[str | None] | str:
     """Two to four model arguments (missing ones are the demo models), or a problem."""
     given = list(args.models)
     if len(given) > MAX_MODELS:
@@ -199,7 +209,7 @@ def _check_utf8(text: str, what: str) -> None:
                                "give it as UTF-8, or in a UTF-8 file with -f.") from None
 
 
-def prompt_of(args) -> str:
+def prompt_of(args: argparse.Namespace) -> str:
     """The prompt from -p or -f, checked; also checks --system. Raises PromptInputError."""
     text = args.prompt if args.prompt_file is None else read_prompt_file(args.prompt_file)
     _check_utf8(text, "prompt")
@@ -209,7 +219,7 @@ def prompt_of(args) -> str:
     return text
 
 
-def cmd_compare(args) -> int:
+def cmd_compare(args: argparse.Namespace) -> int:
     wanted = _model_args(args)
     if isinstance(wanted, str):
         print(f"error: {wanted}", file=sys.stderr)
@@ -226,7 +236,7 @@ def cmd_compare(args) -> int:
         return EXIT_MODEL_FAILED
     for path in paths:
         if is_server_ref(path):
-            problem = check_server_arg(path)
+            problem = check_server_arg(str(path))
             if problem:
                 print(f"error: {say(problem)}", file=sys.stderr)
                 return EXIT_USAGE
@@ -280,8 +290,8 @@ def cmd_compare(args) -> int:
             if err:
                 print(f"[{labels[i]}] error: {say(err.message)}", file=sys.stderr)
                 log.debug("[%s] detail:\n%s", labels[i], err.detail)
-            elif session.loaded[i] is not None and session.loaded[i].placement is not None:
-                print(f"# [{labels[i]}] runs on {say(session.loaded[i].placement.summary)}", file=sys.stderr)
+            elif (loaded := session.loaded[i]) is not None and loaded.placement is not None:
+                print(f"# [{labels[i]}] runs on {say(loaded.placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
         try:
@@ -307,8 +317,6 @@ def cmd_compare(args) -> int:
         Path(args.json_out).write_text(json.dumps(result_to_json(result, labels, args.prompt), indent=1))
         print(f"# wrote {args.json_out}", file=sys.stderr)
     if save_run:
-        from gemmacompare.engine.run_file import compare_run_dict, write_run_file  # noqa: PLC0415
-
         write_run_file(save_run, compare_run_dict(result, labels, [str(x) for x in paths], settings, args.prompt,
                                                   redact_prompts=args.redact_prompts,
                                                   refs=[str(w or "") for w in wanted]))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import asdict
+from typing import Any
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
+from gemmacompare.engine.api import RuntimeInfo, runtime_info
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, human_bytes, read_model_facts
 from gemmacompare.models.memory_estimate import MemoryEstimate
 from gemmacompare.state.untrusted import terminal_safe
@@ -17,7 +19,7 @@ from gemmacompare.state.untrusted import terminal_safe
 _MAX_LINE = 1024
 
 
-def runs_on(info: RuntimeInfo) -> dict:
+def runs_on(info: RuntimeInfo) -> dict[str, Any]:
     """Where a model would run with the default GPU layers ("all"), as llama.cpp's devices say."""
     gpus = info.gpu_devices
     if gpus:
@@ -28,7 +30,7 @@ def runs_on(info: RuntimeInfo) -> dict:
             "layers_offloaded": 0, "llama_cpp_backends": list(info.backends)}
 
 
-def runs_on_line(where: dict) -> str:
+def runs_on_line(where: dict[str, Any]) -> str:
     if where["layers_offloaded"] == "all":
         layers = f"all layers offloaded to {where['device']}"
     elif where["llama_cpp_backends"] != ["CPU"]:
@@ -41,7 +43,7 @@ def runs_on_line(where: dict) -> str:
 
 def memory_estimates(facts: ModelFacts, contexts: list[int | str], swa_full: bool = False) -> list[MemoryEstimate]:
     """llama.cpp's allocation at each asked context ("max": the model's own), as this app loads it."""
-    sizes = [facts.context_length if c == "max" else c for c in contexts]
+    sizes = [facts.context_length if c == "max" else int(c) for c in contexts]
     found = [facts.memory_at(n, swa_full=swa_full) for n in dict.fromkeys(x for x in sizes if x)]
     return [e for e in found if e is not None]
 
@@ -60,7 +62,7 @@ def memory_line(e: MemoryEstimate, other_kv: int | None, swa_full: bool = False)
     return line
 
 
-def _memory_json(e: MemoryEstimate, facts: ModelFacts, swa_full: bool) -> dict:
+def _memory_json(e: MemoryEstimate, facts: ModelFacts, swa_full: bool) -> dict[str, Any]:
     window = _other_kv(facts, e, True) if swa_full else (e.kv_cache if e.kv_cache_swa else None)
     return {**asdict(e), "total": e.total, "swa_full": swa_full, "kv_cache_swa_window_sized": window}
 
@@ -73,7 +75,7 @@ def _other_kv(facts: ModelFacts, e: MemoryEstimate, swa_full: bool) -> int | Non
     return other.kv_cache if other else None
 
 
-def cmd_inspect(args) -> int:
+def cmd_inspect(args: argparse.Namespace) -> int:
     status = EXIT_OK
     out = []
     where = None

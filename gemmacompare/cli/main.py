@@ -10,13 +10,17 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gemmacompare.cli.args import add_llama_args, add_setting, context_size, per_model_type, thread_count
+from gemmacompare.cli.args import add_llama_args, add_setting, context_size, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.engine.modes import MODES, RACE
+from gemmacompare.engine.api import MODES, RACE
 from gemmacompare.state import defaults
+
+if TYPE_CHECKING:
+    from gemmacompare.bench.records import StoredRun
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     ins = sub.add_parser("inspect", help="print a GGUF file's facts without loading it")
     ins.add_argument("files", nargs="+")
     ins.add_argument("--json", action="store_true", help="print JSON")
-    ins.add_argument("--ctx", type=per_model_type(context_size), default=[4096, 32768, "max"], metavar="N[,N...]",
+    ins.add_argument("--ctx", type=per_model(context_size), default=[4096, 32768, "max"], metavar="N[,N...]",
                      help="estimate llama.cpp's memory (weights, KV cache, recurrent state) at these context "
                           "sizes; 'max' is the model's own (default 4096,32768,max)")
     add_setting(ins, "swa_full", help="estimate a full-size cache for sliding-window layers (default: "
@@ -75,11 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generation_args(cmp_)
     add_server_args(cmp_)
 
-    from gemmacompare.cli.bench_args import add_bench_parser  # noqa: PLC0415 - light: no engine import
+    from gemmacompare.cli.bench_args import add_bench_parser
 
     add_bench_parser(sub)
 
-    from gemmacompare.cli.arena import add_arena_parser  # noqa: PLC0415 - light: reads SQLite only
+    from gemmacompare.cli.arena import add_arena_parser  # light: reads SQLite only
 
     add_arena_parser(sub)
 
@@ -93,9 +97,9 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("generation")
     for name in ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"):
         add_setting(g, name)
-    add_setting(g, "n_ctx", per_model=True, default=defaults.HEADLESS_N_CTX)
-    add_setting(g, "n_threads", per_model=True, type=thread_count)
-    add_setting(g, "n_gpu_layers", per_model=True)
+    add_setting(g, "n_ctx", each_model=True, default=defaults.HEADLESS_N_CTX)
+    add_setting(g, "n_threads", each_model=True, type=thread_count)
+    add_setting(g, "n_gpu_layers", each_model=True)
     add_llama_args(g)
     for name in ("stop", "ignore_eos", "thinking"):
         add_setting(g, name)
@@ -112,14 +116,15 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = build_parser()
-    if not argv or (argv[0] not in ap._subparsers._group_actions[0].choices and not argv[0].startswith("-")):
+    commands = next(a.choices for a in ap._actions if isinstance(a, argparse._SubParsersAction))
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         argv = ["gui", *argv]
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
     if args.self_test:
         if args.command not in (None, "gui") or getattr(args, "models", []):
             ap.error("--self-test takes no command; use --model PATH to pick its model")
-        from gemmacompare.cli.self_test import SelfTest  # noqa: PLC0415
+        from gemmacompare.cli.self_test import SelfTest
 
         return SelfTest(args.model, window=_self_test_window, only=tuple(args.only),
                         expect_backend=args.expect_backend).run()
@@ -127,39 +132,39 @@ def _main(argv: list[str] | None) -> int:
         ap.error("--model, --only and --expect-backend go with --self-test; to open models in the window, name them: "
                  "gemmacompare A.gguf B.gguf")
     if args.command in (None, "gui"):
-        from gemmacompare.ui.app import run_app  # noqa: PLC0415 - Qt only when needed
+        from gemmacompare.ui.app import run_app  # Qt only when needed
 
         return run_app(getattr(args, "models", []))
     if args.command == "inspect":
-        from gemmacompare.cli.inspect import cmd_inspect  # noqa: PLC0415
+        from gemmacompare.cli.inspect import cmd_inspect
 
         return cmd_inspect(args)
     if args.command == "models":
-        from gemmacompare.cli.models import cmd_models  # noqa: PLC0415
+        from gemmacompare.cli.models import cmd_models
 
         return cmd_models(args)
     if args.command == "pull":
-        from gemmacompare.cli.pull import cmd_pull  # noqa: PLC0415
+        from gemmacompare.cli.pull import cmd_pull
 
         return cmd_pull(args)
     if args.command == "compare":
-        from gemmacompare.cli.compare import cmd_compare  # noqa: PLC0415
+        from gemmacompare.cli.compare import cmd_compare
 
         return cmd_compare(args)
     if args.command == "bench":
-        from gemmacompare.cli.bench import cmd_bench  # noqa: PLC0415
+        from gemmacompare.cli.bench import cmd_bench
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
     if args.command in ("replay", "rerun"):
-        from gemmacompare.cli.run_files import cmd_replay, cmd_rerun  # noqa: PLC0415
+        from gemmacompare.cli.run_files import cmd_replay, cmd_rerun
 
         return cmd_replay(args) if args.command == "replay" else cmd_rerun(args)
     if args.command == "claim":
-        from gemmacompare.cli.claim import cmd_claim  # noqa: PLC0415
+        from gemmacompare.cli.claim import cmd_claim
 
         return cmd_claim(args)
     if args.command == "arena":
-        from gemmacompare.cli.arena import cmd_arena  # noqa: PLC0415
+        from gemmacompare.cli.arena import cmd_arena
 
         return cmd_arena(args)
     ap.print_help()
@@ -168,16 +173,16 @@ def _main(argv: list[str] | None) -> int:
 
 def _self_test_window() -> str:
     """The self-test's window step; Qt lives in ui/ only."""
-    from gemmacompare.ui.app import paint_window_once  # noqa: PLC0415 - Qt only for this step
+    from gemmacompare.ui.app import paint_window_once  # Qt only for this step
 
     return paint_window_once()
 
 
-def _bench_chart_writer(run, out_dir: Path) -> list[Path]:
+def _bench_chart_writer(run: StoredRun, out_dir: Path) -> list[Path]:
     """PNG charts need Qt, which only ui/ may import; offscreen works without a display."""
     import os
 
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from gemmacompare.ui.bench_charts import write_chart_pngs  # noqa: PLC0415 - Qt only for --out
+    from gemmacompare.ui.bench_charts import write_chart_pngs  # Qt only for --out
 
     return write_chart_pngs(run, out_dir)

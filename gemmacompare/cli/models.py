@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
 from gemmacompare.cli.exit_codes import EXIT_OK
-from gemmacompare.engine.report.stats_table import text_table
+from gemmacompare.engine.api import text_table
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.library import scan_library
 from gemmacompare.state.settings import load_settings
 from gemmacompare.state.untrusted import terminal_safe
 
 
-def cmd_models(args) -> int:
+def cmd_models(args: argparse.Namespace) -> int:
     if getattr(args, "server", None):
-        from gemmacompare.cli.servers import cmd_server_models  # noqa: PLC0415 - httpx only when asked
+        from gemmacompare.cli.servers import cmd_server_models  # httpx only when asked
 
         return cmd_server_models(args)
     folders = load_settings().settings.model_folders

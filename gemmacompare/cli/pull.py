@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
+from typing import TextIO
 
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK, EXIT_USAGE
 from gemmacompare.models.gguf_file import human_bytes
@@ -14,7 +16,7 @@ from gemmacompare.state.untrusted import terminal_safe
 class ProgressPrinter:
     """One line rewritten in place on a terminal; a line every few seconds otherwise (logs, CI)."""
 
-    def __init__(self, out=sys.stderr) -> None:
+    def __init__(self, out: TextIO = sys.stderr) -> None:
         self.out = out
         self.tty = out.isatty()
         self.last = 0.0
@@ -33,7 +35,7 @@ class ProgressPrinter:
             print(line, file=self.out, flush=True)
 
 
-def cmd_pull(args) -> int:
+def cmd_pull(args: argparse.Namespace) -> int:
     try:
         repo_id, quant = parse_repo_spec(args.repo)
         model = pick_model(list_models(repo_id), quant)

@@ -28,7 +28,7 @@ def add_save_run_args(ap: argparse.ArgumentParser) -> None:
                     help="with --save-run: leave the prompts out (the run can be watched but not rerun)")
 
 
-def add_run_file_parsers(sub) -> None:
+def add_run_file_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rp = sub.add_parser("replay", help="replay a saved run file side by side at its recorded speed",
                         description="Plays every model of a run file at its recorded speed, prints the answers "
                                     "as `compare` does, then the verdict and the table. Nothing is loaded or run.")

@@ -15,22 +15,27 @@ from pathlib import Path
 
 from gemmacompare.cli.compare import LinePrinter, format_table
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.modes import RACE
-from gemmacompare.engine.replay import ReplayWorker
-from gemmacompare.engine.report.speed_summary import speed_summary
-from gemmacompare.engine.report.stats_table import text_table
-from gemmacompare.engine.rerun import (
+from gemmacompare.engine.api import (
+    RACE,
+    CompareResult,
+    CompareSession,
     ModelMissing,
     RerunFailed,
     RerunJob,
     RerunRefused,
+    RunFile,
+    RunFileError,
+    RunModel,
+    SessionEvent,
     check_rerunnable,
     plan_rerun,
+    read_run_file,
     rerun_report,
+    speed_summary,
+    split_of,
+    text_table,
 )
-from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, read_run_file, split_of
-from gemmacompare.engine.session import CompareResult, CompareSession, SessionEvent
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.state.untrusted import terminal_safe
 
@@ -110,16 +115,9 @@ def replay_run(run: RunFile, speed: float = 1.0, printer: LinePrinter | None = N
             if isinstance(ev, p.WorkerError):
                 print(f"[{labels[i]}] error (recorded): {terminal_safe(ev.message, 400)}", file=sys.stderr)
 
-    with CompareSession(labels) as session:
-        for k, m in enumerate(run.models):
-            session.set_participant(k, ReplayWorker(m.label, m.record, m.loaded, speed))
-        commands = {k: p.GenerateCommand(request_id=k + 1) for k in range(len(run.models))}
-        result = session.run(commands, mode=RACE, threads_total=len(run.models), on_event=on_event)
-    for rec, m in zip(result.runs, run.models):
-        src = m.record.memory
-        if src is not None:  # nothing runs in a replay: the memory is the recorded one, on the replay's clock
-            rec.memory = p.MemoryTrace([p.MemorySample(rec.t_send + s.t / speed, s.rss, s.vram) for s in src.samples],
-                                       src.gpu_available, src.gpu_source)
+    with CompareSession.of_records(labels, run.records, run.loaded, speed) as session:
+        result = session.play(on_event)
+        session.wait()
     return result
 
 

@@ -13,13 +13,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TextIO
 
 import psutil
 
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_OK
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.llama_runtime import runtime_info
+from gemmacompare.engine.api import protocol as p
+from gemmacompare.engine.api import runtime_info
 from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.models.demo import demo_models
 from gemmacompare.models.gguf_file import ModelFileError, human_bytes, read_model_facts
@@ -52,7 +52,7 @@ class SelfTest:
     The window step is passed in because only ui/ may import Qt.
     """
 
-    def __init__(self, model: str | None, window: Callable[[], str] | None, out=sys.stdout,
+    def __init__(self, model: str | None, window: Callable[[], str] | None, out: TextIO = sys.stdout,
                  only: tuple[str, ...] = (), expect_backend: str | None = None) -> None:
         # `only` runs some steps (those they need are added): `--only window`
         # measures a cold start to the first painted window.
@@ -197,7 +197,7 @@ class SelfTest:
 
 def _alive(pid: int) -> bool:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
-from gemmacompare.engine.model_refs import resolve_models
-from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
-from gemmacompare.engine.remote.server_ref import (
+from gemmacompare.engine.api import (
     OLLAMA_PREFIX,
+    RemoteError,
     ServerRef,
     ServerRefError,
+    ServerSettings,
+    display_name,
     is_server_ref,
+    list_models,
     ollama_base_url,
     parse_server_ref,
+    resolve_models,
+    text_table,
 )
-from gemmacompare.engine.report.stats_table import text_table
-from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.secrets import find_api_key
 from gemmacompare.state.untrusted import terminal_safe
 
 
-def remote_settings(args) -> ServerSettings:
+def remote_settings(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         connect_timeout_s=getattr(args, "connect_timeout", 5.0),
         first_byte_timeout_s=getattr(args, "first_byte_timeout", 120.0),
@@ -33,7 +36,7 @@ def remote_settings(args) -> ServerSettings:
     )
 
 
-def check_server_arg(text: str, out=sys.stderr) -> str | None:
+def check_server_arg(text: str, out: TextIO = sys.stderr) -> str | None:
     """None when fine (after warning about plain http to another host), else one sentence."""
     try:
         ref = parse_server_ref(text)
@@ -54,7 +57,7 @@ def resolve_with_servers(args: Sequence[str | None], settings: ServerSettings | 
 OLLAMA_SERVER_WORDS = ("ollama", "ollama:", "ollama-server", "ollama-server:")
 
 
-def cmd_server_models(args) -> int:
+def cmd_server_models(args: argparse.Namespace) -> int:
     """`gemmacompare models --server URL [--json]`."""
     ollama = args.server.strip().lower() in OLLAMA_SERVER_WORDS
     try:

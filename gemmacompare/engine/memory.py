@@ -36,11 +36,13 @@ MAX_SAMPLES = 72_000
 class GpuMemoryReader:
     """Per-process used GPU memory via nvidia-ml-py, or unavailable."""
 
-    def __init__(self) -> None:
+    def __init__(self, probe: bool = True) -> None:
         self.available = False
         self.reason = "no NVIDIA GPU"
         self._nvml = None
         self._handles: list[Any] = []  # pynvml device handles
+        if not probe:
+            return  # a sampler with nothing to sample (a replay's) asks NVML nothing
         try:
             import pynvml
 

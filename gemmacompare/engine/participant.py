@@ -10,8 +10,6 @@ from __future__ import annotations
 from typing import Iterator, Protocol, runtime_checkable
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.run_settings import ServerSettings
 
 
 @runtime_checkable
@@ -40,10 +38,3 @@ class Participant(Protocol):
     def close(self, timeout: float = 1.0) -> None:
         ...
 
-
-def engine_for(model: str, label: str, settings: ServerSettings | None = None) -> Participant:
-    """A RemoteWorker for a server reference, else a local ModelWorker."""
-    from gemmacompare.engine.local.model_worker import ModelWorker
-    from gemmacompare.engine.remote.worker import RemoteWorker
-
-    return RemoteWorker(label, settings) if is_server_ref(model) else ModelWorker(label)

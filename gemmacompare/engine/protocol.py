@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from gemmacompare.engine.local.llama_runtime import Placement
+from gemmacompare.engine.placement import Placement
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.settings_table import LoadSettings as LoadSettings
 from gemmacompare.state.settings_table import SamplingSettings as SamplingSettings

@@ -1,7 +1,9 @@
 """A recorded run played back as a live one, at its recorded speed.
 
-`ReplayWorker` is a Participant: fair mode's side-by-side replay, a saved run
-opened later, and the session's own tests drive it as they drive a model. Each
+`ReplayWorker` is a Participant, played in a light compare session
+(`CompareSession.of_records`): fair mode's side-by-side replay, a run file
+opened in the window, `gemmacompare replay` and the session's own tests drive
+it as they drive a model. Each
 event keeps its recorded offset from the request's start, so the replayed
 run's figures (ms/token, TTFT, time to answer) are the recorded ones.
 `stop()` does not cut a replay short: it jumps to the end, so the answer is
@@ -47,7 +49,6 @@ class ReplayWorker:
         self._skip.set()
 
     def generate(self, cmd: p.GenerateCommand) -> Iterator[p.Event]:
-        self._skip.clear()
         rec = self.record
         t0 = time.monotonic()
         shift = t0 - rec.t_send
@@ -56,6 +57,16 @@ class ReplayWorker:
             if at is not None:
                 self._wait_until(t0 + (at - rec.t_send) / self.speed)
             yield _shifted(ev, shift, self.speed, rec.t_send, cmd.request_id)
+        # Cleared at the end, not the start: a jump asked for before the replay began still jumps.
+        self._skip.clear()
+
+    def memory_from(self, t_send: float) -> p.MemoryTrace | None:
+        """The recorded memory on the clock of a replay that started at `t_send`."""
+        src, rec = self.record.memory, self.record
+        if src is None:
+            return None
+        return p.MemoryTrace([p.MemorySample(t_send + (s.t - rec.t_send) / self.speed, s.rss, s.vram)
+                              for s in src.samples], src.gpu_available, src.gpu_source)
 
     def _wait_until(self, when: float) -> None:
         delay = when - time.monotonic()

@@ -73,7 +73,7 @@ def find_model(m: RunModel, candidates: list[Path], entries: list[Any]) -> tuple
                     return path, "by its file hash"
             except OSError:
                 continue
-    from gemmacompare.models.library import find_entries  # noqa: PLC0415
+    from gemmacompare.models.library import find_entries
 
     for key in (ident.get("file_name"), ident.get("display_name")):
         if not key:
@@ -87,8 +87,8 @@ def find_model(m: RunModel, candidates: list[Path], entries: list[Any]) -> tuple
 
 def local_candidates(extra: Sequence[Path] = ()) -> tuple[list[Path], list[Any]]:
     """Every model file this machine knows (the demo models, the library, `extra`), and the library's entries."""
-    from gemmacompare.models.demo import gemma3_path, smollm2_path  # noqa: PLC0415
-    from gemmacompare.models.library import scan_library  # noqa: PLC0415
+    from gemmacompare.models.demo import gemma3_path, smollm2_path
+    from gemmacompare.models.library import scan_library
 
     entries = list(scan_library().entries)
     paths = [Path(x) for x in extra] + [x for x in (smollm2_path(), gemma3_path()) if x is not None]

@@ -33,10 +33,10 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.llama_runtime import DeviceBuffer, Placement
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
+from gemmacompare.engine.placement import DeviceBuffer, Placement
 from gemmacompare.engine.remote.server_ref import OLLAMA_PREFIX, ServerRefError, is_server_ref, parse_server_ref
 from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name

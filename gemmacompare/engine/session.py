@@ -7,8 +7,13 @@ splits the CPU threads by mode, stops, keeps a record per run and tells its
 caller what happens through callbacks, called on the session's own threads.
 
 The round's state (who takes part, who runs, who waits for its turn, whether
-the user stopped it) lives in `RoundState`, a Qt-free model that observers
-subscribe to, as napari's camera model is watched by its Qt view.
+the user stopped it, who loads, the latest result, fair mode's replay) lives in
+`RoundState` (engine/round_state.py), a Qt-free value that observers subscribe
+to, as napari's camera model is watched by its Qt view.
+
+Recorded runs play through the same rounds: a light session of `ReplayWorker`s
+(`CompareSession.of_records`) serves fair mode's side-by-side replay, a run file
+opened in the window and `gemmacompare replay` alike.
 """
 
 from __future__ import annotations
@@ -17,16 +22,18 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Mapping, Sequence, Union
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.machine_load import LoadMeter, OtherLoad
-from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.memory import GpuMemoryReader, MemorySampler
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads, split_threads
-from gemmacompare.engine.participant import Participant, engine_for
+from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
+from gemmacompare.engine.replay import ReplayWorker
+from gemmacompare.engine.round_state import CompareResult, RoundState
 from gemmacompare.engine.run_settings import ServerSettings
 from gemmacompare.state.defaults import MAX_MODELS
 
@@ -54,35 +61,16 @@ SessionEvent = Union[p.Event, RunStarted, RunMeasured]
 EventCallback = Callable[[int, SessionEvent], None]
 
 
-@dataclass
-class CompareResult:
-    mode: str
-    threads_total: int
-    runs: list[RunRecord] = field(default_factory=list)
-    loaded: list[p.Loaded | None] = field(default_factory=list)
-    indices: list[int] = field(default_factory=list)  # the session slot of each run
-    split: ThreadSplit | None = None
-    user_stopped: bool = False
+def engine_for(model: str, label: str, settings: ServerSettings | None = None) -> Participant:
+    """The participant that runs `model`: a RemoteWorker for a server reference, else (a model
+    file, or "" before one is chosen) a local ModelWorker."""
+    if is_server_ref(model):
+        from gemmacompare.engine.remote.worker import RemoteWorker  # the stream client only where a server takes part
 
-    @property
-    def complete(self) -> bool:
-        """Every model answered in full: a side-by-side replay is a fair picture."""
-        return (not self.user_stopped and len(self.runs) >= 2 and
-                all(r.finished is not None and r.finished.stop_reason != p.STOP_USER for r in self.runs))
+        return RemoteWorker(label, settings)
+    from gemmacompare.engine.local.model_worker import ModelWorker  # the worker process's modules only where one runs
 
-
-@dataclass(frozen=True)
-class RoundState:
-    mode: str = RACE
-    participants: tuple[int, ...] = ()
-    running: frozenset[int] = frozenset()
-    pending: tuple[int, ...] = ()  # fair mode: waiting for their turn
-    user_stopped: bool = False
-    split: ThreadSplit | None = None
-
-    @property
-    def active(self) -> bool:
-        return bool(self.running or self.pending)
+    return ModelWorker(label)
 
 
 class SessionBusy(Exception):
@@ -96,7 +84,6 @@ class Slot:
     path: str | None = None
     loaded: p.Loaded | None = None
     load_error: p.WorkerError | None = None
-    loading: bool = False
 
 
 class CompareSession:
@@ -113,23 +100,43 @@ class CompareSession:
         self.state = RoundState()
         self._observers: list[Callable[[RoundState], None]] = []
         self._lock = threading.Lock()
+        self._loaders: list[threading.Thread] = []
         self._stopped = threading.Event()
         self._round: threading.Thread | None = None
+        self._replay: CompareSession | None = None  # fair mode's replay of the latest round, while it plays
+        self.recorded = False  # a session of recorded runs (of_records): a stop jumps to the end
+
+    @classmethod
+    def of_records(cls, labels: Sequence[str], records: Sequence[RunRecord],
+                   loaded: Sequence[p.Loaded | None] = (), speed: float = 1.0) -> "CompareSession":
+        """A light session that plays recorded runs: no model is loaded, nothing is sampled."""
+        # A sampler never started, without NVML: a replay has no process to sample.
+        session = cls((), sampler=MemorySampler(gpu=GpuMemoryReader(probe=False)))
+        session.recorded = True
+        for k, (label, rec) in enumerate(zip(labels, records)):
+            session.slots.append(Slot(label, ReplayWorker(label, rec, loaded[k] if k < len(loaded) else None,
+                                                          speed)))
+        for slot in session.slots:
+            slot.loaded = slot.worker.loaded
+        return session
 
     # --- participants -------------------------------------------------------
 
-    def add_slot(self, label: str) -> int:
+    def add_slot(self, label: str, participant: Participant | None = None) -> int:
+        """A new slot holding `participant` (a replay, a test's stand-in), else a local worker
+        that starts its process when a model loads."""
         if len(self.slots) >= MAX_MODELS:
             raise ValueError(f"At most {MAX_MODELS} models can be compared at once.")
-        from gemmacompare.engine.local.model_worker import ModelWorker
-
-        self.slots.append(Slot(label, ModelWorker(label)))
+        worker = participant if participant is not None else engine_for("", label)
+        self.slots.append(Slot(label, worker, loaded=worker.loaded))
         return len(self.slots) - 1
 
     def remove_slot(self, index: int) -> None:
         if self.busy:
             raise SessionBusy("Stop the current round before removing a model.")
         slot = self.slots.pop(index)
+        # The latest round named the slots as they were: it can no longer be replayed or saved.
+        self._set_state(lambda st: replace(st, result=None, replayed=False, participants=()))
         self.sampler.watch(slot.label, None)
         self.sampler.set_device_bytes(slot.label, None)
         slot.worker.close()
@@ -163,6 +170,46 @@ class CompareSession:
     def load_one(self, index: int, path: str, settings: p.LoadSettings = p.LoadSettings(),
                  server: ServerSettings | None = None) -> p.Loaded:
         """Blocking: (re)load slot `index`. Raises p.WorkerFailed with one sentence."""
+        self._set_loading(index, True)
+        try:
+            return self._load(index, path, settings, server)
+        finally:
+            self._set_loading(index, False)
+
+    def start_load(self, index: int, path: str, settings: p.LoadSettings, server: ServerSettings | None,
+                   on_done: Callable[[int, p.Loaded | str], None]) -> bool:
+        """(Re)load slot `index` on a thread of its own; False if the slot is busy.
+
+        `on_done` gets the Loaded facts or one sentence saying why not, after the
+        state says the slot has stopped loading: whoever sees the model ready may use it.
+        """
+        if self.state.slot_busy(index):
+            return False
+        self.claim(index, path)  # before the thread: the other slots' loads see it
+        self._set_loading(index, True)
+
+        def job() -> None:
+            outcome: p.Loaded | str
+            try:
+                outcome = self._load(index, path, settings, server)
+            except p.WorkerFailed as exc:
+                outcome = exc.error.message
+            except Exception as exc:  # noqa: BLE001 - turned into a message, never a dead thread
+                log.exception("loading %s", path)
+                outcome = f"Loading failed unexpectedly ({type(exc).__name__}); see the log for details."
+            self._set_loading(index, False)
+            on_done(index, outcome)
+
+        t = threading.Thread(target=job, name=f"load-{index}", daemon=True)
+        self._loaders = [x for x in self._loaders if x.is_alive()] + [t]
+        t.start()
+        return True
+
+    def _set_loading(self, index: int, on: bool) -> None:
+        # A loading slot cannot be removed (remove_slot refuses), so its index holds until the load ends.
+        self._set_state(lambda st: replace(st, loading=st.loading | {index} if on else st.loading - {index}))
+
+    def _load(self, index: int, path: str, settings: p.LoadSettings, server: ServerSettings | None) -> p.Loaded:
         slot = self.slots[index]
         server = self._with_servers_in_run(index, str(path), server or self.server)
         engine = engine_for(str(path), slot.label, server)
@@ -172,7 +219,7 @@ class CompareSession:
             slot.worker = engine
         else:
             engine.close()
-        slot.path, slot.loaded, slot.load_error, slot.loading = str(path), None, None, True
+        slot.path, slot.loaded, slot.load_error = str(path), None, None
         self._set_device_bytes(slot, 0)  # the old model's device buffers go with it
         try:
             slot.worker.close()
@@ -180,8 +227,6 @@ class CompareSession:
         except p.WorkerFailed as exc:
             slot.load_error = exc.error
             raise
-        finally:
-            slot.loading = False
         self.sampler.watch(slot.label, slot.worker.pid)
         placement = slot.loaded.placement
         self._set_device_bytes(slot, placement.device_bytes() if placement else 0)
@@ -252,7 +297,16 @@ class CompareSession:
 
     @property
     def busy(self) -> bool:
-        return self.state.active or any(s.loading for s in self.slots)
+        return self.state.busy
+
+    def forget_result(self) -> None:
+        """A new conversation: the latest round is no longer there to replay or save."""
+        if not self.state.in_progress:
+            self._set_state(lambda st: replace(st, result=None, replayed=False))
+
+    def set_job(self, sentence: str) -> None:
+        """Another job holds the machine (a benchmark): rounds wait; "" when it is done."""
+        self._set_state(lambda st: replace(st, job=sentence))
 
     def split_for(self, indices: Sequence[int], mode: str, threads_total: int | None = None,
                   chosen: Sequence[int] = ()) -> ThreadSplit:
@@ -263,20 +317,21 @@ class CompareSession:
 
     def start(self, commands: Mapping[int, p.GenerateCommand], mode: str = RACE, threads_total: int | None = None,
               on_event: EventCallback | None = None,
-              on_finished: Callable[[CompareResult], None] | None = None) -> CompareResult:
+              on_finished: Callable[[CompareResult], None] | None = None, prompt: str = "") -> CompareResult:
         """Start a round in the background on the slots in `commands` (in that order
         for fair mode); returns its result object, filled as the round goes."""
         if mode not in MODES:
             raise ValueError(f"Unknown mode {mode!r}; use race or fair.")
         if self.busy:
-            raise SessionBusy("A round is running; stop it or wait for it to finish.")
+            raise SessionBusy(self.state.reason or "A round is running; stop it or wait for it to finish.")
         indices = list(commands)
         # A command's own thread count is the user's choice for that model; it wins over the mode's share.
         split = self.split_for(indices, mode, threads_total, [commands[i].n_threads or 0 for i in indices])
         result = CompareResult(mode, split.total, [RunRecord(self.slots[i].label, 0.0) for i in indices],
                                [self.slots[i].loaded for i in indices], indices, split)
         self._stopped.clear()
-        self._set_state(lambda _: RoundState(mode, tuple(indices), frozenset(), tuple(indices), False, split))
+        self._set_state(lambda st: RoundState(mode, tuple(indices), frozenset(), tuple(indices), False, split,
+                                              prompt, loading=st.loading, job=st.job))
         self.sampler.resume()
 
         def round_() -> None:
@@ -285,7 +340,7 @@ class CompareSession:
             finally:
                 self.sampler.pause()
                 result.user_stopped = self.state.user_stopped
-                self._set_state(lambda st: replace(st, running=frozenset(), pending=()))
+                self._set_state(lambda st: replace(st, running=frozenset(), pending=(), result=result))
                 if on_finished is not None:
                     on_finished(result)
 
@@ -376,12 +431,75 @@ class CompareSession:
             rec.memory = self.sampler.trace(slot.label)
             self._set_state(lambda st: replace(st, running=st.running - {i}))
 
+    # --- replays -------------------------------------------------------------
+
+    def play(self, on_event: EventCallback | None = None,
+             on_finished: Callable[[CompareResult], None] | None = None) -> CompareResult:
+        """A session of recorded runs (of_records): play them all at once, from a common start.
+
+        Nothing runs, so the result carries the recorded memory and machine load, moved
+        onto the replay's clock.
+        """
+        replays = [s.worker for s in self.slots]
+
+        def finished(result: CompareResult) -> None:
+            for rec, worker in zip(result.runs, replays):
+                if isinstance(worker, ReplayWorker):
+                    rec.memory = worker.memory_from(rec.t_send)
+                    rec.other_load = worker.record.other_load
+            if on_finished is not None:
+                on_finished(result)
+
+        commands = {k: p.GenerateCommand(request_id=k + 1) for k in range(len(self.slots))}
+        return self.start(commands, RACE, max(1, len(self.slots)), on_event, finished)
+
+    def replay(self, on_event: EventCallback | None = None,
+               on_finished: Callable[[CompareResult], None] | None = None) -> bool:
+        """Fair mode's side-by-side replay of the latest round, in a light session of its own
+        (this one keeps its loaded models); events name this session's slots. False when
+        there is nothing whole to replay or the session is busy."""
+        last = self.state.result
+        if last is None or not last.complete or self.busy:
+            return False
+        labels = [self.slots[i].label for i in last.indices]
+        replay = CompareSession.of_records(labels, last.runs, last.loaded)
+
+        indices = list(last.indices)
+
+        def event(k: int, ev: SessionEvent) -> None:
+            if isinstance(ev, (RunStarted, RunMeasured)):
+                ev = replace(ev, index=indices[k])
+            if on_event is not None:
+                on_event(indices[k], ev)
+
+        def finished(result: CompareResult) -> None:
+            self._replay = None  # nothing to close: a replay holds no process
+            self._set_state(lambda st: replace(st, replaying=False, replayed=True))
+            if on_finished is not None:
+                on_finished(result)
+
+        self._replay = replay
+        self._set_state(lambda st: replace(st, replaying=True, replayed=False))
+        replay.play(event, finished)
+        return True
+
     def _participant_pids(self) -> list[int]:
         """Processes whose CPU is the comparison's own: workers, and a server on this machine."""
         return [pid for s in self.slots if (pid := s.worker.pid)]
 
     def stop(self) -> None:
-        """Stop the round: the running models stop, the waiting ones never start."""
+        """Stop the round: the running models stop, the waiting ones never start.
+
+        A replay is not cut short: it jumps to its end, whole and with its figures.
+        """
+        replay = self._replay
+        if replay is not None:
+            replay.stop()
+            return
+        if self.recorded:
+            for s in self.slots:
+                s.worker.stop()  # a session of recorded runs: each jumps to its end
+            return
         if self.state.active:
             self._set_state(lambda st: replace(st, user_stopped=True))
         self._stopped.set()
@@ -391,6 +509,11 @@ class CompareSession:
     def close(self, timeout: float = 1.0) -> None:
         self.stop()
         self.wait(2.0)
+        for t in self._loaders:
+            t.join(1.0)
+        replay = self._replay
+        if replay is not None:
+            replay.close()
         if self._own_sampler:
             self.sampler.stop()
         # All models wind down at once, so closing costs one model's time.
@@ -408,7 +531,7 @@ class CompareSession:
 
 
 __all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "RunMeasured", "RunStarted", "SessionBusy",
-           "SessionEvent"]
+           "SessionEvent", "SessionJob"]
 
 
 class SessionJob:

@@ -153,7 +153,7 @@ def check_reachable(timeout: float = REACH_TIMEOUT_S) -> None:
 
 def cached_path(model: "RemoteModel") -> Path | None:
     """Shard 1's path when every file of the model is already in the Hugging Face cache."""
-    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+    from huggingface_hub import try_to_load_from_cache
 
     first: Path | None = None
     for name in model.files:
@@ -168,7 +168,7 @@ def cached_path(model: "RemoteModel") -> Path | None:
 
 
 def _hf_error_message(exc: BaseException, repo_id: str) -> str:
-    from huggingface_hub import errors as e  # noqa: PLC0415 - heavy; only when talking to the Hub
+    from huggingface_hub import errors as e  # heavy; only when talking to the Hub
 
     page = f"{endpoint()}/{repo_id}"
     gated = (f"{repo_id} is gated or private: accept its licence on {page} while logged in, then run "
@@ -209,7 +209,7 @@ def _as_hub_error(exc: BaseException, repo_id: str) -> HubError:
 
 def list_models(repo_id: str, revision: str | None = None) -> list[RemoteModel]:
     """The repo's GGUF models (split files grouped, projectors and partial shard sets left out)."""
-    from huggingface_hub import HfApi  # noqa: PLC0415
+    from huggingface_hub import HfApi
 
     check_reachable()
     try:
@@ -276,7 +276,7 @@ def check_disk_space(model: RemoteModel, folder: Path | None = None) -> None:
 
 def _progress_class(on_bytes: Callable[[int], None], cancel: threading.Event | None) -> type[Any]:
     """A tqdm stand-in for hf_hub_download's tqdm_class: counts bytes, stops on cancel."""
-    from tqdm.auto import tqdm  # noqa: PLC0415 - a huggingface_hub dependency
+    from tqdm.auto import tqdm  # a huggingface_hub dependency
 
     class _Bar(tqdm):  # type: ignore[misc]  # tqdm ships no types, so it is Any here
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -315,7 +315,7 @@ def download(model: RemoteModel, on_progress: Callable[[Progress], None] | None 
     call); an interrupted or cancelled file leaves no partial file behind, and
     files already complete (earlier shards) are not fetched again.
     """
-    from huggingface_hub import hf_hub_download  # noqa: PLC0415
+    from huggingface_hub import hf_hub_download
 
     folder = cache_dir()
     on_disk = cached_path(model)
@@ -366,8 +366,8 @@ class Suggestion:
 
 def load_suggestions(path: Path | None = None) -> list[Suggestion]:
     """resources/suggested_models.json; a broken file gives no suggestions (and a log line), never an error."""
-    from gemmacompare.state.paths import resources_dir  # noqa: PLC0415
-    from gemmacompare.state.safe_json import load_json_bounded  # noqa: PLC0415
+    from gemmacompare.state.paths import resources_dir
+    from gemmacompare.state.safe_json import load_json_bounded
 
     path = path or resources_dir() / "suggested_models.json"
     try:

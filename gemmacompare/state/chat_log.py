@@ -57,7 +57,3 @@ class ChatLog:
                 continue  # a line cut by a crash (or damaged); the rest is still good
         return out
 
-
-def list_chats() -> list[Path]:
-    folder = chats_dir()
-    return sorted(folder.glob("*.jsonl")) if folder.exists() else []

@@ -28,11 +28,6 @@ class AppDirs:
     cache: Path
     log: Path
 
-    def ensure(self) -> "AppDirs":
-        for p in (self.config, self.data, self.cache, self.log):
-            private_dir(p)
-        return self
-
 
 # What the app writes about the user (prompts, answers, settings, logs) is for
 # the user alone: folders 0700, files 0600, whatever the umask says.

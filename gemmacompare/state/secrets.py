@@ -154,19 +154,6 @@ def store_api_key(base_url: str, key: str, where: str = KEYRING) -> str:
     return FILE
 
 
-def forget_api_key(base_url: str) -> None:
-    key_id = server_key_id(base_url)
-    kr = _keyring()
-    if kr is not None:
-        try:
-            kr.delete_password(KEYRING_SERVICE, key_id)
-        except Exception:  # noqa: BLE001 - there was none
-            pass
-    keys = _read_file()
-    if keys.pop(key_id, None) is not None:
-        write_private_text(keys_file(), json.dumps(keys, indent=1))
-
-
 def _read_file() -> dict[str, str]:
     path = keys_file()
     if not path.exists():

@@ -14,7 +14,8 @@ def run_app(models: list[str] | None = None) -> int:
 
     from .main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv)
+    found = QApplication.instance()
+    app = found if isinstance(found, QApplication) else QApplication(sys.argv)
     app.setApplicationName("gemmacompare")
     app.setApplicationDisplayName("gemmacompare")
     window = MainWindow(load_settings(), models)
@@ -60,7 +61,7 @@ def _paint_and_close(timeout_s: float) -> str:
 
     t0 = time.monotonic()
     from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from gemmacompare.state.settings import AppSettings, LoadedSettings
 
@@ -71,8 +72,8 @@ def _paint_and_close(timeout_s: float) -> str:
     painted: list[float] = []
 
     class PaintWatch(QObject):
-        def eventFilter(self, obj, ev):  # noqa: N802
-            if not painted and ev.type() == QEvent.Type.Paint and obj.isWidgetType() and obj.window() is window:
+        def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
+            if not painted and ev.type() == QEvent.Type.Paint and isinstance(obj, QWidget) and obj.window() is window:
                 painted.append(time.monotonic())
             return False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -26,7 +26,7 @@ VOTE_KEYS = {ONE_BETTER: "1", TWO_BETTER: "2", TIE: "3", BOTH_BAD: "4"}
 class CountBox(QSpinBox):
     submitted = Signal()
 
-    def keyPressEvent(self, ev) -> None:  # noqa: N802
+    def keyPressEvent(self, ev: QKeyEvent) -> None:  # noqa: N802
         if ev.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
             self.interpretText()
             self.submitted.emit()
@@ -119,9 +119,9 @@ class VoteBar(QFrame):
     def install_shortcuts(self, window: QWidget) -> None:
         """Keys 1–4 and H, live only while a vote is open (the prompt box is off then)."""
         for outcome, key in VOTE_KEYS.items():
-            sc = QShortcut(QKeySequence(key), window, activated=lambda o=outcome: self._key_vote(o))
+            sc = QShortcut(QKeySequence(key), window, lambda o=outcome: self._key_vote(o))
             self.shortcuts.append(sc)
-        self.shortcuts.append(QShortcut(QKeySequence("H"), window, activated=self.open_hands))
+        self.shortcuts.append(QShortcut(QKeySequence("H"), window, self.open_hands))
         for sc in self.shortcuts:
             sc.setEnabled(False)
 

@@ -15,17 +15,21 @@ import logging
 import random
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
 from gemmacompare.arena.battles import Battle, Contender, Side, SideDraw, VoteCounts, arrange, not_counted_reason
 from gemmacompare.arena.store import ArenaStore, ArenaStoreError, now_iso
-from gemmacompare.engine.machine import file_hash_prefix
+from gemmacompare.engine.api import file_hash_prefix
 from gemmacompare.state.settings_table import to_flat
 
 from .arena_bar import VoteBar
 from .theme import PANE_COLOURS
+
+if TYPE_CHECKING:
+    from .main_window import MainWindow
+    from .pane import ModelPane
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +44,10 @@ REGENERATE_TEMPERATURE = 0.7
 class Round:
     prompt: str
     swapped: bool
-    order: list  # the two drawn ModelPanes, left to right
+    order: list[ModelPane]  # the two drawn panes, left to right
     contenders: tuple[Contender, Contender]
     serial: int = 0
-    overrides: dict[int, dict] = field(default_factory=dict)  # per pane index, e.g. a regenerate's seed
+    overrides: dict[int, dict[str, Any]] = field(default_factory=dict)  # per pane index, e.g. a regenerate's seed
     battle: Battle | None = None  # set when both answers are in
     voted: bool = False
 
@@ -51,7 +55,7 @@ class Round:
 class BlindArena(QObject):
     vote_stored = Signal()  # the leaderboard should refresh
 
-    def __init__(self, window, store: ArenaStore | None = None, seed: int | None = None) -> None:
+    def __init__(self, window: MainWindow, store: ArenaStore | None = None, seed: int | None = None) -> None:
         super().__init__(window)
         self.w = window
         self.store = store or ArenaStore(timeout=1.0)
@@ -61,7 +65,8 @@ class BlindArena(QObject):
         self.unsaved: dict[int, Battle] = {}  # round serial -> a state the history could not take yet
         self._serial = 0
         self.save_error = ""  # the history's sentence when the latest write failed
-        self._next_overrides: dict[int, dict] = {}  # per pane index: a regenerate's seed, used by the next send
+        # Per pane index: a regenerate's seed, used by the next send.
+        self._next_overrides: dict[int, dict[str, Any]] = {}
         self._hashes: dict[str, str] = {}
         self._facts: dict[int, tuple[str, str]] = {}  # pane index -> facts text and tooltip while hidden
         self._stats_tips: dict[int, str] = {}
@@ -71,7 +76,7 @@ class BlindArena(QObject):
         self.bar.voted.connect(self.vote)
         self.bar.regenerate.connect(self.regenerate)
         self.bar.new_round.connect(self.new_round)
-        self.bar.save_round.connect(window.save_run_dialog)
+        self.bar.save_round.connect(window.files.save_run_dialog)
         for pane in window.panes:
             self.watch_pane(pane)
         window.compare_finished.connect(self._on_compare_finished)
@@ -82,7 +87,7 @@ class BlindArena(QObject):
         self.draw = SideDraw(seed)
         self._regen_rng = random.Random(seed)
         self._pair_rng = random.Random(seed)
-    def watch_pane(self, pane) -> None:
+    def watch_pane(self, pane: ModelPane) -> None:
         """Every pane, also one added later, keeps its stats tooltip and facts off screen while blind."""
         pane.finished.connect(self._on_pane_finished)
         # A model (a server's, say) that finishes loading while blind writes its facts again.
@@ -122,7 +127,7 @@ class BlindArena(QObject):
         open_round = self.active and self.round is not None and not self.round.voted
         tabs.setTabEnabled(tabs.indexOf(self.w.leaderboard), not open_round)
 
-    def _place(self, order: list) -> None:
+    def _place(self, order: list[ModelPane]) -> None:
         """Put the panes left to right; colours, titles and legends follow the place while blind."""
         for pos, pane in enumerate(order):
             self.w.hsplit.insertWidget(pos, pane)
@@ -173,7 +178,7 @@ class BlindArena(QObject):
             return
         self.w.tabs.setCurrentWidget(self.w.leaderboard)
 
-    def _take_facts(self, pane) -> None:
+    def _take_facts(self, pane: ModelPane) -> None:
         """Keep the pane's facts text for the reveal and blank it on screen."""
         if pane.facts_label.text():
             self._facts[pane.index] = (pane.facts_label.text(), pane.facts_label.toolTip())
@@ -192,7 +197,7 @@ class BlindArena(QObject):
         if self._hidden():
             self._hide_identities()
 
-    def display_label(self, pane) -> str:
+    def display_label(self, pane: ModelPane) -> str:
         """How exports and copies name a pane: its side until the vote, then the model too."""
         if not self.active or self.round is None:
             return f"{pane.label}: {pane.display_name}"
@@ -245,8 +250,8 @@ class BlindArena(QObject):
         self._set_tabs()
         return True
 
-    def _contender(self, pane) -> Contender:
-        path, facts = pane.model_path, pane.facts
+    def _contender(self, pane: ModelPane) -> Contender:
+        path, facts = pane.model_path or "", pane.facts  # only loaded panes take part
         if path not in self._hashes:
             # A server model has no file to fingerprint: its name is its identity.
             self._hashes[path] = file_hash_prefix(path) if Path(path).is_file() else ""
@@ -265,7 +270,8 @@ class BlindArena(QObject):
         r = self.round
         if not self.active or r is None or r.battle is not None:
             return
-        sides = tuple(self._side(pane, c, r.overrides.get(pane.index, {})) for pane, c in zip(r.order, r.contenders))
+        left, right = (self._side(pane, c, r.overrides.get(pane.index, {})) for pane, c in zip(r.order, r.contenders))
+        sides = (left, right)
         battle = Battle(prompt=r.prompt, sides=sides, mode=self.w.mode, swapped=r.swapped, created=now_iso(),
                         not_counted=not_counted_reason(sides, False))
         r.battle = self._save(r.serial, battle)
@@ -276,7 +282,7 @@ class BlindArena(QObject):
         self.w.banner.setText("Both answers are in. Vote with 1–4 (1 better, 2 better, tie, both bad) "
                               "or H for a room's show of hands." + note)
 
-    def _side(self, pane, contender: Contender, override: dict) -> Side:
+    def _side(self, pane: ModelPane, contender: Contender, override: dict[str, Any]) -> Side:
         rec = pane.record
         settings = {**to_flat(pane.settings), **override, "mode": self.w.mode}
         if rec is None:  # never started: the round was stopped before its turn (fair mode)
@@ -345,6 +351,8 @@ class BlindArena(QObject):
                 pane.reply.title.setText(f"{SIDE_NAMES[pos]}: {c.name}")
                 pane.reply.stats.setToolTip(self._stats_tips.get(pane.index, ""))
         b = r.battle
+        if b is None or b.votes is None:  # a vote made the battle and its counts
+            return
         counted = f" Not counted: {b.not_counted}." if b.not_counted else ""
         unsaved = (f" Not saved yet: {self.save_error} The vote stays in this window and is saved with the next one."
                    if r.serial in self.unsaved else "")
@@ -352,14 +360,14 @@ class BlindArena(QObject):
                               f"Model 2 was {r.contenders[1].name}.{counted}{unsaved}")
         self.bar.result.setText(reveal_table(b, compact=self.w.presentation))
 
-    def run_file_part(self) -> dict | None:
+    def run_file_part(self) -> dict[str, Any] | None:
         """The voted round for a run file: which model was Model 1 and 2, and the vote; None before a vote."""
         r = self.round
         if r is None or not r.voted or r.battle is None or r.battle.votes is None:
             return None
-        b = r.battle
+        b, votes = r.battle, r.battle.votes
         return {"sides": [pane.label for pane in r.order], "side_names": list(SIDE_NAMES),
-                "votes": asdict(b.votes), "result": b.votes.winner_text(), "counted": b.counted,
+                "votes": asdict(votes), "result": votes.winner_text(), "counted": b.counted,
                 "not_counted": b.not_counted}
 
     def refresh_reveal(self) -> None:
@@ -409,7 +417,7 @@ def side_name(pos: int) -> str:
     return SIDE_NAMES[pos] if pos < len(SIDE_NAMES) else f"Model {pos + 1}"
 
 
-def _fmt(v, spec: str, unit: str = "") -> str:
+def _fmt(v: float | None, spec: str, unit: str = "") -> str:
     return "-" if v is None else f"{v:{spec}}{unit}"
 
 

@@ -133,10 +133,10 @@ class LeaderboardTab(QWidget):
     def _on_done(self, request: int, result: object) -> None:
         if request != self._request:
             return  # a newer refresh is on its way
-        if isinstance(result, str):
-            self.summary.setText(result)
-        else:
+        if isinstance(result, Leaderboard):
             self.show_board(result)
+        else:
+            self.summary.setText(str(result))
         self.refreshed.emit()
 
     # --- showing ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDialog, QProgressBar, QWidget
 
 from .plain_label import plain_label
@@ -28,7 +29,7 @@ class BackgroundJob(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread: threading.Thread | None = None
+        self._thread: threading.Thread | None = None
         self._busy = False
         self.done.connect(self._finished)  # first: the window's own handlers then see it ended
 
@@ -56,12 +57,12 @@ class BackgroundJob(QObject):
             emit(self.done, out)
 
         self._busy = True
-        self.thread = threading.Thread(target=body, name=name, daemon=True)
-        self.thread.start()
+        self._thread = threading.Thread(target=body, name=name, daemon=True)
+        self._thread.start()
 
     def wait(self, timeout: float) -> None:
-        if self.thread is not None:
-            self.thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
 
 __all__ = ["BackgroundJob"]
@@ -101,7 +102,7 @@ class JobDialog(QDialog):
         self.status.setText(sentence)
         return False
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         # Closing stops the job: its models are freed, no process is left behind.
         self.stop()
         self.worker.wait(5.0)

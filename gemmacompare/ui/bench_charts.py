@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gemmacompare.bench.records import ItemResult, StoredRun
 from gemmacompare.bench.stats import summarize_model
@@ -31,20 +32,31 @@ def model_colour(i: int) -> str:
     return palette[i % len(palette)]
 
 
-def short_label(label: str, width: int = 18) -> str:
-    # Axis ticks that do not fit are silently dropped by pyqtgraph, so keep them short.
-    return label if len(label) <= width else label[: width - 1] + "…"
+def model_letter(m: int) -> str:
+    """The model's pane letter (A, B, …): the bench runs the panes' models in their order."""
+    return chr(ord("A") + m)
 
 
 def _model_ticks(labels: list[str]) -> list[list[tuple[float, str]]]:
-    return [[(m, short_label(lab)) for m, lab in enumerate(labels)]]
+    # Letters, not names: two names side by side under 300-pixel-wide bars ran into each other
+    # ("SmolLM2-135M-InstGemma-3-270M Q4_K…"); the legend above the charts gives the names.
+    return [[(m, model_letter(m)) for m in range(len(labels))]]
+
+
+def legend_html(labels: list[str]) -> str:
+    """Each model's colour, letter and full name; names are strangers' text, so escaped."""
+    return "&nbsp;&nbsp; ".join(
+        f"<span style='color:{model_colour(m)}'>■</span>&nbsp;<b>{model_letter(m)}</b>&nbsp;{html.escape(label)}"
+        for m, label in enumerate(labels))
 
 
 class ItemTimeChart(pg.PlotWidget):
     """Seconds per item, one bar per model side by side, items in run order."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
         super().__init__(parent, title="Time per item")
+        # A chart saved alone (bench --out) carries its legend; in the tab one legend serves all three.
+        self.legend_in_title = legend_in_title
         self.showGrid(x=False, y=True, alpha=0.25)
         # With its unit pyqtgraph names the scale "ms" or "s"; without one it printed "(x0.001)".
         self.setLabel("left", "time", units="s")
@@ -54,10 +66,9 @@ class ItemTimeChart(pg.PlotWidget):
 
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
         self.clear()
-        # The legend sits in the title, as on the live charts: inside the plot it covered the bars.
-        swatches = "&nbsp;&nbsp;".join(f"<span style='color:{model_colour(m)}'>■</span>&nbsp;{html.escape(label)}"
-                                       for m, label in enumerate(labels))
-        self.setTitle(f"Time per item&nbsp;&nbsp;{swatches}" if labels else "Time per item")
+        # Inside the plot a legend covered the bars.
+        legend = self.legend_in_title and labels
+        self.setTitle(f"Time per item&nbsp;&nbsp;{legend_html(labels)}" if legend else "Time per item")
         keys = sorted({(it.rep, it.task_index) for it in items})
         pos = {k: n for n, k in enumerate(keys)}
         n_models = max(1, len(labels))
@@ -75,6 +86,8 @@ class ItemTimeChart(pg.PlotWidget):
             self.getAxis("bottom").setTicks([[(n, f"{rep + 1}·{ti + 1}") for (rep, ti), n in pos.items()]])
         else:
             self.getAxis("bottom").setTicks(None)
+        # Autorange clipped the last group's outer bar; the range spans every group's full width.
+        self.setXRange(-0.5, max(0.5, len(keys) - 0.5), padding=0.01)
 
 
 class SpeedChart(pg.PlotWidget):
@@ -131,12 +144,19 @@ class AccuracyChart(pg.PlotWidget):
 
 
 class BenchCharts(QWidget):
-    """The three charts in a row."""
+    """One legend row over the three charts in a row."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(2)
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)  # only escaped names go in (legend_html)
+        self.legend.setWordWrap(True)
+        outer.addWidget(self.legend)
+        lay = QHBoxLayout()
+        outer.addLayout(lay, 1)
         self.times = ItemTimeChart()
         self.speed = SpeedChart()
         self.accuracy = AccuracyChart()
@@ -145,6 +165,7 @@ class BenchCharts(QWidget):
         lay.addWidget(self.accuracy, 1)
 
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        self.legend.setText(legend_html(labels))
         for chart in (self.times, self.speed, self.accuracy):
             chart.set_items(items, labels)
 
@@ -160,7 +181,7 @@ def write_chart_pngs(run: StoredRun, out_dir: str | Path) -> list[Path]:
     items, labels = list(run.items), run.labels
     written = []
     for name, cls in (("times", ItemTimeChart), ("speed", SpeedChart), ("accuracy", AccuracyChart)):
-        chart = cls()
+        chart = ItemTimeChart(legend_in_title=True) if cls is ItemTimeChart else cls()
         chart.setBackground("w")
         chart.resize(*PNG_SIZE)
         chart.set_items(items, labels)

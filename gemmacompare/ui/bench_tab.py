@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, SignalInstance, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -48,9 +48,7 @@ from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
-from gemmacompare.engine.modes import FAIR, RACE
-from gemmacompare.engine.remote.server_ref import model_label
-from gemmacompare.engine.run_file import write_run_file
+from gemmacompare.engine.api import FAIR, RACE, model_label, write_run_file
 
 from .bench_charts import BenchCharts, write_chart_pngs
 
@@ -108,6 +106,7 @@ def _open_store() -> tuple[BenchStore | None, str]:
 
 class BenchmarkTab(QWidget):
     run_finished = Signal(int, str)  # run id, status
+    running_changed = Signal(bool)  # a benchmark started or ended: the window's session waits meanwhile
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -117,6 +116,7 @@ class BenchmarkTab(QWidget):
         # the tab then says so in one sentence and the rest of the window works on.
         self.store, self.store_problem = _open_store()
         self.run_id: int | None = None
+        self._said_running = False  # what running_changed last said
         self.labels: list[str] = []
         self.items: list[ItemResult] = []
         self._runner: BenchRunner | None = None
@@ -247,14 +247,17 @@ class BenchmarkTab(QWidget):
         self.compare_combo.activated.connect(self._on_compare_chosen)
         hist.addWidget(self.compare_combo, 1)
         right.addLayout(hist)
-        self.summary_table = QTableWidget(0, 0)
-        self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.summary_table.verticalHeader().setVisible(False)
-        right.addWidget(self.summary_table, 1)
+        right.addStretch(1)
         top.addLayout(right, 2)
         outer.addLayout(top)
 
+        # The summary spans the window's width: beside the settings its dozen columns
+        # needed a horizontal scroll bar even at 1600 pixels.
+        self.summary_table = QTableWidget(0, 0)
+        self.summary_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.summary_table.verticalHeader().setVisible(False)
         split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.summary_table)
         self.table = QTableWidget(0, len(ITEM_COLUMNS))
         self.table.setHorizontalHeaderLabels(ITEM_COLUMNS)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -264,7 +267,7 @@ class BenchmarkTab(QWidget):
         split.addWidget(self.table)
         self.charts = BenchCharts()
         split.addWidget(self.charts)
-        split.setSizes([250, 250])
+        split.setSizes([110, 220, 250])
         outer.addWidget(split, 1)
         self._update_buttons()
 
@@ -445,7 +448,7 @@ class BenchmarkTab(QWidget):
 
     def _launch(self, run_id: int) -> None:
         run = self.load_run(run_id)
-        if run is None:
+        if run is None or self.store is None:  # no run without a store
             return
         self._runner = BenchRunner(self.store)
         self._t_start = time.monotonic()
@@ -453,7 +456,7 @@ class BenchmarkTab(QWidget):
         self._bridge.started.emit(run)
         runner, bridge = self._runner, self._bridge
 
-        def emit(signal, *args) -> None:
+        def emit(signal: SignalInstance, *args: object) -> None:
             # After the window is gone the bridge may be deleted; the run must
             # still end as stopped, not fail on a dead signal.
             try:
@@ -486,7 +489,7 @@ class BenchmarkTab(QWidget):
         """Called on the benchmark thread as it ends."""
         with self._store_lock:
             self._workers -= 1
-            if self._close_store_when_idle and not self._workers:
+            if self._close_store_when_idle and not self._workers and self.store is not None:
                 self.store.close()
 
     @Slot(object)
@@ -564,11 +567,16 @@ class BenchmarkTab(QWidget):
         self.summary_table.clear()
         self.summary_table.setColumnCount(len(rows[0]))
         self.summary_table.setRowCount(len(rows) - 1)
-        self.summary_table.setHorizontalHeaderLabels(rows[0])
-        for r, row in enumerate(rows[1:]):
+        # A unit on a line of its own under its name: columns as narrow as their figures.
+        self.summary_table.setHorizontalHeaderLabels([h.replace(" (", "\n(") for h in rows[0]])
+        for k, row in enumerate(rows[1:]):
             for c, text in enumerate(row):
-                self.summary_table.setItem(r, c, QTableWidgetItem(text))
+                self.summary_table.setItem(k, c, QTableWidgetItem(text))
         self.summary_table.resizeColumnsToContents()
+        # Every model's row in view without scrolling (up to eight: a comparison of two runs of four).
+        shown = self.summary_table
+        rows_h = sum(shown.rowHeight(k) for k in range(min(shown.rowCount(), 8)))
+        shown.setMinimumHeight(shown.horizontalHeader().sizeHint().height() + rows_h + 2 * shown.frameWidth() + 4)
 
     def _mark_dirty(self) -> None:
         """Charts to redraw at the next tick; the timer sleeps while nothing changes."""
@@ -590,6 +598,9 @@ class BenchmarkTab(QWidget):
 
     def _update_buttons(self, run: StoredRun | None = None) -> None:
         busy = self.running
+        if busy != self._said_running:
+            self._said_running = busy
+            self.running_changed.emit(busy)
         self.start_button.setEnabled(not busy and self.store is not None)
         self.stop_button.setEnabled(busy)
         resumable = run is not None and run.status in (STATUS_STOPPED, STATUS_INTERRUPTED, "failed") and \

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPaintEvent, QPen, QShowEvent
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QHBoxLayout, QWidget
 
-from gemmacompare.engine.protocol import GPU_FROM_LLAMA
+from gemmacompare.engine.api import GPU_FROM_LLAMA
 
 REFRESH_MS = 100  # the refresh timer; each plot redraws at most every RATE_MS / MEMORY_MS
 RATE_MS = 200
@@ -110,7 +111,7 @@ def _nice_ceiling(v: float) -> float:
     return float(10 * exp)
 
 
-def style_plots(plots, dark: bool) -> str:
+def style_plots(plots: Iterable[pg.PlotWidget], dark: bool) -> str:
     """Background, title and axes for the app's theme; returns the text colour."""
     bg, fg = ("#1b1c1f", "#d0d0d0") if dark else ("#ffffff", "#333333")
     for plot in plots:
@@ -129,7 +130,7 @@ class _TimedPlot(pg.PlotWidget):
 
     paint_s = 0.0
 
-    def paintEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def paintEvent(self, ev: QPaintEvent) -> None:  # noqa: N802 - Qt naming
         t0 = time.perf_counter()
         super().paintEvent(ev)
         self.paint_s = time.perf_counter() - t0
@@ -199,6 +200,13 @@ class LiveCharts(QWidget):
         self._pacers = {id(self.rate_plot): RedrawPacer(RATE_MS, RATE_CPU_SHARE),
                         id(self.mem_plot): RedrawPacer(MEMORY_MS, MEMORY_CPU_SHARE)}
         self._stale = False  # data changed while the charts could not be seen
+        self._models: tuple[str | None, ...] = ()  # whose replies the scales were grown for
+
+    def same_models(self, models: tuple[str | None, ...]) -> bool:
+        """The replies about to be drawn come from the same models as the last ones
+        (their scales then stay, Send after Send); remembers these."""
+        same, self._models = models == self._models, models
+        return same
 
     def set_labels(self, labels: list[str], colours: list[str] | None = None) -> None:
         """Rename the curves in the legends (blind mode names sides, not models);
@@ -276,7 +284,7 @@ class LiveCharts(QWidget):
             rng[:] = [START_SECONDS, rng[1] if keep_scales else y]
             plot.setRange(xRange=(0, rng[0]), yRange=(0, rng[1]), padding=0)
 
-    def _grow(self, plot, x: float, y: float) -> None:
+    def _grow(self, plot: pg.PlotWidget, x: float, y: float) -> None:
         rng = self._ranges[id(plot)]
         if x > rng[0] or y > rng[1]:
             rng[0] = max(rng[0], _nice_ceiling(x * 1.1))
@@ -302,12 +310,12 @@ class LiveCharts(QWidget):
                 return
 
     def redraw_costs(self) -> dict[str, tuple[float, float]]:
-        """Per plot: (ms a refresh and repaint cost lately, ms between redraws)."""
+        """Per plot: (ms a refresh and repaint cost lately, ms between redraws); benchmarks/gui_replay.py prints it."""
         return {name: (pacer.cost_s * 1000, pacer.interval() * 1000)
                 for name, pacer in (("rate", self._pacers[id(self.rate_plot)]),
                                     ("memory", self._pacers[id(self.mem_plot)]))}
 
-    def showEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def showEvent(self, ev: QShowEvent) -> None:  # noqa: N802 - Qt naming
         super().showEvent(ev)
         if self._stale:
             self._stale = False
@@ -317,7 +325,7 @@ class LiveCharts(QWidget):
         now = self.now()
         gpu_seen = False
         gpu_source = self._gpu_source
-        device_mib = [None] * len(self.labels)
+        device_mib: list[float | None] = [None] * len(self.labels)
         x_max = rate_max = mem_max = 0.0
         for i, source in enumerate(self.sources):
             data = source()
@@ -340,7 +348,8 @@ class LiveCharts(QWidget):
             if keep.stop:
                 x_max = max(x_max, float(data.mem_times[keep][-1]))
                 mem_max = max(mem_max, float(data.rss_mib[keep].max()))
-            mem_t, pick = data.mem_times[keep], keep
+            mem_t = data.mem_times[keep]
+            pick: slice | list[int] = keep
             if mem_t.size == 1:
                 # One sample (a reply shorter than the sampling interval) draws no line:
                 # hold it to the reply's end, as memory holds between samples.
@@ -364,7 +373,7 @@ class LiveCharts(QWidget):
             self._set_titles()
 
 
-def _curve(plot: pg.PlotWidget, pen) -> pg.PlotCurveItem:
+def _curve(plot: pg.PlotWidget, pen: QPen) -> pg.PlotCurveItem:
     """A bare curve: plot() wraps it in a PlotDataItem, whose clipping and
     downsampling passes (for curves of millions of points, not a few hundred)
     were a third of each redraw's CPU."""

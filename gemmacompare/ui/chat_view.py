@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
+from PySide6.QtCore import QEvent, QRectF, QSizeF, Qt
+from PySide6.QtGui import QResizeEvent, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextDocument, QTextFormat
 from PySide6.QtWidgets import (
     QFrame,
     QLabel,
@@ -110,7 +110,7 @@ class AutoHeightText(QTextBrowser):
         if not r.isEmpty():
             viewport.update(r.translated(-dx, -dy))
 
-    def _fit(self, size=None) -> None:
+    def _fit(self, size: QSizeF | None = None) -> None:
         # The signal carries the new size; asking the document for it again
         # would make it finish laying out the whole text first.
         height = (size if size is not None else self.document().size()).height()
@@ -118,7 +118,7 @@ class AutoHeightText(QTextBrowser):
         if h != self.height():
             self.setFixedHeight(max(8, h))
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802 - Qt naming
         super().resizeEvent(ev)
         # Every setTextWidth lays out the whole document again, even at the
         # same width; our own height changes (one per streamed batch) must not.
@@ -289,7 +289,7 @@ class WrappedLabel(QLabel):
         self._heights.clear()
         super().setText(text)
 
-    def setTextFormat(self, fmt) -> None:  # noqa: N802 - Qt naming
+    def setTextFormat(self, fmt: Qt.TextFormat) -> None:  # noqa: N802 - Qt naming
         self._heights.clear()
         super().setTextFormat(fmt)
 
@@ -299,7 +299,7 @@ class WrappedLabel(QLabel):
             h = self._heights[width] = super().heightForWidth(width)
         return h
 
-    def changeEvent(self, ev) -> None:  # noqa: N802 - Qt naming
+    def changeEvent(self, ev: QEvent) -> None:  # noqa: N802 - Qt naming
         # A font, style sheet or theme change wraps the text differently.
         self._heights.clear()
         super().changeEvent(ev)
@@ -367,7 +367,7 @@ class ReplyWidget(QFrame):
             self.answer.append_text(answer)
 
     def reset(self) -> None:
-        """Empty the reply for a replay; the stats line stays."""
+        """Empty the reply for a replay; its stats line comes back with its end."""
         self.thinking.clear()
         self.thinking.hide()
         self.think_toggle.hide()
@@ -376,6 +376,7 @@ class ReplyWidget(QFrame):
         self._answer_started = False
         self.answer.reset()
         self.answer.hide()
+        self.stats.hide()
 
     def _toggle_thinking(self, on: bool) -> None:
         self.thinking.setVisible(on)
@@ -443,9 +444,11 @@ class ChatView(QScrollArea):
     def clear(self) -> None:
         while self._lay.count() > 1:
             item = self._lay.takeAt(0)
-            if item.widget():
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
 
     def replies(self) -> list[ReplyWidget]:
-        return [self._lay.itemAt(i).widget() for i in range(self._lay.count() - 1)
-                if isinstance(self._lay.itemAt(i).widget(), ReplyWidget)]
+        items = (self._lay.itemAt(i) for i in range(self._lay.count() - 1))
+        widgets = (item.widget() for item in items if item is not None)
+        return [w for w in widgets if isinstance(w, ReplyWidget)]

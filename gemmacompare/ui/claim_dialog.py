@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.claim import (
+from gemmacompare.engine.api import (
     MS_PER_TOKEN,
     TOKENS_PER_S,
     ClaimCheck,
@@ -36,9 +36,9 @@ from gemmacompare.engine.claim import (
     claim_run_dict,
     claim_text,
     claimed_figure,
+    is_server_ref,
+    write_run_file,
 )
-from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.run_file import write_run_file
 from gemmacompare.state.defaults import CLAIM_MAX_TOKENS, CLAIM_RUNS
 
 from .background import JobDialog, ProgressFn
@@ -59,7 +59,7 @@ class ClaimDialog(JobDialog):
         self.setWindowTitle("Check a claim — gemmacompare")
         self.setObjectName("claimDialog")
         self.check: ClaimCheck | None = None
-        self.result: ClaimResult | None = None
+        self.claim_result: ClaimResult | None = None
         self._claim: list[ClaimedFigure] = []
         self._build(choices, defaults)
         self.resize(760, 420)
@@ -87,17 +87,17 @@ class ClaimDialog(JobDialog):
             want = defaults[k] if k < len(defaults) else ""
             at = box.findData(want)
             box.setCurrentIndex(at if at >= 0 else (k if box.count() > k else box.count() - 1))
-            name = QLineEdit(label)
-            name.setMaxLength(40)
+            name_edit = QLineEdit(label)
+            name_edit.setMaxLength(40)
             figure = QLineEdit()
             figure.setObjectName(f"claimFigure{label}")
             figure.setPlaceholderText("e.g. 45")
             unit = QComboBox()
             unit.addItems([MS_PER_TOKEN, TOKENS_PER_S])
-            for c, w in enumerate((QLabel(label), box, name, figure, unit)):
+            for c, w in enumerate((QLabel(label), box, name_edit, figure, unit)):
                 grid.addWidget(w, 1 + k, c)
             self.model_boxes.append(box)
-            self.name_edits.append(name)
+            self.name_edits.append(name_edit)
             self.figure_edits.append(figure)
             self.unit_boxes.append(unit)
         lay.addLayout(grid)
@@ -134,13 +134,6 @@ class ClaimDialog(JobDialog):
         self._update_buttons()
 
     # --- input --------------------------------------------------------------------
-
-    def set_claim(self, figures: Sequence[float], unit: str = MS_PER_TOKEN, names: Sequence[str] = ()) -> None:
-        for k, value in enumerate(figures):
-            self.figure_edits[k].setText(f"{value:g}")
-            self.unit_boxes[k].setCurrentText(unit)
-            if k < len(names):
-                self.name_edits[k].setText(names[k])
 
     def _read(self) -> tuple[list[ClaimedFigure], list[str]] | str:
         """The claim and the model files, or one sentence saying what is missing or wrong."""
@@ -183,7 +176,7 @@ class ClaimDialog(JobDialog):
             return self._say(reason)
         claim, paths = read
         self._claim = claim
-        self.result = None
+        self.claim_result = None
         check = ClaimCheck(claim, paths, self.runs_spin.value(), self.tokens_spin.value(), labels=list(LABELS))
         self.check = check
         self.verdict.setText("")
@@ -210,7 +203,7 @@ class ClaimDialog(JobDialog):
     def _on_done(self, outcome: object) -> None:
         self.progress.setRange(0, 1)
         if isinstance(outcome, ClaimResult):
-            self.result = outcome
+            self.claim_result = outcome
             self.progress.setValue(1 if outcome.per_run_ms else 0)
             stopped = " (stopped early)" if outcome.stopped and outcome.per_run_ms else ""
             self.status.setText(f"{len(outcome.per_run_ms)} fair runs done{stopped}." if outcome.per_run_ms
@@ -234,11 +227,11 @@ class ClaimDialog(JobDialog):
 
     def save_run(self, path: Path) -> bool:
         """The last run, every run's figures and the verdict as a run file; one sentence either way."""
-        if self.check is None or self.result is None or self.result.last is None:
+        if self.check is None or self.claim_result is None or self.claim_result.last is None:
             return self._say("Nothing to save yet: check a claim first.")
         names = [self.model_boxes[k].currentText() for k in range(len(LABELS))]
         try:
-            doc = claim_run_dict(self.check, self.result, claim_text(self._claim), names=names)
+            doc = claim_run_dict(self.check, self.claim_result, claim_text(self._claim), names=names)
             write_run_file(path, doc)
         except OSError as exc:
             log.info("saving claim run to %s: %s", path, exc)
@@ -252,7 +245,8 @@ class ClaimDialog(JobDialog):
         running = self.running
         self.check_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        self.save_button.setEnabled(not running and self.result is not None and self.result.last is not None)
+        done = self.claim_result
+        self.save_button.setEnabled(not running and done is not None and done.last is not None)
 
 
 

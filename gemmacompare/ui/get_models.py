@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -168,13 +170,13 @@ class GetModelsDialog(QDialog):
         self._run(lambda: self.relay.listed.emit(repo_id, (listing, self._list(repo_id))))
 
     @staticmethod
-    def _list(repo_id: str):
+    def _list(repo_id: str) -> list[RemoteModel] | HubError:
         try:
             return list_models(repo_id)
         except HubError as exc:
             return exc
 
-    def _on_listed(self, repo_id: str, answer) -> None:
+    def _on_listed(self, repo_id: str, answer: tuple[object, list[RemoteModel] | HubError]) -> None:
         listing, result = answer
         if listing is not self._listing:
             return  # cancelled while it listed
@@ -230,6 +232,7 @@ class GetModelsDialog(QDialog):
         self._say(f"Downloading {model.filename} ({human_bytes(model.size)}) into the Hugging Face cache…")
 
         def work() -> None:
+            result: Path | HubError
             try:
                 result = download(model, self.relay.progress.emit, cancel)
             except HubError as exc:
@@ -246,7 +249,7 @@ class GetModelsDialog(QDialog):
         self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
         self.progress.setFormat(f"%p%  ·  {p.text()}")
 
-    def _on_finished(self, result) -> None:
+    def _on_finished(self, result: Path | HubError) -> None:
         self.worker, self.cancel_event = None, None
         if isinstance(result, DownloadCancelled):
             self._say("Cancelled. Press Resume to start again; files already complete are kept.")
@@ -274,7 +277,7 @@ class GetModelsDialog(QDialog):
 
     # --- helpers -------------------------------------------------------------
 
-    def _run(self, fn) -> None:
+    def _run(self, fn: Callable[[], None]) -> None:
         self.worker = threading.Thread(target=fn, name="hub", daemon=True)
         self.worker.start()
         self._update_buttons()
@@ -295,7 +298,7 @@ class GetModelsDialog(QDialog):
         self.cancel_button.setEnabled(downloading or self._listing is not None)
         self.cancel_button.setText("Cancel" if self._listing is not None else "Cancel download")
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         # Closing mid-download cancels it: no file is left half-written.
         self.cancel()
         super().closeEvent(ev)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -65,7 +66,7 @@ class PickerRow:
 
 
 def picker_rows(demos: list[tuple[str, str]], recents: list[str], scan: LibraryScan | None,
-                label=lambda path: Path(path).name) -> list[PickerRow]:
+                label: Callable[[str], str] = lambda path: Path(path).name) -> list[PickerRow]:
     rows = [PickerRow.plain("Demo models", label, path) for label, path in demos]
     if scan is not None:
         rows += [PickerRow.from_entry(e) for e in scan.entries]
@@ -160,25 +161,19 @@ class PickerPopup(QFrame):
         self.note.setVisible(bool(note))
         self.apply_filter(self.search.text())
 
-    def visible_paths(self) -> list[str]:
-        out = []
-        for gi in range(self.tree.topLevelItemCount()):
-            g = self.tree.topLevelItem(gi)
-            for ci in range(g.childCount()):
-                c = g.child(ci)
-                if not c.isHidden():
-                    out.append(c.data(0, PATH_ROLE))
-        return out
-
     def apply_filter(self, text: str) -> None:
         words = text.lower().split()
         shown = 0
         first: QTreeWidgetItem | None = None
         for gi in range(self.tree.topLevelItemCount()):
             g = self.tree.topLevelItem(gi)
+            if g is None:
+                continue
             visible = 0
             for ci in range(g.childCount()):
                 c = g.child(ci)
+                if c is None:
+                    continue
                 hit = all(w in c.data(0, SEARCH_ROLE) for w in words)
                 c.setHidden(not hit)
                 if hit:
@@ -190,9 +185,9 @@ class PickerPopup(QFrame):
         if first is not None:
             self.tree.setCurrentItem(first)
 
-    def eventFilter(self, obj, ev) -> bool:  # noqa: N802
+    def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802
         # Up/Down in the search box move through the list, as in a launcher.
-        if obj is self.search and ev.type() == ev.Type.KeyPress and ev.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+        if obj is self.search and isinstance(ev, QKeyEvent) and ev.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up):
             self.tree.setFocus()
             self.tree.keyPressEvent(ev)
             return True
@@ -270,7 +265,7 @@ class ModelPicker(QPushButton):
             room = max(40, self.width() - self.fontMetrics().horizontalAdvance("  ▾") - 24)
             self.setText(self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room) + "  ▾")
 
-    def resizeEvent(self, ev) -> None:  # noqa: N802
+    def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)
         self._elide()
 

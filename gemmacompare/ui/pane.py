@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -22,13 +22,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine import protocol as p
-from gemmacompare.engine.memory import MemorySampler
-from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.participant import Participant
-from gemmacompare.engine.remote.server_ref import ServerRefError, is_server_ref, parse_server_ref
-from gemmacompare.engine.run_settings import command_for
-from gemmacompare.engine.session import RunMeasured, RunStarted
+from gemmacompare.engine.api import (
+    MemorySampler,
+    Participant,
+    RunMeasured,
+    RunRecord,
+    RunStarted,
+    ServerRefError,
+    command_for,
+    is_server_ref,
+    parse_server_ref,
+)
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.base_models import is_base_model
 from gemmacompare.models.display_names import display_name, elide_middle
 from gemmacompare.models.gguf_file import FileProblem, ModelFacts, ModelFileError, human_bytes, read_model_facts
@@ -74,6 +79,7 @@ class ModelPane(QFrame):
         self.loaded: p.Loaded | None = None
         self.messages: list[p.ChatMessage] = []
         self.record: RunRecord | None = None
+        self.replay_record: RunRecord | None = None  # the replay of `record`, as far as it has played
         self.reply: ReplyWidget | None = None
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
@@ -100,7 +106,7 @@ class ModelPane(QFrame):
         self.chooser.chosen.connect(self._on_chosen)
         self.chooser.action.connect(self._on_picker_action)
         # Ctrl+P as in editors' quick open; Ctrl+L is the window's leaderboard.
-        find = QShortcut(QKeySequence("Ctrl+P"), self, activated=self.chooser.open_popup)
+        find = QShortcut(QKeySequence("Ctrl+P"), self, self.chooser.open_popup)
         find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.settings_button = QToolButton()
         self.settings_button.setText("⚙")
@@ -145,8 +151,8 @@ class ModelPane(QFrame):
         self._select_current()
 
     def _select_current(self) -> None:
-        server = self.model_path and is_server_ref(self.model_path)
-        self.chooser.set_current(self.model_path, _choice_label(self.model_path) if server else None)
+        path = self.model_path
+        self.chooser.set_current(path, _choice_label(path) if path and is_server_ref(path) else None)
 
     def _on_chosen(self, path: str) -> None:
         if path != self.model_path:
@@ -194,14 +200,14 @@ class ModelPane(QFrame):
 
     # --- drag and drop -------------------------------------------------------
 
-    def dragEnterEvent(self, ev) -> None:  # noqa: N802
+    def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile() and not urls[0].toLocalFile().endswith((".gcrun", ".gcrun.gz")):
             ev.acceptProposedAction()
         else:
             ev.ignore()  # a run file is the window's to open
 
-    def dropEvent(self, ev) -> None:  # noqa: N802
+    def dropEvent(self, ev: QDropEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
         if urls and urls[0].isLocalFile():
             ev.acceptProposedAction()
@@ -390,7 +396,7 @@ class ModelPane(QFrame):
 
     def clear_run(self) -> None:
         """A new round: the last reply's figures and curves are no longer this round's."""
-        self.record = None
+        self.record = self.replay_record = None
         self._token_times.clear()
 
     def begin_run(self, text: str, started: RunStarted, mode_note: str) -> None:
@@ -407,11 +413,11 @@ class ModelPane(QFrame):
 
     def new_chat(self) -> None:
         self.messages.clear()
-        self.record, self.reply = None, None
+        self.record, self.replay_record, self.reply = None, None, None
         self._token_times.clear()
         self.chat.clear()
 
-    def on_events(self, batch: list) -> None:
+    def on_events(self, batch: list[p.Event | RunMeasured]) -> None:
         rec, reply = self.record, self.reply
         if rec is None or reply is None:
             return
@@ -435,6 +441,8 @@ class ModelPane(QFrame):
 
     def _finish_reply(self) -> None:
         rec, reply = self.record, self.reply
+        if rec is None or reply is None:
+            return
         rec.memory = self.sampler.trace(self.label)
         if rec.error is not None:
             if self.messages and self.messages[-1].role == "user":
@@ -451,8 +459,9 @@ class ModelPane(QFrame):
         else:
             self.messages.append(p.ChatMessage("assistant", rec.answer))
             st = rec.stats()
-            if rec.finished.server and rec.finished.server.problem:
-                self.chat.add_notice(rec.finished.server.problem, "error")
+            server = rec.finished.server if rec.finished else None
+            if server and server.problem:
+                self.chat.add_notice(server.problem, "error")
             placement = self.loaded.placement if self.loaded else None
             reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec, placement))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
@@ -464,7 +473,7 @@ class ModelPane(QFrame):
             self._set_state(READY, "Ready")
             self.finished.emit(self.index)
 
-    # --- chart data and replay ----------------------------------------------
+    # --- chart data ------------------------------------------------------------
 
     def series(self) -> SeriesData | None:
         placement = self.loaded.placement if self.loaded else None
@@ -476,6 +485,7 @@ class ModelPane(QFrame):
                 return None
             empty = np.empty(0)
             return SeriesData(empty, empty, empty, None, False, device / 2**20)
+        shown = self.replay_record or rec
         samples = rec.memory.samples if (rec.done and rec.memory) else self.sampler.samples_since(self.label, 0)
         mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
@@ -483,12 +493,12 @@ class ModelPane(QFrame):
         if samples and samples[0].vram is not None:
             vram = np.fromiter((s.vram or 0 for s in samples), float, len(samples)) / 2**20
         source = rec.memory.gpu_source if (rec.done and rec.memory) else self.sampler.gpu_source(self.label)
-        return SeriesData(self._token_times.view(), mem_t, rss, vram, rec.done, device / 2**20 if device else None,
-                          source)
+        return SeriesData(self._token_times.view(), mem_t, rss, vram, shown.done,
+                          device / 2**20 if device else None, source)
 
     def elapsed(self) -> float:
-        """Seconds since this pane's Send, frozen when its reply is done."""
-        rec = self.record
+        """Seconds since this pane's Send (or its replay's start), frozen when its reply is done."""
+        rec = self.replay_record or self.record
         if rec is None:
             return 0.0
         if rec.finished:
@@ -497,32 +507,35 @@ class ModelPane(QFrame):
             return (rec.tokens[-1].t - rec.t_send) if rec.tokens else 0.0
         return time.monotonic() - rec.t_send
 
-    def replay_start(self) -> None:
-        if self.reply is not None and self.record is not None:
-            self.reply.reset()
-            self._replayed = 0
+    def begin_replay(self, started: RunStarted) -> None:
+        """The replay of the latest run starts: its reply empties, and its figures wait for its end."""
+        if self.reply is None or self.record is None:
+            return
+        self.reply.reset()
+        self.replay_record = RunRecord(self.label, started.t_send)
+        self._token_times.clear()
 
-    def replay_to(self, t: float) -> bool:
-        """Show the recorded tokens up to t seconds after Send; True when done."""
-        rec, reply = self.record, self.reply
-        if rec is None or reply is None:
-            return True
-        toks = rec.tokens
-        start = self._replayed
-        end = start
-        while end < len(toks) and toks[end].t - rec.t_send <= t:
-            end += 1
-        if end > start:
-            chunk = toks[start:end]
-            reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
-                      sum(x.phase == "thinking" for x in chunk))
-            self._replayed = end
-        if end >= len(toks):
+    def on_replay_events(self, batch: list[p.Event]) -> None:
+        rec, reply, live = self.replay_record, self.reply, self.record
+        if rec is None or reply is None or live is None:
+            return
+        thinking, answer, times, n_think = [], [], [], 0
+        for ev in batch:
+            if isinstance(ev, RunMeasured):
+                continue  # the replay's figures are the recorded run's
+            rec.add(ev)
+            if isinstance(ev, p.Token):
+                thinking.append(ev.thinking)
+                answer.append(ev.answer)
+                times.append(ev.t - rec.t_send)
+                n_think += ev.phase == "thinking"
+        self._token_times.extend(times)
+        reply.add("".join(thinking), "".join(answer), n_think)
+        if rec.done:
             # Text held back at the very end travels without a token; add it too.
-            reply.add("", rec.answer[len(reply.answer.text):], 0)
-            reply.answer.finish()
-            return True
-        return False
+            reply.add("", live.answer[len(reply.answer.text):], 0)
+            # The live run's stats line, as it was (blind mode had its tooltip cleared): the same figures.
+            reply.finish(reply.stats.text(), reply.stats.toolTip())
 
 
 def _choice_label(path: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,21 +29,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.rerun import (
+from gemmacompare.engine.api import (
     Measured,
     ModelMissing,
     RerunFailed,
     RerunJob,
     RerunPlan,
     RerunRefused,
+    RunFile,
     check_rerunnable,
     plan_rerun,
     rerun_report,
 )
-from gemmacompare.engine.run_file import RunFile
 
 from .background import JobDialog, ProgressFn
 from .plain_label import plain_label
+
+if TYPE_CHECKING:
+    from .get_models import GetModelsDialog
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +65,8 @@ class RerunDialog(JobDialog):
         self.plan: RerunPlan | None = None
         self.job: RerunJob | None = None
         self.measured: Measured | None = None
-        self.report: dict | None = None
-        self.get_models = None
+        self.report: dict[str, Any] | None = None
+        self.get_models: GetModelsDialog | None = None
         self._stop_asked = False
         self.setWindowTitle(f"{file_name} — rerun on this machine — gemmacompare")
         self.setObjectName("rerunDialog")
@@ -220,7 +223,7 @@ class RerunDialog(JobDialog):
         if answer != QMessageBox.StandardButton.Yes:
             self._say(f"{missing.message}; not downloaded, so nothing was run.")
             return False
-        from .get_models import GetModelsDialog  # noqa: PLC0415 - only when the user wants a download
+        from .get_models import GetModelsDialog  # only when the user wants a download
 
         dlg = GetModelsDialog(self, suggestions=[])
         dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -1,9 +1,11 @@
 """A saved run, replayed side by side at its recorded speed, in a window of its own.
 
-The run's models are not loaded: each pane plays its recorded tokens on the
-recorded time axis, with the same reply view, stats line and charts as a live
-run, under a header saying whose machine and settings they were. Everything
-in the file came from a stranger: it is shown as plain text, never rich text.
+The run's models are not loaded: the recorded runs play through a light
+compare session of replays (the same player as fair mode's replay and
+`gemmacompare replay`), and each pane shows what it plays with the same reply
+view, stats line and charts as a live run, under a header saying whose machine
+and settings they were. Everything in the file came from a stranger: it is
+shown as plain text, never rich text.
 """
 
 from __future__ import annotations
@@ -12,22 +14,20 @@ import time
 from typing import Callable
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QPushButton, QSplitter, QVBoxLayout, QWidget
 
-from gemmacompare.engine.metrics import RunRecord
-from gemmacompare.engine.report.speed_summary import speed_summary
-from gemmacompare.engine.run_file import RunFile
+from gemmacompare.engine.api import CompareResult, CompareSession, RunFile, RunMeasured, RunRecord, RunStarted
+from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .rerun_dialog import RerunDialog
+from .session_runner import SessionRunner
 from .stats_format import stats_line, stats_tooltip
 from .theme import PANE_COLOURS
-
-REPLAY_TICK_MS = 30
 
 
 class _ReplayPane(QWidget):
@@ -53,37 +53,46 @@ class _ReplayPane(QWidget):
         if prompt:
             self.chat.add_user(prompt)
         self.reply: ReplyWidget = self.chat.add_reply(elide_middle(name))
-        self._shown = 0
-        self._until = 0.0
+        self.shown: RunRecord | None = None  # what the replay has played so far
 
-    def play_to(self, t: float) -> bool:
-        """Show the tokens recorded up to t seconds after Send; True when all are shown."""
-        rec, toks = self.record, self.record.tokens
-        start = end = self._shown
-        while end < len(toks) and toks[end].t - rec.t_send <= t:
-            end += 1
-        if end > start:
-            chunk = toks[start:end]
-            self.reply.add("".join(x.thinking for x in chunk), "".join(x.answer for x in chunk),
-                           sum(x.phase == "thinking" for x in chunk))
-            self._shown = end
-        self._until = t
-        if end >= len(toks):
+    def begin(self, started: RunStarted) -> None:
+        self.shown = RunRecord(self.record.label, started.t_send)
+
+    def on_events(self, batch: list[p.Event]) -> None:
+        """The replay's events since the last batch; the recorded figures at its end."""
+        shown, rec = self.shown, self.record
+        if shown is None:
+            return
+        tokens = []
+        for ev in batch:
+            if not isinstance(ev, RunMeasured):
+                shown.add(ev)
+                if isinstance(ev, p.Token):
+                    tokens.append(ev)
+        self.reply.add("".join(x.thinking for x in tokens), "".join(x.answer for x in tokens),
+                       sum(x.phase == "thinking" for x in tokens))
+        if shown.done:
             self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
             if rec.finished is not None:
                 self.reply.finish(stats_line(rec.stats(), self.note), stats_tooltip(rec))
             elif rec.error is not None:
                 self.reply.finish(rec.error.message, "")
-            return True
-        return False
+
+    def elapsed(self) -> float:
+        shown = self.shown
+        if shown is None:
+            return 0.0
+        if shown.finished is not None:
+            return shown.finished.t_end - shown.t_send
+        return time.monotonic() - shown.t_send
 
     def series(self) -> SeriesData:
-        rec = self.record
-        times = np.fromiter((x.t - rec.t_send for x in rec.tokens[: self._shown]), float)
+        rec, shown = self.record, self.shown
+        times = np.fromiter((x.t - shown.t_send for x in shown.tokens), float) if shown else np.empty(0)
         samples = rec.memory.samples if rec.memory else []
         mem_t = np.fromiter((s.t - rec.t_send for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
-        return SeriesData(times, mem_t, rss, None, self._shown >= len(rec.tokens))
+        return SeriesData(times, mem_t, rss, None, shown is not None and shown.done)
 
 
 def _extra_line(run: RunFile) -> str:
@@ -139,7 +148,7 @@ class RunViewer(QMainWindow):
         # The window's theme: pyqtgraph's own black plots carried dim dark-grey titles here.
         self.charts.set_dark(getattr(parent, "theme_name", "light") != "light")
         self.charts.sources = [pane.series for pane in self.panes]
-        self.charts.now = lambda: self._t
+        self.charts.now = lambda: max((pane.elapsed() for pane in self.panes), default=0.0)
         split.addWidget(self.charts)
         split.setStretchFactor(0, 2)
         lay.addWidget(split, 1)
@@ -149,36 +158,25 @@ class RunViewer(QMainWindow):
         self.banner.setWordWrap(True)
         lay.addWidget(self.banner)
         self.setCentralWidget(central)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.jump_to_end)
-        QShortcut(QKeySequence("Ctrl+R"), self, activated=self.open_rerun)
-        self._t = 0.0
-        self._t0 = time.monotonic()
-        self._timer = QTimer(self)
-        self._timer.setInterval(REPLAY_TICK_MS)
-        self._timer.timeout.connect(self._tick)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.jump_to_end)
+        QShortcut(QKeySequence("Ctrl+R"), self, self.open_rerun)
+        # The recorded runs play in a light session of their own: no model is loaded.
+        self.runner = SessionRunner(CompareSession.of_records(run.labels, run.records, run.loaded), self)
+        self.runner.run_started.connect(lambda k, started: self.panes[k].begin(started))
+        self.runner.events.connect(lambda k, batch: self.panes[k].on_events(batch))
+        self.runner.round_finished.connect(self._end)
 
     def start(self) -> None:
-        self._t0 = time.monotonic()
         self.charts.start()
-        self._timer.start()
-
-    def _tick(self, t: float | None = None) -> None:
-        self._t = time.monotonic() - self._t0 if t is None else t
-        if all([pane.play_to(self._t) for pane in self.panes]):
-            self._end()
+        self.runner.start_play()
 
     def jump_to_end(self) -> None:
-        if self._timer.isActive():
-            self._tick(float("inf"))
+        self.runner.stop()  # a replay is not cut short: it jumps to its end
 
-    def _end(self) -> None:
-        self._timer.stop()
-        self._t = max((p.record.finished.t_end - p.record.t_send for p in self.panes if p.record.finished),
-                      default=0.0)
+    def _end(self, _result: object = None) -> None:
         self.charts.stop()
-        done = [(m.label, m.record.stats()) for m in self.run.models if m.record.finished]
-        verdict = speed_summary([x[0] for x in done], [x[1] for x in done], race=self.run.mode == "race") \
-            if len(done) >= 2 else ""
+        recorded = CompareResult(self.run.mode, self.run.threads_total, self.run.records)
+        verdict = recorded.verdict()
         self.banner.setText(f"Recorded: {verdict}" if verdict else "Replay finished.")
         self.finished.emit()
 
@@ -190,10 +188,11 @@ class RunViewer(QMainWindow):
         self.rerun_dialog.raise_()
         return self.rerun_dialog
 
-    def closeEvent(self, ev) -> None:  # noqa: N802
+    def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         if self.rerun_dialog is not None:
             self.rerun_dialog.close()
-        self._timer.stop()
+        self.runner.begin_close()
+        self.runner.release()
         self.charts.stop()
         super().closeEvent(ev)
 

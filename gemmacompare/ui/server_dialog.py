@@ -21,9 +21,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
-from gemmacompare.engine.remote.server_ref import ServerRef, ServerRefError, parse_server_ref
-from gemmacompare.engine.run_settings import ServerSettings
+from gemmacompare.engine.api import (
+    RemoteError,
+    ServerRef,
+    ServerRefError,
+    ServerSettings,
+    display_name,
+    list_models,
+    parse_server_ref,
+)
 from gemmacompare.state.secrets import (
     KEYRING,
     SecretStoreError,

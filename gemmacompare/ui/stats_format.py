@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from gemmacompare.engine.local.llama_runtime import Placement
-from gemmacompare.engine.metrics import RunRecord, RunStats
-from gemmacompare.engine.report.stats_table import gpu_memory_text
+from gemmacompare.engine.api import Placement, RunRecord, RunStats, gpu_memory_text
 from gemmacompare.models.gguf_file import human_bytes
 
 

@@ -15,6 +15,8 @@ _DARK = {
     QPalette.ColorRole.ButtonText: "#e6e6e6", QPalette.ColorRole.Highlight: "#3d6fb6",
     QPalette.ColorRole.HighlightedText: "#ffffff", QPalette.ColorRole.ToolTipBase: "#2d3035",
     QPalette.ColorRole.ToolTipText: "#e6e6e6", QPalette.ColorRole.PlaceholderText: "#8a8f98",
+    # Qt's default link blue (#0000ff) on near-black read badly: the example prompts' links.
+    QPalette.ColorRole.Link: "#8ab4f8",
 }
 _CONTRAST = {**_DARK, QPalette.ColorRole.Window: "#000000", QPalette.ColorRole.Base: "#000000",
              QPalette.ColorRole.WindowText: "#ffffff", QPalette.ColorRole.Text: "#ffffff"}

@@ -59,6 +59,7 @@ def test_start_stop_resume_with_live_table_and_charts(qtbot, tab, tmp_path):
     assert len(names) == 2
     qtbot.wait(400)  # one chart refresh
     qtbot.waitUntil(lambda: not tab._chart_timer.isActive(), timeout=2000)  # drawn, asleep again
+    assert_readable_layout(tab, names)
     tab.grab().save("/tmp/bench_tab.png")
 
     files = tab.export(tmp_path / "export")
@@ -156,3 +157,30 @@ def test_random_pick_and_compare_with_a_past_run(qtbot, tab):
     runs = {tab.summary_table.item(r, 0).text() for r in range(tab.summary_table.rowCount())}
     assert runs == {f"#{first.id} fair", f"#{second.id} fair"}
     assert tab.summary_table.rowCount() == 4  # two models in each run
+
+
+def assert_readable_layout(tab, names: set[str]) -> None:
+    """What the walk found at 1280-1600 pixels: the summary scrolled sideways and cut its rows,
+    model names under the bars ran into each other, the title's legend was cut, and the last
+    bar group was clipped."""
+    qtbot_process_events()
+    summary = tab.summary_table
+    assert summary.horizontalScrollBar().maximum() == 0, "the summary needs a horizontal scroll bar"
+    assert summary.verticalScrollBar().maximum() == 0, "the summary hides a model's row"
+    legend = tab.charts.legend.text()
+    for name in names:
+        assert name in legend
+    for chart in (tab.charts.speed, tab.charts.accuracy):
+        ticks = chart.getAxis("bottom")._tickLevels[0]
+        assert [label for _, label in ticks] == ["A", "B"]
+    times = tab.charts.times
+    assert "■" not in times.plotItem.titleLabel.text  # one legend, above the charts
+    (x0, x1), _ = times.viewRange()
+    groups = len({(it.rep, it.task_index) for it in tab.items})
+    assert x0 <= -0.5 and x1 >= groups - 0.5  # every bar of the first and last group in view
+
+
+def qtbot_process_events() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()

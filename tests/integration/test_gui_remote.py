@@ -7,7 +7,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-from gemmacompare.state.chat_log import list_chats
+from gemmacompare.state.chat_log import chats_dir
 from gemmacompare.state.settings import load_settings
 from gemmacompare.ui.main_window import MainWindow
 from gemmacompare.ui.server_dialog import ServerDialog
@@ -50,7 +50,7 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
     assert "Server-reported (usage+timings)" in reply.stats.toolTip()
     assert "t/s" in local.chat.replies()[-1].stats.text()
     # The history has both replies and never the key.
-    chat = list_chats()[-1].read_text()
+    chat = sorted(chats_dir().glob("*.jsonl"))[-1].read_text()
     assert "sk-gui-test" not in chat
     lines = [json.loads(x) for x in chat.splitlines()]
     assert [x["role"] for x in lines] == ["user", "assistant", "assistant"]

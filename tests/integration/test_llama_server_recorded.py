@@ -15,7 +15,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.remote.client import list_models
 from gemmacompare.engine.remote.server_ref import parse_server_ref
 from tests.fake_servers import recorded_events, recorded_response
-from tests.integration.test_remote import run
+from tests.integration.test_remote_misbehaving import run
 from tests.unit.test_remote import FAST, assert_one_sentence, load_error
 
 QUESTION = (p.ChatMessage("user", "What is 2+2? Answer in one short sentence."),)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from gemmacompare.state.settings import load_settings
 from gemmacompare.ui.main_window import MainWindow
-from tests.integration.test_hub import SMOL_REPO, fake_hub, hub_files  # noqa: F401 - fixtures
+from tests.integration.test_hub_downloads import SMOL_REPO, fake_hub, hub_files  # noqa: F401 - fixtures
 from tests.library_tree import build_home
 
 pytestmark = pytest.mark.gui
@@ -29,6 +29,13 @@ def _window(qtbot, models=None) -> MainWindow:
     w.show()
     qtbot.waitUntil(lambda: w.library is not None, timeout=30_000)
     return w
+
+
+def visible_paths(popup) -> list[str]:
+    """The model paths the picker shows now, in its order."""
+    return [g.child(ci).data(0, Qt.ItemDataRole.UserRole)
+            for g in (popup.tree.topLevelItem(gi) for gi in range(popup.tree.topLevelItemCount()))
+            for ci in range(g.childCount()) if not g.child(ci).isHidden()]
 
 
 def _find_item(popup, path: str):
@@ -51,15 +58,15 @@ def test_picker_filters_and_an_ollama_entry_loads(qtbot, user_home, demo_paths):
     assert groups == ["Demo models", "Hugging Face cache", "LM Studio", "Ollama", "llama.cpp cache", "GPT4All", "Jan"]
     qtbot.keyClicks(popup.search, "ollama")
     ollama = {v for k, v in expected.items() if k.startswith("ollama:")}
-    assert set(popup.visible_paths()) == ollama
+    assert set(visible_paths(popup)) == ollama
     popup.search.clear()
     qtbot.keyClicks(popup.search, "q4_k_m gemma")
-    assert popup.visible_paths() == [str(demo_paths["gemma3"]),
-                                     expected["lmstudio:lmstudio-community/gemma-3-270m-it-GGUF:Q4_K_M"],
-                                     expected["ollama:hf.co/ggml-org/gemma3-270m:Q4_K_M"]]
+    assert visible_paths(popup) == [str(demo_paths["gemma3"]),
+                                    expected["lmstudio:lmstudio-community/gemma-3-270m-it-GGUF:Q4_K_M"],
+                                    expected["ollama:hf.co/ggml-org/gemma3-270m:Q4_K_M"]]
     popup.search.clear()
     qtbot.keyClicks(popup.search, "smollm2:135m")
-    assert popup.visible_paths() == [expected["ollama:smollm2:135m"]]
+    assert visible_paths(popup) == [expected["ollama:smollm2:135m"]]
     qtbot.keyClick(popup.search, Qt.Key.Key_Return)  # Enter picks the first match
     assert not popup.isVisible()
     qtbot.waitUntil(lambda: a.state == "ready" and a.model_path == expected["ollama:smollm2:135m"], timeout=60_000)
@@ -79,7 +86,7 @@ def test_nothing_found_says_where_it_looked(qtbot):
     a.chooser.open_popup()
     note = a.chooser.popup.note.text()
     assert note.startswith("No GGUF models found in other tools' folders") and ".ollama/models" in note
-    assert a.chooser.popup.visible_paths()  # the demo models are still offered
+    assert visible_paths(a.chooser.popup)  # the demo models are still offered
     a.chooser.popup.hide()
     w.close()
 

@@ -22,7 +22,7 @@ def test_fair_round_says_who_waits_then_esc_ends_the_replay_whole(qtbot, demo_pa
         w.send()
         assert w.panes[1].state_label.text().startswith("Waiting for its turn")
         assert w.panes[1].series() is None  # no curve of an earlier round while it waits
-        qtbot.waitUntil(lambda: w._replay_timer.isActive(), timeout=120_000)
+        qtbot.waitUntil(lambda: w.runner.state.replaying, timeout=120_000)
         assert "replaying side by side" in w.banner.text()
         with qtbot.waitSignal(w.compare_finished, timeout=10_000):
             qtbot.keyClick(w.prompt, Qt.Key.Key_Escape)

@@ -168,17 +168,19 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
             assert not dlg.start() and not dlg.running
             assert dlg.status.text() == want
         dlg.name_edits[1].setText("A")
-        dlg.set_claim([45, 110])
+        dlg.figure_edits[0].setText("45")
+        dlg.figure_edits[1].setText("110")
         assert not dlg.start() and dlg.status.text() == "Give the two models different names in the claim."
         dlg.name_edits[1].setText("B")
 
         # A claim far from anything this machine measures: B 50 times slower per token than A.
-        dlg.set_claim([2, 100])
+        dlg.figure_edits[0].setText("2")
+        dlg.figure_edits[1].setText("100")
         dlg.runs_spin.setValue(3)
         dlg.tokens_spin.setValue(16)
         with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
             qtbot.mouseClick(dlg.check_button, Qt.MouseButton.LeftButton)
-        result = dlg.result
+        result = dlg.claim_result
         assert result is not None and len(result.per_run_ms) == 3 and all(all(x > 0 for x in r)
                                                                            for r in result.per_run_ms)
         verdict = dlg.verdict.text()

@@ -29,7 +29,7 @@ def test_three_panes_race_replay_and_remove(qtbot, demo_paths):
         w.race_radio.setChecked(True)
         ask(qtbot, w, "Name a colour.")
         assert all(p.record and p.record.finished for p in w.panes)
-        assert [p.record.stats().n_threads for p in w.panes] == list(w._last_result.split.threads)
+        assert [p.record.stats().n_threads for p in w.panes] == list(w.runner.state.result.split.threads)
         assert "ranked by ms/token" in w.banner.text() and "Race" in w.banner.text()
         assert all(p.series() is not None and p.series().token_times.size for p in w.panes)
 

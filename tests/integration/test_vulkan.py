@@ -56,7 +56,7 @@ def lavapipe(monkeypatch):
 def _runtime_in_child(env: dict[str, str]) -> dict:
     """What llama.cpp lists in a fresh process: Vulkan enumerates its devices once per process."""
     code = ("import json; from gemmacompare.engine.local.llama_runtime import runtime_info; i = runtime_info(); "
-            "print(json.dumps({'backends': i.backends, 'default': i.default_backend, 'devices': "
+            "print(json.dumps({'backends': i.backends, 'gpus': [d.backend for d in i.gpu_devices], 'devices': "
             "[[d.name, d.kind, d.description, d.memory_total] for d in i.devices]}))")
     out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True,
                          timeout=120, check=True)
@@ -83,14 +83,14 @@ def test_lavapipe_is_listed_with_its_name_and_memory(lavapipe):
     name, kind, description, memory = vulkan[0]
     assert name == "Vulkan0" and "llvmpipe" in description and kind in ("GPU", "iGPU")
     assert memory > 0
-    assert info["default"] == "Vulkan"
+    assert info["gpus"][:1] == ["Vulkan"]  # where a model goes with GPU layers at "all"
 
 
 def test_with_vulkan_hidden_the_default_is_the_cpu(monkeypatch):
     """As on a machine without any Vulkan driver: the module loads, finds nothing, and the CPU runs."""
     info = _runtime_in_child({"VK_ICD_FILENAMES": "/nonexistent.json", "GGML_VK_VISIBLE_DEVICES": "0"})
     assert not [d for d in info["devices"] if d[0].startswith("Vulkan")]
-    assert info["default"] == "CPU"
+    assert info["gpus"] == []
 
 
 # --- models on the device -------------------------------------------------------------

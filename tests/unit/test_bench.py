@@ -1,5 +1,5 @@
 """The benchmark's argument checks and an old history file: what needs no model
-(runs, stop/resume and exports on the demo models: tests/integration/test_bench.py)."""
+(runs, stop/resume and exports on the demo models: tests/integration/test_bench_runs.py)."""
 
 from __future__ import annotations
 
@@ -45,3 +45,15 @@ def test_cli_rejects_bad_counts_before_anything_runs(capsys, args, message):
     assert exc.value.code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last == f"gemmacompare bench: error: {message}"
+
+
+def test_models_not_loaded_yet_are_named_not_numbered(tmp_path):
+    """While the models load (or after one failed) the rows said 'model 1', 'model 2'."""
+    from gemmacompare.bench.records import BenchConfig
+    from gemmacompare.bench.tasks import Task
+
+    with BenchStore(tmp_path / "h.sqlite3") as store:
+        config = BenchConfig(models=("/m/a-Q4_0.gguf", "/m/b.gguf"), suite="reasoning", names=("A model", ""))
+        run = store.get_run(store.create_run(config, "reasoning", (Task("t1", "1+1?", ("2",), "number"),)))
+    assert run is not None and run.models == (None, None)
+    assert run.labels == ["A model", "b.gguf"]

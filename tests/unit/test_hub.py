@@ -1,5 +1,5 @@
 """Hub references and the suggested-models file: what needs no Hub
-(downloads against a Hub-compatible server: tests/integration/test_hub.py)."""
+(downloads against a Hub-compatible server: tests/integration/test_hub_downloads.py)."""
 
 from __future__ import annotations
 

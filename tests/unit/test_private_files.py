@@ -13,7 +13,7 @@ from gemmacompare.arena.store import ArenaStore
 from gemmacompare.bench.store import BenchStore
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.paths import app_dirs
-from gemmacompare.state.secrets import FILE, find_api_key, forget_api_key, keys_file, store_api_key
+from gemmacompare.state.secrets import FILE, find_api_key, keys_file, store_api_key
 from gemmacompare.state.settings import AppSettings, save_settings, settings_path
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX modes")
@@ -26,7 +26,6 @@ def mode(path: Path) -> int:
 def test_folders_0700_and_files_0600_even_with_a_loose_umask(app_home):
     old = os.umask(0o022)
     try:
-        dirs = app_dirs().ensure()
         save_settings(AppSettings())
         log = ChatLog.new()
         log.append({"role": "user", "text": "my private prompt"})
@@ -36,7 +35,8 @@ def test_folders_0700_and_files_0600_even_with_a_loose_umask(app_home):
         assert arena.battles() == []
     finally:
         os.umask(old)
-    for d in (dirs.config, dirs.data, dirs.cache, dirs.log, log.path.parent, store_path.parent, arena.path.parent):
+    dirs = app_dirs()
+    for d in (dirs.config, dirs.data, log.path.parent, store_path.parent, arena.path.parent):
         assert mode(d) == 0o700, d
     for f in (settings_path(), log.path, store_path, arena.path):
         assert mode(f) == 0o600, f
@@ -60,5 +60,3 @@ def test_stored_key_goes_to_a_0600_file_without_a_keyring(app_home, monkeypatch)
     assert find_api_key("http://127.0.0.1:8080/v1#other-model") == "sk-stored-1234"
     assert find_api_key("http://127.0.0.1:9090/v1") is None
     assert "sk-stored" not in settings_path().read_text() if settings_path().exists() else True
-    forget_api_key("http://127.0.0.1:8080/v1")
-    assert find_api_key("http://127.0.0.1:8080/v1") is None

@@ -1,6 +1,6 @@
 """The remote engine without a server: the SSE parser, request bodies, server
 references, and connections refused before any server answers (against a
-misbehaving server: tests/integration/test_remote.py)."""
+misbehaving server: tests/integration/test_remote_misbehaving.py)."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gemmacompare.bench.scoring import RULE_LAST_NUMBER, extract_number, extract_number_with_rule, score
+from gemmacompare.bench.scoring import RULE_LAST_NUMBER, extract_number_with_rule, score
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ from gemmacompare.bench.scoring import RULE_LAST_NUMBER, extract_number, extract
     ],
 )
 def test_number_extraction(text, expected):
-    assert extract_number(text) == expected
+    assert extract_number_with_rule(text)[0] == expected
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@
 
 Stand-in participants are ReplayWorkers playing made-up runs at their recorded
 pace (a real Participant, no model needed); three real demo runs are in
-tests/integration/test_session.py.
+tests/integration/test_session_demo_runs.py.
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ def stand_in(label: str, n_tokens: int = 10, gap_s: float = 0.02, fails: bool = 
 
 
 def session_of(*workers: ReplayWorker) -> CompareSession:
-    session = CompareSession([w.label for w in workers])
-    for i, w in enumerate(workers):
-        session.set_participant(i, w)
+    session = CompareSession(labels=())
+    for w in workers:
+        session.add_slot(w.label, w)  # a slot takes any participant
     return session
 
 
@@ -169,3 +169,64 @@ def test_run_settings_build_every_field_of_the_command():
     assert c.sampling.seed == 5 and c.sampling.max_tokens == 256 and c.enable_thinking is False and c.n_threads == 3
     raw = command_for(RunSettings(prompt=PromptOptions(raw=True)), (), "Once upon", thinking_switch=False)
     assert raw.messages == () and raw.raw_prompt == "Once upon" and raw.enable_thinking is None
+
+
+def test_the_state_is_published_with_the_result_and_one_busy_says_why():
+    states = []
+    with session_of(stand_in("A", 6, 0.02), stand_in("B", 6, 0.04)) as session:
+        session.subscribe(states.append)
+        assert not session.busy and session.state.reason == ""
+        result = session.run(cmd, mode=RACE, threads_total=2)
+        final = session.state
+        assert final.result is result and not final.busy and final.reason == ""
+        assert any(st.running == frozenset({0, 1}) for st in states)
+        assert "A" in result.verdict() and final.headline() == f"Race: {result.verdict()} · {final.note}"
+        session.set_job("A benchmark is running.")
+        assert session.busy and session.state.reason == "A benchmark is running."
+        with pytest.raises(SessionBusy):
+            session.start({0: cmd(0)}, RACE, 2)
+        session.set_job("")
+        assert not session.busy
+
+
+def test_recorded_runs_play_in_a_light_session_and_esc_jumps_to_the_end_whole():
+    records = [made_up_run("A", 60, 0.05, "a"), made_up_run("B", 30, 0.1, "b")]
+    with CompareSession.of_records(["A", "B"], records) as replay:
+        assert replay.sampler._thread is None  # nothing to sample: no process runs
+        t0 = time.monotonic()
+        result = replay.play()
+        time.sleep(0.3)
+        replay.stop()
+        assert replay.wait(2.0)
+        took = time.monotonic() - t0
+    assert took < 1.5  # the recording lasts about 3 s
+    assert [r.answer for r in result.runs] == [r.answer for r in records]
+    assert result.complete and not result.user_stopped
+    for rec, src in zip(result.runs, records):
+        assert rec.stats().n_tokens == src.stats().n_tokens
+
+
+def test_fair_modes_replay_is_a_phase_of_the_session_and_the_verdict_waits_for_its_end():
+    seen: list[tuple[int, object]] = []
+    headlines: list[str] = []
+    with session_of(stand_in("A", 8, 0.03), stand_in("B", 8, 0.02)) as session:
+        session.subscribe(lambda st: headlines.append(st.headline()))
+        live = session.run(cmd, mode=FAIR, threads_total=2)
+        assert session.replay(lambda i, ev: seen.append((i, ev)))
+        assert session.state.replaying and session.busy
+        assert "replaying side by side" in session.state.headline()
+        assert live.verdict() not in session.state.headline()
+        with pytest.raises(SessionBusy):
+            session.start({0: cmd(0)}, RACE, 2)
+        deadline = time.monotonic() + 5
+        while session.state.replaying and time.monotonic() < deadline:
+            time.sleep(0.01)
+        state = session.state
+    assert not state.replaying and state.replayed and state.result is live
+    assert state.headline() == f"Fair: {live.verdict()} · {state.note} · replayed side by side"
+    starts = [ev for _, ev in seen if isinstance(ev, RunStarted)]
+    assert sorted(ev.index for ev in starts) == [0, 1]  # events name the live session's slots
+    for i in (0, 1):
+        text = "".join(ev.answer for k, ev in seen if k == i and isinstance(ev, p.Token))
+        assert text == live.runs[i].answer
+    assert any("replaying" in h for h in headlines)

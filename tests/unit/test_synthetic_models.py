@@ -1,6 +1,6 @@
 """Synthetic models without running them: parameter counts of the published shapes,
 full vocabularies and the script that writes a tiny file (through the real engine:
-tests/integration/test_synthetic_models.py)."""
+tests/integration/test_synthetic_models_run.py)."""
 
 from __future__ import annotations
 

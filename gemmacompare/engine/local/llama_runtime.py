@@ -21,9 +21,10 @@ import os
 import re
 import sys
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+
+from gemmacompare.engine.placement import Device, DeviceBuffer, Placement
 
 log = logging.getLogger(__name__)
 
@@ -31,25 +32,12 @@ log = logging.getLogger(__name__)
 DEVICE_TYPES = {0: "CPU", 1: "GPU", 2: "iGPU", 3: "accelerator", 4: "meta"}
 _GPU_TYPES = {1, 2}
 
-# Buffer and device name prefixes (GGML_CUDA_NAME, GGML_METAL_NAME, GGML_VK_NAME, ...)
-# to the backend names people know.
-_BACKEND_NAMES = {
-    "CPU": "CPU", "CUDA": "CUDA", "ROCm": "ROCm", "HIP": "ROCm", "MUSA": "MUSA", "MTL": "Metal",
-    "Metal": "Metal", "Vulkan": "Vulkan", "SYCL": "SYCL", "OpenCL": "OpenCL", "CANN": "CANN", "RPC": "RPC",
-    "BLAS": "CPU", "AMX": "CPU",
-}
-
 _OFFLOAD_RE = re.compile(r"offloaded (\d+)/(\d+) layers to GPU")
 # llama.cpp's load-time lines (llama-model.cpp, llama-kv-cache.cpp, llama-memory-recurrent.cpp,
 # llama-context.cpp): "CPU_Mapped model buffer size", "CPU KV buffer size", "CPU RS buffer
 # size" (a recurrent state, e.g. Qwen3.5's DeltaNet layers), "CPU  output buffer size" (the
 # logits), "CPU compute buffer size". An iSWA model (Gemma) prints two KV lines, one per cache.
 _BUFFER_RE = re.compile(r"(\S+) +(model|KV|RS|output|compute) buffer size = *([\d.]+) MiB")
-
-# Buffer kinds as llama.cpp logs them, and what each holds.
-MEMORY_PARTS: dict[str, str] = {
-    "model": "weights", "KV": "KV cache", "RS": "recurrent state", "output": "output (logits)", "compute": "compute",
-}
 
 _lock = threading.Lock()
 _ggml: ctypes.CDLL | None = None
@@ -146,19 +134,6 @@ def process_log() -> LoadLog:
 # --- what is there ---------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Device:
-    name: str  # llama.cpp's device name: CPU, CUDA0, Vulkan0, MTL0
-    description: str  # the hardware, as the backend names it
-    kind: str  # CPU | GPU | iGPU | accelerator
-    memory_total: int
-    memory_free: int
-
-    @property
-    def backend(self) -> str:
-        return backend_name(self.name)
-
-
-@dataclass(frozen=True)
 class RuntimeInfo:
     llama_cpp_python: str
     backends: tuple[str, ...]  # registered backends, llama.cpp's names
@@ -169,12 +144,6 @@ class RuntimeInfo:
     @property
     def gpu_devices(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.kind in ("GPU", "iGPU"))
-
-    @property
-    def default_backend(self) -> str:
-        """Where a model goes with GPU layers at "all": the first GPU, else the CPU."""
-        gpus = self.gpu_devices
-        return gpus[0].backend if gpus else "CPU"
 
 
 def runtime_info() -> RuntimeInfo:
@@ -242,130 +211,6 @@ def cpu_variant(maps_path: str = "/proc/self/maps") -> str:
     return "unknown (cannot see the loaded libraries on this system)"
 
 
-def backend_name(buffer_or_device: str) -> str:
-    """CUDA0 -> CUDA, CPU_Mapped -> CPU, CUDA_Host -> CPU (pinned host memory), MTL0 -> Metal."""
-    if "_Host" in buffer_or_device:
-        return "CPU"
-    m = re.match(r"[A-Za-z]+?(?=\d|_|$)", buffer_or_device)
-    prefix = m.group(0) if m else buffer_or_device
-    return _BACKEND_NAMES.get(prefix, prefix)
-
-
-# --- where a model went ------------------------------------------------------------
-
-@dataclass(frozen=True)
-class DeviceBuffer:
-    kind: str  # model | KV | RS | output | compute (keys of MEMORY_PARTS)
-    buffer: str  # llama.cpp's buffer name, e.g. CUDA0, CPU_Mapped
-    bytes: int
-
-    @property
-    def backend(self) -> str:
-        return backend_name(self.buffer)
-
-    @property
-    def device(self) -> str:
-        """The memory it takes: "CPU" for host buffers (mapped, repacked, pinned), else the device (CUDA0)."""
-        if self.backend == "CPU":
-            return "CPU"
-        return self.buffer.split("_", 1)[0]
-
-
-@dataclass(frozen=True)
-class MemoryAccount:
-    """What llama.cpp allocated for one model on one device, by part, in bytes.
-
-    Weights count every model buffer: on a CPU whose kernels repack some
-    weights (CPU_REPACK), those are held twice, once mapped from the file and
-    once repacked, and llama.cpp reports both.
-    """
-
-    device: str
-    weights: int = 0
-    kv_cache: int = 0
-    recurrent_state: int = 0
-    output: int = 0
-    compute: int = 0
-
-    @property
-    def total(self) -> int:
-        return self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute
-
-    def parts(self) -> list[tuple[str, int]]:
-        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state only where it has one)."""
-        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute)
-        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name != "recurrent state"]
-
-    def describe(self) -> str:
-        parts = " + ".join(f"{name} {_mib(v)}" for name, v in self.parts())
-        return f"{self.device}: {parts} = {_mib(self.total)}"
-
-
-_ACCOUNT_FIELDS = {"model": "weights", "KV": "kv_cache", "RS": "recurrent_state", "output": "output",
-                   "compute": "compute"}
-
-
-def memory_accounts(buffers: Iterable[DeviceBuffer]) -> tuple[MemoryAccount, ...]:
-    """llama.cpp's buffers summed by device and part, devices in the order llama.cpp logged them."""
-    sums: dict[str, dict[str, int]] = {}
-    for b in buffers:
-        part = sums.setdefault(b.device, {})
-        name = _ACCOUNT_FIELDS[b.kind]
-        part[name] = part.get(name, 0) + b.bytes
-    return tuple(MemoryAccount(device, **parts) for device, parts in sums.items())
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where llama.cpp put one loaded model, from its own load log."""
-
-    backend: str  # e.g. "CPU", "CUDA", "CUDA + CPU"
-    layers_offloaded: int
-    layers_total: int | None  # llama.cpp counts the output layer as one
-    buffers: tuple[DeviceBuffer, ...] = field(default=())
-    # The devices off the CPU that hold part of it, as "Vulkan0: llvmpipe (LLVM 15.0.6, 256 bits)".
-    devices: tuple[str, ...] = field(default=())
-
-    def with_devices(self, known: Iterable[Device]) -> Placement:
-        """The same placement, naming the hardware behind each device it uses."""
-        used = _ordered(b.device for b in self.buffers if b.device != "CPU" and b.bytes > 0)
-        names = {d.name: d.description for d in known}
-        return replace(self, devices=tuple(f"{u}: {names[u]}" if names.get(u) else u for u in used))
-
-    def device_bytes(self, kind: str | None = None) -> int:
-        """Bytes llama.cpp allocated off the CPU (on a GPU), all kinds or one."""
-        return sum(b.bytes for b in self.buffers if b.backend != "CPU" and (kind is None or b.kind == kind))
-
-    @property
-    def memory(self) -> tuple[MemoryAccount, ...]:
-        """llama.cpp's account per device: weights, KV cache, recurrent state, output, compute."""
-        return memory_accounts(self.buffers)
-
-    @property
-    def accounting(self) -> str:
-        """llama.cpp's own account of what it allocated where, e.g. for a tooltip."""
-        if not self.buffers:
-            return "llama.cpp reported no buffer sizes"
-        parts = [f"{b.kind} {b.bytes / 2**20:.0f} MiB on {b.buffer}" for b in self.buffers]
-        gpu = self.device_bytes()
-        head = f"device memory allocated by llama.cpp: {gpu / 2**20:.0f} MiB; " if gpu else ""
-        return head + "llama.cpp buffers: " + ", ".join(parts)
-
-    def memory_lines(self) -> list[str]:
-        """One line per device, e.g. "CPU: weights 3.6 MiB + KV cache 1.0 MiB + ... = 12.1 MiB"."""
-        return [a.describe() for a in self.memory]
-
-    @property
-    def summary(self) -> str:
-        total = f"/{self.layers_total}" if self.layers_total is not None else ""
-        on = f" on {', '.join(self.devices)}" if self.devices else ""
-        return f"{self.backend}{on} · {self.layers_offloaded}{total} layers offloaded"
-
-
 def parse_load_log(text: str, n_layer: int | None = None) -> Placement:
     """Placement from the text llama.cpp logged while loading a model and its context.
 
@@ -379,7 +224,8 @@ def parse_load_log(text: str, n_layer: int | None = None) -> Placement:
     buffers = tuple(
         DeviceBuffer(kind, name, int(float(mib) * 1024 * 1024)) for name, kind, mib in _BUFFER_RE.findall(text)
     )
-    accelerators = _ordered(b.backend for b in buffers if b.kind == "model" and b.bytes > 0 and b.backend != "CPU")
+    accelerators = list(dict.fromkeys(b.backend for b in buffers
+                                      if b.kind == "model" and b.bytes > 0 and b.backend != "CPU"))
     if not accelerators or offloaded == 0:
         backend = "CPU"
     elif total is not None and offloaded < total:
@@ -417,14 +263,6 @@ def allocation_failure(text: str) -> AllocationFailure | None:
         kind = {"kv cache": "KV cache", "rs cache": "recurrent state"}.get(what.group(1) or "", "compute buffers")
     device = DeviceBuffer("model", buffer, 0).device if buffer else "?"
     return AllocationFailure(device, kind, int(sized.group(2)) if sized else None)
-
-
-def _ordered(items: Iterable[str]) -> list[str]:
-    seen: list[str] = []
-    for x in items:
-        if x not in seen:
-            seen.append(x)
-    return seen
 
 
 # ggml_log_level (ggml.h)

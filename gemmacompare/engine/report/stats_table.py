@@ -9,7 +9,7 @@ from gemmacompare.engine.protocol import GPU_FROM_LLAMA
 from gemmacompare.models.gguf_file import human_bytes
 
 if TYPE_CHECKING:
-    from gemmacompare.engine.local.llama_runtime import MemoryAccount, Placement
+    from gemmacompare.engine.placement import MemoryAccount, Placement
     from gemmacompare.engine.session import CompareResult
 
 

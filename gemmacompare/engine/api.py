@@ -1,0 +1,102 @@
+"""The engine's one door: what the window (ui/) and the command line (cli/) may use.
+
+ui/ and cli/ import the engine from here only (an import-linter contract in
+pyproject.toml holds them to it), as qutebrowser's components see their core
+only through its `api` module. What is not named here (workers, llama.cpp,
+the HTTP client, the scheduler's insides) can change without touching a door.
+A door that needs something new adds it here, with the group it belongs to.
+"""
+
+from __future__ import annotations
+
+from gemmacompare.engine import protocol
+from gemmacompare.engine.claim import (
+    MS_PER_TOKEN,
+    TOKENS_PER_S,
+    ClaimCheck,
+    ClaimedFigure,
+    ClaimFailed,
+    ClaimResult,
+    claim_run_dict,
+    claim_text,
+    claimed_figure,
+    parse_claim,
+)
+from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
+from gemmacompare.engine.machine import file_hash_prefix
+from gemmacompare.engine.memory import MemorySampler
+from gemmacompare.engine.metrics import RunRecord, RunStats
+from gemmacompare.engine.model_refs import resolve_model, resolve_models
+from gemmacompare.engine.modes import FAIR, MODES, RACE, ThreadSplit, default_threads
+from gemmacompare.engine.participant import Participant
+from gemmacompare.engine.placement import Placement
+from gemmacompare.engine.protocol import GPU_FROM_LLAMA
+from gemmacompare.engine.remote.client import RemoteError, display_name, list_models
+from gemmacompare.engine.remote.server_ref import (
+    OLLAMA_PREFIX,
+    ServerRef,
+    ServerRefError,
+    is_server_ref,
+    model_label,
+    ollama_base_url,
+    parse_server_ref,
+)
+from gemmacompare.engine.replay import ReplayWorker
+from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
+from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
+from gemmacompare.engine.rerun import (
+    Measured,
+    ModelMissing,
+    RerunFailed,
+    RerunJob,
+    RerunPlan,
+    RerunRefused,
+    check_rerunnable,
+    plan_rerun,
+    rerun_report,
+)
+from gemmacompare.engine.run_file import (
+    RunFile,
+    RunFileError,
+    RunModel,
+    compare_run_dict,
+    read_run_file,
+    split_of,
+    write_run_file,
+)
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings, command_for
+from gemmacompare.engine.session import (
+    CompareResult,
+    CompareSession,
+    RoundState,
+    RunMeasured,
+    RunStarted,
+    SessionBusy,
+    SessionEvent,
+)
+
+__all__ = [
+    # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
+    "protocol", "GPU_FROM_LLAMA",
+    # The compare session, its round state and what it tells its caller.
+    "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
+    "Participant", "ReplayWorker",
+    # Modes and settings.
+    "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
+    "RunSettings", "PromptOptions", "ServerSettings", "command_for",
+    # What a run measured, and where llama.cpp put a model.
+    "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
+    # Reports.
+    "busy_sentence", "speed_summary", "stats_rows", "text_table", "markdown_table", "gpu_memory_text",
+    # Run files, and the jobs that read them: rerun and claim.
+    "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
+    "file_hash_prefix",
+    "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
+    "plan_rerun", "rerun_report",
+    "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
+    "claim_text", "claimed_figure", "parse_claim",
+    # Models by name, and models on servers.
+    "resolve_model", "resolve_models",
+    "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",
+    "model_label", "RemoteError", "list_models", "display_name",
+]
