@@ -137,7 +137,9 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
         try:
             s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
         except SettingError as exc:  # the settings table's own check of each value
-            raise RerunRefused(f"[{_safe(m.label, 40)}] {exc} The run file cannot be rerun as it is.") from None
+            said = str(exc).rstrip(".")
+            raise RerunRefused(f"[{_safe(m.label, 40)}] {said[:1].lower()}{said[1:]} (in the run file); "
+                               "nothing was run.") from None
         except SettingRefused as exc:
             raise RerunRefused(exc.message) from None
         notes.extend(changed)

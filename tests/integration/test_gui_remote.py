@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 
 from gemmacompare.state.chat_log import chats_dir
 from gemmacompare.state.settings import load_settings
+from gemmacompare.state.settings_table import with_values
 from gemmacompare.ui.main_window import MainWindow
 from gemmacompare.ui.server_dialog import ServerDialog
 
@@ -38,7 +39,7 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
     assert "served remotely" in remote.state_label.text()
     assert remote.chooser.text().startswith("server model @ 127.0.0.1:")
     for p in w.panes:
-        p.settings = p.settings.__class__(**{**p.settings.__dict__, "max_tokens": 8})
+        p.settings = with_values(p.settings, {"max_tokens": 8})
     ask(qtbot, w, "What is 2+2?")
     reply = remote.chat.replies()[-1]
     assert reply.answer.text == "2 + 2 = 4."
@@ -60,7 +61,7 @@ def test_server_pane_beside_a_local_one(qtbot, demo_paths, misbehaving_server, m
 def test_cut_stream_is_kept_marked_and_the_other_pane_is_unaffected(qtbot, demo_paths, misbehaving_server):
     w = window(qtbot, [str(demo_paths["smollm2"]), misbehaving_server.url("cut")])
     for p in w.panes:
-        p.settings = p.settings.__class__(**{**p.settings.__dict__, "max_tokens": 8})
+        p.settings = with_values(p.settings, {"max_tokens": 8})
     ask(qtbot, w, "Tell me the answer.")
     local, remote = w.panes
     assert remote.chat.replies()[-1].answer.text == "The answer is forty"

@@ -110,16 +110,16 @@ def test_rerun_brings_a_files_thread_counts_down_and_says_so(tmp_path, demo_path
         path = demo_paths[key]
         doc["models"][k]["identity"].update(file_hash=file_hash_prefix(path), file_size=path.stat().st_size,
                                             file_name=path.name)
-    doc["models"][0]["settings"]["load"]["n_threads"] = 1100
+    doc["models"][0]["settings"]["prompt"]["n_threads"] = 1000
     doc["models"][1]["settings"]["prompt"]["n_threads"] = 900
     plan = plan_rerun(read_run_file(write_run_file(tmp_path / "threads.gcrun", doc)), threads_here=2)
-    assert plan.settings[0].load.n_threads == 2 and plan.settings[1].prompt.n_threads == 2
-    assert "[A] recorded with 1100 threads to load with; here 2, all this machine has" in plan.notes
+    assert plan.settings[0].prompt.n_threads == 2 and plan.settings[1].prompt.n_threads == 2
+    assert "[A] recorded with 1000 threads of its own; here 2, all this machine has" in plan.notes
     assert "[B] recorded with 900 threads of its own; here 2, all this machine has" in plan.notes
     doc["models"][1]["settings"]["sampling"]["min_p"] = -3.0
     with pytest.raises(RerunRefused) as info:
         plan_rerun(read_run_file(write_run_file(tmp_path / "minp.gcrun", doc)), threads_here=2)
-    assert info.value.message == "[B] the run file's min-p is -3.0, and a run takes 0 to 1; nothing was run."
+    assert info.value.message == "[B] min-p must be between 0 and 1, not -3 (in the run file); nothing was run."
 
 
 @pytest.mark.parametrize("flag", ["--top-p=5", "--top-p=-1", "--min-p=-3", "--temp=-1", "--temp=nan"])

@@ -174,9 +174,10 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
         assert not dlg.start() and dlg.status.text() == "Give the two models different names in the claim."
         dlg.name_edits[1].setText("B")
 
-        # A claim far from anything this machine measures: B 50 times slower per token than A.
+        # A claim far from anything this machine measures: B 1000 times slower per token than A
+        # (50 times once fell inside a 3-run interval on a machine busy with other work).
         dlg.figure_edits[0].setText("2")
-        dlg.figure_edits[1].setText("100")
+        dlg.figure_edits[1].setText("2000")
         dlg.runs_spin.setValue(3)
         dlg.tokens_spin.setValue(16)
         with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
@@ -186,7 +187,7 @@ def test_check_a_claim_in_the_window_then_save_and_replay_it(qtbot, demo_paths, 
                                                                            for r in result.per_run_ms)
         verdict = dlg.verdict.text()
         assert re.match(r"The claim does not hold on this machine(, but the runs are unreliable [^:]*)?: B/A claimed "
-                        r"50\.00 lies outside the measured 95% interval", verdict), verdict
+                        r"1000\.00 lies outside the measured 95% interval", verdict), verdict
         assert "3 fair runs" in verdict and "A " in verdict and "ms/token (claimed 2.0)" in verdict
         assert _one_sentence(verdict) and dlg.save_button.isEnabled()
         # The same figures as the shared code gives: the window shows engine/claim.py's sentence.
@@ -286,7 +287,8 @@ def test_the_claim_dialog_refuses_infinite_figures_and_holds_its_fields_during_a
     assert not dlg.start() and "is no model's speed" in dlg.status.text()
     assert dlg.figure_edits[0].maxLength() <= 40  # a 10 MB paste is cut at the field
 
-    dlg.set_claim([45, 110])
+    dlg.figure_edits[0].setText("45")
+    dlg.figure_edits[1].setText("110")
     dlg.runs_spin.setValue(3)
     dlg.tokens_spin.setValue(4)
     with qtbot.waitSignal(dlg.checked, timeout=RERUN_TIMEOUT_MS):
