@@ -72,6 +72,10 @@ CHARTS_FOLD_BELOW_PX = 700
 BENCH_JOB = "A benchmark is running; its figures and these would disturb each other. Stop it first."
 
 
+CHARTS_FOLDED_NOTE = (f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window height, "
+                      "so the answers have room; Ctrl+G shows them.")
+
+
 class MainWindow(QMainWindow):
     compare_finished = Signal()  # every pane done with the current prompt (and its replay, in fair mode)
     # Made by menus.build_menus:
@@ -201,7 +205,14 @@ class MainWindow(QMainWindow):
         pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
         self.catalog.refresh()
         pane.chooser.setFocus()
-        self.banner.setText(f"Model {label} added: pick its model above the new pane.")
+        added = f"Model {label} added: pick its model above the new pane."
+        self.banner.setText(added)
+        # Once its model is in, the sentence is stale (any other sentence since is left alone).
+        def loaded(_index: int) -> None:
+            if pane.ready and self.banner.text() == added:
+                self.banner.setText("")
+
+        pane.state_changed.connect(loaded)
         return pane
 
     def remove_pane(self, index: int) -> None:
@@ -220,6 +231,8 @@ class MainWindow(QMainWindow):
         pane.deleteLater()
         self._panes_changed()
         self.catalog.refresh()
+        # The last round's verdict ranked this model: it went with it (the session forgot the round).
+        self.banner.setText(f"Model {pane.label} removed.")
 
     def _panes_changed(self) -> None:
         """Charts, menus, settings and the Benchmark tab follow the panes."""
@@ -511,9 +524,10 @@ class MainWindow(QMainWindow):
         self.charts.setVisible(self.settings.charts_visible and not folded)
         if folded != self._charts_folded:
             self._charts_folded = folded
-            if folded:
-                self.statusBar().showMessage(f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window "
-                                             "height, so the answers have room; Ctrl+G shows them.", 8000)
+            if folded and self.isVisible():  # not for a brief size before the first show
+                self.statusBar().showMessage(CHARTS_FOLDED_NOTE, 8000)
+            elif not folded and self.statusBar().currentMessage() == CHARTS_FOLDED_NOTE:
+                self.statusBar().clearMessage()
 
     def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)

@@ -94,6 +94,13 @@ def test_small_windows_fold_the_charts_and_ctrl_g_brings_them_back(qtbot, demo_p
         assert w.charts.isVisible() and w.show_charts_action.isChecked()
         w.resize(1280, 820)
         assert w.charts.isVisible()
+        w.show_charts_action.trigger()
+        w.show_charts_action.trigger()  # on again, unforced: folds at a small size, then unfolds
+        w.resize(1024, 640)
+        qtbot.waitUntil(lambda: "Charts folded away" in w.statusBar().currentMessage(), timeout=5_000)
+        w.resize(1280, 820)
+        qtbot.waitUntil(w.charts.isVisible, timeout=5_000)
+        assert "Charts folded away" not in w.statusBar().currentMessage()  # the charts are back: stale
     finally:
         w.close()
 
@@ -134,4 +141,21 @@ def test_presentation_mode_with_the_blind_bar_fits_a_1024_pixel_screen(qtbot, de
     finally:
         w.set_presentation(False)
         w.set_blind(False)
+        w.close()
+
+
+@pytest.mark.gui
+def test_a_brief_small_size_at_the_first_show_leaves_no_fold_note(qtbot):
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings(), [])
+    qtbot.addWidget(w)
+    try:
+        w.resize(1024, 581)  # what a window manager may give before maximising it
+        w.show()
+        qtbot.waitExposed(w)
+        w.resize(1280, 820)
+        assert w.charts.isVisible() and "Charts folded away" not in w.statusBar().currentMessage()
+    finally:
         w.close()
