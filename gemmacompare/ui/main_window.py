@@ -324,8 +324,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(compare, "Compare")
         self.bench_tab = BenchmarkTab()
         self.tabs.addTab(self.bench_tab, "Benchmark")
+        self.tabs.setTabToolTip(1, "Benchmark several prompts or a task file, with scores (Ctrl+B)")
         self.leaderboard = LeaderboardTab(self.arena.store)
         self.tabs.addTab(self.leaderboard, "Arena")
+        self.tabs.setTabToolTip(2, "The blind arena's leaderboard (Ctrl+L)")
         self.arena.vote_stored.connect(self.leaderboard.refresh)
         self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
@@ -612,10 +614,19 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save settings: {exc.strerror}", 5000)
 
+    def show_benchmark(self) -> None:
+        if not self.tabs.isTabEnabled(self.tabs.indexOf(self.bench_tab)):
+            self.banner.setText("The Benchmark tab names the models: it opens with blind mode off (F8).")
+            return
+        self.tabs.setCurrentWidget(self.bench_tab)
+
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         if not self.closing:
             self.closing = True
-            self.save()
+            self.save()  # while shown: the geometry is saved only then
+            # The workers' shutdown takes a moment (longer on a loaded machine); the window goes
+            # at once and the shutdown finishes behind it (settings and votes are already saved).
+            self.hide()
             self.bench_tab.shutdown(timeout=1.0)
             self.runner.begin_close()
             self.runner.release()

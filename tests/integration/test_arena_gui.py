@@ -367,7 +367,12 @@ def test_a_blind_pane_shows_nothing_that_names_its_side_until_the_vote(qtbot, de
     try:
         # Loaded, not blind: llama.cpp's buffers (the model's size) are in the status line's tooltip.
         assert any("MiB" in t for t in pane_texts(w.panes[0]))
+        qtbot.keyClick(w.prompt, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+        assert w.tabs.currentWidget() is w.bench_tab and "Ctrl+B" in w.tabs.tabToolTip(1)
+        w.tabs.setCurrentIndex(0)
         qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+        assert w.tabs.currentIndex() == 0 and "Benchmark tab names the models" in w.banner.text()
         ask_blind(qtbot, w, "Name a colour.")
         r = w.arena.round
         shown = {pane.index: pane_texts(pane) for pane in r.order}

@@ -159,3 +159,17 @@ def test_a_brief_small_size_at_the_first_show_leaves_no_fold_note(qtbot):
         assert w.charts.isVisible() and "Charts folded away" not in w.statusBar().currentMessage()
     finally:
         w.close()
+
+
+@pytest.mark.gui
+def test_closing_hides_the_window_before_the_workers_shut_down(qtbot, demo_paths, monkeypatch):
+    from gemmacompare.state.settings import load_settings
+
+    w = make_window(qtbot)
+    shown_during_shutdown = []
+    release = w.runner.release
+    monkeypatch.setattr(w.runner, "release", lambda: shown_during_shutdown.append(w.isVisible()) or release())
+    w.resize(1100, 760)
+    w.close()
+    assert shown_during_shutdown == [False]
+    assert load_settings().settings.geometry  # saved while shown: nothing lost
