@@ -105,7 +105,7 @@ class RunFileActions:
         viewer = RunViewer(run, Path(path).name, w)
         viewer.busy_reason = w.busy_reason
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        viewer.resize(w.size() * 0.9)
+        viewer.place_over(w)
         viewer.show()
         viewer.start()
         return viewer

@@ -336,3 +336,27 @@ def test_run_file_dialogs_start_in_the_documents_then_the_last_folder_used(qtbot
         assert load_settings().settings.run_folder == str(run.parent)  # and after a restart
     finally:
         w.close()
+
+
+def test_the_viewer_opens_over_the_window_gives_the_answers_the_height_and_says_a_busy_machine(
+        qtbot, good_doc, tmp_path):  # noqa: F811
+    good_doc["models"][1]["stats"] = {"machine_busy": True, "other_cpu_cores": 1.26}
+    run = write_run_file(tmp_path / "busy.gcrun", good_doc)
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        viewer = w.files.open_run(str(run))
+        qtbot.waitExposed(viewer)
+        assert "other programs used 1.3 cores during B's run" in _header(viewer)
+        with qtbot.waitSignal(viewer.finished, timeout=20_000):
+            viewer.jump_to_end()
+        assert "other programs used 1.3 cores: unreliable" in viewer.panes[1].reply.stats.text()
+        assert "unreliable" not in viewer.panes[0].reply.stats.text()
+        assert "1.3 cores during B's run" in viewer.banner.text()
+        centre, over = viewer.frameGeometry().center(), w.frameGeometry().center()
+        # Centred on the window, as far as its own least size lets it stay on the (800 × 800) screen.
+        assert abs(centre.x() - over.x()) <= 40 and abs(centre.y() - over.y()) <= 40
+        answers, charts = viewer.split.sizes()
+        assert answers >= 2 * charts and viewer.panes[0].chat.height() > 200
+        viewer.close()
+    finally:
+        w.close()
