@@ -596,10 +596,14 @@ class MainWindow(QMainWindow):
         self.charts.setMinimumHeight(150 if on else 205)
         self.arena.refresh_reveal()  # the reveal table is compact in large type
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * (2 if on else 3) + 16)
-        if on:
-            self.showFullScreen()
-        else:
-            self.showNormal()
+        # Full screen on top of the window's state, so leaving it gives back the state it had
+        # (maximised, or the size it was); showNormal() made a maximised window small.
+        full = Qt.WindowState.WindowFullScreen
+        self.setWindowState(self.windowState() | full if on else self.windowState() & ~full)
+        self.show()
+        # The keyboard stays with the window: typed text and Alt+F4 went nowhere until a click.
+        self.activateWindow()
+        self.prompt.setFocus()
 
     # --- persistence and shutdown -------------------------------------------
 

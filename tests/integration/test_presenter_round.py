@@ -173,3 +173,25 @@ def test_closing_hides_the_window_before_the_workers_shut_down(qtbot, demo_paths
     w.close()
     assert shown_during_shutdown == [False]
     assert load_settings().settings.geometry  # saved while shown: nothing lost
+
+
+@pytest.mark.gui
+def test_leaving_presentation_mode_gives_back_the_maximised_window_and_the_keyboard(qtbot):
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings(), [])
+    qtbot.addWidget(w)
+    try:
+        w.showMaximized()
+        qtbot.waitUntil(w.isMaximized, timeout=5_000)
+        w.presentation_action.trigger()  # F11
+        qtbot.waitUntil(w.isFullScreen, timeout=5_000)
+        w.presentation_action.trigger()
+        qtbot.waitUntil(lambda: not w.isFullScreen(), timeout=5_000)
+        assert w.isMaximized()  # not Qt's normal size
+        assert w.prompt.hasFocus() or w.focusWidget() is w.prompt
+        qtbot.keyClicks(w.focusWidget(), "typed")
+        assert w.prompt.toPlainText() == "typed"
+    finally:
+        w.close()
