@@ -8,13 +8,14 @@ from gemmacompare.models.gguf_file import human_bytes
 
 def stats_line(s: RunStats, mode_note: str, blind: bool = False) -> str:
     """In the order of the race banner and `compare`'s table: per-token
-    latency, time to answer, then the rest. blind: a blind round before the
+    latency, time to answer, then the rest; plain text (the label shows a
+    server's stop reason as it came, so no markup). blind: a blind round before the
     vote, where a model's size, its stop reason ("stop string" for a base
     model's frame) and its prompt's token count (its template) would tell the
     sides apart; the speed stays."""
     parts = []
     if s.ms_per_token:
-        parts.append(f"<b>{s.ms_per_token:.0f} ms/token</b> ({s.gen_tps:.1f} t/s)")
+        parts.append(f"{s.ms_per_token:.0f} ms/token ({s.gen_tps:.1f} t/s)")
     if s.time_to_answer_s is not None:
         parts.append(f"answer at {s.time_to_answer_s:.2f} s")
     done = f" in {s.total_s:.2f} s" if s.total_s is not None else ""
@@ -37,7 +38,7 @@ def stats_line(s: RunStats, mode_note: str, blind: bool = False) -> str:
         parts.extend(_memory_parts(s))
     parts.append(mode_note)
     if s.machine_busy and s.other_cpu_cores is not None:
-        parts.append(f"<b>other programs used {s.other_cpu_cores:.1f} cores: unreliable</b>")
+        parts.append(f"other programs used {s.other_cpu_cores:.1f} cores: unreliable")
     return " · ".join(x for x in parts if x)
 
 
@@ -58,7 +59,7 @@ def _remote_parts(s: RunStats) -> list[str]:
     if s.n_tokens is not None:
         out.append(f"{s.n_tokens} tok (server-reported)")
     elif s.chunk_rate:
-        out.append(f"<b>{s.chunk_rate:.1f} chunks/s</b>")
+        out.append(f"{s.chunk_rate:.1f} chunks/s")
     out.append(f"{s.n_chunks} chunks")
     if s.server_gen_tps:
         out.append(f"server {s.server_gen_tps:.1f} t/s")

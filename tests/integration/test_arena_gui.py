@@ -385,6 +385,7 @@ def test_a_blind_pane_shows_nothing_that_names_its_side_until_the_vote(qtbot, de
             assert found == [], found
             parts = [part.strip() for t in texts for part in t.split("·")]
             assert st.stop_reason.replace("_", " ") not in parts and "Ready" in texts
+            assert "<b>" not in pane.reply.stats.text()  # a plain-text label: markup would show as such
         # The same words on either side, the figures aside.
         masked = [sorted({re.sub(r"\d+(\.\d+)?", "#", t) for t in shown[p.index]} - {"Model 1", "Model 2",
                                                                                     "<b>Model 1</b>",
