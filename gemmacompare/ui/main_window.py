@@ -199,6 +199,7 @@ class MainWindow(QMainWindow):
         label = next(x for x in LABELS if x not in {p.label for p in self.panes})
         index = self.session.add_slot(label)
         pane = self._make_pane(index, label, PaneSettings())
+        pane.set_compact(self.presentation)
         self.arena.watch_pane(pane)
         self.hsplit.addWidget(pane)
         self._panes_changed()
@@ -593,6 +594,7 @@ class MainWindow(QMainWindow):
         # line give it back, and the charts may shrink further.
         for pane in self.panes:
             pane.facts_label.setVisible(not on and not self.arena.active)
+            pane.set_compact(on)
         self.charts.setMinimumHeight(150 if on else 205)
         self.arena.refresh_reveal()  # the reveal table is compact in large type
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * (2 if on else 3) + 16)

@@ -85,6 +85,7 @@ class ModelPane(QFrame):
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
         # Blind mode until the vote: memory, stop reason, prompt size and load facts tell models apart.
         self.blind = False
+        self.compact = False  # presentation mode: a short stats line, the answer gets the room
         self._state_text = self._state_tip = ""
         self.sampling_override: dict[str, Any] = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
@@ -348,6 +349,10 @@ class ModelPane(QFrame):
         else:
             self.state_label.setText(f"{message} Still using {self.display_name}.")
 
+    def set_compact(self, on: bool) -> None:
+        self.compact = on
+        self.refresh_stats_line()
+
     def set_blind(self, on: bool) -> None:
         """Blind until the vote (or not): the status and stats lines say only what both sides share."""
         self.blind = on
@@ -407,7 +412,7 @@ class ModelPane(QFrame):
         """Write the finished reply's stats line again (the reveal shows its memory)."""
         rec, reply = self.record, self.reply
         if rec is not None and reply is not None and rec.finished is not None:
-            reply.stats.setText(stats_line(rec.stats(), self.mode_note, blind=self.blind))
+            reply.stats.setText(stats_line(rec.stats(), self.mode_note, blind=self.blind, compact=self.compact))
 
     def show_waiting(self, text: str) -> None:
         """Fair mode: this model's turn has not come; its last stop reason is not this round's."""
@@ -483,7 +488,8 @@ class ModelPane(QFrame):
             if server and server.problem:
                 self.chat.add_notice(server.problem, "error")
             placement = self.loaded.placement if self.loaded else None
-            reply.finish(stats_line(st, self.mode_note, blind=self.blind), stats_tooltip(rec, placement))
+            line = stats_line(st, self.mode_note, blind=self.blind, compact=self.compact)
+            reply.finish(line, stats_tooltip(rec, placement))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
 

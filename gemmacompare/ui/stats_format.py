@@ -6,13 +6,16 @@ from gemmacompare.engine.api import Placement, RunRecord, RunStats, gpu_memory_t
 from gemmacompare.models.gguf_file import human_bytes
 
 
-def stats_line(s: RunStats, mode_note: str, blind: bool = False) -> str:
+def stats_line(s: RunStats, mode_note: str, blind: bool = False, compact: bool = False) -> str:
     """In the order of the race banner and `compare`'s table: per-token
     latency, time to answer, then the rest; plain text (the label shows a
     server's stop reason as it came, so no markup). blind: a blind round before the
     vote, where a model's size, its stop reason ("stop string" for a base
     model's frame) and its prompt's token count (its template) would tell the
-    sides apart; the speed stays."""
+    sides apart; the speed stays. compact: presentation mode's large type,
+    where the whole line took five lines over two of answer: the speed,
+    time to answer and tokens, and a busy machine (the rest is in the
+    banner and the tooltip)."""
     parts = []
     if s.ms_per_token:
         parts.append(f"{s.ms_per_token:.0f} ms/token ({s.gen_tps:.1f} t/s)")
@@ -26,6 +29,9 @@ def stats_line(s: RunStats, mode_note: str, blind: bool = False) -> str:
     else:
         split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
         parts.append(f"{s.n_tokens} tok{split}{done}")
+    if compact:
+        busy = s.machine_busy and s.other_cpu_cores is not None
+        return " · ".join([*parts, *(["busy machine: unreliable"] if busy else [])])
     if s.ttft_s is not None:
         parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
     if s.prefill_tps:

@@ -348,7 +348,11 @@ def test_blind_settings_and_memory_tell_nothing_until_the_vote(qtbot, demo_paths
         w.set_presentation(True)
         qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_1)
         assert r.voted
-        assert all("peak RAM" in p.reply.stats.text() for p in r.order)
+        # Large type: the short stats line (speed, time to answer, tokens), so the answers keep the room.
+        assert all("ms/token" in p.reply.stats.text() and "TTFT" not in p.reply.stats.text() for p in r.order)
+        w.set_presentation(False)
+        assert all("peak RAM" in p.reply.stats.text() and "TTFT" in p.reply.stats.text() for p in r.order)
+        w.set_presentation(True)
         assert w.charts.mem_plot.isVisible()
         result = w.arena.bar.result.text()
         assert "time to answer" in result and "TTFT" not in result  # compact in presentation mode
