@@ -54,7 +54,8 @@ def main() -> int:
     suite_file = home / "overhead.jsonl"
     suite_file.write_text(json.dumps({"id": "story", "prompt": PROMPT, "answer": "dragon", "match": "regex"}) + "\n")
     config = BenchConfig(models=(path,), suite=str(suite_file), runs=args.reps, warmup=1, mode=FAIR,
-                         max_tokens=args.tokens, n_ctx=1024, threads=args.threads, instruction="")
+                         settings={"max_tokens": args.tokens, "n_ctx": 1024}, threads=args.threads,
+                         instruction="")
     task = load_task_file(suite_file).tasks[0]
     base = build_command(task, config)
     n_threads = threads_for_mode(FAIR, args.threads, 1)
@@ -62,7 +63,7 @@ def main() -> int:
                             n_threads)
 
     worker = ModelWorker("bare")
-    worker.load(path, p.LoadSettings(n_ctx=1024, n_threads=args.threads))
+    worker.load(path, p.LoadSettings(n_ctx=1024))
     bare_run(worker, cmd)  # warm-up, like the bench's own
 
     bench_tps: list[float] = []

@@ -99,7 +99,7 @@ def main() -> int:
     t0 = time.monotonic()
     worker = ModelWorker("bench")
     worker.start()
-    settings = p.LoadSettings(n_ctx=512, n_threads=args.threads, flash_attn=args.flash_attn)
+    settings = p.LoadSettings(n_ctx=512, flash_attn=args.flash_attn)
     loaded = worker.load(path, settings)
     start_load = time.monotonic() - t0
     depth = engine_run(worker, 16, args.threads)[4]  # warm-up, and the prompt's length

@@ -23,6 +23,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.child import TOKEN_FLUSH_S
 from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.models.gguf_file import read_model_facts
+from gemmacompare.state.settings_table import with_values  # noqa: E402
 
 THINKING = (
     "The user wants a thorough guide. I should start with an overview, then go through each part with "
@@ -255,10 +256,9 @@ def run_replay(args, t_process_start: float, pump) -> int:
         if p_.state != "ready":
             print(f"pane {p_.label} did not load: {p_.state_label.text()}")
             return 1
-    from dataclasses import replace
 
     for p_ in w.panes:
-        p_.settings = replace(p_.settings, max_tokens=n_tokens)
+        p_.settings = with_values(p_.settings, {"max_tokens": n_tokens})
 
     # What reached the screen: each paint of a reply's text, with the tokens
     # the pane had taken in by then.

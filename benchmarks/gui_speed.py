@@ -27,7 +27,6 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 T_PROCESS_START = time.monotonic()
@@ -36,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gemmacompare.engine.report.intervals import TOO_FEW, positive_interval  # noqa: E402
 from gemmacompare.state.paths import use_scratch_home  # noqa: E402
+from gemmacompare.state.settings_table import with_values  # noqa: E402
 
 use_scratch_home("gemmacompare-bench-")
 
@@ -197,7 +197,7 @@ def main() -> int:
         pump(app, lambda: all(p.state == "ready" for p in w.panes))
     t_models = time.monotonic() - T_PROCESS_START
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=args.tokens, raw_mode=args.raw)
+        p.settings = with_values(p.settings, {"max_tokens": args.tokens, "raw_mode": args.raw})
 
     from gui_replay import LagProbe
 
@@ -270,7 +270,7 @@ def main() -> int:
             headless_rep()
     # Closing mid-generation: how long until the window and both workers are gone.
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=100000)
+        p.settings = with_values(p.settings, {"max_tokens": 100000})
     w.prompt.setPlainText(RAW_PROMPT if RAW else PROMPT)
     w.send()
     pump(app, lambda: all(p.record and p.record.tokens for p in w.panes))

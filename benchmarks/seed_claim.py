@@ -217,7 +217,7 @@ def measured_memory(path: Path, n_ctx: int, threads: int) -> MemoryAccount | Non
     """llama.cpp's own account when the model is loaded at n_ctx (loaded, nothing run)."""
     w = ModelWorker("memory")
     try:
-        loaded = w.load(str(path), p.LoadSettings(n_ctx=n_ctx, n_threads=threads))
+        loaded = w.load(str(path), p.LoadSettings(n_ctx=n_ctx))
     except p.WorkerFailed as exc:
         print(f"  could not load at {n_ctx}: {exc.error.message}")
         return None
@@ -309,7 +309,7 @@ def main() -> int:
     lengths = [int(x) for x in args.prompts.split(",")]
     report["fair"] = {}
     with CompareSession(("A", "B")) as session:
-        errors = session.load([str(path_a), str(path_b)], p.LoadSettings(n_ctx=4096, n_threads=args.threads))
+        errors = session.load([str(path_a), str(path_b)], p.LoadSettings(n_ctx=4096))
         if any(errors):
             print(f"error: {[e.message for e in errors if e]}", file=sys.stderr)
             return 1

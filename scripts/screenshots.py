@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from gemmacompare.state.paths import use_scratch_home  # noqa: E402
+from gemmacompare.state.settings_table import with_values  # noqa: E402
 
 # A private home: screenshots never touch (or show) the user's own settings and chats.
 use_scratch_home("gemmacompare-shots-")
@@ -44,7 +44,7 @@ def main() -> int:
     w.show()
     wait(app, lambda: all(p.state == "ready" for p in w.panes))
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=160)
+        p.settings = with_values(p.settings, {"max_tokens": 160})
     w.grab().save(str(out / "idle.png"))
 
     w.prompt.setPlainText("Explain in three short bullet points why the sky is blue.")

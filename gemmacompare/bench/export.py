@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SUMMARY_FIELDS = [
     "run_id", "test_time", "mode", "suite", "model_filename", "model_name", "model_type", "model_size",
     "model_n_params", "model_hash", "n_ctx", "n_threads", "n_gpu_layers", "flash_attn", "type_k", "type_v", "n_batch",
+    "swa_full",
     "thinking",
     "cpu_info", "gpu_info",
     "n_tasks", "n_reps", "n_items", "accuracy", "accuracy_low", "accuracy_high", "stddev_accuracy",
@@ -74,14 +75,15 @@ def summary_rows(run: StoredRun, summaries: list[ModelSummary] | None = None) ->
             "model_size": info.file_size if info else None,
             "model_n_params": info.parameters if info else None,
             "model_hash": info.file_hash if info else None,
-            "n_ctx": info.n_ctx if info else run.config.n_ctx,
+            "n_ctx": info.n_ctx if info else run.config.setting("n_ctx"),
             "n_threads": info.n_threads if info else None,
-            "n_gpu_layers": info.n_gpu_layers if info else run.config.gpu_layers,
-            "flash_attn": info.flash_attn if info else run.config.flash_attn,
-            "type_k": info.type_k if info else run.config.type_k,
-            "type_v": info.type_v if info else run.config.type_v,
+            "n_gpu_layers": info.n_gpu_layers if info else run.config.setting("n_gpu_layers"),
+            "flash_attn": info.flash_attn if info else run.config.setting("flash_attn"),
+            "type_k": info.type_k if info else run.config.setting("type_k"),
+            "type_v": info.type_v if info else run.config.setting("type_v"),
             "n_batch": info.n_batch if info else None,
-            "thinking": run.config.thinking,
+            "thinking": run.config.setting("thinking"),
+            "swa_full": run.config.setting("swa_full"),
             "cpu_info": run.machine.get("cpu_model"),
             "gpu_info": run.machine.get("gpu"),
             "n_tasks": s.n_tasks,
@@ -183,13 +185,14 @@ def items_csv(run: StoredRun) -> str:
 def markdown_report(run: StoredRun, charts: list[str] | None = None) -> str:
     summaries = summarize_run(run)
     cfg = run.config
+    sampling, thinking = cfg.run_settings().sampling, cfg.setting("thinking")
     mach = run.machine
     lines = [
         f"# Benchmark #{run.id}: {run.suite_name}",
         "",
         f"{run.created} · status **{run.status}** · mode **{cfg.mode}** · {len(run.tasks)} tasks × "
-        f"{cfg.runs} repetitions · max {cfg.max_tokens} tokens{' (EOS ignored)' if cfg.ignore_eos else ''} · thinking "
-        f"{'default' if cfg.thinking is None else 'on' if cfg.thinking else 'off'} · warm-up {cfg.warmup}",
+        f"{cfg.runs} repetitions · max {sampling.max_tokens} tokens{' (EOS ignored)' if sampling.ignore_eos else ''}"
+        f" · thinking {'default' if thinking is None else 'on' if thinking else 'off'} · warm-up {cfg.warmup}",
         "",
         markdown_table(summary_table(run, summaries)),
         "",

@@ -248,9 +248,9 @@ def build_text(m: dict[str, Any]) -> str:
 def _settings(m: RunModel, threads: int | None) -> dict[str, str]:
     ld = m.loaded
     load = m.settings.get("load") if isinstance(m.settings.get("load"), dict) else {}
+    # From the file's settings only: the reader gives a Loaded without the field the default (off),
+    # and files written before the setting existed ran with llama-cpp-python's full-size cache.
     swa = load.get("swa_full") if isinstance(load, dict) else None
-    if ld is not None and getattr(ld, "swa_full", None) is not None:
-        swa = getattr(ld, "swa_full")
     return {
         "threads": str(threads or (ld.n_threads if ld else None) or UNKNOWN),
         "ctx": str(ld.n_ctx) if ld else UNKNOWN,

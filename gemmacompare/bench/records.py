@@ -7,12 +7,13 @@ without importing each other.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Mapping
 
 from gemmacompare.bench.tasks import Task
 from gemmacompare.engine.modes import FAIR
 from gemmacompare.engine.remote.server_ref import is_server_ref, model_label
 from gemmacompare.state import defaults
+from gemmacompare.state.settings_table import RunSettings, SettingError, is_setting, to_flat, value_of, with_values
 
 STATUS_RUNNING = "running"
 STATUS_STOPPED = "stopped"
@@ -25,6 +26,14 @@ STATUS_INTERRUPTED = "interrupted"  # shown for a "running" run whose process is
 ANSWER_INSTRUCTION = 'Think step by step in a few short sentences, then end with "The answer is X."'
 
 
+# A benchmark's own starting point: greedy (answers are scored and compared) in a context
+# that holds every built-in task, on the CPU unless the door asks for GPU layers.
+BENCH_BASE = with_values(RunSettings(), {"temperature": 0.0, "n_ctx": defaults.HEADLESS_N_CTX, "n_gpu_layers": 0})
+# How runs stored before the settings table named their settings (config_json in the history).
+_LEGACY_NAMES = {"n_ctx": "n_ctx", "gpu_layers": "n_gpu_layers", "flash_attn": "flash_attn", "type_k": "type_k",
+                 "type_v": "type_v", "max_tokens": "max_tokens", "ignore_eos": "ignore_eos", "thinking": "thinking"}
+
+
 @dataclass(frozen=True)
 class BenchConfig:
     models: tuple[str, ...]
@@ -35,21 +44,24 @@ class BenchConfig:
     runs: int = 1  # repetitions of the whole task list
     warmup: int = 1  # unrecorded generations per model before measuring
     mode: str = FAIR
-    thinking: bool | None = None  # None: the template's default
-    max_tokens: int = defaults.MAX_TOKENS
-    ignore_eos: bool = False  # llama.cpp's --ignore-eos: every answer runs max_tokens tokens
-    n_ctx: int = 2048
     threads: int = 0  # total CPU threads; 0 = all physical cores
-    gpu_layers: int = 0
-    flash_attn: str = "auto"  # llama.cpp's defaults unless the user chose
-    type_k: str = "f16"
-    type_v: str = "f16"
     instruction: str = ANSWER_INSTRUCTION
     names: tuple[str, ...] = ()  # display names given by the door (the window's pickers); else from the files
+    # Every model's settings the door set, by the settings table's names (the rest: BENCH_BASE).
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def run_settings(self) -> RunSettings:
+        """Every model's settings; always greedy, so answers can be scored and compared.
+        SettingError (one sentence) for a value the table refuses."""
+        return with_values(BENCH_BASE, {**self.settings, "temperature": 0.0})
+
+    def setting(self, name: str) -> Any:
+        return value_of(self.run_settings(), name)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["models"] = list(self.models)
+        d["settings"] = to_flat(self.run_settings())
         return d
 
     @classmethod
@@ -58,7 +70,15 @@ class BenchConfig:
         kw = {k: v for k, v in d.items() if k in known}
         kw["models"] = tuple(kw.get("models", ()))
         kw["names"] = tuple(kw.get("names", ()))
-        return cls(**kw)
+        given = kw.get("settings") or {}
+        if not isinstance(given, Mapping):
+            raise SettingError("The benchmark's settings are not an object.")
+        settings = {new: d[old] for old, new in _LEGACY_NAMES.items() if old in d}
+        settings.update({k: v for k, v in given.items() if is_setting(k)})  # a newer file's others are left
+        kw["settings"] = settings
+        config = cls(**kw)
+        config.run_settings()  # every value checked now, not when the run starts
+        return config
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from pathlib import PurePath
 from typing import Any
 
 from gemmacompare.bench.records import BenchConfig, ItemResult, ModelInfo, StoredRun
-from gemmacompare.bench.runner import run_settings
 from gemmacompare.bench.tasks import Task
 from gemmacompare.engine.machine import HASH_METHOD
 from gemmacompare.engine.remote.server_ref import is_server_ref
@@ -34,7 +33,7 @@ def _public_name(path: str) -> str:
 def bench_run_dict(run: StoredRun, redact_prompts: bool = False) -> dict[str, Any]:
     """The run file's JSON for a stored benchmark run."""
     words = private_words()
-    settings = settings_to_dict(run_settings(run.config))
+    settings = settings_to_dict(run.config.run_settings())
     models = []
     for i, path in enumerate(run.config.models):
         info = run.models[i] if i < len(run.models) else None

@@ -36,10 +36,11 @@ from gemmacompare.engine.machine import file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, default_threads
 from gemmacompare.engine.remote.server_ref import is_server_ref
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings
-from gemmacompare.engine.session import CompareSession
+from gemmacompare.engine.run_settings import ServerSettings, command_for
+from gemmacompare.engine.session import CompareResult, CompareSession, SessionJob
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFileError, read_model_facts
+from gemmacompare.state.settings_table import SettingError
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +75,12 @@ class BenchOutcome:
     message: str = ""
 
 
-def run_settings(config: BenchConfig) -> RunSettings:
-    """Every model's settings in a benchmark: greedy, so answers can be scored and compared."""
-    return RunSettings(
-        load=p.LoadSettings(n_ctx=config.n_ctx, n_threads=config.threads, n_gpu_layers=config.gpu_layers,
-                            flash_attn=config.flash_attn, type_k=config.type_k, type_v=config.type_v),
-        sampling=p.SamplingSettings(max_tokens=config.max_tokens, temperature=0.0, ignore_eos=config.ignore_eos),
-        prompt=PromptOptions(thinking=config.thinking),
-    )
-
-
 def build_command(task: Task, config: BenchConfig, request_id: int = 1) -> p.GenerateCommand:
     """The request every model gets for a task (the overhead benchmark reuses it)."""
     text = task.question_text()
     if config.instruction:
         text = f"{text}\n{config.instruction}"
-    return run_settings(config).command((), text, request_id=request_id)
+    return command_for(config.run_settings(), (), text, request_id=request_id)
 
 
 def create_run(store: BenchStore, config: BenchConfig) -> int:
@@ -104,9 +95,13 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
     if config.runs < 1:
         raise BenchError("Repetitions must be at least 1.")
     for what, value, low in (("The task limit", config.limit, 1), ("The sample size", config.sample, 1),
-                             ("Warm-up", config.warmup, 0), ("Max tokens", config.max_tokens, 1)):
+                             ("Warm-up", config.warmup, 0)):
         if value is not None and value < low:
             raise BenchError(f"{what} must be at least {low}, not {value}.")
+    try:
+        config.run_settings()
+    except SettingError as exc:
+        raise BenchError(str(exc)) from None
     for path in config.models:
         if is_server_ref(path):
             continue  # checked when the run loads it (the server may start later)
@@ -120,21 +115,13 @@ def create_run(store: BenchStore, config: BenchConfig) -> int:
     return store.create_run(config, suite.name, suite.tasks)
 
 
-class BenchRunner:
-    """Runs (or resumes) one stored run; `stop()` may be called from any thread."""
+class BenchRunner(SessionJob):
+    """Runs (or resumes) one stored run in a session of its own; `stop()` may be called from any thread."""
 
     def __init__(self, store: BenchStore, remote: ServerSettings | None = None) -> None:
+        super().__init__()
         self.store = store
         self.remote = remote
-        self._stop = threading.Event()
-        self._session: CompareSession | None = None
-        self._lock = threading.Lock()
-
-    def stop(self) -> None:
-        self._stop.set()
-        with self._lock:
-            if self._session is not None:
-                self._session.stop()
 
     def run(
         self,
@@ -145,7 +132,7 @@ class BenchRunner:
         run = self.store.get_run(run_id)
         if run is None:
             raise BenchError(f"There is no benchmark run #{run_id} in the history.")
-        self._stop.clear()
+        self._stopped.clear()
         key = (str(self.store.path.resolve()), run_id)
         with _ACTIVE_LOCK:
             if key in _ACTIVE:
@@ -185,27 +172,24 @@ class BenchRunner:
             return BenchOutcome(run.id, STATUS_DONE)
 
         labels = [chr(ord("A") + i) if i < 26 else f"M{i}" for i in range(n_models)]
-        session = CompareSession(labels, server=self.remote)
-        with self._lock:
-            self._session = session
-        try:
+        with self.own_session(labels, server=self.remote) as session:
             models = self._load(session, run)
             threads_total = config.threads or default_threads()
             self._warm_up(session, run, threads_total)
             t0 = time.monotonic()
             done_now = 0
             for rep, ti in todo:
-                if self._stop.is_set():
+                if self.stopped:
                     break
                 task = run.tasks[ti]
                 result = session.run(lambda i: build_command(task, config), config.mode, threads_total)
-                if self._stop.is_set():
+                if self.stopped:
                     # The item in progress was cut short: its figures would be
                     # wrong, so it is dropped and redone on resume.
                     break
                 items = [self._item(rep, ti, task, i, rec) for i, rec in enumerate(result.runs)]
                 self.store.add_items(run.id, items)
-                self._remember_templates(run.id, models, result.runs)
+                self._remember_round(run.id, models, result)
                 done += n_models
                 done_now += n_models
                 if on_item:
@@ -214,17 +198,13 @@ class BenchRunner:
                     elapsed = time.monotonic() - t0
                     eta = elapsed / done_now * (total - done) if done_now else None
                     on_progress(BenchProgress(run.id, done, total, elapsed, eta, tuple(items)))
-        finally:
-            with self._lock:
-                self._session = None
-            session.close()
-        if self._stop.is_set() and done < total:
+        if self.stopped and done < total:
             return BenchOutcome(run.id, STATUS_STOPPED, f"Stopped after {done} of {total} items; resume to finish.")
         return BenchOutcome(run.id, STATUS_DONE)
 
     def _load(self, session: CompareSession, run: StoredRun) -> list[ModelInfo]:
         config = run.config
-        settings = run_settings(config).load
+        settings = config.run_settings().load
         # A server's model has no file here to hash: its id stands in.
         hashes = ["server" if is_server_ref(path) else file_hash_prefix(path) for path in config.models]
         for i, (old, new) in enumerate(zip(run.models, hashes)):
@@ -236,10 +216,8 @@ class BenchRunner:
         for path, err in zip(config.models, errors):
             if err is not None:
                 raise BenchError(f"{path}: {err.message}")
-        split = session.split_for(range(len(config.models)), config.mode, config.threads or None)
         models = []
         for i, path in enumerate(config.models):
-            n_threads = split.threads[i]
             ld = session.loaded[i]
             if ld is None:
                 raise BenchError(f"{path}: the model worker could not be started; see the log for details.")
@@ -248,7 +226,7 @@ class BenchRunner:
                 path=str(path), name=self._name(config, i, f.name), architecture=f.architecture,
                 parameters=f.parameters,
                 quantization=f.quantization, file_size=f.file_size, file_hash=hashes[i], n_ctx=ld.n_ctx,
-                n_threads=n_threads, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
+                n_threads=0, n_gpu_layers=ld.n_gpu_layers, system_info=ld.system_info,
                 load_seconds=ld.load_seconds, flash_attn=ld.flash_attn, type_k=ld.type_k, type_v=ld.type_v,
                 n_batch=ld.n_batch,
                 memory=tuple(asdict(a) for a in ld.placement.memory) if ld.placement else (),
@@ -269,17 +247,20 @@ class BenchRunner:
         # Warm-up pays for first-touch page faults and CPU clock ramp-up, which
         # would otherwise land on the first measured item only.
         for _ in range(run.config.warmup):
-            if self._stop.is_set():
+            if self.stopped:
                 return
             task = run.tasks[0]
             session.run(lambda i: build_command(task, run.config), run.config.mode, threads_total)
 
-    def _remember_templates(self, run_id: int, models: list[ModelInfo], runs: list[RunRecord]) -> None:
+    def _remember_round(self, run_id: int, models: list[ModelInfo], result: CompareResult) -> None:
+        """What a round tells of each model: its chat template, and the threads the session gave it."""
         changed = False
-        for i, rec in enumerate(runs):
+        for i, rec in enumerate(result.runs):
             name = rec.prompt.template_name if rec.prompt else ""
-            if name and models[i].template != name:
-                models[i] = ModelInfo(**{**models[i].to_dict(), "template": name})
+            threads = result.split.threads[i] if result.split else 0
+            new = {k: v for k, v in (("template", name), ("n_threads", threads)) if v}
+            if any(getattr(models[i], k) != v for k, v in new.items()):
+                models[i] = ModelInfo(**{**models[i].to_dict(), **new})
                 changed = True
         if changed:
             run = self.store.get_run(run_id)

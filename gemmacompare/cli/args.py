@@ -4,23 +4,87 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable, Sequence, TypeVar
+from dataclasses import MISSING
+from typing import Any, Callable, Sequence, TypeVar
 
 # More threads than max_threads() only slow llama.cpp down (1100 threads on 2 cores took 78 s for 8 tokens),
 # and a typo such as 1100 for 11 should be caught, not run; a run file's counts are held to it too.
 from gemmacompare.engine.api import THREADS_PER_CPU, max_threads
-from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state import settings_table
+from gemmacompare.state.settings_table import RunSettings
 
 T = TypeVar("T")
 
 
 def add_llama_args(g: argparse._ActionsContainer) -> None:
     """Settings that change speed, spelled as llama.cpp's own tools spell them;
-    their defaults are llama.cpp's."""
-    g.add_argument("-fa", "--flash-attn", choices=FLASH_ATTN_CHOICES, default="auto",
-                   help="flash attention (default: auto, on where supported)")
-    g.add_argument("-ctk", "--cache-type-k", choices=KV_CACHE_TYPES, default="f16", help="KV cache type for K")
-    g.add_argument("-ctv", "--cache-type-v", choices=KV_CACHE_TYPES, default="f16", help="KV cache type for V")
+    their defaults are llama.cpp's tools'."""
+    for name in ("flash_attn", "type_k", "type_v", "swa_full"):
+        add_setting(g, name)
+
+
+def setting_type(name: str) -> Callable[[str], Any]:
+    """An argparse type for a setting of the table: parsed, then checked by the table
+    (`--top-p 5` is refused with the table's sentence; nan and inf are never numbers here)."""
+    s = settings_table.get(name)
+
+    def parse(text: str) -> Any:
+        value: Any = text
+        if s.kind == "int":
+            try:
+                value = int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        elif s.kind == "float":
+            value = finite_float(text)
+        try:
+            return settings_table.validate(name, value)
+        except settings_table.SettingError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name  # argparse names the type in some messages
+    return parse
+
+
+def add_setting(g: argparse._ActionsContainer, name: str, *, default: Any = MISSING, each_model: bool = False,
+                type: Callable[[str], Any] | None = None, help: str | None = None) -> None:
+    """The flag of a setting as the table declares it (spelling, default, help); its value
+    lands in `args.<name>`, which settings_from_args reads. `each_model`: a comma list, one
+    value per model (as llama-bench takes them)."""
+    s = settings_table.get(name)
+    flags = [*s.spec.aliases, s.spec.flag]
+    default = s.default if default is MISSING else default
+    text = help or s.spec.help or None
+    if s.kind == "bool" and s.nullable:  # --think / --no-think: neither leaves it to the template
+        both = g.add_mutually_exclusive_group()
+        both.add_argument(s.spec.flag, dest=name, action="store_true", default=default, help=text)
+        both.add_argument(s.spec.flag.replace("--", "--no-", 1), dest=name, action="store_false")
+    elif s.kind == "bool":
+        g.add_argument(*flags, dest=name, action="store_true", default=default, help=text)
+    elif s.kind == "strings":
+        g.add_argument(*flags, dest=name, action="append", default=list(default), help=text)
+    else:
+        one = type or setting_type(name)
+        g.add_argument(*flags, dest=name, type=per_model(one) if each_model else one,
+                       default=[default] if each_model else default, choices=None if each_model else
+                       (s.spec.choices or None), metavar="N[,N...]" if each_model else None, help=text)
+
+
+def flag_values(args: argparse.Namespace, index: int = 0) -> dict[str, Any]:
+    """The settings the flags add_setting made hold, by name: model `index`'s value of a
+    comma list (one value is every model's)."""
+    values = {}
+    for s in settings_table.SETTINGS:
+        if s.spec.flag and hasattr(args, s.name):
+            v = getattr(args, s.name)
+            values[s.name] = value_for(v, index) if isinstance(v, list) and s.kind != "strings" else v
+    return values
+
+
+def settings_from_args(args: argparse.Namespace, index: int, base: RunSettings | None = None) -> RunSettings:
+    """Model `index`'s settings from the flags add_setting made; settings without a flag
+    here keep `base`'s values."""
+    return settings_table.with_values(base or RunSettings(), flag_values(args, index))
 
 
 def int_at_least(lo: int) -> Callable[[str], int]:
@@ -49,20 +113,6 @@ def finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     return value
-
-
-def number_in(lo: float, hi: float) -> Callable[[str], float]:
-    """An argparse type: a finite number from lo to hi (a run file's settings pass the same ranges:
-    engine/settings_check.py)."""
-
-    def parse(text: str) -> float:
-        value = finite_float(text)
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value:g} is outside {lo:g} to {hi:g}")
-        return value
-
-    parse.__name__ = "number"
-    return parse
 
 
 def thread_count(text: str) -> int:

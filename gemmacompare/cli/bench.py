@@ -25,6 +25,7 @@ from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, b
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import TaskFileError
+from gemmacompare.cli.args import flag_values
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine.api import model_label, text_table, write_run_file
@@ -128,13 +129,11 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                     print(f"error: {problem}", file=sys.stderr)
                     return EXIT_USAGE
             config = BenchConfig(
-                models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.seed,
-                runs=args.runs, warmup=args.warmup, mode=args.mode, thinking=args.thinking,
-                max_tokens=args.max_tokens, n_ctx=args.ctx, threads=args.threads, gpu_layers=args.gpu_layers,
-                flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v,
+                models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.sample_seed,
+                runs=args.runs, warmup=args.warmup, mode=args.mode, threads=args.threads,
                 names=tuple("" if is_server_ref(p) else display_name(p, "", a)
                             for p, a in zip(paths, list(args.models) or [None] * len(paths))),
-                ignore_eos=args.ignore_eos,
+                settings=flag_values(args),
             )
             try:
                 run_id = create_run(store, config)

@@ -7,10 +7,11 @@ import argparse
 from pathlib import Path
 
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
-from gemmacompare.cli.args import add_llama_args, int_at_least, thread_count
+from gemmacompare.cli.args import add_llama_args, add_setting, int_at_least, thread_count
 from gemmacompare.cli.run_file_args import add_save_run_args
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.engine.api import FAIR, RACE
+from gemmacompare.state.defaults import HEADLESS_N_CTX
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)
@@ -30,23 +31,19 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     b.add_argument("--runs", type=positive_int, default=1, help="repetitions of the whole task list (default 1)")
     b.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks")
     b.add_argument("--sample", type=positive_int, default=None, help="N tasks drawn at random (see --seed)")
-    b.add_argument("--seed", type=int, default=0, help="seed for --sample")
+    b.add_argument("--seed", dest="sample_seed", type=int, default=0, help="seed for --sample")
     b.add_argument("--warmup", type=non_negative_int, default=1,
                    help="unrecorded warm-up generations per model (default 1)")
     b.add_argument("--mode", choices=(FAIR, RACE), default=FAIR,
                    help="fair: one model after the other with all threads (default); race: at once")
-    b.add_argument("-n", "--max-tokens", type=positive_int, default=256)
-    b.add_argument("--ignore-eos", action="store_true",
-                   help="never end at an end-of-generation token: exactly --max-tokens tokens (a speed check; "
-                        "answers are then cut, not finished)")
-    b.add_argument("--ctx", type=int_at_least(128), default=2048, help="context size")
+    # Every model's settings, as the settings table declares them (bench/records.BENCH_BASE
+    # is greedy; threads here are the total, split by the mode).
+    for name in ("max_tokens", "ignore_eos", "thinking"):
+        add_setting(b, name)
+    add_setting(b, "n_ctx", default=HEADLESS_N_CTX, help="context size")
     b.add_argument("--threads", type=thread_count, default=0, help="total CPU threads (0 = all cores)")
-    b.add_argument("--gpu-layers", type=int_at_least(-1), default=-1,
-                   help="layers to offload to a GPU (default -1 = all; none where no GPU backend is built in)")
+    add_setting(b, "n_gpu_layers")
     add_llama_args(b)
-    think = b.add_mutually_exclusive_group()
-    think.add_argument("--think", dest="thinking", action="store_true", default=None)
-    think.add_argument("--no-think", dest="thinking", action="store_false")
     b.add_argument("--out", type=Path, help="write JSON, CSV, Markdown and PNG charts here")
     b.add_argument("-q", "--quiet", action="store_true", help="no per-item lines")
     hist = b.add_mutually_exclusive_group()

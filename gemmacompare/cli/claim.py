@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gemmacompare.cli.args import flag_values
 from gemmacompare.cli.compare import labels_for
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.engine.api import ClaimCheck, ClaimFailed, claim_run_dict, parse_claim, write_run_file
@@ -38,7 +39,7 @@ def cmd_claim(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     check = ClaimCheck(claim, paths, args.runs, args.max_tokens, args.prompt, args.ctx, args.threads,
-                       labels_for(len(paths)))
+                       labels_for(len(paths)), settings=flag_values(args))
 
     def progress(message: str, done: int, total: int) -> None:
         print(f"# {message}", file=sys.stderr)

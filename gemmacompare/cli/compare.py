@@ -12,17 +12,17 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from gemmacompare.cli.args import value_for
+from gemmacompare.cli.args import settings_from_args
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine.api import (
     RACE,
     CompareResult,
     CompareSession,
-    PromptOptions,
     RunSettings,
     SessionEvent,
     busy_sentence,
+    command_for,
     compare_run_dict,
     parse_server_ref,
     speed_summary,
@@ -114,7 +114,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "settings": {
                     "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,
                     "n_gpu_layers": loaded.n_gpu_layers, "flash_attn": loaded.flash_attn,
-                    "type_k": loaded.type_k, "type_v": loaded.type_v,
+                    "type_k": loaded.type_k, "type_v": loaded.type_v, "swa_full": loaded.swa_full,
                 } if loaded else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
@@ -156,18 +156,10 @@ def labels_for(n: int) -> list[str]:
 
 def run_settings(args: argparse.Namespace, index: int) -> RunSettings:
     """Model `index`'s settings from the command line (a comma list gives one value per model)."""
-    threads = args.threads if len(args.threads) > 1 else [0]  # one value is the total, split by mode
-    return RunSettings(
-        load=p.LoadSettings(n_ctx=value_for(args.ctx, index), n_gpu_layers=value_for(args.gpu_layers, index),
-                            flash_attn=args.flash_attn, type_k=args.cache_type_k, type_v=args.cache_type_v),
-        sampling=p.SamplingSettings(max_tokens=args.max_tokens, temperature=args.temp, top_p=args.top_p,
-                                    top_k=args.top_k, min_p=args.min_p, repeat_penalty=args.repeat_penalty,
-                                    seed=args.seed, stop=tuple(args.stop),
-                                    ignore_eos=args.ignore_eos),
-        server=remote_settings(args),
-        prompt=PromptOptions(system_prompt=args.system or "", raw=args.raw, thinking=args.thinking,
-                             n_threads=value_for(threads, index)),
-    )
+    s = settings_from_args(args, index, RunSettings(server=remote_settings(args)))
+    if len(args.n_threads) == 1:  # one value is the total, split by the mode
+        s = replace(s, prompt=replace(s.prompt, n_threads=0))
+    return s
 
 
 def _model_args(args: argparse.Namespace) -> list[str | None] | str:
@@ -175,7 +167,7 @@ def _model_args(args: argparse.Namespace) -> list[str | None] | str:
     given = list(args.models)
     if len(given) > MAX_MODELS:
         return f"compare takes two to {MAX_MODELS} models, not {len(given)}."
-    for name, values in (("--ctx", args.ctx), ("--threads", args.threads), ("--gpu-layers", args.gpu_layers)):
+    for name, values in (("--ctx", args.n_ctx), ("--threads", args.n_threads), ("--gpu-layers", args.n_gpu_layers)):
         if len(values) > 1 and len(values) != max(2, len(given)):
             return (f"{name} has {len(values)} values for {max(2, len(given))} models; give one value for all "
                     "or one per model.")
@@ -228,7 +220,7 @@ def prompt_of(args: argparse.Namespace) -> str:
     """The prompt from -p or -f, checked; also checks --system. Raises PromptInputError."""
     text = args.prompt if args.prompt_file is None else read_prompt_file(args.prompt_file)
     _check_utf8(text, "prompt")
-    _check_utf8(args.system or "", "system prompt")
+    _check_utf8(args.system_prompt, "system prompt")
     if not text.strip():
         raise PromptInputError("The prompt is empty; give some text with -p or -f.")
     return text
@@ -276,7 +268,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     labels = labels_for(len(paths))
     settings = [run_settings(args, i) for i in range(len(paths))]
-    commands = {i: s.command((), args.prompt, n_threads=s.prompt.n_threads or None) for i, s in enumerate(settings)}
+    commands = {i: command_for(s, (), args.prompt) for i, s in enumerate(settings)}
     printer = LinePrinter(labels)
 
     def on_event(i: int, ev: SessionEvent) -> None:
@@ -291,7 +283,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             elif ev.server and ev.server.problem:
                 print(f"[{labels[i]}] warning: {say(ev.server.problem)}", file=sys.stderr)
 
-    total = args.threads[0] if len(args.threads) == 1 else sum(args.threads)
+    total = args.n_threads[0] if len(args.n_threads) == 1 else sum(args.n_threads)
     # Every server of the run, named up front: the models load at once, and a shared
     # API key is sent only when there is one server (state/secrets.py).
     servers = tuple(parse_server_ref(str(x)).base_url for x in paths if is_server_ref(x))
@@ -309,11 +301,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 print(f"# [{labels[i]}] runs on {say(loaded.placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
-        split = session.split_for(range(len(paths)), args.mode, total or None,
-                                  [s.prompt.n_threads for s in settings])
-        print(f"# {split.describe()}", file=sys.stderr)
         try:
-            result = session.run(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
+            result = session.start(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
+            if result.split is not None:  # the session's split, made as the round started
+                print(f"# {result.split.describe()}", file=sys.stderr)
+            session.wait()
         except KeyboardInterrupt:
             session.stop()
             raise

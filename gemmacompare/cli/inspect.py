@@ -41,35 +41,38 @@ def runs_on_line(where: dict[str, Any]) -> str:
     return f"runs on:        {where['backend']} · {layers} · llama.cpp backends: {backends}"
 
 
-def memory_estimates(facts: ModelFacts, contexts: list[int | str]) -> list[MemoryEstimate]:
+def memory_estimates(facts: ModelFacts, contexts: list[int | str], swa_full: bool = False) -> list[MemoryEstimate]:
     """llama.cpp's allocation at each asked context ("max": the model's own), as this app loads it."""
     sizes = [facts.context_length if c == "max" else int(c) for c in contexts]
-    found = [facts.memory_at(n) for n in dict.fromkeys(x for x in sizes if x)]
+    found = [facts.memory_at(n, swa_full=swa_full) for n in dict.fromkeys(x for x in sizes if x)]
     return [e for e in found if e is not None]
 
 
-def memory_line(e: MemoryEstimate, window_kv: int | None) -> str:
+def memory_line(e: MemoryEstimate, other_kv: int | None, swa_full: bool = False) -> str:
     """e.g. "memory @ 4,096: 3.2 GiB = weights 2.9 GiB + KV cache 128 MiB + recurrent state 50 MiB"."""
     parts = [f"weights {human_bytes(e.weights)}", f"KV cache {human_bytes(e.kv_cache)}"]
     if e.recurrent_state:
         parts.append(f"recurrent state {human_bytes(e.recurrent_state)}")
     line = f"memory @ {e.n_ctx:,}: {human_bytes(e.total)} = " + " + ".join(parts)
-    if window_kv is not None and window_kv != e.kv_cache:
-        # The C API's default (llama-cpp-python, so this app) gives sliding-window layers a
-        # full-size cache; llama.cpp's own tools give them a window-sized one.
-        line += f" (KV {human_bytes(window_kv)} with llama-server's and llama-bench's window-sized SWA cache)"
+    if other_kv is not None and other_kv != e.kv_cache:
+        # Sliding-window layers: window-sized by default (llama.cpp's tools, and this app),
+        # full-size with swa_full (the C API's default, so llama-cpp-python's).
+        line += (f" (KV {human_bytes(other_kv)} window-sized, as llama-server and llama-bench size it)" if swa_full
+                 else f" (KV {human_bytes(other_kv)} with a full-size sliding-window cache, --swa-full)")
     return line
 
 
-def _memory_json(e: MemoryEstimate, window_kv: int | None) -> dict[str, Any]:
-    return {**asdict(e), "total": e.total, "kv_cache_swa_window_sized": window_kv}
+def _memory_json(e: MemoryEstimate, facts: ModelFacts, swa_full: bool) -> dict[str, Any]:
+    window = _other_kv(facts, e, True) if swa_full else (e.kv_cache if e.kv_cache_swa else None)
+    return {**asdict(e), "total": e.total, "swa_full": swa_full, "kv_cache_swa_window_sized": window}
 
 
-def _window_kv(facts: ModelFacts, e: MemoryEstimate) -> int | None:
+def _other_kv(facts: ModelFacts, e: MemoryEstimate, swa_full: bool) -> int | None:
+    """The KV cache with the other sliding-window choice; None for a model without such layers."""
     if not e.kv_cache_swa:
         return None
-    small = facts.memory_at(e.n_ctx, swa_full=False)
-    return small.kv_cache if small else None
+    other = facts.memory_at(e.n_ctx, swa_full=not swa_full)
+    return other.kv_cache if other else None
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -85,19 +88,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             continue
         if where is None:
             where = runs_on(runtime_info())
-        estimates = memory_estimates(facts, getattr(args, "ctx", []))
+        swa_full = bool(getattr(args, "swa_full", False))
+        estimates = memory_estimates(facts, getattr(args, "ctx", []), swa_full)
         if args.json:
             d = dict(facts.__dict__)
             d["has_chat_template"] = facts.has_chat_template
             d["runs_on"] = where
-            d["memory_estimates"] = [_memory_json(e, _window_kv(facts, e)) for e in estimates]
+            d["memory_estimates"] = [_memory_json(e, facts, swa_full) for e in estimates]
             out.append(d)
         else:
             # Escaped: an ESC in a model's name could retitle the terminal or hide a line.
             print("\n".join(terminal_safe(line, _MAX_LINE) for line in facts.summary_lines()))
             print(runs_on_line(where))
             for e in estimates:
-                print(memory_line(e, _window_kv(facts, e)))
+                print(memory_line(e, _other_kv(facts, e, swa_full), swa_full))
             if estimates:
                 print("                compute buffers come on top; llama.cpp reports them at load (compare's table)")
             print()

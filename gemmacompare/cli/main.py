@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gemmacompare.cli.args import add_llama_args, context_size, int_at_least, number_in, per_model, thread_count
+from gemmacompare.cli.args import add_llama_args, add_setting, context_size, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.engine.api import MODES, RACE, SAMPLING_RANGES
+from gemmacompare.engine.api import MODES, RACE
 from gemmacompare.state import defaults
 
 if TYPE_CHECKING:
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     ins.add_argument("--ctx", type=per_model(context_size), default=[4096, 32768, "max"], metavar="N[,N...]",
                      help="estimate llama.cpp's memory (weights, KV cache, recurrent state) at these context "
                           "sizes; 'max' is the model's own (default 4096,32768,max)")
+    add_setting(ins, "swa_full", help="estimate a full-size cache for sliding-window layers (default: "
+                                      "window-sized, as llama.cpp's tools and this app load them)")
 
     mdl = sub.add_parser("models", help="list the GGUF models found on this machine (LM Studio, Ollama, HF cache, ...)")
     mdl.add_argument("--json", action="store_true", help="print JSON")
@@ -68,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     given.add_argument("-f", "--file", dest="prompt_file", type=Path, metavar="FILE",
                        help="read the prompt from a UTF-8 text file (as llama.cpp's tools), "
                             "for prompts too long for the command line")
-    cmp_.add_argument("--system", default=None, help="system prompt")
+    add_setting(cmp_, "system_prompt")
     cmp_.add_argument("--mode", choices=MODES, default=RACE,
                       help="race: all at once, threads split (default); fair: one after the other, all threads each")
-    cmp_.add_argument("--raw", action="store_true", help="raw completion: no chat template")
+    add_setting(cmp_, "raw")
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
     add_save_run_args(cmp_)
     _add_generation_args(cmp_)
@@ -94,37 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _range(name: str) -> tuple[float, float]:
-    """A sampling setting's range, the same as a run file's settings are checked against."""
-    return next((lo, hi) for field, lo, hi, _ in SAMPLING_RANGES if field == name)
-
-
 def _add_generation_args(ap: argparse.ArgumentParser) -> None:
+    """Every setting of the table that `compare` takes, as the table spells it."""
     g = ap.add_argument_group("generation")
-    g.add_argument("-n", "--max-tokens", type=int_at_least(1), default=defaults.MAX_TOKENS,
-                   help=f"tokens to generate at most (default {defaults.MAX_TOKENS}, as in the window and bench)")
-    g.add_argument("--temp", type=number_in(*_range("temperature")), default=defaults.TEMPERATURE,
-                   help="0 = greedy (default)")
-    g.add_argument("--top-p", type=number_in(*_range("top_p")), default=0.95)
-    g.add_argument("--top-k", type=int_at_least(0), default=40)
-    g.add_argument("--min-p", type=number_in(*_range("min_p")), default=0.05)
-    g.add_argument("--repeat-penalty", type=number_in(*_range("repeat_penalty")), default=1.0)
-    g.add_argument("--seed", type=int, default=defaults.SEED)
-    g.add_argument("--ctx", type=per_model(int_at_least(128)), default=[2048], metavar="N[,N...]",
-                   help="context size; one value per model, comma-separated, as llama-bench takes them")
-    g.add_argument("--threads", type=per_model(thread_count), default=[0], metavar="N[,N...]",
-                   help="one value: the CPU threads in all (0 = all cores; race splits them); "
-                        "a comma list: each model's own threads (e.g. 2,4)")
-    g.add_argument("--gpu-layers", type=per_model(int_at_least(-1)), default=[-1], metavar="N[,N...]",
-                   help="layers to offload to a GPU, per model if a list (default -1 = all; "
-                        "none where no GPU backend is built in)")
+    for name in ("max_tokens", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed"):
+        add_setting(g, name)
+    add_setting(g, "n_ctx", each_model=True, default=defaults.HEADLESS_N_CTX)
+    add_setting(g, "n_threads", each_model=True, type=thread_count)
+    add_setting(g, "n_gpu_layers", each_model=True)
     add_llama_args(g)
-    g.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
-    g.add_argument("--ignore-eos", action="store_true",
-                   help="never end at an end-of-generation token: exactly --max-tokens tokens (as llama.cpp's tools)")
-    think = g.add_mutually_exclusive_group()
-    think.add_argument("--think", dest="thinking", action="store_true", default=None)
-    think.add_argument("--no-think", dest="thinking", action="store_false")
+    for name in ("stop", "ignore_eos", "thinking"):
+        add_setting(g, name)
 
 
 def main(argv: list[str] | None = None) -> int:

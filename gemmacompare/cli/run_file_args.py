@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gemmacompare.cli.args import int_at_least
+from gemmacompare.cli.args import add_llama_args, int_at_least
 from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT, CLAIM_RUNS
 
@@ -55,5 +55,6 @@ def add_run_file_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser
     cl.add_argument("-p", "--prompt", default=CLAIM_PROMPT, help="the prompt (default: one that gives a long answer)")
     cl.add_argument("--ctx", type=int_at_least(128), default=CLAIM_CTX, help="context size")
     cl.add_argument("--threads", type=int_at_least(0), default=0, help="threads for each run (0 = all cores)")
+    add_llama_args(cl)
     cl.add_argument("--save-run", type=Path, metavar="FILE", help="save the last run and the verdict as a run file")
     add_server_args(cl)

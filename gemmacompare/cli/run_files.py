@@ -76,7 +76,8 @@ def _model_line(m: RunModel) -> str:
         where = f", Ollama {src['ollama']}"
     ld = m.loaded
     setting = (f"; ctx {ld.n_ctx}, batch {ld.n_batch or 'default'}, gpu layers {ld.n_gpu_layers}, "
-               f"flash attn {ld.flash_attn}, KV {ld.type_k}/{ld.type_v}") if ld else ""
+               f"flash attn {ld.flash_attn}, KV {ld.type_k}/{ld.type_v}"
+               + (", full-size SWA cache" if ld.swa_full else "")) if ld else ""
     fin = m.record.finished
     threads = f", {fin.n_threads} threads" if fin else ""
     return _safe(f"# [{m.label}] {m.display_name}: {i.get('file_name') or '-'}, {i.get('architecture') or '?'}, "

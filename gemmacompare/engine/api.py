@@ -64,7 +64,7 @@ from gemmacompare.engine.run_file import (
     split_of,
     write_run_file,
 )
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings, from_pane
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings, ServerSettings, command_for
 from gemmacompare.engine.session import (
     CompareResult,
     CompareSession,
@@ -84,7 +84,7 @@ __all__ = [
     "Participant", "ReplayWorker", "play_clock",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
-    "RunSettings", "PromptOptions", "ServerSettings", "from_pane",
+    "RunSettings", "PromptOptions", "ServerSettings", "command_for",
     "SAMPLING_RANGES", "THREADS_PER_CPU", "check_settings", "max_threads",
     # What a run measured, and where llama.cpp put a model.
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",

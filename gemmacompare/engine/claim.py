@@ -17,16 +17,16 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import FAIR, default_threads
 from gemmacompare.engine.report.intervals import mean_interval, positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import compare_run_dict
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareResult, CompareSession, SessionJob
 from gemmacompare.state.defaults import CLAIM_CTX, CLAIM_MAX_TOKENS, CLAIM_PROMPT
+from gemmacompare.state.settings_table import with_values
 from gemmacompare.state.untrusted import terminal_safe
 
 # One model's figure: NAME=45ms, NAME = 22 t/s. Matched against one piece of bounded length at a time
@@ -192,7 +192,8 @@ class ClaimCheck(SessionJob):
 
     def __init__(self, claim: Sequence[ClaimedFigure], paths: Sequence[str], runs: int,
                  max_tokens: int = CLAIM_MAX_TOKENS, prompt: str = CLAIM_PROMPT, ctx: int = CLAIM_CTX,
-                 threads: int = 0, labels: Sequence[str] | None = None) -> None:
+                 threads: int = 0, labels: Sequence[str] | None = None,
+                 settings: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         if len(claim) != len(paths):
             raise ValueError("one claimed figure per model")
@@ -202,9 +203,9 @@ class ClaimCheck(SessionJob):
         self.prompt = prompt
         self.threads = threads or default_threads()
         self.labels = list(labels or [chr(ord("A") + k) for k in range(len(paths))])
-        self.settings = RunSettings(load=p.LoadSettings(n_ctx=ctx),
-                                    sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0),
-                                    prompt=PromptOptions())
+        # Greedy runs of a fixed length; `settings` (by the settings table's names) may set the others.
+        self.settings = with_values(RunSettings(), {**(settings or {}), "n_ctx": ctx, "max_tokens": max_tokens,
+                                                    "temperature": 0.0})
 
     def run(self, on_progress: Progress | None = None) -> ClaimResult:
         """Blocking; ClaimFailed with one sentence when a model fails to load or gives nothing to measure."""
@@ -219,8 +220,8 @@ class ClaimCheck(SessionJob):
         for i, err in enumerate(errors):
             if err is not None:
                 raise ClaimFailed(f"[{self.labels[i]}] {err.message}")
-        commands = {i: self.settings.command((), self.prompt) for i in range(len(self.paths))}
-        warm = {i: self.settings.command((), self.prompt, max_tokens=4) for i in range(len(self.paths))}
+        commands = {i: command_for(self.settings, (), self.prompt) for i in range(len(self.paths))}
+        warm = {i: command_for(self.settings, (), self.prompt, max_tokens=4) for i in range(len(self.paths))}
         say(f"{self.runs} fair runs of up to {self.settings.sampling.max_tokens} tokens, {self.threads} threads "
             "each, after one warm-up", 0, self.runs)
         if self.stopped:

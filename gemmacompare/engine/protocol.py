@@ -13,46 +13,12 @@ from typing import Union
 
 from gemmacompare.engine.placement import Placement
 from gemmacompare.models.gguf_file import ModelFacts
-from gemmacompare.state import defaults
-from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import LoadSettings as LoadSettings
+from gemmacompare.state.settings_table import SamplingSettings as SamplingSettings
 
 # --- settings ----------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LoadSettings:
-    """What the user set; everything else is llama.cpp's default."""
-
-    n_ctx: int = defaults.N_CTX
-    n_threads: int = 0  # 0: all cores
-    n_gpu_layers: int = -1  # -1: all, where a GPU backend is present (the worker makes it 0 otherwise)
-    n_batch: int = 0  # 0: llama.cpp's default
-    flash_attn: str = "auto"  # one of FLASH_ATTN_CHOICES
-    type_k: str = "f16"  # KV cache types, keys of KV_CACHE_TYPES
-    type_v: str = "f16"
-
-    def problem(self) -> str | None:
-        """One sentence if a setting is not one llama.cpp knows, else None."""
-        if self.flash_attn not in FLASH_ATTN_CHOICES:
-            return f"Flash attention must be one of {', '.join(FLASH_ATTN_CHOICES)}, not {self.flash_attn!r}."
-        for name, value in (("K", self.type_k), ("V", self.type_v)):
-            if value not in KV_CACHE_TYPES:
-                return f"The {name} cache type must be one of {', '.join(KV_CACHE_TYPES)}, not {value!r}."
-        return None
-
-
-@dataclass(frozen=True)
-class SamplingSettings:
-    max_tokens: int = defaults.MAX_TOKENS
-    temperature: float = defaults.TEMPERATURE
-    top_p: float = 0.95
-    top_k: int = 40
-    min_p: float = 0.05
-    repeat_penalty: float = 1.0
-    seed: int = defaults.SEED
-    stop: tuple[str, ...] = ()
-    # llama.cpp's --ignore-eos: end-of-generation tokens are never picked, so a
-    # speed check runs exactly max_tokens tokens.
-    ignore_eos: bool = False
+# LoadSettings and SamplingSettings travel to the worker as they are declared in the
+# settings table (state/settings_table.py).
 
 
 @dataclass(frozen=True)
@@ -76,7 +42,9 @@ class GenerateCommand:
     raw_prompt: str | None = None  # raw completion mode: no template at all
     sampling: SamplingSettings = SamplingSettings()
     enable_thinking: bool | None = None
-    n_threads: int | None = None  # per-run override (race vs fair)
+    # Threads for this request: the user's setting as the door builds it (None: the mode
+    # decides), then the session's split, which it sets before the worker sees it.
+    n_threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +74,7 @@ class Loaded:
     n_batch: int = 0
     # The llama.cpp build that loaded it (llama_runtime.build_facts); None: not a local model.
     llama_build: dict[str, object] | None = None
+    swa_full: bool = False
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
-from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
 from gemmacompare.engine.settings_check import SettingRefused, check_settings
 from gemmacompare.models.hub import is_repo_id
+from gemmacompare.state.settings_table import SettingError
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,8 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
         # to change to run here is said.
         try:
             s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
+        except SettingError as exc:  # the settings table's own check of each value
+            raise RerunRefused(f"[{_safe(m.label, 40)}] {exc} The run file cannot be rerun as it is.") from None
         except SettingRefused as exc:
             raise RerunRefused(exc.message) from None
         notes.extend(changed)
@@ -200,17 +203,15 @@ class RerunJob(SessionJob):
             if err is not None:
                 raise RerunFailed(f"[{labels[i]}] {err.message}")
         prompt = run.prompt or ""
-        commands = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None)
-                    for i, s in enumerate(plan.settings)}
-        split = session.split_for(range(len(plan.paths)), run.mode, plan.threads_total,
-                                  [s.prompt.n_threads for s in plan.settings])
-        say(_safe(split.describe(), 300), 0)
+        commands = {i: command_for(s, (), prompt) for i, s in enumerate(plan.settings)}
         # One short warm-up first, as `claim` does: the first run after loading reads the weights
         # from disk, which would put one slow repetition into every interval.
+        warm = {i: command_for(s, (), prompt, max_tokens=4) for i, s in enumerate(plan.settings)}
+        result = session.start(warm, mode=run.mode, threads_total=plan.threads_total)
+        assert result.split is not None  # the session splits the threads as it starts a round
+        say(_safe(result.split.describe(), 300), 0)
         say("one short warm-up run (not measured)", 0)
-        warm = {i: s.command((), prompt, n_threads=s.prompt.n_threads or None, max_tokens=4)
-                for i, s in enumerate(plan.settings)}
-        session.run(warm, mode=run.mode, threads_total=plan.threads_total)
+        session.wait()
         for rep in range(self.runs):
             if self.stopped:
                 return

@@ -44,6 +44,7 @@ from gemmacompare.engine.run_settings import RunSettings
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
 from gemmacompare.state.safe_json import BadJSONError, load_json_bounded
+from gemmacompare.state.settings_table import group_from_dict
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -212,17 +213,10 @@ def settings_to_dict(s: RunSettings) -> dict[str, Any]:
 
 
 def settings_from_dict(d: dict[str, Any]) -> RunSettings:
-    def build(cls: type, values: Any) -> Any:
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in (values or {}).items() if k in known}
-        if "stop" in kw:
-            kw["stop"] = tuple(kw["stop"])
-        return cls(**kw)
-
-    from gemmacompare.engine.run_settings import PromptOptions  # beside its use
-
-    return RunSettings(load=build(p.LoadSettings, d.get("load")), sampling=build(p.SamplingSettings, d.get("sampling")),
-                       prompt=build(PromptOptions, d.get("prompt")))
+    """A run file's settings, each value checked by the settings table (SettingError: one sentence)."""
+    return RunSettings(load=group_from_dict("load", d.get("load")),
+                       sampling=group_from_dict("sampling", d.get("sampling")),
+                       prompt=group_from_dict("prompt", d.get("prompt")))
 
 
 def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
@@ -230,7 +224,7 @@ def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
         return None
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
             "n_gpu_layers": ld.n_gpu_layers, "flash_attn": ld.flash_attn, "type_k": ld.type_k, "type_v": ld.type_v,
-            "load_seconds": ld.load_seconds, "system_info": ld.system_info,
+            "swa_full": ld.swa_full, "load_seconds": ld.load_seconds, "system_info": ld.system_info,
             "placement": asdict(ld.placement) if ld.placement else None, "llama_build": ld.llama_build}
 
 
@@ -530,7 +524,7 @@ def _loaded(ld: dict[str, Any], ident: dict[str, Any]) -> p.Loaded:
                     n_gpu_layers=int(ld.get("n_gpu_layers", -1)), system_info=str(ld.get("system_info") or ""),
                     placement=placement, flash_attn=str(ld.get("flash_attn", "auto")),
                     type_k=str(ld.get("type_k", "f16")), type_v=str(ld.get("type_v", "f16")),
-                    n_batch=int(ld.get("n_batch") or 0))
+                    n_batch=int(ld.get("n_batch") or 0), swa_full=ld.get("swa_full") is True)
 
 
 def _gpu_source(value: object) -> str:

@@ -18,7 +18,7 @@ import math
 from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
 # A compare run is at most MAX_TOKENS_PER_RUN tokens; at a slow second per token that is
 # 18 hours, so a day bounds every time a real run records.

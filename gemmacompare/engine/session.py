@@ -535,7 +535,7 @@ __all__ = ["FAIR", "RACE", "CompareResult", "CompareSession", "RoundState", "Run
 
 
 class SessionJob:
-    """Work on a compare session of its own (a rerun, a claim check) that another
+    """Work on a compare session of its own (a benchmark, a rerun, a claim check) that another
     thread may stop at any time: a stop reaches the session's running round."""
 
     def __init__(self) -> None:
@@ -554,8 +554,8 @@ class SessionJob:
                 self._session.stop()
 
     @contextmanager
-    def own_session(self, labels: Sequence[str]) -> Iterator[CompareSession]:
-        with CompareSession(labels) as session:
+    def own_session(self, labels: Sequence[str], server: ServerSettings | None = None) -> Iterator[CompareSession]:
+        with CompareSession(labels, server=server) as session:
             with self._lock:
                 self._session = session
             try:

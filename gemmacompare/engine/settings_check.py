@@ -7,8 +7,10 @@ each run, slowly or for ever. `check_settings` is the one function a rerun asks
 run takes is refused with one sentence naming it; thread counts above what
 this machine has are brought down to it, and each change is said.
 
-Kept in one function so the settings table (engine/run_settings.py, one
-declaration per setting with its range) can take its place.
+Each value is first checked against its declaration in the settings table
+(state/settings_table.py) when the file is read; what is left here is what
+the table cannot know: this machine's thread count, and refusing what would
+run for ever.
 """
 
 from __future__ import annotations
@@ -68,9 +70,6 @@ def check_settings(s: RunSettings, threads_here: int, who: str = "") -> tuple[Ru
                              f"({s.load.n_gpu_layers}) are not ones a run takes; nothing was run.")
     notes = []
     here = max(1, min(threads_here, max_threads()))
-    if s.load.n_threads > here:
-        notes.append(f"{who}recorded with {s.load.n_threads} threads to load with; here {here}, all this machine has")
-        s = replace(s, load=replace(s.load, n_threads=here))
     if s.prompt.n_threads > here:  # a thread count the author chose, more than this machine has
         notes.append(f"{who}recorded with {s.prompt.n_threads} threads of its own; here {here}, all this machine has")
         s = replace(s, prompt=replace(s.prompt, n_threads=here))

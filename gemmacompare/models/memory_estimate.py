@@ -6,9 +6,9 @@ The same arithmetic llama.cpp does when it creates a context (vendored 0c1e570):
   rows of n_head_kv * head size per cell. The context is padded to 256 cells
   (llama-context.cpp). Gemma's sliding-window layers get a cache of their own
   (llama-kv-cache-iswa.cpp): the full context when `swa_full` is set (the C API's
-  default, so llama-cpp-python's and this app's), else pad256(min(n_ctx, window +
-  n_ubatch)) cells (llama.cpp's own tools: llama-server and the CLI through common's
-  default, llama-bench explicitly). Gemma 4's last `shared_kv_layers` layers
+  default, so llama-cpp-python's), else pad256(min(n_ctx, window + n_ubatch)) cells
+  (llama.cpp's own tools: llama-server and the CLI through common's default,
+  llama-bench explicitly; and this app unless the user sets swa_full). Gemma 4's last `shared_kv_layers` layers
   reuse earlier layers' KV and keep none.
 - Recurrent state (llama-memory-recurrent.cpp, Qwen3.5's Gated DeltaNet layers):
   per layer and sequence, a conv state of (d_conv - 1) * (d_inner + 2 * n_group
@@ -25,7 +25,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from gemmacompare.state import settings_table
+
 log = logging.getLogger(__name__)
+
+SWA_FULL_DEFAULT: bool = settings_table.get("swa_full").default  # as the worker loads a model unless told
 
 # Bytes per element of each KV cache type (ggml block size / elements per block).
 KV_TYPE_BYTES: dict[str, float] = {
@@ -117,12 +121,12 @@ def _pad(n: int) -> int:
 
 def estimate_memory(
     shape: dict[str, Any], weights: int, n_ctx: int, *, type_k: str = "f16", type_v: str = "f16",
-    swa_full: bool = True, n_ubatch: int = DEFAULT_N_UBATCH,
+    swa_full: bool = SWA_FULL_DEFAULT, n_ubatch: int = DEFAULT_N_UBATCH,
 ) -> MemoryEstimate | None:
     """llama.cpp's allocation at n_ctx for a model of this shape; None without a shape.
 
-    swa_full=True is what this app's worker gets (llama_context_default_params);
-    False is llama.cpp's own tools' (llama-server, llama-bench): a window-sized cache for sliding layers.
+    swa_full=False (the setting's default) is llama.cpp's own tools' (llama-server, llama-bench) and this
+    app's: a window-sized cache for sliding layers; True is the C API's default, a full-size one.
     """
     if not shape:
         return None

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 MAX_TOKENS = 256
 N_CTX = 4096  # the context llama.cpp's tools load with when the model allows it
+# `compare` and `bench`: a context that holds any built-in task or demo prompt, at half the
+# window's KV cache (the window's chats grow longer).
+HEADLESS_N_CTX = 2048
 SEED = 42
 TEMPERATURE = 0.0  # greedy: the same answer every time, the reproducible default for comparisons
 

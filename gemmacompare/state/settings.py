@@ -10,13 +10,22 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from gemmacompare.state import defaults
 from gemmacompare.state.paths import app_dirs, write_private_text
 from gemmacompare.state.safe_json import load_json_bounded
+from gemmacompare.state.settings_table import (  # noqa: F401 - re-exported for the doors
+    FLASH_ATTN_CHOICES,
+    KV_CACHE_TYPES,
+    RunSettings,
+    SettingError,
+    from_flat,
+    to_flat,
+    window_defaults,
+)
 
 log = logging.getLogger(__name__)
 
@@ -24,38 +33,21 @@ SCHEMA_VERSION = 1
 MAX_RECENT = 10
 
 
-# llama.cpp's choices, as its tools spell them. "auto" (llama.cpp's default)
-# turns flash attention on where the backend supports it.
-FLASH_ATTN_CHOICES = ("auto", "on", "off")
-# KV cache element types llama-bench accepts; f16 is llama.cpp's default.
-KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl", "f32")
+# A pane's settings are a model's run settings, declared in the settings table; the
+# file keeps them flat, by the table's file names.
+PaneSettings = RunSettings
 
 
-@dataclass(frozen=True)
-class PaneSettings:
-    temperature: float = defaults.TEMPERATURE
-    max_tokens: int = defaults.MAX_TOKENS
-    seed: int = defaults.SEED
-    n_ctx: int = defaults.N_CTX
-    n_threads: int = 0  # 0: decided by the mode (whole machine or a share)
-    n_gpu_layers: int = -1  # all where a GPU backend is present; llama.cpp offloads none otherwise
-    flash_attn: str = "auto"
-    type_k: str = "f16"
-    type_v: str = "f16"
-    thinking: bool = True
-    system_prompt: str = ""
-    raw_mode: bool = False
-    # A model on a server (the server dialog): seconds to connect, to the first byte, of silence mid-stream.
-    server_connect_timeout_s: float = defaults.SERVER_CONNECT_TIMEOUT_S
-    server_first_byte_timeout_s: float = defaults.SERVER_FIRST_BYTE_TIMEOUT_S
-    server_idle_timeout_s: float = defaults.SERVER_IDLE_TIMEOUT_S
+def pane_settings(**flat: Any) -> RunSettings:
+    """The window's settings for a pane: its defaults, with `flat` (file names) changed."""
+    return from_flat(flat)
 
 
 @dataclass(frozen=True)
 class AppSettings:
     schema_version: int = SCHEMA_VERSION
     models: tuple[str, ...] = ("", "")  # last model path per pane (two to four); "" = demo default
-    panes: tuple[PaneSettings, ...] = (PaneSettings(), PaneSettings())
+    panes: tuple[PaneSettings, ...] = field(default_factory=lambda: (window_defaults(), window_defaults()))
     mode: str = "race"
     theme: str = "system"  # system | light | dark
     charts_visible: bool = True
@@ -74,36 +66,11 @@ def settings_path() -> Path:
     return Path(override) if override else app_dirs().config / "settings.json"
 
 
-# Valid ranges for numeric pane settings; a file outside them is not trusted.
-_RANGES = {
-    "temperature": (0.0, 5.0), "max_tokens": (1, 1 << 20), "seed": (0, 2**32 - 1), "n_ctx": (128, 1 << 22),
-    "n_threads": (0, 1024), "n_gpu_layers": (-1, 10_000),
-    "server_connect_timeout_s": (0.1, 3600.0), "server_first_byte_timeout_s": (0.1, 3600.0),
-    "server_idle_timeout_s": (0.1, 3600.0),
-}
-_CHOICES = {"flash_attn": FLASH_ATTN_CHOICES, "type_k": KV_CACHE_TYPES, "type_v": KV_CACHE_TYPES}
-
-
 def _pane_from(d: object) -> PaneSettings:
-    if not isinstance(d, dict):
-        raise ValueError("a pane's settings are not an object")
-    known = {f.name: f.type for f in fields(PaneSettings)}
-    base = PaneSettings()
-    kwargs: dict[str, Any] = {}
-    for k, v in d.items():
-        if k in known:
-            want = type(getattr(base, k))
-            if want is float and isinstance(v, int) and not isinstance(v, bool):
-                v = float(v)
-            if not isinstance(v, want) or (want is int and isinstance(v, bool)):
-                raise ValueError(f"pane setting {k!r} should be {want.__name__}")
-            if k in _CHOICES and v not in _CHOICES[k]:
-                raise ValueError(f"pane setting {k!r}={v!r} is not one of {', '.join(_CHOICES[k])}")
-            lo, hi = _RANGES.get(k, (None, None))
-            if lo is not None and not lo <= v <= hi:
-                raise ValueError(f"pane setting {k!r}={v} is outside {lo}..{hi}")
-            kwargs[k] = v
-    return PaneSettings(**kwargs)
+    try:
+        return from_flat(d)
+    except SettingError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def settings_from_dict(d: object) -> AppSettings:
@@ -175,4 +142,6 @@ def load_settings(path: Path | None = None) -> LoadedSettings:
 def save_settings(settings: AppSettings, path: Path | None = None) -> None:
     path = path or settings_path()
     # Written then renamed: a crash mid-write never leaves a half file behind.
-    write_private_text(path, json.dumps(asdict(settings), indent=1))
+    d = asdict(settings)
+    d["panes"] = [to_flat(p) for p in settings.panes]
+    write_private_text(path, json.dumps(d, indent=1))

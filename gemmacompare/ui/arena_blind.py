@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Signal
 from gemmacompare.arena.battles import Battle, Contender, Side, SideDraw, VoteCounts, arrange, not_counted_reason
 from gemmacompare.arena.store import ArenaStore, ArenaStoreError, now_iso
 from gemmacompare.engine.api import file_hash_prefix
+from gemmacompare.state.settings_table import to_flat
 
 from .arena_bar import VoteBar
 from .theme import PANE_COLOURS
@@ -213,6 +214,12 @@ class BlindArena(QObject):
 
     # --- a round -----------------------------------------------------------------
 
+    def sampling_for(self, index: int) -> dict[str, Any]:
+        """The round's sampling changes for pane `index` (a regenerate's seed), which the window
+        puts in that model's request; none outside a blind round."""
+        r = self.round
+        return dict(r.overrides.get(index, {})) if self.active and r is not None and r.battle is None else {}
+
     def before_send(self, text: str) -> bool:
         """Called by the window's Send in blind mode; False stops the send."""
         r = self.round
@@ -240,8 +247,6 @@ class BlindArena(QObject):
         self._serial += 1
         self.round = Round(text, swapped, order, (left, right), self._serial,
                            {p.index: dict(overrides.get(p.index, {})) for p in panes})
-        for pane in panes:
-            pane.sampling_override = dict(self.round.overrides[pane.index])
         self._stats_tips.clear()
         self._hide_identities()
         self.bar.result.setText("")
@@ -274,8 +279,6 @@ class BlindArena(QObject):
         battle = Battle(prompt=r.prompt, sides=sides, mode=self.w.mode, swapped=r.swapped, created=now_iso(),
                         not_counted=not_counted_reason(sides, False))
         r.battle = self._save(r.serial, battle)
-        for pane in r.order:
-            pane.sampling_override = {}
         self.w.prompt.setEnabled(False)
         self.bar.set_voting(True)
         self.bar.vote_buttons["1"].setFocus()
@@ -285,7 +288,7 @@ class BlindArena(QObject):
 
     def _side(self, pane: ModelPane, contender: Contender, override: dict[str, Any]) -> Side:
         rec = pane.record
-        settings = {**asdict(pane.settings), **override, "mode": self.w.mode}
+        settings = {**to_flat(pane.settings), **override, "mode": self.w.mode}
         if rec is None:  # never started: the round was stopped before its turn (fair mode)
             return Side(contender, settings=settings, stop_reason="")
         fin = rec.finished
@@ -382,7 +385,7 @@ class BlindArena(QObject):
         if r is None or any(p.busy for p in self.w.panes):
             return
         seed = self._regen_rng.randrange(1, 2**31)
-        self._next_overrides = {p.index: {"seed": seed} if p.settings.temperature else
+        self._next_overrides = {p.index: {"seed": seed} if p.settings.sampling.temperature else
                                 {"seed": seed, "temperature": REGENERATE_TEMPERATURE} for p in self.w.panes}
         self.round = None  # an unvoted round stays stored, unvoted, never counted
         self.bar.set_voting(False)
@@ -406,8 +409,6 @@ class BlindArena(QObject):
         self.bar.result.setText("")
         self.w.prompt.setEnabled(True)
         self.w.prompt.setFocus()
-        for pane in self.w.panes:
-            pane.sampling_override = {}
         if self.active:
             self._hide_identities()
             self.w.banner.setText("New round: type a prompt and press Ctrl+Enter.")

@@ -292,8 +292,8 @@ class BenchmarkTab(QWidget):
             limit=None if self.random_check.isChecked() else (self.limit_spin.value() or None),
             sample=(self.limit_spin.value() or None) if self.random_check.isChecked() else None,
             seed=self.seed_spin.value(), runs=self.runs_spin.value(), warmup=self.warmup_spin.value(),
-            mode=str(self.mode_combo.currentData()), thinking=thinking, max_tokens=self.tokens_spin.value(),
-            names=tuple(self.names),
+            mode=str(self.mode_combo.currentData()), names=tuple(self.names),
+            settings={"thinking": thinking, "max_tokens": self.tokens_spin.value()},
         )
 
     @Slot()

@@ -48,6 +48,7 @@ from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.chat_log import ChatLog
 from gemmacompare.state.defaults import MAX_MODELS
 from gemmacompare.state.settings import AppSettings, LoadedSettings, PaneSettings, save_settings
+from gemmacompare.state.settings_table import window_defaults
 
 from .arena_blind import BlindArena
 from .arena_board import LeaderboardTab
@@ -109,7 +110,7 @@ class MainWindow(QMainWindow):
         n_panes = max(len(self.settings.panes), min(MAX_MODELS, len(initial)))
         if n_panes > len(self.settings.panes):
             extra = n_panes - len(self.settings.panes)
-            self.settings = replace(self.settings, panes=(*self.settings.panes, *([PaneSettings()] * extra)),
+            self.settings = replace(self.settings, panes=(*self.settings.panes, *([window_defaults()] * extra)),
                                     models=(*self.settings.models, *([""] * extra)))
         self.session = CompareSession(LABELS[:n_panes], sampler=self.sampler)
         self.runner = SessionRunner(self.session, self)
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
             return None
         label = next(x for x in LABELS if x not in {p.label for p in self.panes})
         index = self.session.add_slot(label)
-        pane = self._make_pane(index, label, PaneSettings())
+        pane = self._make_pane(index, label, window_defaults())
         pane.set_compact(self.presentation)
         self.arena.watch_pane(pane)
         self.hsplit.addWidget(pane)
@@ -399,7 +400,7 @@ class MainWindow(QMainWindow):
             self.banner.setText("No model is ready yet: wait for loading to finish or pick a model.")
             return
         mode = self.mode
-        commands = {i: self.panes[i].command(text) for i in ready}
+        commands = {i: self.panes[i].command(text, **self.arena.sampling_for(i)) for i in ready}
         # Replies from the same models stay on one scale, Send after Send.
         if not self.runner.start_round(commands, mode, self.total_threads, prompt=text):
             self.banner.setText(self.runner.state.reason or "The models are busy; wait for them and send again.")

@@ -29,7 +29,7 @@ from gemmacompare.engine.api import (
     RunRecord,
     RunStarted,
     ServerRefError,
-    from_pane,
+    command_for,
     is_server_ref,
     parse_server_ref,
 )
@@ -87,7 +87,6 @@ class ModelPane(QFrame):
         self.blind = False
         self.compact = False  # presentation mode: a short stats line, the answer gets the room
         self._state_text = self._state_tip = ""
-        self.sampling_override: dict[str, Any] = {}  # one round's SamplingSettings changes (a regenerate's seed)
         self._token_times = GrowingArray()  # seconds since Send, per token
         self._load_started = 0.0
         self._build()
@@ -182,12 +181,12 @@ class ModelPane(QFrame):
         current = self.model_path if self.model_path and is_server_ref(self.model_path) else ""
         s = self.settings
         dlg = ServerDialog(f"A model on a server for {self.label}", current.partition("#")[0], self,
-                           (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s),
+                           (s.server.connect_timeout_s, s.server.first_byte_timeout_s, s.server.idle_timeout_s),
                            other_servers=self._other_servers())
         if dlg.exec() and dlg.value():
             connect, first, idle = dlg.timeout_values()
-            self.settings = replace(s, server_connect_timeout_s=connect, server_first_byte_timeout_s=first,
-                                    server_idle_timeout_s=idle)
+            self.settings = replace(s, server=replace(s.server, connect_timeout_s=connect,
+                                                      first_byte_timeout_s=first, idle_timeout_s=idle))
             self.settings_changed.emit(self.index)
             self.set_model(dlg.value())
 
@@ -302,7 +301,7 @@ class ModelPane(QFrame):
         self._load_started = time.monotonic()
         self._set_state(LOADING, "Loading…")
         self._load_timer.start()
-        self.runner.load(self.index, self.model_path, from_pane(s))
+        self.runner.load(self.index, self.model_path, s)
 
     @staticmethod
     def _facts_text(f: ModelFacts) -> str:
@@ -337,7 +336,8 @@ class ModelPane(QFrame):
         where = f" · {ev.placement.summary}" if ev.placement else ""
         self._state_tip = ev.placement.accounting if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where} · "
-                               f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}")
+                               f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}"
+                               + (" · full-size SWA cache" if ev.swa_full else ""))
 
     def on_load_failed(self, message: str) -> None:
         self.show_error(message)
@@ -388,7 +388,7 @@ class ModelPane(QFrame):
     def apply_settings(self, new: PaneSettings) -> None:
         old, self.settings = self.settings, new
         self.settings_changed.emit(self.index)
-        if from_pane(old).load != from_pane(new).load and self.model_path:
+        if old.load != new.load and self.model_path:
             self.reload()
 
     # --- chat ----------------------------------------------------------------
@@ -397,16 +397,15 @@ class ModelPane(QFrame):
     def ready(self) -> bool:
         return self.state == READY and not self.busy
 
-    def command(self, text: str) -> p.GenerateCommand:
+    def command(self, text: str, **sampling: Any) -> p.GenerateCommand:
         """This pane's request for `text` after its conversation so far; nothing is shown yet.
+        `sampling`: one round's changes (a blind regenerate's seed).
 
         A thread count set in the pane's settings is the user's choice and wins
         over the mode's share (the session records which it was).
         """
-        s = from_pane(self.settings)
-        return s.command(self.messages, text, request_id=int(time.monotonic() * 1000),
-                         thinking_switch=bool(self.facts and self.facts.thinking_switch),
-                         n_threads=s.prompt.n_threads or None, **self.sampling_override)
+        return command_for(self.settings, self.messages, text, request_id=int(time.monotonic() * 1000),
+                           thinking_switch=bool(self.facts and self.facts.thinking_switch), **sampling)
 
     def refresh_stats_line(self) -> None:
         """Write the finished reply's stats line again (the reveal shows its memory)."""

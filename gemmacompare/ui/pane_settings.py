@@ -1,8 +1,8 @@
-"""The per-pane generation settings dialog."""
+"""The per-pane ⚙ settings dialog: one row per setting that the settings table gives a label."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,7 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, PaneSettings
+from gemmacompare.state.settings import PaneSettings
+from gemmacompare.state.settings_table import SETTINGS, Setting, value_of, with_values
+
+SPIN_MAX = 2**31 - 1  # QSpinBox holds a C int
 
 
 class PaneSettingsDialog(QDialog):
@@ -25,70 +28,66 @@ class PaneSettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self._base = settings
+        self.fields: dict[str, QWidget] = {}
         form = QFormLayout(self)
-        self.temperature = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=2.0, singleStep=0.1,
-                                          value=settings.temperature)
-        self.temperature.setToolTip("0 = greedy: the same answer every time (best for comparing speed)")
-        self.max_tokens = QSpinBox(minimum=1, maximum=32768, value=settings.max_tokens)
-        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=settings.seed)
-        self.n_ctx = QSpinBox(minimum=256, maximum=262144, singleStep=1024, value=settings.n_ctx)
-        self.n_threads = QSpinBox(minimum=0, maximum=256, value=settings.n_threads)
-        self.n_threads.setSpecialValueText("auto (by mode)")
-        self.n_gpu_layers = QSpinBox(minimum=-1, maximum=999, value=settings.n_gpu_layers)
-        self.n_gpu_layers.setSpecialValueText("all")
-        self.flash_attn = _choice(FLASH_ATTN_CHOICES, settings.flash_attn,
-                                  "auto (llama.cpp's default): on where the backend supports it")
-        self.type_k = _choice(KV_CACHE_TYPES, settings.type_k, "KV cache type for keys; f16 is llama.cpp's default")
-        self.type_v = _choice(KV_CACHE_TYPES, settings.type_v,
-                              "KV cache type for values; f16 is llama.cpp's default (quantized needs flash attention)")
-        self.thinking = QCheckBox("Let the model think first")
-        self.thinking.setChecked(settings.thinking)
-        self.thinking.setEnabled(thinking_switch)
+        for s in (s for s in SETTINGS if s.spec.label):
+            widget = _widget(s, value_of(settings, s.name))
+            self.fields[s.name] = widget
+            if s.kind == "bool":
+                form.addRow("", widget)
+            else:
+                form.addRow(s.spec.label, widget)
+        thinking = self.fields["thinking"]
+        thinking.setEnabled(thinking_switch)
         if not thinking_switch:
-            self.thinking.setToolTip("This model's chat template has no thinking switch")
-        self.raw_mode = QCheckBox("Raw completion (no chat template)")
-        self.raw_mode.setChecked(settings.raw_mode)
-        self.system_prompt = QPlainTextEdit(settings.system_prompt)
-        self.system_prompt.setPlaceholderText("Optional system prompt")
-        self.system_prompt.setFixedHeight(70)
-        form.addRow("Temperature", self.temperature)
-        form.addRow("Max tokens", self.max_tokens)
-        form.addRow("Seed", self.seed)
-        form.addRow("Context size", self.n_ctx)
-        form.addRow("CPU threads", self.n_threads)
-        form.addRow("GPU layers", self.n_gpu_layers)
-        form.addRow("Flash attention", self.flash_attn)
-        form.addRow("K cache type", self.type_k)
-        form.addRow("V cache type", self.type_v)
-        form.addRow("", self.thinking)
-        form.addRow("", self.raw_mode)
-        form.addRow("System prompt", self.system_prompt)
+            thinking.setToolTip("This model's chat template has no thinking switch")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
     def value(self) -> PaneSettings:
-        return replace(
-            self._base,
-            temperature=self.temperature.value(),
-            max_tokens=self.max_tokens.value(),
-            seed=self.seed.value(),
-            n_ctx=self.n_ctx.value(),
-            n_threads=self.n_threads.value(),
-            n_gpu_layers=self.n_gpu_layers.value(),
-            flash_attn=self.flash_attn.currentText(),
-            type_k=self.type_k.currentText(),
-            type_v=self.type_v.currentText(),
-            thinking=self.thinking.isChecked(),
-            raw_mode=self.raw_mode.isChecked(),
-            system_prompt=self.system_prompt.toPlainText().strip(),
-        )
+        return with_values(self._base, {name: _read(w) for name, w in self.fields.items()})
 
 
-def _choice(options: tuple[str, ...], current: str, tip: str) -> QComboBox:
-    box = QComboBox()
-    box.addItems(list(options))
-    box.setCurrentText(current)
-    box.setToolTip(tip)
-    return box
+def _widget(s: Setting, value: Any) -> QWidget:
+    w: QWidget
+    if s.kind == "bool":
+        w = QCheckBox(s.spec.label)
+        w.setChecked(bool(value) if value is not None else bool(s.window_default))
+    elif s.spec.choices:
+        w = QComboBox()
+        w.addItems(list(s.spec.choices))
+        w.setCurrentText(str(value))
+    elif s.kind == "int":
+        w = QSpinBox(minimum=int(s.spec.lo if s.spec.lo is not None else -SPIN_MAX),
+                     maximum=int(min(s.spec.hi if s.spec.hi is not None else SPIN_MAX, SPIN_MAX)),
+                     singleStep=s.spec.step)
+        w.setValue(int(value))
+        if s.spec.special:
+            w.setSpecialValueText(s.spec.special)
+    elif s.kind == "float":
+        w = QDoubleSpinBox(decimals=2, minimum=float(s.spec.lo or 0.0), maximum=float(s.spec.hi or 1e9),
+                           singleStep=0.1)
+        w.setValue(float(value))
+    elif s.spec.multiline:
+        w = QPlainTextEdit(str(value))
+        w.setPlaceholderText(f"Optional {s.spec.label.lower()}")
+        w.setFixedHeight(70)
+    else:
+        raise TypeError(f"no ⚙ widget for the setting {s.name} ({s.kind})")
+    if s.spec.help:
+        w.setToolTip(s.spec.help)
+    return w
+
+
+def _read(w: QWidget) -> Any:
+    if isinstance(w, QCheckBox):
+        return w.isChecked()
+    if isinstance(w, QComboBox):
+        return w.currentText()
+    if isinstance(w, (QSpinBox, QDoubleSpinBox)):
+        return w.value()
+    if isinstance(w, QPlainTextEdit):
+        return w.toPlainText().strip()
+    raise TypeError(f"no value from {type(w).__name__}")

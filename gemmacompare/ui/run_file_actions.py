@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QFileDialog
 from gemmacompare.engine.api import (
     RunFileError,
     compare_run_dict,
-    from_pane,
     is_server_ref,
     read_run_file,
     write_run_file,
@@ -55,7 +54,7 @@ class RunFileActions:
         panes = [w.panes[i] for i in r.indices if i < len(w.panes)]
         try:
             doc = compare_run_dict(r, [p.label for p in panes], [p.model_path or "" for p in panes],
-                                   [from_pane(p.settings) for p in panes], state.prompt,
+                                   [p.settings for p in panes], state.prompt,
                                    redact_prompts=redact_prompts, names=[p.display_name for p in panes])
             arena = w.arena.run_file_part() if w.arena.active else None
             if arena is not None:

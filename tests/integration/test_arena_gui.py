@@ -39,10 +39,10 @@ def make_window(qtbot, seed: int) -> MainWindow:
     w.show()
     w.arena.reseed(seed)  # sides and, with three or four models, pairs: the same every run
     qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=12)
+        p.settings = with_values(p.settings, {"max_tokens": 12})
     return w
 
 
@@ -215,7 +215,9 @@ def test_sides_are_drawn_per_prompt_and_votes_map_to_the_model_shown(qtbot, demo
     assert r.prompt == "Say the number 3."
     assert all(o["seed"] != 42 and o["temperature"] == 0.7 for o in r.overrides.values())
     assert r.battle.sides[0].settings["seed"] == r.overrides[0]["seed"]
-    assert all(p.sampling_override == {} for p in w.panes)  # one round only
+    # One round only: the answered round gives no more changes, and a pane's request is its own again.
+    assert all(w.arena.sampling_for(p.index) == {} for p in w.panes)
+    assert all(p.command("again").sampling.seed == 42 for p in w.panes)
     vote_key(qtbot, w, Qt.Key.Key_3)
     assert ArenaStore().battles()[-1].votes == VoteCounts(tie=1)
     w.close()
@@ -224,10 +226,10 @@ def test_sides_are_drawn_per_prompt_and_votes_map_to_the_model_shown(qtbot, demo
 def test_stopped_round_is_not_counted_and_a_locked_history_loses_no_vote(qtbot, demo_paths):
     w = make_window(qtbot, seed=0)
     w.set_blind(True)
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=4000, raw_mode=True)
+        p.settings = with_values(p.settings, {"max_tokens": 4000, "raw_mode": True})
     w.prompt.setPlainText("Once upon a time")
     with qtbot.waitSignal(w.compare_finished, timeout=120_000):
         w.send()
@@ -240,7 +242,7 @@ def test_stopped_round_is_not_counted_and_a_locked_history_loses_no_vote(qtbot, 
     assert b.votes == VoteCounts(1) and not b.counted
 
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=8, raw_mode=False)
+        p.settings = with_values(p.settings, {"max_tokens": 8, "raw_mode": False})
     ask_blind(qtbot, w, "Hi.")
     other = sqlite3.connect(default_db_path(), isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
@@ -297,9 +299,9 @@ def test_with_three_models_each_blind_round_draws_a_pair(qtbot, demo_paths):
         w.add_pane()
         w.panes[2].set_model(str(demo_paths["smollm2"]))
         qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
-        from dataclasses import replace
+        from gemmacompare.state.settings_table import with_values
 
-        w.panes[2].settings = replace(w.panes[2].settings, max_tokens=12)
+        w.panes[2].settings = with_values(w.panes[2].settings, {"max_tokens": 12})
         qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
         assert w.arena.active
         pairs = []

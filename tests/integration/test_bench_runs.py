@@ -31,6 +31,7 @@ from gemmacompare.bench.store import BenchStore, default_db_path
 from gemmacompare.cli.main import main
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import threads_for_mode
+from gemmacompare.state.settings_table import is_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +41,10 @@ MAX_TOKENS = 24
 
 def _config(demo_paths, **kw) -> BenchConfig:
     base = dict(models=(str(demo_paths["smollm2"]), str(demo_paths["gemma3"])), suite="reasoning", limit=3,
-                runs=2, warmup=0, max_tokens=MAX_TOKENS)
-    return BenchConfig(**{**base, **kw})
+                runs=2, warmup=0, settings={"max_tokens": MAX_TOKENS})
+    # Settings of the table go into the config's settings; the rest are the benchmark's own.
+    settings = {k: kw.pop(k) for k in list(kw) if is_setting(k)}
+    return BenchConfig(**{**base, **kw, "settings": {"max_tokens": MAX_TOKENS, **settings}})
 
 
 @pytest.mark.parametrize("mode", ["fair", "race"])
@@ -233,7 +236,7 @@ def test_cli_bad_task_file_names_the_line(tmp_path, demo_paths):
 def test_create_run_rejects_bad_counts(demo_paths):
     with BenchStore() as store:
         for bad in (dict(sample=-1), dict(limit=0), dict(warmup=-1), dict(max_tokens=0)):
-            with pytest.raises(BenchError, match="must be at least"):
+            with pytest.raises(BenchError, match="must be (at least|between)"):
                 create_run(store, _config(demo_paths, **bad))
         assert store.list_runs() == []
 

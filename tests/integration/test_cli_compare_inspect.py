@@ -91,7 +91,7 @@ def test_compare_flash_attention_and_cache_type_options(tmp_path):
     settings = [m["settings"] for m in json.loads(out_json.read_text())["models"]]
     assert [(s["flash_attn"], s["type_k"], s["type_v"]) for s in settings] == [("off", "q8_0", "f16")] * 2
     out = cli("compare", "-p", "hi", "--flash-attn", "sometimes")
-    assert out.returncode == 2 and "invalid choice" in out.stderr
+    assert out.returncode == 2 and "Flash attention must be one of auto, on, off, not 'sometimes'." in out.stderr
 
 
 def test_broken_chat_template_is_reported_once_and_the_other_model_answers(tmp_path, demo_paths):

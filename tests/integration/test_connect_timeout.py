@@ -54,13 +54,11 @@ def test_cli_says_the_connect_timeout_in_one_sentence(black_hole):
 
 @pytest.mark.gui
 def test_pane_says_the_connect_timeout_and_the_other_pane_goes_on(qtbot, black_hole):
-    from dataclasses import replace
-
-    from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings, save_settings
+    from gemmacompare.state.settings import AppSettings, load_settings, pane_settings, save_settings
     from gemmacompare.ui.main_window import MainWindow
 
     # Pane B's timeouts as the server dialog stores them.
-    save_settings(AppSettings(panes=(PaneSettings(), replace(PaneSettings(), server_connect_timeout_s=0.5))))
+    save_settings(AppSettings(panes=(pane_settings(), pane_settings(server_connect_timeout_s=0.5))))
     w = MainWindow(load_settings(), ["smollm2", black_hole])
     qtbot.addWidget(w)
     w.show()
@@ -94,8 +92,8 @@ def test_server_dialog_sets_the_panes_timeouts(qtbot, monkeypatch, misbehaving_s
     pane.server_dialog()
     qtbot.waitUntil(lambda: pane.state == "ready" and pane.worker.remote, timeout=30_000)
     s = pane.settings
-    assert (s.server_connect_timeout_s, s.server_first_byte_timeout_s, s.server_idle_timeout_s) == (1.5, 30.0, 9.0)
+    assert (s.server.connect_timeout_s, s.server.first_byte_timeout_s, s.server.idle_timeout_s) == (1.5, 30.0, 9.0)
     st = pane.worker.settings
     assert (st.connect_timeout_s, st.first_byte_timeout_s, st.idle_timeout_s) == (1.5, 30.0, 9.0)
     w.close()
-    assert load_settings().settings.panes[1].server_connect_timeout_s == 1.5  # kept for next time
+    assert load_settings().settings.panes[1].server.connect_timeout_s == 1.5  # kept for next time

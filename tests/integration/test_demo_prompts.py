@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession
 from gemmacompare.models.base_models import FRAME_NAME, is_base_model
 from gemmacompare.models.demo import DEMO_PROMPTS
@@ -24,7 +24,7 @@ def test_both_demo_models_answer_every_example_by_themselves(demo_paths):
     with CompareSession(["A", "B"]) as session:
         assert session.load(paths, p.LoadSettings(n_ctx=2048)) == [None, None]
         for text, expected in DEMO_PROMPTS:
-            result = session.run(lambda i, t=text: settings.command((), t), mode="race", threads_total=2)
+            result = session.run(lambda i, t=text: command_for(settings, (), t), mode="race", threads_total=2)
             smol, gemma = result.runs
             assert gemma.prompt.template_name == FRAME_NAME
             for rec in (smol, gemma):

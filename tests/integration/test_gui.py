@@ -36,10 +36,10 @@ def close(w: MainWindow) -> None:
 
 
 def set_short(w: MainWindow, max_tokens: int = 24, raw: bool = False) -> None:
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
     for p in w.panes:
-        p.settings = replace(p.settings, max_tokens=max_tokens, raw_mode=raw)
+        p.settings = with_values(p.settings, {"max_tokens": max_tokens, "raw_mode": raw})
 
 
 def start_long_story(w: MainWindow, max_tokens: int = 5000) -> None:
@@ -244,18 +244,20 @@ def test_settings_round_trip(qtbot, demo_paths):
     w = make_window(qtbot)
     w.fair_radio.setChecked(True)
     w.set_theme("dark")
-    from dataclasses import replace
+    from gemmacompare.state.settings_table import with_values
 
-    w.panes[1].apply_settings(replace(w.panes[1].settings, temperature=0.7, max_tokens=99, system_prompt="Be brief."))
+    w.panes[1].apply_settings(with_values(w.panes[1].settings,
+                                          {"temperature": 0.7, "max_tokens": 99, "system_prompt": "Be brief."}))
     w.set_charts_visible(False)
     close(w)
     s = load_settings().settings
     assert s.mode == "fair" and s.theme == "dark" and not s.charts_visible
-    assert s.panes[1].temperature == 0.7 and s.panes[1].max_tokens == 99 and s.panes[1].system_prompt == "Be brief."
+    assert s.panes[1].sampling.temperature == 0.7 and s.panes[1].sampling.max_tokens == 99
+    assert s.panes[1].prompt.system_prompt == "Be brief."
     assert s.models == (str(demo_paths["smollm2"]), str(demo_paths["gemma3"]))
     w2 = make_window(qtbot)
     assert w2.fair_radio.isChecked() and not w2.charts.isVisible()
-    assert w2.panes[1].settings.max_tokens == 99
+    assert w2.panes[1].settings.sampling.max_tokens == 99
     close(w2)
 
 
@@ -382,3 +384,31 @@ def test_a_picked_files_facts_are_read_off_the_gui_thread(qtbot, demo_paths, mon
     qtbot.waitUntil(lambda: pane.model_path == str(demo_paths["smollm2"]) and pane.state == "ready", timeout=60_000)
     assert seen == [False]
     close(w)
+
+
+def test_settings_dialog_is_the_settings_table(qtbot):
+    """The ⚙ dialog shows every setting the table labels (swa_full among them), starts from the
+    pane's values and gives back what was changed, through the table's checks."""
+    from PySide6.QtWidgets import QCheckBox, QComboBox, QSpinBox
+
+    from gemmacompare.state.settings_table import SETTINGS, window_defaults, with_values
+    from gemmacompare.ui.pane_settings import PaneSettingsDialog
+
+    start = with_values(window_defaults(), {"n_ctx": 2048, "type_k": "q8_0"})
+    dlg = PaneSettingsDialog("A settings", start, thinking_switch=False)
+    qtbot.addWidget(dlg)
+    assert set(dlg.fields) == {s.name for s in SETTINGS if s.spec.label}
+    swa = dlg.fields["swa_full"]
+    assert isinstance(swa, QCheckBox) and not swa.isChecked() and "sliding-window" in swa.text()
+    assert not dlg.fields["thinking"].isEnabled()  # no switch in this model's template
+    assert dlg.value() == start  # nothing changed: the same settings back
+    swa.setChecked(True)
+    ctx = dlg.fields["n_ctx"]
+    assert isinstance(ctx, QSpinBox) and ctx.value() == 2048
+    ctx.setValue(1024)
+    kv = dlg.fields["type_v"]
+    assert isinstance(kv, QComboBox)
+    kv.setCurrentText("q8_0")
+    got = dlg.value()
+    assert got.load.swa_full and got.load.n_ctx == 1024 and (got.load.type_k, got.load.type_v) == ("q8_0", "q8_0")
+    assert got.sampling == start.sampling and got.prompt == start.prompt

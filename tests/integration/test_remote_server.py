@@ -118,7 +118,7 @@ def test_bench_with_one_remote_model(fresh_llama_cpp_server, demo_paths):
     base, _ = fresh_llama_cpp_server
     with BenchStore() as store:
         config = BenchConfig(models=(str(demo_paths["smollm2"]), base), suite="reasoning", limit=2, runs=1,
-                             warmup=0, max_tokens=16, threads=2)
+                             warmup=0, settings={"max_tokens": 16}, threads=2)
         outcome = run_benchmark(config, store)
         assert outcome.status == "done", outcome.message
         run = store.get_run(outcome.run_id)

@@ -38,11 +38,12 @@ def cli(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedPro
 
 @pytest.fixture(scope="module")
 def saved_compare(tmp_path_factory, demo_paths) -> dict:
-    """One fair-mode compare of the demo models, saved as a run file and as --json."""
+    """One fair-mode compare of the demo models, saved as a run file and as --json; with a
+    setting off its default (swa_full), which the file must keep."""
     d = tmp_path_factory.mktemp("saved-compare")
     run_file, js = d / "demo.gcrun", d / "demo.json"
     out = cli(d, "compare", "smollm2", "gemma3", "-p", PROMPT, "-n", "12", "--mode", "fair", "--system", "Be brief.",
-              "--json", str(js), "--save-run", str(run_file))
+              "--swa-full", "--json", str(js), "--save-run", str(run_file))
     assert out.returncode == 0, out.stderr
     return {"dir": d, "file": run_file, "json": json.loads(js.read_text()), "stdout": out.stdout,
             "stderr": out.stderr}
@@ -92,7 +93,9 @@ def test_compare_run_reads_back_with_the_source_figures(saved_compare):
         assert m.identity["file_hash"] and len(m.identity["file_hash"]) == 16
         assert m.loaded is not None and m.loaded.n_ctx == s["settings"]["n_ctx"]
         assert m.loaded.n_batch == s["settings"]["n_batch"] and m.loaded.flash_attn == s["settings"]["flash_attn"]
+        assert m.loaded.swa_full is s["settings"]["swa_full"] is True  # recorded with the result
     settings = run.run_settings(0)
+    assert settings.load.swa_full is True
     assert settings.sampling.max_tokens == 12 and settings.sampling.temperature == 0.0
     assert settings.prompt.system_prompt == "Be brief."
     assert run.machine["cpu_threads"] >= 1 and run.machine["llama_cpp_python"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import FAIR, RACE
-from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession
 
 
@@ -18,7 +18,7 @@ def test_three_real_demo_runs(demo_paths):
         assert len(pids) == 3 and None not in pids
         short = RunSettings(sampling=p.SamplingSettings(max_tokens=8))
         for mode in (RACE, FAIR):
-            result = session.run(lambda i: short.command((), "Name a colour."), mode=mode, threads_total=2)
+            result = session.run(lambda i: command_for(short, (), "Name a colour."), mode=mode, threads_total=2)
             assert all(r.error is None and r.stats().n_tokens > 0 for r in result.runs), [r.error for r in result.runs]
             assert result.split.threads == ((1, 1, 1) if mode == RACE else (2, 2, 2))
             assert [r.stats().n_threads for r in result.runs] == list(result.split.threads)

@@ -35,7 +35,8 @@ FAMILIES = ("gemma4", "qwen35")
 QUESTION = (p.ChatMessage("user", "What is the capital of France?"),)
 
 
-LOAD = p.LoadSettings(n_ctx=512, n_threads=1)
+LOAD = p.LoadSettings(n_ctx=512)
+ONE_THREAD = 1  # each request: light on a shared 2-core machine
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +69,7 @@ def workers(synthetic_files):
 
 def run(worker: ModelWorker, rid: int, max_tokens: int = 8, **kw) -> RunRecord:
     kw.setdefault("messages", QUESTION)
+    kw.setdefault("n_threads", ONE_THREAD)
     rec = RunRecord(worker.label, time.monotonic())
     for ev in worker.generate(p.GenerateCommand(rid, sampling=p.SamplingSettings(max_tokens=max_tokens), **kw)):
         rec.add(ev)
@@ -159,7 +161,8 @@ def test_stop_during_decode(workers, family):
     w = workers[family]
     rec = RunRecord(w.label, time.monotonic())
     stopped_at = None
-    for ev in w.generate(p.GenerateCommand(30, messages=QUESTION, sampling=p.SamplingSettings(max_tokens=100_000))):
+    for ev in w.generate(p.GenerateCommand(30, messages=QUESTION, sampling=p.SamplingSettings(max_tokens=100_000),
+                                           n_threads=ONE_THREAD)):
         rec.add(ev)
         if stopped_at is None and len(rec.tokens) >= 3:
             stopped_at = time.monotonic()
@@ -189,24 +192,32 @@ def test_llama_cpp_memory_matches_the_estimate_from_the_facts(workers, family):
         assert estimate.kv_bytes_per_token == 2 * (2 * 256 * 2)  # 2 attention layers, K and V, 1 head of 256, f16
     else:
         assert cpu.recurrent_state == estimate.recurrent_state == 0
-        # 5 layers keep KV (the last 5 reuse it): 4 sliding of head 128, 1 full of head 256.
-        assert estimate.kv_bytes_per_token == 4 * (2 * 128 * 2) + 1 * (2 * 256 * 2)
+        # 5 layers keep KV (the last 5 reuse it): 1 full of head 256 grows with the context; the
+        # 4 sliding ones of head 128 stop at the window, unless swa_full gives them a full-size cache.
+        assert estimate.kv_bytes_per_token == 1 * (2 * 256 * 2)
+        full = w.loaded.facts.memory_at(w.loaded.n_ctx, swa_full=True)
+        assert full.kv_bytes_per_token == 4 * (2 * 128 * 2) + 1 * (2 * 256 * 2)
 
 
-def test_sliding_window_cache_size_follows_swa_full(synthetic_files):
-    """At 4,096 tokens this app (llama.cpp's C API default, swa_full) gives Gemma's sliding
-    layers a full-size cache; llama.cpp's tools' window-sized one would be 640 -> 768 cells."""
+@pytest.mark.parametrize("swa_full", [False, True])
+def test_sliding_window_cache_size_follows_swa_full(synthetic_files, swa_full):
+    """At 4,096 tokens Gemma's sliding layers get a window-sized cache by default, as llama.cpp's
+    tools size it (pad256(window 128 + n_ubatch 512) = 768 cells), and a full-size one with
+    swa_full; llama.cpp's own account of its buffers says which, and the estimate agrees."""
     facts = read_model_facts(synthetic_files["gemma4"])
+    settings = p.LoadSettings(n_ctx=4096) if not swa_full else p.LoadSettings(n_ctx=4096, swa_full=True)
     w = ModelWorker("gemma4-4k")
     try:
-        loaded = w.load(str(synthetic_files["gemma4"]), p.LoadSettings(n_ctx=4096, n_threads=1))
+        loaded = w.load(str(synthetic_files["gemma4"]), settings)
     finally:
         w.close()
-    assert loaded.placement.memory[0].kv_cache == facts.memory_at(4096).kv_cache
-    full, window = facts.memory_at(4096), facts.memory_at(4096, swa_full=False)
-    assert full.kv_cache_swa == 4096 * 4 * (2 * 128 * 2)
-    assert window.kv_cache_swa == 768 * 4 * (2 * 128 * 2)  # pad256(min(4096, window 128 + n_ubatch 512))
-    assert window.kv_cache - window.kv_cache_swa == full.kv_cache - full.kv_cache_swa
+    assert loaded.swa_full is swa_full
+    swa_cells = 4096 if swa_full else 768
+    full_layer_kv = 4096 * 1 * (2 * 256 * 2)  # 1 full-attention layer keeping KV, head 256, f16
+    swa_kv = swa_cells * 4 * (2 * 128 * 2)  # 4 sliding layers keeping KV, head 128, f16
+    assert loaded.placement.memory[0].kv_cache == full_layer_kv + swa_kv
+    estimate = facts.memory_at(4096, swa_full=swa_full)
+    assert (estimate.kv_cache, estimate.kv_cache_swa) == (full_layer_kv + swa_kv, swa_kv)
 
 
 def test_inspect_estimates_memory_at_chosen_contexts(synthetic_files, python_exe):
@@ -223,8 +234,15 @@ def test_inspect_estimates_memory_at_chosen_contexts(synthetic_files, python_exe
     )
     (est,) = json.loads(js.stdout)[0]["memory_estimates"]
     assert (est["n_ctx"], est["cells"]) == (1000, 1024)  # llama.cpp pads the context to 256 cells
-    assert est["kv_cache"] == 1024 * 3072 and est["recurrent_state"] == 0
+    # Sliding layers window-sized by default (768 cells of 2 KiB), the full layer 1,024 cells of 1 KiB.
+    assert est["kv_cache"] == 1024 * 1024 + 768 * 2048 and est["recurrent_state"] == 0 and not est["swa_full"]
     assert est["total"] == est["weights"] + est["kv_cache"]
+    full = subprocess.run(
+        [python_exe, "-m", "gemmacompare", "inspect", "--swa-full", "--ctx", "1000", str(synthetic_files["gemma4"])],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert full.returncode == 0, full.stderr
+    assert "KV cache 3.0 MiB" in full.stdout and "(KV 2.5 MiB window-sized" in full.stdout
 
 
 def test_compare_shows_llama_cpp_memory_in_its_table_and_json(synthetic_files, python_exe, tmp_path):
@@ -257,7 +275,7 @@ LONG_PROMPT = "The quick brown fox jumps over the lazy dog. " * 60  # ~2,700 tok
 def session(synthetic_files):
     with CompareSession(("gemma4", "qwen35")) as s:
         errors = s.load([str(synthetic_files["gemma4"]), str(synthetic_files["qwen35"])],
-                        p.LoadSettings(n_ctx=4096, n_threads=1))
+                        p.LoadSettings(n_ctx=4096))
         assert errors == [None, None]
         yield s
 
@@ -328,7 +346,8 @@ def test_stop_during_decode_through_the_session(session):
 
 def test_bench_runs_an_item_on_both_architectures(synthetic_files):
     config = BenchConfig(models=(str(synthetic_files["gemma4"]), str(synthetic_files["qwen35"])), limit=1,
-                         runs=1, warmup=0, max_tokens=8, n_ctx=512, ignore_eos=True)
+                         runs=1, warmup=0,
+                         settings={"max_tokens": 8, "n_ctx": 512, "ignore_eos": True})
     with BenchStore() as store:
         out = run_benchmark(config, store)
         run = store.get_run(out.run_id)

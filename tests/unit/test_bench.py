@@ -35,7 +35,7 @@ def test_history_from_before_extract_rules_opens(tmp_path):
         (["--runs", "0"], "argument --runs: 0 is too small (the least is 1)"),
         (["--limit", "-1"], "argument --limit: -1 is too small (the least is 1)"),
         (["--warmup", "-1"], "argument --warmup: -1 is too small (the least is 0)"),
-        (["-n", "0"], "argument -n/--max-tokens: 0 is too small (the least is 1)"),
+        (["-n", "0"], "argument -n/--max-tokens: Max tokens must be between 1 and 1048576, not 0."),
         (["--runs", "two"], "argument --runs: 'two' is not a whole number"),
     ],
 )

@@ -29,7 +29,7 @@ def test_compare_bad_model_exits_with_its_status(tmp_path):
 
 def test_bad_arguments_are_refused_before_loading(tmp_path):
     out = cli("compare", "-p", "hi", "-n", "0")
-    assert out.returncode == 2 and "too small" in out.stderr
+    assert out.returncode == 2 and "Max tokens must be between 1 and" in out.stderr
     out = cli("compare", "-p", "hi", "--json", str(tmp_path / "missing" / "x.json"))
     assert out.returncode == 2 and "cannot write" in out.stderr and "loading" not in out.stderr
 
@@ -37,7 +37,6 @@ def test_bad_arguments_are_refused_before_loading(tmp_path):
 def test_ignore_eos_reaches_compare_and_bench_settings():
     """--ignore-eos parses in both doors and lands in the settings each one builds."""
     from gemmacompare.bench.records import BenchConfig
-    from gemmacompare.bench.runner import run_settings as bench_settings
     from gemmacompare.cli.compare import run_settings
     from gemmacompare.cli.main import build_parser
 
@@ -46,4 +45,4 @@ def test_ignore_eos_reaches_compare_and_bench_settings():
     assert run_settings(cmp_args, 0).sampling.ignore_eos is True
     assert run_settings(ap.parse_args(["compare", "-p", "hi"]), 0).sampling.ignore_eos is False
     assert ap.parse_args(["bench", "--ignore-eos"]).ignore_eos is True
-    assert bench_settings(BenchConfig(models=("x",), ignore_eos=True)).sampling.ignore_eos is True
+    assert BenchConfig(models=("x",), settings={"ignore_eos": True}).run_settings().sampling.ignore_eos is True

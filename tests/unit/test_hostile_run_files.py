@@ -27,7 +27,7 @@ from gemmacompare.engine.replay import play_clock
 from gemmacompare.engine.replay_pace import MAX_PAUSE_S, MAX_REPLAY_S, PlayClock
 from gemmacompare.engine.report.intervals import format_positive, positive_interval
 from gemmacompare.engine.run_file import RunFileError, read_run_file
-from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings
 from gemmacompare.engine.settings_check import SettingRefused, check_settings
 from gemmacompare.state.secrets import find_api_key, host_env_name, server_env_var
 from tests.hostile_run_files import good_run_doc
@@ -228,10 +228,10 @@ def test_settings_outside_the_command_lines_ranges_are_refused_and_threads_broug
         with pytest.raises(SettingRefused) as info:
             check_settings(bad, 2, "[A] ")
         assert info.value.message.startswith("[A] ") and info.value.message.endswith("nothing was run.")
-    many = RunSettings(load=p.LoadSettings(n_threads=1100))
+    many = RunSettings(prompt=PromptOptions(n_threads=1100))
     fitted, notes = check_settings(many, 2, "[A] ")
-    assert fitted.load.n_threads == 2 and notes == ["[A] recorded with 1100 threads to load with; here 2, "
-                                                    "all this machine has"]
+    assert fitted.prompt.n_threads == 2 and notes == ["[A] recorded with 1100 threads of its own; here 2, "
+                                                      "all this machine has"]
     assert check_settings(base, 2) == (base, [])
 
 

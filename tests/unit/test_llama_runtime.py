@@ -95,7 +95,8 @@ def test_stats_table_shows_backend_and_llama_cpp_device_memory_without_nvml():
                                   gpu_available=False, n_threads=2, template="gguf"))
     run = SimpleNamespace(stats=lambda: st)
     result = SimpleNamespace(mode="race", runs=[run, run],
-                             loaded=[SimpleNamespace(placement=pl, flash_attn="auto", type_k="f16", type_v="f16")
+                             loaded=[SimpleNamespace(placement=pl, flash_attn="auto", type_k="f16", type_v="f16",
+                                                     swa_full=False)
                                      for pl in (vulkan, cpu)])
     rows = {r[0]: r[1:] for r in stats_rows(result, ["A", "B"])}
     assert rows["peak VRAM"] == ["175.0 MiB allocated by llama.cpp (model, KV, compute)", "no GPU"]

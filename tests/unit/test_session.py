@@ -17,7 +17,7 @@ from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import FAIR, RACE, split_threads
 from gemmacompare.engine.participant import Participant
 from gemmacompare.engine.replay import ReplayWorker
-from gemmacompare.engine.run_settings import PromptOptions, RunSettings
+from gemmacompare.engine.run_settings import PromptOptions, RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, RunStarted, SessionBusy
 
 
@@ -46,7 +46,7 @@ def session_of(*workers: ReplayWorker) -> CompareSession:
 
 
 def cmd(i: int, n_threads: int | None = None) -> p.GenerateCommand:
-    return RunSettings().command((), "hello", request_id=10 + i, n_threads=n_threads)
+    return command_for(RunSettings(prompt=PromptOptions(n_threads=n_threads or 0)), (), "hello", request_id=10 + i)
 
 
 def test_every_participant_kind_implements_the_interface():
@@ -163,11 +163,11 @@ def test_one_round_at_a_time():
 
 def test_run_settings_build_every_field_of_the_command():
     s = RunSettings(prompt=PromptOptions(system_prompt="Be brief.", thinking=False, n_threads=3))
-    c = s.command([p.ChatMessage("user", "hi"), p.ChatMessage("assistant", "hello")], "again",
-                  request_id=7, thinking_switch=True, n_threads=3, seed=5)
+    c = command_for(s, [p.ChatMessage("user", "hi"), p.ChatMessage("assistant", "hello")], "again",
+                    request_id=7, thinking_switch=True, seed=5)
     assert [m.role for m in c.messages] == ["system", "user", "assistant", "user"]
     assert c.sampling.seed == 5 and c.sampling.max_tokens == 256 and c.enable_thinking is False and c.n_threads == 3
-    raw = RunSettings(prompt=PromptOptions(raw=True)).command((), "Once upon", thinking_switch=False)
+    raw = command_for(RunSettings(prompt=PromptOptions(raw=True)), (), "Once upon", thinking_switch=False)
     assert raw.messages == () and raw.raw_prompt == "Once upon" and raw.enable_thinking is None
 
 

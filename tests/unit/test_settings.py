@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from gemmacompare.state.settings import AppSettings, PaneSettings, load_settings, save_settings, settings_path
+from gemmacompare.state.settings import AppSettings, load_settings, pane_settings, save_settings, settings_path
 
 
 def test_round_trip():
     s = AppSettings(mode="fair", theme="dark", models=("a.gguf", "b.gguf"),
-                    panes=(PaneSettings(temperature=0.7, flash_attn="off", type_k="q8_0"),
-                           PaneSettings(max_tokens=12, system_prompt="hi")))
+                    panes=(pane_settings(temperature=0.7, flash_attn="off", type_k="q8_0", swa_full=True),
+                           pane_settings(max_tokens=12, system_prompt="hi")))
     save_settings(s)
     assert load_settings().settings == s
 
@@ -52,4 +52,4 @@ def test_unknown_keys_are_ignored():
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"mode": "fair", "future_option": 1, "panes": [{"seed": 3, "new": True}, {}]}))
     s = load_settings()
-    assert s.message is None and s.settings.mode == "fair" and s.settings.panes[0].seed == 3
+    assert s.message is None and s.settings.mode == "fair" and s.settings.panes[0].sampling.seed == 3

@@ -143,7 +143,9 @@ class _Worker:
         load_backends()
         if self._load_log is None:
             self._load_log = process_log()
-        n_threads = s.n_threads or default_threads()
+        # Every request sets its own thread count (the round's split); a request without one
+        # (a worker driven directly) gets the whole machine, llama.cpp's tools' default.
+        n_threads = default_threads()
         n_ctx = s.n_ctx
         if facts.context_length:
             n_ctx = min(n_ctx, facts.context_length)
@@ -192,6 +194,7 @@ class _Worker:
                 type_v=llm.type_v,
                 n_batch=llm.n_batch,
                 llama_build=build_facts(),
+                swa_full=llm.swa_full,
             )
         )
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import llama_cpp as L
 
 from gemmacompare.engine.protocol import LoadSettings
-from gemmacompare.state.settings import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
 
 _FLASH_ATTN = {
     "auto": L.LLAMA_FLASH_ATTN_TYPE_AUTO,
@@ -46,6 +46,7 @@ class LlamaContext:
     flash_attn: str
     type_k: str
     type_v: str
+    swa_full: bool
 
     def tokenize(self, text: str, add_special: bool) -> list[int]:
         data = text.encode("utf-8")
@@ -100,6 +101,9 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
     cparams.flash_attn_type = _FLASH_ATTN[s.flash_attn]
     cparams.type_k = _GGML_TYPE[s.type_k]
     cparams.type_v = _GGML_TYPE[s.type_v]
+    # The C API's default is a full-size cache for sliding-window layers; llama.cpp's tools
+    # (and this app, unless the user asks) size it to the window.
+    cparams.swa_full = s.swa_full
     cparams.no_perf = False  # llama_perf_context gives llama.cpp's own counters
     ctx = L.llama_init_from_model(model, cparams)
     if not ctx:
@@ -113,4 +117,5 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
         flash_attn=s.flash_attn,
         type_k=s.type_k,
         type_v=s.type_v,
+        swa_full=s.swa_full,
     )

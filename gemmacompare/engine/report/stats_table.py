@@ -75,7 +75,8 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
         rows.append([name, *cells])
     if any(loaded):
         rows.append(["flash attn / KV",
-                     *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" if ld else "-" for ld in loaded)])
+                     *(f"{ld.flash_attn} / {ld.type_k}/{ld.type_v}" + (", full-size SWA cache" if ld.swa_full else "")
+                       if ld else "-" for ld in loaded)])
     if any(placements):
         rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
         rows += memory_rows(placements)
