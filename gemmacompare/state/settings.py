@@ -54,6 +54,7 @@ class AppSettings:
     geometry: str = ""  # Qt's saveGeometry, base64
     recent_models: tuple[str, ...] = ()
     model_folders: tuple[str, ...] = ()  # scanned for GGUFs besides other tools' folders
+    run_folder: str = ""  # where the last run file was saved or opened; "" = the user's documents
 
     def with_recent(self, path: str) -> "AppSettings":
         recent = (path, *(p for p in self.recent_models if p != path))[:MAX_RECENT]
@@ -105,6 +106,7 @@ def settings_from_dict(d: object) -> AppSettings:
         geometry=str(d.get("geometry", "")),
         recent_models=tuple(str(x) for x in recent)[:MAX_RECENT],
         model_folders=tuple(folders),
+        run_folder=str(d.get("run_folder", "")),
     )
 
 

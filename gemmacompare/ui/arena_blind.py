@@ -126,6 +126,8 @@ class BlindArena(QObject):
         tabs.setTabEnabled(tabs.indexOf(self.w.bench_tab), not self.active)
         open_round = self.active and self.round is not None and not self.round.voted
         tabs.setTabEnabled(tabs.indexOf(self.w.leaderboard), not open_round)
+        # A saved run names the models: Ctrl+S is off until the vote, as the Save round button is.
+        self.w.save_run_action.setEnabled(not open_round)
 
     def _place(self, order: list[ModelPane]) -> None:
         """Put the panes left to right; colours, titles and legends follow the place while blind."""
@@ -141,8 +143,10 @@ class BlindArena(QObject):
         self.w.charts.set_memory_visible(not hidden)
         self.w.pane_settings_menu.setEnabled(not self.active)  # its entries name panes A, B, ...
         for pane in self.w.panes:
-            pane.hide_memory = hidden
+            pane.set_blind(hidden)
             pane.remove_button.setVisible(not self.active and len(self.w.panes) > 2)
+            # Hidden while blind, and its tooltip would still name the pane's letter.
+            pane.remove_button.setToolTip("" if self.active else f"Remove model {pane.label} from the comparison")
             pane.setVisible(pane in order or not (self.active and self.round is not None))
             if self.active and pane not in order:
                 pane.title.setText("<b>not in this round</b>")  # an earlier reveal's name goes too
@@ -343,8 +347,7 @@ class BlindArena(QObject):
         self._show_identities()
         self.w.charts.set_memory_visible(True)
         for pane in r.order:
-            pane.hide_memory = False
-            pane.refresh_stats_line()
+            pane.set_blind(False)
         for pos, (pane, c) in enumerate(zip(r.order, r.contenders)):
             pane.title.setText(f"<b>{SIDE_NAMES[pos]}: {html.escape(c.name)}</b>")
             if pane.reply is not None:

@@ -73,6 +73,10 @@ CHARTS_FOLD_BELOW_PX = 700
 BENCH_JOB = "A benchmark is running; its figures and these would disturb each other. Stop it first."
 
 
+CHARTS_FOLDED_NOTE = (f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window height, "
+                      "so the answers have room; Ctrl+G shows them.")
+
+
 class MainWindow(QMainWindow):
     compare_finished = Signal()  # every pane done with the current prompt (and its replay, in fair mode)
     # Made by menus.build_menus:
@@ -196,13 +200,21 @@ class MainWindow(QMainWindow):
         label = next(x for x in LABELS if x not in {p.label for p in self.panes})
         index = self.session.add_slot(label)
         pane = self._make_pane(index, label, window_defaults())
+        pane.set_compact(self.presentation)
         self.arena.watch_pane(pane)
         self.hsplit.addWidget(pane)
         self._panes_changed()
         pane.set_choices(self.demos, list(self.settings.recent_models), self.library)
         self.catalog.refresh()
         pane.chooser.setFocus()
-        self.banner.setText(f"Model {label} added: pick its model above the new pane.")
+        added = f"Model {label} added: pick its model above the new pane."
+        self.banner.setText(added)
+        # Once its model is in, the sentence is stale (any other sentence since is left alone).
+        def loaded(_index: int) -> None:
+            if pane.ready and self.banner.text() == added:
+                self.banner.setText("")
+
+        pane.state_changed.connect(loaded)
         return pane
 
     def remove_pane(self, index: int) -> None:
@@ -221,6 +233,8 @@ class MainWindow(QMainWindow):
         pane.deleteLater()
         self._panes_changed()
         self.catalog.refresh()
+        # The last round's verdict ranked this model: it went with it (the session forgot the round).
+        self.banner.setText(f"Model {pane.label} removed.")
 
     def _panes_changed(self) -> None:
         """Charts, menus, settings and the Benchmark tab follow the panes."""
@@ -312,8 +326,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(compare, "Compare")
         self.bench_tab = BenchmarkTab()
         self.tabs.addTab(self.bench_tab, "Benchmark")
+        self.tabs.setTabToolTip(1, "Benchmark several prompts or a task file, with scores (Ctrl+B)")
         self.leaderboard = LeaderboardTab(self.arena.store)
         self.tabs.addTab(self.leaderboard, "Arena")
+        self.tabs.setTabToolTip(2, "The blind arena's leaderboard (Ctrl+L)")
         self.arena.vote_stored.connect(self.leaderboard.refresh)
         self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
@@ -512,9 +528,10 @@ class MainWindow(QMainWindow):
         self.charts.setVisible(self.settings.charts_visible and not folded)
         if folded != self._charts_folded:
             self._charts_folded = folded
-            if folded:
-                self.statusBar().showMessage(f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window "
-                                             "height, so the answers have room; Ctrl+G shows them.", 8000)
+            if folded and self.isVisible():  # not for a brief size before the first show
+                self.statusBar().showMessage(CHARTS_FOLDED_NOTE, 8000)
+            elif not folded and self.statusBar().currentMessage() == CHARTS_FOLDED_NOTE:
+                self.statusBar().clearMessage()
 
     def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)
@@ -578,13 +595,18 @@ class MainWindow(QMainWindow):
         # line give it back, and the charts may shrink further.
         for pane in self.panes:
             pane.facts_label.setVisible(not on and not self.arena.active)
+            pane.set_compact(on)
         self.charts.setMinimumHeight(150 if on else 205)
         self.arena.refresh_reveal()  # the reveal table is compact in large type
         self.prompt.setFixedHeight(self.prompt.fontMetrics().lineSpacing() * (2 if on else 3) + 16)
-        if on:
-            self.showFullScreen()
-        else:
-            self.showNormal()
+        # Full screen on top of the window's state, so leaving it gives back the state it had
+        # (maximised, or the size it was); showNormal() made a maximised window small.
+        full = Qt.WindowState.WindowFullScreen
+        self.setWindowState(self.windowState() | full if on else self.windowState() & ~full)
+        self.show()
+        # The keyboard stays with the window: typed text and Alt+F4 went nowhere until a click.
+        self.activateWindow()
+        self.prompt.setFocus()
 
     # --- persistence and shutdown -------------------------------------------
 
@@ -599,10 +621,19 @@ class MainWindow(QMainWindow):
         except OSError as exc:
             self.statusBar().showMessage(f"Could not save settings: {exc.strerror}", 5000)
 
+    def show_benchmark(self) -> None:
+        if not self.tabs.isTabEnabled(self.tabs.indexOf(self.bench_tab)):
+            self.banner.setText("The Benchmark tab names the models: it opens with blind mode off (F8).")
+            return
+        self.tabs.setCurrentWidget(self.bench_tab)
+
     def closeEvent(self, ev: QCloseEvent) -> None:  # noqa: N802
         if not self.closing:
             self.closing = True
-            self.save()
+            self.save()  # while shown: the geometry is saved only then
+            # The workers' shutdown takes a moment (longer on a loaded machine); the window goes
+            # at once and the shutdown finishes behind it (settings and votes are already saved).
+            self.hide()
             self.bench_tab.shutdown(timeout=1.0)
             self.runner.begin_close()
             self.runner.release()

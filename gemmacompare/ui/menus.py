@@ -72,6 +72,7 @@ def build_menus(w: MainWindow) -> None:
     view.addSeparator()
     w.blind_action = _action(w, view, "Blind arena", w.set_blind, QKeySequence(Qt.Key.Key_F8), checkable=True,
                              toggled=True)
+    _action(w, view, "Benchmark tab", w.show_benchmark, "Ctrl+B")
     _action(w, view, "Arena leaderboard", w.arena.show_leaderboard, "Ctrl+L")
     QShortcut(QKeySequence("Ctrl+R"), w, w.arena.regenerate)
     theme_menu = view.addMenu("Theme")

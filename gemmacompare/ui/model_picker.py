@@ -16,6 +16,7 @@ from typing import Callable
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -34,6 +35,7 @@ from gemmacompare.models.library import LibraryEntry, LibraryScan
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 1
+POPUP_SIZE = (720, 440)  # px: the columns (name, quant, size, facts) at a glance; less on a small screen
 
 OPEN_FILE, ADD_FOLDER, GET_MODELS, SERVER = "open", "add-folder", "get-models", "server"
 
@@ -124,7 +126,7 @@ class PickerPopup(QFrame):
         self.count_label = QLabel("")
         buttons.addWidget(self.count_label)
         lay.addLayout(buttons)
-        self.resize(720, 440)
+        self.resize(*POPUP_SIZE)
 
     def fill(self, rows: list[PickerRow], current: str | None, other: tuple[str, str] | None,
              note: str = "") -> None:
@@ -282,8 +284,16 @@ class ModelPicker(QPushButton):
 
     def open_popup(self) -> None:
         self.popup.fill(self.rows, self.current, self.other, self.note)
-        pos = self.mapToGlobal(self.rect().bottomLeft())
-        self.popup.move(pos)
+        # Under the button, within its screen: pane C's or D's picker sits near the right edge,
+        # and a 1280-wide screen has no room for the popup's full width there.
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        width, height = min(POPUP_SIZE[0], screen.width()), min(POPUP_SIZE[1], screen.height())
+        self.popup.resize(width, height)
+        below = self.mapToGlobal(self.rect().bottomLeft())
+        above = self.mapToGlobal(self.rect().topLeft()).y() - height
+        y = below.y() if below.y() + height <= screen.bottom() + 1 or above < screen.top() else above
+        x = max(screen.left(), min(below.x(), screen.right() + 1 - width))
+        self.popup.move(x, max(screen.top(), min(y, screen.bottom() + 1 - height)))
         self.popup.search.clear()
         self.popup.show()
         self.popup.search.setFocus()

@@ -83,7 +83,10 @@ class ModelPane(QFrame):
         self.reply: ReplyWidget | None = None
         self.mode_note = ""
         self.reply_title: str | None = None  # blind mode: the side's name instead of the model's
-        self.hide_memory = False  # blind mode until the vote: memory tells models apart by size
+        # Blind mode until the vote: memory, stop reason, prompt size and load facts tell models apart.
+        self.blind = False
+        self.compact = False  # presentation mode: a short stats line, the answer gets the room
+        self._state_text = self._state_tip = ""
         self._token_times = GrowingArray()  # seconds since Send, per token
         self._load_started = 0.0
         self._build()
@@ -327,13 +330,14 @@ class ModelPane(QFrame):
             ctx = f" · context {ev.n_ctx}" if ev.n_ctx else ""
             mem = "memory: server process" if self.worker.pid else "memory: not measured (remote)"
             self.facts_label.setText(f"{ev.facts.name} · {ev.system_info}{ctx} · {mem}")
+            self._state_tip = ""
             self._set_state(READY, f"Ready · checked in {ev.load_seconds:.1f} s · served remotely, no threads here")
             return
         where = f" · {ev.placement.summary}" if ev.placement else ""
+        self._state_tip = ev.placement.accounting if ev.placement else ""
         self._set_state(READY, f"Ready · loaded in {ev.load_seconds:.1f} s · context {ev.n_ctx}{where} · "
                                f"flash attention {ev.flash_attn} · KV {ev.type_k}/{ev.type_v}"
                                + (" · full-size SWA cache" if ev.swa_full else ""))
-        self.state_label.setToolTip(ev.placement.accounting if ev.placement else "")
 
     def on_load_failed(self, message: str) -> None:
         self.show_error(message)
@@ -345,9 +349,28 @@ class ModelPane(QFrame):
         else:
             self.state_label.setText(f"{message} Still using {self.display_name}.")
 
+    def set_compact(self, on: bool) -> None:
+        self.compact = on
+        self.refresh_stats_line()
+
+    def set_blind(self, on: bool) -> None:
+        """Blind until the vote (or not): the status and stats lines say only what both sides share."""
+        self.blind = on
+        self._show_state()
+        self.refresh_stats_line()
+
+    def _show_state(self) -> None:
+        # llama.cpp's buffers (the tooltip) give the model's size, the load line its time and
+        # context, "Ready · stop string" a base model's frame: blind, the state's name only.
+        blind_text = {READY: "Ready", GENERATING: "Generating…", LOADING: "Loading…"}.get(self.state)
+        hidden = self.blind and blind_text is not None
+        self.state_label.setText(blind_text if self.blind and blind_text else self._state_text)
+        self.state_label.setToolTip("" if hidden else self._state_tip)
+
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
-        self.state_label.setText(text)
+        self._state_text = text
+        self._show_state()
         self.state_label.setProperty("state", state)
         self.state_label.style().unpolish(self.state_label)
         self.state_label.style().polish(self.state_label)
@@ -388,7 +411,7 @@ class ModelPane(QFrame):
         """Write the finished reply's stats line again (the reveal shows its memory)."""
         rec, reply = self.record, self.reply
         if rec is not None and reply is not None and rec.finished is not None:
-            reply.stats.setText(stats_line(rec.stats(), self.mode_note, memory=not self.hide_memory))
+            reply.stats.setText(stats_line(rec.stats(), self.mode_note, blind=self.blind, compact=self.compact))
 
     def show_waiting(self, text: str) -> None:
         """Fair mode: this model's turn has not come; its last stop reason is not this round's."""
@@ -433,7 +456,8 @@ class ModelPane(QFrame):
                 times.append(ev.t - rec.t_send)
                 n_think += ev.phase == "thinking"
             elif isinstance(ev, p.PrefillDone):
-                self.state_label.setText(f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)")
+                self._state_text = f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)"
+                self._show_state()
         self._token_times.extend(times)
         reply.add("".join(thinking), "".join(answer), n_think)
         if rec.done:
@@ -463,7 +487,8 @@ class ModelPane(QFrame):
             if server and server.problem:
                 self.chat.add_notice(server.problem, "error")
             placement = self.loaded.placement if self.loaded else None
-            reply.finish(stats_line(st, self.mode_note, memory=not self.hide_memory), stats_tooltip(rec, placement))
+            line = stats_line(st, self.mode_note, blind=self.blind, compact=self.compact)
+            reply.finish(line, stats_tooltip(rec, placement))
             self._set_state(READY, f"Ready · {st.stop_reason.replace('_', ' ')}")
         self.finished.emit(self.index)
 

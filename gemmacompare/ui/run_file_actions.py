@@ -4,10 +4,11 @@ file, check a claim, and a run file dropped on the window."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QStandardPaths, Qt
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
 
@@ -67,10 +68,26 @@ class RunFileActions:
                                   f"`gemmacompare replay`, rerun it with `gemmacompare rerun`", 8000)
         return True
 
+    def run_folder(self) -> str:
+        """Where a run-file dialog starts: the last folder used, else the user's documents (never
+        the process's working folder, which may be a source checkout)."""
+        last = self.w.settings.run_folder
+        if last and Path(last).is_dir():
+            return last
+        docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+        return docs if docs and Path(docs).is_dir() else str(Path.home())
+
+    def _remember_folder(self, path: str) -> None:
+        folder = str(Path(path).parent)
+        if folder != self.w.settings.run_folder:
+            self.w.settings = replace(self.w.settings, run_folder=folder)
+            self.w.save()
+
     def save_run_dialog(self) -> None:
         name = "arena-round.gcrun" if self.w.arena.active else "comparison.gcrun"
-        path, _ = QFileDialog.getSaveFileName(self.w, "Save run", name, RUN_FILES)
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save run", str(Path(self.run_folder(), name)), RUN_FILES)
         if path:
+            self._remember_folder(path)
             self.save_run(path)
 
     def open_run(self, path: str) -> RunViewer | None:
@@ -87,19 +104,22 @@ class RunFileActions:
         viewer = RunViewer(run, Path(path).name, w)
         viewer.busy_reason = w.busy_reason
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        viewer.resize(w.size() * 0.9)
+        viewer.place_over(w)
         viewer.show()
         viewer.start()
         return viewer
 
     def open_run_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open run", "", f"{RUN_FILES};;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open run", self.run_folder(), f"{RUN_FILES};;All files (*)")
         if path:
+            self._remember_folder(path)
             self.open_run(path)
 
     def rerun_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Rerun a run file on this machine", "",
+        path, _ = QFileDialog.getOpenFileName(self.w, "Rerun a run file on this machine", self.run_folder(),
                                               f"{RUN_FILES};;All files (*)")
+        if path:
+            self._remember_folder(path)
         viewer = self.open_run(path) if path else None
         if viewer is not None:
             viewer.open_rerun()

@@ -10,8 +10,10 @@ shown as plain text, never rich text.
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Callable
+from dataclasses import replace
+from typing import Any, Callable
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
@@ -25,6 +27,7 @@ from gemmacompare.engine.api import (
     RunMeasured,
     RunRecord,
     RunStarted,
+    RunStats,
     play_clock,
 )
 from gemmacompare.engine.api import protocol as p
@@ -46,10 +49,13 @@ MAX_SHOWN_CHARS = 64_000
 class _ReplayPane(QWidget):
     """One model of the run: its name, the question, its reply played back."""
 
-    def __init__(self, label: str, name: str, colour: str, record: RunRecord, note: str, prompt: str | None) -> None:
+    def __init__(self, label: str, name: str, colour: str, record: RunRecord, note: str, prompt: str | None,
+                 recorded: dict[str, Any] | None = None) -> None:
         super().__init__()
+        self.label = label
         self.record = record
         self.note = note
+        self.other_cores = _recorded_other_cores(recorded or {})
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         head = QHBoxLayout()
@@ -97,9 +103,16 @@ class _ReplayPane(QWidget):
                 self.chat.add_notice(f"This reply holds {total:,} characters; the first {MAX_SHOWN_CHARS:,} are "
                                      "shown (its figures count them all).")
             if rec.finished is not None:
-                self.reply.finish(stats_line(rec.stats(), self.note), stats_tooltip(rec))
+                self.reply.finish(stats_line(self.stats(), self.note), stats_tooltip(rec))
             elif rec.error is not None:
                 self.reply.finish(rec.error.message, "")
+
+    def stats(self) -> RunStats:
+        """The run's figures, and what the author's machine recorded of other programs' load."""
+        st = self.record.stats()
+        if self.other_cores is None:
+            return st
+        return replace(st, machine_busy=True, other_cpu_cores=self.other_cores)
 
     def elapsed(self) -> float:
         shown = self.shown
@@ -116,6 +129,25 @@ class _ReplayPane(QWidget):
         mem_t = np.fromiter((self.clock(s.t - rec.t_send) for s in samples), float, len(samples))
         rss = np.fromiter((s.rss / 2**20 for s in samples), float, len(samples))
         return SeriesData(times, mem_t, rss, None, shown is not None and shown.done)
+
+
+def _recorded_other_cores(stats: dict[str, Any]) -> float | None:
+    """The cores other programs took during a run its author's app flagged busy, or None (a stranger's
+    value: a finite number or nothing)."""
+    cores = stats.get("other_cpu_cores")
+    if stats.get("machine_busy") is not True or isinstance(cores, bool) or not isinstance(cores, (int, float)):
+        return None
+    return float(cores) if math.isfinite(cores) and 0 <= cores < 1e6 else None
+
+
+def busy_line(panes: list[_ReplayPane]) -> str:
+    """"" or the busy-machine warning the run file records, as the live window said it."""
+    busy = [(pane.label, pane.other_cores or 0.0) for pane in panes if pane.other_cores is not None]
+    if not busy:
+        return ""
+    whose = "every run" if len(busy) == len(panes) else f"{', '.join(label for label, _ in busy)}'s run"
+    worst = max(cores for _, cores in busy)
+    return f"recorded while other programs used {worst:.1f} cores during {whose}: figures are unreliable"
 
 
 def _extra_line(run: RunFile) -> str:
@@ -162,9 +194,11 @@ class RunViewer(QMainWindow):
         row = QSplitter(Qt.Orientation.Horizontal)
         self.panes = [
             _ReplayPane(m.label, m.display_name, PANE_COLOURS[k % len(PANE_COLOURS)], m.record,
-                        f"{run.mode} mode, recorded", run.prompt)
+                        f"{run.mode} mode, recorded", run.prompt, m.stats)
             for k, m in enumerate(run.models)
         ]
+        if busy := busy_line(self.panes):
+            header.setText(f"{header.text()}\n{widget_text(busy[0].upper() + busy[1:])}.")
         for pane in self.panes:
             row.addWidget(pane)
         split.addWidget(row)
@@ -174,7 +208,10 @@ class RunViewer(QMainWindow):
         self.charts.sources = [pane.series for pane in self.panes]
         self.charts.now = lambda: max((pane.elapsed() for pane in self.panes), default=0.0)
         split.addWidget(self.charts)
-        split.setStretchFactor(0, 2)
+        # The answers are what a replay is watched for: most of the height; the charts below.
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 1)
+        self.split = split
         lay.addWidget(split, 1)
         self.banner = QLabel("Replaying at the recorded speed… (Esc: jump to the end)")
         self.banner.setTextFormat(Qt.TextFormat.PlainText)
@@ -190,6 +227,20 @@ class RunViewer(QMainWindow):
         self.runner.events.connect(lambda k, batch: self.panes[k].on_events(batch))
         self.runner.round_finished.connect(self._end)
 
+    def place_over(self, parent: QWidget) -> None:
+        """Nine tenths of the main window's size, centred on it, within its screen; the answers
+        three quarters of the height (left to the window manager, it opened at a screen's edge)."""
+        frame = parent.frameGeometry()
+        screen = (parent.screen() or self.screen()).availableGeometry()
+        size = parent.size() * 0.9
+        self.resize(min(size.width(), screen.width()), min(size.height(), screen.height()))
+        rect = self.frameGeometry()
+        rect.moveCenter(frame.center())
+        x = max(screen.left(), min(rect.left(), screen.right() - rect.width()))
+        y = max(screen.top(), min(rect.top(), screen.bottom() - rect.height()))
+        self.move(x, y)
+        self.split.setSizes([3000, 1000])  # Qt shares the height out by these weights
+
     def start(self) -> None:
         self.charts.start()
         self.runner.start_play()
@@ -201,7 +252,9 @@ class RunViewer(QMainWindow):
         self.charts.stop()
         recorded = CompareResult(self.run.mode, self.run.threads_total, self.run.records)
         verdict = recorded.verdict()
-        self.banner.setText(widget_text(f"Recorded: {verdict}") if verdict else "Replay finished.")
+        busy = busy_line(self.panes)
+        text = f"Recorded: {verdict}" if verdict else "Replay finished."
+        self.banner.setText(widget_text(f"{text} · {busy}" if busy else text))
         self.finished.emit()
 
     def open_rerun(self) -> RerunDialog:

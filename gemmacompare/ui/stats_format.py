@@ -6,13 +6,19 @@ from gemmacompare.engine.api import Placement, RunRecord, RunStats, gpu_memory_t
 from gemmacompare.models.gguf_file import human_bytes
 
 
-def stats_line(s: RunStats, mode_note: str, memory: bool = True) -> str:
+def stats_line(s: RunStats, mode_note: str, blind: bool = False, compact: bool = False) -> str:
     """In the order of the race banner and `compare`'s table: per-token
-    latency, time to answer, then the rest. memory=False: a blind round before
-    the vote, where a model's size would tell the sides apart."""
+    latency, time to answer, then the rest; plain text (the label shows a
+    server's stop reason as it came, so no markup). blind: a blind round before the
+    vote, where a model's size, its stop reason ("stop string" for a base
+    model's frame) and its prompt's token count (its template) would tell the
+    sides apart; the speed stays. compact: presentation mode's large type,
+    where the whole line took five lines over two of answer: the speed,
+    time to answer and tokens, and a busy machine (the rest is in the
+    banner and the tooltip)."""
     parts = []
     if s.ms_per_token:
-        parts.append(f"<b>{s.ms_per_token:.0f} ms/token</b> ({s.gen_tps:.1f} t/s)")
+        parts.append(f"{s.ms_per_token:.0f} ms/token ({s.gen_tps:.1f} t/s)")
     if s.time_to_answer_s is not None:
         parts.append(f"answer at {s.time_to_answer_s:.2f} s")
     done = f" in {s.total_s:.2f} s" if s.total_s is not None else ""
@@ -23,23 +29,34 @@ def stats_line(s: RunStats, mode_note: str, memory: bool = True) -> str:
     else:
         split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
         parts.append(f"{s.n_tokens} tok{split}{done}")
+    if compact:
+        busy = s.machine_busy and s.other_cpu_cores is not None
+        return " · ".join([*parts, *(["busy machine: unreliable"] if busy else [])])
     if s.ttft_s is not None:
         parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
     if s.prefill_tps:
-        parts.append(f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
-    parts.append(s.stop_reason.replace("_", " "))
-    if not memory:
-        parts.append("memory shown after the vote")
-    elif s.peak_rss:
-        parts.append(f"peak RAM {human_bytes(s.peak_rss)}" + (" (server process)" if s.remote else ""))
-    elif s.remote:
-        parts.append("memory not measured (remote)")
-    if memory and s.gpu_available and s.peak_vram is not None:
-        parts.append(gpu_memory_text(s))
+        parts.append(f"prompt read at {s.prefill_tps:.0f} t/s" if blind else
+                      f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
+    if blind:
+        parts.append("stop reason, prompt size and memory shown after the vote")
+    else:
+        parts.append(s.stop_reason.replace("_", " "))
+        parts.extend(_memory_parts(s))
     parts.append(mode_note)
     if s.machine_busy and s.other_cpu_cores is not None:
-        parts.append(f"<b>other programs used {s.other_cpu_cores:.1f} cores: unreliable</b>")
+        parts.append(f"other programs used {s.other_cpu_cores:.1f} cores: unreliable")
     return " · ".join(x for x in parts if x)
+
+
+def _memory_parts(s: RunStats) -> list[str]:
+    out = []
+    if s.peak_rss:
+        out.append(f"peak RAM {human_bytes(s.peak_rss)}" + (" (server process)" if s.remote else ""))
+    elif s.remote:
+        out.append("memory not measured (remote)")
+    if s.gpu_available and s.peak_vram is not None:
+        out.append(gpu_memory_text(s))
+    return out
 
 
 def _remote_parts(s: RunStats) -> list[str]:
@@ -48,7 +65,7 @@ def _remote_parts(s: RunStats) -> list[str]:
     if s.n_tokens is not None:
         out.append(f"{s.n_tokens} tok (server-reported)")
     elif s.chunk_rate:
-        out.append(f"<b>{s.chunk_rate:.1f} chunks/s</b>")
+        out.append(f"{s.chunk_rate:.1f} chunks/s")
     out.append(f"{s.n_chunks} chunks")
     if s.server_gen_tps:
         out.append(f"server {s.server_gen_tps:.1f} t/s")

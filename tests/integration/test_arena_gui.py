@@ -65,27 +65,40 @@ def visible_texts(w: MainWindow) -> list[str]:
     for wid in [w, *w.findChildren(QWidget)]:
         if any(s is wid or s.isAncestorOf(wid) for s in skip):
             continue
-        texts += [wid.toolTip(), wid.windowTitle(), wid.accessibleName(), wid.statusTip(), wid.whatsThis()]
-        if isinstance(wid, (QLabel, QAbstractButton, QLineEdit)):
-            texts.append(wid.text())
-        if isinstance(wid, (QPlainTextEdit, QTextEdit)):
-            texts += [wid.toPlainText(), wid.placeholderText()]
-        if isinstance(wid, QComboBox):
-            for i in range(wid.count()):
-                texts += [wid.itemText(i), str(wid.itemData(i)), str(wid.itemData(i, Qt.ItemDataRole.ToolTipRole))]
-        if isinstance(wid, QTableWidget):
-            for r in range(wid.rowCount()):
-                for c in range(wid.columnCount()):
-                    item = wid.item(r, c)
-                    if item is not None:
-                        texts += [item.text(), item.toolTip()]
-        if isinstance(wid, pg.PlotWidget):
-            for item in wid.scene().items():
-                if hasattr(item, "toPlainText"):
-                    texts.append(item.toPlainText())
+        texts += widget_texts(wid)
     for act in w.findChildren(QAction):
         texts += [act.text(), act.toolTip()]
     return [t for t in texts if t]
+
+
+def widget_texts(wid: QWidget) -> list[str]:
+    """What one widget can show: its text, tooltip and the like, items, chart labels."""
+    texts = [wid.toolTip(), wid.windowTitle(), wid.accessibleName(), wid.statusTip(), wid.whatsThis()]
+    if isinstance(wid, (QLabel, QAbstractButton, QLineEdit)):
+        texts.append(wid.text())
+    if isinstance(wid, (QPlainTextEdit, QTextEdit)):
+        texts += [wid.toPlainText(), wid.placeholderText()]
+    if isinstance(wid, QComboBox):
+        for i in range(wid.count()):
+            texts += [wid.itemText(i), str(wid.itemData(i)), str(wid.itemData(i, Qt.ItemDataRole.ToolTipRole))]
+    if isinstance(wid, QTableWidget):
+        for r in range(wid.rowCount()):
+            for c in range(wid.columnCount()):
+                item = wid.item(r, c)
+                if item is not None:
+                    texts += [item.text(), item.toolTip()]
+    if isinstance(wid, pg.PlotWidget):
+        for item in wid.scene().items():
+            if hasattr(item, "toPlainText"):
+                texts.append(item.toPlainText())
+    return [t for t in texts if t]
+
+
+def pane_texts(pane) -> list[str]:
+    """Every text and tooltip a pane holds (shown or not), but its answer's and the prompt's words."""
+    skip = [pane.reply.answer, pane.reply.thinking] if pane.reply is not None else []
+    return [t for wid in [pane, *pane.findChildren(QWidget)] if wid not in skip for t in widget_texts(wid)
+            if t not in (pane.messages[0].content if pane.messages else "",)]
 
 
 def leaks(w: MainWindow) -> list[str]:
@@ -337,10 +350,64 @@ def test_blind_settings_and_memory_tell_nothing_until_the_vote(qtbot, demo_paths
         w.set_presentation(True)
         qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_1)
         assert r.voted
-        assert all("peak RAM" in p.reply.stats.text() for p in r.order)
+        # Large type: the short stats line (speed, time to answer, tokens), so the answers keep the room.
+        assert all("ms/token" in p.reply.stats.text() and "TTFT" not in p.reply.stats.text() for p in r.order)
+        w.set_presentation(False)
+        assert all("peak RAM" in p.reply.stats.text() and "TTFT" in p.reply.stats.text() for p in r.order)
+        w.set_presentation(True)
         assert w.charts.mem_plot.isVisible()
         result = w.arena.bar.result.text()
         assert "time to answer" in result and "TTFT" not in result  # compact in presentation mode
         w.set_presentation(False)
+    finally:
+        w.close()
+
+
+def test_a_blind_pane_shows_nothing_that_names_its_side_until_the_vote(qtbot, demo_paths, monkeypatch):
+    from gemmacompare.ui import run_file_actions
+
+    dialogs = []
+    monkeypatch.setattr(run_file_actions.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: dialogs.append(a) or ("", ""))
+    w = make_window(qtbot, seed=5)
+    try:
+        # Loaded, not blind: llama.cpp's buffers (the model's size) are in the status line's tooltip.
+        assert any("MiB" in t for t in pane_texts(w.panes[0]))
+        qtbot.keyClick(w.prompt, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+        assert w.tabs.currentWidget() is w.bench_tab and "Ctrl+B" in w.tabs.tabToolTip(1)
+        w.tabs.setCurrentIndex(0)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_F8)
+        qtbot.keyClick(w.prompt, Qt.Key.Key_B, Qt.KeyboardModifier.ControlModifier)
+        assert w.tabs.currentIndex() == 0 and "Benchmark tab names the models" in w.banner.text()
+        ask_blind(qtbot, w, "Name a colour.")
+        r = w.arena.round
+        shown = {pane.index: pane_texts(pane) for pane in r.order}
+        for pane in r.order:
+            texts = shown[pane.index]
+            st = pane.record.stats()
+            clues = [pane.loaded.placement.accounting if pane.loaded.placement else "",
+                     f"{st.n_prompt} tok", "MiB", "GiB", "loaded in", "context "]
+            found = [(c, t) for t in texts for c in clues if c and c in t]
+            assert found == [], found
+            parts = [part.strip() for t in texts for part in t.split("·")]
+            assert st.stop_reason.replace("_", " ") not in parts and "Ready" in texts
+            assert "<b>" not in pane.reply.stats.text()  # a plain-text label: markup would show as such
+        # The same words on either side, the figures aside.
+        masked = [sorted({re.sub(r"\d+(\.\d+)?", "#", t) for t in shown[p.index]} - {"Model 1", "Model 2",
+                                                                                    "<b>Model 1</b>",
+                                                                                    "<b>Model 2</b>"})
+                  for p in r.order]
+        masked = [[t.replace("Model 1", "Model #").replace("Model 2", "Model #") for t in m] for m in masked]
+        assert masked[0] == masked[1]
+
+        # Ctrl+S names the models: off until the vote, as the Save round button is.
+        assert not w.save_run_action.isEnabled()
+        qtbot.keyClick(w, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+        assert dialogs == []
+        qtbot.keyClick(w.focusWidget() or w, Qt.Key.Key_1)
+        assert r.voted and w.save_run_action.isEnabled()
+        after = pane_texts(r.order[0])
+        assert any(r.order[0].record.stats().stop_reason.replace("_", " ") in t for t in after)
+        assert any("MiB" in t for t in after)  # the reveal gives the buffers back
     finally:
         w.close()

@@ -217,3 +217,22 @@ def test_listing_can_be_cancelled_while_the_hub_stalls(qtbot, monkeypatch, tmp_p
         w.close()
     finally:
         stall.close()
+
+
+def test_the_last_panes_picker_stays_within_the_screen(qtbot, demo_paths):
+    w = MainWindow(load_settings(), [])
+    qtbot.addWidget(w)
+    w.show()
+    w.add_pane()
+    screen = w.screen().availableGeometry()  # offscreen: 800 × 800, narrower than the popup's 720 + the pane's x
+    try:
+        for pane in w.panes:
+            pane.chooser.open_popup()
+            popup = pane.chooser.popup
+            # (the offscreen platform puts a window 2 px off where it is moved to: a frame it does not draw)
+            assert screen.adjusted(-4, -4, 4, 4).contains(popup.frameGeometry()), (pane.label, popup.frameGeometry())
+            assert popup.width() >= min(600, screen.width())  # as wide as there is room for, not squeezed
+            popup.hide()
+        assert w.panes[2].chooser.mapToGlobal(w.panes[2].chooser.rect().bottomLeft()).x() + 720 > screen.right()
+    finally:
+        w.close()

@@ -94,6 +94,13 @@ def test_small_windows_fold_the_charts_and_ctrl_g_brings_them_back(qtbot, demo_p
         assert w.charts.isVisible() and w.show_charts_action.isChecked()
         w.resize(1280, 820)
         assert w.charts.isVisible()
+        w.show_charts_action.trigger()
+        w.show_charts_action.trigger()  # on again, unforced: folds at a small size, then unfolds
+        w.resize(1024, 640)
+        qtbot.waitUntil(lambda: "Charts folded away" in w.statusBar().currentMessage(), timeout=5_000)
+        w.resize(1280, 820)
+        qtbot.waitUntil(w.charts.isVisible, timeout=5_000)
+        assert "Charts folded away" not in w.statusBar().currentMessage()  # the charts are back: stale
     finally:
         w.close()
 
@@ -134,4 +141,57 @@ def test_presentation_mode_with_the_blind_bar_fits_a_1024_pixel_screen(qtbot, de
     finally:
         w.set_presentation(False)
         w.set_blind(False)
+        w.close()
+
+
+@pytest.mark.gui
+def test_a_brief_small_size_at_the_first_show_leaves_no_fold_note(qtbot):
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings(), [])
+    qtbot.addWidget(w)
+    try:
+        w.resize(1024, 581)  # what a window manager may give before maximising it
+        w.show()
+        qtbot.waitExposed(w)
+        w.resize(1280, 820)
+        assert w.charts.isVisible() and "Charts folded away" not in w.statusBar().currentMessage()
+    finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_closing_hides_the_window_before_the_workers_shut_down(qtbot, demo_paths, monkeypatch):
+    from gemmacompare.state.settings import load_settings
+
+    w = make_window(qtbot)
+    shown_during_shutdown = []
+    release = w.runner.release
+    monkeypatch.setattr(w.runner, "release", lambda: shown_during_shutdown.append(w.isVisible()) or release())
+    w.resize(1100, 760)
+    w.close()
+    assert shown_during_shutdown == [False]
+    assert load_settings().settings.geometry  # saved while shown: nothing lost
+
+
+@pytest.mark.gui
+def test_leaving_presentation_mode_gives_back_the_maximised_window_and_the_keyboard(qtbot):
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.main_window import MainWindow
+
+    w = MainWindow(load_settings(), [])
+    qtbot.addWidget(w)
+    try:
+        w.showMaximized()
+        qtbot.waitUntil(w.isMaximized, timeout=5_000)
+        w.presentation_action.trigger()  # F11
+        qtbot.waitUntil(w.isFullScreen, timeout=5_000)
+        w.presentation_action.trigger()
+        qtbot.waitUntil(lambda: not w.isFullScreen(), timeout=5_000)
+        assert w.isMaximized()  # not Qt's normal size
+        assert w.prompt.hasFocus() or w.focusWidget() is w.prompt
+        qtbot.keyClicks(w.focusWidget(), "typed")
+        assert w.prompt.toPlainText() == "typed"
+    finally:
         w.close()

@@ -299,3 +299,66 @@ def test_the_claim_dialog_refuses_infinite_figures_and_holds_its_fields_during_a
     assert not any(e.isReadOnly() for e in dlg.figure_edits) and dlg.runs_spin.isEnabled()
     verdict = dlg.verdict.text()
     assert verdict and "interval 0.00-" not in verdict and _one_sentence(verdict)
+
+
+def test_run_file_dialogs_start_in_the_documents_then_the_last_folder_used(qtbot, good_doc, tmp_path,  # noqa: F811
+                                                                          monkeypatch):
+    import os
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from gemmacompare.state.settings import load_settings
+    from gemmacompare.ui.run_viewer import RunViewer
+
+    asked: list[tuple[str, str]] = []
+
+    def dialog(answer: str):
+        return lambda parent, title, start, *a, **k: asked.append((title, start)) or (answer, "")
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog(""))
+        w.files.open_run_dialog()
+        start = asked[-1][1]
+        assert start and not start.startswith(os.getcwd()) and start.startswith(os.environ["HOME"])
+        run = tmp_path / "runs" / "theirs.gcrun"
+        run.parent.mkdir()
+        write_run_file(run, good_doc)
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog(str(run)))
+        w.files.open_run_dialog()  # picked: its folder is remembered
+        viewers = w.findChildren(RunViewer)
+        assert len(viewers) == 1
+        viewers[0].close()
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", dialog(""))
+        w.files.rerun_dialog()
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", dialog(""))
+        w.files.save_run_dialog()
+        assert asked[-2] == ("Rerun a run file on this machine", str(run.parent))
+        assert asked[-1][0] == "Save run" and asked[-1][1].startswith(str(run.parent))
+        assert load_settings().settings.run_folder == str(run.parent)  # and after a restart
+    finally:
+        w.close()
+
+
+def test_the_viewer_opens_over_the_window_gives_the_answers_the_height_and_says_a_busy_machine(
+        qtbot, good_doc, tmp_path):  # noqa: F811
+    good_doc["models"][1]["stats"] = {"machine_busy": True, "other_cpu_cores": 1.26}
+    run = write_run_file(tmp_path / "busy.gcrun", good_doc)
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        viewer = w.files.open_run(str(run))
+        qtbot.waitExposed(viewer)
+        assert "other programs used 1.3 cores during B's run" in _header(viewer)
+        with qtbot.waitSignal(viewer.finished, timeout=20_000):
+            viewer.jump_to_end()
+        assert "other programs used 1.3 cores: unreliable" in viewer.panes[1].reply.stats.text()
+        assert "unreliable" not in viewer.panes[0].reply.stats.text()
+        assert "1.3 cores during B's run" in viewer.banner.text()
+        centre, over = viewer.frameGeometry().center(), w.frameGeometry().center()
+        # Centred on the window, as far as its own least size lets it stay on the (800 × 800) screen.
+        assert abs(centre.x() - over.x()) <= 40 and abs(centre.y() - over.y()) <= 40
+        answers, charts = viewer.split.sizes()
+        assert answers >= 2 * charts and viewer.panes[0].chat.height() > 200
+        viewer.close()
+    finally:
+        w.close()

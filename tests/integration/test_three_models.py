@@ -22,8 +22,10 @@ def test_three_panes_race_replay_and_remove(qtbot, demo_paths):
         qtbot.keyClick(w, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
         assert len(w.panes) == 3 and w.panes[2].label == "C" and w.panes[2].remove_button.isVisibleTo(w)
         assert w.charts.labels == ["A", "B", "C"] and len(w.charts.rate_curves) == 3
+        assert "Model C added" in w.banner.text()
         assert w.panes[2].set_model(str(demo_paths["smollm2"]))  # a demo model may appear twice
         qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        assert "Model C added" not in w.banner.text()  # loaded: the sentence is stale
         set_short(w, 12)
 
         w.race_radio.setChecked(True)
@@ -45,7 +47,9 @@ def test_three_panes_race_replay_and_remove(qtbot, demo_paths):
         assert all(p.isVisible() and p.width() > 100 for p in w.panes)
         w.presentation_action.setChecked(False)
 
+        assert "C" in w.banner.text()  # the verdict ranks B among the three
         w.remove_pane(1)
+        assert "Model B removed" in w.banner.text() and "each alone" not in w.banner.text()
         assert [p.label for p in w.panes] == ["A", "C"] and [p.index for p in w.panes] == [0, 1]
         assert w.session.labels == ["A", "C"] and w.charts.labels == ["A", "C"]
         assert not any(p.remove_button.isVisibleTo(w) for p in w.panes)  # two is the least
