@@ -444,24 +444,27 @@ class ModelPane(QFrame):
         rec, reply = self.record, self.reply
         if rec is None or reply is None:
             return
-        thinking, answer, times, n_think = [], [], [], 0
         for ev in batch:
             if isinstance(ev, RunMeasured):
                 rec.other_load = ev.other_load
-                continue
-            rec.add(ev)
-            if isinstance(ev, p.Token):
-                thinking.append(ev.thinking)
-                answer.append(ev.answer)
-                times.append(ev.t - rec.t_send)
-                n_think += ev.phase == "thinking"
             elif isinstance(ev, p.PrefillDone):
                 self._state_text = f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)"
                 self._show_state()
-        self._token_times.extend(times)
-        reply.add("".join(thinking), "".join(answer), n_think)
+        self._show_tokens(rec, reply, batch)
         if rec.done:
             self._finish_reply()
+
+    def _show_tokens(self, rec: RunRecord, reply: ReplyWidget, batch: list[p.Event | RunMeasured]) -> None:
+        """Record a batch's events and append its tokens' text to the reply at once (not per token)."""
+        tokens = []
+        for ev in batch:
+            if not isinstance(ev, RunMeasured):  # the session's own figures, kept apart by the caller
+                rec.add(ev)
+                if isinstance(ev, p.Token):
+                    tokens.append(ev)
+        self._token_times.extend([x.t - rec.t_send for x in tokens])
+        reply.add("".join(x.thinking for x in tokens), "".join(x.answer for x in tokens),
+                  sum(x.phase == "thinking" for x in tokens))
 
     def _finish_reply(self) -> None:
         rec, reply = self.record, self.reply
@@ -544,18 +547,7 @@ class ModelPane(QFrame):
         rec, reply, live = self.replay_record, self.reply, self.record
         if rec is None or reply is None or live is None:
             return
-        thinking, answer, times, n_think = [], [], [], 0
-        for ev in batch:
-            if isinstance(ev, RunMeasured):
-                continue  # the replay's figures are the recorded run's
-            rec.add(ev)
-            if isinstance(ev, p.Token):
-                thinking.append(ev.thinking)
-                answer.append(ev.answer)
-                times.append(ev.t - rec.t_send)
-                n_think += ev.phase == "thinking"
-        self._token_times.extend(times)
-        reply.add("".join(thinking), "".join(answer), n_think)
+        self._show_tokens(rec, reply, list(batch))  # the replay's figures are the recorded run's
         if rec.done:
             # Text held back at the very end travels without a token; add it too.
             reply.add("", live.answer[len(reply.answer.text):], 0)
