@@ -74,7 +74,7 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
-from gemmacompare.engine.settings_check import SAMPLING_RANGES, THREADS_PER_CPU, check_settings, max_threads
+from gemmacompare.engine.settings_check import THREADS_PER_CPU, max_threads
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -85,7 +85,7 @@ __all__ = [
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "command_for",
-    "SAMPLING_RANGES", "THREADS_PER_CPU", "check_settings", "max_threads",
+    "THREADS_PER_CPU", "max_threads",
     # What a run measured, and where llama.cpp put a model.
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.

@@ -24,7 +24,7 @@ from gemmacompare.engine.report.speed_summary import busy_sentence
 from gemmacompare.engine.run_file import RunFile, RunModel
 from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
-from gemmacompare.engine.settings_check import SettingRefused, check_settings
+from gemmacompare.engine.settings_check import SettingRefused, check_settings, refusal
 from gemmacompare.models.hub import is_repo_id
 from gemmacompare.state.settings_table import SettingError
 from gemmacompare.state.untrusted import terminal_safe
@@ -136,10 +136,8 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
         # to change to run here is said.
         try:
             s, changed = check_settings(run.run_settings(k), here, f"[{_safe(m.label, 40)}] ")
-        except SettingError as exc:  # the settings table's own check of each value
-            said = str(exc).rstrip(".")
-            raise RerunRefused(f"[{_safe(m.label, 40)}] {said[:1].lower()}{said[1:]} (in the run file); "
-                               "nothing was run.") from None
+        except SettingError as exc:  # the settings table's own check of each value, as the file is read
+            raise RerunRefused(refusal(f"[{_safe(m.label, 40)}] ", str(exc))) from None
         except SettingRefused as exc:
             raise RerunRefused(exc.message) from None
         notes.extend(changed)

@@ -135,12 +135,7 @@ class LoadSettings:
 
     def problem(self) -> str | None:
         """One sentence if a setting is not one llama.cpp takes, else None."""
-        for f in fields(self):
-            try:
-                validate(f.name, getattr(self, f.name))
-            except SettingError as exc:
-                return str(exc)
-        return None
+        return problem_of(self)
 
 
 @dataclass(frozen=True)
@@ -306,6 +301,17 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def problem_of(group: Any) -> str | None:
+    """One sentence for the first of a settings group's values (LoadSettings, SamplingSettings, …)
+    that its declaration refuses, else None."""
+    for f in fields(group):
+        try:
+            validate(f.name, getattr(group, f.name))
+        except SettingError as exc:
+            return str(exc)
+    return None
+
+
 def group_from_dict(group: str, values: Any) -> Any:
     """A settings group from a dict of field names (a run file's, a stored config's):
     every known field validated, unknown ones ignored (a newer file's)."""
@@ -354,5 +360,6 @@ def from_flat(values: Any, base: RunSettings | None = None) -> RunSettings:
 
 __all__ = ["FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
            "RunSettings", "SamplingSettings", "ServerSettings", "Setting", "SettingError", "Spec", "from_flat",
-           "get", "group_from_dict", "is_setting", "setting", "to_flat", "validate", "value_of", "window_defaults",
+           "get", "group_from_dict", "is_setting", "problem_of", "setting", "to_flat", "validate", "value_of",
+           "window_defaults",
            "with_values"]
