@@ -50,25 +50,37 @@ def legend_html(labels: list[str]) -> str:
         for m, label in enumerate(labels))
 
 
-class ItemTimeChart(pg.PlotWidget):
-    """Seconds per item, one bar per model side by side, items in run order."""
+class _BenchChart(pg.PlotWidget):
+    """A fixed chart with a title; saved alone (bench --out) it carries the models' legend in
+    its title, since its axis names them by letter; in the tab one legend row serves all three."""
 
-    def __init__(self, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
-        super().__init__(parent, title="Time per item")
-        # A chart saved alone (bench --out) carries its legend; in the tab one legend serves all three.
+    def __init__(self, title: str, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
+        super().__init__(parent, title=title)
+        self.base_title = title
         self.legend_in_title = legend_in_title
         self.showGrid(x=False, y=True, alpha=0.25)
-        # With its unit pyqtgraph names the scale "ms" or "s"; without one it printed "(x0.001)".
-        self.setLabel("left", "time", units="s")
-        self.setLabel("bottom", "item (repetition · task)")
         self.setMouseEnabled(x=False, y=False)
         self.setMenuEnabled(False)
 
-    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+    def begin(self, labels: list[str]) -> None:
+        """Clear for a redraw; the title with its legend where it carries one (inside the plot a legend
+        covered the bars)."""
         self.clear()
-        # Inside the plot a legend covered the bars.
         legend = self.legend_in_title and labels
-        self.setTitle(f"Time per item&nbsp;&nbsp;{legend_html(labels)}" if legend else "Time per item")
+        self.setTitle(f"{self.base_title}&nbsp;&nbsp;{legend_html(labels)}" if legend else self.base_title)
+
+
+class ItemTimeChart(_BenchChart):
+    """Seconds per item, one bar per model side by side, items in run order."""
+
+    def __init__(self, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
+        super().__init__("Time per item", parent, legend_in_title)
+        # With its unit pyqtgraph names the scale "ms" or "s"; without one it printed "(x0.001)".
+        self.setLabel("left", "time", units="s")
+        self.setLabel("bottom", "item (repetition · task)")
+
+    def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
+        self.begin(labels)
         keys = sorted({(it.rep, it.task_index) for it in items})
         pos = {k: n for n, k in enumerate(keys)}
         n_models = max(1, len(labels))
@@ -90,18 +102,15 @@ class ItemTimeChart(pg.PlotWidget):
         self.setXRange(-0.5, max(0.5, len(keys) - 0.5), padding=0.01)
 
 
-class SpeedChart(pg.PlotWidget):
+class SpeedChart(_BenchChart):
     """Generation tokens/sec of every item per model (dots), with the mean (bar)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, title="Generation tokens/sec")
-        self.showGrid(x=False, y=True, alpha=0.25)
+    def __init__(self, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
+        super().__init__("Generation tokens/sec", parent, legend_in_title)
         self.setLabel("left", "tokens/sec")
-        self.setMouseEnabled(x=False, y=False)
-        self.setMenuEnabled(False)
 
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
-        self.clear()
+        self.begin(labels)
         rng = np.random.default_rng(0)  # fixed jitter: redraws do not dance
         for m, _label in enumerate(labels):
             vals = np.array([v for it in items if it.model_index == m and (v := it.stat("gen_tps")) is not None])
@@ -116,18 +125,15 @@ class SpeedChart(pg.PlotWidget):
         self.setXRange(-0.6, max(0.6, len(labels) - 0.4), padding=0)
 
 
-class AccuracyChart(pg.PlotWidget):
+class AccuracyChart(_BenchChart):
     """Accuracy per model with its Wilson 95% interval."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, title="Accuracy (95% interval)")
-        self.showGrid(x=False, y=True, alpha=0.25)
+    def __init__(self, parent: QWidget | None = None, legend_in_title: bool = False) -> None:
+        super().__init__("Accuracy (95% interval)", parent, legend_in_title)
         self.setLabel("left", "correct", units="%")
-        self.setMouseEnabled(x=False, y=False)
-        self.setMenuEnabled(False)
 
     def set_items(self, items: list[ItemResult], labels: list[str]) -> None:
-        self.clear()
+        self.begin(labels)
         for m, label in enumerate(labels):
             s = summarize_model(items, m, label)
             if not s.n_items:
@@ -181,7 +187,7 @@ def write_chart_pngs(run: StoredRun, out_dir: str | Path) -> list[Path]:
     items, labels = list(run.items), run.labels
     written = []
     for name, cls in (("times", ItemTimeChart), ("speed", SpeedChart), ("accuracy", AccuracyChart)):
-        chart = ItemTimeChart(legend_in_title=True) if cls is ItemTimeChart else cls()
+        chart = cls(legend_in_title=True)
         chart.setBackground("w")
         chart.resize(*PNG_SIZE)
         chart.set_items(items, labels)

@@ -184,3 +184,18 @@ def qtbot_process_events() -> None:
     from PySide6.QtWidgets import QApplication
 
     QApplication.processEvents()
+
+
+def test_a_chart_saved_alone_names_its_lettered_models(qtbot):
+    """bench --out saves each chart alone: its axis says A and B, so its title must say who they are."""
+    from gemmacompare.ui.bench_charts import AccuracyChart, ItemTimeChart, SpeedChart
+
+    for cls in (ItemTimeChart, SpeedChart, AccuracyChart):
+        alone, in_tab = cls(legend_in_title=True), cls()
+        qtbot.addWidget(alone)
+        qtbot.addWidget(in_tab)
+        for chart in (alone, in_tab):
+            chart.set_items([], ["SmolLM2 <b>x</b>", "Gemma"])
+        title = alone.plotItem.titleLabel.text
+        assert "<b>A</b>&nbsp;SmolLM2 &lt;b&gt;x&lt;/b&gt;" in title and "<b>B</b>&nbsp;Gemma" in title, title
+        assert "Gemma" not in in_tab.plotItem.titleLabel.text
