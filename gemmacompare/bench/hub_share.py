@@ -25,17 +25,16 @@ from pathlib import Path
 
 from gemmacompare.bench.gallery import MAX_FILES, NotOpened
 from gemmacompare.engine.run_file import MAX_FILE_BYTES, RunFileError, read_run_file
-from gemmacompare.models.hub import HubError, cache_dir, check_reachable, endpoint
+from gemmacompare.models.hub import HubError, cache_dir, check_reachable, endpoint, is_repo_id
 
 log = logging.getLogger(__name__)
 
 REPO_TYPE = "dataset"
 RUNS_FOLDER = "runs"
-_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 
 
 def check_repo_id(repo_id: str) -> str:
-    if not _REPO_ID.fullmatch(repo_id or ""):
+    if not is_repo_id(repo_id or ""):  # the one repo-id check (models/hub.py)
         raise HubError("A dataset repo is named USER/NAME (letters, digits, '-', '_' and '.'); check the name.")
     return repo_id
 

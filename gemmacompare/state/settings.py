@@ -17,9 +17,7 @@ from typing import Any
 from gemmacompare.state import defaults
 from gemmacompare.state.paths import app_dirs, write_private_text
 from gemmacompare.state.safe_json import load_json_bounded
-from gemmacompare.state.settings_table import (  # noqa: F401 - re-exported for the doors
-    FLASH_ATTN_CHOICES,
-    KV_CACHE_TYPES,
+from gemmacompare.state.settings_table import (
     RunSettings,
     SettingError,
     from_flat,

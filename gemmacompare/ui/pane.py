@@ -44,6 +44,7 @@ from .charts import GrowingArray, SeriesData
 from .chat_view import ChatView, ReplyWidget
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_settings import PaneSettingsDialog
+from .run_file_actions import is_run_file
 from .server_dialog import ServerDialog
 from .session_runner import SessionRunner
 from .stats_format import stats_line, stats_tooltip
@@ -205,7 +206,7 @@ class ModelPane(QFrame):
 
     def dragEnterEvent(self, ev: QDragEnterEvent) -> None:  # noqa: N802
         urls = ev.mimeData().urls()
-        if urls and urls[0].isLocalFile() and not urls[0].toLocalFile().endswith((".gcrun", ".gcrun.gz")):
+        if urls and urls[0].isLocalFile() and not is_run_file(urls[0].toLocalFile()):
             ev.acceptProposedAction()
         else:
             ev.ignore()  # a run file is the window's to open
