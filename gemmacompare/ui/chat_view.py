@@ -9,7 +9,7 @@ the same per batch at its end as at its start.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from PySide6.QtCore import QEvent, QRectF, QSizeF, Qt
@@ -24,6 +24,9 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from gemmacompare.engine.api import RunMeasured, RunRecord
+from gemmacompare.engine.api import protocol as p
 
 
 def _is_fence(line: str) -> bool:
@@ -305,6 +308,18 @@ class WrappedLabel(QLabel):
         super().changeEvent(ev)
 
 
+def record_batch(rec: RunRecord, batch: Sequence[p.Event | RunMeasured]) -> list[p.Token]:
+    """Add a batch's events to `rec` and return its tokens; the session's own figures
+    (RunMeasured) are left to the caller."""
+    tokens = []
+    for ev in batch:
+        if not isinstance(ev, RunMeasured):
+            rec.add(ev)
+            if isinstance(ev, p.Token):
+                tokens.append(ev)
+    return tokens
+
+
 class ReplyWidget(QFrame):
     """One assistant reply: collapsible thinking, the answer, a stats line."""
 
@@ -351,6 +366,14 @@ class ReplyWidget(QFrame):
         self.n_thinking = 0
         self.unit = "tokens"  # "chunks" for a model on a server: its deltas are not tokens
         self._answer_started = False
+
+    def add_tokens(self, tokens: Sequence[p.Token], room: int | None = None) -> int:
+        """Append the tokens' text at once (not per token), at most `room` characters of it;
+        returns how many characters were added."""
+        thinking = "".join(x.thinking for x in tokens)[:room]
+        answer = "".join(x.answer for x in tokens)[:None if room is None else room - len(thinking)]
+        self.add(thinking, answer, sum(x.phase == "thinking" for x in tokens))
+        return len(thinking) + len(answer)
 
     def add(self, thinking: str, answer: str, n_thinking_tokens: int) -> None:
         if thinking:

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -41,7 +41,7 @@ from gemmacompare.models.library import LibraryScan
 from gemmacompare.state.settings import PaneSettings
 
 from .charts import GrowingArray, SeriesData
-from .chat_view import ChatView, ReplyWidget
+from .chat_view import ChatView, ReplyWidget, record_batch
 from .model_picker import ADD_FOLDER, GET_MODELS, OPEN_FILE, SERVER, ModelPicker, picker_rows
 from .pane_settings import PaneSettingsDialog
 from .run_file_actions import is_run_file
@@ -455,17 +455,11 @@ class ModelPane(QFrame):
         if rec.done:
             self._finish_reply()
 
-    def _show_tokens(self, rec: RunRecord, reply: ReplyWidget, batch: list[p.Event | RunMeasured]) -> None:
+    def _show_tokens(self, rec: RunRecord, reply: ReplyWidget, batch: Sequence[p.Event | RunMeasured]) -> None:
         """Record a batch's events and append its tokens' text to the reply at once (not per token)."""
-        tokens = []
-        for ev in batch:
-            if not isinstance(ev, RunMeasured):  # the session's own figures, kept apart by the caller
-                rec.add(ev)
-                if isinstance(ev, p.Token):
-                    tokens.append(ev)
+        tokens = record_batch(rec, batch)
         self._token_times.extend([x.t - rec.t_send for x in tokens])
-        reply.add("".join(x.thinking for x in tokens), "".join(x.answer for x in tokens),
-                  sum(x.phase == "thinking" for x in tokens))
+        reply.add_tokens(tokens)
 
     def _finish_reply(self) -> None:
         rec, reply = self.record, self.reply
@@ -548,7 +542,7 @@ class ModelPane(QFrame):
         rec, reply, live = self.replay_record, self.reply, self.record
         if rec is None or reply is None or live is None:
             return
-        self._show_tokens(rec, reply, list(batch))  # the replay's figures are the recorded run's
+        self._show_tokens(rec, reply, batch)  # the replay's figures are the recorded run's
         if rec.done:
             # Text held back at the very end travels without a token; add it too.
             reply.add("", live.answer[len(reply.answer.text):], 0)

@@ -24,7 +24,6 @@ from gemmacompare.engine.api import (
     CompareResult,
     CompareSession,
     RunFile,
-    RunMeasured,
     RunRecord,
     RunStarted,
     RunStats,
@@ -34,7 +33,7 @@ from gemmacompare.engine.api import protocol as p
 from gemmacompare.models.display_names import elide_middle
 
 from .charts import LiveCharts, SeriesData
-from .chat_view import ChatView, ReplyWidget
+from .chat_view import ChatView, ReplyWidget, record_batch
 from .plain_label import widget_text
 from .rerun_dialog import RerunDialog
 from .session_runner import SessionRunner
@@ -84,17 +83,7 @@ class _ReplayPane(QWidget):
         shown, rec = self.shown, self.record
         if shown is None:
             return
-        tokens = []
-        for ev in batch:
-            if not isinstance(ev, RunMeasured):
-                shown.add(ev)
-                if isinstance(ev, p.Token):
-                    tokens.append(ev)
-        room = MAX_SHOWN_CHARS - self._chars
-        thinking = "".join(x.thinking for x in tokens)[:room]
-        answer = "".join(x.answer for x in tokens)[:room - len(thinking)]
-        self._chars += len(thinking) + len(answer)
-        self.reply.add(thinking, answer, sum(x.phase == "thinking" for x in tokens))
+        self._chars += self.reply.add_tokens(record_batch(shown, batch), MAX_SHOWN_CHARS - self._chars)
         if shown.done:
             if self._chars < MAX_SHOWN_CHARS:
                 self.reply.add("", rec.answer[len(self.reply.answer.text):], 0)
