@@ -7,10 +7,8 @@ import math
 from dataclasses import MISSING
 from typing import Any, Callable, Sequence, TypeVar
 
-# More threads than max_threads() only slow llama.cpp down (1100 threads on 2 cores took 78 s for 8 tokens),
-# and a typo such as 1100 for 11 should be caught, not run; a run file's counts are held to it too.
-from gemmacompare.engine.api import THREADS_PER_CPU, max_threads
 from gemmacompare.state import settings_table
+from gemmacompare.state.defaults import THREADS_PER_CPU, max_threads
 from gemmacompare.state.settings_table import RunSettings
 
 T = TypeVar("T")

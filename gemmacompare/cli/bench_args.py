@@ -10,8 +10,7 @@ from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, add_setting, int_at_least, thread_count
 from gemmacompare.cli.run_file_args import add_save_run_args
 from gemmacompare.cli.server_args import add_server_args
-from gemmacompare.engine.api import FAIR, RACE
-from gemmacompare.state.defaults import HEADLESS_N_CTX
+from gemmacompare.state.defaults import FAIR, HEADLESS_N_CTX, RACE
 
 positive_int = int_at_least(1)
 non_negative_int = int_at_least(0)

@@ -16,8 +16,8 @@ from gemmacompare.cli.args import add_llama_args, add_setting, context_size, per
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
-from gemmacompare.engine.api import MODES, RACE
 from gemmacompare.state import defaults
+from gemmacompare.state.defaults import MODES, RACE
 
 if TYPE_CHECKING:
     from gemmacompare.bench.records import StoredRun

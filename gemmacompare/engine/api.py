@@ -74,7 +74,6 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
-from gemmacompare.engine.settings_check import THREADS_PER_CPU, max_threads
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -85,7 +84,6 @@ __all__ = [
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "command_for",
-    "THREADS_PER_CPU", "max_threads",
     # What a run measured, and where llama.cpp put a model.
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.

@@ -1,6 +1,7 @@
 """Race and fair, and how many CPU threads each model gets in them.
 
-Kept free of heavy imports: the command line's parsers read MODES.
+The mode names live in state/defaults.py, where the command line's parsers read them
+without importing the engine.
 """
 
 from __future__ import annotations
@@ -9,9 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import Sequence
 
-RACE = "race"  # all models at once, the machine's threads split between the local ones
-FAIR = "fair"  # one model after the other, each with all threads, then replayed side by side
-MODES = (RACE, FAIR)
+from gemmacompare.state.defaults import FAIR, MODES, RACE
 
 
 def default_threads() -> int:
@@ -117,3 +116,6 @@ def _threads(n: int) -> str:
 
 def _list(ns: list[int]) -> str:
     return "/".join(str(n) for n in ns) + " threads"
+
+
+__all__ = ["FAIR", "MODES", "RACE", "ThreadSplit", "default_threads", "split_threads", "threads_for_mode"]

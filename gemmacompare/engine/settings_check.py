@@ -12,19 +12,13 @@ this machine has brought down to it, each change said.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.state.defaults import max_threads
 from gemmacompare.state.settings_table import problem_of
 
 MAX_GENERATE = 65_536  # tokens in one answer; a run file holds no more (run_file.MAX_TOKENS_PER_RUN)
-THREADS_PER_CPU = 4  # more only slows llama.cpp down (cli/args.py holds the command line to it too)
-THREADS_CEILING = 1024
-
-
-def max_threads() -> int:
-    return min(THREADS_CEILING, THREADS_PER_CPU * (os.cpu_count() or 1))
 
 
 class SettingRefused(ValueError):
@@ -65,4 +59,4 @@ def check_settings(s: RunSettings, threads_here: int, who: str = "") -> tuple[Ru
     return s, notes
 
 
-__all__ = ["MAX_GENERATE", "THREADS_PER_CPU", "SettingRefused", "check_settings", "max_threads", "refusal"]
+__all__ = ["MAX_GENERATE", "SettingRefused", "check_settings", "refusal"]

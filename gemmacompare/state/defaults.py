@@ -9,6 +9,24 @@ comparison cannot afford.
 
 from __future__ import annotations
 
+import os
+
+# The two ways a round runs. Kept here, with the thread limits below, so the command line's
+# parsers read them without importing the engine (its door pulls in the session and httpx).
+RACE = "race"  # all models at once, the machine's threads split between the local ones
+FAIR = "fair"  # one model after the other, each with all threads, then replayed side by side
+MODES = (RACE, FAIR)
+
+# More threads than max_threads() only slow llama.cpp down (1100 threads on 2 cores took 78 s for
+# 8 tokens), and a typo such as 1100 for 11 should be caught, not run; run files are held to it too.
+THREADS_PER_CPU = 4
+THREADS_CEILING = 1024
+
+
+def max_threads() -> int:
+    return min(THREADS_CEILING, THREADS_PER_CPU * (os.cpu_count() or 1))
+
+
 MAX_TOKENS = 256
 N_CTX = 4096  # the context llama.cpp's tools load with when the model allows it
 # `compare` and `bench`: a context that holds any built-in task or demo prompt, at half the
