@@ -35,6 +35,10 @@ class LoadCommand:
     settings: LoadSettings
 
 
+CACHE_COLD = "cold"
+CACHE_KEEP = "keep"
+
+
 @dataclass(frozen=True)
 class GenerateCommand:
     request_id: int
@@ -45,6 +49,9 @@ class GenerateCommand:
     # Threads for this request: the user's setting as the door builds it (None: the mode
     # decides), then the session's split, which it sets before the worker sees it.
     n_threads: int | None = None
+    # CACHE_KEEP: reuse what the worker's cache holds of this conversation, as llama-server's
+    # cache_prompt does; CACHE_COLD: clear it first and prefill the whole prompt.
+    cache: str = CACHE_COLD
 
 
 @dataclass(frozen=True)
@@ -192,6 +199,18 @@ class Finished:
     n_threads: int
     template_name: str = ""
     server: ServerFigures | None = None  # set by a remote engine only
+    cache: CacheUse | None = None  # set by a local engine; None from servers (their n_cached says it)
+
+
+@dataclass(frozen=True)
+class CacheUse:
+    """What one request took from the worker's cache instead of prefilling it."""
+
+    policy: str  # CACHE_COLD | CACHE_KEEP
+    n_reused: int = 0  # prompt tokens not prefilled: kept in the cache, or restored from a checkpoint
+    n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none was)
+    why_full: str = ""  # one sentence when a kept cache could not be used and the whole prompt was read
+    checkpoint_bytes: int = 0  # memory the worker's checkpoints hold after this request
 
 
 @dataclass(frozen=True)
