@@ -240,14 +240,15 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
                                            "thinking_prefilled": pr.thinking_prefilled,
                                            "prompt_text": None if redact else pr.prompt_text},
         "prefill": None if pre is None else {"n_prompt": pre.n_prompt, "t_start": rel(pre.t_start),
-                                             "t_end": rel(pre.t_end)},
+                                             "t_end": rel(pre.t_end), "n_reused": pre.n_reused},
         # One row per token: index, token id, seconds since Send, phase, thinking text, answer text.
         "tokens": [[t.index, t.token_id, rel(t.t), t.phase, t.thinking, t.answer] for t in rec.tokens],
         "finished": None if fin is None else {
             "stop_reason": fin.stop_reason, "n_prompt": fin.n_prompt, "n_generated": fin.n_generated,
             "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
-            "server": asdict(fin.server) if fin.server else None},
+            "server": asdict(fin.server) if fin.server else None,
+            "cache": asdict(fin.cache) if fin.cache else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
         "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
                                             "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
@@ -476,7 +477,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                               bool(pr.get("thinking_prefilled"))))
     pre = run.get("prefill")
     if pre:
-        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"])))
+        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"]),
+                              int(pre.get("n_reused") or 0)))
     for row in run.get("tokens") or []:
         index, token_id, t, phase, thinking, answer = row
         rec.add(p.Token(rid, int(index), int(token_id), float(t), str(phase), str(thinking), str(answer)))
@@ -484,9 +486,11 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
     if fin:
         perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
         server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
+        # An older file has no cache: unknown, not cold.
+        cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server))
+                           str(fin.get("template_name") or ""), server, cache))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
