@@ -60,6 +60,7 @@ from gemmacompare.engine.rerun import (
     check_rerunnable,
     plan_rerun,
     rerun_report,
+    save_rerun_files,
 )
 from gemmacompare.engine.run_file import (
     RunFile,
@@ -99,7 +100,7 @@ __all__ = [
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
-    "plan_rerun", "rerun_report",
+    "plan_rerun", "rerun_report", "save_rerun_files",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
     # Models by name, and models on servers.

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import getpass
 import gzip
+import hashlib
+import io
 import json
 import logging
 import math
@@ -349,30 +351,54 @@ def write_run_file(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
 
 # --- reading -----------------------------------------------------------------
 
-def _read_bytes(path: Path) -> bytes:
+@dataclass(frozen=True)
+class RunBytes:
+    """A run file's bytes, read once: `raw` as on disk (what is hashed for a repo path and sent when
+    shared), `json` its JSON (decompressed when gzipped; what is checked, parsed and content-hashed)."""
+
+    name: str
+    raw: bytes
+    json: bytes
+
+    def content_hash(self) -> str:
+        """sha256 of the run's JSON: a gzipped copy or a renamed one hashes the same."""
+        return hashlib.sha256(self.json).hexdigest()
+
+
+def _too_large(name: str) -> RunFileError:
+    return RunFileError(f"{name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
+                        "more than any real run, so it was not opened.")
+
+
+def read_run_bytes(path: str | os.PathLike[str]) -> RunBytes:
+    """The file's bytes and its JSON, bounded (a gzip bomb stops at MAX_FILE_BYTES); RunFileError or OSError."""
+    path = Path(path)
     with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head == b"\x1f\x8b":
-            try:
-                with gzip.GzipFile(fileobj=f) as gz:
-                    data = gz.read(MAX_FILE_BYTES + 1)
-            except (OSError, EOFError, zlib.error) as exc:
-                log.info("%s: bad gzip: %s", path, exc)
-                raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
-        else:
-            data = f.read(MAX_FILE_BYTES + 1)
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:  # gzip never shrinks JSON to more than the JSON: too large either way
+        raise _too_large(path.name)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                data = gz.read(MAX_FILE_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            log.info("%s: bad gzip: %s", path, exc)
+            raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
+    else:
+        data = raw
     if len(data) > MAX_FILE_BYTES:
-        raise RunFileError(f"{path.name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
-                           "more than any real run, so it was not opened.")
-    return data
+        raise _too_large(path.name)
+    return RunBytes(path.name, raw, data)
 
 
 def read_run_file(path: str | os.PathLike[str]) -> RunFile:
     """The run in a file, checked; RunFileError (one sentence) for anything we will not use, OSError as open()."""
-    path = Path(path)
-    data = _read_bytes(path)
-    name = path.name
+    return parse_run_bytes(read_run_bytes(path))
+
+
+def parse_run_bytes(rb: RunBytes) -> RunFile:
+    """The run in bytes read by read_run_bytes, checked; RunFileError (one sentence) for anything we will not use."""
+    data, name = rb.json, rb.name
     try:
         doc = load_json_bounded(data, MAX_FILE_BYTES, what=name, max_depth=16)
     except BadJSONError as exc:
@@ -542,6 +568,7 @@ def split_of(run: RunFile) -> ThreadSplit:
     return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
 
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunFile", "RunFileError", "RunModel", "compare_run_dict",
-           "model_source", "private_words", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunFile", "RunFileError", "RunModel",
+           "compare_run_dict", "model_source", "parse_run_bytes", "private_words", "read_run_bytes", "read_run_file",
+           "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]
