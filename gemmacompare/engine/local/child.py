@@ -38,6 +38,7 @@ from gemmacompare.engine.local.llama_runtime import (
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.modes import default_threads
+from gemmacompare.engine.placement import DeviceBuffer
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter, SplitPiece
 from gemmacompare.models.base_models import FRAME_STOPS, is_base_model
@@ -108,6 +109,11 @@ class _Worker:
         self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
+        # For depth_run (the context sweep): how the model was loaded, llama.cpp's buffers at that load, and
+        # whether llama-bench's warm-up has run on this context.
+        self.settings: p.LoadSettings | None = None
+        self.buffers: tuple[DeviceBuffer, ...] = ()
+        self.warmed_up = False
 
     def serve(self) -> None:
         while True:
@@ -118,6 +124,10 @@ class _Worker:
                 self._load(cmd)
             elif isinstance(cmd, p.GenerateCommand):
                 self._generate_safely(cmd)
+            elif isinstance(cmd, p.DepthCommand):
+                from gemmacompare.engine.local.depth_run import run_depth_safely
+
+                run_depth_safely(self, cmd)
 
     def _send(self, event: p.Event) -> None:
         self.conn.send(event)
@@ -178,6 +188,7 @@ class _Worker:
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._eog_ids = None
+        self.settings, self.buffers, self.warmed_up = s, placement.buffers, False
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
         self._send(
             p.Loaded(
