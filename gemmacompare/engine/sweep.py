@@ -24,7 +24,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.modes import FAIR, default_threads
 from gemmacompare.engine.placement import DeviceBuffer, MemoryAccount, memory_accounts
 from gemmacompare.engine.report.intervals import format_positive, positive_interval
-from gemmacompare.engine.run_file import _hash_of, _identity, _loaded_dict, run_envelope
+from gemmacompare.engine.run_file import hash_of, loaded_dict, model_identity, run_envelope
 from gemmacompare.engine.session import CompareSession, SessionEvent, SessionJob
 from gemmacompare.models.display_names import display_name
 from gemmacompare.models.gguf_file import ModelFacts
@@ -384,8 +384,8 @@ def sweep_run_dict(result: SweepResult, refs: Sequence[str] | None = None) -> di
     models = []
     for k, m in enumerate(result.models):
         ref = (refs or [""] * len(result.models))[k] if refs else ""
-        models.append({"label": m.label, "identity": _identity(m.path, m.loaded, m.label, _hash_of(m.path), ref),
-                       "loaded": _loaded_dict(m.loaded, result.threads)})
+        models.append({"label": m.label, "identity": model_identity(m.path, m.loaded, m.label, hash_of(m.path), ref),
+                       "loaded": loaded_dict(m.loaded, result.threads)})
     return run_envelope("sweep", {"mode": FAIR, "threads_total": result.threads, "models": models,
                                   "sweep": result.to_dict()}, False)
 

@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.local.depth_run import DepthWorker, run_depth_safely
 from gemmacompare.engine.local.llama_runtime import (
     LoadLog,
     allocation_failure,
@@ -38,7 +39,6 @@ from gemmacompare.engine.local.llama_runtime import (
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.modes import default_threads
-from gemmacompare.engine.placement import DeviceBuffer
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
 from gemmacompare.engine.reasoning import ReasoningSplitter, SplitPiece
 from gemmacompare.models.base_models import FRAME_STOPS, is_base_model
@@ -109,11 +109,7 @@ class _Worker:
         self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
-        # For depth_run (the context sweep): how the model was loaded, llama.cpp's buffers at that load, and
-        # whether llama-bench's warm-up has run on this context.
-        self.settings: p.LoadSettings | None = None
-        self.buffers: tuple[DeviceBuffer, ...] = ()
-        self.warmed_up = False
+        self._depth: DepthWorker | None = None  # the context sweep's view of the loaded model (depth_run.py)
 
     def serve(self) -> None:
         while True:
@@ -125,9 +121,7 @@ class _Worker:
             elif isinstance(cmd, p.GenerateCommand):
                 self._generate_safely(cmd)
             elif isinstance(cmd, p.DepthCommand):
-                from gemmacompare.engine.local.depth_run import run_depth_safely
-
-                run_depth_safely(self, cmd)
+                self._measure_depth(cmd)
 
     def _send(self, event: p.Event) -> None:
         self.conn.send(event)
@@ -188,8 +182,9 @@ class _Worker:
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._eog_ids = None
-        self.settings, self.buffers, self.warmed_up = s, placement.buffers, False
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        self._depth = DepthWorker(self.conn, llm, s, placement.buffers, self.stop_flag, self._abort_cb, self._load_log,
+                                  n_threads, self._end_of_generation_ids, _greedy_pick)
         self._send(
             p.Loaded(
                 pid=os.getpid(),
@@ -208,6 +203,13 @@ class _Worker:
                 swa_full=llm.swa_full,
             )
         )
+
+    def _measure_depth(self, cmd: p.DepthCommand) -> None:
+        """The context sweep's measurement at one depth (engine/local/depth_run.py)."""
+        if self._depth is None or self.llm is None:
+            self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
+            return
+        run_depth_safely(self._depth, cmd)
 
     # --- generation --------------------------------------------------------
 

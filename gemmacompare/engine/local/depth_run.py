@@ -22,24 +22,45 @@ import logging
 import random
 import time
 import traceback
+from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.llama_runtime import parse_load_log
 from gemmacompare.engine.placement import DeviceBuffer
 
 if TYPE_CHECKING:
-    from gemmacompare.engine.local.child import _Worker
+    from multiprocessing.connection import Connection
+
+    from gemmacompare.engine.local.llama_context import LlamaContext
+    from gemmacompare.engine.local.llama_runtime import LoadLog
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class DepthWorker:
+    """What a depth run uses of the worker (child.py), made at each load."""
+
+    conn: Connection
+    llm: LlamaContext
+    settings: p.LoadSettings
+    buffers: tuple[DeviceBuffer, ...]  # llama.cpp's at the load
+    stop_flag: ctypes.c_int
+    abort_cb: object  # ggml_abort_callback: the stop, checked between graph nodes
+    load_log: LoadLog
+    n_threads: int
+    eog_ids: Callable[[ModuleType], tuple[int, ...]]  # the model's end-of-generation tokens
+    greedy_pick: Callable[..., Callable[[object, object, int], int]]  # the app's argmax pick (child.py)
+    warmed_up: bool = False  # llama-bench's warm-up has run on this context
 
 
 class _Stopped(Exception):
     """The user stopped the sweep: what was measured has been sent."""
 
 
-def run_depth_safely(worker: _Worker, cmd: p.DepthCommand) -> None:
+def run_depth_safely(worker: DepthWorker, cmd: p.DepthCommand) -> None:
     """run_depth, its failure one sentence to the parent; the worker stays up."""
     try:
         run_depth(worker, cmd)
@@ -49,14 +70,11 @@ def run_depth_safely(worker: _Worker, cmd: p.DepthCommand) -> None:
                                        traceback.format_exc()))
 
 
-def run_depth(worker: _Worker, cmd: p.DepthCommand) -> None:
+def run_depth(worker: DepthWorker, cmd: p.DepthCommand) -> None:
     """Answers one DepthCommand: DepthMemory, then DepthMeasured per test, then Finished (or WorkerError)."""
     import llama_cpp as L
 
     llm = worker.llm
-    if llm is None or worker.settings is None:
-        worker.conn.send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
-        return
     n_ctx = L.llama_n_ctx(llm.ctx)
     if cmd.n_ctx > n_ctx:
         worker.conn.send(p.WorkerError(cmd.request_id, (
@@ -79,8 +97,7 @@ def run_depth(worker: _Worker, cmd: p.DepthCommand) -> None:
 
 
 class _DepthRun:
-    def __init__(self, worker: _Worker, L: ModuleType, cmd: p.DepthCommand) -> None:
-        assert worker.llm is not None  # run_depth checked
+    def __init__(self, worker: DepthWorker, L: ModuleType, cmd: p.DepthCommand) -> None:
         self.worker, self.L, self.cmd = worker, L, cmd
         self.llm = worker.llm
         self.ctx = worker.llm.ctx
@@ -134,12 +151,11 @@ class _DepthRun:
         from gemmacompare.engine.local.llama_context import new_context
 
         worker, L = self.worker, self.L
-        assert worker.settings is not None and worker._load_log is not None  # run_depth checked; set at load
         if L.llama_n_ctx(self.ctx) == _padded(n_ctx):
             return tuple(b for b in worker.buffers if b.kind != "model")
-        worker._load_log.start()
+        worker.load_log.start()
         other = new_context(self.llm.model or 0, worker.settings, n_ctx, 1)
-        text = worker._load_log.stop()
+        text = worker.load_log.stop()
         if other is None:
             return ()
         L.llama_free(other)
@@ -171,7 +187,7 @@ class _DepthRun:
             return
         L, ctx = self.L, self.ctx
         if abortable:
-            L.llama_set_abort_callback(ctx, self.worker._abort_cb, None)
+            L.llama_set_abort_callback(ctx, self.worker.abort_cb, None)
         n_batch = max(1, self.llm.n_batch)
         arr = (L.llama_token * n)(*self._tokens(n))
         for start in range(0, n, n_batch):
@@ -188,10 +204,8 @@ class _DepthRun:
         """test_gen, with the app's pick: each token decoded alone, the next one the argmax of its logits
         with end-of-generation tokens banned (-n counts them all). No abort callback: ggml would call it
         between graph nodes, ~1 ms a token on small models; the stop is checked between tokens."""
-        from gemmacompare.engine.local.child import _greedy_pick
-
         L, ctx = self.L, self.ctx
-        pick = _greedy_pick(L, self.n_vocab, self.worker._end_of_generation_ids(L))
+        pick = self.worker.greedy_pick(L, self.n_vocab, self.worker.eog_ids(L))
         one = (L.llama_token * 1)(self.bos if self.bos >= 0 else self.rand.randrange(self.n_vocab))
         one_ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
         decode, batch_one, stop_flag = L.llama_decode, L.llama_batch_get_one, self.worker.stop_flag
