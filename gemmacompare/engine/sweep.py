@@ -229,6 +229,7 @@ class ContextSweep(SessionJob):
         self.settings = settings
         self.labels = list(labels or [chr(ord("A") + k) for k in range(len(paths))])
         self._free_bytes = free_bytes
+        self.result: SweepResult | None = None  # the sweep so far, while it runs (read by the window's charts)
 
     def run(self, on_progress: Callable[[SweepProgress], None] | None = None) -> SweepResult:
         """Blocking. A model that cannot load is said in its `error`; the others go on."""
@@ -243,7 +244,7 @@ class ContextSweep(SessionJob):
             except ModelFileError as exc:
                 m.error = exc.message
         plan([m for m in models if not m.error], s, self._free_bytes())
-        out = SweepResult(s, models, threads=threads)
+        out = self.result = SweepResult(s, models, threads=threads)
         say = on_progress or (lambda _x: None)
         with self.own_session(self.labels) as session:
             self._load(session, out)
