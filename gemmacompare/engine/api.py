@@ -81,6 +81,19 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
+from gemmacompare.engine.sweep import (
+    ContextSweep,
+    SweepModel,
+    SweepPoint,
+    SweepProgress,
+    SweepResult,
+    SweepSettings,
+    curve_sizes,
+    estimate_curve,
+    parse_depths,
+    sweep_run_dict,
+    sweep_table,
+)
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -103,6 +116,9 @@ __all__ = [
     "plan_rerun", "rerun_report", "save_rerun_files",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
+    # The context sweep: speed and memory as the context grows.
+    "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
+    "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

@@ -167,7 +167,7 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
     return {"kind": "file"}
 
 
-def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+def model_identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
               ref: str = "", shown_as: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
@@ -194,7 +194,7 @@ def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix
     return ident
 
 
-def _hash_of(path: str | None, known: str | None = None) -> str | None:
+def hash_of(path: str | None, known: str | None = None) -> str | None:
     if known:
         return known
     if not path or is_server_ref(path):
@@ -221,7 +221,7 @@ def settings_from_dict(d: dict[str, Any]) -> RunSettings:
                        prompt=group_from_dict("prompt", d.get("prompt")))
 
 
-def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
+def loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
     if ld is None:
         return None
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
@@ -296,14 +296,14 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         rd = _record_dict(rec, redact_prompts)
         if rd["error"]:
             rd["error"]["message"] = scrub(rd["error"]["message"], words)
-        ldd = _loaded_dict(ld, st.n_threads)
+        ldd = loaded_dict(ld, st.n_threads)
         if ldd:
             ldd["system_info"] = scrub(ldd["system_info"], words)
         sd = settings_to_dict(settings[k])
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
-                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                       "identity": model_identity(path, ld, labels[k], hash_of(path, (hashes or [None] * 8)[k]),
                                              (refs or [""] * 8)[k] or "", (names or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
@@ -569,6 +569,6 @@ def split_of(run: RunFile) -> ThreadSplit:
 
 
 __all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunFile", "RunFileError", "RunModel",
-           "compare_run_dict", "model_source", "parse_run_bytes", "private_words", "read_run_bytes", "read_run_file",
-           "run_envelope", "scrub", "settings_from_dict",
+           "compare_run_dict", "hash_of", "loaded_dict", "model_identity", "model_source", "parse_run_bytes",
+           "private_words", "read_run_bytes", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]

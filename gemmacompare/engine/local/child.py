@@ -25,6 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.local.depth_run import DepthWorker, run_depth_safely
 from gemmacompare.engine.local.llama_runtime import (
     LoadLog,
     allocation_failure,
@@ -110,6 +111,7 @@ class _Worker:
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
         self.cache: PromptCache | None = None  # what the context holds between requests; with llm
+        self._depth: DepthWorker | None = None  # the context sweep's view of the loaded model (depth_run.py)
 
     def serve(self) -> None:
         while True:
@@ -120,6 +122,8 @@ class _Worker:
                 self._load(cmd)
             elif isinstance(cmd, p.GenerateCommand):
                 self._generate_safely(cmd)
+            elif isinstance(cmd, p.DepthCommand):
+                self._measure_depth(cmd)
 
     def _send(self, event: p.Event) -> None:
         self.conn.send(event)
@@ -183,6 +187,8 @@ class _Worker:
         self.cache = _new_cache(llm, s)
         self._eog_ids = None
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        self._depth = DepthWorker(self.conn, llm, s, placement.buffers, self.stop_flag, self._abort_cb, self._load_log,
+                                  n_threads, self._end_of_generation_ids, _greedy_pick)
         self._send(
             p.Loaded(
                 pid=os.getpid(),
@@ -201,6 +207,15 @@ class _Worker:
                 swa_full=llm.swa_full,
             )
         )
+
+    def _measure_depth(self, cmd: p.DepthCommand) -> None:
+        """The context sweep's measurement at one depth (engine/local/depth_run.py)."""
+        if self._depth is None or self.llm is None:
+            self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
+            return
+        if self.cache is not None:  # the depth run fills and clears the context itself
+            self.cache.forget("a context sweep used the model since the last request")
+        run_depth_safely(self._depth, cmd)
 
     # --- generation --------------------------------------------------------
 
