@@ -47,6 +47,7 @@ from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
 
 if TYPE_CHECKING:  # llama_context imports llama_cpp, which only the worker loads, and late
     from gemmacompare.engine.local.llama_context import LlamaContext
+    from gemmacompare.engine.local.speculative import Speculator
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class _Worker:
         self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
+        self.spec: Speculator | None = None  # speculative decoding, where the settings ask for it
 
     def serve(self) -> None:
         while True:
@@ -151,6 +153,9 @@ class _Worker:
             n_ctx = min(n_ctx, facts.context_length)
         # "All layers" means none where llama.cpp has no GPU backend; say 0 then.
         n_gpu_layers = s.n_gpu_layers if gpu_offload_available() else 0
+        if self.spec is not None:
+            self.spec.close()
+            self.spec = None
         if self.llm is not None:
             self.llm.close()
             self.llm = None
@@ -174,11 +179,20 @@ class _Worker:
             self._send(p.WorkerError(None, msg))
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        if s.speculation != "off":
+            from gemmacompare.engine.local.speculative import SpecRefused, open_speculator
+
+            try:
+                self.spec = open_speculator(llama_cpp, llm, facts, s, n_ctx, n_threads, n_gpu_layers, self._abort_cb)
+            except SpecRefused as exc:
+                llm.close()
+                self._send(p.WorkerError(None, str(exc)))
+                return
         if placement.device_bytes():
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self._eog_ids = None
-        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
         self._send(
             p.Loaded(
                 pid=os.getpid(),
@@ -273,15 +287,25 @@ class _Worker:
                 )
             )
             return
+        if self.spec is not None:
+            from gemmacompare.engine.local.speculative import refusal_for_sampling
+
+            if refused := refusal_for_sampling(cmd.sampling):
+                self._send(p.WorkerError(cmd.request_id, refused))
+                return
         n_threads = self._reset_context(L, cmd)
         banned = self._end_of_generation_ids(L) if cmd.sampling.ignore_eos else ()
         sampler = _make_sampler(L, cmd.sampling, L.llama_vocab_n_tokens(self.llm.vocab), banned)
+        draft: p.DraftStats | None = None
         try:
             if not self._prefill(L, cmd.request_id, tokens):
                 reason, n_gen = p.STOP_USER, 0
+            elif self.spec is not None:
+                reason, n_gen, draft = self.spec.decode(self.llm, replace(cmd, n_threads=n_threads), ready.prompt_text,
+                                                        tokens, n_ctx, self.stop_flag, self.conn.send, banned)
             else:
                 reason, n_gen = self._decode_loop(L, cmd, ready.prompt_text, sampler, len(tokens), n_ctx)
-            self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready)
+            self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready, draft)
         finally:
             L.llama_set_abort_callback(self.llm.ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
@@ -401,7 +425,7 @@ class _Worker:
 
     def _send_finished(
         self, L: ModuleType, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
-        ready: p.PromptReady,
+        ready: p.PromptReady, draft: p.DraftStats | None = None,
     ) -> None:
         assert self.llm is not None  # called from _generate
         perf = L.llama_perf_context(self.llm.ctx)
@@ -416,6 +440,7 @@ class _Worker:
                 perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
                 n_threads=n_threads,
                 template_name=ready.template_name,
+                draft=draft,
             )
         )
 
