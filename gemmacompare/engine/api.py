@@ -74,6 +74,14 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
+from gemmacompare.engine.speculation_ab import (
+    AB_RUNS,
+    ABFailed,
+    ABResult,
+    SpeculationAB,
+    draft_lines,
+    plain_and_speculating,
+)
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -95,6 +103,8 @@ __all__ = [
     "plan_rerun", "rerun_report",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
+    # Speculation A/B: one model with and without its draft.
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",
