@@ -81,6 +81,14 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
+from gemmacompare.engine.speculation_ab import (
+    AB_RUNS,
+    ABFailed,
+    ABResult,
+    SpeculationAB,
+    draft_lines,
+    plain_and_speculating,
+)
 from gemmacompare.engine.sweep import (
     ContextSweep,
     SweepModel,
@@ -119,6 +127,8 @@ __all__ = [
     # The context sweep: speed and memory as the context grows.
     "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
     "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
+    # Speculation A/B: one model with and without its draft.
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

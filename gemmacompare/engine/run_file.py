@@ -250,7 +250,8 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
             "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
             "server": asdict(fin.server) if fin.server else None,
-            "cache": asdict(fin.cache) if fin.cache else None},
+            "cache": asdict(fin.cache) if fin.cache else None,
+            "draft": asdict(fin.draft) if fin.draft else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
         "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
                                             "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
@@ -300,6 +301,7 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         if ldd:
             ldd["system_info"] = scrub(ldd["system_info"], words)
         sd = settings_to_dict(settings[k])
+        sd["load"]["draft_model"] = scrub(sd["load"]["draft_model"], words)  # a path can name the user
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
@@ -516,7 +518,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
         cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server, cache))
+                           str(fin.get("template_name") or ""), server, cache,
+                           draft=_draft(fin.get("draft"))))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
@@ -526,6 +529,22 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                                     for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
                                    _gpu_source(mem.get("gpu_source")))
     return rec
+
+
+def _draft(d: dict[str, Any] | None) -> p.DraftStats | None:
+    """A run file's draft statistics (the schema checked each field's type and range)."""
+    if not d:
+        return None
+    v = _known(p.DraftStats, d)
+    for name in ("drafted_at", "accepted_at", "accepted_tokens"):
+        v[name] = tuple(v.get(name) or ())
+    if len(v["drafted_at"]) != len(v["accepted_at"]):
+        raise RunFileError("The run file's draft statistics count drafted and accepted tokens for different "
+                           "numbers of draft positions, so it was not opened.")
+    if v["n_accepted"] > v["n_drafted"] or any(a > d for d, a in zip(v["drafted_at"], v["accepted_at"])):
+        raise RunFileError("The run file's draft statistics accept more draft tokens than were drafted, "
+                           "so it was not opened.")
+    return p.DraftStats(**v)
 
 
 def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
