@@ -18,7 +18,13 @@ import math
 from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings_table import CACHE_POLICIES, FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import (
+    CACHE_POLICIES,
+    FLASH_ATTN_CHOICES,
+    KV_CACHE_TYPES,
+    MAX_DRAFT,
+    SPECULATION_KINDS,
+)
 
 # A compare run is at most MAX_TOKENS_PER_RUN tokens; at a slow second per token that is
 # 18 hours, so a day bounds every time a real run records.
@@ -165,7 +171,9 @@ LOAD = Obj({"n_ctx": Int(0, MAX_CTX), "n_threads": Int(0, MAX_THREADS), "n_gpu_l
             "n_batch": Int(0, MAX_CTX), "flash_attn": Str(one_of=FLASH_ATTN_CHOICES),
             "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES),
             "ctx_checkpoints": Int(0, MAX_COUNT), "checkpoint_min_step": Int(0, MAX_CTX),
-            "checkpoint_mib": Int(0, MAX_BYTES >> 20)})
+            "checkpoint_mib": Int(0, MAX_BYTES >> 20),
+            "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
+            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64)})
 SAMPLING = Obj({"max_tokens": Int(1, MAX_COUNT), "temperature": Num(-1e6, 1e6), "top_p": Num(-1e6, 1e6),
                 "top_k": Int(-MAX_COUNT, MAX_COUNT), "min_p": Num(-1e6, 1e6), "repeat_penalty": Num(-1e6, 1e6),
                 "seed": Int(-MAX_SEED, MAX_SEED), "stop": Arr(Str(), MAX_LIST), "ignore_eos": Bool()})
@@ -203,9 +211,16 @@ SERVER = Obj({"source": NAME, "n_prompt": Int(0, MAX_COUNT, null=True), "n_gener
 CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
                  "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
                  "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
+# Speculative decoding's statistics (protocol.DraftStats): per-position counts have one entry per
+# draft position, and accepted tokens name generated tokens by index.
+DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUNT, "n_accepted": COUNT,
+             "n_rounds": COUNT, "n_plain": COUNT, "drafted_at": Arr(COUNT, MAX_DRAFT),
+             "accepted_at": Arr(COUNT, MAX_DRAFT), "draft_ms": Num(0, MAX_MS), "verify_ms": Num(0, MAX_MS),
+             "accepted_tokens": Arr(Int(0, MAX_TOKENS_PER_RUN), MAX_TOKENS_PER_RUN)},
+            required=("kind", "n_drafted", "n_accepted"), null=True)
 FINISHED = Obj({"stop_reason": NAME, "n_prompt": COUNT, "n_generated": COUNT, "t_send": SECONDS, "t_end": SECONDS,
                 "n_threads": Int(0, MAX_THREADS, null=True), "template_name": Str(null=True), "perf": PERF,
-                "server": SERVER, "cache": CACHE_USE},
+                "server": SERVER, "cache": CACHE_USE, "draft": DRAFT},
                required=("stop_reason", "n_prompt", "n_generated", "t_send", "t_end"), null=True)
 TOKEN = Row(Int(0, MAX_COUNT), Int(-(2**31), 2**32), SECONDS, Str(one_of=("thinking", "answer")), Str(MAX_TEXT_CHARS),
             Str(MAX_TEXT_CHARS))
