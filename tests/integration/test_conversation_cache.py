@@ -155,6 +155,26 @@ def test_the_sliding_window_cache_restores_a_checkpoint_once_the_window_has_pass
     assert (c.n_reused, c.why_full) == (0, WHY_WINDOW)
 
 
+def test_gemma4s_rewritten_generation_prompt_restores_the_last_user_messages_checkpoint(workers):
+    """Gemma 4's template opens a reply with an empty thought channel (thinking off) and drops
+    it once the turn is answered, 10 tokens before the last prompt's end here: the checkpoint 4
+    tokens before the end is past that, so after a reply longer than the window cache the one
+    taken where the last user message starts (as llama-server takes it) is restored."""
+    w = workers["gemma4"]
+    msgs = [p.ChatMessage("user", "Hi!")]
+    first = ask(w, msgs, cache=p.CACHE_COLD, enable_thinking=False)
+    msgs += [p.ChatMessage("assistant", first.answer), p.ChatMessage("user", "Tell me a long story.")]
+    second = ask(w, msgs, max_tokens=900, enable_thinking=False)
+    assert cache_of(second).n_reused > 0
+    # Its random bytes would come back as three times as many tokens: a short answer stands in
+    # for it (the prompt parts before the answer anyway, in the generation prompt).
+    msgs += [p.ChatMessage("assistant", "Once upon a time."), p.ChatMessage("user", "Thanks.")]
+    c = cache_of(ask(w, msgs, enable_thinking=False))
+    assert "the template rendered the last prompt anew" in c.parted and not c.why_full
+    assert first.finished.n_prompt < c.n_checkpoint < second.finished.n_prompt - 4
+    assert c.n_reused == c.n_checkpoint - 1  # its last position is read again, as llama-server does
+
+
 def test_without_checkpoints_a_recurrent_model_re_reads_and_says_why(files):
     w = ModelWorker("qwen35-no-checkpoints")
     try:
