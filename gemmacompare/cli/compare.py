@@ -115,6 +115,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                     "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,
                     "n_gpu_layers": loaded.n_gpu_layers, "flash_attn": loaded.flash_attn,
                     "type_k": loaded.type_k, "type_v": loaded.type_v, "swa_full": loaded.swa_full,
+                    "cache": run.stats().cache_policy,  # the conversation cache: a single prompt is sent cold
                 } if loaded else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
