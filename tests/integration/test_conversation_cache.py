@@ -268,3 +268,15 @@ def test_a_template_that_renders_an_answered_turn_anew_is_named(files, family):
         assert c.parted in second.stats().cache_parted
     finally:
         w.close()
+
+
+def test_checkpoints_stay_within_their_memory_bound(files):
+    w = ModelWorker("qwen35-small-checkpoints")
+    try:
+        w.load(str(files["qwen35"]), p.LoadSettings(n_ctx=1024, checkpoint_mib=1))
+        for rec in conversation(w, p.CACHE_KEEP):
+            c = cache_of(rec)
+            assert 0 < c.checkpoint_bytes <= 1 << 20, c  # one Qwen3.5-tiny checkpoint: ~0.4 MiB
+        assert c.n_checkpoint > 0  # the latest still restored
+    finally:
+        w.close()
