@@ -13,6 +13,8 @@ from typing import Union
 
 from gemmacompare.engine.placement import DeviceBuffer, Placement
 from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state.settings_table import CACHE_COLD as CACHE_COLD
+from gemmacompare.state.settings_table import CACHE_KEEP as CACHE_KEEP
 from gemmacompare.state.settings_table import LoadSettings as LoadSettings
 from gemmacompare.state.settings_table import SamplingSettings as SamplingSettings
 
@@ -34,9 +36,6 @@ class LoadCommand:
     path: str
     settings: LoadSettings
 
-
-CACHE_COLD = "cold"
-CACHE_KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -116,9 +115,16 @@ class PromptReady:
 @dataclass(frozen=True)
 class PrefillDone:
     request_id: int
-    n_prompt: int
+    n_prompt: int  # the whole prompt, reused tokens included
     t_start: float
     t_end: float
+    # Prompt tokens taken from the worker's cache (kept or restored from a checkpoint), not
+    # read in this prefill: its time covers n_prefilled tokens only. 0 from older run files.
+    n_reused: int = 0
+
+    @property
+    def n_prefilled(self) -> int:
+        return self.n_prompt - self.n_reused
 
     @property
     def ms(self) -> float:
@@ -221,6 +227,7 @@ class Finished:
     template_name: str = ""
     server: ServerFigures | None = None  # set by a remote engine only
     cache: CacheUse | None = None  # set by a local engine; None from servers (their n_cached says it)
+    draft: DraftStats | None = None  # set where speculative decoding ran (a local engine, or a server's timings)
 
 
 @dataclass(frozen=True)
@@ -232,6 +239,45 @@ class CacheUse:
     n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none was)
     why_full: str = ""  # one sentence when a kept cache could not be used and the whole prompt was read
     checkpoint_bytes: int = 0  # memory the worker's checkpoints hold after this request
+    # Where the prompt left what the cache held, when before its end (a template that renders
+    # an answered turn differently): one phrase, "" when the cache's whole content was reused.
+    parted: str = ""
+
+
+@dataclass(frozen=True)
+class DraftStats:
+    """How speculative decoding went for one request (engine/local/speculative.py).
+
+    A round drafts up to draft_max tokens and the model checks them in one batch: the
+    longest agreeing prefix is accepted, and the model's own next token comes with it.
+    """
+
+    kind: str  # "draft" | "ngram" | "server" (a server's timings: counts only)
+    n_drafted: int = 0  # draft tokens the model checked
+    n_accepted: int = 0  # of them, the ones it agreed with
+    n_rounds: int = 0  # verification batches that held a draft
+    n_plain: int = 0  # steps without a draft (none found, or shorter than draft_min): one token decoded
+    # Per draft position (0 = the first drafted token): how often it was checked and accepted.
+    drafted_at: tuple[int, ...] = ()
+    accepted_at: tuple[int, ...] = ()
+    draft_ms: float = 0.0  # drafting: the draft model's decodes (its prompt included) or the lookup
+    verify_ms: float = 0.0  # the model's verification batches
+    # Indices (as Token.index) of the generated tokens that came from accepted drafts: the window tints them.
+    accepted_tokens: tuple[int, ...] = ()
+
+    @property
+    def acceptance(self) -> float | None:
+        """Accepted / drafted; None when nothing was drafted."""
+        return self.n_accepted / self.n_drafted if self.n_drafted else None
+
+    @property
+    def mean_accepted(self) -> float | None:
+        """Draft tokens accepted per verification round (the model's own token not counted)."""
+        return self.n_accepted / self.n_rounds if self.n_rounds else None
+
+    def position_rates(self) -> tuple[float | None, ...]:
+        """Acceptance at each draft position, None where that position was never checked."""
+        return tuple(a / d if d else None for d, a in zip(self.drafted_at, self.accepted_at))
 
 
 @dataclass(frozen=True)

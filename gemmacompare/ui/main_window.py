@@ -62,6 +62,8 @@ from .pane import ModelPane
 from .prompt_box import PromptEdit, examples_strip
 from .run_file_actions import RunFileActions
 from .session_runner import SessionRunner
+from .speculation_ab import MODE_LABEL, SpeculationABDialog, open_ab
+from .stats_format import ttft_by_turn
 from .sweep_tab import SweepTab
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
@@ -312,15 +314,22 @@ class MainWindow(QMainWindow):
         self.race_radio.setToolTip("All models at once, CPU threads split between them (Ctrl+1)")
         self.fair_radio = QRadioButton("Fair  Ctrl+2")
         self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Ctrl+2)")
-        for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio)):
+        self.ab_radio = QRadioButton("A/B  Ctrl+3")
+        self.ab_radio.setToolTip(f"{MODE_LABEL}: pane A's model without and with the speculation its ⚙ sets, "
+                                 "fair, a few runs, with the speed-up and the draft's acceptance (Ctrl+3)")
+        self.ab_dialog: SpeculationABDialog | None = None
+        for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio), ("Ctrl+3", self.ab_radio)):
             QShortcut(QKeySequence(key), self, lambda r=radio: r.isEnabled() and r.setChecked(True))
         group = QButtonGroup(self)
         group.addButton(self.race_radio)
         group.addButton(self.fair_radio)
+        group.addButton(self.ab_radio)
         (self.fair_radio if self.settings.mode == FAIR else self.race_radio).setChecked(True)
         self.race_radio.toggled.connect(self._on_mode)
+        self.ab_radio.toggled.connect(self._on_mode)
         modes.addWidget(self.race_radio)
         modes.addWidget(self.fair_radio)
+        modes.addWidget(self.ab_radio)
         col.addLayout(modes, 0, 0, 1, 2)
         for k, b in enumerate((self.send_button, self.stop_button, self.new_button, self.replay_button)):
             col.addWidget(b, 1 + k // 2, k % 2)
@@ -372,11 +381,13 @@ class MainWindow(QMainWindow):
 
     @property
     def mode(self) -> str:
-        return FAIR if self.fair_radio.isChecked() else RACE
+        """The session's mode; the A/B runs fair (its own session: engine/speculation_ab.py)."""
+        return RACE if self.race_radio.isChecked() else FAIR
 
     def _on_mode(self) -> None:
         self.settings = replace(self.settings, mode=self.mode)
-        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
+        shown = MODE_LABEL if self.ab_radio.isChecked() else self.mode
+        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {shown}")
         self.save()
 
     def _on_state(self, _state: RoundState) -> None:
@@ -390,6 +401,7 @@ class MainWindow(QMainWindow):
         self.new_button.setEnabled(not going)
         self.race_radio.setEnabled(not going)
         self.fair_radio.setEnabled(not going)
+        self.ab_radio.setEnabled(not going and not self.arena.active)
         r = state.result
         self.replay_button.setEnabled(not state.busy and r is not None and r.mode == FAIR and r.complete)
 
@@ -401,6 +413,15 @@ class MainWindow(QMainWindow):
             return
         if self.runner.state.busy:
             self.banner.setText(self.runner.state.reason)
+            return
+        if self.ab_radio.isChecked() and not self.arena.active:
+            opened = open_ab(sorted(self.panes, key=self.hsplit.indexOf), text, self, self.busy_reason)
+            if isinstance(opened, str):
+                self.banner.setText(opened)
+                return
+            self.ab_dialog = opened
+            self.prompt.remember(text)
+            self.prompt.clear()
             return
         # Left to right, so fair mode runs whichever model is on the left first; a blind
         # round runs only the pair it drew.
@@ -481,6 +502,9 @@ class MainWindow(QMainWindow):
     def _announce(self) -> None:
         """The banner says what the session's state says (the arena announces its rounds without names)."""
         text = self.runner.state.headline()
+        turns = ttft_by_turn({pane.label: pane.turn_ttfts for pane in self.panes})
+        if turns:
+            text = f"{text} · {turns}" if text else turns
         if text and not self.arena.active:
             self.banner.setText(text)
 
