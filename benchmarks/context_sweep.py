@@ -59,6 +59,7 @@ def ours(worker: ModelWorker, depth: int, n_gen: int, n_pp: int, threads: int, r
             sys.exit(f"our worker failed at depth {depth}: {ev.message}")
         if isinstance(ev, p.DepthMeasured) and ev.test == p.TEST_TG:
             got["tg_ms"], got["tg_counter_ms"] = ev.seconds * 1000 / ev.n_tokens, ev.perf_ms / ev.n_tokens
+            got["tg_graphs_reused"] = ev.graphs_reused
         elif isinstance(ev, p.DepthMeasured):
             got["pp_tps"], got["pp_counter_tps"] = ev.n_tokens / ev.seconds, ev.n_tokens * 1000 / ev.perf_ms
     return got
@@ -102,7 +103,8 @@ def main() -> int:
                 mine.append(ours(worker, depth, args.tokens, args.pp, args.threads, rid))
                 print(f"  d{depth} rep {rep + 1}: llama-bench tg {ref[-1]['tg_ms']:.2f} ms/token, pp "
                       f"{ref[-1]['pp_tps']:.1f} t/s | ours tg {mine[-1]['tg_ms']:.2f} ms/token (counter "
-                      f"{mine[-1]['tg_counter_ms']:.2f}), pp {mine[-1]['pp_tps']:.1f} t/s", flush=True)
+                      f"{mine[-1]['tg_counter_ms']:.2f}, graphs reused {mine[-1]['tg_graphs_reused']}/{args.tokens}), "
+                      f"pp {mine[-1]['pp_tps']:.1f} t/s", flush=True)
             tg_ratio = [r["tg_ms"] / m["tg_ms"] for r, m in zip(ref, mine)]  # speed ratio: ours / llama-bench
             tg_counter = [r["tg_ms"] / m["tg_counter_ms"] for r, m in zip(ref, mine)]
             pp_ratio = [m["pp_tps"] / r["pp_tps"] for r, m in zip(ref, mine)]

@@ -304,6 +304,7 @@ class DepthMeasured:
     n_tokens: int
     seconds: float
     perf_ms: float
+    graphs_reused: int = 0  # decodes that reused the previous compute graph (llama.cpp's n_reused)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class SweepPoint:
     pp_tps: list[float] = field(default_factory=list)  # prefill tokens per second, one per repetition
     tg_perf_ms: list[float] = field(default_factory=list)  # llama.cpp's own counter, ms per token
     pp_perf_tps: list[float] = field(default_factory=list)
+    tg_graphs_reused: list[int] = field(default_factory=list)  # decodes of each tg run that reused the last graph
     buffers: tuple[DeviceBuffer, ...] = ()  # the context's (KV, recurrent state, output, compute)
     weights: tuple[DeviceBuffer, ...] = ()  # the model's, from its load
     fill_seconds: float = 0.0
@@ -113,6 +114,7 @@ class SweepPoint:
             "tg_ms_per_token": self.tg_ms, "tg_ms_mean": tg[0] if self.tg_ms else None, "tg_ms_interval": tg[1:],
             "pp_tokens_per_s": self.pp_tps, "pp_mean": pp[0] if self.pp_tps else None, "pp_interval": pp[1:],
             "llama_counter_tg_ms_per_token": self.tg_perf_ms, "llama_counter_pp_tokens_per_s": self.pp_perf_tps,
+            "tg_graphs_reused": self.tg_graphs_reused,
             "fill_seconds": self.fill_seconds,
             "memory": [{"device": a.device, "weights": a.weights, "kv_cache": a.kv_cache,
                         "recurrent_state": a.recurrent_state, "output": a.output, "compute": a.compute,
@@ -312,6 +314,7 @@ class ContextSweep(SessionJob):
             if ev.test == p.TEST_TG:
                 point.tg_ms.append(ev.seconds * 1000.0 / ev.n_tokens)
                 point.tg_perf_ms.append(ev.perf_ms / ev.n_tokens)
+                point.tg_graphs_reused.append(ev.graphs_reused)
             else:
                 point.pp_tps.append(ev.n_tokens / ev.seconds)
                 if ev.perf_ms > 0:

@@ -141,7 +141,8 @@ class _DepthRun:
                 seconds = time.perf_counter() - t
                 perf = L.llama_perf_context(ctx)
                 perf_ms = float(perf.t_eval_ms if test == p.TEST_TG else perf.t_p_eval_ms)
-                self.worker.conn.send(p.DepthMeasured(cmd.request_id, cmd.depth, rep, test, n, seconds, perf_ms))
+                self.worker.conn.send(p.DepthMeasured(cmd.request_id, cmd.depth, rep, test, n, seconds, perf_ms,
+                                                      int(perf.n_reused)))
 
     # --- llama.cpp -------------------------------------------------------------
 

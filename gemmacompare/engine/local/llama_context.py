@@ -47,6 +47,7 @@ class LlamaContext:
     type_k: str
     type_v: str
     swa_full: bool
+    warmup_tokens: int = 0  # tokens decoded by the warm-up at load (warm_up)
 
     def tokenize(self, text: str, add_special: bool) -> list[int]:
         data = text.encode("utf-8")
@@ -121,7 +122,7 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
     if not ctx:
         L.llama_model_free(model)
         raise LoadError("context")
-    return LlamaContext(
+    llm = LlamaContext(
         model=model,
         ctx=ctx,
         vocab=L.llama_model_get_vocab(model),
@@ -131,3 +132,20 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
         type_v=s.type_v,
         swa_full=s.swa_full,
     )
+    llm.warmup_tokens = warm_up(llm)
+    return llm
+
+
+def warm_up(llm: LlamaContext) -> int:
+    """llama.cpp's tools' warm-up at load (common_init_from_params; llama-bench runs its own): one
+    decode of BOS and EOS, then the memory cleared and the counters reset. Without it the first
+    request after a load paid the first pass over the weights and the first graph's allocations,
+    which llama-server and llama-bench have paid before they time anything. Returns the tokens decoded."""
+    tokens = [t for t in (llm.bos, llm.eos) if t >= 0] or [0]
+    tokens = tokens[: max(1, llm.n_batch)]
+    arr = (L.llama_token * len(tokens))(*tokens)
+    L.llama_decode(llm.ctx, L.llama_batch_get_one(arr, len(tokens)))
+    L.llama_memory_clear(L.llama_get_memory(llm.ctx), True)
+    L.llama_synchronize(llm.ctx)
+    L.llama_perf_context_reset(llm.ctx)
+    return len(tokens)
