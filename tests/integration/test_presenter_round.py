@@ -220,3 +220,19 @@ def test_the_benchmark_tab_at_1024x640_scrolls_and_keeps_its_charts_readable(qtb
         qtbot.waitUntil(lambda: tab.scroll_area.verticalScrollBar().maximum() == 0, timeout=5_000)
     finally:
         w.close()
+
+
+@pytest.mark.gui
+def test_send_while_a_model_loads_says_so_then_says_when_it_may_be_sent(qtbot, demo_paths):
+    from gemmacompare.engine.api import LOADING_REASON, READY_AFTER_LOADING
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        qtbot.waitUntil(lambda: bool(w.runner.state.loading), timeout=10_000)
+        w.prompt.setPlainText("Name three colours.")
+        w.send()  # Ctrl+Enter at once, as a newcomer does
+        assert w.banner.text() == LOADING_REASON and w.prompt.toPlainText() == "Name three colours."
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        qtbot.waitUntil(lambda: w.banner.text() == READY_AFTER_LOADING, timeout=5_000)  # not left stale
+    finally:
+        w.close()
