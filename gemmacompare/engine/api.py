@@ -62,6 +62,7 @@ from gemmacompare.engine.rerun import (
     rerun_report,
     save_rerun_files,
 )
+from gemmacompare.engine.round_state import LOADING_REASON, READY_AFTER_LOADING
 from gemmacompare.engine.run_file import (
     RunFile,
     RunFileError,
@@ -108,6 +109,7 @@ __all__ = [
     "protocol", "GPU_FROM_LLAMA",
     # The compare session, its round state and what it tells its caller.
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
+    "LOADING_REASON", "READY_AFTER_LOADING",
     "Participant", "ReplayWorker", "play_clock",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",

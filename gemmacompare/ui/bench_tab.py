@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -104,6 +106,20 @@ def _open_store() -> tuple[BenchStore | None, str]:
         return None, str(exc)
 
 
+class _Page(QWidget):
+    """The tab's content in its scroll area. Its wrapped labels give it a height-for-width, and the
+    scroll area takes that as the least height, which is the preferred one: the tab then scrolled
+    even at 1600 x 1000. The least height is the layout's minimum."""
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802
+        lay = self.layout()
+        return lay.totalMinimumHeightForWidth(width) if lay is not None else -1
+
+
+TABLE_MIN_H = 130  # the items table: a header and four rows
+CHARTS_MIN_H = 240  # the legend row and three charts with their axes: bars a reader can compare
+
+
 class BenchmarkTab(QWidget):
     run_finished = Signal(int, str)  # run id, status
     running_changed = Signal(bool)  # a benchmark started or ended: the window's session waits meanwhile
@@ -148,7 +164,19 @@ class BenchmarkTab(QWidget):
     # --- layout -------------------------------------------------------------
 
     def _build(self) -> None:
-        outer = QVBoxLayout(self)
+        # On a small screen (1024 x 640) the tab scrolls rather than squeezing the charts to a
+        # strip: each part keeps a height it can be read at.
+        scroll = QScrollArea()
+        scroll.setObjectName("benchScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        page = _Page()
+        scroll.setWidget(page)
+        self.scroll_area = scroll
+        holder = QVBoxLayout(self)
+        holder.setContentsMargins(0, 0, 0, 0)
+        holder.addWidget(scroll)
+        outer = QVBoxLayout(page)
         top = QHBoxLayout()
         setup = QGroupBox("Benchmark")
         form = QFormLayout(setup)
@@ -264,9 +292,12 @@ class BenchmarkTab(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(len(ITEM_COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(TABLE_MIN_H)
         split.addWidget(self.table)
         self.charts = BenchCharts()
+        self.charts.setMinimumHeight(CHARTS_MIN_H)
         split.addWidget(self.charts)
+        split.setChildrenCollapsible(False)
         split.setSizes([110, 220, 250])
         outer.addWidget(split, 1)
         self._update_buttons()
