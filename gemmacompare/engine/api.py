@@ -80,6 +80,8 @@ from gemmacompare.engine.speculation_ab import (
     ABResult,
     SpeculationAB,
     draft_lines,
+    kind_rows,
+    kind_table,
     plain_and_speculating,
 )
 
@@ -104,7 +106,8 @@ __all__ = [
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
     # Speculation A/B: one model with and without its draft.
-    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "plain_and_speculating",
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "kind_rows", "kind_table",
+    "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

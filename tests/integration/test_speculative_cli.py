@@ -66,3 +66,16 @@ def test_plain_compare_with_a_draft_runs_it_and_saves_its_statistics(demo_paths,
     assert out.returncode == 0, out.stderr
     run = read_run_file(tmp_path / "c.gcrun")
     assert all(m.record.finished.draft is not None for m in run.models)
+
+
+def test_bench_ab_gives_a_table_by_kind_of_prompt(demo_paths, python_exe, tmp_path):
+    out = cli(python_exe, "bench", str(demo_paths["smollm2"]), "--spec", "ngram", "--spec-ngram-n", "3",
+              "--draft-max", "8", "--ab", "--runs", "1", "-n", "12", "--threads", "1", "-q", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[1].split()[:3] == ["kind", "prompts", "runs"]
+    assert [x.split()[0] for x in lines[2:]] == ["code", "prose", "structured", "repeat"]
+    doc = json.loads((tmp_path / "speculation-ab.json").read_text())
+    assert doc["suite"] == "speculation" and len(doc["prompts"]) == 8
+    repeat = next(r for r in doc["by_kind"] if r["kind"] == "repeat")
+    assert repeat["acceptance"] > 0 and repeat["speedup"] > 0

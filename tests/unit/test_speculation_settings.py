@@ -82,3 +82,18 @@ def test_the_speedup_is_a_ratio_with_a_log_scale_interval():
     text = "\n".join(r.lines())
     assert "speed-up (plain over ngram ms/token): 1.99 [" in text and "acceptance by draft position" in text
     assert "nothing was measured" in ABResult(("a", "b")).lines()[0]
+
+
+def test_the_table_by_kind_pools_each_kinds_prompts():
+    from gemmacompare.engine.speculation_ab import kind_rows, kind_table
+
+    d = p.DraftStats("ngram", 8, 6, 2, 0, (2, 2, 2, 2), (2, 2, 1, 1), 0.1, 3.0)
+    repeat = [ABResult(("plain", "ngram"), per_run_ms=[(10.0, 5.0)], drafts=[d]),
+              ABResult(("plain", "ngram"), per_run_ms=[(12.0, 6.0)], drafts=[d])]
+    prose = [ABResult(("plain", "ngram"), per_run_ms=[(10.0, 11.0)])]
+    rows = kind_rows({"repeat": repeat, "prose": prose})
+    assert rows[0]["kind"] == "repeat" and rows[0]["runs"] == 2 and rows[0]["acceptance"] == 0.75
+    assert math.isclose(rows[0]["speedup"], 2.0) and rows[1]["acceptance"] is None
+    table = kind_table(rows).splitlines()
+    assert table[0].startswith("kind") and table[1].startswith("repeat") and "2.00x [" in table[1]
+    assert table[2].startswith("prose") and "0.91x (one run)" in table[2]

@@ -571,3 +571,8 @@ def _make_sampler(L: ModuleType, s: p.SamplingSettings, n_vocab: int, banned: tu
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
     return chain
+
+
+# The token output the speculative loop (speculative.py) shares with the plain loop above:
+# the same stop strings, phases, wire batches and greedy pick.
+StopStrings, PhaseTagger, TokenBatcher, greedy_pick = _StopStrings, _PhaseTagger, _TokenBatcher, _greedy_pick

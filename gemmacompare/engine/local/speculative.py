@@ -29,13 +29,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.child import (
-    TOKEN_FLUSH_S,
-    _greedy_pick,
-    _PhaseTagger,
-    _StopStrings,
-    _TokenBatcher,
-)
+from gemmacompare.engine.local.child import TOKEN_FLUSH_S, PhaseTagger, StopStrings, TokenBatcher, greedy_pick
 from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
@@ -141,7 +135,7 @@ class _ModelDrafter:
     def __init__(self, L: ModuleType, llm: LlamaContext, abort_cb: object) -> None:
         self.L, self.llm, self._abort_cb = L, llm, abort_cb
         self._cached: list[int] = []  # the tokens the draft context holds, in order
-        self._pick = _greedy_pick(L, L.llama_vocab_n_tokens(llm.vocab))
+        self._pick = greedy_pick(L, L.llama_vocab_n_tokens(llm.vocab))
 
     def set_threads(self, n_threads: int) -> None:
         self.L.llama_set_n_threads(self.llm.ctx, n_threads, n_threads)
@@ -247,9 +241,9 @@ class _Emitter:
         self.L, self.vocab, self.s = L, vocab, cmd.sampling
         self.utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.buf = ctypes.create_string_buffer(256)
-        self.stops = _StopStrings(self.s.stop)
-        self.phases = _PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
-        self.batcher = _TokenBatcher(cmd.request_id, send)
+        self.stops = StopStrings(self.s.stop)
+        self.phases = PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
+        self.batcher = TokenBatcher(cmd.request_id, send)
         self.n_gen = 0
 
     def emit(self, tok: int) -> str | None:
@@ -297,7 +291,7 @@ class Speculator:
         if isinstance(self.drafter, _ModelDrafter):
             self.drafter.set_threads(cmd.n_threads or os.cpu_count() or 1)
         self.drafter.begin(keep_cache=cmd.cache == p.CACHE_KEEP)
-        pick = _greedy_pick(L, L.llama_vocab_n_tokens(target.vocab), banned)
+        pick = greedy_pick(L, L.llama_vocab_n_tokens(target.vocab), banned)
         out = _Emitter(L, target.vocab, cmd, prompt_text, send)
         tally = _Tally(self.kind, self.n_max)
         seq = list(prompt)  # what the model's cache holds, then its next token at the end
