@@ -97,3 +97,21 @@ def test_the_table_by_kind_pools_each_kinds_prompts():
     table = kind_table(rows).splitlines()
     assert table[0].startswith("kind") and table[1].startswith("repeat") and "2.00x [" in table[1]
     assert table[2].startswith("prose") and "0.91x (one run)" in table[2]
+
+
+@pytest.mark.parametrize("timings, expected", [
+    ({"draft_n": 10, "draft_n_accepted": 7}, (10, 7)),
+    ({}, None),
+    ({"draft_n": 3, "draft_n_accepted": 5}, None),  # more accepted than drafted: nonsense
+    ({"draft_n": -1, "draft_n_accepted": 0}, None),
+    ({"draft_n": 1e400, "draft_n_accepted": 1}, None),  # a float (Infinity in a stranger's JSON)
+    ({"draft_n": True, "draft_n_accepted": True}, None),
+    ({"draft_n": 10**30, "draft_n_accepted": 1}, None),
+    ({"draft_n": "10", "draft_n_accepted": "7"}, None),
+])
+def test_llama_servers_draft_counts_are_read_from_its_timings(timings, expected):
+    from gemmacompare.engine.remote.stream import server_draft
+
+    got = server_draft(timings)
+    assert (None if got is None else (got.n_drafted, got.n_accepted)) == expected
+    assert got is None or got.kind == "server"
