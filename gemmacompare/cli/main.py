@@ -88,6 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_bench_parser(sub)
 
+    from gemmacompare.cli.sweep_args import add_sweep_parser
+
+    add_sweep_parser(sub)
+
     from gemmacompare.cli.arena import add_arena_parser  # light: reads SQLite only
 
     add_arena_parser(sub)
@@ -167,6 +171,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.bench import cmd_bench
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
+    if args.command == "sweep":
+        from gemmacompare.cli.sweep import cmd_sweep
+
+        return cmd_sweep(args)
     if args.command in ("replay", "rerun"):
         from gemmacompare.cli.run_files import cmd_replay, cmd_rerun
 

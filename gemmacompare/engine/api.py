@@ -43,7 +43,13 @@ from gemmacompare.engine.remote.server_ref import (
 )
 from gemmacompare.engine.replay import ReplayWorker, play_clock
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
+from gemmacompare.engine.report.stats_table import (
+    gpu_memory_text,
+    markdown_table,
+    prompt_cache_text,
+    stats_rows,
+    text_table,
+)
 from gemmacompare.engine.rerun import (
     Measured,
     ModelMissing,
@@ -54,6 +60,7 @@ from gemmacompare.engine.rerun import (
     check_rerunnable,
     plan_rerun,
     rerun_report,
+    save_rerun_files,
 )
 from gemmacompare.engine.run_file import (
     RunFile,
@@ -84,6 +91,19 @@ from gemmacompare.engine.speculation_ab import (
     kind_table,
     plain_and_speculating,
 )
+from gemmacompare.engine.sweep import (
+    ContextSweep,
+    SweepModel,
+    SweepPoint,
+    SweepProgress,
+    SweepResult,
+    SweepSettings,
+    curve_sizes,
+    estimate_curve,
+    parse_depths,
+    sweep_run_dict,
+    sweep_table,
+)
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -98,16 +118,20 @@ __all__ = [
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.
     "busy_sentence", "speed_summary", "stats_rows", "text_table", "markdown_table", "gpu_memory_text",
+    "prompt_cache_text",
     # Run files, and the jobs that read them: rerun and claim.
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
-    "plan_rerun", "rerun_report",
+    "plan_rerun", "rerun_report", "save_rerun_files",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
     # Speculation A/B: one model with and without its draft.
     "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "kind_rows", "kind_table",
     "plain_and_speculating",
+    # The context sweep: speed and memory as the context grows.
+    "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
+    "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

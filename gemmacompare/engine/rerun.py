@@ -12,7 +12,9 @@ times for intervals.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,7 +23,7 @@ from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
-from gemmacompare.engine.run_file import RunFile, RunModel
+from gemmacompare.engine.run_file import SUFFIX, RunFile, RunModel, compare_run_dict, write_run_file
 from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
 from gemmacompare.engine.settings_check import SettingRefused, check_settings, refusal
@@ -166,6 +168,7 @@ class Measured:
     runs: list[list[RunStats]] = field(default_factory=list)  # [repetition][model]
     answers: list[list[str]] = field(default_factory=list)
     stopped: bool = False  # the user stopped it: the repetitions done so far
+    results: list[Any] = field(default_factory=list)  # each repetition's CompareResult, for run files of it
 
 
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
@@ -224,7 +227,24 @@ class RerunJob(SessionJob):
                 raise RerunFailed("; ".join(f"[{label}] {msg}" for label, msg in bad))
             measured.runs.append([r.stats() for r in result.runs])
             measured.answers.append([r.answer for r in result.runs])
+            measured.results.append(result)
             say(f"run {rep + 1}/{self.runs} done", rep + 1)
+
+
+# --- this machine's runs as run files --------------------------------------------------
+
+def save_rerun_files(run: RunFile, plan: RerunPlan, measured: Measured, folder: Path, stem: str) -> list[Path]:
+    """Each repetition measured here as a run file of its own in `folder` (a gallery groups them into this
+    machine's row, with an interval); the models keep the names the file gave them. OSError as open()."""
+    names = [m.display_name for m in run.models]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe_stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "run"
+    paths = []
+    for k, result in enumerate(measured.results, start=1):
+        doc = compare_run_dict(result, run.labels, [str(x) for x in plan.paths], plan.settings, run.prompt or "",
+                               names=names)
+        paths.append(write_run_file(folder / f"{safe_stem}-here-{stamp}-{k}{SUFFIX}", doc))
+    return paths
 
 
 # --- the report -----------------------------------------------------------------------
@@ -313,4 +333,5 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
 
 
 __all__ = ["FIGURES", "Measured", "ModelMissing", "RerunFailed", "RerunJob", "RerunPlan", "RerunRefused",
-           "check_rerunnable", "find_model", "format_interval", "local_candidates", "plan_rerun", "rerun_report"]
+           "check_rerunnable", "find_model", "format_interval", "local_candidates", "plan_rerun", "rerun_report",
+           "save_rerun_files"]

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import getpass
 import gzip
+import hashlib
+import io
 import json
 import logging
 import math
@@ -165,7 +167,7 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
     return {"kind": "file"}
 
 
-def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+def model_identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
               ref: str = "", shown_as: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
@@ -192,7 +194,7 @@ def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix
     return ident
 
 
-def _hash_of(path: str | None, known: str | None = None) -> str | None:
+def hash_of(path: str | None, known: str | None = None) -> str | None:
     if known:
         return known
     if not path or is_server_ref(path):
@@ -219,7 +221,7 @@ def settings_from_dict(d: dict[str, Any]) -> RunSettings:
                        prompt=group_from_dict("prompt", d.get("prompt")))
 
 
-def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
+def loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
     if ld is None:
         return None
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
@@ -240,7 +242,7 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
                                            "thinking_prefilled": pr.thinking_prefilled,
                                            "prompt_text": None if redact else pr.prompt_text},
         "prefill": None if pre is None else {"n_prompt": pre.n_prompt, "t_start": rel(pre.t_start),
-                                             "t_end": rel(pre.t_end)},
+                                             "t_end": rel(pre.t_end), "n_reused": pre.n_reused},
         # One row per token: index, token id, seconds since Send, phase, thinking text, answer text.
         "tokens": [[t.index, t.token_id, rel(t.t), t.phase, t.thinking, t.answer] for t in rec.tokens],
         "finished": None if fin is None else {
@@ -248,6 +250,7 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
             "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
             "server": asdict(fin.server) if fin.server else None,
+            "cache": asdict(fin.cache) if fin.cache else None,
             "draft": asdict(fin.draft) if fin.draft else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
         "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
@@ -294,7 +297,7 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         rd = _record_dict(rec, redact_prompts)
         if rd["error"]:
             rd["error"]["message"] = scrub(rd["error"]["message"], words)
-        ldd = _loaded_dict(ld, st.n_threads)
+        ldd = loaded_dict(ld, st.n_threads)
         if ldd:
             ldd["system_info"] = scrub(ldd["system_info"], words)
         sd = settings_to_dict(settings[k])
@@ -302,7 +305,7 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
-                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                       "identity": model_identity(path, ld, labels[k], hash_of(path, (hashes or [None] * 8)[k]),
                                              (refs or [""] * 8)[k] or "", (names or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
@@ -350,30 +353,54 @@ def write_run_file(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
 
 # --- reading -----------------------------------------------------------------
 
-def _read_bytes(path: Path) -> bytes:
+@dataclass(frozen=True)
+class RunBytes:
+    """A run file's bytes, read once: `raw` as on disk (what is hashed for a repo path and sent when
+    shared), `json` its JSON (decompressed when gzipped; what is checked, parsed and content-hashed)."""
+
+    name: str
+    raw: bytes
+    json: bytes
+
+    def content_hash(self) -> str:
+        """sha256 of the run's JSON: a gzipped copy or a renamed one hashes the same."""
+        return hashlib.sha256(self.json).hexdigest()
+
+
+def _too_large(name: str) -> RunFileError:
+    return RunFileError(f"{name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
+                        "more than any real run, so it was not opened.")
+
+
+def read_run_bytes(path: str | os.PathLike[str]) -> RunBytes:
+    """The file's bytes and its JSON, bounded (a gzip bomb stops at MAX_FILE_BYTES); RunFileError or OSError."""
+    path = Path(path)
     with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head == b"\x1f\x8b":
-            try:
-                with gzip.GzipFile(fileobj=f) as gz:
-                    data = gz.read(MAX_FILE_BYTES + 1)
-            except (OSError, EOFError, zlib.error) as exc:
-                log.info("%s: bad gzip: %s", path, exc)
-                raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
-        else:
-            data = f.read(MAX_FILE_BYTES + 1)
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:  # gzip never shrinks JSON to more than the JSON: too large either way
+        raise _too_large(path.name)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                data = gz.read(MAX_FILE_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            log.info("%s: bad gzip: %s", path, exc)
+            raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
+    else:
+        data = raw
     if len(data) > MAX_FILE_BYTES:
-        raise RunFileError(f"{path.name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
-                           "more than any real run, so it was not opened.")
-    return data
+        raise _too_large(path.name)
+    return RunBytes(path.name, raw, data)
 
 
 def read_run_file(path: str | os.PathLike[str]) -> RunFile:
     """The run in a file, checked; RunFileError (one sentence) for anything we will not use, OSError as open()."""
-    path = Path(path)
-    data = _read_bytes(path)
-    name = path.name
+    return parse_run_bytes(read_run_bytes(path))
+
+
+def parse_run_bytes(rb: RunBytes) -> RunFile:
+    """The run in bytes read by read_run_bytes, checked; RunFileError (one sentence) for anything we will not use."""
+    data, name = rb.json, rb.name
     try:
         doc = load_json_bounded(data, MAX_FILE_BYTES, what=name, max_depth=16)
     except BadJSONError as exc:
@@ -478,7 +505,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                               bool(pr.get("thinking_prefilled"))))
     pre = run.get("prefill")
     if pre:
-        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"])))
+        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"]),
+                              int(pre.get("n_reused") or 0)))
     for row in run.get("tokens") or []:
         index, token_id, t, phase, thinking, answer = row
         rec.add(p.Token(rid, int(index), int(token_id), float(t), str(phase), str(thinking), str(answer)))
@@ -486,9 +514,11 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
     if fin:
         perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
         server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
+        # An older file has no cache: unknown, not cold.
+        cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server, draft=_draft(fin.get("draft"))))
+                           str(fin.get("template_name") or ""), server, cache, draft=_draft(fin.get("draft"))))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
@@ -556,6 +586,7 @@ def split_of(run: RunFile) -> ThreadSplit:
     return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
 
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunFile", "RunFileError", "RunModel", "compare_run_dict",
-           "model_source", "private_words", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunFile", "RunFileError", "RunModel",
+           "compare_run_dict", "hash_of", "loaded_dict", "model_identity", "model_source", "parse_run_bytes",
+           "private_words", "read_run_bytes", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]

@@ -18,7 +18,13 @@ import math
 from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings_table import FLASH_ATTN_CHOICES, KV_CACHE_TYPES, MAX_DRAFT, SPECULATION_KINDS
+from gemmacompare.state.settings_table import (
+    CACHE_POLICIES,
+    FLASH_ATTN_CHOICES,
+    KV_CACHE_TYPES,
+    MAX_DRAFT,
+    SPECULATION_KINDS,
+)
 
 # A compare run is at most MAX_TOKENS_PER_RUN tokens; at a slow second per token that is
 # 18 hours, so a day bounds every time a real run records.
@@ -165,12 +171,15 @@ LOAD = Obj({"n_ctx": Int(0, MAX_CTX), "n_threads": Int(0, MAX_THREADS), "n_gpu_l
             "n_batch": Int(0, MAX_CTX), "flash_attn": Str(one_of=FLASH_ATTN_CHOICES),
             "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES),
             "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
-            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64)})
+            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64),
+            "ctx_checkpoints": Int(0, MAX_COUNT), "checkpoint_min_step": Int(0, MAX_CTX),
+            "checkpoint_mib": Int(0, MAX_BYTES >> 20)})
 SAMPLING = Obj({"max_tokens": Int(1, MAX_COUNT), "temperature": Num(-1e6, 1e6), "top_p": Num(-1e6, 1e6),
                 "top_k": Int(-MAX_COUNT, MAX_COUNT), "min_p": Num(-1e6, 1e6), "repeat_penalty": Num(-1e6, 1e6),
                 "seed": Int(-MAX_SEED, MAX_SEED), "stop": Arr(Str(), MAX_LIST), "ignore_eos": Bool()})
 PROMPT_OPTIONS = Obj({"system_prompt": Str(MAX_PROMPT_CHARS, null=True), "raw": Bool(),
-                      "thinking": Bool(null=True), "n_threads": Int(0, MAX_THREADS)})
+                      "thinking": Bool(null=True), "n_threads": Int(0, MAX_THREADS),
+                      "cache": Str(one_of=CACHE_POLICIES)})
 SETTINGS = Obj({"load": LOAD, "sampling": SAMPLING, "prompt": PROMPT_OPTIONS})
 
 SOURCE = Obj({"kind": Str(one_of=("file", "hub", "ollama", "ollama-server", "server", "unknown")),
@@ -205,9 +214,13 @@ DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUN
              "accepted_at": Arr(COUNT, MAX_DRAFT), "draft_ms": Num(0, MAX_MS), "verify_ms": Num(0, MAX_MS),
              "accepted_tokens": Arr(Int(0, MAX_TOKENS_PER_RUN), MAX_TOKENS_PER_RUN)},
             required=("kind", "n_drafted", "n_accepted"), null=True)
+# What a reply took from the conversation's cache (protocol.CacheUse); absent in older files: unknown.
+CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
+                 "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
+                 "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
 FINISHED = Obj({"stop_reason": NAME, "n_prompt": COUNT, "n_generated": COUNT, "t_send": SECONDS, "t_end": SECONDS,
                 "n_threads": Int(0, MAX_THREADS, null=True), "template_name": Str(null=True), "perf": PERF,
-                "server": SERVER, "draft": DRAFT},
+                "server": SERVER, "cache": CACHE_USE, "draft": DRAFT},
                required=("stop_reason", "n_prompt", "n_generated", "t_send", "t_end"), null=True)
 TOKEN = Row(Int(0, MAX_COUNT), Int(-(2**31), 2**32), SECONDS, Str(one_of=("thinking", "answer")), Str(MAX_TEXT_CHARS),
             Str(MAX_TEXT_CHARS))
@@ -215,7 +228,7 @@ SAMPLE = Row(Num(-MEMORY_LEAD_SECONDS, MAX_RUN_SECONDS), Int(0, MAX_BYTES), Int(
 RUN = Obj({
     "prompt": Obj({"template_name": Str(null=True), "thinking_prefilled": Bool(null=True),
                    "prompt_text": Str(MAX_PROMPT_CHARS, null=True)}, null=True),
-    "prefill": Obj({"n_prompt": COUNT, "t_start": SECONDS, "t_end": SECONDS},
+    "prefill": Obj({"n_prompt": COUNT, "t_start": SECONDS, "t_end": SECONDS, "n_reused": COUNT},
                    required=("n_prompt", "t_start", "t_end"), null=True),
     "tokens": Sorted(Arr(TOKEN, MAX_TOKENS_PER_RUN, null=True), at=2),
     "finished": FINISHED,
@@ -279,6 +292,14 @@ def _times_agree(run: dict[str, Any], where: str) -> None:
     fin, pre, tokens = run.get("finished"), run.get("prefill"), run.get("tokens") or []
     if pre and pre["t_end"] < pre["t_start"]:
         _fail(f"{where}.prefill.t_end", "is earlier than its t_start")
+    if pre and pre.get("n_reused", 0) > pre["n_prompt"]:
+        _fail(f"{where}.prefill.n_reused", "is more than the prompt's tokens")
+    cache = fin.get("cache") if fin else None
+    if fin and cache:
+        if cache["n_reused"] > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_reused", "is more than the prompt's tokens")
+        if cache.get("n_checkpoint", 0) > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_checkpoint", "is more than the prompt's tokens")
     if fin:
         if fin["t_end"] < fin["t_send"]:
             _fail(f"{where}.finished.t_end", "is earlier than its t_send")

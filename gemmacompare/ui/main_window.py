@@ -63,6 +63,8 @@ from .prompt_box import PromptEdit, examples_strip
 from .run_file_actions import RunFileActions
 from .session_runner import SessionRunner
 from .speculation_ab import MODE_LABEL, SpeculationABDialog, open_ab
+from .stats_format import ttft_by_turn
+from .sweep_tab import SweepTab
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
 
@@ -72,6 +74,7 @@ LABELS = ["A", "B", "C", "D"][:MAX_MODELS]
 # At 1024x640 the charts left each answer two lines; below this window height they fold away.
 CHARTS_FOLD_BELOW_PX = 700
 BENCH_JOB = "A benchmark is running; its figures and these would disturb each other. Stop it first."
+SWEEP_JOB = "A context sweep is running; its figures and these would disturb each other. Stop it first."
 
 
 CHARTS_FOLDED_NOTE = (f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window height, "
@@ -133,6 +136,7 @@ class MainWindow(QMainWindow):
         self._build()
         build_menus(self)
         self.bench_tab.running_changed.connect(lambda on: self.session.set_job(BENCH_JOB if on else ""))
+        self.sweep_tab.running_changed.connect(lambda on: self.session.set_job(SWEEP_JOB if on else ""))
         self._charts_folded = False
         self._charts_forced = False
         self._place_charts()
@@ -248,6 +252,8 @@ class MainWindow(QMainWindow):
                                 panes=tuple(p.settings for p in self.panes))
         self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
                                   [p.display_name for p in self.panes if p.model_path])
+        self.sweep_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
         rebuild_pane_menu(self)
         self.save()
         self._update_buttons()
@@ -338,6 +344,9 @@ class MainWindow(QMainWindow):
         self.leaderboard = LeaderboardTab(self.arena.store)
         self.tabs.addTab(self.leaderboard, "Arena")
         self.tabs.setTabToolTip(2, "The blind arena's leaderboard (Ctrl+L)")
+        self.sweep_tab = SweepTab()
+        self.tabs.addTab(self.sweep_tab, "Context sweep")
+        self.tabs.setTabToolTip(3, "Speed and memory as the context grows, the panes' models side by side")
         self.arena.vote_stored.connect(self.leaderboard.refresh)
         self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
@@ -351,6 +360,8 @@ class MainWindow(QMainWindow):
         self.arena.on_model_changed(index)
         # The Benchmark tab compares whatever the panes hold.
         self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
+        self.sweep_tab.set_models([p.model_path for p in self.panes if p.model_path],
                                   [p.display_name for p in self.panes if p.model_path])
         self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes))
         if not any(path == d[1] for d in self.demos):
@@ -491,6 +502,9 @@ class MainWindow(QMainWindow):
     def _announce(self) -> None:
         """The banner says what the session's state says (the arena announces its rounds without names)."""
         text = self.runner.state.headline()
+        turns = ttft_by_turn({pane.label: pane.turn_ttfts for pane in self.panes})
+        if turns:
+            text = f"{text} · {turns}" if text else turns
         if text and not self.arena.active:
             self.banner.setText(text)
 
@@ -600,6 +614,7 @@ class MainWindow(QMainWindow):
         self.theme_name = apply_theme(app, self.settings.theme, self.presentation, self._base_point)
         self.charts.set_dark(self.theme_name != "light")
         self.bench_tab.charts.set_dark(self.theme_name != "light")
+        self.sweep_tab.charts.set_dark(self.theme_name != "light")
         self.leaderboard.set_dark(self.theme_name != "light")
 
     def set_theme(self, name: str) -> None:
@@ -655,6 +670,7 @@ class MainWindow(QMainWindow):
             # at once and the shutdown finishes behind it (settings and votes are already saved).
             self.hide()
             self.bench_tab.shutdown(timeout=1.0)
+            self.sweep_tab.shutdown(timeout=1.0)
             self.runner.begin_close()
             self.runner.release()
             self.sampler.stop()

@@ -203,3 +203,26 @@ def test_stop_during_a_draft_or_its_verification_ends_cleanly(demo_paths, phase,
             w.spec.close()
         if w.llm is not None:
             w.llm.close()
+
+
+def test_a_kept_conversation_cache_stays_right_after_speculation(demo_paths, plain):
+    """The worker's account of its cache (issue 31's keep policy) holds what speculation left in it:
+    the next turn reuses the first and answers as a cold plain run does."""
+    w = load(demo_paths["smollm2"], speculation="ngram", ngram_n=3, draft_max=8)
+    try:
+        first = p.GenerateCommand(1, messages=REPEAT, sampling=p.SamplingSettings(max_tokens=40), n_threads=1,
+                                  cache=p.CACHE_KEEP)
+        rec = RunRecord("spec", time.monotonic())
+        for ev in w.generate(first):
+            rec.add(ev)
+        assert rec.finished.draft is not None and rec.finished.draft.n_accepted > 0
+        turn2 = (*REPEAT, p.ChatMessage("assistant", rec.answer), p.ChatMessage("user", "Now say it shorter."))
+        kept = RunRecord("spec", time.monotonic())
+        for ev in w.generate(p.GenerateCommand(2, messages=turn2, sampling=p.SamplingSettings(max_tokens=16),
+                                               n_threads=1, cache=p.CACHE_KEEP)):
+            kept.add(ev)
+    finally:
+        w.close()
+    assert kept.finished.cache is not None and kept.finished.cache.n_reused > 0
+    cold = generate(plain, turn2, max_tokens=16)
+    assert token_ids(kept)[:FIRST] == token_ids(cold)[:FIRST]

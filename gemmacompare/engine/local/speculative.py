@@ -245,6 +245,7 @@ class _Emitter:
         self.phases = PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
         self.batcher = TokenBatcher(cmd.request_id, send)
         self.n_gen = 0
+        self.ids: list[int] = []  # the generated tokens, as sent
 
     def emit(self, tok: int) -> str | None:
         t = time.monotonic()
@@ -253,6 +254,7 @@ class _Emitter:
         n = self.L.llama_token_to_piece(self.vocab, tok, self.buf, 256, 0, True)
         piece, hit_stop = self.stops.feed(self.utf8.decode(self.buf.raw[: max(n, 0)]))
         self.batcher.add(self.phases.feed(tok, t, piece))
+        self.ids.append(tok)
         if self.n_gen == 0 or t - self.batcher.last_flush >= TOKEN_FLUSH_S:
             self.batcher.flush()
         self.n_gen += 1
@@ -283,10 +285,11 @@ class Speculator:
 
     def decode(self, target: LlamaContext, cmd: p.GenerateCommand, prompt_text: str, prompt: list[int],
                n_ctx: int, stop: StopFlag, send: Callable[[p.TokenBatch], None],
-               banned: tuple[int, ...] = ()) -> tuple[str, int, p.DraftStats]:
+               banned: tuple[int, ...] = (), held: list[int] | None = None) -> tuple[str, int, p.DraftStats]:
         """After the prompt's prefill: generates until a stop, drafting and verifying.
         Returns (stop reason, tokens generated, statistics). On return the model's cache
-        holds the prompt and every generated token but the last, as after the plain loop."""
+        holds the prompt and every generated token but the last, as after the plain loop,
+        and `held` (the worker's account of its cache: the prompt) has those tokens added."""
         L, ctx = self.L, target.ctx
         if isinstance(self.drafter, _ModelDrafter):
             self.drafter.set_threads(cmd.n_threads or os.cpu_count() or 1)
@@ -344,6 +347,8 @@ class Speculator:
             # The plain loop's end state: the prompt and every token but the last in the cache;
             # a stopped or early-ended round leaves checked positions beyond that.
             L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, len(prompt) + max(out.n_gen - 1, 0), -1)
+            if held is not None:
+                held.extend(out.ids[:max(out.n_gen - 1, 0)])
         return reason, out.n_gen, tally.stats()
 
     def _verify(self, target: LlamaContext, n_before: int, last: int, draft: list[int], pick: Pick) -> list[int]:
