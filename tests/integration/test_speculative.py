@@ -226,3 +226,22 @@ def test_a_kept_conversation_cache_stays_right_after_speculation(demo_paths, pla
     assert kept.finished.cache is not None and kept.finished.cache.n_reused > 0
     cold = generate(plain, turn2, max_tokens=16)
     assert token_ids(kept)[:FIRST] == token_ids(cold)[:FIRST]
+
+
+def test_a_different_model_with_the_same_vocabulary_drafts(tmp_path_factory):
+    """Two synthetic Gemma-4 files share their vocabulary but not their weights: every draft is
+    checked and counted, and the reply is the target's own (a sliding-window model, so swa_full)."""
+    folder = tmp_path_factory.mktemp("same-vocab")
+    target = build("gemma4-tiny", folder / "target.gguf").path
+    draft = build("gemma4-tiny", folder / "draft.gguf", "Q8_0", scripted=True).path
+    runs = {}
+    for name, extra in (("plain", {}), ("draft", {"speculation": "draft", "draft_model": str(draft)})):
+        w = load(target, swa_full=True, **extra)
+        try:
+            runs[name] = generate(w, QUESTION, max_tokens=24)
+        finally:
+            w.close()
+    d = runs["draft"].finished.draft
+    assert d is not None and d.n_drafted > 0 and 0 <= d.n_accepted <= d.n_drafted
+    assert d.n_rounds > 0 and sum(d.drafted_at) == d.n_drafted and sum(d.accepted_at) == d.n_accepted
+    assert token_ids(runs["draft"])[:FIRST] == token_ids(runs["plain"])[:FIRST]
