@@ -115,3 +115,20 @@ def test_llama_servers_draft_counts_are_read_from_its_timings(timings, expected)
     got = server_draft(timings)
     assert (None if got is None else (got.n_drafted, got.n_accepted)) == expected
     assert got is None or got.kind == "server"
+
+
+def test_the_stats_line_says_how_much_of_the_draft_was_accepted():
+    from gemmacompare.engine.metrics import RunRecord
+    from gemmacompare.ui.stats_format import stats_line
+
+    rec = RunRecord("A", 0.0)
+    for i in range(3):
+        rec.add(p.Token(1, i, 7, 0.1 * (i + 1), "answer", "", "w "))
+    rec.add(p.Finished(1, p.STOP_MAX_TOKENS, 5, 3, 0.0, 0.5, None, 2,
+                       draft=p.DraftStats("ngram", 4, 3, 1, 0, (1, 1, 1, 1), (1, 1, 1, 0))))
+    s = rec.stats()
+    assert s.draft_kind == "ngram" and s.draft_acceptance == 0.75 and s.to_dict()["n_drafted"] == 4
+    assert "ngram drafts: 75% accepted (3/4)" in stats_line(s, "fair mode")
+    plain = RunRecord("B", 0.0)
+    plain.add(p.Finished(1, p.STOP_EOS, 5, 0, 0.0, 0.5, None, 2))
+    assert "drafts" not in stats_line(plain.stats(), "fair mode")
