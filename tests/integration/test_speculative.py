@@ -245,3 +245,15 @@ def test_a_different_model_with_the_same_vocabulary_drafts(tmp_path_factory):
     assert d is not None and d.n_drafted > 0 and 0 <= d.n_accepted <= d.n_drafted
     assert d.n_rounds > 0 and sum(d.drafted_at) == d.n_drafted and sum(d.accepted_at) == d.n_accepted
     assert token_ids(runs["draft"])[:FIRST] == token_ids(runs["plain"])[:FIRST]
+
+
+def test_a_draft_longer_than_the_batch_is_cut_to_it(demo_paths):
+    """n_batch 16 with drafts of up to 64: each verification batch stays within n_batch."""
+    w = load(demo_paths["smollm2"], speculation="ngram", ngram_n=3, draft_max=64, n_batch=16)
+    try:
+        rec = generate(w, REPEAT, max_tokens=48)
+    finally:
+        w.close()
+    d = rec.finished.draft
+    assert rec.error is None and d is not None and d.n_accepted > 0
+    assert all(n == 0 for n in d.drafted_at[15:])
