@@ -79,3 +79,48 @@ def test_bench_ab_gives_a_table_by_kind_of_prompt(demo_paths, python_exe, tmp_pa
     assert doc["suite"] == "speculation" and len(doc["prompts"]) == 8
     repeat = next(r for r in doc["by_kind"] if r["kind"] == "repeat")
     assert repeat["acceptance"] > 0 and repeat["speedup"] > 0
+
+
+def _llama_server():
+    from pathlib import Path
+
+    found = sorted((Path.home() / ".cache" / "gemmacompare" / "llama-tools").glob("*/bin/llama-server"))
+    return found[-1] if found else None
+
+
+LLAMA_SERVER = _llama_server()  # looked up at import: each test's home is a private empty one
+
+
+def test_a_llama_server_pane_gives_its_draft_counts(demo_paths, tmp_path):
+    """llama.cpp's own server speculating (ngram-simple): a pane's Finished carries its timings'
+    draft_n / draft_n_accepted, and the stats line says how much was accepted."""
+    import time
+
+    from gemmacompare.engine import protocol as p
+    from gemmacompare.engine.metrics import RunRecord
+    from gemmacompare.engine.remote.worker import RemoteWorker
+    from tests.fake_servers import free_port, stop_process, wait_until_serving
+
+    binary = LLAMA_SERVER
+    if binary is None:
+        pytest.skip("llama-server is not built here (scripts/build_llama_tools.sh)")
+    port = free_port()
+    log = tmp_path / "server.log"
+    proc = subprocess.Popen([str(binary), "-m", str(demo_paths["smollm2"]), "--host", "127.0.0.1", "--port",
+                             str(port), "-t", "1", "-c", "1024", "-np", "1", "--spec-type", "ngram-simple",
+                             "--spec-ngram-simple-size-n", "3", "--spec-ngram-simple-size-m", "8"],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(proc, f"http://127.0.0.1:{port}/health", log, "llama-server")
+        w = RemoteWorker("S")
+        w.load(f"http://127.0.0.1:{port}/v1")
+        rec = RunRecord("S", time.monotonic())
+        for ev in w.generate(p.GenerateCommand(1, messages=(p.ChatMessage("user", REPEAT),),
+                                               sampling=p.SamplingSettings(max_tokens=40))):
+            rec.add(ev)
+        w.close()
+    finally:
+        stop_process(proc)
+    d = rec.finished.draft
+    assert d is not None and d.kind == "server" and d.n_drafted > 0 and 0 < d.n_accepted <= d.n_drafted
+    assert rec.stats().draft_kind == "server" and rec.stats().n_drafted == d.n_drafted
