@@ -257,3 +257,23 @@ def test_a_draft_longer_than_the_batch_is_cut_to_it(demo_paths):
     d = rec.finished.draft
     assert rec.error is None and d is not None and d.n_accepted > 0
     assert all(n == 0 for n in d.drafted_at[15:])
+
+
+def test_stop_from_the_app_ends_a_speculating_worker_and_it_stays_usable(demo_paths):
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        cmd = p.GenerateCommand(3, raw_prompt="Once upon a time", sampling=p.SamplingSettings(max_tokens=5000),
+                                n_threads=1)
+        rec = RunRecord("spec", time.monotonic())
+        stopped = False
+        for ev in w.generate(cmd):
+            rec.add(ev)
+            if len(rec.tokens) >= 3 and not stopped:
+                w.stop()
+                stopped = True
+        assert rec.finished.stop_reason == p.STOP_USER and 3 <= len(rec.tokens) < 200
+        assert rec.finished.draft is not None
+        assert generate(w, QUESTION, max_tokens=8).finished.stop_reason != p.STOP_USER
+    finally:
+        w.close()
