@@ -518,7 +518,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
         cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server, cache, draft=_draft(fin.get("draft"))))
+                           str(fin.get("template_name") or ""), server, cache,
+                           draft=_draft(fin.get("draft"))))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))

@@ -170,10 +170,10 @@ NAME = Str()
 LOAD = Obj({"n_ctx": Int(0, MAX_CTX), "n_threads": Int(0, MAX_THREADS), "n_gpu_layers": Int(-1, MAX_LAYERS),
             "n_batch": Int(0, MAX_CTX), "flash_attn": Str(one_of=FLASH_ATTN_CHOICES),
             "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES),
-            "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
-            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64),
             "ctx_checkpoints": Int(0, MAX_COUNT), "checkpoint_min_step": Int(0, MAX_CTX),
-            "checkpoint_mib": Int(0, MAX_BYTES >> 20)})
+            "checkpoint_mib": Int(0, MAX_BYTES >> 20),
+            "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
+            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64)})
 SAMPLING = Obj({"max_tokens": Int(1, MAX_COUNT), "temperature": Num(-1e6, 1e6), "top_p": Num(-1e6, 1e6),
                 "top_k": Int(-MAX_COUNT, MAX_COUNT), "min_p": Num(-1e6, 1e6), "repeat_penalty": Num(-1e6, 1e6),
                 "seed": Int(-MAX_SEED, MAX_SEED), "stop": Arr(Str(), MAX_LIST), "ignore_eos": Bool()})
@@ -207,6 +207,10 @@ SERVER = Obj({"source": NAME, "n_prompt": Int(0, MAX_COUNT, null=True), "n_gener
               "prompt_tps": Num(0, MAX_RATE, null=True), "gen_tps": Num(0, MAX_RATE, null=True),
               "n_cached": Int(0, MAX_COUNT, null=True), "n_chunks": COUNT, "send_ms": Num(0, MAX_MS, null=True),
               "complete": Bool(), "problem": Str(MAX_TEXT_CHARS)}, required=("source",), null=True)
+# What a reply took from the conversation's cache (protocol.CacheUse); absent in older files: unknown.
+CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
+                 "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
+                 "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
 # Speculative decoding's statistics (protocol.DraftStats): per-position counts have one entry per
 # draft position, and accepted tokens name generated tokens by index.
 DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUNT, "n_accepted": COUNT,
@@ -214,10 +218,6 @@ DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUN
              "accepted_at": Arr(COUNT, MAX_DRAFT), "draft_ms": Num(0, MAX_MS), "verify_ms": Num(0, MAX_MS),
              "accepted_tokens": Arr(Int(0, MAX_TOKENS_PER_RUN), MAX_TOKENS_PER_RUN)},
             required=("kind", "n_drafted", "n_accepted"), null=True)
-# What a reply took from the conversation's cache (protocol.CacheUse); absent in older files: unknown.
-CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
-                 "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
-                 "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
 FINISHED = Obj({"stop_reason": NAME, "n_prompt": COUNT, "n_generated": COUNT, "t_send": SECONDS, "t_end": SECONDS,
                 "n_threads": Int(0, MAX_THREADS, null=True), "template_name": Str(null=True), "perf": PERF,
                 "server": SERVER, "cache": CACHE_USE, "draft": DRAFT},

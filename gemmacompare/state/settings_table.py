@@ -28,16 +28,17 @@ FLASH_ATTN_CHOICES = ("auto", "on", "off")
 # KV cache element types llama-bench accepts; f16 is llama.cpp's default.
 KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl", "f32")
 
-# Speculative decoding's kinds; "draft" needs a draft model. llama.cpp's defaults for the
-# draft length (common/common.h): n_max 3 for a draft model, size_m 48 for ngram-simple.
-SPECULATION_KINDS = ("off", "draft", "ngram")
-DRAFT_MAX_DEFAULT = {"draft": 3, "ngram": 48}
-MAX_DRAFT = 256  # one verification batch; more is never worth checking at once
 # The conversation cache's policies (GenerateCommand.cache): keep what the worker's cache holds
 # of the conversation, or read every prompt whole.
 CACHE_COLD = "cold"
 CACHE_KEEP = "keep"
 CACHE_POLICIES = (CACHE_KEEP, CACHE_COLD)
+
+# Speculative decoding's kinds; "draft" needs a draft model. llama.cpp's defaults for the
+# draft length (common/common.h): n_max 3 for a draft model, size_m 48 for ngram-simple.
+SPECULATION_KINDS = ("off", "draft", "ngram")
+DRAFT_MAX_DEFAULT = {"draft": 3, "ngram": 48}
+MAX_DRAFT = 256  # one verification batch; more is never worth checking at once
 
 MAX_TEXT_CHARS = 1 << 20  # a system prompt; more cannot fit any model's context anyway
 MAX_STOP_STRINGS = 64
@@ -144,6 +145,23 @@ class LoadSettings:
                              help="give sliding-window attention layers (Gemma) a full-size KV cache instead of "
                                   "a window-sized one (llama.cpp's tools' default: off)")
 
+    # The conversation's cache (issue 31): the context checkpoints a recurrent state or a
+    # window-sized sliding-window cache needs to go back to a shorter prefix, bounded as
+    # llama-server bounds them (--ctx-checkpoints, --checkpoint-min-step) and in memory.
+    ctx_checkpoints: int = setting(32, "the context checkpoints", llama="llama-server's --ctx-checkpoints", lo=0,
+                                   hi=1024, flag="--ctx-checkpoints", label="Context checkpoints",
+                                   help="checkpoints kept of a recurrent or sliding-window state, so a kept "
+                                        "conversation cache can go back to an earlier turn (llama-server's "
+                                        "default: 32; 0 = none)")
+    checkpoint_min_step: int = setting(8192, "the checkpoint spacing", llama="llama-server's --checkpoint-min-step",
+                                       lo=0, hi=1 << 22, flag="--checkpoint-min-step",
+                                       help="tokens between context checkpoints kept when the list is full "
+                                            "(llama-server's default: 8192)")
+    checkpoint_mib: int = setting(8192, "the checkpoint memory", llama="bytes of checkpoints (ours)", lo=0,
+                                  hi=1 << 20, flag="--checkpoint-mib",
+                                  help="MiB the context checkpoints may hold at most (ours; llama-server bounds "
+                                       "only their count; 8192 as its --cache-ram)")
+
     # Speculative decoding (engine/local/speculative.py): a draft proposes tokens, the model
     # checks them in one batch. llama.cpp's tools call these --spec-type, --spec-draft-model,
     # --spec-draft-n-max/-n-min and --spec-ngram-simple-size-n.
@@ -169,23 +187,6 @@ class LoadSettings:
                            flag="--spec-ngram-n",
                            help="tokens an n-gram lookup matches before it drafts what followed them "
                                 "(llama.cpp's default: 12)")
-
-    # The conversation's cache (issue 31): the context checkpoints a recurrent state or a
-    # window-sized sliding-window cache needs to go back to a shorter prefix, bounded as
-    # llama-server bounds them (--ctx-checkpoints, --checkpoint-min-step) and in memory.
-    ctx_checkpoints: int = setting(32, "the context checkpoints", llama="llama-server's --ctx-checkpoints", lo=0,
-                                   hi=1024, flag="--ctx-checkpoints", label="Context checkpoints",
-                                   help="checkpoints kept of a recurrent or sliding-window state, so a kept "
-                                        "conversation cache can go back to an earlier turn (llama-server's "
-                                        "default: 32; 0 = none)")
-    checkpoint_min_step: int = setting(8192, "the checkpoint spacing", llama="llama-server's --checkpoint-min-step",
-                                       lo=0, hi=1 << 22, flag="--checkpoint-min-step",
-                                       help="tokens between context checkpoints kept when the list is full "
-                                            "(llama-server's default: 8192)")
-    checkpoint_mib: int = setting(8192, "the checkpoint memory", llama="bytes of checkpoints (ours)", lo=0,
-                                  hi=1 << 20, flag="--checkpoint-mib",
-                                  help="MiB the context checkpoints may hold at most (ours; llama-server bounds "
-                                       "only their count; 8192 as its --cache-ram)")
 
     def draft_length(self) -> int:
         """Tokens drafted at most per step, llama.cpp's default for the kind where unset."""
@@ -429,8 +430,8 @@ def from_flat(values: Any, base: RunSettings | None = None) -> RunSettings:
     return with_values(base or window_defaults(), {_BY_FLAT[k].name: v for k, v in known.items()})
 
 
-__all__ = ["CACHE_COLD", "CACHE_KEEP", "CACHE_POLICIES", "DRAFT_MAX_DEFAULT", "SPECULATION_KINDS",
-           "FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
+__all__ = ["CACHE_COLD", "CACHE_KEEP", "CACHE_POLICIES", "DRAFT_MAX_DEFAULT", "FLASH_ATTN_CHOICES",
+           "SPECULATION_KINDS", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
            "RunSettings", "SamplingSettings", "ServerSettings", "Setting", "SettingError", "Spec", "from_flat",
            "get", "group_from_dict", "is_setting", "problem_of", "setting", "to_flat", "validate", "value_of",
            "window_defaults",

@@ -18,11 +18,10 @@ import os
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from types import ModuleType
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.depth_run import DepthWorker, run_depth_safely
@@ -38,10 +37,18 @@ from gemmacompare.engine.local.llama_runtime import (
 )
 from gemmacompare.engine.local.prompt_cache import WHY_STOPPED, CheckpointLimits, PromptCache
 from gemmacompare.engine.local.prompts import render_chat
+from gemmacompare.engine.local.token_stream import (
+    TOKEN_FLUSH_S,
+    PhaseTagger,
+    StopStrings,
+    TokenBatcher,
+    greedy_pick,
+    is_greedy,
+)
 from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.prompt_text import PromptTextError, check_utf8
-from gemmacompare.engine.reasoning import ReasoningSplitter, SplitPiece
+from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.base_models import FRAME_STOPS, is_base_model
 from gemmacompare.models.chat_template import TemplateError
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, read_model_facts
@@ -55,12 +62,6 @@ log = logging.getLogger(__name__)
 
 PENALTY_LAST_N = 64  # llama.cpp's default window for --repeat-penalty
 
-# Tokens are batched on the wire for at most this long (see protocol.TokenBatch).
-# Each batch wakes the parent, which costs ~0.25 ms of CPU on this kind of VM and
-# preempts a llama.cpp thread when both cores decode; at 20 ms a 37 t/s model
-# woke it for every token. 50 ms is still 20 updates a second on screen, and
-# every token keeps its own timestamp.
-TOKEN_FLUSH_S = 0.05
 
 
 def worker_main(conn: Connection, stop_flag: ctypes.c_int, log_path: str | None = None) -> None:
@@ -111,9 +112,9 @@ class _Worker:
         self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
-        self.spec: Speculator | None = None  # speculative decoding, where the settings ask for it
         self.cache: PromptCache | None = None  # what the context holds between requests; with llm
         self._depth: DepthWorker | None = None  # the context sweep's view of the loaded model (depth_run.py)
+        self.spec: Speculator | None = None  # speculative decoding, where the settings ask for it
 
     def serve(self) -> None:
         while True:
@@ -202,7 +203,7 @@ class _Worker:
         self.cache = _new_cache(llm, s)
         self._eog_ids = None
         self._depth = DepthWorker(self.conn, llm, s, placement.buffers, self.stop_flag, self._abort_cb, self._load_log,
-                                  n_threads, self._end_of_generation_ids, _greedy_pick)
+                                  n_threads, self._end_of_generation_ids, greedy_pick)
         self._send(
             p.Loaded(
                 pid=os.getpid(),
@@ -325,8 +326,8 @@ class _Worker:
                 reason, n_gen = p.STOP_USER, 0
             elif self.spec is not None:
                 reason, n_gen, draft = self.spec.decode(self.llm, replace(cmd, n_threads=n_threads), ready.prompt_text,
-                                                        tokens, n_ctx, self.stop_flag, self.conn.send, banned,
-                                                        held=self.cache.tokens)
+                                                        tokens, n_ctx, self.stop_flag, self.conn.send, banned)
+                self.cache.tokens = self.spec.held  # what the speculating loop left in the memory
             else:
                 reason, n_gen = self._decode_loop(L, cmd, ready.prompt_text, sampler, len(tokens), n_ctx)
             self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready,
@@ -408,9 +409,9 @@ class _Worker:
         buf = ctypes.create_string_buffer(256)
         one = (L.llama_token * 1)()
         one_ptr = ctypes.cast(one, ctypes.POINTER(L.llama_token))
-        stops = _StopStrings(s.stop)
-        phases = _PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
-        batcher = _TokenBatcher(cmd.request_id, self.conn.send)
+        stops = StopStrings(s.stop)
+        phases = PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
+        batcher = TokenBatcher(cmd.request_id, self.conn.send)
         n_past, n_gen = n_prompt, 0
         assert self.cache is not None  # made with llm
         held = self.cache.tokens.append  # what the memory holds: each token once it is decoded
@@ -418,7 +419,7 @@ class _Worker:
         if s.ignore_eos:
             assert self._eog_ids is not None  # _generate looked them up for ignore_eos
             banned = self._eog_ids
-        sample = _greedy_pick(L, L.llama_vocab_n_tokens(vocab), banned) if _is_greedy(s) else L.llama_sampler_sample
+        sample = greedy_pick(L, L.llama_vocab_n_tokens(vocab), banned) if is_greedy(s) else L.llama_sampler_sample
         decode, is_eog = L.llama_decode, L.llama_vocab_is_eog
         to_piece, batch_one, monotonic = L.llama_token_to_piece, L.llama_batch_get_one, time.monotonic
         stop_flag = self.stop_flag
@@ -492,108 +493,6 @@ def _system_key(cmd: p.GenerateCommand) -> tuple[str, ...]:
     return tuple(m.content for m in cmd.messages if m.role == "system")
 
 
-class _StopStrings:
-    """Finds the user's stop strings across token boundaries."""
-
-    def __init__(self, stops: tuple[str, ...]) -> None:
-        self.stops = tuple(x for x in stops if x)
-        self._tail_len = max((len(x) for x in self.stops), default=0) * 2
-        self._recent = ""
-
-    def feed(self, piece: str) -> tuple[str, bool]:
-        """(the part of piece to show, whether a stop string was hit)."""
-        if not self.stops:
-            return piece, False
-        window = self._recent + piece
-        cut = _stop_index(window, self.stops)
-        hit = cut is not None
-        if cut is not None:
-            # The stop string itself is not part of the answer (as in
-            # OpenAI-style APIs); only this token's share can be held back.
-            piece = piece[: max(0, cut - len(self._recent))]
-        self._recent = window[-self._tail_len :]
-        return piece, hit
-
-
-class _PhaseTagger:
-    """Pairs each token with its share of thinking and answer text.
-
-    A token whose text may start a marker waits here until the splitter knows
-    which phase it belongs to; rows come out in TokenBatch form.
-    """
-
-    def __init__(self, splitter: ReasoningSplitter) -> None:
-        self._splitter = splitter
-        self._waiting: deque[tuple[int, float]] = deque()
-
-    def feed(self, tok: int, t: float, piece: str) -> list[p.TokenRow]:
-        self._waiting.append((tok, t))
-        return self._rows(self._splitter.feed(piece))
-
-    def flush(self) -> list[p.TokenRow]:
-        return self._rows(self._splitter.flush())
-
-    def _rows(self, parts: Iterable[SplitPiece]) -> list[p.TokenRow]:
-        rows: list[p.TokenRow] = []
-        for part in parts:
-            w_tok, w_t = self._waiting.popleft()
-            rows.append((part.index, w_tok, w_t, part.phase, part.thinking, part.answer))
-        return rows
-
-
-class _TokenBatcher:
-    """Collects token rows and sends them as one TokenBatch (see TOKEN_FLUSH_S)."""
-
-    def __init__(self, request_id: int, send: Callable[[p.TokenBatch], None]) -> None:
-        self._request_id = request_id
-        self._send = send
-        self._pending: list[p.TokenRow] = []
-        self.last_flush = 0.0
-
-    def add(self, rows: list[p.TokenRow]) -> None:
-        self._pending.extend(rows)
-
-    def flush(self) -> None:
-        if self._pending:
-            self._send(p.TokenBatch(self._request_id, tuple(self._pending)))
-            self._pending = []
-        self.last_flush = time.monotonic()
-
-
-def _stop_index(text: str, stops: tuple[str, ...]) -> int | None:
-    """Where the earliest stop string starts in text, if any does."""
-    found = [i for i in (text.find(x) for x in stops) if i >= 0]
-    return min(found) if found else None
-
-
-def _is_greedy(s: p.SamplingSettings) -> bool:
-    return s.temperature <= 0 and (not s.repeat_penalty or s.repeat_penalty == 1.0)
-
-
-def _greedy_pick(L: ModuleType, n_vocab: int, banned: tuple[int, ...] = ()) -> Callable[[object, object, int], int]:
-    """Greedy decoding as an argmax over the logits, in place of llama.cpp's
-    greedy sampler. The sampler first copies the whole vocabulary into a
-    candidate array: 0.85 ms a token for Gemma's 262k entries (4% of its decode
-    time on 2 cores), against 0.04 ms here. Same pick: the first highest logit.
-    `banned` tokens get -inf first, as llama.cpp's logit bias gives them."""
-    import numpy as np
-
-    row = ctypes.c_float * n_vocab
-    logits_of = L.llama_get_logits_ith
-    banned_ids = np.array(banned, dtype=np.int64)
-
-    def pick(_sampler: object, ctx: object, i: int) -> int:
-        address = ctypes.cast(logits_of(ctx, i), ctypes.c_void_p).value
-        # address is None only for a NULL pointer (from_address then raises, as it always did);
-        # a ctypes array is a buffer, which numpy's stubs do not list.
-        logits = np.frombuffer(row.from_address(address), dtype=np.float32)  # type: ignore[arg-type, call-overload]
-        if banned_ids.size:
-            logits[banned_ids] = -np.inf
-        return int(logits.argmax())
-
-    return pick
-
-
 def _make_sampler(L: ModuleType, s: p.SamplingSettings, n_vocab: int, banned: tuple[int, ...] = ()) -> object:
     chain = L.llama_sampler_chain_init(L.llama_sampler_chain_default_params())
     if banned:
@@ -618,8 +517,3 @@ def _make_sampler(L: ModuleType, s: p.SamplingSettings, n_vocab: int, banned: tu
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_temp(s.temperature))
     L.llama_sampler_chain_add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
     return chain
-
-
-# The token output the speculative loop (speculative.py) shares with the plain loop above:
-# the same stop strings, phases, wire batches and greedy pick.
-StopStrings, PhaseTagger, TokenBatcher, greedy_pick = _StopStrings, _PhaseTagger, _TokenBatcher, _greedy_pick

@@ -29,7 +29,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable, Protocol
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.child import TOKEN_FLUSH_S, PhaseTagger, StopStrings, TokenBatcher, greedy_pick
+from gemmacompare.engine.local.token_stream import (
+    TOKEN_FLUSH_S,
+    PhaseTagger,
+    StopStrings,
+    TokenBatcher,
+    greedy_pick,
+)
 from gemmacompare.engine.reasoning import ReasoningSplitter
 from gemmacompare.models.gguf_file import ModelFacts, ModelFileError, read_model_facts
 from gemmacompare.models.reasoning_formats import prompt_prefills_thinking
@@ -245,7 +251,6 @@ class _Emitter:
         self.phases = PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
         self.batcher = TokenBatcher(cmd.request_id, send)
         self.n_gen = 0
-        self.ids: list[int] = []  # the generated tokens, as sent
 
     def emit(self, tok: int) -> str | None:
         t = time.monotonic()
@@ -254,7 +259,6 @@ class _Emitter:
         n = self.L.llama_token_to_piece(self.vocab, tok, self.buf, 256, 0, True)
         piece, hit_stop = self.stops.feed(self.utf8.decode(self.buf.raw[: max(n, 0)]))
         self.batcher.add(self.phases.feed(tok, t, piece))
-        self.ids.append(tok)
         if self.n_gen == 0 or t - self.batcher.last_flush >= TOKEN_FLUSH_S:
             self.batcher.flush()
         self.n_gen += 1
@@ -279,17 +283,17 @@ class Speculator:
         self.n_max = settings.draft_length()
         self.n_min = settings.draft_min
         self.phase = ""  # "draft" | "verify" while a round runs: tests stop the loop in either
+        self.held: list[int] = []  # the tokens the model's memory holds after decode()
 
     def close(self) -> None:
         self.drafter.close()
 
     def decode(self, target: LlamaContext, cmd: p.GenerateCommand, prompt_text: str, prompt: list[int],
                n_ctx: int, stop: StopFlag, send: Callable[[p.TokenBatch], None],
-               banned: tuple[int, ...] = (), held: list[int] | None = None) -> tuple[str, int, p.DraftStats]:
+               banned: tuple[int, ...] = ()) -> tuple[str, int, p.DraftStats]:
         """After the prompt's prefill: generates until a stop, drafting and verifying.
         Returns (stop reason, tokens generated, statistics). On return the model's cache
-        holds the prompt and every generated token but the last, as after the plain loop,
-        and `held` (the worker's account of its cache: the prompt) has those tokens added."""
+        holds the prompt and every generated token but the last, as after the plain loop."""
         L, ctx = self.L, target.ctx
         if isinstance(self.drafter, _ModelDrafter):
             self.drafter.set_threads(cmd.n_threads or os.cpu_count() or 1)
@@ -348,9 +352,9 @@ class Speculator:
             out.close()
             # The plain loop's end state: the prompt and every token but the last in the cache;
             # a stopped or early-ended round leaves checked positions beyond that.
-            L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, len(prompt) + max(out.n_gen - 1, 0), -1)
-            if held is not None:
-                held.extend(out.ids[:max(out.n_gen - 1, 0)])
+            n_held = len(prompt) + max(out.n_gen - 1, 0)
+            L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, n_held, -1)
+            self.held = seq[:n_held]  # the tokens that memory holds, for the conversation's cache
         return reason, out.n_gen, tally.stats()
 
     def _verify(self, target: LlamaContext, n_before: int, last: int, draft: list[int], pick: Pick) -> list[int]:
