@@ -66,6 +66,18 @@ def test_plain_compare_with_a_draft_runs_it_and_saves_its_statistics(demo_paths,
     assert out.returncode == 0, out.stderr
     run = read_run_file(tmp_path / "c.gcrun")
     assert all(m.record.finished.draft is not None for m in run.models)
+    # The file keeps the draft's file name, not its path; a rerun finds it here by that name.
+    assert run.models[0].settings["load"]["draft_model"] == demo_paths["smollm2"].name
+    from gemmacompare.engine.rerun import RerunRefused, plan_rerun
+
+    plan = plan_rerun(run)
+    assert all(s.load.draft_model == smol for s in plan.settings)
+    assert any("found its draft model" in x for x in plan.found)
+    doc = json.loads((tmp_path / "c.gcrun").read_text())
+    doc["models"][0]["settings"]["load"]["draft_model"] = "no-such-draft.gguf"
+    (tmp_path / "d.gcrun").write_text(json.dumps(doc))
+    with pytest.raises(RerunRefused, match="drafted with no-such-draft.gguf, which is not on this machine"):
+        plan_rerun(read_run_file(tmp_path / "d.gcrun"))
 
 
 def test_bench_ab_gives_a_table_by_kind_of_prompt(demo_paths, python_exe, tmp_path):
