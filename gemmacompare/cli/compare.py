@@ -120,6 +120,7 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
                 "server_figures": asdict(run.finished.server) if run.finished and run.finished.server else None,
+                "draft": asdict(run.finished.draft) if run.finished and run.finished.draft else None,
                 "error": asdict(run.error) if run.error else None,
                 "thinking": run.thinking,
                 "answer": run.answer,

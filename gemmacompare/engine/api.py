@@ -88,6 +88,8 @@ from gemmacompare.engine.speculation_ab import (
     ABResult,
     SpeculationAB,
     draft_lines,
+    kind_rows,
+    kind_table,
     plain_and_speculating,
 )
 from gemmacompare.engine.sweep import (
@@ -130,7 +132,8 @@ __all__ = [
     "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
     "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
     # Speculation A/B: one model with and without its draft.
-    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "plain_and_speculating",
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "kind_rows", "kind_table",
+    "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

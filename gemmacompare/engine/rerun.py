@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -156,9 +156,25 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
             raise ModelMissing(how, m.label, repo if is_repo_id(repo) else "", str(src.get("hub_file") or ""))
         found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
         paths.append(path)
+    for k, m in enumerate(run.models):
+        settings[k] = _draft_here(settings[k], candidates, m.label, found)
     notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
                  f"(this machine's default), split by {run.mode} mode as recorded")
     return RerunPlan(paths, found, settings, here, notes)
+
+
+def _draft_here(s: RunSettings, candidates: list[Path], label: str, found: list[str]) -> RunSettings:
+    """A speculating model's draft file on this machine, by the file name the run file keeps
+    (run files keep no paths); RerunRefused with one sentence when it is not here."""
+    if s.load.speculation != "draft" or not s.load.draft_model:
+        return s
+    want = Path(s.load.draft_model).name
+    path = next((c for c in candidates if c.name == want), None)
+    if path is None:
+        raise RerunRefused(f"[{_safe(label, 40)}] drafted with {_safe(want, 200)}, which is not on this machine; "
+                           "add its folder to the library or rerun without speculation.")
+    found.append(_safe(f"[{label}] found its draft model {path.name} by name", 400))
+    return replace(s, load=replace(s.load, draft_model=str(path)))
 
 
 # --- running ------------------------------------------------------------------------
