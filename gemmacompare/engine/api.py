@@ -22,6 +22,13 @@ from gemmacompare.engine.claim import (
     claimed_figure,
     parse_claim,
 )
+from gemmacompare.engine.conversation import (
+    CACHE_POLICIES,
+    Conversation,
+    ConversationResult,
+    TurnFigures,
+    play_conversation,
+)
 from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.memory import MemorySampler
@@ -42,6 +49,7 @@ from gemmacompare.engine.remote.server_ref import (
     parse_server_ref,
 )
 from gemmacompare.engine.replay import ReplayWorker, play_clock
+from gemmacompare.engine.report.conversation_table import conversation_dict, total_rows, turn_rows
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
 from gemmacompare.engine.rerun import (
@@ -81,6 +89,9 @@ __all__ = [
     # The compare session, its round state and what it tells its caller.
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
     "Participant", "ReplayWorker", "play_clock",
+    # Conversations: one turn per round, the cache kept (or cold), figures per turn.
+    "Conversation", "ConversationResult", "TurnFigures", "CACHE_POLICIES", "play_conversation",
+    "turn_rows", "total_rows", "conversation_dict",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "command_for",

@@ -196,4 +196,4 @@ def play_conversation(session: CompareSession, settings: Sequence[RunSettings], 
 
 
 __all__ = ["CACHE_POLICIES", "Conversation", "ConversationResult", "ConversationTotals", "ModelConversation",
-           "TurnFigures", "play_conversation", "totals_of", "turn_cache", "turn_figures"]
+           "TurnCallback", "TurnFigures", "play_conversation", "totals_of", "turn_cache", "turn_figures"]

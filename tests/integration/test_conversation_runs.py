@@ -1,0 +1,89 @@
+"""Conversations played on the real demo models (issue 31, item 3): per-turn figures through the
+engine, `compare --chat`, `bench --suite` with a conversation suite."""
+
+from __future__ import annotations
+
+import json
+
+from gemmacompare.engine import protocol as p
+from gemmacompare.engine.conversation import Conversation, play_conversation
+from gemmacompare.engine.run_settings import RunSettings
+from gemmacompare.engine.session import CompareSession
+from gemmacompare.state.settings_table import with_values
+from tests.unit.test_cli import cli
+
+CONV = Conversation("t", ("Say hi.", "Say bye.", "Say thanks."), "Be brief.")
+GREEDY = with_values(RunSettings(), {"temperature": 0.0, "max_tokens": 6, "n_ctx": 1024})
+
+
+def test_a_conversation_keeps_each_models_replies_and_measures_every_turn(demo_paths):
+    with CompareSession(["A"]) as session:
+        assert session.load([str(demo_paths["smollm2"])], GREEDY.load) == [None]
+        seen: list[tuple[int, int]] = []
+        keep = play_conversation(session, [GREEDY], CONV, p.CACHE_KEEP, "fair",
+                                 on_turn=lambda i, turn, f: seen.append((i, turn)))
+        cold = play_conversation(session, [GREEDY], CONV, p.CACHE_COLD, "fair")
+    assert seen == [(0, 1), (0, 2), (0, 3)] and keep.complete and cold.complete
+    side = keep.models[0]
+    assert [f.turn for f in side.figures] == [1, 2, 3]
+    assert [f.cache for f in side.figures] == ["cold", "keep", "keep"]  # each conversation starts cold
+    assert [f.cache for f in cold.models[0].figures] == ["cold"] * 3
+    # Every turn sends the history: the system prompt, the earlier turns and the model's own replies.
+    prompts = [f.n_prompt for f in side.figures]
+    assert prompts[0] < prompts[1] < prompts[2]
+    assert len(side.replies) == 3 and all(r.strip() for r in side.replies)
+    assert [m.role for m in side.history] == ["user", "assistant"] * 3
+    assert side.records[2].prompt is not None and side.replies[1] in side.records[2].prompt.prompt_text
+    assert "Be brief." in side.records[0].prompt.prompt_text
+    # Cold turns prefill everything; and greedy, the cold run is the same conversation (first tokens:
+    # the two runs' batch splits differ, so never bit-exact).
+    for f in cold.models[0].figures:
+        assert f.n_reused == 0 and f.n_prefilled == f.n_prompt and f.ttft_s and f.ttft_s > 0
+    assert [f.n_prompt for f in cold.models[0].figures][0] == prompts[0]
+    assert cold.models[0].replies[0][:4] == side.replies[0][:4]
+    tot = cold.models[0].totals()
+    assert tot.n_turns == 3 and tot.n_prompt == sum(f.n_prompt for f in cold.models[0].figures)
+    assert tot.n_prefilled == tot.n_prompt and tot.ttft_s is not None and tot.total_s and tot.total_s >= tot.ttft_s
+
+
+def test_compare_chat_prints_each_turn_and_writes_json(demo_paths, tmp_path):
+    chat = tmp_path / "c.jsonl"
+    chat.write_text(json.dumps({"id": "c1", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", str(chat), "-n", "4",
+              "--mode", "fair", "--json", str(tmp_path / "r.json"))
+    assert out.returncode == 0, out.stderr
+    assert "turn  model  cache  prompt  reused  prefilled" in out.stdout
+    assert "# turn 2: Say bye." in out.stderr and "cache keep (the first turn cold)" in out.stderr
+    doc = json.loads((tmp_path / "r.json").read_text())
+    conv = doc["conversations"][0]
+    assert conv["id"] == "c1" and conv["cache"] == "keep" and len(conv["models"]) == 2
+    for m in conv["models"]:
+        assert [f["turn"] for f in m["figures"]] == [1, 2] and len(m["replies"]) == 2
+        assert m["figures"][0]["n_reused"] == 0 and m["totals"]["n_turns"] == 2
+
+
+def test_compare_chat_refuses_bad_input_in_one_sentence(demo_paths, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "turns": ["ok"], "sytem": "typo"}\n')
+    for args, words in ((["--chat", str(bad)], "bad.jsonl line 1: unknown field 'sytem'"),
+                        (["-p", "hi", "--cold"], "--cold goes with --chat"),
+                        (["--chat", str(bad), "--raw"], "cannot be combined with --raw"),
+                        (["--chat", str(tmp_path / "none.jsonl")], "no such conversation file")):
+        out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), *args)
+        lines = out.stderr.strip().splitlines()
+        assert out.returncode == 2 and len(lines) == 1 and words in lines[0], out.stderr
+
+
+def test_bench_takes_a_conversation_suite_and_reports_per_turn(demo_paths, tmp_path):
+    chat = tmp_path / "two.jsonl"
+    chat.write_text(json.dumps({"id": "c1", "system": "Be brief.", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    out = cli("bench", str(demo_paths["smollm2"]), "--suite", str(chat), "-n", "3", "--warmup", "0", "--cold",
+              "--out", str(tmp_path / "out"))
+    assert out.returncode == 0, out.stderr
+    assert "## c1 (run 1)" in out.stdout and "not kept in the bench history" in out.stderr
+    rows = (tmp_path / "out" / "two-turns.csv").read_text().splitlines()
+    assert rows[0].startswith("conversation,cache,model,turn,n_prompt,n_reused,n_prefilled")
+    assert len(rows) == 3 and all(",cold," in r for r in rows[1:])
+    doc = json.loads((tmp_path / "out" / "two-turns.json").read_text())
+    figs = doc["conversations"][0]["models"][0]["figures"]
+    assert [f["n_reused"] for f in figs] == [0, 0] and figs[1]["n_prompt"] > figs[0]["n_prompt"]
