@@ -13,6 +13,8 @@ from typing import Union
 
 from gemmacompare.engine.placement import Placement
 from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state.settings_table import CACHE_COLD as CACHE_COLD
+from gemmacompare.state.settings_table import CACHE_KEEP as CACHE_KEEP
 from gemmacompare.state.settings_table import LoadSettings as LoadSettings
 from gemmacompare.state.settings_table import SamplingSettings as SamplingSettings
 
@@ -34,9 +36,6 @@ class LoadCommand:
     path: str
     settings: LoadSettings
 
-
-CACHE_COLD = "cold"
-CACHE_KEEP = "keep"
 
 
 @dataclass(frozen=True)
@@ -95,9 +94,16 @@ class PromptReady:
 @dataclass(frozen=True)
 class PrefillDone:
     request_id: int
-    n_prompt: int
+    n_prompt: int  # the whole prompt, reused tokens included
     t_start: float
     t_end: float
+    # Prompt tokens taken from the worker's cache (kept or restored from a checkpoint), not
+    # read in this prefill: its time covers n_prefilled tokens only. 0 from older run files.
+    n_reused: int = 0
+
+    @property
+    def n_prefilled(self) -> int:
+        return self.n_prompt - self.n_reused
 
     @property
     def ms(self) -> float:

@@ -28,6 +28,12 @@ FLASH_ATTN_CHOICES = ("auto", "on", "off")
 # KV cache element types llama-bench accepts; f16 is llama.cpp's default.
 KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl", "f32")
 
+# The conversation cache's policies (GenerateCommand.cache): keep what the worker's cache holds
+# of the conversation, or read every prompt whole.
+CACHE_COLD = "cold"
+CACHE_KEEP = "keep"
+CACHE_POLICIES = (CACHE_KEEP, CACHE_COLD)
+
 MAX_TEXT_CHARS = 1 << 20  # a system prompt; more cannot fit any model's context anyway
 MAX_STOP_STRINGS = 64
 MAX_STOP_CHARS = 1024
@@ -133,6 +139,23 @@ class LoadSettings:
                              help="give sliding-window attention layers (Gemma) a full-size KV cache instead of "
                                   "a window-sized one (llama.cpp's tools' default: off)")
 
+    # The conversation's cache (issue 31): the context checkpoints a recurrent state or a
+    # window-sized sliding-window cache needs to go back to a shorter prefix, bounded as
+    # llama-server bounds them (--ctx-checkpoints, --checkpoint-min-step) and in memory.
+    ctx_checkpoints: int = setting(32, "the context checkpoints", llama="llama-server's --ctx-checkpoints", lo=0,
+                                   hi=1024, flag="--ctx-checkpoints", label="Context checkpoints",
+                                   help="checkpoints kept of a recurrent or sliding-window state, so a kept "
+                                        "conversation cache can go back to an earlier turn (llama-server's "
+                                        "default: 32; 0 = none)")
+    checkpoint_min_step: int = setting(8192, "the checkpoint spacing", llama="llama-server's --checkpoint-min-step",
+                                       lo=0, hi=1 << 22, flag="--checkpoint-min-step",
+                                       help="tokens between context checkpoints kept when the list is full "
+                                            "(llama-server's default: 8192)")
+    checkpoint_mib: int = setting(8192, "the checkpoint memory", llama="bytes of checkpoints (ours)", lo=0,
+                                  hi=1 << 20, flag="--checkpoint-mib",
+                                  help="MiB the context checkpoints may hold at most (ours; llama-server bounds "
+                                       "only their count; 8192 as its --cache-ram)")
+
     def problem(self) -> str | None:
         """One sentence if a setting is not one llama.cpp takes, else None."""
         return problem_of(self)
@@ -151,6 +174,13 @@ class PromptOptions:
                                     label="Let the model think first", window_default=True,
                                     help="thinking on (--think) or off (--no-think) where the template has a switch; "
                                          "default: the template's")
+    # keep: a conversation's next turn reuses what the worker's cache holds of it, as every
+    # chat app does (the window's default); cold: every prompt is read whole (compare, bench).
+    cache: str = setting(CACHE_COLD, "the conversation cache", llama="llama-server's cache_prompt",
+                         choices=CACHE_POLICIES, flag="--cache", label="Conversation cache",
+                         window_default=CACHE_KEEP,
+                         help="keep: reuse the conversation's cache between turns, prefill only what is new; "
+                              "cold: every prompt cold (measure each prompt whole)")
     # The one thread setting: 0 lets the mode decide (all threads in fair, a share in race);
     # the session computes the split from it, once per round, and the result records it.
     n_threads: int = setting(0, "the thread count", llama="llama_set_n_threads (per request)", lo=0, hi=1024,
@@ -358,7 +388,8 @@ def from_flat(values: Any, base: RunSettings | None = None) -> RunSettings:
     return with_values(base or window_defaults(), {_BY_FLAT[k].name: v for k, v in known.items()})
 
 
-__all__ = ["FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
+__all__ = ["CACHE_COLD", "CACHE_KEEP", "CACHE_POLICIES",
+           "FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
            "RunSettings", "SamplingSettings", "ServerSettings", "Setting", "SettingError", "Spec", "from_flat",
            "get", "group_from_dict", "is_setting", "problem_of", "setting", "to_flat", "validate", "value_of",
            "window_defaults",

@@ -35,6 +35,7 @@ from gemmacompare.engine.local.llama_runtime import (
     parse_load_log,
     process_log,
 )
+from gemmacompare.engine.local.prompt_cache import WHY_STOPPED, CheckpointLimits, PromptCache
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.local.vulkan_drivers import drop_bad_driver_files
 from gemmacompare.engine.modes import default_threads
@@ -108,6 +109,7 @@ class _Worker:
         self._abort_cb: ctypes._CFunctionType | None = None
         self._load_log: LoadLog | None = None
         self._eog_ids: tuple[int, ...] | None = None  # the loaded model's end-of-generation tokens, when asked
+        self.cache: PromptCache | None = None  # what the context holds between requests; with llm
 
     def serve(self) -> None:
         while True:
@@ -154,6 +156,7 @@ class _Worker:
         if self.llm is not None:
             self.llm.close()
             self.llm = None
+            self.cache = None
         self._load_log.start()
         try:
             llm = open_context(cmd.path, s, n_ctx, n_threads, n_gpu_layers)
@@ -177,6 +180,7 @@ class _Worker:
         if placement.device_bytes():
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
+        self.cache = _new_cache(llm, s)
         self._eog_ids = None
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
         self._send(
@@ -216,6 +220,8 @@ class _Worker:
             self._send(p.WorkerError(cmd.request_id, str(exc)))
         except Exception:  # noqa: BLE001 - reported to the user, worker stays up
             log.exception("generation failed")
+            if self.cache is not None:  # what the memory holds after a failed decode is not known
+                self.cache.forget("the previous request failed")
             self._send(
                 p.WorkerError(
                     cmd.request_id,
@@ -273,15 +279,18 @@ class _Worker:
                 )
             )
             return
-        n_threads = self._reset_context(L, cmd)
+        n_threads = self._start_request(L, cmd)
+        assert self.cache is not None  # made with llm
+        plan = self.cache.plan(tokens, cmd.cache, _system_key(cmd))
         banned = self._end_of_generation_ids(L) if cmd.sampling.ignore_eos else ()
         sampler = _make_sampler(L, cmd.sampling, L.llama_vocab_n_tokens(self.llm.vocab), banned)
         try:
-            if not self._prefill(L, cmd.request_id, tokens):
+            if not self._prefill(L, cmd.request_id, tokens, plan.n_past):
                 reason, n_gen = p.STOP_USER, 0
             else:
                 reason, n_gen = self._decode_loop(L, cmd, ready.prompt_text, sampler, len(tokens), n_ctx)
-            self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready)
+            self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready,
+                                self.cache.use(cmd.cache, plan))
         finally:
             L.llama_set_abort_callback(self.llm.ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
@@ -306,38 +315,43 @@ class _Worker:
         add_special = not (bos_text and text.startswith(bos_text))
         return llm.tokenize(text, add_special=add_special)
 
-    def _reset_context(self, L: ModuleType, cmd: p.GenerateCommand) -> int:
-        """Threads for this request, and a cold start: honest prefill numbers,
-        and the same answer for the same seed. Returns the thread count."""
+    def _start_request(self, L: ModuleType, cmd: p.GenerateCommand) -> int:
+        """Threads for this request and llama.cpp's counters from zero; returns the thread count.
+        What the memory keeps is the cache's plan (a cold request clears it: honest prefill
+        numbers, and the same answer for the same seed)."""
         assert self.llm is not None  # called from _generate
         ctx = self.llm.ctx
         n_threads = cmd.n_threads or self.n_threads
         L.llama_set_n_threads(ctx, n_threads, n_threads)
-        # Clears the recurrent state (Qwen3.5's DeltaNet layers) as well as the KV cache.
-        L.llama_memory_clear(L.llama_get_memory(ctx), True)
         L.llama_perf_context_reset(ctx)
         return n_threads
 
-    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int]) -> bool:
-        """Decodes the prompt in n_batch chunks, abortable between graph nodes.
-        False when the user stopped it; sends PrefillDone when it completes."""
-        assert self.llm is not None  # called from _generate
-        ctx = self.llm.ctx
+    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int], n_past: int) -> bool:
+        """Decodes tokens[n_past:] (the rest is in the cache) in n_batch chunks, abortable between
+        graph nodes, taking the cache's checkpoints on the way. False when the user stopped it;
+        sends PrefillDone when it completes."""
+        assert self.llm is not None and self.cache is not None  # called from _generate
+        ctx, cache = self.llm.ctx, self.cache
         t_pre = time.monotonic()
         L.llama_set_abort_callback(ctx, self._abort_cb, None)
         n_batch = max(1, self.llm.n_batch)
         arr = (L.llama_token * len(tokens))(*tokens)
-        for start in range(0, len(tokens), n_batch):
-            n = min(n_batch, len(tokens) - start)
+        for start, end, checkpoint in cache.chunks(n_past, len(tokens), n_batch, int(L.llama_n_ubatch(ctx))):
+            if checkpoint:
+                cache.checkpoint(start, request_id)
             chunk = ctypes.cast(ctypes.byref(arr, start * ctypes.sizeof(L.llama_token)), ctypes.POINTER(L.llama_token))
-            rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, n))
+            rc = L.llama_decode(ctx, L.llama_batch_get_one(chunk, end - start))
             if self.stop_flag.value:
+                # An aborted batch may have left part of itself in the memory, and a recurrent
+                # state cannot be cut back to before it: the next turn starts cold.
+                cache.forget(WHY_STOPPED)
                 return False
             if rc != 0:
                 raise RuntimeError(f"llama_decode returned {rc} during prefill")
+            cache.read(tokens[start:end])
         L.llama_synchronize(ctx)
         L.llama_set_abort_callback(ctx, L.ggml_abort_callback(0), None)
-        self._send(p.PrefillDone(request_id, len(tokens), t_pre, time.monotonic()))
+        self._send(p.PrefillDone(request_id, len(tokens), t_pre, time.monotonic(), n_reused=n_past))
         return True
 
     def _decode_loop(
@@ -358,6 +372,8 @@ class _Worker:
         phases = _PhaseTagger(ReasoningSplitter(starts_thinking=prompt_prefills_thinking(prompt_text)))
         batcher = _TokenBatcher(cmd.request_id, self.conn.send)
         n_past, n_gen = n_prompt, 0
+        assert self.cache is not None  # made with llm
+        held = self.cache.tokens.append  # what the memory holds: each token once it is decoded
         banned: tuple[int, ...] = ()
         if s.ignore_eos:
             assert self._eog_ids is not None  # _generate looked them up for ignore_eos
@@ -394,6 +410,7 @@ class _Worker:
             rc = decode(ctx, batch_one(one_ptr, 1))
             if rc != 0:
                 raise RuntimeError(f"llama_decode returned {rc}")
+            held(tok)
             n_past += 1
         batcher.add(phases.flush())
         batcher.flush()
@@ -401,7 +418,7 @@ class _Worker:
 
     def _send_finished(
         self, L: ModuleType, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
-        ready: p.PromptReady,
+        ready: p.PromptReady, cache: p.CacheUse,
     ) -> None:
         assert self.llm is not None  # called from _generate
         perf = L.llama_perf_context(self.llm.ctx)
@@ -416,8 +433,22 @@ class _Worker:
                 perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
                 n_threads=n_threads,
                 template_name=ready.template_name,
+                cache=cache,
             )
         )
+
+
+def _new_cache(llm: LlamaContext, s: p.LoadSettings) -> PromptCache:
+    import llama_cpp
+
+    limits = CheckpointLimits(s.ctx_checkpoints, s.checkpoint_min_step, s.checkpoint_mib << 20)
+    assert llm.model is not None and llm.ctx is not None  # just opened
+    return PromptCache.for_context(llama_cpp, llm.model, llm.ctx, llm.swa_full, limits)
+
+
+def _system_key(cmd: p.GenerateCommand) -> tuple[str, ...]:
+    """The conversation's system prompt: a new one starts the cache cold."""
+    return tuple(m.content for m in cmd.messages if m.role == "system")
 
 
 class _StopStrings:
