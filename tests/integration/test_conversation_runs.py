@@ -35,6 +35,12 @@ def test_a_conversation_keeps_each_models_replies_and_measures_every_turn(demo_p
     assert [m.role for m in side.history] == ["user", "assistant"] * 3
     assert side.records[2].prompt is not None and side.replies[1] in side.records[2].prompt.prompt_text
     assert "Be brief." in side.records[0].prompt.prompt_text
+    # Kept, a turn reuses what the cache holds of the history (at most the last prompt and its reply)
+    # and prefills the rest: the new user message and the template around it.
+    for before, f in zip(side.figures, side.figures[1:]):
+        assert f.n_reused is not None and 0 < f.n_reused <= before.n_prompt + (before.n_tokens or 0)
+        assert f.n_prefilled == f.n_prompt - f.n_reused and f.n_prefilled < f.n_prompt - before.n_prompt + 8
+    assert side.figures[0].n_reused == 0
     # Cold turns prefill everything; and greedy, the cold run is the same conversation (first tokens:
     # the two runs' batch splits differ, so never bit-exact).
     for f in cold.models[0].figures:
