@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gemmacompare.engine import protocol as p
 from gemmacompare.engine.conversation import Conversation, play_conversation
 from gemmacompare.engine.run_settings import RunSettings
@@ -93,3 +95,51 @@ def test_bench_takes_a_conversation_suite_and_reports_per_turn(demo_paths, tmp_p
     doc = json.loads((tmp_path / "out" / "two-turns.json").read_text())
     figs = doc["conversations"][0]["models"][0]["figures"]
     assert [f["n_reused"] for f in figs] == [0, 0] and figs[1]["n_prompt"] > figs[0]["n_prompt"]
+
+
+@pytest.mark.gui
+def test_the_benchmark_tab_plays_a_conversation_suite_per_turn(qtbot, demo_paths, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from gemmacompare.ui.bench_tab import BenchmarkTab
+
+    chat = tmp_path / "tab.jsonl"
+    chat.write_text(json.dumps({"id": "c1", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    tab = BenchmarkTab()
+    qtbot.addWidget(tab)
+    try:
+        assert tab.suite_combo.findData("short-chats") >= 0  # the shipped suite can be picked
+        tab.set_models([str(demo_paths["smollm2"])], ["SmolLM2"])
+        tab.runs_spin.setValue(1)
+        tab.warmup_spin.setValue(0)
+        tab.tokens_spin.setValue(8)
+        tab.suite_combo.insertItem(0, chat.name, str(chat))  # as "Open JSONL file…" puts it
+        tab.suite_combo.setCurrentIndex(0)
+        qtbot.mouseClick(tab.start_button, Qt.MouseButton.LeftButton)
+        assert tab.stop_button.isEnabled()
+        qtbot.waitUntil(lambda: not tab.running and tab.start_button.isEnabled(), timeout=150_000)
+        assert "1 conversations played, the cache kept" in tab.status_label.text()
+        assert tab.table.rowCount() == 2
+        cells = [[tab.table.item(r, c).text() for c in range(tab.table.columnCount())] for r in range(2)]
+        assert [c[1] for c in cells] == ["c1 · turn 1", "c1 · turn 2"] and [c[3] for c in cells] == ["cold", "keep"]
+        assert cells[0][4].endswith("reused 0, prefilled " + cells[0][4].split()[1].rstrip(":"))
+        reused = int(cells[1][4].split("reused ")[1].split(",")[0])
+        assert reused > 0 and cells[1][2] == "SmolLM2"
+    finally:
+        tab.shutdown()
+
+
+def test_a_bad_conversation_file_in_the_tab_is_one_sentence(qtbot, tmp_path):
+    from gemmacompare.ui.bench_tab import BenchmarkTab
+
+    bad = tmp_path / "bad.chat.jsonl"
+    bad.write_text('{"id": "x", "turns": []}\n')
+    tab = BenchmarkTab()
+    qtbot.addWidget(tab)
+    tab.set_models(["/nonexistent.gguf"])
+    tab.suite_combo.insertItem(0, bad.name, str(bad))
+    tab.suite_combo.setCurrentIndex(0)
+    tab.start()
+    assert tab.status_label.text() == "⚠ bad.chat.jsonl line 1: field 'turns' must be a non-empty list of texts."
+    assert not tab.running
+    tab.shutdown()
