@@ -51,6 +51,7 @@ class TurnFigures:
     n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none)
     why_full: str = ""  # why a kept cache could not be used
     server: bool = False  # the counts are a server's (reused: its cache_n)
+    server_prompt_ms: float | None = None  # the server's own prompt time (llama-server: start -> first token)
     error: str = ""
 
     @property
@@ -79,7 +80,8 @@ def turn_figures(rec: RunRecord, turn: int, cache: str) -> TurnFigures:
         turn=turn, cache=cache, n_prompt=st.n_prompt, n_reused=n_reused, ttft_s=st.ttft_s,
         ms_per_token=st.ms_per_token, n_tokens=st.n_tokens, total_s=st.total_s, stop_reason=st.stop_reason,
         n_checkpoint=use.n_checkpoint if use else 0, why_full=use.why_full if use else "",
-        server=srv is not None, error=rec.error.message if rec.error else "",
+        server=srv is not None, server_prompt_ms=srv.prompt_ms if srv else None,
+        error=rec.error.message if rec.error else "",
     )
 
 
