@@ -51,7 +51,13 @@ from gemmacompare.engine.remote.server_ref import (
 from gemmacompare.engine.replay import ReplayWorker, play_clock
 from gemmacompare.engine.report.conversation_table import conversation_dict, total_rows, turn_rows
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
+from gemmacompare.engine.report.stats_table import (
+    gpu_memory_text,
+    markdown_table,
+    prompt_cache_text,
+    stats_rows,
+    text_table,
+)
 from gemmacompare.engine.rerun import (
     Measured,
     ModelMissing,
@@ -99,6 +105,7 @@ __all__ = [
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.
     "busy_sentence", "speed_summary", "stats_rows", "text_table", "markdown_table", "gpu_memory_text",
+    "prompt_cache_text",
     # Run files, and the jobs that read them: rerun and claim.
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
     "file_hash_prefix",

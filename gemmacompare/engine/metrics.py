@@ -114,6 +114,15 @@ class RunStats:
     other_cpu_cores: float | None = None
     machine_busy: bool = False
     gpu_source: str = ""  # what peak_vram measures (protocol.GPU_FROM_NVML / GPU_FROM_LLAMA)
+    # The conversation cache (a local worker's Finished.cache): None where it was not reported
+    # (a server, an older run file). n_prefilled = n_prompt - n_reused; prefill_tps counts it.
+    cache_policy: str | None = None  # keep | cold
+    n_reused: int | None = None  # prompt tokens kept in the cache or restored from a checkpoint
+    n_prefilled: int | None = None
+    n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none)
+    cache_why_full: str = ""  # why a kept cache could not be used
+    cache_parted: str = ""  # where the prompt left what the cache held (CacheUse.parted)
+    checkpoint_bytes: int | None = None  # the worker's checkpoints after this reply
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -188,10 +197,20 @@ def _local_stats(run: RunRecord) -> RunStats:
     gen_tps = None
     if len(times) >= 2 and times[-1] > times[0]:
         gen_tps = (len(times) - 1) / (times[-1] - times[0])
+    cache = fin.cache if fin else None
+    n_prompt = pre.n_prompt if pre else (fin.n_prompt if fin else 0)
+    n_reused = cache.n_reused if cache else (pre.n_reused if pre else None)
     return RunStats(
-        n_prompt=pre.n_prompt if pre else (fin.n_prompt if fin else 0),
+        n_prompt=n_prompt,
         prefill_ms=pre.ms if pre else None,
-        prefill_tps=(pre.n_prompt / (pre.ms / 1000.0)) if pre and pre.ms > 0 else None,
+        prefill_tps=(pre.n_prefilled / (pre.ms / 1000.0)) if pre and pre.ms > 0 and pre.n_prefilled > 0 else None,
+        cache_policy=cache.policy if cache else None,
+        n_reused=n_reused,
+        n_prefilled=n_prompt - n_reused if n_reused is not None else None,
+        n_checkpoint=cache.n_checkpoint if cache else 0,
+        cache_why_full=cache.why_full if cache else "",
+        cache_parted=cache.parted if cache else "",
+        checkpoint_bytes=cache.checkpoint_bytes if cache else None,
         ttft_s=(times[0] - run.t_send) if times else None,
         time_to_answer_s=(first_answer.t - run.t_send) if first_answer else None,
         gen_tps=gen_tps,

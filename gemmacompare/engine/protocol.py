@@ -217,6 +217,9 @@ class CacheUse:
     n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none was)
     why_full: str = ""  # one sentence when a kept cache could not be used and the whole prompt was read
     checkpoint_bytes: int = 0  # memory the worker's checkpoints hold after this request
+    # Where the prompt left what the cache held, when before its end (a template that renders
+    # an answered turn differently): one phrase, "" when the cache's whole content was reused.
+    parted: str = ""
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,7 @@ from .pane import ModelPane
 from .prompt_box import PromptEdit, examples_strip
 from .run_file_actions import RunFileActions
 from .session_runner import SessionRunner
+from .stats_format import ttft_by_turn
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
 
@@ -471,6 +472,9 @@ class MainWindow(QMainWindow):
     def _announce(self) -> None:
         """The banner says what the session's state says (the arena announces its rounds without names)."""
         text = self.runner.state.headline()
+        turns = ttft_by_turn({pane.label: pane.turn_ttfts for pane in self.panes})
+        if turns:
+            text = f"{text} · {turns}" if text else turns
         if text and not self.arena.active:
             self.banner.setText(text)
 

@@ -64,6 +64,7 @@ class Plan:
     n_past: int  # tokens already in the cache: the prefill reads tokens[n_past:]
     n_checkpoint: int = 0
     why_full: str = ""
+    parted: str = ""  # where the prompt parted from what the cache held, when it did
 
 
 @dataclass
@@ -80,6 +81,7 @@ class PromptCache:
     checkpoints: list[_Checkpoint] = field(default_factory=list)
     system_key: tuple[str, ...] | None = None
     why_next: str = ""  # why the next request that keeps the cache finds it empty
+    n_last_prompt: int = 0  # the last request's prompt; the tokens held after it are its reply
 
     @classmethod
     def for_context(cls, L: ModuleType, model: int, ctx: int, swa_full: bool,
@@ -115,6 +117,11 @@ class PromptCache:
 
     def plan(self, tokens: list[int], policy: str, system_key: tuple[str, ...]) -> Plan:
         """Makes the memory hold tokens[:n_past] and nothing else, and says n_past."""
+        plan = self._plan(tokens, policy, system_key)
+        self.n_last_prompt = len(tokens)
+        return plan
+
+    def _plan(self, tokens: list[int], policy: str, system_key: tuple[str, ...]) -> Plan:
         if policy != p.CACHE_KEEP:
             self.clear()
             self.system_key = system_key
@@ -128,16 +135,20 @@ class PromptCache:
             self.system_key = system_key
             return Plan(0, why_full=WHY_SYSTEM)
         self.system_key = system_key
-        n_past = _common_prefix(self.tokens, tokens)
+        n_common = _common_prefix(self.tokens, tokens)
+        n_past = n_common
         if n_past == len(tokens) and n_past > 0:
             n_past -= 1  # at least one token is read, so the last position has logits to sample from
         plan = Plan(n_past)
         if n_past > 0:
             pos_min = int(self.L.llama_memory_seq_pos_min(self._memory(), SEQ))
-            # As llama-server: the oldest position the cache must still hold for n_past to be usable.
+            # As llama-server: the oldest position the cache must still hold for n_past to be usable
+            # (a recurrent state's is its last). A window-sized cache that still holds position 0
+            # has dropped nothing: llama-server restores a checkpoint there too, we cut it back.
             thold = max(0, n_past - self.n_swa)
-            if pos_min >= thold:
+            if pos_min >= thold and (self.cannot_cut or pos_min > 0):
                 plan = self._restore(n_past, thold)
+        plan.parted = self._parted(n_common, len(tokens))
         # Checkpoints past where the cache now ends describe a history it no longer has.
         self.checkpoints = [c for c in self.checkpoints if c.pos_max <= plan.n_past]
         if plan.n_past == 0:
@@ -147,6 +158,17 @@ class PromptCache:
             return Plan(0, why_full=WHY_REFUSED)
         self.tokens = tokens[: plan.n_past]
         return plan
+
+    def _parted(self, n_common: int, n_prompt: int) -> str:
+        """Where the new prompt left what the cache held (the last prompt and the reply read
+        after it), when that was before the cache's end: a template that renders a turn
+        differently once it is answered (Qwen3.5 and Gemma 4 drop the reply's thinking)."""
+        held, last = len(self.tokens), self.n_last_prompt
+        if n_common >= held or n_common >= n_prompt or not last or held < last:
+            return ""
+        if n_common < last:
+            return f"the template rendered the last prompt anew from its token {n_common} of {last}"
+        return f"the history parted from the last reply at its token {n_common - last} of {held - last}"
 
     def _restore(self, n_past: int, thold: int) -> Plan:
         L = self.L
@@ -219,7 +241,7 @@ class PromptCache:
 
     def use(self, policy: str, plan: Plan) -> p.CacheUse:
         return p.CacheUse(policy=policy, n_reused=plan.n_past, n_checkpoint=plan.n_checkpoint,
-                          why_full=plan.why_full, checkpoint_bytes=self.checkpoint_bytes)
+                          why_full=plan.why_full, checkpoint_bytes=self.checkpoint_bytes, parted=plan.parted)
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:
