@@ -24,10 +24,12 @@ from gemmacompare.engine.api import (
     RunSettings,
     SessionEvent,
     conversation_dict,
+    conversation_run_dict,
     play_conversation,
     text_table,
     total_rows,
     turn_rows,
+    write_run_file,
 )
 from gemmacompare.engine.api import protocol as p
 from gemmacompare.state.untrusted import terminal_safe
@@ -36,9 +38,13 @@ from gemmacompare.state.untrusted import terminal_safe
 def read_chats(args: argparse.Namespace) -> ConversationSuite:
     """The conversations of --chat; raises PromptInputError with the reader's one sentence."""
     try:
-        return load_conversations(args.chat)
+        suite = load_conversations(args.chat)
     except ConversationFileError as exc:
         raise PromptInputError(exc.message) from None
+    problem = check_chat_suite(args, suite)
+    if problem:
+        raise PromptInputError(problem)
+    return suite
 
 
 def cache_policy(args: argparse.Namespace) -> str:
@@ -46,7 +52,8 @@ def cache_policy(args: argparse.Namespace) -> str:
 
 
 def play_chats(session: CompareSession, suite: ConversationSuite, settings: Sequence[RunSettings],
-               args: argparse.Namespace, labels: list[str], printer: LinePrinter, threads_total: int | None) -> int:
+               args: argparse.Namespace, labels: list[str], printer: LinePrinter, threads_total: int | None,
+               paths: Sequence[str] = (), refs: Sequence[str] = ()) -> int:
     """Plays every conversation of the suite on the loaded session; prints each turn's
     figures and the totals; --json writes them all."""
     policy = cache_policy(args)
@@ -97,6 +104,11 @@ def play_chats(session: CompareSession, suite: ConversationSuite, settings: Sequ
                "conversations": [conversation_dict(r, labels) for r in results]}
         Path(args.json_out).write_text(json.dumps(doc, indent=1))
         print(f"# wrote {args.json_out}", file=sys.stderr)
+    save_run = getattr(args, "save_run", None)
+    if save_run and results:
+        write_run_file(save_run, conversation_run_dict(results[0], labels, list(paths), list(greedy),
+                                                       redact_prompts=args.redact_prompts, refs=list(refs)))
+        print(f"# wrote {save_run} (rerun its turns with: gemmacompare rerun {save_run})", file=sys.stderr)
     failed = any(side.failed for r in results for side in r.models)
     return EXIT_MODEL_FAILED if failed else EXIT_OK
 
@@ -111,6 +123,14 @@ def check_chat_args(args: argparse.Namespace) -> str | None:
         return "--cold goes with --chat (it sends every turn of a conversation cold)."
     if getattr(args, "chat", None) is not None and getattr(args, "raw", False):
         return "--chat plays chat turns through the model's template; it cannot be combined with --raw."
+    return None
+
+
+def check_chat_suite(args: argparse.Namespace, suite: ConversationSuite) -> str | None:
+    if getattr(args, "save_run", None) and len(suite) != 1:
+        return (f"--save-run keeps one conversation and {terminal_safe(suite.name, 100)} has {len(suite)}; "
+                "put the one to save in a file of its own.")
+    return None
     return None
 
 

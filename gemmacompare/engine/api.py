@@ -74,6 +74,7 @@ from gemmacompare.engine.run_file import (
     RunFileError,
     RunModel,
     compare_run_dict,
+    conversation_run_dict,
     read_run_file,
     split_of,
     write_run_file,
@@ -108,6 +109,7 @@ __all__ = [
     "prompt_cache_text",
     # Run files, and the jobs that read them: rerun and claim.
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
+    "conversation_run_dict",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
     "plan_rerun", "rerun_report",

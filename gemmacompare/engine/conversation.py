@@ -137,6 +137,7 @@ class ConversationResult:
     models: list[ModelConversation]
     rounds: list[CompareResult] = field(default_factory=list)
     stopped: bool = False
+    loaded: list[p.Loaded | None] = field(default_factory=list)  # each model as it was loaded
 
     @property
     def complete(self) -> bool:
@@ -167,7 +168,7 @@ def play_conversation(session: CompareSession, settings: Sequence[RunSettings], 
         raise ValueError(f"Unknown cache policy {cache!r}; use keep or cold.")
     n = len(session.slots)
     result = ConversationResult(conversation, cache, mode, [ModelConversation(session.slots[i].label)
-                                                             for i in range(n)])
+                                                             for i in range(n)], loaded=list(session.loaded))
     with_system = [replace(s, prompt=replace(s.prompt, system_prompt=conversation.system, raw=False))
                    for s in settings]
     for turn, text in enumerate(conversation.turns, start=1):

@@ -143,3 +143,46 @@ def test_a_bad_conversation_file_in_the_tab_is_one_sentence(qtbot, tmp_path):
     assert tab.status_label.text() == "⚠ bad.chat.jsonl line 1: field 'turns' must be a non-empty list of texts."
     assert not tab.running
     tab.shutdown()
+
+
+def test_a_saved_conversation_keeps_each_turn_replays_and_reruns_per_turn(demo_paths, tmp_path):
+    from gemmacompare.engine.run_file import read_run_file
+
+    chat = tmp_path / "one.jsonl"
+    chat.write_text(json.dumps({"id": "c1", "system": "Be brief.", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    saved = tmp_path / "chat.gcrun"
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", str(chat), "-n", "4",
+              "--mode", "fair", "--save-run", str(saved))
+    assert out.returncode == 0, out.stderr
+    run = read_run_file(saved)
+    conv = run.conversation
+    assert conv is not None and conv.id == "c1" and conv.cache == "keep" and conv.turns == ("Say hi.", "Say bye.")
+    assert conv.system == "Be brief." and run.prompt == "Say bye." and run.system_prompt == "Be brief."
+    assert [[t.cache for t in rows] for rows in conv.figures] == [["cold", "keep"]] * 2
+    assert all(rows[1].n_reused and rows[1].n_reused > 0 for rows in conv.figures)
+    # The models' records are the last turn: what replay and the viewer show.
+    for k, m in enumerate(run.models):
+        assert m.record.answer == conv.replies[k][1]
+        use = m.record.finished.cache
+        assert use.policy == "keep" and use.n_reused == conv.figures[k][1].n_reused
+        assert m.record.prefill.n_reused == conv.figures[k][1].n_reused
+        assert run.run_settings(k).prompt.cache == "keep"
+    assert cli("replay", str(saved), "--speed", "100").returncode == 0
+
+    rerun = cli("rerun", str(saved), "--json", str(tmp_path / "rerun.json"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert "the conversation's last turn; its turns are in the table below" in rerun.stdout
+    assert "turn  model  prompt there  prompt here  reused there  reused here" in rerun.stdout
+    report = json.loads((tmp_path / "rerun.json").read_text())
+    assert [(t["turn"], t["label"]) for t in report["turns"]] == [(1, "A"), (2, "A"), (1, "B"), (2, "B")]
+    for t in report["turns"]:
+        # The recorded replies are the history: every turn's prompt here is the one measured there.
+        assert [m["n_prompt"] for m in t["measured"]] == [t["recorded"]["n_prompt"]]
+        assert t["measured"][0]["cache"] == t["recorded"]["cache"]
+    assert report["turns"][1]["measured"][0]["n_reused"] > 0
+
+
+def test_compare_chat_saves_one_conversation_only(demo_paths, tmp_path):
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", "short-chats",
+              "--save-run", str(tmp_path / "x.gcrun"))
+    assert out.returncode == 2 and "--save-run keeps one conversation and short-chats has 4" in out.stderr
