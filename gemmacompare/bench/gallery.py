@@ -17,17 +17,14 @@ text widget).
 from __future__ import annotations
 
 import glob
-import gzip
-import hashlib
 import logging
 import os
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from gemmacompare.engine.report.intervals import mean_interval
-from gemmacompare.engine.run_file import MAX_FILE_BYTES, RunFile, RunFileError, RunModel, read_run_file
+from gemmacompare.engine.run_file import RunFile, RunFileError, RunModel, parse_run_bytes, read_run_bytes
 from gemmacompare.state.untrusted import terminal_safe
 
 log = logging.getLogger(__name__)
@@ -143,6 +140,7 @@ class Gallery:
     not_opened: list[NotOpened] = field(default_factory=list)
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (file, the file it repeats)
     paths: dict[str, Path] = field(default_factory=dict)  # content hash -> the file read
+    groups: dict[tuple[str, ...], GalleryRow] = field(default_factory=dict, repr=False)  # grouping key -> its row
 
     @property
     def n_files(self) -> int:
@@ -188,19 +186,6 @@ def expand_paths(args: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], li
             seen.add(key)
             unique.append(f)
     return unique, missing
-
-
-def content_hash(path: Path) -> str:
-    """sha256 of the run's JSON: a gzipped copy or a renamed one hashes the same."""
-    with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head == b"\x1f\x8b":
-            with gzip.GzipFile(fileobj=f) as gz:
-                data = gz.read(MAX_FILE_BYTES + 1)
-        else:
-            data = f.read(MAX_FILE_BYTES + 1)
-    return hashlib.sha256(data).hexdigest()
 
 
 # --- reading one file -------------------------------------------------------------
@@ -318,18 +303,27 @@ def rows_of(run: RunFile, file_name: str, digest: str) -> list[tuple[tuple[str, 
 
 
 def build_gallery(args: Iterable[str | os.PathLike[str]]) -> Gallery:
+    gallery = Gallery()
+    add_files(gallery, args)
+    return gallery
+
+
+def add_files(gallery: Gallery, args: Iterable[str | os.PathLike[str]]) -> list[GalleryRow]:
+    """The run files of `args` added to the gallery (into the rows they belong to, or new rows);
+    returns the rows they went into, in order."""
     paths, missing = expand_paths(args)
-    gallery = Gallery(not_opened=list(missing))
-    grouped: dict[tuple[str, ...], GalleryRow] = {}
+    gallery.not_opened.extend(missing)
+    touched: list[GalleryRow] = []
     for path in paths:
         name = path.name
         try:
-            run = read_run_file(path)
-            digest = content_hash(path)
+            rb = read_run_bytes(path)  # read once: what is parsed is what is hashed
+            run = parse_run_bytes(rb)
+            digest = rb.content_hash()
         except RunFileError as exc:
             gallery.not_opened.append(NotOpened(name, exc.message))
             continue
-        except (OSError, EOFError, ValueError, zlib.error) as exc:  # unreadable, or damaged between two reads
+        except OSError as exc:  # unreadable (permissions, a file gone meanwhile)
             log.info("%s: %s", path, exc, exc_info=True)
             gallery.not_opened.append(NotOpened(name, "it could not be read (check that it is a file you may read)."))
             continue
@@ -338,12 +332,14 @@ def build_gallery(args: Iterable[str | os.PathLike[str]]) -> Gallery:
             continue
         gallery.paths[digest] = path
         for key, row in rows_of(run, name, digest):
-            if key in grouped:
-                grouped[key].runs.extend(row.runs)
+            if key in gallery.groups:
+                gallery.groups[key].runs.extend(row.runs)
             else:
-                grouped[key] = row
-    gallery.rows = list(grouped.values())
-    return gallery
+                gallery.groups[key] = row
+                gallery.rows.append(row)
+            if not any(t is gallery.groups[key] for t in touched):
+                touched.append(gallery.groups[key])
+    return touched
 
 
 # --- sorting and filtering ----------------------------------------------------------
@@ -470,6 +466,6 @@ def not_opened_lines(gallery: Gallery) -> list[str]:
 
 
 __all__ = ["COLUMNS", "SORT_KEYS", "Gallery", "GalleryRow", "GalleryRun", "Interval", "NotOpened", "RatioPoint",
-           "build_gallery", "chart_label", "ratio_points",
-           "build_text", "content_hash", "expand_paths", "filtered_rows", "interval_of", "machine_text",
+           "add_files", "build_gallery", "chart_label", "ratio_points",
+           "build_text", "expand_paths", "filtered_rows", "interval_of", "machine_text",
            "markdown_table", "not_opened_lines", "row_cells", "safe_cell", "sorted_rows"]

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gemmacompare.bench.gallery import MAX_FILES, NotOpened
-from gemmacompare.engine.run_file import MAX_FILE_BYTES, RunFileError, read_run_file
+from gemmacompare.engine.run_file import MAX_FILE_BYTES, RunFileError, parse_run_bytes, read_run_bytes
 from gemmacompare.models.hub import HubError, cache_dir, check_reachable, endpoint, is_repo_id
 
 log = logging.getLogger(__name__)
@@ -71,11 +71,12 @@ def share_run_file(path: Path, repo_id: str) -> str:
     from huggingface_hub import CommitOperationAdd, HfApi
 
     check_repo_id(repo_id)
-    read_run_file(path)  # strict: a file we would not open is not sent anywhere
-    data = path.read_bytes()
-    if len(data) > MAX_FILE_BYTES:
-        raise RunFileError(f"{path.name} is larger than any run file, so it was not shared.")
-    if str(Path.home()) in data.decode("utf-8", errors="ignore"):
+    # Read once: the bytes checked (strictly, and for the home folder in the JSON, gzipped or not)
+    # are the bytes sent. A file we would not open is not sent anywhere.
+    rb = read_run_bytes(path)
+    parse_run_bytes(rb)
+    data = rb.raw
+    if str(Path.home()) in rb.json.decode("utf-8", errors="ignore"):
         raise RunFileError(f"{path.name} holds your home folder's path (edited by hand?), so it was not shared; "
                            "save the run again from gemmacompare, which leaves paths out.")
     check_reachable()
@@ -95,20 +96,50 @@ def share_run_file(path: Path, repo_id: str) -> str:
 class Fetched:
     paths: list[Path]
     not_fetched: list[NotOpened]
+    offline_note: str = ""  # one sentence when the Hub was out of reach and these are the cached files
+
+
+def cached_repo_runs(repo_id: str) -> list[Path]:
+    """The repo's run files already in the Hugging Face cache (every revision fetched before), by name."""
+    snapshots = cache_dir() / f"{REPO_TYPE}s--{repo_id.replace('/', '--')}" / "snapshots"
+    if not snapshots.is_dir():
+        return []
+    found = {f for pat in ("*.gcrun", "*.gcrun.gz") for f in snapshots.rglob(pat) if f.is_file()}
+    return sorted(found)[:MAX_FILES]
+
+
+def _from_cache(repo_id: str, exc: HubError) -> Fetched:
+    """The cached run files when the Hub cannot be reached; the Hub's own sentence when none are cached."""
+    cached = cached_repo_runs(repo_id)
+    if not cached:
+        raise exc
+    n = len(cached)
+    return Fetched(cached, [], f"The Hugging Face Hub ({endpoint()}) cannot be reached or is not answering, so "
+                               f"these are the {n} run file{'s' if n != 1 else ''} of {repo_id} already in the "
+                               "cache from an earlier download (newer ones may be missing).")
 
 
 def fetch_repo_runs(repo_id: str, progress: Callable[[int, int, str], None] | None = None,
                     revision: str | None = None) -> Fetched:
     """The dataset repo's run files, downloaded into the Hugging Face cache (reused when already there)."""
     from huggingface_hub import HfApi, hf_hub_download
+    from huggingface_hub import errors as e
 
     check_repo_id(repo_id)
-    check_reachable()
+    try:
+        check_reachable()
+    except HubError as exc:  # offline: what an earlier download left in the cache, said so
+        return _from_cache(repo_id, exc)
     try:
         entries = [f for f in HfApi(endpoint=endpoint()).list_repo_tree(repo_id, recursive=True, revision=revision,
                                                                         repo_type=REPO_TYPE) if hasattr(f, "size")]
     except Exception as exc:  # noqa: BLE001 - every failure is one sentence
-        raise _share_error(exc, repo_id) from exc
+        error = _share_error(exc, repo_id)
+        status = exc.response.status_code if isinstance(exc, e.HfHubHTTPError) and exc.response is not None else 0
+        # The Hub answered: no such repo, or a refusal to act on (not a reason to show old files).
+        if 0 < status < 500 or isinstance(exc, e.RepositoryNotFoundError):
+            raise error from exc
+        return _from_cache(repo_id, error)  # the connection failed after the probe, or the Hub is down
     runs = sorted((f for f in entries if f.path.endswith((".gcrun", ".gcrun.gz"))), key=lambda f: f.path)
     skipped = [NotOpened(f.path, f"larger than {MAX_FILE_BYTES // 2**20} MiB, more than any run file, so it was "
                                  "not downloaded.") for f in runs if int(f.size or 0) > MAX_FILE_BYTES]
@@ -126,4 +157,4 @@ def fetch_repo_runs(repo_id: str, progress: Callable[[int, int, str], None] | No
     return Fetched(paths, skipped)
 
 
-__all__ = ["Fetched", "check_repo_id", "fetch_repo_runs", "path_in_repo", "share_run_file"]
+__all__ = ["Fetched", "cached_repo_runs", "check_repo_id", "fetch_repo_runs", "path_in_repo", "share_run_file"]

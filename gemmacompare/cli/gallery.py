@@ -83,6 +83,8 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         except HubError as exc:
             print(f"error: {terminal_safe(exc.message, 400)}", file=sys.stderr)
             return EXIT_ERROR
+        if fetched.offline_note:
+            print(f"# {terminal_safe(fetched.offline_note, 600)}", file=sys.stderr)
         paths += [str(p) for p in fetched.paths]
         fetched_problems = fetched.not_fetched
     gallery = build_gallery(paths)

@@ -68,6 +68,7 @@ from gemmacompare.engine.rerun import (
     check_rerunnable,
     plan_rerun,
     rerun_report,
+    save_rerun_files,
 )
 from gemmacompare.engine.run_file import (
     RunFile,
@@ -88,6 +89,27 @@ from gemmacompare.engine.session import (
     RunStarted,
     SessionBusy,
     SessionEvent,
+)
+from gemmacompare.engine.speculation_ab import (
+    AB_RUNS,
+    ABFailed,
+    ABResult,
+    SpeculationAB,
+    draft_lines,
+    plain_and_speculating,
+)
+from gemmacompare.engine.sweep import (
+    ContextSweep,
+    SweepModel,
+    SweepPoint,
+    SweepProgress,
+    SweepResult,
+    SweepSettings,
+    curve_sizes,
+    estimate_curve,
+    parse_depths,
+    sweep_run_dict,
+    sweep_table,
 )
 
 __all__ = [
@@ -112,9 +134,14 @@ __all__ = [
     "conversation_run_dict",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
-    "plan_rerun", "rerun_report",
+    "plan_rerun", "rerun_report", "save_rerun_files",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
+    # The context sweep: speed and memory as the context grows.
+    "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
+    "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
+    # Speculation A/B: one model with and without its draft.
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

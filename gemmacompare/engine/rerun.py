@@ -12,7 +12,9 @@ times for intervals.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -22,7 +24,7 @@ from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
-from gemmacompare.engine.run_file import RunFile, RunModel
+from gemmacompare.engine.run_file import SUFFIX, RunFile, RunModel, compare_run_dict, write_run_file
 from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
 from gemmacompare.engine.settings_check import SettingRefused, check_settings, refusal
@@ -170,6 +172,7 @@ class Measured:
     # A conversation's turns, [repetition][model][turn] (runs and answers then hold its last turn).
     turns: list[list[list[TurnFigures]]] = field(default_factory=list)
     replies: list[list[list[str]]] = field(default_factory=list)
+    results: list[Any] = field(default_factory=list)  # each repetition's CompareResult, for run files of it
 
 
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
@@ -231,8 +234,8 @@ class RerunJob(SessionJob):
                 raise RerunFailed("; ".join(f"[{label}] {msg}" for label, msg in bad))
             measured.runs.append([r.stats() for r in result.runs])
             measured.answers.append([r.answer for r in result.runs])
+            measured.results.append(result)
             say(f"run {rep + 1}/{self.runs} done", rep + 1)
-
 
     def _conversation_rounds(self, session: CompareSession, measured: Measured,
                              say: Callable[[str, int], None]) -> None:
@@ -262,6 +265,22 @@ class RerunJob(SessionJob):
             measured.runs.append([side.records[-1].stats() for side in result.models])
             measured.answers.append([side.records[-1].answer for side in result.models])
             say(f"run {rep + 1}/{self.runs} done", rep + 1)
+
+
+# --- this machine's runs as run files --------------------------------------------------
+
+def save_rerun_files(run: RunFile, plan: RerunPlan, measured: Measured, folder: Path, stem: str) -> list[Path]:
+    """Each repetition measured here as a run file of its own in `folder` (a gallery groups them into this
+    machine's row, with an interval); the models keep the names the file gave them. OSError as open()."""
+    names = [m.display_name for m in run.models]
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    safe_stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "run"
+    paths = []
+    for k, result in enumerate(measured.results, start=1):
+        doc = compare_run_dict(result, run.labels, [str(x) for x in plan.paths], plan.settings, run.prompt or "",
+                               names=names)
+        paths.append(write_run_file(folder / f"{safe_stem}-here-{stamp}-{k}{SUFFIX}", doc))
+    return paths
 
 
 # --- the report -----------------------------------------------------------------------
@@ -401,5 +420,5 @@ def conversation_report(run: RunFile, measured: Measured) -> dict[str, Any]:
 
 
 __all__ = ["FIGURES", "Measured", "ModelMissing", "RerunFailed", "RerunJob", "RerunPlan", "RerunRefused",
-           "check_rerunnable",
-           "conversation_report", "find_model", "format_interval", "local_candidates", "plan_rerun", "rerun_report"]
+           "check_rerunnable", "conversation_report", "find_model", "format_interval", "local_candidates",
+           "plan_rerun", "rerun_report", "save_rerun_files"]

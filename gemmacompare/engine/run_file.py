@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import getpass
 import gzip
+import hashlib
+import io
 import json
 import logging
 import math
@@ -185,7 +187,7 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
     return {"kind": "file"}
 
 
-def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+def model_identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
               ref: str = "", shown_as: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
@@ -212,7 +214,7 @@ def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix
     return ident
 
 
-def _hash_of(path: str | None, known: str | None = None) -> str | None:
+def hash_of(path: str | None, known: str | None = None) -> str | None:
     if known:
         return known
     if not path or is_server_ref(path):
@@ -243,7 +245,7 @@ def settings_from_dict(d: dict[str, Any]) -> RunSettings:
                        prompt=group_from_dict("prompt", prompt))
 
 
-def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
+def loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
     if ld is None:
         return None
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
@@ -272,7 +274,8 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
             "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
             "server": asdict(fin.server) if fin.server else None,
-            "cache": asdict(fin.cache) if fin.cache else None},
+            "cache": asdict(fin.cache) if fin.cache else None,
+            "draft": asdict(fin.draft) if fin.draft else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
         "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
                                             "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
@@ -318,14 +321,15 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         rd = _record_dict(rec, redact_prompts)
         if rd["error"]:
             rd["error"]["message"] = scrub(rd["error"]["message"], words)
-        ldd = _loaded_dict(ld, st.n_threads)
+        ldd = loaded_dict(ld, st.n_threads)
         if ldd:
             ldd["system_info"] = scrub(ldd["system_info"], words)
         sd = settings_to_dict(settings[k])
+        sd["load"]["draft_model"] = scrub(sd["load"]["draft_model"], words)  # a path can name the user
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
-                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                       "identity": model_identity(path, ld, labels[k], hash_of(path, (hashes or [None] * 8)[k]),
                                              (refs or [""] * 8)[k] or "", (names or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
@@ -399,30 +403,54 @@ def write_run_file(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
 
 # --- reading -----------------------------------------------------------------
 
-def _read_bytes(path: Path) -> bytes:
+@dataclass(frozen=True)
+class RunBytes:
+    """A run file's bytes, read once: `raw` as on disk (what is hashed for a repo path and sent when
+    shared), `json` its JSON (decompressed when gzipped; what is checked, parsed and content-hashed)."""
+
+    name: str
+    raw: bytes
+    json: bytes
+
+    def content_hash(self) -> str:
+        """sha256 of the run's JSON: a gzipped copy or a renamed one hashes the same."""
+        return hashlib.sha256(self.json).hexdigest()
+
+
+def _too_large(name: str) -> RunFileError:
+    return RunFileError(f"{name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
+                        "more than any real run, so it was not opened.")
+
+
+def read_run_bytes(path: str | os.PathLike[str]) -> RunBytes:
+    """The file's bytes and its JSON, bounded (a gzip bomb stops at MAX_FILE_BYTES); RunFileError or OSError."""
+    path = Path(path)
     with open(path, "rb") as f:
-        head = f.read(2)
-        f.seek(0)
-        if head == b"\x1f\x8b":
-            try:
-                with gzip.GzipFile(fileobj=f) as gz:
-                    data = gz.read(MAX_FILE_BYTES + 1)
-            except (OSError, EOFError, zlib.error) as exc:
-                log.info("%s: bad gzip: %s", path, exc)
-                raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
-        else:
-            data = f.read(MAX_FILE_BYTES + 1)
+        raw = f.read(MAX_FILE_BYTES + 1)
+    if len(raw) > MAX_FILE_BYTES:  # gzip never shrinks JSON to more than the JSON: too large either way
+        raise _too_large(path.name)
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(raw)) as gz:
+                data = gz.read(MAX_FILE_BYTES + 1)
+        except (OSError, EOFError, zlib.error) as exc:
+            log.info("%s: bad gzip: %s", path, exc)
+            raise RunFileError(f"{path.name} is a damaged or cut-off gzip file, so it was not opened.") from None
+    else:
+        data = raw
     if len(data) > MAX_FILE_BYTES:
-        raise RunFileError(f"{path.name} holds more than {MAX_FILE_BYTES // 2**20} MiB of run data, "
-                           "more than any real run, so it was not opened.")
-    return data
+        raise _too_large(path.name)
+    return RunBytes(path.name, raw, data)
 
 
 def read_run_file(path: str | os.PathLike[str]) -> RunFile:
     """The run in a file, checked; RunFileError (one sentence) for anything we will not use, OSError as open()."""
-    path = Path(path)
-    data = _read_bytes(path)
-    name = path.name
+    return parse_run_bytes(read_run_bytes(path))
+
+
+def parse_run_bytes(rb: RunBytes) -> RunFile:
+    """The run in bytes read by read_run_bytes, checked; RunFileError (one sentence) for anything we will not use."""
+    data, name = rb.json, rb.name
     try:
         doc = load_json_bounded(data, MAX_FILE_BYTES, what=name, max_depth=16)
     except BadJSONError as exc:
@@ -546,10 +574,12 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
     if fin:
         perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
         server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
+        # An older file has no cache: unknown, not cold.
         cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server, cache))
+                           str(fin.get("template_name") or ""), server, cache,
+                           draft=_draft(fin.get("draft"))))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
@@ -559,6 +589,22 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                                     for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
                                    _gpu_source(mem.get("gpu_source")))
     return rec
+
+
+def _draft(d: dict[str, Any] | None) -> p.DraftStats | None:
+    """A run file's draft statistics (the schema checked each field's type and range)."""
+    if not d:
+        return None
+    v = _known(p.DraftStats, d)
+    for name in ("drafted_at", "accepted_at", "accepted_tokens"):
+        v[name] = tuple(v.get(name) or ())
+    if len(v["drafted_at"]) != len(v["accepted_at"]):
+        raise RunFileError("The run file's draft statistics count drafted and accepted tokens for different "
+                           "numbers of draft positions, so it was not opened.")
+    if v["n_accepted"] > v["n_drafted"] or any(a > d for d, a in zip(v["drafted_at"], v["accepted_at"])):
+        raise RunFileError("The run file's draft statistics accept more draft tokens than were drafted, "
+                           "so it was not opened.")
+    return p.DraftStats(**v)
 
 
 def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -601,7 +647,8 @@ def split_of(run: RunFile) -> ThreadSplit:
     return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
 
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunConversation", "RunFile", "RunFileError", "RunModel",
-           "compare_run_dict", "conversation_run_dict",
-           "model_source", "private_words", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunConversation", "RunFile", "RunFileError",
+           "RunModel", "compare_run_dict", "conversation_run_dict", "hash_of", "loaded_dict", "model_identity",
+           "model_source", "parse_run_bytes",
+           "private_words", "read_run_bytes", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]

@@ -18,7 +18,13 @@ import math
 from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings_table import CACHE_POLICIES, FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import (
+    CACHE_POLICIES,
+    FLASH_ATTN_CHOICES,
+    KV_CACHE_TYPES,
+    MAX_DRAFT,
+    SPECULATION_KINDS,
+)
 
 # A compare run is at most MAX_TOKENS_PER_RUN tokens; at a slow second per token that is
 # 18 hours, so a day bounds every time a real run records.
@@ -164,7 +170,11 @@ NAME = Str()
 
 LOAD = Obj({"n_ctx": Int(0, MAX_CTX), "n_threads": Int(0, MAX_THREADS), "n_gpu_layers": Int(-1, MAX_LAYERS),
             "n_batch": Int(0, MAX_CTX), "flash_attn": Str(one_of=FLASH_ATTN_CHOICES),
-            "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES)})
+            "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES),
+            "ctx_checkpoints": Int(0, MAX_COUNT), "checkpoint_min_step": Int(0, MAX_CTX),
+            "checkpoint_mib": Int(0, MAX_BYTES >> 20),
+            "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
+            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64)})
 SAMPLING = Obj({"max_tokens": Int(1, MAX_COUNT), "temperature": Num(-1e6, 1e6), "top_p": Num(-1e6, 1e6),
                 "top_k": Int(-MAX_COUNT, MAX_COUNT), "min_p": Num(-1e6, 1e6), "repeat_penalty": Num(-1e6, 1e6),
                 "seed": Int(-MAX_SEED, MAX_SEED), "stop": Arr(Str(), MAX_LIST), "ignore_eos": Bool()})
@@ -198,14 +208,20 @@ SERVER = Obj({"source": NAME, "n_prompt": Int(0, MAX_COUNT, null=True), "n_gener
               "prompt_tps": Num(0, MAX_RATE, null=True), "gen_tps": Num(0, MAX_RATE, null=True),
               "n_cached": Int(0, MAX_COUNT, null=True), "n_chunks": COUNT, "send_ms": Num(0, MAX_MS, null=True),
               "complete": Bool(), "problem": Str(MAX_TEXT_CHARS)}, required=("source",), null=True)
-# What a request took from the worker's cache (protocol.CacheUse); absent from older files.
+# What a reply took from the conversation's cache (protocol.CacheUse); absent in older files: unknown.
 CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
-                 "why_full": Str(MAX_PROMPT_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
-                 "parted": Str(MAX_PROMPT_CHARS)},
-                required=("policy", "n_reused"), null=True)
+                 "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
+                 "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
+# Speculative decoding's statistics (protocol.DraftStats): per-position counts have one entry per
+# draft position, and accepted tokens name generated tokens by index.
+DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUNT, "n_accepted": COUNT,
+             "n_rounds": COUNT, "n_plain": COUNT, "drafted_at": Arr(COUNT, MAX_DRAFT),
+             "accepted_at": Arr(COUNT, MAX_DRAFT), "draft_ms": Num(0, MAX_MS), "verify_ms": Num(0, MAX_MS),
+             "accepted_tokens": Arr(Int(0, MAX_TOKENS_PER_RUN), MAX_TOKENS_PER_RUN)},
+            required=("kind", "n_drafted", "n_accepted"), null=True)
 FINISHED = Obj({"stop_reason": NAME, "n_prompt": COUNT, "n_generated": COUNT, "t_send": SECONDS, "t_end": SECONDS,
                 "n_threads": Int(0, MAX_THREADS, null=True), "template_name": Str(null=True), "perf": PERF,
-                "server": SERVER, "cache": CACHE_USE},
+                "server": SERVER, "cache": CACHE_USE, "draft": DRAFT},
                required=("stop_reason", "n_prompt", "n_generated", "t_send", "t_end"), null=True)
 TOKEN = Row(Int(0, MAX_COUNT), Int(-(2**31), 2**32), SECONDS, Str(one_of=("thinking", "answer")), Str(MAX_TEXT_CHARS),
             Str(MAX_TEXT_CHARS))
@@ -313,12 +329,16 @@ def _conversation_agrees(conv: dict[str, Any], n_models: int) -> None:
 def _times_agree(run: dict[str, Any], where: str) -> None:
     """A reply ends after it starts: the finish is not before the prefill or the last token."""
     fin, pre, tokens = run.get("finished"), run.get("prefill"), run.get("tokens") or []
-    if pre and pre.get("n_reused", 0) > pre["n_prompt"]:
-        _fail(f"{where}.prefill.n_reused", "is more than the prompt's tokens")
-    if fin and fin.get("cache") and fin["cache"]["n_reused"] > fin["n_prompt"]:
-        _fail(f"{where}.finished.cache.n_reused", "is more than the prompt's tokens")
     if pre and pre["t_end"] < pre["t_start"]:
         _fail(f"{where}.prefill.t_end", "is earlier than its t_start")
+    if pre and pre.get("n_reused", 0) > pre["n_prompt"]:
+        _fail(f"{where}.prefill.n_reused", "is more than the prompt's tokens")
+    cache = fin.get("cache") if fin else None
+    if fin and cache:
+        if cache["n_reused"] > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_reused", "is more than the prompt's tokens")
+        if cache.get("n_checkpoint", 0) > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_checkpoint", "is more than the prompt's tokens")
     if fin:
         if fin["t_end"] < fin["t_send"]:
             _fail(f"{where}.finished.t_end", "is earlier than its t_send")

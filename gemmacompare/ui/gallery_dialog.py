@@ -3,12 +3,16 @@
 The gallery itself (reading, grouping, counting once) is bench/gallery.py, the
 same as `gemmacompare gallery`; this dialog only shows it. Every text from a file
 goes through safe_cell (control and bidi characters shown as escapes) into plain
-text items. A double-click opens the row's run file in the run viewer.
+text items. A double-click opens the row's run file in the run viewer; *Rerun on
+this machine* reruns the chosen row's run file here (the rerun dialog of
+engine/rerun.py, with its progress and Stop) and adds this machine's row: each
+repetition is saved as a run file in the app's data folder, ready to share.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -16,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QDialog,
     QDoubleSpinBox,
@@ -23,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -34,6 +40,7 @@ from gemmacompare.bench.gallery import (
     COLUMNS,
     Gallery,
     GalleryRow,
+    add_files,
     build_gallery,
     chart_label,
     not_opened_lines,
@@ -41,9 +48,12 @@ from gemmacompare.bench.gallery import (
     row_cells,
     safe_cell,
 )
+from gemmacompare.engine.api import RerunRefused, RunFileError, check_rerunnable, read_run_file, save_rerun_files
+from gemmacompare.state.paths import app_dirs, private_dir
 
 from .charts import style_plots
-from .plain_label import plain_label
+from .plain_label import plain_label, widget_text
+from .rerun_dialog import RerunDialog
 
 log = logging.getLogger(__name__)
 
@@ -139,9 +149,13 @@ class GalleryDialog(QDialog):
 
     run_requested = Signal(str)  # the path of a run file to open in the run viewer
 
-    def __init__(self, gallery: Gallery, parent: QWidget | None = None) -> None:
+    def __init__(self, gallery: Gallery, parent: QWidget | None = None,
+                 busy_reason: Callable[[], str] | None = None) -> None:
         super().__init__(parent)
         self.gallery = gallery
+        self.busy_reason = busy_reason or (lambda: "")  # the main window says when the machine is taken
+        self.rerun_dialog: RerunDialog | None = None
+        self.rerun_folder: Path | None = None  # where this machine's runs go; the app's data folder unless set
         self.setWindowTitle("Gallery of run files")
         self.resize(1200, 720)
         self.filter_box = QLineEdit()
@@ -149,14 +163,10 @@ class GalleryDialog(QDialog):
         self.filter_box.setClearButtonEnabled(True)
         self.filter_box.textChanged.connect(self._apply_filter)
         self.model_box = QComboBox()
-        for model in gallery.models():
-            self.model_box.addItem(safe_cell(model), model)
-        self.model_box.currentIndexChanged.connect(self._draw_chart)
         # A second model makes the chart the pair's ratio per machine (the seed's "2.4x"), with the claim as a line.
         self.pair_box = QComboBox()
-        self.pair_box.addItem("(no second model)", None)
-        for model in gallery.models():
-            self.pair_box.addItem(safe_cell(model), model)
+        self._fill_models()
+        self.model_box.currentIndexChanged.connect(self._draw_chart)
         self.pair_box.currentIndexChanged.connect(self._draw_chart)
         self.claimed = QDoubleSpinBox()
         self.claimed.setRange(0.0, 1000.0)
@@ -172,12 +182,19 @@ class GalleryDialog(QDialog):
         top.addWidget(self.pair_box, 1)
         top.addWidget(QLabel("claimed:"))
         top.addWidget(self.claimed)
+        self.rerun_button = QPushButton("Rerun on this machine…")
+        self.rerun_button.setToolTip("Runs the chosen row's run file here with its settings, then adds this "
+                                     "machine's row to the table")
+        top.addWidget(self.rerun_button)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setWordWrap(True)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._update_rerun_button)
         self.table.cellDoubleClicked.connect(self._open_row)
+        self.rerun_button.clicked.connect(lambda: self.rerun_row(self.table.currentRow()))
         self.chart = MsPerMachineChart()
         self.ratio_chart = RatioChart()
         self.ratio_chart.hide()
@@ -187,25 +204,49 @@ class GalleryDialog(QDialog):
         split.addWidget(self.ratio_chart)
         split.setSizes([420, 260])
 
-        dups = [f"{safe_cell(a)} (the same as {safe_cell(b)})" for a, b in gallery.duplicates]
-        summary = f"{gallery.n_files} run files, {len(gallery.rows)} rows. Double-click a row to replay its run."
-        if dups:
-            summary += " Counted once: " + "; ".join(dups) + "."
-        self.summary = plain_label(summary)
-        lines = not_opened_lines(gallery)
-        self.not_opened = plain_label("Not opened:\n" + "\n".join(lines) if lines else "")
+        self.summary = plain_label("")
+        self.summary.setObjectName("gallerySummary")
+        self.not_opened = plain_label("")
         self.not_opened.setObjectName("galleryNotOpened")
-        self.not_opened.setVisible(bool(lines))
+        self.rerun_note = plain_label("")  # what a rerun here added, or why it could not run
+        self.rerun_note.setObjectName("galleryRerunNote")
 
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(self.summary)
+        lay.addWidget(self.rerun_note)
         lay.addWidget(split, 1)
         lay.addWidget(self.not_opened)
         self._fill()
         self._draw_chart()
 
+    def _describe(self) -> None:
+        gallery = self.gallery
+        dups = [f"{safe_cell(a)} (the same as {safe_cell(b)})" for a, b in gallery.duplicates]
+        summary = (f"{gallery.n_files} run files, {len(gallery.rows)} rows. Double-click a row to replay its run; "
+                   "choose one and press Rerun on this machine to add yours.")
+        if dups:
+            summary += " Counted once: " + "; ".join(dups) + "."
+        self.summary.setText(summary)
+        lines = not_opened_lines(gallery)
+        self.not_opened.setText("Not opened:\n" + "\n".join(lines) if lines else "")
+        self.not_opened.setVisible(bool(lines))
+
+    def _fill_models(self) -> None:
+        """The chart's model choices, keeping the ones chosen."""
+        for box, first in ((self.model_box, None), (self.pair_box, "(no second model)")):
+            chosen = box.currentData()
+            box.blockSignals(True)
+            box.clear()
+            if first:
+                box.addItem(first, None)
+            for model in self.gallery.models():
+                box.addItem(safe_cell(model), model)
+            box.setCurrentIndex(max(box.findData(chosen), 0) if chosen is not None else 0)
+            box.blockSignals(False)
+
     def _fill(self) -> None:
+        self._describe()
         self.table.setSortingEnabled(False)
         self.table.setRowCount(len(self.gallery.rows))
         for r, row in enumerate(self.gallery.rows):
@@ -224,6 +265,7 @@ class GalleryDialog(QDialog):
         for c in range(len(COLUMNS)):
             self.table.setColumnWidth(c, min(self.table.columnWidth(c), 260))
         self.table.resizeRowsToContents()
+        self._update_rerun_button()
 
     def row_at(self, table_row: int) -> GalleryRow:
         """The gallery row shown in this table row (the table may be sorted)."""
@@ -254,26 +296,106 @@ class GalleryDialog(QDialog):
         else:
             self.chart.show_model(str(model) if model is not None else "", rows)
 
-    def _open_row(self, table_row: int, _column: int = 0) -> None:
+    def _path_of(self, table_row: int) -> Path | None:
+        """The run file of this table row (its first run's)."""
+        if not 0 <= table_row < self.table.rowCount():
+            return None
         row = self.row_at(table_row)
-        path = self.gallery.paths.get(row.runs[0].content_hash) if row.runs else None
+        return self.gallery.paths.get(row.runs[0].content_hash) if row.runs else None
+
+    def _open_row(self, table_row: int, _column: int = 0) -> None:
+        path = self._path_of(table_row)
         if path is not None:
             self.run_requested.emit(str(path))
 
+    # --- rerun on this machine ----------------------------------------------------------
 
-def open_gallery(paths: list[str], parent: QWidget | None, open_run: Callable[[str], object]) -> GalleryDialog:
+    def _update_rerun_button(self) -> None:
+        running = self.rerun_dialog is not None and self.rerun_dialog.running
+        self.rerun_button.setEnabled(self._path_of(self.table.currentRow()) is not None and not running)
+
+    def rerun_row(self, table_row: int) -> RerunDialog | None:
+        """The rerun dialog for this row's run file (it starts when the user presses Rerun here); when
+        it has measured, this machine's row is added. None, with one sentence, when it cannot be rerun."""
+        path = self._path_of(table_row)
+        if path is None:
+            self._say("Choose a row first: its run file is the one rerun here.")
+            return None
+        if self.rerun_dialog is not None and self.rerun_dialog.running:
+            self.rerun_dialog.raise_()
+            return self.rerun_dialog
+        try:
+            run = read_run_file(path)
+            check_rerunnable(run)
+        except (RunFileError, RerunRefused) as exc:  # the file may have changed since the gallery read it
+            self._say(exc.message)
+            return None
+        except OSError as exc:
+            self._say(f"Cannot read {path.name} ({exc.strerror or 'error'}); open the gallery again.")
+            return None
+        if self.rerun_dialog is not None:
+            self.rerun_dialog.close()
+        dlg = RerunDialog(run, path.name, self, self.busy_reason)
+        dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.finished_rerun.connect(lambda: self._add_rerun(dlg, path))
+        dlg.started_rerun.connect(self._update_rerun_button)
+        dlg.destroyed.connect(lambda *_: self._forget_rerun(dlg))
+        self.rerun_dialog = dlg
+        dlg.show()
+        dlg.raise_()
+        return dlg
+
+    def _forget_rerun(self, dlg: RerunDialog) -> None:
+        if self.rerun_dialog is dlg:
+            self.rerun_dialog = None
+        self._update_rerun_button()
+
+    def _add_rerun(self, dlg: RerunDialog, source: Path) -> None:
+        """This machine's repetitions saved as run files and added to the table (their row chosen)."""
+        self._update_rerun_button()
+        measured, plan = dlg.measured, dlg.plan
+        if measured is None or plan is None or not measured.results:
+            return  # stopped before a run finished, or a sentence in the rerun dialog already
+        folder = self.rerun_folder or app_dirs().data / "reruns"
+        try:
+            saved = save_rerun_files(dlg.run, plan, measured, private_dir(folder), source.name.split(".")[0])
+        except OSError as exc:
+            log.info("saving the rerun to %s: %s", folder, exc)
+            self._say(f"The rerun could not be saved in {folder} ({exc.strerror or 'error'}), so no row was added.")
+            return
+        dlg.measured = None  # added once: a later finished signal of this dialog adds only its new runs
+        rows = add_files(self.gallery, saved)
+        self._fill_models()
+        self._fill()
+        self._apply_filter(self.filter_box.text())
+        for t in range(self.table.rowCount()):
+            if any(self.row_at(t) is r for r in rows):
+                self.table.selectRow(t)
+                self.table.scrollTo(self.table.model().index(t, 0))
+                break
+        n = len(saved)
+        self._say(f"Rerun here: {n} run{'s' if n != 1 else ''} of {source.name} added as this machine's row "
+                  f"(saved in {folder}; share one with `gemmacompare share`).")
+
+    def _say(self, sentence: str) -> None:
+        self.rerun_note.setText(widget_text(sentence, 600))  # it may quote a stranger's file name
+
+
+def open_gallery(paths: list[str], parent: QWidget | None, open_run: Callable[[str], object],
+                 busy_reason: Callable[[], str] | None = None) -> GalleryDialog:
     """A gallery dialog of these files and folders, its double-click wired to `open_run`; shown."""
-    dlg = GalleryDialog(build_gallery(paths), parent)
+    dlg = GalleryDialog(build_gallery(paths), parent, busy_reason)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.run_requested.connect(open_run)
     dlg.show()
     return dlg
 
 
-def choose_gallery(parent: QWidget, open_run: Callable[[str], object]) -> GalleryDialog | None:
+def choose_gallery(parent: QWidget, open_run: Callable[[str], object],
+                   busy_reason: Callable[[], str] | None = None) -> GalleryDialog | None:
     """Asks for a folder of run files (searched with its subfolders), then shows its gallery."""
     folder = QFileDialog.getExistingDirectory(parent, "Open a folder of run files as a gallery")
-    return open_gallery([folder], parent, open_run) if folder else None
+    return open_gallery([folder], parent, open_run, busy_reason) if folder else None
 
 
 __all__ = ["GalleryDialog", "MsPerMachineChart", "RatioChart", "choose_gallery", "open_gallery"]

@@ -39,7 +39,7 @@ def build_menus(w: MainWindow) -> None:
     w.save_run_action = _action(w, file_menu, "Save run…", w.files.save_run_dialog, QKeySequence.StandardKey.Save,
                                 "A file anyone can replay, and rerun on their machine (gemmacompare rerun)")
     _action(w, file_menu, "Open run…", w.files.open_run_dialog, "Ctrl+Shift+R")
-    _action(w, file_menu, "Open gallery…", lambda: choose_gallery(w, w.files.open_run), "Ctrl+Shift+G",
+    _action(w, file_menu, "Open gallery…", lambda: choose_gallery(w, w.files.open_run, w.busy_reason), "Ctrl+Shift+G",
             "A folder of run files from many machines as one table and chart")
     _action(w, file_menu, "Rerun a run file on this machine…", w.files.rerun_dialog, "Ctrl+Shift+U",
             "Open a run file, find its models here, run them with its settings, theirs beside yours")

@@ -9,12 +9,13 @@ pane is marked.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QKeySequence, QResizeEvent
+from PySide6.QtGui import QFontMetrics, QKeyEvent, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -211,6 +212,37 @@ class PickerPopup(QFrame):
         self.action.emit(key)
 
 
+# A quantisation in a model's title: Q4_K_M, IQ2_XS, Q8_0, F16, BF16, MXFP4.
+_QUANT = re.compile(r"\b(?:I?Q\d\w*|B?F(?:16|32)|MXFP4\w*)\b", re.IGNORECASE)
+GROUP_SEP = "  ·  "  # between a library entry's title and where it comes from
+MIN_HEAD = 8  # characters of the name kept before the group is given up
+
+
+def elide_keeping_quant(text: str, fm: QFontMetrics, room: int) -> str:
+    """The title within `room` pixels, cut in its name, never in its quantisation and marks: "SmolLM2-1… Q4_1
+    (demo)", not "SmolLM2-1…_1 (demo)" (two models of one family differ only there). Where it comes from
+    ("  ·  LM Studio") goes first; a title without a quantisation is cut in the middle."""
+    if fm.horizontalAdvance(text) <= room:
+        return text
+    quants = list(_QUANT.finditer(text.split(GROUP_SEP)[0]))
+    if not quants:
+        return fm.elidedText(text, Qt.TextElideMode.ElideMiddle, room)
+    head, tail = text[:quants[-1].start()].rstrip(), text[quants[-1].start():]
+    quant = quants[-1].group(0)
+    plain = tail.split(GROUP_SEP)[0]
+    mark = re.search(r"\(.*\)$", plain)  # "(demo)"
+    short = f"{quant} {mark.group(0)}" if mark else quant
+    # Given up in this order: where it comes from, words between the quantisation and the mark ("base"),
+    # the name down to its first letters, then the mark.
+    for t, keep in ((tail, MIN_HEAD), (plain, MIN_HEAD), (short, MIN_HEAD), (short, 2), (quant, 2)):
+        head_room = room - fm.horizontalAdvance(" " + t)
+        if fm.horizontalAdvance(head) <= head_room:
+            return f"{head} {t}"
+        if head_room >= fm.horizontalAdvance(head[:keep] + "…"):
+            return f"{fm.elidedText(head, Qt.TextElideMode.ElideRight, head_room)} {t}"
+    return fm.elidedText(f"{head[:2]}… {quant}", Qt.TextElideMode.ElideRight, room)
+
+
 class ModelPicker(QPushButton):
     """The button in the pane's header; opens the popup."""
 
@@ -261,11 +293,10 @@ class ModelPicker(QPushButton):
         return row.title.removesuffix(" (demo)") if row else ""
 
     def _elide(self) -> None:
-        # Cut in the middle: the end of a model's name is its quantisation.
         text = getattr(self, "_full_text", "")
         if text:
             room = max(40, self.width() - self.fontMetrics().horizontalAdvance("  ▾") - 24)
-            self.setText(self.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, room) + "  ▾")
+            self.setText(elide_keeping_quant(text, self.fontMetrics(), room) + "  ▾")
 
     def resizeEvent(self, ev: QResizeEvent) -> None:  # noqa: N802
         super().resizeEvent(ev)

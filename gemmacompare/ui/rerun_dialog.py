@@ -54,6 +54,7 @@ DEFAULT_RUNS = 3  # three repetitions give an interval; a demo pair takes second
 
 
 class RerunDialog(JobDialog):
+    started_rerun = Signal()  # the rerun began (its work is off the GUI thread)
     finished_rerun = Signal()  # the rerun ended: a report, a sentence, or stopped
 
     def __init__(self, run: RunFile, file_name: str, parent: QWidget | None = None,
@@ -147,6 +148,7 @@ class RerunDialog(JobDialog):
 
         self.worker.start(work, "rerun")
         self._update_buttons()
+        self.started_rerun.emit()
         return True
 
     def stop(self) -> None:

@@ -131,5 +131,7 @@ def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
         *memory_tooltip_lines(placement),
+        *([f"  context checkpoints (after this reply): {human_bytes(s.checkpoint_bytes)}"]
+          if s.checkpoint_bytes else []),
     ]
     return "\n".join(lines)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gemmacompare.engine.run_file import write_run_file
 from tests.gallery_files import GPU_BOX, OLD_LAPTOP, model_part, run_doc, write
 from tests.hub_server import FakeHub, HubFile, HubRepo
 
@@ -77,6 +78,17 @@ def test_share_opens_a_pull_request_and_gallery_repo_reads_it_back(hub, tmp_path
     assert cli(tmp_path, hub, "gallery", "--repo", REPO).returncode == 0
     assert sum(1 for c, p, _ in hub.requests if c == "GET" and "/resolve/" in p) == n_get  # reused, not fetched
 
+    # The Hub stopped (the connection refused): the files already in the cache, said so in one sentence.
+    hub.stop()
+    out = cli(tmp_path, hub, "gallery", "--repo", REPO, "--md", "--sort", "ms")
+    assert out.returncode == 0, out.stderr
+    note = [line for line in out.stderr.splitlines() if "cannot be reached" in line]
+    assert note == [f"# The Hugging Face Hub ({hub.url}) cannot be reached or is not answering, so these are the 3 "
+                    f"run files of {REPO} already in the cache from an earlier download (newer ones may be missing)."]
+    rows = out.stdout.strip().splitlines()[2:]
+    assert len(rows) == 2 and "| 10.0 |" in rows[0] and "| 40.0 |" in rows[1]
+    assert "not opened: \\u202ebad.gcrun is not valid JSON" in out.stderr
+
 
 def test_share_refusals_are_one_sentence(hub, tmp_path):
     good = write(tmp_path / "good.gcrun", run_doc(GPU_BOX, [model_part("SmolLM2", "aaaa", 10.0)]))
@@ -94,6 +106,10 @@ def test_share_refusals_are_one_sentence(hub, tmp_path):
     doc["models"][0]["identity"]["file_name"] = str(tmp_path / "user" / "models" / "m.gguf")
     leaky = write(tmp_path / "leaky.gcrun", doc)
     out = cli(tmp_path, hub, "share", str(leaky), "--repo", REPO)
+    assert out.returncode == 2 and "home folder" in out.stderr and len(hub.bodies) == posts
+    # Gzipped, too: the JSON inside is what is checked, and the file read once is what would be sent.
+    leaky_gz = write_run_file(tmp_path / "leaky.gcrun.gz", doc)
+    out = cli(tmp_path, hub, "share", str(leaky_gz), "--repo", REPO)
     assert out.returncode == 2 and "home folder" in out.stderr and len(hub.bodies) == posts
     # No such repo; a name that is not USER/NAME.
     out = cli(tmp_path, hub, "share", str(good), "--repo", "meetup/missing")

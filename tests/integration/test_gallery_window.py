@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QLabel
 
+from gemmacompare.engine.run_file import read_run_file
 from gemmacompare.ui.gallery_dialog import GalleryDialog
 from gemmacompare.ui.run_viewer import RunViewer
 from tests.gallery_files import GPU_BOX, OLD_LAPTOP, model_part, run_doc, write
@@ -101,6 +102,82 @@ def test_gallery_dialog_sorts_filters_charts_and_replays(qtbot, folder, monkeypa
         viewers = [v for v in w.findChildren(RunViewer) if v.isVisible()]
         assert len(viewers) == 1 and viewers[0].windowTitle().find("gpu-1.gcrun") >= 0
         viewers[0].close()
+        dlg.close()
+    finally:
+        w.close()
+
+
+def test_rerun_on_this_machine_adds_this_machines_row(qtbot, demo_paths, tmp_path):
+    """A demo pair's run file, edited to come from another machine, rerun here from the gallery: the
+    rerun dialog (progress, Stop) measures it, and this machine's rows join the table, their runs saved."""
+    import json
+
+    from gemmacompare.bench.gallery import machine_text
+    from gemmacompare.engine.machine import machine_facts
+    from gemmacompare.ui.gallery_dialog import open_gallery
+    from gemmacompare.ui.rerun_dialog import RerunDialog
+    from tests.integration.test_gui import ask, set_short
+
+    w = make_window(qtbot)
+    try:
+        set_short(w, 8)
+        ask(qtbot, w, "Name three colours.")
+        here = tmp_path / "here.gcrun"
+        assert w.save_run(str(here))
+        d = tmp_path / "runs"
+        d.mkdir()
+        doc = json.loads(here.read_text())
+        doc["machine"].update(cpu_model="Someone's Other CPU", cpu_cores=64, cpu_threads=128, gpu="none")
+        (d / "theirs.gcrun").write_text(json.dumps(doc))
+        write(d / "laptop.gcrun", run_doc(OLD_LAPTOP, [model_part(SMOL, "aaaa", 40.0)]))
+        dlg = open_gallery([str(d)], w, w.files.open_run, w.busy_reason)
+        dlg.rerun_folder = tmp_path / "mine"
+        assert dlg.table.rowCount() == 3 and not dlg.rerun_button.isEnabled()  # no row chosen yet
+        assert dlg.rerun_row(-1) is None  # no row: a sentence, no dialog
+        assert dlg.rerun_note.text() == "Choose a row first: its run file is the one rerun here."
+
+        # A hand-made file whose model is on no machine here: one sentence in the rerun dialog, no row added.
+        dlg.table.selectRow(next(t for t in range(3) if "laptop.gcrun" in dlg.row_at(t).files))
+        assert dlg.rerun_button.isEnabled()
+        dlg.rerun_button.click()
+        missing = dlg.findChild(RerunDialog)
+        assert missing is not None and missing.file_name == "laptop.gcrun"
+        with qtbot.waitSignal(missing.finished_rerun, timeout=60_000):
+            missing.start()
+        assert "is not on this machine" in missing.status.text() and dlg.table.rowCount() == 3
+        missing.close()
+        qtbot.waitUntil(lambda: dlg.rerun_dialog is None)
+
+        theirs = next(t for t in range(3) if "theirs.gcrun" in dlg.row_at(t).files)
+        dlg.table.selectRow(theirs)
+        dlg.rerun_button.click()
+        rerun = dlg.rerun_dialog
+        assert rerun is not None and rerun.isVisible() and rerun.file_name == "theirs.gcrun"
+        rerun.runs_spin.setValue(2)
+        with qtbot.waitSignal(rerun.finished_rerun, timeout=300_000):
+            qtbot.mouseClick(rerun.start_button, Qt.MouseButton.LeftButton)
+            assert not dlg.rerun_button.isEnabled()  # one rerun at a time
+        assert rerun.status.text().startswith("Done: 2 runs here")
+
+        # This machine's rows: one per model, each with both repetitions, saved as run files.
+        assert dlg.table.rowCount() == 5
+        mine = machine_text(machine_facts().to_dict())
+        rows = [r for r in dlg.gallery.rows if r.machine == mine]
+        assert sorted(r.model for r in rows) == sorted(m.display_name for m in read_run_file(d / "theirs.gcrun").models)
+        assert all(len(r.runs) == 2 and r.ms_per_token is not None and r.ms_per_token.n == 2 for r in rows)
+        saved = sorted((tmp_path / "mine").glob("*.gcrun"))
+        assert len(saved) == 2 and all(read_run_file(p).kind == "compare" for p in saved)
+        assert "Rerun here: 2 runs of theirs.gcrun added as this machine's row" in dlg.rerun_note.text()
+        chosen = dlg.table.selectedItems()
+        assert chosen and dlg.row_at(chosen[0].row()).machine == mine
+        # The pair's ratio chart now has a dot for their machine and one for this one.
+        models = sorted({r.model for r in rows})
+        dlg.model_box.setCurrentIndex(dlg.model_box.findData(models[0]))
+        dlg.pair_box.setCurrentIndex(dlg.pair_box.findData(models[1]))
+        assert len(dlg.ratio_chart.ratios) == 2 and any(lab.startswith("Someone's Other CPU")
+                                                        for lab in dlg.ratio_chart.labels)
+        assert dlg.rerun_button.isEnabled()
+        rerun.close()
         dlg.close()
     finally:
         w.close()

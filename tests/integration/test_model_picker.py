@@ -236,3 +236,44 @@ def test_the_last_panes_picker_stays_within_the_screen(qtbot, demo_paths):
         assert w.panes[2].chooser.mapToGlobal(w.panes[2].chooser.rect().bottomLeft()).x() + 720 > screen.right()
     finally:
         w.close()
+
+
+def test_presentation_mode_at_1280x720_keeps_each_pickers_quantisation_and_demo_mark(qtbot, demo_paths):
+    from gemmacompare.ui.model_picker import elide_keeping_quant
+
+    w = MainWindow(load_settings(), None)
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    try:
+        w.add_pane()
+        w.panes[2].set_model(str(demo_paths["smollm2"]))
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        w.set_presentation(True)
+        # The room's screen is 1280 x 720 (the offscreen screen is 800 x 800: the look, at that size).
+        w.setWindowState(w.windowState() & ~Qt.WindowState.WindowFullScreen)
+        qtbot.wait(100)
+        w.resize(1280, 720)
+        qtbot.waitUntil(lambda: w.width() == 1280, timeout=5_000)
+        texts = [p.chooser.text() for p in w.panes]
+        assert all("…" in t for t in texts), texts  # three panes in large type: the names are cut
+        assert texts[0].startswith("Smol") and texts[0].endswith("Q4_1 (demo)  ▾"), texts
+        assert texts[1].startswith("Gem") and texts[1].endswith("Q4_K_M (demo)  ▾"), texts
+        assert all(p.chooser.fontMetrics().horizontalAdvance(t) <= p.chooser.width() for p, t in zip(w.panes, texts))
+        assert "Q4_K_M base (demo)" in w.panes[1].chooser.toolTip()  # the whole name a hover away
+    finally:
+        w.set_presentation(False)
+        w.close()
+
+    # The cut itself, from wide to nothing, on names with and without a quantisation.
+    fm = w.fontMetrics()
+    for text in ("SmolLM2-135M-Instruct Q4_1 (demo)", "gemma-3-4b-it-qat-Q4_0  ·  LM Studio", "Qwen3-4B",
+                 "IQ2_XS", "", "x" * 5000, "model.F16 (demo)", "a Q4_K_M b Q8_0 c"):
+        for room in (0, 10, 60, 120, 200, 400, 4000):
+            out = elide_keeping_quant(text, fm, room)
+            assert fm.horizontalAdvance(out) <= max(room, fm.horizontalAdvance("…")), (text, room, out)
+    wide = "SmolLM2-135M-Instruct Q4_1 (demo)"
+    assert elide_keeping_quant(wide, fm, 4000) == wide
+    assert elide_keeping_quant(wide, fm, fm.horizontalAdvance("SmolLM2-1… Q4_1 (demo)")).endswith(" Q4_1 (demo)")
+    lib = "gemma-3-4b-it Q4_K_M  ·  LM Studio"
+    assert elide_keeping_quant(lib, fm, fm.horizontalAdvance("gemma-3-4b-it Q4_K_M")) == "gemma-3-4b-it Q4_K_M"

@@ -81,13 +81,8 @@ class LlamaContext:
             self.model = None
 
 
-def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_layers: int) -> LlamaContext:
-    """Backends must be loaded first (llama_runtime.load_backends)."""
-    mparams = L.llama_model_default_params()
-    mparams.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF  # -1: all layers
-    model = L.llama_model_load_from_file(path.encode("utf-8"), mparams)
-    if not model:
-        raise LoadError("model")
+def context_params(s: LoadSettings, n_ctx: int, n_threads: int) -> object:
+    """llama.cpp's default context parameters with only what the user set changed."""
     cparams = L.llama_context_default_params()
     cparams.n_ctx = n_ctx
     # llama.cpp's n_batch default (2048) and n_ubatch (512) unless the user set one.
@@ -105,7 +100,24 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
     # (and this app, unless the user asks) size it to the window.
     cparams.swa_full = s.swa_full
     cparams.no_perf = False  # llama_perf_context gives llama.cpp's own counters
-    ctx = L.llama_init_from_model(model, cparams)
+    return cparams
+
+
+def new_context(model: int, s: LoadSettings, n_ctx: int, n_threads: int) -> int | None:
+    """Another context on a loaded model, made as open_context makes its own (None: llama.cpp refused);
+    the context sweep sizes one per depth to read llama.cpp's account of it. Free it with llama_free."""
+    ctx: int | None = L.llama_init_from_model(model, context_params(s, n_ctx, n_threads))
+    return ctx or None
+
+
+def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_layers: int) -> LlamaContext:
+    """Backends must be loaded first (llama_runtime.load_backends)."""
+    mparams = L.llama_model_default_params()
+    mparams.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF  # -1: all layers
+    model = L.llama_model_load_from_file(path.encode("utf-8"), mparams)
+    if not model:
+        raise LoadError("model")
+    ctx = L.llama_init_from_model(model, context_params(s, n_ctx, n_threads))
     if not ctx:
         L.llama_model_free(model)
         raise LoadError("context")
