@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
+from gemmacompare.bench.conversations import is_conversation_suite
 from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
 from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
@@ -140,6 +141,10 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 if problem:
                     print(f"error: {problem}", file=sys.stderr)
                     return EXIT_USAGE
+            if is_conversation_suite(args.suite):
+                from gemmacompare.cli.bench_chat import bench_conversations
+
+                return bench_conversations(args, paths)
             config = BenchConfig(
                 models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.sample_seed,
                 runs=args.runs, warmup=args.warmup, mode=args.mode, threads=args.threads,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gemmacompare.bench.conversations import builtin_conversation_suites
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, add_setting, int_at_least, thread_count
 from gemmacompare.cli.run_file_args import add_save_run_args
@@ -26,8 +27,12 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     b.add_argument("models", nargs="*", help="GGUF paths, library names (see `gemmacompare models`), demo keys or "
                    "servers (default: the two demo models)")
     b.add_argument("--suite", default=None,
-                   help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
-                        f"(our format or GSM8K); default {DEFAULT_SUITE}, with --ab {AB_SUITE}")
+                   help=f"built-in suite name ({', '.join(builtin_suites() + builtin_conversation_suites())}) "
+                        f"or a JSONL file (our format or GSM8K; or conversations: id, system, turns, measured per "
+                        f"turn); default {DEFAULT_SUITE}, with --ab {AB_SUITE}")
+    b.add_argument("--cold", action="store_true",
+                   help="with a conversation suite: send every turn cold, prefilling the whole conversation "
+                        "(default: the cache kept between turns, the first turn cold)")
     b.add_argument("--runs", type=positive_int, default=1, help="repetitions of the whole task list (default 1)")
     b.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks")
     b.add_argument("--sample", type=positive_int, default=None, help="N tasks drawn at random (see --seed)")

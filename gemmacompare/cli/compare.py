@@ -236,8 +236,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if isinstance(wanted, str):
         print(f"error: {wanted}", file=sys.stderr)
         return EXIT_USAGE
+    chats = None
     try:
-        args.prompt = prompt_of(args)
+        if getattr(args, "chat", None) is not None or getattr(args, "cold", False):
+            from gemmacompare.cli.compare_chat import check_chat_args, read_chats
+
+            problem = check_chat_args(args)
+            if problem:
+                raise PromptInputError(problem)
+            chats = read_chats(args)
+            args.prompt = ""
+        else:
+            args.prompt = prompt_of(args)
     except PromptInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -315,6 +325,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 print(f"# [{labels[i]}] runs on {say(loaded.placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
+        if chats is not None:
+            from gemmacompare.cli.compare_chat import play_chats
+
+            return play_chats(session, chats, settings, args, labels, printer, total or None,
+                              [str(x) for x in paths], [str(w or "") for w in wanted])
         try:
             result = session.start(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
             if result.split is not None:  # the session's split, made as the round started

@@ -22,6 +22,13 @@ from gemmacompare.engine.claim import (
     claimed_figure,
     parse_claim,
 )
+from gemmacompare.engine.conversation import (
+    CACHE_POLICIES,
+    Conversation,
+    ConversationResult,
+    TurnFigures,
+    play_conversation,
+)
 from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.memory import MemorySampler
@@ -42,6 +49,7 @@ from gemmacompare.engine.remote.server_ref import (
     parse_server_ref,
 )
 from gemmacompare.engine.replay import ReplayWorker, play_clock
+from gemmacompare.engine.report.conversation_table import conversation_dict, total_rows, turn_rows
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
 from gemmacompare.engine.report.stats_table import (
     gpu_memory_text,
@@ -68,6 +76,7 @@ from gemmacompare.engine.run_file import (
     RunFileError,
     RunModel,
     compare_run_dict,
+    conversation_run_dict,
     read_run_file,
     split_of,
     write_run_file,
@@ -113,6 +122,9 @@ __all__ = [
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
     "LOADING_REASON", "READY_AFTER_LOADING",
     "Participant", "ReplayWorker", "play_clock",
+    # Conversations: one turn per round, the cache kept (or cold), figures per turn.
+    "Conversation", "ConversationResult", "TurnFigures", "CACHE_POLICIES", "play_conversation",
+    "turn_rows", "total_rows", "conversation_dict",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "command_for",
@@ -123,6 +135,7 @@ __all__ = [
     "prompt_cache_text",
     # Run files, and the jobs that read them: rerun and claim.
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
+    "conversation_run_dict",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
     "plan_rerun", "rerun_report", "save_rerun_files",
