@@ -2,7 +2,7 @@
 SmolLM2, our engine with the cache kept beside the real llama-server with its defaults
 (cache_prompt on), and per turn our reused count against its `timings.cache_n`.
 
-llama-server is not built in CI (scripts/build_llama_tools.sh takes long on 2 cores): the test
+CI builds llama-server first (.ci/run calls scripts/build_llama_tools.sh); elsewhere the test
 skips, saying so, where the binary is missing.
 """
 
