@@ -76,6 +76,7 @@ def test_compare_chat_refuses_bad_input_in_one_sentence(demo_paths, tmp_path):
     for args, words in ((["--chat", str(bad)], "bad.jsonl line 1: unknown field 'sytem'"),
                         (["-p", "hi", "--cold"], "--cold goes with --chat"),
                         (["--chat", str(bad), "--raw"], "cannot be combined with --raw"),
+                        (["--chat", "short-chats", "--ab"], "--chat plays conversations; the speculation A/B"),
                         (["--chat", str(tmp_path / "none.jsonl")], "no such conversation file")):
         out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), *args)
         lines = out.stderr.strip().splitlines()
