@@ -396,7 +396,8 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
               "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
     if run.conversation is not None:
         report.update(conversation_report(run, measured))
-        notes.insert(0, "The figures above are the conversation's last turn; its turns are in the table below.")
+        notes.insert(0, "A conversation: the turn table sets every turn beside its recorded one; the other figures are "
+                        "its last turn's.")
     return report
 
 
