@@ -147,6 +147,9 @@ def test_cli_sweep_writes_json_and_run_file(demo_paths, tiny_files, tmp_path, ca
     saved = json.loads(run.read_text())
     assert saved["kind"] == "sweep" and saved["sweep"]["points"] == doc["points"]
     assert str(tmp_path) not in run.read_text()  # file names only, as every run file
+    assert main(["replay", str(run)]) != 0  # a sweep has no replies: one sentence, not a crash
+    err = capsys.readouterr().err
+    assert "holds a context sweep" in err and err.count("\n") == 1
 
 
 def test_cli_sweep_says_which_depth_is_left_out(demo_paths, capsys):
