@@ -158,6 +158,7 @@ class SweepResult:
     stopped: bool = False
     threads: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. how each model was loaded
+    gpu_memory: dict[str, int] = field(default_factory=dict)  # device -> total bytes, where llama.cpp sees a GPU
 
     def point(self, label: str, depth: int) -> SweepPoint | None:
         return next((x for x in self.points if x.label == label and x.depth == depth), None)
@@ -170,6 +171,7 @@ class SweepResult:
                          "type_k": s.load.type_k, "type_v": s.load.type_v, "swa_full": s.load.swa_full},
             "stopped": self.stopped,
             "notes": self.notes,
+            "gpu_memory": self.gpu_memory,
             "models": [{"label": m.label, "name": m.name, "n_ctx_train": m.n_ctx_train, "depths": list(m.depths),
                         "n_ctx_loaded": m.loaded.n_ctx if m.loaded else None, "left_out": m.left_out,
                         "error": m.error} for m in self.models],
@@ -303,6 +305,7 @@ class ContextSweep(SessionJob):
             m.error = ev.message
             return
         if isinstance(ev, p.DepthMemory):
+            out.gpu_memory.update(ev.gpu_memory)
             weights = m.loaded.placement.buffers if m.loaded and m.loaded.placement else ()
             out.points.append(SweepPoint(m.label, depth, ev.n_ctx, buffers=ev.buffers,
                                          weights=tuple(b for b in weights if b.kind == "model"),
