@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     given.add_argument("-f", "--file", dest="prompt_file", type=Path, metavar="FILE",
                        help="read the prompt from a UTF-8 text file (as llama.cpp's tools), "
                             "for prompts too long for the command line")
+    given.add_argument("--chat", type=Path, metavar="FILE",
+                       help="play multi-turn conversations (JSONL: id, system, turns; or a built-in conversation "
+                            "suite's name, e.g. short-chats): each turn sends the history with the model's own "
+                            "replies, the cache kept; prints each turn's prompt, reused and prefilled tokens, "
+                            "time to first token and ms/token")
+    cmp_.add_argument("--cold", action="store_true",
+                      help="with --chat: send every turn cold, prefilling the whole conversation each time")
     add_setting(cmp_, "system_prompt")
     cmp_.add_argument("--mode", choices=MODES, default=RACE,
                       help="race: all at once, threads split (default); fair: one after the other, all threads each")

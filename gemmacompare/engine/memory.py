@@ -151,9 +151,14 @@ class MemorySampler:
             tr = self._traces.get(key)
             return list(tr.samples[start:]) if tr else []
 
-    def sample_once(self) -> None:
+    def sample_now(self, key: str) -> None:
+        """One reading of `key`'s process, at once, on the caller's thread: at a run's start and end, so
+        a reply shorter than an interval (4 tokens in 0.3 s) still has a memory line of two points."""
+        self.sample_once(key)
+
+    def sample_once(self, only: str | None = None) -> None:
         with self._lock:
-            procs = dict(self._procs)
+            procs = {k: v for k, v in self._procs.items() if only is None or k == only}
             device = dict(self._device)
         now = time.monotonic()
         vram = self.gpu.used_by({pr.pid for pr in procs.values()}) if self.gpu.available else {}
@@ -170,6 +175,8 @@ class MemorySampler:
                 if key not in self._traces:
                     self._traces[key] = self._empty_trace(key)
                 samples = self._traces[key].samples
+                if samples and sample.t < samples[-1].t:
+                    continue  # taken before a reading of the run's start or end that landed first: in time order
                 samples.append(sample)
                 if len(samples) > MAX_SAMPLES:
                     del samples[: MAX_SAMPLES // 2]

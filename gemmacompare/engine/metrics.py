@@ -123,6 +123,14 @@ class RunStats:
     cache_why_full: str = ""  # why a kept cache could not be used
     cache_parted: str = ""  # where the prompt left what the cache held (CacheUse.parted)
     checkpoint_bytes: int | None = None  # the worker's checkpoints after this reply
+    # Speculative decoding (Finished.draft): its kind, and draft tokens checked and accepted.
+    draft_kind: str = ""
+    n_drafted: int | None = None
+    n_draft_accepted: int | None = None
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        return self.n_draft_accepted / self.n_drafted if self.n_drafted and self.n_draft_accepted is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -140,6 +148,9 @@ def compute_stats(run: RunRecord) -> RunStats:
     stats = _local_stats(run)
     if run.other_load is not None:
         stats = replace(stats, other_cpu_cores=run.other_load.cores, machine_busy=run.other_load.busy)
+    draft = run.finished.draft if run.finished else None
+    if draft is not None:
+        stats = replace(stats, draft_kind=draft.kind, n_drafted=draft.n_drafted, n_draft_accepted=draft.n_accepted)
     if any(t.token_id == p.SERVER_CHUNK for t in run.tokens) or (run.finished and run.finished.server):
         return _remote_stats(run, stats)
     return stats

@@ -46,6 +46,10 @@ class CompareResult:
         return f"{summary} · {busy}" if busy else summary
 
 
+LOADING_REASON = "A model is loading; wait for it so the figures are not disturbed."
+READY_AFTER_LOADING = "Loaded: press Ctrl+Enter to send."
+
+
 @dataclass(frozen=True)
 class RoundState:
     mode: str = RACE
@@ -84,7 +88,7 @@ class RoundState:
         if self.job:
             return self.job
         if self.loading:
-            return "A model is loading; wait for it so the figures are not disturbed."
+            return LOADING_REASON
         return ""
 
     def slot_busy(self, index: int) -> bool:

@@ -30,12 +30,13 @@ import os
 import re
 import socket
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 from typing import Any
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.conversation import ConversationResult, TurnFigures
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
@@ -92,6 +93,24 @@ class RunModel:
         return str(self.identity.get("display_name") or self.identity.get("file_name") or self.label)
 
 
+@dataclass(frozen=True)
+class RunConversation:
+    """A conversation's turns as the run file keeps them; the models' records are its last turn."""
+
+    id: str
+    cache: str  # the policy it was played with (the first turn is always cold)
+    system: str | None  # None: redacted
+    turns: tuple[str, ...] | None  # the user's messages; None: redacted
+    figures: tuple[tuple[TurnFigures, ...], ...]  # per model, per turn
+    replies: tuple[tuple[str, ...], ...] | None  # per model, per turn; None: redacted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cache": self.cache, "system": self.system,
+                "turns": None if self.turns is None else list(self.turns),
+                "figures": [[t.to_dict() for t in rows] for rows in self.figures],
+                "replies": None if self.replies is None else [list(r) for r in self.replies]}
+
+
 @dataclass
 class RunFile:
     kind: str  # compare | bench
@@ -109,6 +128,7 @@ class RunFile:
     schema: int = SCHEMA_VERSION
     claim: dict[str, Any] | None = None  # a checked claim: its figures, every run's and the verdict
     arena: dict[str, Any] | None = None  # a blind arena round: which model was which side, and the vote
+    conversation: RunConversation | None = None  # a conversation: every turn's figures (models[].run: the last turn)
 
     @property
     def redacted(self) -> bool:
@@ -216,9 +236,13 @@ def settings_to_dict(s: RunSettings) -> dict[str, Any]:
 
 def settings_from_dict(d: dict[str, Any]) -> RunSettings:
     """A run file's settings, each value checked by the settings table (SettingError: one sentence)."""
+    prompt = d.get("prompt")
+    if isinstance(prompt, dict) and prompt.get("system_prompt", "") is None:
+        # --redact-prompts writes the system prompt as null: not known, so none (such a file is never rerun).
+        prompt = {**prompt, "system_prompt": ""}
     return RunSettings(load=group_from_dict("load", d.get("load")),
                        sampling=group_from_dict("sampling", d.get("sampling")),
-                       prompt=group_from_dict("prompt", d.get("prompt")))
+                       prompt=group_from_dict("prompt", prompt))
 
 
 def loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
@@ -319,6 +343,32 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         "raw": bool(s0 and s0.raw),
         "models": models,
     }, redact_prompts)
+
+
+def conversation_run_dict(result: ConversationResult, labels: list[str], paths: list[str],
+                          settings: list[RunSettings], *, redact_prompts: bool = False,
+                          refs: list[str] | None = None, names: list[str] | None = None) -> dict[str, Any]:
+    """The run file of a conversation: each model's last turn as its record (what replay and the
+    viewer show), and every turn's figures, the turns and the replies under "conversation"."""
+    from gemmacompare.engine.round_state import CompareResult
+
+    conv = result.conversation
+    last = result.rounds[-1] if result.rounds else None
+    records = [side.records[-1] if side.records else RunRecord(side.label, 0.0) for side in result.models]
+    rounds = CompareResult(result.mode, last.threads_total if last else 0, records, list(result.loaded),
+                           list(range(len(records))), last.split if last else None)
+    with_system = [replace(s, prompt=replace(s.prompt, system_prompt=conv.system, cache=result.cache))
+                   for s in settings]
+    n_played = max((len(side.figures) for side in result.models), default=0)
+    doc = compare_run_dict(rounds, labels, paths, with_system, conv.turns[max(0, n_played - 1)],
+                           redact_prompts=redact_prompts, refs=refs, names=names)
+    words = private_words()
+    doc["conversation"] = RunConversation(
+        conv.id, result.cache, None if redact_prompts else conv.system,
+        None if redact_prompts else conv.turns,
+        tuple(tuple(replace(t, error=scrub(t.error, words)) for t in side.figures) for side in result.models),
+        None if redact_prompts else tuple(tuple(side.replies) for side in result.models)).to_dict()
+    return doc
 
 
 def run_envelope(kind: str, body: dict[str, Any], redact: bool) -> dict[str, Any]:
@@ -482,7 +532,17 @@ def _parse(doc: Any, name: str) -> RunFile:
                    thread_split=str(doc.get("thread_split") or ""), prompt=doc.get("prompt"),
                    system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")), models=models,
                    left_out=list(doc.get("left_out") or []), bench=doc.get("bench"), schema=schema,
-                   claim=doc.get("claim"), arena=doc.get("arena"))
+                   claim=doc.get("claim"), arena=doc.get("arena"), conversation=_conversation(doc.get("conversation")))
+
+
+def _conversation(conv: dict[str, Any] | None) -> RunConversation | None:
+    if conv is None:
+        return None
+    turns, replies = conv.get("turns"), conv.get("replies")
+    return RunConversation(
+        str(conv["id"]), str(conv["cache"]), conv.get("system"), None if turns is None else tuple(turns),
+        tuple(tuple(TurnFigures(**_known(TurnFigures, row)) for row in rows) for rows in conv["figures"]),
+        None if replies is None else tuple(tuple(r) for r in replies))
 
 
 def _model(m: dict[str, Any], k: int) -> RunModel:
@@ -589,7 +649,8 @@ def split_of(run: RunFile) -> ThreadSplit:
     return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
 
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunFile", "RunFileError", "RunModel",
-           "compare_run_dict", "hash_of", "loaded_dict", "model_identity", "model_source", "parse_run_bytes",
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunConversation", "RunFile", "RunFileError",
+           "RunModel", "compare_run_dict", "conversation_run_dict", "hash_of", "loaded_dict", "model_identity",
+           "model_source", "parse_run_bytes",
            "private_words", "read_run_bytes", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]

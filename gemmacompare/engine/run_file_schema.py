@@ -47,6 +47,7 @@ MAX_MS = 1e9  # llama.cpp's counters: 11 days of milliseconds
 MAX_RATE = 1e9  # tokens per second
 MAX_SEED = 2**64
 MAX_LIST = 256  # short lists: stop strings, devices, buffers, left-out notes, sides
+MAX_TURNS = 64  # a conversation's turns (bench/conversations.py reads no more)
 
 
 class SchemaProblem(Exception):
@@ -270,13 +271,28 @@ ARENA = Obj({"sides": Arr(NAME, MAX_MODELS), "side_names": Arr(NAME, MAX_MODELS)
              "votes": Obj({k: COUNT for k in ("one", "two", "tie", "both_bad")}), "result": NAME,
              "counted": Bool(null=True), "not_counted": Str(MAX_PROMPT_CHARS, null=True)}, null=True)
 
+# A conversation (issue 31): each model's figures per turn, the turns and the replies kept.
+TURN = Obj({"turn": Int(1, MAX_TURNS), "cache": Str(one_of=CACHE_POLICIES), "n_prompt": COUNT,
+            "n_reused": Int(0, MAX_COUNT, null=True), "n_prefilled": Int(0, MAX_COUNT, null=True),
+            "ttft_s": Num(0.0, MAX_RUN_SECONDS, null=True), "ms_per_token": Num(0.0, MAX_MS, null=True),
+            "n_tokens": Int(0, MAX_COUNT, null=True), "total_s": Num(0.0, MAX_RUN_SECONDS, null=True),
+            "stop_reason": NAME, "n_checkpoint": COUNT, "why_full": Str(MAX_PROMPT_CHARS), "server": Bool(),
+            "server_prompt_ms": Num(0.0, MAX_MS, null=True), "error": Str(MAX_TEXT_CHARS)},
+           required=("turn", "cache", "n_prompt", "n_reused", "ttft_s", "ms_per_token", "n_tokens", "total_s",
+                     "stop_reason"))
+CONVERSATION = Obj({"id": Str(100), "cache": Str(one_of=CACHE_POLICIES), "system": Str(MAX_PROMPT_CHARS, null=True),
+                    "turns": Arr(Str(MAX_PROMPT_CHARS), MAX_TURNS, min_items=1, null=True),
+                    "figures": Arr(Arr(TURN, MAX_TURNS), MAX_MODELS, min_items=1),
+                    "replies": Arr(Arr(Str(MAX_TEXT_CHARS), MAX_TURNS), MAX_MODELS, null=True)},
+                   required=("id", "cache", "figures"), null=True)
+
 RUN_FILE = Obj({
     "created": NAME, "machine": MACHINE,
     "left_out": Arr(Str(), MAX_LIST, null=True), "threads_total": Int(0, MAX_THREADS, null=True),
     "threads_per_model": Arr(Int(0, MAX_THREADS), MAX_MODELS, null=True), "thread_split": Str(null=True),
     "prompt": Str(MAX_PROMPT_CHARS, null=True), "system_prompt": Str(MAX_PROMPT_CHARS, null=True),
     "raw": Bool(null=True), "models": Arr(MODEL, MAX_MODELS, min_items=1), "bench": BENCH, "claim": CLAIM,
-    "arena": ARENA,
+    "arena": ARENA, "conversation": CONVERSATION,
 }, required=("models",))
 
 
@@ -285,6 +301,29 @@ def check_run_doc(doc: dict[str, Any]) -> None:
     RUN_FILE(doc, "")
     for k, m in enumerate(doc["models"]):
         _times_agree(m.get("run") or {}, f"models[{k}].run")
+    if doc.get("conversation") is not None:
+        _conversation_agrees(doc["conversation"], len(doc["models"]))
+
+
+def _conversation_agrees(conv: dict[str, Any], n_models: int) -> None:
+    """One list of turns per model, numbered from 1 in order, no more than the conversation has,
+    a reply per turn, and never more reused than the prompt held."""
+    figures, turns, replies = conv["figures"], conv.get("turns"), conv.get("replies")
+    if len(figures) != n_models:
+        _fail("conversation.figures", f"must hold one list per model ({n_models}), not {len(figures)}")
+    if replies is not None and len(replies) != n_models:
+        _fail("conversation.replies", f"must hold one list per model ({n_models}), not {len(replies)}")
+    for k, rows in enumerate(figures):
+        where = f"conversation.figures[{k}]"
+        if turns is not None and len(rows) > len(turns):
+            _fail(where, f"has {len(rows)} turns, more than the conversation's {len(turns)}")
+        if replies is not None and len(replies[k]) != len(rows):
+            _fail(f"conversation.replies[{k}]", f"must hold one reply per turn ({len(rows)})")
+        for t, row in enumerate(rows):
+            if row["turn"] != t + 1:
+                _fail(f"{where}[{t}].turn", f"must be {t + 1} (turns are numbered in order from 1)")
+            if row.get("n_reused") is not None and row["n_reused"] > row["n_prompt"]:
+                _fail(f"{where}[{t}].n_reused", "is more than the prompt's tokens")
 
 
 def _times_agree(run: dict[str, Any], where: str) -> None:
@@ -310,4 +349,4 @@ def _times_agree(run: dict[str, Any], where: str) -> None:
             _fail(f"{where}.tokens", f"hold more than {MAX_TEXT_CHARS:,} characters of {what} together")
 
 
-__all__ = ["MAX_RUN_SECONDS", "SchemaProblem", "check_run_doc"]
+__all__ = ["MAX_TURNS", "MAX_RUN_SECONDS", "SchemaProblem", "check_run_doc"]

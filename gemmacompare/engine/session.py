@@ -398,7 +398,8 @@ class CompareSession:
             return
         self._set_state(lambda st: replace(st, running=st.running | {i}))
         self.sampler.reset(slot.label)
-        self.sampler.resume()  # a sample at once: a short run still gets its memory measured
+        self.sampler.sample_now(slot.label)  # the first point at the run's start, whatever the sampler's tick
+        self.sampler.resume()
         if on_event:
             on_event(i, RunStarted(i, rec.t_send, n_threads))
         stop_sent = False
@@ -411,6 +412,10 @@ class CompareSession:
                 if self._stopped.is_set() and not stop_sent:
                     slot.worker.stop()  # a stop that landed before the request started
                     stop_sent = True
+                if isinstance(ev, (p.Finished, p.WorkerError)):
+                    # The last point at the run's end, before anyone is told it ended (the pane takes
+                    # its trace then): with the first, every run has a line, however short.
+                    self.sampler.sample_now(slot.label)
                 if isinstance(ev, (p.Finished, p.WorkerError)) and rec.other_load is None:
                     rec.other_load = meter.stop()
                     if on_event:

@@ -131,8 +131,14 @@ class SpeculationAB(SessionJob):
     def run(self, on_progress: Progress | None = None,
             on_event: Callable[[int, Any], None] | None = None) -> ABResult:
         """Blocking; ABFailed with one sentence when a side fails to load or gives nothing to measure."""
+        return self.run_many([self.prompt], on_progress, on_event)[0]
+
+    def run_many(self, prompts: Sequence[str], on_progress: Progress | None = None,
+                 on_event: Callable[[int, Any], None] | None = None) -> list[ABResult]:
+        """Every prompt's A/B with the two sides loaded once (a suite by kind); a stop ends it
+        early with what was measured."""
         say = on_progress or (lambda *_: None)
-        out = ABResult(self.labels)
+        results = [ABResult(self.labels) for _ in prompts]
         if self.sides[1].load.speculation == "off":
             raise ABFailed("An A/B of speculation needs a draft model (--draft FILE) or n-gram lookup (--spec ngram).")
         with self.own_session(self.labels) as session:
@@ -140,40 +146,79 @@ class SpeculationAB(SessionJob):
             for label, err in zip(self.labels, errors):
                 if err is not None:
                     raise ABFailed(f"[{label}] {err.message}")
-            commands = {i: command_for(s, (), self.prompt) for i, s in enumerate(self.sides)}
-            warm = {i: command_for(s, (), self.prompt, max_tokens=WARMUP_TOKENS) for i, s in enumerate(self.sides)}
             threads = f"{self.threads} thread{'s' if self.threads != 1 else ''}"
-            say(f"{self.runs} fair runs of up to {self.sides[0].sampling.max_tokens} tokens, {threads} each, "
-                "after one warm-up", 0, self.runs)
-            if self.stopped:
-                out.stopped = True
-                return out
-            session.run(warm, mode=FAIR, threads_total=self.threads)
-            for rep in range(self.runs):
-                if self.stopped:
-                    break
-                result = session.run(commands, mode=FAIR, threads_total=self.threads, on_event=on_event)
-                if self.stopped or result.user_stopped:
-                    break
-                errs = [r.error for r in result.runs if r.error]
-                if errs:
-                    raise ABFailed(errs[0].message)
-                stats = [r.stats() for r in result.runs]
-                if any(not s.ms_per_token for s in stats):
-                    raise ABFailed("A side gave no answer of two tokens or more, so nothing can be measured; "
-                                   "ask for a longer answer.")
-                out.per_run_ms.append((float(stats[0].ms_per_token or 0.0), float(stats[1].ms_per_token or 0.0)))
-                out.tokens.append((int(stats[0].n_tokens or 0), int(stats[1].n_tokens or 0)))
-                fin = result.runs[1].finished
-                if fin is not None and fin.draft is not None:
-                    out.drafts.append(fin.draft)
-                if said := busy_sentence(list(self.labels), stats):
-                    out.busy.append(said)
-                out.last = result
-                say(f"run {rep + 1}/{self.runs}: {self.labels[0]} {out.per_run_ms[-1][0]:.1f} ms/token, "
-                    f"{self.labels[1]} {out.per_run_ms[-1][1]:.1f} ms/token", rep + 1, self.runs)
-        out.stopped = self.stopped
-        return out
+            total = self.runs * len(prompts)
+            say(f"{self.runs} fair runs of up to {self.sides[0].sampling.max_tokens} tokens per prompt, {threads} "
+                "each, after one warm-up", 0, total)
+            if not self.stopped and prompts:
+                warm = {i: command_for(s, (), prompts[0], max_tokens=WARMUP_TOKENS) for i, s in enumerate(self.sides)}
+                session.run(warm, mode=FAIR, threads_total=self.threads)
+            for k, prompt in enumerate(prompts):
+                commands = {i: command_for(s, (), prompt) for i, s in enumerate(self.sides)}
+                for rep in range(self.runs):
+                    if self.stopped:
+                        break
+                    result = session.run(commands, mode=FAIR, threads_total=self.threads, on_event=on_event)
+                    if self.stopped or result.user_stopped:
+                        break
+                    self._record(results[k], result)
+                    ms = results[k].per_run_ms[-1]
+                    say(f"run {k * self.runs + rep + 1}/{total}: {self.labels[0]} {ms[0]:.1f} ms/token, "
+                        f"{self.labels[1]} {ms[1]:.1f} ms/token", k * self.runs + rep + 1, total)
+        for r in results:
+            r.stopped = self.stopped
+        return results
+
+    def _record(self, out: ABResult, result: CompareResult) -> None:
+        errs = [r.error for r in result.runs if r.error]
+        if errs:
+            raise ABFailed(errs[0].message)
+        stats = [r.stats() for r in result.runs]
+        if any(not s.ms_per_token for s in stats):
+            raise ABFailed("A side gave no answer of two tokens or more, so nothing can be measured; "
+                           "ask for a longer answer.")
+        out.per_run_ms.append((float(stats[0].ms_per_token or 0.0), float(stats[1].ms_per_token or 0.0)))
+        out.tokens.append((int(stats[0].n_tokens or 0), int(stats[1].n_tokens or 0)))
+        fin = result.runs[1].finished
+        if fin is not None and fin.draft is not None:
+            out.drafts.append(fin.draft)
+        if said := busy_sentence(list(self.labels), stats):
+            out.busy.append(said)
+        out.last = result
 
 
-__all__ = ["AB_RUNS", "ABFailed", "ABResult", "SpeculationAB", "draft_lines", "merged", "plain_and_speculating"]
+def kind_rows(by_kind: dict[str, list[ABResult]]) -> list[dict[str, Any]]:
+    """Per kind of prompt (code, prose, ...): its prompts' runs pooled, acceptance and speed-up."""
+    rows = []
+    for kind, results in by_kind.items():
+        speedups = [x for r in results for x in r.speedups()]
+        m, lo, hi = positive_interval(speedups) if speedups else (None, None, None)
+        d = merged([x for r in results for x in r.drafts])
+        rows.append({"kind": kind, "prompts": len(results), "runs": len(speedups), "speedup": m,
+                     "speedup_low": lo, "speedup_high": hi, "acceptance": d.acceptance if d else None,
+                     "mean_accepted": d.mean_accepted if d else None,
+                     "plain_ms": positive_interval([r0 for r in results for r0, _ in r.per_run_ms])[0]
+                     if speedups else None,
+                     "spec_ms": positive_interval([r1 for r in results for _, r1 in r.per_run_ms])[0]
+                     if speedups else None})
+    return rows
+
+
+def kind_table(rows: list[dict[str, Any]]) -> str:
+    """The per-kind rows as a text table: where the draft helps and where it hurts."""
+    head = ("kind", "prompts", "runs", "accepted", "per round", "plain ms/t", "spec ms/t", "speed-up [95%]")
+
+    def cell(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    body = [(r["kind"], str(r["prompts"]), str(r["runs"]), cell(r["acceptance"], ".0%"),
+             cell(r["mean_accepted"], ".2f"), cell(r["plain_ms"], ".2f"), cell(r["spec_ms"], ".2f"),
+             "-" if r["speedup"] is None else (f"{r['speedup']:.2f}x" + (
+                 f" [{r['speedup_low']:.2f}, {r['speedup_high']:.2f}]" if r["speedup_low"] is not None else
+                 " (one run)"))) for r in rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in (head, *body))
+
+
+__all__ = ["AB_RUNS", "ABFailed", "ABResult", "SpeculationAB", "draft_lines", "kind_rows", "kind_table", "merged",
+           "plain_and_speculating"]

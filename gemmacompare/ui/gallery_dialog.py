@@ -182,7 +182,7 @@ class GalleryDialog(QDialog):
         top.addWidget(self.pair_box, 1)
         top.addWidget(QLabel("claimed:"))
         top.addWidget(self.claimed)
-        self.rerun_button = QPushButton("Rerun on this machine…")
+        self.rerun_button = QPushButton("&Rerun on this machine…")
         self.rerun_button.setToolTip("Runs the chosen row's run file here with its settings, then adds this "
                                      "machine's row to the table")
         top.addWidget(self.rerun_button)

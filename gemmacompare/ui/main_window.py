@@ -33,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from gemmacompare.engine.api import (
     FAIR,
+    LOADING_REASON,
     RACE,
+    READY_AFTER_LOADING,
     CompareResult,
     CompareSession,
     MemorySampler,
@@ -390,8 +392,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {shown}")
         self.save()
 
-    def _on_state(self, _state: RoundState) -> None:
+    def _on_state(self, state: RoundState) -> None:
         self._update_buttons()
+        # Send pressed while a model loaded was refused with a sentence; once loading ends it is stale.
+        if not state.busy and self.banner.text() == LOADING_REASON:
+            self.banner.setText(READY_AFTER_LOADING)
 
     def _update_buttons(self, *_args: object) -> None:
         state = self.runner.state
@@ -616,6 +621,11 @@ class MainWindow(QMainWindow):
         self.bench_tab.charts.set_dark(self.theme_name != "light")
         self.sweep_tab.charts.set_dark(self.theme_name != "light")
         self.leaderboard.set_dark(self.theme_name != "light")
+        # A label's rich text keeps the link colour of the look it was first laid out in (pure blue
+        # on black after F11); laid out again, it takes the new palette's.
+        links = self.examples.text()
+        self.examples.setText("")
+        self.examples.setText(links)
 
     def set_theme(self, name: str) -> None:
         self.settings = replace(self.settings, theme=name)

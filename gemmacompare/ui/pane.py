@@ -451,7 +451,8 @@ class ModelPane(QFrame):
             if isinstance(ev, RunMeasured):
                 rec.other_load = ev.other_load
             elif isinstance(ev, p.PrefillDone):
-                self._state_text = f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)"
+                reused = f", {ev.n_reused} from the cache, {ev.n_prefilled} read" if ev.n_reused else ""
+                self._state_text = f"Generating… (prompt {ev.n_prompt} tokens{reused} in {ev.ms:.0f} ms)"
                 self._show_state()
         self._show_tokens(rec, reply, batch)
         if rec.done:

@@ -29,6 +29,11 @@ def stats_line(s: RunStats, mode_note: str, blind: bool = False, compact: bool =
     else:
         split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
         parts.append(f"{s.n_tokens} tok{split}{done}")
+    if s.draft_kind:
+        # As LM Studio puts it under a reply: how much of the draft the model took.
+        rate = s.draft_acceptance
+        parts.append(f"{s.draft_kind} drafts: " + (f"{rate:.0%} accepted ({s.n_draft_accepted}/{s.n_drafted})"
+                                                   if rate is not None else "none drafted"))
     if compact:
         busy = s.machine_busy and s.other_cpu_cores is not None
         return " · ".join([*parts, *(["busy machine: unreliable"] if busy else [])])
@@ -131,5 +136,7 @@ def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
         *memory_tooltip_lines(placement),
+        *([f"  context checkpoints (after this reply): {human_bytes(s.checkpoint_bytes)}"]
+          if s.checkpoint_bytes else []),
     ]
     return "\n".join(lines)

@@ -315,3 +315,26 @@ def test_kv_cache_is_what_the_facts_predict(pair):
         assert cpu.weights >= loaded.facts.file_size * 0.9 and cpu.compute > 0
     smol, gemma = (ld.facts.memory_at(2048) for ld in pair.loaded)
     assert smol.kv_cache_swa == 0 and gemma.kv_cache_swa > 0
+
+
+def test_a_reply_shorter_than_the_samplers_tick_has_memory_at_its_start_and_end(demo_paths):
+    """4 tokens end before a sampler's first tick (here a minute): the run's start and end are read anyway."""
+    from gemmacompare.engine.memory import MemorySampler
+
+    sampler = MemorySampler(interval=60.0).start()
+    sampler.pause()  # as the window keeps it between replies
+    try:
+        with CompareSession(("smol",), sampler=sampler) as s:
+            assert s.load([str(demo_paths["smollm2"])], p.LoadSettings(n_ctx=512)) == [None]
+            for _ in range(2):  # the first reply after loading too
+                result = s.run(lambda i: command(i, p.SamplingSettings(max_tokens=4, temperature=0.0)),
+                               mode=RACE, threads_total=2)
+                run = result.runs[0]
+                assert run.error is None and run.stats().n_tokens <= 4
+                samples = run.memory.samples
+                assert len(samples) >= 2, samples
+                assert samples[0].t <= run.tokens[0].t and samples[-1].t >= run.tokens[-1].t
+                assert [x.t for x in samples] == sorted(x.t for x in samples)
+                assert all(x.rss > 50e6 for x in samples) and run.stats().peak_rss > 50e6
+    finally:
+        sampler.stop()

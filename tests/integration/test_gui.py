@@ -412,3 +412,23 @@ def test_settings_dialog_is_the_settings_table(qtbot):
     got = dlg.value()
     assert got.load.swa_full and got.load.n_ctx == 1024 and (got.load.type_k, got.load.type_v) == ("q8_0", "q8_0")
     assert got.sampling == start.sampling and got.prompt == start.prompt
+
+
+def test_the_first_very_short_reply_draws_each_panes_ram_line(qtbot, demo_paths):
+    """A 4-token first reply ends before the memory sampler's first tick (here held off for a minute):
+    each pane still has memory at its run's start and end, and its RAM line is drawn."""
+    w = make_window(qtbot)
+    try:
+        w.sampler.interval = 60.0
+        set_short(w, 4)
+        ask(qtbot, w, "Say hi.")
+        for i, p in enumerate(w.panes):
+            assert p.record.stats().n_tokens <= 4
+            samples = p.record.memory.samples
+            assert len(samples) >= 2 and samples[0].t <= p.record.tokens[0].t <= p.record.tokens[-1].t <= samples[-1].t
+            data = p.series()
+            assert data is not None and data.rss_mib.size >= 2 and data.rss_mib.min() > 50
+        qtbot.waitUntil(lambda: all(c.getData()[0] is not None and len(c.getData()[0]) >= 2
+                                    for c in w.charts.rss_curves), timeout=5_000)
+    finally:
+        w.close()

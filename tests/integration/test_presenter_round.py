@@ -195,3 +195,44 @@ def test_leaving_presentation_mode_gives_back_the_maximised_window_and_the_keybo
         assert w.prompt.toPlainText() == "typed"
     finally:
         w.close()
+
+
+@pytest.mark.gui
+def test_the_benchmark_tab_at_1024x640_scrolls_and_keeps_its_charts_readable(qtbot, demo_paths):
+    from gemmacompare.ui.bench_tab import CHARTS_MIN_H
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        qtbot.waitExposed(w)
+        w.tabs.setCurrentWidget(w.bench_tab)
+        w.resize(1024, 640)
+        qtbot.waitUntil(lambda: w.size().width() == 1024 and w.size().height() == 640, timeout=5_000)
+        tab = w.bench_tab
+        qtbot.waitUntil(lambda: tab.scroll_area.verticalScrollBar().maximum() > 0, timeout=5_000)  # it scrolls instead
+        charts = (tab.charts.times, tab.charts.speed, tab.charts.accuracy)
+        assert tab.charts.height() >= CHARTS_MIN_H  # was about 60 px
+        assert all(c.height() >= CHARTS_MIN_H - 40 for c in charts), [c.height() for c in charts]
+        assert tab.table.height() >= 120 and tab.scroll_area.horizontalScrollBar().maximum() == 0
+        tab.scroll_area.ensureWidgetVisible(tab.charts)
+        qtbot.waitUntil(lambda: tab.charts.visibleRegion().boundingRect().height() >= CHARTS_MIN_H, timeout=5_000)
+        # On a large screen nothing scrolls: the tab fills the window.
+        w.resize(1600, 1000)
+        qtbot.waitUntil(lambda: tab.scroll_area.verticalScrollBar().maximum() == 0, timeout=5_000)
+    finally:
+        w.close()
+
+
+@pytest.mark.gui
+def test_send_while_a_model_loads_says_so_then_says_when_it_may_be_sent(qtbot, demo_paths):
+    from gemmacompare.engine.api import LOADING_REASON, READY_AFTER_LOADING
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        qtbot.waitUntil(lambda: bool(w.runner.state.loading), timeout=10_000)
+        w.prompt.setPlainText("Name three colours.")
+        w.send()  # Ctrl+Enter at once, as a newcomer does
+        assert w.banner.text() == LOADING_REASON and w.prompt.toPlainText() == "Name three colours."
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        qtbot.waitUntil(lambda: w.banner.text() == READY_AFTER_LOADING, timeout=5_000)  # not left stale
+    finally:
+        w.close()

@@ -203,3 +203,77 @@ def test_stop_during_a_draft_or_its_verification_ends_cleanly(demo_paths, phase,
             w.spec.close()
         if w.llm is not None:
             w.llm.close()
+
+
+def test_a_kept_conversation_cache_stays_right_after_speculation(demo_paths, plain):
+    """The worker's account of its cache (issue 31's keep policy) holds what speculation left in it:
+    the next turn reuses the first and answers as a cold plain run does."""
+    w = load(demo_paths["smollm2"], speculation="ngram", ngram_n=3, draft_max=8)
+    try:
+        first = p.GenerateCommand(1, messages=REPEAT, sampling=p.SamplingSettings(max_tokens=40), n_threads=1,
+                                  cache=p.CACHE_KEEP)
+        rec = RunRecord("spec", time.monotonic())
+        for ev in w.generate(first):
+            rec.add(ev)
+        assert rec.finished.draft is not None and rec.finished.draft.n_accepted > 0
+        turn2 = (*REPEAT, p.ChatMessage("assistant", rec.answer), p.ChatMessage("user", "Now say it shorter."))
+        kept = RunRecord("spec", time.monotonic())
+        for ev in w.generate(p.GenerateCommand(2, messages=turn2, sampling=p.SamplingSettings(max_tokens=16),
+                                               n_threads=1, cache=p.CACHE_KEEP)):
+            kept.add(ev)
+    finally:
+        w.close()
+    assert kept.finished.cache is not None and kept.finished.cache.n_reused > 0
+    cold = generate(plain, turn2, max_tokens=16)
+    assert token_ids(kept)[:FIRST] == token_ids(cold)[:FIRST]
+
+
+def test_a_different_model_with_the_same_vocabulary_drafts(tmp_path_factory):
+    """Two synthetic Gemma-4 files share their vocabulary but not their weights: every draft is
+    checked and counted, and the reply is the target's own (a sliding-window model, so swa_full)."""
+    folder = tmp_path_factory.mktemp("same-vocab")
+    target = build("gemma4-tiny", folder / "target.gguf").path
+    draft = build("gemma4-tiny", folder / "draft.gguf", "Q8_0", scripted=True).path
+    runs = {}
+    for name, extra in (("plain", {}), ("draft", {"speculation": "draft", "draft_model": str(draft)})):
+        w = load(target, swa_full=True, **extra)
+        try:
+            runs[name] = generate(w, QUESTION, max_tokens=24)
+        finally:
+            w.close()
+    d = runs["draft"].finished.draft
+    assert d is not None and d.n_drafted > 0 and 0 <= d.n_accepted <= d.n_drafted
+    assert d.n_rounds > 0 and sum(d.drafted_at) == d.n_drafted and sum(d.accepted_at) == d.n_accepted
+    assert token_ids(runs["draft"])[:FIRST] == token_ids(runs["plain"])[:FIRST]
+
+
+def test_a_draft_longer_than_the_batch_is_cut_to_it(demo_paths):
+    """n_batch 16 with drafts of up to 64: each verification batch stays within n_batch."""
+    w = load(demo_paths["smollm2"], speculation="ngram", ngram_n=3, draft_max=64, n_batch=16)
+    try:
+        rec = generate(w, REPEAT, max_tokens=48)
+    finally:
+        w.close()
+    d = rec.finished.draft
+    assert rec.error is None and d is not None and d.n_accepted > 0
+    assert all(n == 0 for n in d.drafted_at[15:])
+
+
+def test_stop_from_the_app_ends_a_speculating_worker_and_it_stays_usable(demo_paths):
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        cmd = p.GenerateCommand(3, raw_prompt="Once upon a time", sampling=p.SamplingSettings(max_tokens=5000),
+                                n_threads=1)
+        rec = RunRecord("spec", time.monotonic())
+        stopped = False
+        for ev in w.generate(cmd):
+            rec.add(ev)
+            if len(rec.tokens) >= 3 and not stopped:
+                w.stop()
+                stopped = True
+        assert rec.finished.stop_reason == p.STOP_USER and 3 <= len(rec.tokens) < 200
+        assert rec.finished.draft is not None
+        assert generate(w, QUESTION, max_tokens=8).finished.stop_reason != p.STOP_USER
+    finally:
+        w.close()

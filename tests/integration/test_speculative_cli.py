@@ -66,3 +66,73 @@ def test_plain_compare_with_a_draft_runs_it_and_saves_its_statistics(demo_paths,
     assert out.returncode == 0, out.stderr
     run = read_run_file(tmp_path / "c.gcrun")
     assert all(m.record.finished.draft is not None for m in run.models)
+    # The file keeps the draft's file name, not its path; a rerun finds it here by that name.
+    assert run.models[0].settings["load"]["draft_model"] == demo_paths["smollm2"].name
+    from gemmacompare.engine.rerun import RerunRefused, plan_rerun
+
+    plan = plan_rerun(run)
+    assert all(s.load.draft_model == smol for s in plan.settings)
+    assert any("found its draft model" in x for x in plan.found)
+    doc = json.loads((tmp_path / "c.gcrun").read_text())
+    doc["models"][0]["settings"]["load"]["draft_model"] = "no-such-draft.gguf"
+    (tmp_path / "d.gcrun").write_text(json.dumps(doc))
+    with pytest.raises(RerunRefused, match="drafted with no-such-draft.gguf, which is not on this machine"):
+        plan_rerun(read_run_file(tmp_path / "d.gcrun"))
+
+
+def test_bench_ab_gives_a_table_by_kind_of_prompt(demo_paths, python_exe, tmp_path):
+    out = cli(python_exe, "bench", str(demo_paths["smollm2"]), "--spec", "ngram", "--spec-ngram-n", "3",
+              "--draft-max", "8", "--ab", "--runs", "1", "-n", "12", "--threads", "1", "-q", "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[1].split()[:3] == ["kind", "prompts", "runs"]
+    assert [x.split()[0] for x in lines[2:]] == ["code", "prose", "structured", "repeat"]
+    doc = json.loads((tmp_path / "speculation-ab.json").read_text())
+    assert doc["suite"] == "speculation" and len(doc["prompts"]) == 8
+    repeat = next(r for r in doc["by_kind"] if r["kind"] == "repeat")
+    assert repeat["acceptance"] > 0 and repeat["speedup"] > 0
+
+
+def _llama_server():
+    from pathlib import Path
+
+    found = sorted((Path.home() / ".cache" / "gemmacompare" / "llama-tools").glob("*/bin/llama-server"))
+    return found[-1] if found else None
+
+
+LLAMA_SERVER = _llama_server()  # looked up at import: each test's home is a private empty one
+
+
+def test_a_llama_server_pane_gives_its_draft_counts(demo_paths, tmp_path):
+    """llama.cpp's own server speculating (ngram-simple): a pane's Finished carries its timings'
+    draft_n / draft_n_accepted, and the stats line says how much was accepted."""
+    import time
+
+    from gemmacompare.engine import protocol as p
+    from gemmacompare.engine.metrics import RunRecord
+    from gemmacompare.engine.remote.worker import RemoteWorker
+    from tests.fake_servers import free_port, stop_process, wait_until_serving
+
+    binary = LLAMA_SERVER
+    if binary is None:
+        pytest.skip("llama-server is not built here (scripts/build_llama_tools.sh)")
+    port = free_port()
+    log = tmp_path / "server.log"
+    proc = subprocess.Popen([str(binary), "-m", str(demo_paths["smollm2"]), "--host", "127.0.0.1", "--port",
+                             str(port), "-t", "1", "-c", "1024", "-np", "1", "--spec-type", "ngram-simple",
+                             "--spec-ngram-simple-size-n", "3", "--spec-ngram-simple-size-m", "8"],
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_until_serving(proc, f"http://127.0.0.1:{port}/health", log, "llama-server")
+        w = RemoteWorker("S")
+        w.load(f"http://127.0.0.1:{port}/v1")
+        rec = RunRecord("S", time.monotonic())
+        for ev in w.generate(p.GenerateCommand(1, messages=(p.ChatMessage("user", REPEAT),),
+                                               sampling=p.SamplingSettings(max_tokens=40))):
+            rec.add(ev)
+        w.close()
+    finally:
+        stop_process(proc)
+    d = rec.finished.draft
+    assert d is not None and d.kind == "server" and d.n_drafted > 0 and 0 < d.n_accepted <= d.n_drafted
+    assert rec.stats().draft_kind == "server" and rec.stats().n_drafted == d.n_drafted

@@ -32,3 +32,37 @@ def test_links_are_readable_in_every_look(qapp: QApplication, look: str, present
         assert ratio >= 4.5, f"{look}{' presentation' if presentation else ''}: links {ratio:.1f}:1"
     finally:
         apply_theme(qapp, "light")
+
+
+def _link_pixels(label) -> list[QColor]:
+    """The colours of the label's bluish, saturated pixels: its links' text."""
+    img = label.grab().toImage()
+    found = []
+    for x in range(0, img.width(), 2):
+        for y in range(0, img.height(), 2):
+            c = img.pixelColor(x, y)
+            if c.blue() - max(c.red(), c.green()) > 40:
+                found.append(c)
+    return found
+
+
+def test_the_example_links_are_redrawn_in_the_new_looks_colour(qtbot, demo_paths):
+    """Switched at run time (F11 from the light look), the links kept the light look's pure blue
+    on black; they take the new look's link colour."""
+    from tests.integration.test_gui import make_window
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        w.set_theme("light")
+        assert _link_pixels(w.examples)
+        for switch in (lambda: w.set_presentation(True), lambda: (w.set_presentation(False), w.set_theme("dark"))):
+            switch()
+            background = w.examples.palette().color(QPalette.ColorRole.Window)
+            pixels = _link_pixels(w.examples)
+            assert pixels and not any(c.name() == "#0000ff" for c in pixels)
+            brightest = max(pixels, key=lambda c: c.lightness())
+            assert contrast(brightest, background) >= 4.5, (w.theme_name, brightest.name())
+    finally:
+        w.set_presentation(False)
+        w.set_theme("system")
+        w.close()

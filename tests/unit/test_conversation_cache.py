@@ -3,6 +3,7 @@ stats say of it, the banner's turns, and run files that keep it (older ones read
 
 from __future__ import annotations
 
+import ctypes
 import json
 from dataclasses import replace
 
@@ -105,3 +106,44 @@ def test_run_files_keep_each_replys_cache_and_its_policy_and_older_ones_read_as_
     older = run.records[1]  # the good doc as files were before: no cache anywhere
     assert older.finished.cache is None and older.prefill.n_reused == 0
     assert older.stats().cache_policy is None and run.run_settings(1).prompt.cache == p.CACHE_COLD
+
+
+def _cache(count: int = 32, min_step: int = 8192, cannot_cut: bool = True, n_swa: int = 0):
+    from gemmacompare.engine.local.prompt_cache import CheckpointLimits, PromptCache
+
+    # The batch plan and the eviction rule touch no llama.cpp call.
+    return PromptCache(None, 0, CheckpointLimits(count, min_step), cannot_cut, n_swa)  # type: ignore[arg-type]
+
+
+def test_the_prefill_breaks_where_llama_server_takes_its_checkpoints():
+    c = _cache()
+    # 4 + n_ubatch and 4 tokens before the end, and where the last user message starts.
+    assert c.chunks(0, 2000, 2048, 512, user_start=700) == [
+        (0, 700, False), (700, 1484, True), (1484, 1996, True), (1996, 2000, True)]
+    assert c.chunks(1990, 2000, 2048, 512) == [(1990, 1996, True), (1996, 2000, True)]  # a kept prefix
+    assert c.chunks(0, 3, 2048, 512) == [(0, 3, False)]  # nothing in the memory yet: nothing to save
+    plain = _cache(cannot_cut=False)  # attention only: no checkpoints, n_batch chunks
+    assert plain.chunks(0, 5000, 2048, 512, user_start=700) == [(0, 2048, False), (2048, 4096, False),
+                                                                (4096, 5000, False)]
+    assert _cache(count=0).chunks(0, 100, 2048, 512) == [(0, 100, False)]  # --ctx-checkpoints 0
+
+
+def test_checkpoints_are_evicted_as_llama_server_evicts_them():
+    from gemmacompare.engine.local.prompt_cache import _Checkpoint
+
+    c = _cache(count=4, min_step=100)
+
+    def add(n: int, request: int) -> None:
+        c._make_room(request)
+        c.checkpoints.append(_Checkpoint(n, 0, n - 1, (ctypes.c_uint8 * 1)(), request))
+
+    for n, r in ((10, 1), (50, 1), (300, 2)):
+        add(n, r)
+    assert [x.n_tokens for x in c.checkpoints] == [10, 50, 300]
+    add(320, 2)  # full once this one is in: an earlier request's within min_step of the one before goes
+    assert [x.n_tokens for x in c.checkpoints] == [10, 300, 320]
+    add(600, 3)
+    assert [x.n_tokens for x in c.checkpoints] == [10, 300, 600]
+    for n in range(1000, 1100, 10):
+        add(n, 4)  # the same request's never go for spacing: the oldest make room
+    assert [x.n_tokens for x in c.checkpoints] == [1060, 1070, 1080, 1090]

@@ -82,3 +82,53 @@ def test_the_speedup_is_a_ratio_with_a_log_scale_interval():
     text = "\n".join(r.lines())
     assert "speed-up (plain over ngram ms/token): 1.99 [" in text and "acceptance by draft position" in text
     assert "nothing was measured" in ABResult(("a", "b")).lines()[0]
+
+
+def test_the_table_by_kind_pools_each_kinds_prompts():
+    from gemmacompare.engine.speculation_ab import kind_rows, kind_table
+
+    d = p.DraftStats("ngram", 8, 6, 2, 0, (2, 2, 2, 2), (2, 2, 1, 1), 0.1, 3.0)
+    repeat = [ABResult(("plain", "ngram"), per_run_ms=[(10.0, 5.0)], drafts=[d]),
+              ABResult(("plain", "ngram"), per_run_ms=[(12.0, 6.0)], drafts=[d])]
+    prose = [ABResult(("plain", "ngram"), per_run_ms=[(10.0, 11.0)])]
+    rows = kind_rows({"repeat": repeat, "prose": prose})
+    assert rows[0]["kind"] == "repeat" and rows[0]["runs"] == 2 and rows[0]["acceptance"] == 0.75
+    assert math.isclose(rows[0]["speedup"], 2.0) and rows[1]["acceptance"] is None
+    table = kind_table(rows).splitlines()
+    assert table[0].startswith("kind") and table[1].startswith("repeat") and "2.00x [" in table[1]
+    assert table[2].startswith("prose") and "0.91x (one run)" in table[2]
+
+
+@pytest.mark.parametrize("timings, expected", [
+    ({"draft_n": 10, "draft_n_accepted": 7}, (10, 7)),
+    ({}, None),
+    ({"draft_n": 3, "draft_n_accepted": 5}, None),  # more accepted than drafted: nonsense
+    ({"draft_n": -1, "draft_n_accepted": 0}, None),
+    ({"draft_n": 1e400, "draft_n_accepted": 1}, None),  # a float (Infinity in a stranger's JSON)
+    ({"draft_n": True, "draft_n_accepted": True}, None),
+    ({"draft_n": 10**30, "draft_n_accepted": 1}, None),
+    ({"draft_n": "10", "draft_n_accepted": "7"}, None),
+])
+def test_llama_servers_draft_counts_are_read_from_its_timings(timings, expected):
+    from gemmacompare.engine.remote.stream import server_draft
+
+    got = server_draft(timings)
+    assert (None if got is None else (got.n_drafted, got.n_accepted)) == expected
+    assert got is None or got.kind == "server"
+
+
+def test_the_stats_line_says_how_much_of_the_draft_was_accepted():
+    from gemmacompare.engine.metrics import RunRecord
+    from gemmacompare.ui.stats_format import stats_line
+
+    rec = RunRecord("A", 0.0)
+    for i in range(3):
+        rec.add(p.Token(1, i, 7, 0.1 * (i + 1), "answer", "", "w "))
+    rec.add(p.Finished(1, p.STOP_MAX_TOKENS, 5, 3, 0.0, 0.5, None, 2,
+                       draft=p.DraftStats("ngram", 4, 3, 1, 0, (1, 1, 1, 1), (1, 1, 1, 0))))
+    s = rec.stats()
+    assert s.draft_kind == "ngram" and s.draft_acceptance == 0.75 and s.to_dict()["n_drafted"] == 4
+    assert "ngram drafts: 75% accepted (3/4)" in stats_line(s, "fair mode")
+    plain = RunRecord("B", 0.0)
+    plain.add(p.Finished(1, p.STOP_EOS, 5, 0, 0.0, 0.5, None, 2))
+    assert "drafts" not in stats_line(plain.stats(), "fair mode")

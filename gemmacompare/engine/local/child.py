@@ -35,7 +35,7 @@ from gemmacompare.engine.local.llama_runtime import (
     parse_load_log,
     process_log,
 )
-from gemmacompare.engine.local.prompt_cache import WHY_STOPPED, CheckpointLimits, PromptCache
+from gemmacompare.engine.local.prompt_cache import WHY_STOPPED, CheckpointLimits, PromptCache, common_prefix
 from gemmacompare.engine.local.prompts import render_chat
 from gemmacompare.engine.local.token_stream import (
     TOKEN_FLUSH_S,
@@ -322,7 +322,8 @@ class _Worker:
         sampler = _make_sampler(L, cmd.sampling, L.llama_vocab_n_tokens(self.llm.vocab), banned)
         draft: p.DraftStats | None = None
         try:
-            if not self._prefill(L, cmd.request_id, tokens, plan.n_past):
+            user_start = self._last_user_start(cmd, ready.prompt_text, tokens)
+            if not self._prefill(L, cmd.request_id, tokens, plan.n_past, user_start):
                 reason, n_gen = p.STOP_USER, 0
             elif self.spec is not None:
                 reason, n_gen, draft = self.spec.decode(self.llm, replace(cmd, n_threads=n_threads), ready.prompt_text,
@@ -367,7 +368,23 @@ class _Worker:
         L.llama_perf_context_reset(ctx)
         return n_threads
 
-    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int], n_past: int) -> bool:
+    def _last_user_start(self, cmd: p.GenerateCommand, prompt_text: str, tokens: list[int]) -> int:
+        """The token where the last user message's text starts (-1: none found). llama-server
+        takes a checkpoint there: the next turn's template may render what follows anew
+        (Gemma 4 drops the empty thought channel its generation prompt opened), never what
+        comes before. Only asked where the cache takes checkpoints."""
+        assert self.cache is not None  # made with llm
+        last = cmd.messages[-1] if cmd.messages else None
+        if not self.cache.takes_checkpoints or last is None or last.role != "user" or not last.content:
+            return -1
+        at = prompt_text.rfind(last.content)
+        if at <= 0:
+            return -1
+        # The tokens of the text before it, as far as they agree with the prompt's own (a merge
+        # across the boundary would make the last one differ).
+        return common_prefix(self._tokenise(prompt_text[:at]), tokens)
+
+    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int], n_past: int, user_start: int = -1) -> bool:
         """Decodes tokens[n_past:] (the rest is in the cache) in n_batch chunks, abortable between
         graph nodes, taking the cache's checkpoints on the way. False when the user stopped it;
         sends PrefillDone when it completes."""
@@ -377,7 +394,8 @@ class _Worker:
         L.llama_set_abort_callback(ctx, self._abort_cb, None)
         n_batch = max(1, self.llm.n_batch)
         arr = (L.llama_token * len(tokens))(*tokens)
-        for start, end, checkpoint in cache.chunks(n_past, len(tokens), n_batch, int(L.llama_n_ubatch(ctx))):
+        chunks = cache.chunks(n_past, len(tokens), n_batch, int(L.llama_n_ubatch(ctx)), user_start)
+        for start, end, checkpoint in chunks:
             if checkpoint:
                 cache.checkpoint(start, request_id)
             chunk = ctypes.cast(ctypes.byref(arr, start * ctypes.sizeof(L.llama_token)), ctypes.POINTER(L.llama_token))

@@ -135,7 +135,7 @@ class PromptCache:
             self.system_key = system_key
             return Plan(0, why_full=WHY_SYSTEM)
         self.system_key = system_key
-        n_common = _common_prefix(self.tokens, tokens)
+        n_common = common_prefix(self.tokens, tokens)
         n_past = n_common
         if n_past == len(tokens) and n_past > 0:
             n_past -= 1  # at least one token is read, so the last position has logits to sample from
@@ -184,13 +184,16 @@ class PromptCache:
 
     # --- during the prefill ----------------------------------------------------------
 
-    def chunks(self, start: int, end: int, n_batch: int, n_ubatch: int) -> list[tuple[int, int, bool]]:
+    def chunks(self, start: int, end: int, n_batch: int, n_ubatch: int,
+               user_start: int = -1) -> list[tuple[int, int, bool]]:
         """(from, to, checkpoint first) for the batches that read tokens[start:end]: n_batch
-        at most, broken 4 + n_ubatch and 4 tokens before the end, a checkpoint taken before
-        each batch near the end (llama-server's rule), where the model needs them."""
+        at most, broken 4 + n_ubatch and 4 tokens before the end and where the last user
+        message starts, a checkpoint taken before each batch near the end and before the last
+        user message (llama-server's rule), where the model needs them."""
         breaks = set()
         if self.takes_checkpoints:
             breaks = {end - min(n_batch, off) for off in (END_OFFSET + n_ubatch, END_OFFSET)}
+            breaks.add(user_start)
         out = []
         s = start
         while s < end:
@@ -199,7 +202,7 @@ class PromptCache:
             if nxt:
                 e = min(nxt)
             near_end = e == end or end < e + n_ubatch
-            out.append((s, e, self.takes_checkpoints and s > 0 and near_end))
+            out.append((s, e, self.takes_checkpoints and s > 0 and (near_end or s == user_start)))
             s = e
         return out
 
@@ -244,7 +247,7 @@ class PromptCache:
                           why_full=plan.why_full, checkpoint_bytes=self.checkpoint_bytes, parted=plan.parted)
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
+def common_prefix(a: list[int], b: list[int]) -> int:
     n = min(len(a), len(b))
     i = 0
     while i < n and a[i] == b[i]:

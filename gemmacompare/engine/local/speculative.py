@@ -314,7 +314,9 @@ class Speculator:
                     break
                 seq.append(last)
                 # A fully accepted draft brings the model's own token too: it must fit both limits.
-                room = min(self.n_max, n_ctx - len(seq), cmd.sampling.max_tokens - out.n_gen - 1)
+                # One verification batch: the last token and the draft within n_batch.
+                room = min(self.n_max, n_ctx - len(seq), cmd.sampling.max_tokens - out.n_gen - 1,
+                           target.n_batch - 1)
                 self.phase = "draft"
                 t0 = time.monotonic()
                 draft = self.drafter.draft(seq, room, stop) if room > 0 else []

@@ -97,6 +97,10 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
     if any(placements):
         rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
         rows += memory_rows(placements)
+    if any(s.checkpoint_bytes for s in stats):
+        # Taken after the load, so not in llama.cpp's account above: the worker's own.
+        rows.append(["context checkpoints", *(human_bytes(s.checkpoint_bytes) if s.checkpoint_bytes else "-"
+                                              for s in stats)])
     return rows
 
 
