@@ -101,6 +101,7 @@ class MsPerMachineChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is un
         self.means = [iv.mean for _, iv in bars]
         self.setTitle(f"{safe_cell(model)}: ms/token per machine" if bars else "ms/token per machine")
         if not bars:
+            self.getAxis("left").setTicks([[]])  # no bars: no machine names left from the last model
             return
         ys = np.arange(len(bars), dtype=float)
         self.addItem(pg.BarGraphItem(x0=0, y=ys, height=0.6, width=np.array(self.means), brush="#4a7bd0", pen=None))
@@ -192,7 +193,7 @@ class GalleryDialog(QDialog):
         self.table.setWordWrap(True)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.itemSelectionChanged.connect(self._update_rerun_button)
+        self.table.itemSelectionChanged.connect(self._on_row_chosen)
         self.table.cellDoubleClicked.connect(self._open_row)
         self.rerun_button.clicked.connect(lambda: self.rerun_row(self.table.currentRow()))
         self.chart = MsPerMachineChart()
@@ -309,6 +310,15 @@ class GalleryDialog(QDialog):
             self.run_requested.emit(str(path))
 
     # --- rerun on this machine ----------------------------------------------------------
+
+    def _on_row_chosen(self) -> None:
+        """The chart follows the chosen row's model (unless a pair is charted)."""
+        self._update_rerun_button()
+        t = self.table.currentRow()
+        if 0 <= t < self.table.rowCount() and self.pair_box.currentData() is None:
+            found = self.model_box.findData(self.row_at(t).model)
+            if found >= 0:
+                self.model_box.setCurrentIndex(found)
 
     def _update_rerun_button(self) -> None:
         running = self.rerun_dialog is not None and self.rerun_dialog.running
