@@ -186,3 +186,17 @@ def test_rerun_on_this_machine_adds_this_machines_row(qtbot, demo_paths, tmp_pat
         dlg.close()
     finally:
         w.close()
+
+
+def test_the_gallery_fits_a_small_screen(qtbot, folder):
+    from gemmacompare.ui.gallery_dialog import open_gallery
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        dlg = open_gallery([str(folder)], w, lambda _path: None)
+        screen = w.screen().availableGeometry()  # offscreen: 800 x 800, smaller than the dialog's 1200 x 720
+        assert dlg.width() <= screen.width() - 40 and dlg.height() <= screen.height() - 60
+        assert screen.contains(dlg.frameGeometry().topLeft())
+        dlg.close()
+    finally:
+        w.close()
