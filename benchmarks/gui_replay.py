@@ -20,8 +20,8 @@ import os
 import time
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.child import TOKEN_FLUSH_S
 from gemmacompare.engine.local.model_worker import ModelWorker
+from gemmacompare.engine.local.token_stream import TOKEN_FLUSH_S
 from gemmacompare.models.gguf_file import read_model_facts
 from gemmacompare.state.settings_table import with_values  # noqa: E402
 

@@ -13,10 +13,17 @@ Steps, each printed as it ends (a run cut short still says what it measured):
    and the per-round ratio B/A beside the claimed 2.4;
 3. llama.cpp's own llama-bench (tg and pp) on the same files, threads and build;
 4. memory: llama.cpp's own account when loaded at each `--ctx`, beside the estimate
-   from the GGUF facts (and at the model's maximum context, estimate only).
+   from the GGUF facts (and at the model's maximum context, estimate only);
+5. with `--turns N`: a conversation of N user turns of about `--turn-tokens` tokens each,
+   replies of `--turn-reply` tokens (EOS ignored, thinking off, greedy), played with the
+   cache kept and cold through the compare session: per turn prompt, reused, prefilled and
+   time to first token, and the conversation's total time; then the same conversation on
+   llama.cpp's own llama-server (its defaults, cache_prompt on) for each model, its
+   `timings.cache_n` and prompt time beside ours (skipped where llama-server is not built).
 
     nice -n 10 .venv/bin/python benchmarks/seed_claim.py              # full size (tens of minutes)
     .venv/bin/python benchmarks/seed_claim.py --preset-a gemma4-tiny --preset-b qwen35-tiny --reps 2
+    nice -n 10 .venv/bin/python benchmarks/seed_claim.py --turns 5 --only-turns   # the multi-turn part alone
 """
 
 from __future__ import annotations
@@ -39,15 +46,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gemmacompare.engine import protocol as p  # noqa: E402
+from gemmacompare.engine.conversation import Conversation, play_conversation  # noqa: E402
 from gemmacompare.engine.local.model_worker import ModelWorker  # noqa: E402
 from gemmacompare.engine.machine import cpu_model  # noqa: E402
 from gemmacompare.engine.modes import FAIR, default_threads  # noqa: E402
 from gemmacompare.engine.placement import MemoryAccount  # noqa: E402
+from gemmacompare.engine.report.conversation_table import conversation_dict, total_rows, turn_rows  # noqa: E402
 from gemmacompare.engine.report.intervals import TOO_FEW, positive_interval  # noqa: E402
+from gemmacompare.engine.report.stats_table import text_table  # noqa: E402
+from gemmacompare.engine.run_settings import RunSettings  # noqa: E402
 from gemmacompare.engine.session import CompareSession  # noqa: E402
 from gemmacompare.models.gguf_file import ModelFacts, human_bytes, read_model_facts  # noqa: E402
 from gemmacompare.models.synthetic import build  # noqa: E402
 from gemmacompare.state.paths import app_dirs  # noqa: E402
+from gemmacompare.state.settings_table import with_values  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -255,6 +267,112 @@ def memory_report(files: list[tuple[str, Path, ModelFacts]], contexts: list[int]
 
 # --- the run ---------------------------------------------------------------------------------
 
+# --- the conversation: the second turn measured (issue 31) -------------------------------------
+
+def turn_texts(path: Path, n_turns: int, n_tokens: int) -> tuple[str, ...]:
+    """`n_turns` user messages of about n_tokens tokens each, each its own (a repeated message
+    would let a cache reuse more than a real conversation allows)."""
+    words = len(prompt_of(path, n_tokens)[0].split())
+    return tuple(f"Part {k + 1}. " + " ".join(FILLER[(i + 13 * k) % len(FILLER)] for i in range(words))
+                 for k in range(n_turns))
+
+
+def find_llama_server(explicit: str | None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
+                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-server", "PYTHON": sys.executable})
+    if out.returncode != 0:
+        print(f"# llama-server could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
+        return None
+    return Path(out.stdout.strip().splitlines()[-1]) / "llama-server"
+
+
+def start_llama_server(exe: Path, model: Path, n_ctx: int, threads: int,
+                       log_path: Path) -> tuple[subprocess.Popen, str]:
+    """llama-server with its defaults (cache_prompt on, its context checkpoints), our context and threads."""
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([str(exe), "-m", str(model), "--host", "127.0.0.1", "--port", str(port), "-c", str(n_ctx),
+                             "-t", str(threads)], stdout=open(log_path, "wb"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"llama-server exited: {log_path.read_text(errors='replace')[-1000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return proc, f"http://127.0.0.1:{port}/v1"
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("llama-server did not come up within 300 s")
+
+
+def multi_turn(args: argparse.Namespace, report: dict, files: list[tuple[str, Path]], save: Callable[[], None]) -> None:
+    """A conversation, cache kept and cold, through our engine; then on llama-server, kept."""
+    labels = [label for label, _ in files]
+    turns = turn_texts(files[0][1], args.turns, args.turn_tokens)
+    conv = Conversation("seed-claim", turns)
+    n_ctx = max(4096, args.turns * (args.turn_tokens * 2 + args.turn_reply + 64) + 256)
+    settings = with_values(RunSettings(), {"temperature": 0.0, "max_tokens": args.turn_reply, "ignore_eos": True,
+                                           "thinking": False, "n_ctx": n_ctx})
+    out: dict = {"turns": args.turns, "turn_tokens": args.turn_tokens, "turn_reply": args.turn_reply, "n_ctx": n_ctx}
+    report["multi_turn"] = out
+    with CompareSession(tuple(labels)) as session:
+        errors = session.load([str(path) for _, path in files], settings.load)
+        if any(errors):
+            raise RuntimeError(f"{[e.message for e in errors if e]}")
+        play_conversation(session, [settings] * len(files), Conversation("warm-up", turns[:1]), p.CACHE_COLD, FAIR,
+                          args.threads)  # the first prefill after loading reads the weights from disk
+        for policy in (p.CACHE_KEEP, p.CACHE_COLD):
+            print(f"## conversation: {args.turns} turns of about {args.turn_tokens} tokens, replies of "
+                  f"{args.turn_reply} tokens, cache {policy} (the first turn cold), fair mode, load average "
+                  f"{load_average()}", flush=True)
+            result = play_conversation(session, [settings] * len(files), conv, policy, FAIR, args.threads)
+            print(text_table(turn_rows(result, labels)))
+            print(text_table(total_rows(result, labels)), flush=True)
+            out[policy] = conversation_dict(result, labels)
+            save()
+    if args.no_llama_server:
+        return
+    exe = find_llama_server(args.llama_server)
+    if exe is None or not exe.is_file():
+        return
+    out["llama_server"] = {}
+    for label, path in files:
+        print(f"## llama-server ({exe.name}, its defaults: cache_prompt on): {label}, the same conversation, "
+              f"load average {load_average()}", flush=True)
+        log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"seed-claim-llama-server-{label}.log"
+        proc, base = start_llama_server(exe, path, n_ctx, args.threads, log_path)
+        try:
+            with CompareSession((f"{label}@llama-server",)) as session:
+                if session.load([base], settings.load)[0] is not None:
+                    raise RuntimeError(f"llama-server for {label} could not be reached")
+                result = play_conversation(session, [settings], conv, p.CACHE_KEEP, FAIR, args.threads)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        rows = [["turn", "prompt", "cache_n", "prefilled", "prompt ms (server)", "TTFT s (client)", "ms/token"]]
+        for t in result.models[0].figures:
+            rows.append([str(t.turn), str(t.n_prompt), str(t.n_reused), str(t.n_prefilled),
+                         f"{t.server_prompt_ms:.0f}" if t.server_prompt_ms is not None else "-",
+                         f"{t.ttft_s:.3f}" if t.ttft_s is not None else "-",
+                         f"{t.ms_per_token:.1f}" if t.ms_per_token else "-"])
+        print(text_table(rows))
+        tot = result.models[0].totals()
+        done = tot.total_s is not None and tot.ttft_s is not None
+        print(f"  total {tot.total_s:.2f} s, time to first token summed {tot.ttft_s:.3f} s" if done
+              else "  (incomplete)", flush=True)
+        out["llama_server"][label] = conversation_dict(result, [f"{label}@llama-server"])
+        save()
+
+
 def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset-a", default="gemma4-e2b", help="model A's synthetic preset (the claim's 45 ms/token)")
@@ -270,6 +388,16 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--no-llama-bench", action="store_true")
     ap.add_argument("--cache", type=Path, default=None, help="where the files are kept (default: the app's cache)")
     ap.add_argument("--json", type=Path, help="write every figure here (rewritten after each step)")
+    ap.add_argument("--turns", type=int, default=0, help="the multi-turn part: a conversation of N user turns, cache "
+                    "kept and cold, and on llama-server (default 0: skipped; the seed claim's figure uses 5)")
+    ap.add_argument("--turn-tokens", type=int, default=300, help="tokens per user turn (default 300)")
+    ap.add_argument("--turn-reply", type=int, default=64, help="tokens per reply, EOS ignored (default 64)")
+    ap.add_argument("--only-turns", action="store_true", help="the multi-turn part alone (no memory, fair rounds, "
+                    "llama-bench)")
+    ap.add_argument("--model-a", type=Path, help="a GGUF file for A instead of the synthetic preset (a demo model)")
+    ap.add_argument("--model-b", type=Path, help="a GGUF file for B instead of the synthetic preset")
+    ap.add_argument("--llama-server", help="llama-server binary (default: build or reuse one)")
+    ap.add_argument("--no-llama-server", action="store_true")
     return ap.parse_args()
 
 
@@ -293,11 +421,18 @@ def main() -> int:
 
     print(f"# {cpu_model()}, {os.cpu_count()} cores; {args.threads} threads; load average {load_average()}")
     t0 = time.monotonic()
-    (path_a, facts_a), (path_b, facts_b) = (cached_file(x, args.type, cache) for x in (args.preset_a, args.preset_b))
+    (path_a, facts_a), (path_b, facts_b) = (
+        (given, read_model_facts(given)) if given else cached_file(preset, args.type, cache)
+        for given, preset in ((args.model_a, args.preset_a), (args.model_b, args.preset_b)))
     report["files"] = {"A": {"path": str(path_a), "size": facts_a.file_size, "parameters": facts_a.parameters},
                        "B": {"path": str(path_b), "size": facts_b.file_size, "parameters": facts_b.parameters}}
     report["build_seconds"] = time.monotonic() - t0
     save()
+    if args.only_turns:
+        multi_turn(args, report, [("A", path_a), ("B", path_b)], save)
+        report["total_seconds"] = time.monotonic() - t0
+        save()
+        return 0
 
     # Cheapest first, so a run cut short has the most: memory (loads only), the short
     # prompt, llama-bench, then the long prompt (its prefills take the most time).
@@ -336,6 +471,8 @@ def main() -> int:
             if k == 0 and not args.no_llama_bench:
                 run_llama_bench(args, report, [("A", path_a), ("B", path_b)], save)
 
+    if args.turns:
+        multi_turn(args, report, [("A", path_a), ("B", path_b)], save)
     report["load_average_end"] = load_average()
     report["total_seconds"] = time.monotonic() - t0
     save()

@@ -22,8 +22,28 @@ DEST="$ROOT/$VERSION"
 [ "$PORTABLE" = 1 ] && DEST="$ROOT/$VERSION-portable"
 TARGETS=${LLAMA_TOOLS_TARGETS:-"llama-bench llama-server"}
 
+# A portable tool is a wrapper naming the llama-cpp-python it runs on; one made for another
+# checkout's .venv (a CI cache kept across clones) is written again for this one.
+wrap() {
+    mkdir -p "$DEST/bin" "$DEST/real"
+    ln -sf "$LIB"/libggml-cpu-*.so "$DEST/real/"
+    ls "$LIB"/libggml-vulkan*.so >/dev/null 2>&1 && ln -sf "$LIB"/libggml-vulkan*.so "$DEST/real/"
+    cat > "$DEST/bin/$1" <<WRAP
+#!/usr/bin/env bash
+# llama.cpp's $1 on llama-cpp-python's own libraries and backends ($LIB)
+LD_LIBRARY_PATH="$LIB\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$DEST/real/$1" "\$@"
+WRAP
+    chmod +x "$DEST/bin/$1"
+    echo "$VERSION portable, on $LIB" > "$DEST/bin/VERSION"
+}
+
 all_built=1
-for t in $TARGETS; do [ -x "$DEST/bin/$t" ] || all_built=0; done
+for t in $TARGETS; do
+    if [ "$PORTABLE" = 1 ] && [ -x "$DEST/real/$t" ] && ! grep -qF "$LIB" "$DEST/bin/$t" 2>/dev/null; then
+        wrap "$t"
+    fi
+    [ -x "$DEST/bin/$t" ] || all_built=0
+done
 if [ "$all_built" = 1 ]; then
     echo "$DEST/bin"
     exit 0
@@ -52,21 +72,13 @@ if [ "$PORTABLE" = 1 ]; then
     cmake -S "$SRC/vendor/llama.cpp" -B "$DEST/build-portable" -G Ninja \
         -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DGGML_BACKEND_DL=ON -DGGML_NATIVE=OFF \
         -DGGML_CPU=OFF -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF >&2
-    mkdir -p "$DEST/bin" "$DEST/real"
-    ln -sf "$LIB"/libggml-cpu-*.so "$DEST/real/"
-    ls "$LIB"/libggml-vulkan*.so >/dev/null 2>&1 && ln -sf "$LIB"/libggml-vulkan*.so "$DEST/real/"
     for t in $TARGETS; do
         [ -x "$DEST/bin/$t" ] && continue
         cmake --build "$DEST/build-portable" --target "$t" -j "${JOBS:-$(nproc)}" >&2
+        mkdir -p "$DEST/real"
         cp "$DEST/build-portable/bin/$t" "$DEST/real/$t"
-        cat > "$DEST/bin/$t" <<WRAP
-#!/usr/bin/env bash
-# llama.cpp's $t on llama-cpp-python's own libraries and backends ($LIB)
-LD_LIBRARY_PATH="$LIB\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$DEST/real/$t" "\$@"
-WRAP
-        chmod +x "$DEST/bin/$t"
+        wrap "$t"
     done
-    echo "$VERSION portable, on $LIB" > "$DEST/bin/VERSION"
     echo "$DEST/bin"
     exit 0
 fi

@@ -99,7 +99,9 @@ def suites_dir() -> Path:
 
 def builtin_suites() -> list[str]:
     folder = suites_dir()
-    return sorted(p.stem for p in folder.glob(f"*{SUITE_SUFFIX}")) if folder.is_dir() else []
+    # Conversation suites (*.chat.jsonl) sit beside the task suites; bench/conversations.py reads them.
+    return sorted(p.stem for p in folder.glob(f"*{SUITE_SUFFIX}") if not p.name.endswith(".chat.jsonl")) \
+        if folder.is_dir() else []
 
 
 def load_suite(name_or_path: str | os.PathLike[str]) -> TaskSuite:

@@ -19,13 +19,15 @@ import time
 from pathlib import Path
 from typing import Callable, TextIO
 
+from gemmacompare.bench.conversations import is_conversation_suite
 from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.records import STATUS_DONE, BenchConfig, BenchProgress, ItemResult, StoredRun
 from gemmacompare.bench.runner import BenchBusyError, BenchError, BenchRunner, busy_message, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
-from gemmacompare.bench.tasks import TaskFileError
+from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError
 from gemmacompare.cli.args import flag_values
+from gemmacompare.cli.bench_args import AB_SUITE
 from gemmacompare.cli.exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MODEL_FAILED, EXIT_OK, EXIT_USAGE
 from gemmacompare.cli.servers import check_server_arg, is_server_ref, remote_settings, resolve_with_servers
 from gemmacompare.engine.api import model_label, text_table, write_run_file
@@ -118,6 +120,17 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 return _save_run(store, args.show[0], args) if status == EXIT_OK and save_run else status
             if args.resume is not None:
                 return _save_run(store, args.resume, args, _execute(store, args.resume, args, chart_writer))
+            if args.ab:
+                from gemmacompare.cli.speculation import cmd_bench_ab
+
+                args.suite = args.suite or AB_SUITE
+                return cmd_bench_ab(args)
+            args.suite = args.suite or DEFAULT_SUITE
+            from gemmacompare.cli.speculation import resolve_draft_args
+
+            if problem := resolve_draft_args(args):
+                print(f"error: {problem}", file=sys.stderr)
+                return EXIT_USAGE
             try:
                 paths = [str(x) for x in resolve_with_servers(list(args.models) or [None, None], remote_settings(args))]
             except LookupError as exc:
@@ -128,6 +141,10 @@ def _cmd_bench(args: argparse.Namespace, chart_writer: ChartWriter | None) -> in
                 if problem:
                     print(f"error: {problem}", file=sys.stderr)
                     return EXIT_USAGE
+            if is_conversation_suite(args.suite):
+                from gemmacompare.cli.bench_chat import bench_conversations
+
+                return bench_conversations(args, paths)
             config = BenchConfig(
                 models=tuple(paths), suite=args.suite, limit=args.limit, sample=args.sample, seed=args.sample_seed,
                 runs=args.runs, warmup=args.warmup, mode=args.mode, threads=args.threads,

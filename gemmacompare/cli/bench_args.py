@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gemmacompare.bench.conversations import builtin_conversation_suites
 from gemmacompare.bench.tasks import DEFAULT_SUITE, builtin_suites
 from gemmacompare.cli.args import add_llama_args, add_setting, int_at_least, thread_count
 from gemmacompare.cli.run_file_args import add_save_run_args
@@ -13,6 +14,7 @@ from gemmacompare.cli.server_args import add_server_args
 from gemmacompare.state.defaults import FAIR, HEADLESS_N_CTX, RACE
 
 positive_int = int_at_least(1)
+AB_SUITE = "speculation"  # prompts by kind: code, prose, structured output, repeating given text
 non_negative_int = int_at_least(0)
 
 
@@ -24,9 +26,13 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     b.add_argument("models", nargs="*", help="GGUF paths, library names (see `gemmacompare models`), demo keys or "
                    "servers (default: the two demo models)")
-    b.add_argument("--suite", default=DEFAULT_SUITE,
-                   help=f"built-in suite name ({', '.join(builtin_suites()) or 'none'}) or a JSONL file "
-                        "(our format or GSM8K)")
+    b.add_argument("--suite", default=None,
+                   help=f"built-in suite name ({', '.join(builtin_suites() + builtin_conversation_suites())}) "
+                        f"or a JSONL file (our format or GSM8K; or conversations: id, system, turns, measured per "
+                        f"turn); default {DEFAULT_SUITE}, with --ab {AB_SUITE}")
+    b.add_argument("--cold", action="store_true",
+                   help="with a conversation suite: send every turn cold, prefilling the whole conversation "
+                        "(default: the cache kept between turns, the first turn cold)")
     b.add_argument("--runs", type=positive_int, default=1, help="repetitions of the whole task list (default 1)")
     b.add_argument("--limit", type=positive_int, default=None, help="only the first N tasks")
     b.add_argument("--sample", type=positive_int, default=None, help="N tasks drawn at random (see --seed)")
@@ -43,6 +49,12 @@ def add_bench_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     b.add_argument("--threads", type=thread_count, default=0, help="total CPU threads (0 = all cores)")
     add_setting(b, "n_gpu_layers")
     add_llama_args(b)
+    sp = b.add_argument_group("speculative decoding")
+    for name in ("speculation", "draft_model", "draft_max", "draft_min", "ngram_n"):
+        add_setting(sp, name)
+    sp.add_argument("--ab", action="store_true",
+                    help="speculation A/B: one model with and without its draft on every prompt (default suite: "
+                         "speculation, by kind), --runs times each, and a table by kind of prompt")
     b.add_argument("--out", type=Path, help="write JSON, CSV, Markdown and PNG charts here")
     b.add_argument("-q", "--quiet", action="store_true", help="no per-item lines")
     hist = b.add_mutually_exclusive_group()

@@ -115,10 +115,12 @@ def result_to_json(result: CompareResult, labels: list[str], prompt: str) -> dic
                     "n_ctx": loaded.n_ctx, "n_batch": loaded.n_batch, "n_threads": run.stats().n_threads,
                     "n_gpu_layers": loaded.n_gpu_layers, "flash_attn": loaded.flash_attn,
                     "type_k": loaded.type_k, "type_v": loaded.type_v, "swa_full": loaded.swa_full,
+                    "cache": run.stats().cache_policy,  # the conversation cache: a single prompt is sent cold
                 } if loaded else None,
                 "stats": run.stats().to_dict(),
                 "llama_perf": asdict(run.finished.perf) if run.finished and run.finished.perf else None,
                 "server_figures": asdict(run.finished.server) if run.finished and run.finished.server else None,
+                "draft": asdict(run.finished.draft) if run.finished and run.finished.draft else None,
                 "error": asdict(run.error) if run.error else None,
                 "thinking": run.thinking,
                 "answer": run.answer,
@@ -154,12 +156,15 @@ def labels_for(n: int) -> list[str]:
     return [chr(ord("A") + i) for i in range(n)]
 
 
-def run_settings(args: argparse.Namespace, index: int) -> RunSettings:
-    """Model `index`'s settings from the command line (a comma list gives one value per model)."""
+def run_settings(args: argparse.Namespace, index: int) -> RunSettings | str:
+    """Model `index`'s settings from the command line (a comma list gives one value per model),
+    or one sentence for a draft model that cannot be found."""
+    from gemmacompare.cli.speculation import with_draft_resolved
+
     s = settings_from_args(args, index, RunSettings(server=remote_settings(args)))
     if len(args.n_threads) == 1:  # one value is the total, split by the mode
         s = replace(s, prompt=replace(s.prompt, n_threads=0))
-    return s
+    return with_draft_resolved(s)
 
 
 def _model_args(args: argparse.Namespace) -> list[str | None] | str:
@@ -231,11 +236,31 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if isinstance(wanted, str):
         print(f"error: {wanted}", file=sys.stderr)
         return EXIT_USAGE
+    chats = None
     try:
-        args.prompt = prompt_of(args)
+        if getattr(args, "chat", None) is not None or getattr(args, "cold", False):
+            from gemmacompare.cli.compare_chat import check_chat_args, read_chats
+
+            problem = check_chat_args(args)
+            if problem:
+                raise PromptInputError(problem)
+            chats = read_chats(args)
+            args.prompt = ""
+        else:
+            args.prompt = prompt_of(args)
     except PromptInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    resolved = [run_settings(args, i) for i in range(len(wanted))]
+    problems = [s for s in resolved if isinstance(s, str)]
+    if problems:
+        print(f"error: {say(problems[0])}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = [s for s in resolved if not isinstance(s, str)]
+    if args.ab:
+        from gemmacompare.cli.speculation import cmd_compare_ab
+
+        return cmd_compare_ab(args, settings[0])
     try:
         paths = resolve_with_servers(wanted, remote_settings(args))
     except LookupError as exc:
@@ -267,7 +292,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     labels = labels_for(len(paths))
-    settings = [run_settings(args, i) for i in range(len(paths))]
     commands = {i: command_for(s, (), args.prompt) for i, s in enumerate(settings)}
     printer = LinePrinter(labels)
 
@@ -301,6 +325,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 print(f"# [{labels[i]}] runs on {say(loaded.placement.summary)}", file=sys.stderr)
         if all(errors):
             return EXIT_MODEL_FAILED
+        if chats is not None:
+            from gemmacompare.cli.compare_chat import play_chats
+
+            return play_chats(session, chats, settings, args, labels, printer, total or None,
+                              [str(x) for x in paths], [str(w or "") for w in wanted])
         try:
             result = session.start(commands, mode=args.mode, threads_total=total or None, on_event=on_event)
             if result.split is not None:  # the session's split, made as the round started

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gemmacompare.cli.args import add_llama_args, add_setting, context_size, per_model, thread_count
+from gemmacompare.cli.args import add_llama_args, add_setting, context_size, int_at_least, per_model, thread_count
 from gemmacompare.cli.exit_codes import EXIT_INTERRUPTED, EXIT_USAGE
 from gemmacompare.cli.run_file_args import add_run_file_parsers, add_save_run_args
 from gemmacompare.cli.server_args import SERVER_SYNTAX, add_server_args
 from gemmacompare.state import defaults
-from gemmacompare.state.defaults import MODES, RACE
+from gemmacompare.state.defaults import AB_RUNS, MODES, RACE
 
 if TYPE_CHECKING:
     from gemmacompare.bench.records import StoredRun
@@ -70,11 +70,23 @@ def build_parser() -> argparse.ArgumentParser:
     given.add_argument("-f", "--file", dest="prompt_file", type=Path, metavar="FILE",
                        help="read the prompt from a UTF-8 text file (as llama.cpp's tools), "
                             "for prompts too long for the command line")
+    given.add_argument("--chat", type=Path, metavar="FILE",
+                       help="play multi-turn conversations (JSONL: id, system, turns; or a built-in conversation "
+                            "suite's name, e.g. short-chats): each turn sends the history with the model's own "
+                            "replies, the cache kept; prints each turn's prompt, reused and prefilled tokens, "
+                            "time to first token and ms/token")
+    cmp_.add_argument("--cold", action="store_true",
+                      help="with --chat: send every turn cold, prefilling the whole conversation each time")
     add_setting(cmp_, "system_prompt")
     cmp_.add_argument("--mode", choices=MODES, default=RACE,
                       help="race: all at once, threads split (default); fair: one after the other, all threads each")
     add_setting(cmp_, "raw")
     cmp_.add_argument("--json", dest="json_out", type=Path, help="write every figure and token timestamp here")
+    cmp_.add_argument("--ab", action="store_true",
+                      help="speculation A/B: one model with and without its draft (--draft FILE or --spec ngram), "
+                           "fair, --runs times, with the speed-up's interval")
+    cmp_.add_argument("--runs", type=int_at_least(1), default=AB_RUNS, metavar="N",
+                      help=f"repetitions of the A/B (default {AB_RUNS})")
     add_save_run_args(cmp_)
     _add_generation_args(cmp_)
     add_server_args(cmp_)
@@ -82,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     from gemmacompare.cli.bench_args import add_bench_parser
 
     add_bench_parser(sub)
+
+    from gemmacompare.cli.sweep_args import add_sweep_parser
+
+    add_sweep_parser(sub)
 
     from gemmacompare.cli.arena import add_arena_parser  # light: reads SQLite only
 
@@ -107,6 +123,9 @@ def _add_generation_args(ap: argparse.ArgumentParser) -> None:
     add_llama_args(g)
     for name in ("stop", "ignore_eos", "thinking"):
         add_setting(g, name)
+    sp = ap.add_argument_group("speculative decoding")
+    for name in ("speculation", "draft_model", "draft_max", "draft_min", "ngram_n"):
+        add_setting(sp, name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +178,10 @@ def _main(argv: list[str] | None) -> int:
         from gemmacompare.cli.bench import cmd_bench
 
         return cmd_bench(args, chart_writer=_bench_chart_writer)
+    if args.command == "sweep":
+        from gemmacompare.cli.sweep import cmd_sweep
+
+        return cmd_sweep(args)
     if args.command in ("replay", "rerun"):
         from gemmacompare.cli.run_files import cmd_replay, cmd_rerun
 

@@ -214,8 +214,15 @@ def cmd_rerun(args: argparse.Namespace) -> int:
     print()
     for line in report["notes"]:
         print(line)
+    if "turn_table" in report:  # a conversation: recorded vs measured, turn by turn
+        print()
+        print(text_table(report["turn_table"]))
+        print()
+        for line in report["turn_notes"]:
+            print(line)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({k: v for k, v in report.items() if k != "table"}, indent=1))
+        Path(args.json_out).write_text(json.dumps({k: v for k, v in report.items() if k not in ("table", "turn_table")},
+                                                  indent=1))
         print(f"# wrote {_safe(args.json_out)}", file=sys.stderr)
     return EXIT_OK
 

@@ -22,6 +22,13 @@ from gemmacompare.engine.claim import (
     claimed_figure,
     parse_claim,
 )
+from gemmacompare.engine.conversation import (
+    CACHE_POLICIES,
+    Conversation,
+    ConversationResult,
+    TurnFigures,
+    play_conversation,
+)
 from gemmacompare.engine.local.llama_runtime import RuntimeInfo, runtime_info
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.memory import MemorySampler
@@ -42,8 +49,15 @@ from gemmacompare.engine.remote.server_ref import (
     parse_server_ref,
 )
 from gemmacompare.engine.replay import ReplayWorker, play_clock
+from gemmacompare.engine.report.conversation_table import conversation_dict, total_rows, turn_rows
 from gemmacompare.engine.report.speed_summary import busy_sentence, speed_summary
-from gemmacompare.engine.report.stats_table import gpu_memory_text, markdown_table, stats_rows, text_table
+from gemmacompare.engine.report.stats_table import (
+    gpu_memory_text,
+    markdown_table,
+    prompt_cache_text,
+    stats_rows,
+    text_table,
+)
 from gemmacompare.engine.rerun import (
     Measured,
     ModelMissing,
@@ -62,6 +76,7 @@ from gemmacompare.engine.run_file import (
     RunFileError,
     RunModel,
     compare_run_dict,
+    conversation_run_dict,
     read_run_file,
     split_of,
     write_run_file,
@@ -76,6 +91,29 @@ from gemmacompare.engine.session import (
     SessionBusy,
     SessionEvent,
 )
+from gemmacompare.engine.speculation_ab import (
+    AB_RUNS,
+    ABFailed,
+    ABResult,
+    SpeculationAB,
+    draft_lines,
+    kind_rows,
+    kind_table,
+    plain_and_speculating,
+)
+from gemmacompare.engine.sweep import (
+    ContextSweep,
+    SweepModel,
+    SweepPoint,
+    SweepProgress,
+    SweepResult,
+    SweepSettings,
+    curve_sizes,
+    estimate_curve,
+    parse_depths,
+    sweep_run_dict,
+    sweep_table,
+)
 
 __all__ = [
     # The wire types (requests, events, load settings, stop reasons), used as `protocol as p`.
@@ -84,6 +122,9 @@ __all__ = [
     "CompareSession", "CompareResult", "RoundState", "SessionEvent", "RunStarted", "RunMeasured", "SessionBusy",
     "LOADING_REASON", "READY_AFTER_LOADING",
     "Participant", "ReplayWorker", "play_clock",
+    # Conversations: one turn per round, the cache kept (or cold), figures per turn.
+    "Conversation", "ConversationResult", "TurnFigures", "CACHE_POLICIES", "play_conversation",
+    "turn_rows", "total_rows", "conversation_dict",
     # Modes and settings.
     "FAIR", "RACE", "MODES", "ThreadSplit", "default_threads",
     "RunSettings", "PromptOptions", "ServerSettings", "command_for",
@@ -91,13 +132,21 @@ __all__ = [
     "RunRecord", "RunStats", "MemorySampler", "Placement", "RuntimeInfo", "runtime_info",
     # Reports.
     "busy_sentence", "speed_summary", "stats_rows", "text_table", "markdown_table", "gpu_memory_text",
+    "prompt_cache_text",
     # Run files, and the jobs that read them: rerun and claim.
     "RunFile", "RunModel", "RunFileError", "read_run_file", "write_run_file", "compare_run_dict", "split_of",
+    "conversation_run_dict",
     "file_hash_prefix",
     "RerunJob", "RerunPlan", "Measured", "ModelMissing", "RerunFailed", "RerunRefused", "check_rerunnable",
     "plan_rerun", "rerun_report", "save_rerun_files",
     "ClaimCheck", "ClaimResult", "ClaimedFigure", "ClaimFailed", "MS_PER_TOKEN", "TOKENS_PER_S", "claim_run_dict",
     "claim_text", "claimed_figure", "parse_claim",
+    # The context sweep: speed and memory as the context grows.
+    "ContextSweep", "SweepModel", "SweepPoint", "SweepProgress", "SweepResult", "SweepSettings", "curve_sizes",
+    "estimate_curve", "parse_depths", "sweep_run_dict", "sweep_table",
+    # Speculation A/B: one model with and without its draft.
+    "SpeculationAB", "ABResult", "ABFailed", "AB_RUNS", "draft_lines", "kind_rows", "kind_table",
+    "plain_and_speculating",
     # Models by name, and models on servers.
     "resolve_model", "resolve_models",
     "ServerRef", "ServerRefError", "OLLAMA_PREFIX", "is_server_ref", "parse_server_ref", "ollama_base_url",

@@ -114,6 +114,23 @@ class RunStats:
     other_cpu_cores: float | None = None
     machine_busy: bool = False
     gpu_source: str = ""  # what peak_vram measures (protocol.GPU_FROM_NVML / GPU_FROM_LLAMA)
+    # The conversation cache (a local worker's Finished.cache): None where it was not reported
+    # (a server, an older run file). n_prefilled = n_prompt - n_reused; prefill_tps counts it.
+    cache_policy: str | None = None  # keep | cold
+    n_reused: int | None = None  # prompt tokens kept in the cache or restored from a checkpoint
+    n_prefilled: int | None = None
+    n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none)
+    cache_why_full: str = ""  # why a kept cache could not be used
+    cache_parted: str = ""  # where the prompt left what the cache held (CacheUse.parted)
+    checkpoint_bytes: int | None = None  # the worker's checkpoints after this reply
+    # Speculative decoding (Finished.draft): its kind, and draft tokens checked and accepted.
+    draft_kind: str = ""
+    n_drafted: int | None = None
+    n_draft_accepted: int | None = None
+
+    @property
+    def draft_acceptance(self) -> float | None:
+        return self.n_draft_accepted / self.n_drafted if self.n_drafted and self.n_draft_accepted is not None else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -131,6 +148,9 @@ def compute_stats(run: RunRecord) -> RunStats:
     stats = _local_stats(run)
     if run.other_load is not None:
         stats = replace(stats, other_cpu_cores=run.other_load.cores, machine_busy=run.other_load.busy)
+    draft = run.finished.draft if run.finished else None
+    if draft is not None:
+        stats = replace(stats, draft_kind=draft.kind, n_drafted=draft.n_drafted, n_draft_accepted=draft.n_accepted)
     if any(t.token_id == p.SERVER_CHUNK for t in run.tokens) or (run.finished and run.finished.server):
         return _remote_stats(run, stats)
     return stats
@@ -188,10 +208,20 @@ def _local_stats(run: RunRecord) -> RunStats:
     gen_tps = None
     if len(times) >= 2 and times[-1] > times[0]:
         gen_tps = (len(times) - 1) / (times[-1] - times[0])
+    cache = fin.cache if fin else None
+    n_prompt = pre.n_prompt if pre else (fin.n_prompt if fin else 0)
+    n_reused = cache.n_reused if cache else (pre.n_reused if pre else None)
     return RunStats(
-        n_prompt=pre.n_prompt if pre else (fin.n_prompt if fin else 0),
+        n_prompt=n_prompt,
         prefill_ms=pre.ms if pre else None,
-        prefill_tps=(pre.n_prompt / (pre.ms / 1000.0)) if pre and pre.ms > 0 else None,
+        prefill_tps=(pre.n_prefilled / (pre.ms / 1000.0)) if pre and pre.ms > 0 and pre.n_prefilled > 0 else None,
+        cache_policy=cache.policy if cache else None,
+        n_reused=n_reused,
+        n_prefilled=n_prompt - n_reused if n_reused is not None else None,
+        n_checkpoint=cache.n_checkpoint if cache else 0,
+        cache_why_full=cache.why_full if cache else "",
+        cache_parted=cache.parted if cache else "",
+        checkpoint_bytes=cache.checkpoint_bytes if cache else None,
         ttft_s=(times[0] - run.t_send) if times else None,
         time_to_answer_s=(first_answer.t - run.t_send) if first_answer else None,
         gen_tps=gen_tps,

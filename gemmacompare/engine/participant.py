@@ -27,8 +27,9 @@ class Participant(Protocol):
         """Blocking; raises WorkerFailed with one sentence."""
         ...
 
-    def generate(self, cmd: p.GenerateCommand) -> Iterator[p.Event]:
-        """The request's events, ending with Finished or WorkerError."""
+    def generate(self, cmd: p.Request) -> Iterator[p.Event]:
+        """The request's events, ending with Finished or WorkerError. (A local ModelWorker also takes a
+        DepthCommand: the context sweep runs on local models only.)"""
         ...
 
     def stop(self) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-from gemmacompare.engine.placement import Placement
+from gemmacompare.engine.placement import DeviceBuffer, Placement
 from gemmacompare.models.gguf_file import ModelFacts
+from gemmacompare.state.settings_table import CACHE_COLD as CACHE_COLD
+from gemmacompare.state.settings_table import CACHE_KEEP as CACHE_KEEP
 from gemmacompare.state.settings_table import LoadSettings as LoadSettings
 from gemmacompare.state.settings_table import SamplingSettings as SamplingSettings
 
@@ -35,9 +37,6 @@ class LoadCommand:
     settings: LoadSettings
 
 
-CACHE_COLD = "cold"
-CACHE_KEEP = "keep"
-
 
 @dataclass(frozen=True)
 class GenerateCommand:
@@ -55,11 +54,32 @@ class GenerateCommand:
 
 
 @dataclass(frozen=True)
+class DepthCommand:
+    """Speed after `depth` tokens of context, as llama-bench's `-d` measures it (engine/local/depth_run.py):
+    the filler is prefilled untimed, then `reps` times a generation of `n_gen` tokens and a prefill of
+    `n_pp` tokens, each from the same depth. Answered with DepthMemory, DepthMeasured per figure, Finished."""
+
+    request_id: int
+    depth: int
+    n_gen: int = 64
+    n_pp: int = 512
+    reps: int = 3
+    n_threads: int | None = None  # set by the session's split, as for GenerateCommand
+    seed: int = 0  # of the filler tokens
+
+    @property
+    def n_ctx(self) -> int:
+        """The context this depth needs: the filler and the longer of its two tests."""
+        return self.depth + max(self.n_gen, self.n_pp)
+
+
+@dataclass(frozen=True)
 class ShutdownCommand:
     pass
 
 
-Command = Union[LoadCommand, GenerateCommand, ShutdownCommand]
+Command = Union[LoadCommand, GenerateCommand, DepthCommand, ShutdownCommand]
+Request = Union[GenerateCommand, DepthCommand]  # what a round sends each participant
 
 
 # --- events (worker -> parent) ------------------------------------------------
@@ -95,9 +115,16 @@ class PromptReady:
 @dataclass(frozen=True)
 class PrefillDone:
     request_id: int
-    n_prompt: int
+    n_prompt: int  # the whole prompt, reused tokens included
     t_start: float
     t_end: float
+    # Prompt tokens taken from the worker's cache (kept or restored from a checkpoint), not
+    # read in this prefill: its time covers n_prefilled tokens only. 0 from older run files.
+    n_reused: int = 0
+
+    @property
+    def n_prefilled(self) -> int:
+        return self.n_prompt - self.n_reused
 
     @property
     def ms(self) -> float:
@@ -200,6 +227,7 @@ class Finished:
     template_name: str = ""
     server: ServerFigures | None = None  # set by a remote engine only
     cache: CacheUse | None = None  # set by a local engine; None from servers (their n_cached says it)
+    draft: DraftStats | None = None  # set where speculative decoding ran (a local engine, or a server's timings)
 
 
 @dataclass(frozen=True)
@@ -211,6 +239,45 @@ class CacheUse:
     n_checkpoint: int = 0  # the checkpoint restored, in tokens (0: none was)
     why_full: str = ""  # one sentence when a kept cache could not be used and the whole prompt was read
     checkpoint_bytes: int = 0  # memory the worker's checkpoints hold after this request
+    # Where the prompt left what the cache held, when before its end (a template that renders
+    # an answered turn differently): one phrase, "" when the cache's whole content was reused.
+    parted: str = ""
+
+
+@dataclass(frozen=True)
+class DraftStats:
+    """How speculative decoding went for one request (engine/local/speculative.py).
+
+    A round drafts up to draft_max tokens and the model checks them in one batch: the
+    longest agreeing prefix is accepted, and the model's own next token comes with it.
+    """
+
+    kind: str  # "draft" | "ngram" | "server" (a server's timings: counts only)
+    n_drafted: int = 0  # draft tokens the model checked
+    n_accepted: int = 0  # of them, the ones it agreed with
+    n_rounds: int = 0  # verification batches that held a draft
+    n_plain: int = 0  # steps without a draft (none found, or shorter than draft_min): one token decoded
+    # Per draft position (0 = the first drafted token): how often it was checked and accepted.
+    drafted_at: tuple[int, ...] = ()
+    accepted_at: tuple[int, ...] = ()
+    draft_ms: float = 0.0  # drafting: the draft model's decodes (its prompt included) or the lookup
+    verify_ms: float = 0.0  # the model's verification batches
+    # Indices (as Token.index) of the generated tokens that came from accepted drafts: the window tints them.
+    accepted_tokens: tuple[int, ...] = ()
+
+    @property
+    def acceptance(self) -> float | None:
+        """Accepted / drafted; None when nothing was drafted."""
+        return self.n_accepted / self.n_drafted if self.n_drafted else None
+
+    @property
+    def mean_accepted(self) -> float | None:
+        """Draft tokens accepted per verification round (the model's own token not counted)."""
+        return self.n_accepted / self.n_rounds if self.n_rounds else None
+
+    def position_rates(self) -> tuple[float | None, ...]:
+        """Acceptance at each draft position, None where that position was never checked."""
+        return tuple(a / d if d else None for d, a in zip(self.drafted_at, self.accepted_at))
 
 
 @dataclass(frozen=True)
@@ -221,7 +288,39 @@ class WorkerError:
     fatal: bool = False  # the worker is gone (crash, kill) and must be restarted
 
 
-Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError]
+TEST_TG = "tg"  # generation, one token per decode (llama-bench's -n)
+TEST_PP = "pp"  # prefill of a chunk (llama-bench's -p)
+
+
+@dataclass(frozen=True)
+class DepthMeasured:
+    """One timed test at a depth: `n_tokens` in `seconds` (the worker's clock) and in `perf_ms`
+    (llama.cpp's own counter for the same decodes)."""
+
+    request_id: int
+    depth: int
+    rep: int
+    test: str  # TEST_TG | TEST_PP
+    n_tokens: int
+    seconds: float
+    perf_ms: float
+    graphs_reused: int = 0  # decodes that reused the previous compute graph (llama.cpp's n_reused)
+
+
+@dataclass(frozen=True)
+class DepthMemory:
+    """llama.cpp's own account of a context of `n_ctx` tokens for the loaded model (its KV cache,
+    recurrent state, output and compute buffers, from its log), and how long the filler took."""
+
+    request_id: int
+    depth: int
+    n_ctx: int
+    buffers: tuple[DeviceBuffer, ...]
+    fill_seconds: float = 0.0
+    fill_cached: bool = False  # the filler came from the state saved at this depth, not a prefill
+
+
+Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError, DepthMeasured, DepthMemory]
 
 
 class WorkerFailed(Exception):

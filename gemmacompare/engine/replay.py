@@ -50,7 +50,7 @@ class ReplayWorker:
     def close(self, timeout: float = 1.0) -> None:
         self._skip.set()
 
-    def generate(self, cmd: p.GenerateCommand) -> Iterator[p.Event]:
+    def generate(self, cmd: p.Request) -> Iterator[p.Event]:
         rec = self.record
         events = recorded_events(rec)
         clock = play_clock(rec, self.speed)

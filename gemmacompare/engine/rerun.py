@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from gemmacompare.engine.conversation import Conversation, TurnFigures, play_conversation
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
@@ -156,9 +157,25 @@ def plan_rerun(run: RunFile, extra: Sequence[Path] = (), threads_here: int | Non
             raise ModelMissing(how, m.label, repo if is_repo_id(repo) else "", str(src.get("hub_file") or ""))
         found.append(_safe(f"[{m.label}] found {path.name} {how}", 400))
         paths.append(path)
+    for k, m in enumerate(run.models):
+        settings[k] = _draft_here(settings[k], candidates, m.label, found)
     notes.append(f"threads: recorded {run.threads_total} in all ({_safe(run.thread_split, 200)}); here {here} "
                  f"(this machine's default), split by {run.mode} mode as recorded")
     return RerunPlan(paths, found, settings, here, notes)
+
+
+def _draft_here(s: RunSettings, candidates: list[Path], label: str, found: list[str]) -> RunSettings:
+    """A speculating model's draft file on this machine, by the file name the run file keeps
+    (run files keep no paths); RerunRefused with one sentence when it is not here."""
+    if s.load.speculation != "draft" or not s.load.draft_model:
+        return s
+    want = Path(s.load.draft_model).name
+    path = next((c for c in candidates if c.name == want), None)
+    if path is None:
+        raise RerunRefused(f"[{_safe(label, 40)}] drafted with {_safe(want, 200)}, which is not on this machine; "
+                           "add its folder to the library or rerun without speculation.")
+    found.append(_safe(f"[{label}] found its draft model {path.name} by name", 400))
+    return replace(s, load=replace(s.load, draft_model=str(path)))
 
 
 # --- running ------------------------------------------------------------------------
@@ -168,6 +185,9 @@ class Measured:
     runs: list[list[RunStats]] = field(default_factory=list)  # [repetition][model]
     answers: list[list[str]] = field(default_factory=list)
     stopped: bool = False  # the user stopped it: the repetitions done so far
+    # A conversation's turns, [repetition][model][turn] (runs and answers then hold its last turn).
+    turns: list[list[list[TurnFigures]]] = field(default_factory=list)
+    replies: list[list[list[str]]] = field(default_factory=list)
     results: list[Any] = field(default_factory=list)  # each repetition's CompareResult, for run files of it
 
 
@@ -205,6 +225,9 @@ class RerunJob(SessionJob):
         for i, err in enumerate(errors):
             if err is not None:
                 raise RerunFailed(f"[{labels[i]}] {err.message}")
+        if run.conversation is not None:
+            self._conversation_rounds(session, measured, say)
+            return
         prompt = run.prompt or ""
         commands = {i: command_for(s, (), prompt) for i, s in enumerate(plan.settings)}
         # One short warm-up first, as `claim` does: the first run after loading reads the weights
@@ -228,6 +251,35 @@ class RerunJob(SessionJob):
             measured.runs.append([r.stats() for r in result.runs])
             measured.answers.append([r.answer for r in result.runs])
             measured.results.append(result)
+            say(f"run {rep + 1}/{self.runs} done", rep + 1)
+
+    def _conversation_rounds(self, session: CompareSession, measured: Measured,
+                             say: Callable[[str, int], None]) -> None:
+        """The recorded conversation replayed turn by turn, as often as asked: each turn's history
+        holds the recorded replies, so every turn's prompt is the one that was measured there."""
+        run, plan = self.run_file, self.plan
+        conv = run.conversation
+        assert conv is not None and conv.turns is not None  # a redacted file is refused before
+        labels = run.labels
+        conversation = Conversation(conv.id, conv.turns[:max(len(rows) for rows in conv.figures)], conv.system or "")
+        say("one short warm-up turn (not measured)", 0)
+        play_conversation(session, plan.settings, Conversation(conv.id, conversation.turns[:1], conversation.system),
+                          conv.cache, run.mode, plan.threads_total, stopped=lambda: self.stopped)
+        for rep in range(self.runs):
+            if self.stopped:
+                return
+            say(f"run {rep + 1}/{self.runs}: {len(conversation.turns)} turns, cache {conv.cache}...", rep)
+            result = play_conversation(session, plan.settings, conversation, conv.cache, run.mode, plan.threads_total,
+                                       stopped=lambda: self.stopped, replies=conv.replies)
+            if self.stopped or result.stopped:
+                return
+            bad = [(labels[k], t.error) for k, side in enumerate(result.models) for t in side.figures if t.error]
+            if bad:
+                raise RerunFailed("; ".join(f"[{label}] {msg}" for label, msg in bad[:4]))
+            measured.turns.append([list(side.figures) for side in result.models])
+            measured.replies.append([[r.answer for r in side.records] for side in result.models])
+            measured.runs.append([side.records[-1].stats() for side in result.models])
+            measured.answers.append([side.records[-1].answer for side in result.models])
             say(f"run {rep + 1}/{self.runs} done", rep + 1)
 
 
@@ -328,10 +380,61 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
             first = next(i for i, (a, b) in enumerate(zip(other + "\0", m.record.answer + "\1")) if a != b)
             notes.append(f"{labels[k]}: the greedy answer differs from the recorded one from character {first} on "
                          f"(another llama.cpp build, CPU kernels or batch split gives other greedy tokens).")
-    return {"file": run.kind, "labels": run.labels, "runs": len(measured.runs), "models": models_json,
-            "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
+    report = {"file": run.kind, "labels": run.labels, "runs": len(measured.runs), "models": models_json,
+              "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
+    if run.conversation is not None:
+        report.update(conversation_report(run, measured))
+        notes.insert(0, "The figures above are the conversation's last turn; its turns are in the table below.")
+    return report
+
+
+TURN_FIGURES = (("prompt", "n_prompt", "{:.0f}"), ("reused", "n_reused", "{:.0f}"), ("TTFT s", "ttft_s", "{:.3f}"),
+                ("ms/token", "ms_per_token", "{:.1f}"))
+
+
+def conversation_report(run: RunFile, measured: Measured) -> dict[str, Any]:
+    """A recorded conversation beside its rerun, turn by turn: prompt and reused tokens (which
+    should agree: the same prompts, the same cache policy), time to first token and ms/token."""
+    conv = run.conversation
+    assert conv is not None
+    labels = [_safe(x, 40) for x in run.labels]
+    header = ["turn", "model"] + [f"{name} {side}" for name, _, _ in TURN_FIGURES for side in ("there", "here")]
+    rows = [header]
+    turns_json: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for k, recorded in enumerate(conv.figures):
+        for t, there in enumerate(recorded):
+            here = [rep[k][t] for rep in measured.turns if k < len(rep) and t < len(rep[k])]
+            row = [str(there.turn), labels[k]]
+            entry: dict[str, Any] = {"turn": there.turn, "label": run.labels[k], "recorded": there.to_dict(),
+                                     "measured": [h.to_dict() for h in here]}
+            for _, key, form in TURN_FIGURES:
+                rv = getattr(there, key)
+                hv = [float(v) for h in here if (v := getattr(h, key)) is not None]
+                row += [form.format(rv) if rv is not None else "-",
+                        format_interval(hv, form) if key in ("ttft_s", "ms_per_token") else
+                        "/".join(dict.fromkeys(form.format(v) for v in hv)) or "-"]
+            rows.append(row)
+            turns_json.append(entry)
+            if here and any(h.n_prompt != there.n_prompt for h in here):
+                notes.append(f"{labels[k]} turn {there.turn}: the prompt here has {here[0].n_prompt} tokens, there "
+                             f"{there.n_prompt} (another chat template or tokenizer renders the same turns).")
+            elif here and any(h.n_reused != there.n_reused for h in here):
+                notes.append(f"{labels[k]} turn {there.turn}: reused {here[0].n_reused} here, {there.n_reused} there "
+                             "(the cache here held other reply tokens: greedy replies differ between builds).")
+    if conv.replies is not None:
+        for k, recorded_replies in enumerate(conv.replies):
+            same = [rep[k][: len(recorded_replies)] == list(recorded_replies)
+                    for rep in measured.replies if k < len(rep)]
+            if same and all(same):
+                notes.append(f"{labels[k]}: every turn's greedy reply is identical to the recorded one.")
+            elif same:
+                notes.append(f"{labels[k]}: some turns' greedy replies differ from the recorded ones (another "
+                             "llama.cpp build, CPU kernels or batch split gives other greedy tokens); the recorded "
+                             "replies were kept in the history, so every turn's prompt is the recorded one.")
+    return {"turn_table": rows, "turn_notes": notes, "turns": turns_json}
 
 
 __all__ = ["FIGURES", "Measured", "ModelMissing", "RerunFailed", "RerunJob", "RerunPlan", "RerunRefused",
-           "check_rerunnable", "find_model", "format_interval", "local_candidates", "plan_rerun", "rerun_report",
-           "save_rerun_files"]
+           "check_rerunnable", "conversation_report", "find_model", "format_interval", "local_candidates",
+           "plan_rerun", "rerun_report", "save_rerun_files"]

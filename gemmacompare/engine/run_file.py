@@ -30,12 +30,13 @@ import os
 import re
 import socket
 import zlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path, PurePath
 from typing import Any
 
 from gemmacompare.engine import protocol as p
+from gemmacompare.engine.conversation import ConversationResult, TurnFigures
 from gemmacompare.engine.machine import HASH_METHOD, file_hash_prefix, machine_facts
 from gemmacompare.engine.metrics import RunRecord
 from gemmacompare.engine.modes import MODES, ThreadSplit
@@ -92,6 +93,24 @@ class RunModel:
         return str(self.identity.get("display_name") or self.identity.get("file_name") or self.label)
 
 
+@dataclass(frozen=True)
+class RunConversation:
+    """A conversation's turns as the run file keeps them; the models' records are its last turn."""
+
+    id: str
+    cache: str  # the policy it was played with (the first turn is always cold)
+    system: str | None  # None: redacted
+    turns: tuple[str, ...] | None  # the user's messages; None: redacted
+    figures: tuple[tuple[TurnFigures, ...], ...]  # per model, per turn
+    replies: tuple[tuple[str, ...], ...] | None  # per model, per turn; None: redacted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "cache": self.cache, "system": self.system,
+                "turns": None if self.turns is None else list(self.turns),
+                "figures": [[t.to_dict() for t in rows] for rows in self.figures],
+                "replies": None if self.replies is None else [list(r) for r in self.replies]}
+
+
 @dataclass
 class RunFile:
     kind: str  # compare | bench
@@ -109,6 +128,7 @@ class RunFile:
     schema: int = SCHEMA_VERSION
     claim: dict[str, Any] | None = None  # a checked claim: its figures, every run's and the verdict
     arena: dict[str, Any] | None = None  # a blind arena round: which model was which side, and the vote
+    conversation: RunConversation | None = None  # a conversation: every turn's figures (models[].run: the last turn)
 
     @property
     def redacted(self) -> bool:
@@ -167,7 +187,7 @@ def model_source(path: str, ref: str = "") -> dict[str, Any]:
     return {"kind": "file"}
 
 
-def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
+def model_identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix: str | None,
               ref: str = "", shown_as: str = "") -> dict[str, Any]:
     facts = loaded.facts if loaded else None
     name = PurePath(path).name if path and not is_server_ref(path) else (PurePath(facts.path).name if facts else "")
@@ -194,7 +214,7 @@ def _identity(path: str | None, loaded: p.Loaded | None, label: str, hash_prefix
     return ident
 
 
-def _hash_of(path: str | None, known: str | None = None) -> str | None:
+def hash_of(path: str | None, known: str | None = None) -> str | None:
     if known:
         return known
     if not path or is_server_ref(path):
@@ -216,12 +236,16 @@ def settings_to_dict(s: RunSettings) -> dict[str, Any]:
 
 def settings_from_dict(d: dict[str, Any]) -> RunSettings:
     """A run file's settings, each value checked by the settings table (SettingError: one sentence)."""
+    prompt = d.get("prompt")
+    if isinstance(prompt, dict) and prompt.get("system_prompt", "") is None:
+        # --redact-prompts writes the system prompt as null: not known, so none (such a file is never rerun).
+        prompt = {**prompt, "system_prompt": ""}
     return RunSettings(load=group_from_dict("load", d.get("load")),
                        sampling=group_from_dict("sampling", d.get("sampling")),
-                       prompt=group_from_dict("prompt", d.get("prompt")))
+                       prompt=group_from_dict("prompt", prompt))
 
 
-def _loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
+def loaded_dict(ld: p.Loaded | None, n_threads: int) -> dict[str, Any] | None:
     if ld is None:
         return None
     return {"n_ctx": ld.n_ctx, "n_batch": ld.n_batch, "n_threads": n_threads, "n_threads_loaded": ld.n_threads,
@@ -242,14 +266,16 @@ def _record_dict(rec: RunRecord, redact: bool) -> dict[str, Any]:
                                            "thinking_prefilled": pr.thinking_prefilled,
                                            "prompt_text": None if redact else pr.prompt_text},
         "prefill": None if pre is None else {"n_prompt": pre.n_prompt, "t_start": rel(pre.t_start),
-                                             "t_end": rel(pre.t_end)},
+                                             "t_end": rel(pre.t_end), "n_reused": pre.n_reused},
         # One row per token: index, token id, seconds since Send, phase, thinking text, answer text.
         "tokens": [[t.index, t.token_id, rel(t.t), t.phase, t.thinking, t.answer] for t in rec.tokens],
         "finished": None if fin is None else {
             "stop_reason": fin.stop_reason, "n_prompt": fin.n_prompt, "n_generated": fin.n_generated,
             "t_send": rel(fin.t_send), "t_end": rel(fin.t_end), "n_threads": fin.n_threads,
             "template_name": fin.template_name, "perf": asdict(fin.perf) if fin.perf else None,
-            "server": asdict(fin.server) if fin.server else None},
+            "server": asdict(fin.server) if fin.server else None,
+            "cache": asdict(fin.cache) if fin.cache else None,
+            "draft": asdict(fin.draft) if fin.draft else None},
         "error": None if err is None else {"message": err.message, "fatal": err.fatal},
         "memory": None if mem is None else {"gpu_available": mem.gpu_available, "gpu_source": mem.gpu_source,
                                             "samples": [[rel(s.t), s.rss, s.vram] for s in mem.samples]},
@@ -295,14 +321,15 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         rd = _record_dict(rec, redact_prompts)
         if rd["error"]:
             rd["error"]["message"] = scrub(rd["error"]["message"], words)
-        ldd = _loaded_dict(ld, st.n_threads)
+        ldd = loaded_dict(ld, st.n_threads)
         if ldd:
             ldd["system_info"] = scrub(ldd["system_info"], words)
         sd = settings_to_dict(settings[k])
+        sd["load"]["draft_model"] = scrub(sd["load"]["draft_model"], words)  # a path can name the user
         if redact_prompts:
             sd["prompt"]["system_prompt"] = None
         models.append({"label": labels[k],
-                       "identity": _identity(path, ld, labels[k], _hash_of(path, (hashes or [None] * 8)[k]),
+                       "identity": model_identity(path, ld, labels[k], hash_of(path, (hashes or [None] * 8)[k]),
                                              (refs or [""] * 8)[k] or "", (names or [""] * 8)[k] or ""),
                        "settings": sd, "loaded": ldd, "run": rd, "stats": st.to_dict()})
     split = result.split
@@ -316,6 +343,32 @@ def compare_run_dict(result: Any, labels: list[str], paths: list[str], settings:
         "raw": bool(s0 and s0.raw),
         "models": models,
     }, redact_prompts)
+
+
+def conversation_run_dict(result: ConversationResult, labels: list[str], paths: list[str],
+                          settings: list[RunSettings], *, redact_prompts: bool = False,
+                          refs: list[str] | None = None, names: list[str] | None = None) -> dict[str, Any]:
+    """The run file of a conversation: each model's last turn as its record (what replay and the
+    viewer show), and every turn's figures, the turns and the replies under "conversation"."""
+    from gemmacompare.engine.round_state import CompareResult
+
+    conv = result.conversation
+    last = result.rounds[-1] if result.rounds else None
+    records = [side.records[-1] if side.records else RunRecord(side.label, 0.0) for side in result.models]
+    rounds = CompareResult(result.mode, last.threads_total if last else 0, records, list(result.loaded),
+                           list(range(len(records))), last.split if last else None)
+    with_system = [replace(s, prompt=replace(s.prompt, system_prompt=conv.system, cache=result.cache))
+                   for s in settings]
+    n_played = max((len(side.figures) for side in result.models), default=0)
+    doc = compare_run_dict(rounds, labels, paths, with_system, conv.turns[max(0, n_played - 1)],
+                           redact_prompts=redact_prompts, refs=refs, names=names)
+    words = private_words()
+    doc["conversation"] = RunConversation(
+        conv.id, result.cache, None if redact_prompts else conv.system,
+        None if redact_prompts else conv.turns,
+        tuple(tuple(replace(t, error=scrub(t.error, words)) for t in side.figures) for side in result.models),
+        None if redact_prompts else tuple(tuple(side.replies) for side in result.models)).to_dict()
+    return doc
 
 
 def run_envelope(kind: str, body: dict[str, Any], redact: bool) -> dict[str, Any]:
@@ -477,7 +530,17 @@ def _parse(doc: Any, name: str) -> RunFile:
                    thread_split=str(doc.get("thread_split") or ""), prompt=doc.get("prompt"),
                    system_prompt=doc.get("system_prompt"), raw=bool(doc.get("raw")), models=models,
                    left_out=list(doc.get("left_out") or []), bench=doc.get("bench"), schema=schema,
-                   claim=doc.get("claim"), arena=doc.get("arena"))
+                   claim=doc.get("claim"), arena=doc.get("arena"), conversation=_conversation(doc.get("conversation")))
+
+
+def _conversation(conv: dict[str, Any] | None) -> RunConversation | None:
+    if conv is None:
+        return None
+    turns, replies = conv.get("turns"), conv.get("replies")
+    return RunConversation(
+        str(conv["id"]), str(conv["cache"]), conv.get("system"), None if turns is None else tuple(turns),
+        tuple(tuple(TurnFigures(**_known(TurnFigures, row)) for row in rows) for rows in conv["figures"]),
+        None if replies is None else tuple(tuple(r) for r in replies))
 
 
 def _model(m: dict[str, Any], k: int) -> RunModel:
@@ -502,7 +565,8 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                               bool(pr.get("thinking_prefilled"))))
     pre = run.get("prefill")
     if pre:
-        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"])))
+        rec.add(p.PrefillDone(rid, int(pre["n_prompt"]), float(pre["t_start"]), float(pre["t_end"]),
+                              int(pre.get("n_reused") or 0)))
     for row in run.get("tokens") or []:
         index, token_id, t, phase, thinking, answer = row
         rec.add(p.Token(rid, int(index), int(token_id), float(t), str(phase), str(thinking), str(answer)))
@@ -510,9 +574,12 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
     if fin:
         perf = p.LlamaPerf(**_known(p.LlamaPerf, fin["perf"])) if fin.get("perf") else None
         server = p.ServerFigures(**_known(p.ServerFigures, fin["server"])) if fin.get("server") else None
+        # An older file has no cache: unknown, not cold.
+        cache = p.CacheUse(**_known(p.CacheUse, fin["cache"])) if fin.get("cache") else None
         rec.add(p.Finished(rid, str(fin["stop_reason"]), int(fin["n_prompt"]), int(fin["n_generated"]),
                            float(fin["t_send"]), float(fin["t_end"]), perf, int(fin.get("n_threads") or 0),
-                           str(fin.get("template_name") or ""), server))
+                           str(fin.get("template_name") or ""), server, cache,
+                           draft=_draft(fin.get("draft"))))
     err = run.get("error")
     if err:
         rec.add(p.WorkerError(rid, str(err["message"]), "", bool(err.get("fatal"))))
@@ -522,6 +589,22 @@ def _record(run: dict[str, Any], label: str) -> RunRecord:
                                     for t, rss, vram in mem.get("samples") or []], bool(mem.get("gpu_available")),
                                    _gpu_source(mem.get("gpu_source")))
     return rec
+
+
+def _draft(d: dict[str, Any] | None) -> p.DraftStats | None:
+    """A run file's draft statistics (the schema checked each field's type and range)."""
+    if not d:
+        return None
+    v = _known(p.DraftStats, d)
+    for name in ("drafted_at", "accepted_at", "accepted_tokens"):
+        v[name] = tuple(v.get(name) or ())
+    if len(v["drafted_at"]) != len(v["accepted_at"]):
+        raise RunFileError("The run file's draft statistics count drafted and accepted tokens for different "
+                           "numbers of draft positions, so it was not opened.")
+    if v["n_accepted"] > v["n_drafted"] or any(a > d for d, a in zip(v["drafted_at"], v["accepted_at"])):
+        raise RunFileError("The run file's draft statistics accept more draft tokens than were drafted, "
+                           "so it was not opened.")
+    return p.DraftStats(**v)
 
 
 def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
@@ -564,7 +647,8 @@ def split_of(run: RunFile) -> ThreadSplit:
     return ThreadSplit(run.mode, run.threads_total, threads, tuple(False for _ in threads))
 
 
-__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunFile", "RunFileError", "RunModel",
-           "compare_run_dict", "model_source", "parse_run_bytes", "private_words", "read_run_bytes", "read_run_file",
-           "run_envelope", "scrub", "settings_from_dict",
+__all__ = ["FORMAT", "MAX_FILE_BYTES", "SCHEMA_VERSION", "RunBytes", "RunConversation", "RunFile", "RunFileError",
+           "RunModel", "compare_run_dict", "conversation_run_dict", "hash_of", "loaded_dict", "model_identity",
+           "model_source", "parse_run_bytes",
+           "private_words", "read_run_bytes", "read_run_file", "run_envelope", "scrub", "settings_from_dict",
            "settings_to_dict", "split_of", "write_run_file"]

@@ -18,7 +18,13 @@ import math
 from typing import Any, Callable, NoReturn
 
 from gemmacompare.state.defaults import MAX_MODELS
-from gemmacompare.state.settings_table import FLASH_ATTN_CHOICES, KV_CACHE_TYPES
+from gemmacompare.state.settings_table import (
+    CACHE_POLICIES,
+    FLASH_ATTN_CHOICES,
+    KV_CACHE_TYPES,
+    MAX_DRAFT,
+    SPECULATION_KINDS,
+)
 
 # A compare run is at most MAX_TOKENS_PER_RUN tokens; at a slow second per token that is
 # 18 hours, so a day bounds every time a real run records.
@@ -41,6 +47,7 @@ MAX_MS = 1e9  # llama.cpp's counters: 11 days of milliseconds
 MAX_RATE = 1e9  # tokens per second
 MAX_SEED = 2**64
 MAX_LIST = 256  # short lists: stop strings, devices, buffers, left-out notes, sides
+MAX_TURNS = 64  # a conversation's turns (bench/conversations.py reads no more)
 
 
 class SchemaProblem(Exception):
@@ -163,12 +170,17 @@ NAME = Str()
 
 LOAD = Obj({"n_ctx": Int(0, MAX_CTX), "n_threads": Int(0, MAX_THREADS), "n_gpu_layers": Int(-1, MAX_LAYERS),
             "n_batch": Int(0, MAX_CTX), "flash_attn": Str(one_of=FLASH_ATTN_CHOICES),
-            "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES)})
+            "type_k": Str(one_of=KV_CACHE_TYPES), "type_v": Str(one_of=KV_CACHE_TYPES),
+            "ctx_checkpoints": Int(0, MAX_COUNT), "checkpoint_min_step": Int(0, MAX_CTX),
+            "checkpoint_mib": Int(0, MAX_BYTES >> 20),
+            "speculation": Str(one_of=SPECULATION_KINDS), "draft_model": Str(4096), "draft_max": Int(0, MAX_DRAFT),
+            "draft_min": Int(0, MAX_DRAFT), "ngram_n": Int(1, 64)})
 SAMPLING = Obj({"max_tokens": Int(1, MAX_COUNT), "temperature": Num(-1e6, 1e6), "top_p": Num(-1e6, 1e6),
                 "top_k": Int(-MAX_COUNT, MAX_COUNT), "min_p": Num(-1e6, 1e6), "repeat_penalty": Num(-1e6, 1e6),
                 "seed": Int(-MAX_SEED, MAX_SEED), "stop": Arr(Str(), MAX_LIST), "ignore_eos": Bool()})
 PROMPT_OPTIONS = Obj({"system_prompt": Str(MAX_PROMPT_CHARS, null=True), "raw": Bool(),
-                      "thinking": Bool(null=True), "n_threads": Int(0, MAX_THREADS)})
+                      "thinking": Bool(null=True), "n_threads": Int(0, MAX_THREADS),
+                      "cache": Str(one_of=CACHE_POLICIES)})
 SETTINGS = Obj({"load": LOAD, "sampling": SAMPLING, "prompt": PROMPT_OPTIONS})
 
 SOURCE = Obj({"kind": Str(one_of=("file", "hub", "ollama", "ollama-server", "server", "unknown")),
@@ -196,16 +208,28 @@ SERVER = Obj({"source": NAME, "n_prompt": Int(0, MAX_COUNT, null=True), "n_gener
               "prompt_tps": Num(0, MAX_RATE, null=True), "gen_tps": Num(0, MAX_RATE, null=True),
               "n_cached": Int(0, MAX_COUNT, null=True), "n_chunks": COUNT, "send_ms": Num(0, MAX_MS, null=True),
               "complete": Bool(), "problem": Str(MAX_TEXT_CHARS)}, required=("source",), null=True)
+# What a reply took from the conversation's cache (protocol.CacheUse); absent in older files: unknown.
+CACHE_USE = Obj({"policy": Str(one_of=CACHE_POLICIES), "n_reused": COUNT, "n_checkpoint": COUNT,
+                 "why_full": Str(MAX_NAME_CHARS), "checkpoint_bytes": Int(0, MAX_BYTES),
+                 "parted": Str(MAX_NAME_CHARS)}, required=("policy", "n_reused"), null=True)
+# Speculative decoding's statistics (protocol.DraftStats): per-position counts have one entry per
+# draft position, and accepted tokens name generated tokens by index.
+DRAFT = Obj({"kind": Str(one_of=("draft", "ngram", "server")), "n_drafted": COUNT, "n_accepted": COUNT,
+             "n_rounds": COUNT, "n_plain": COUNT, "drafted_at": Arr(COUNT, MAX_DRAFT),
+             "accepted_at": Arr(COUNT, MAX_DRAFT), "draft_ms": Num(0, MAX_MS), "verify_ms": Num(0, MAX_MS),
+             "accepted_tokens": Arr(Int(0, MAX_TOKENS_PER_RUN), MAX_TOKENS_PER_RUN)},
+            required=("kind", "n_drafted", "n_accepted"), null=True)
 FINISHED = Obj({"stop_reason": NAME, "n_prompt": COUNT, "n_generated": COUNT, "t_send": SECONDS, "t_end": SECONDS,
                 "n_threads": Int(0, MAX_THREADS, null=True), "template_name": Str(null=True), "perf": PERF,
-                "server": SERVER}, required=("stop_reason", "n_prompt", "n_generated", "t_send", "t_end"), null=True)
+                "server": SERVER, "cache": CACHE_USE, "draft": DRAFT},
+               required=("stop_reason", "n_prompt", "n_generated", "t_send", "t_end"), null=True)
 TOKEN = Row(Int(0, MAX_COUNT), Int(-(2**31), 2**32), SECONDS, Str(one_of=("thinking", "answer")), Str(MAX_TEXT_CHARS),
             Str(MAX_TEXT_CHARS))
 SAMPLE = Row(Num(-MEMORY_LEAD_SECONDS, MAX_RUN_SECONDS), Int(0, MAX_BYTES), Int(0, MAX_BYTES, null=True))
 RUN = Obj({
     "prompt": Obj({"template_name": Str(null=True), "thinking_prefilled": Bool(null=True),
                    "prompt_text": Str(MAX_PROMPT_CHARS, null=True)}, null=True),
-    "prefill": Obj({"n_prompt": COUNT, "t_start": SECONDS, "t_end": SECONDS},
+    "prefill": Obj({"n_prompt": COUNT, "t_start": SECONDS, "t_end": SECONDS, "n_reused": COUNT},
                    required=("n_prompt", "t_start", "t_end"), null=True),
     "tokens": Sorted(Arr(TOKEN, MAX_TOKENS_PER_RUN, null=True), at=2),
     "finished": FINISHED,
@@ -247,13 +271,28 @@ ARENA = Obj({"sides": Arr(NAME, MAX_MODELS), "side_names": Arr(NAME, MAX_MODELS)
              "votes": Obj({k: COUNT for k in ("one", "two", "tie", "both_bad")}), "result": NAME,
              "counted": Bool(null=True), "not_counted": Str(MAX_PROMPT_CHARS, null=True)}, null=True)
 
+# A conversation (issue 31): each model's figures per turn, the turns and the replies kept.
+TURN = Obj({"turn": Int(1, MAX_TURNS), "cache": Str(one_of=CACHE_POLICIES), "n_prompt": COUNT,
+            "n_reused": Int(0, MAX_COUNT, null=True), "n_prefilled": Int(0, MAX_COUNT, null=True),
+            "ttft_s": Num(0.0, MAX_RUN_SECONDS, null=True), "ms_per_token": Num(0.0, MAX_MS, null=True),
+            "n_tokens": Int(0, MAX_COUNT, null=True), "total_s": Num(0.0, MAX_RUN_SECONDS, null=True),
+            "stop_reason": NAME, "n_checkpoint": COUNT, "why_full": Str(MAX_PROMPT_CHARS), "server": Bool(),
+            "server_prompt_ms": Num(0.0, MAX_MS, null=True), "error": Str(MAX_TEXT_CHARS)},
+           required=("turn", "cache", "n_prompt", "n_reused", "ttft_s", "ms_per_token", "n_tokens", "total_s",
+                     "stop_reason"))
+CONVERSATION = Obj({"id": Str(100), "cache": Str(one_of=CACHE_POLICIES), "system": Str(MAX_PROMPT_CHARS, null=True),
+                    "turns": Arr(Str(MAX_PROMPT_CHARS), MAX_TURNS, min_items=1, null=True),
+                    "figures": Arr(Arr(TURN, MAX_TURNS), MAX_MODELS, min_items=1),
+                    "replies": Arr(Arr(Str(MAX_TEXT_CHARS), MAX_TURNS), MAX_MODELS, null=True)},
+                   required=("id", "cache", "figures"), null=True)
+
 RUN_FILE = Obj({
     "created": NAME, "machine": MACHINE,
     "left_out": Arr(Str(), MAX_LIST, null=True), "threads_total": Int(0, MAX_THREADS, null=True),
     "threads_per_model": Arr(Int(0, MAX_THREADS), MAX_MODELS, null=True), "thread_split": Str(null=True),
     "prompt": Str(MAX_PROMPT_CHARS, null=True), "system_prompt": Str(MAX_PROMPT_CHARS, null=True),
     "raw": Bool(null=True), "models": Arr(MODEL, MAX_MODELS, min_items=1), "bench": BENCH, "claim": CLAIM,
-    "arena": ARENA,
+    "arena": ARENA, "conversation": CONVERSATION,
 }, required=("models",))
 
 
@@ -262,6 +301,29 @@ def check_run_doc(doc: dict[str, Any]) -> None:
     RUN_FILE(doc, "")
     for k, m in enumerate(doc["models"]):
         _times_agree(m.get("run") or {}, f"models[{k}].run")
+    if doc.get("conversation") is not None:
+        _conversation_agrees(doc["conversation"], len(doc["models"]))
+
+
+def _conversation_agrees(conv: dict[str, Any], n_models: int) -> None:
+    """One list of turns per model, numbered from 1 in order, no more than the conversation has,
+    a reply per turn, and never more reused than the prompt held."""
+    figures, turns, replies = conv["figures"], conv.get("turns"), conv.get("replies")
+    if len(figures) != n_models:
+        _fail("conversation.figures", f"must hold one list per model ({n_models}), not {len(figures)}")
+    if replies is not None and len(replies) != n_models:
+        _fail("conversation.replies", f"must hold one list per model ({n_models}), not {len(replies)}")
+    for k, rows in enumerate(figures):
+        where = f"conversation.figures[{k}]"
+        if turns is not None and len(rows) > len(turns):
+            _fail(where, f"has {len(rows)} turns, more than the conversation's {len(turns)}")
+        if replies is not None and len(replies[k]) != len(rows):
+            _fail(f"conversation.replies[{k}]", f"must hold one reply per turn ({len(rows)})")
+        for t, row in enumerate(rows):
+            if row["turn"] != t + 1:
+                _fail(f"{where}[{t}].turn", f"must be {t + 1} (turns are numbered in order from 1)")
+            if row.get("n_reused") is not None and row["n_reused"] > row["n_prompt"]:
+                _fail(f"{where}[{t}].n_reused", "is more than the prompt's tokens")
 
 
 def _times_agree(run: dict[str, Any], where: str) -> None:
@@ -269,6 +331,14 @@ def _times_agree(run: dict[str, Any], where: str) -> None:
     fin, pre, tokens = run.get("finished"), run.get("prefill"), run.get("tokens") or []
     if pre and pre["t_end"] < pre["t_start"]:
         _fail(f"{where}.prefill.t_end", "is earlier than its t_start")
+    if pre and pre.get("n_reused", 0) > pre["n_prompt"]:
+        _fail(f"{where}.prefill.n_reused", "is more than the prompt's tokens")
+    cache = fin.get("cache") if fin else None
+    if fin and cache:
+        if cache["n_reused"] > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_reused", "is more than the prompt's tokens")
+        if cache.get("n_checkpoint", 0) > fin["n_prompt"]:
+            _fail(f"{where}.finished.cache.n_checkpoint", "is more than the prompt's tokens")
     if fin:
         if fin["t_end"] < fin["t_send"]:
             _fail(f"{where}.finished.t_end", "is earlier than its t_send")
@@ -279,4 +349,4 @@ def _times_agree(run: dict[str, Any], where: str) -> None:
             _fail(f"{where}.tokens", f"hold more than {MAX_TEXT_CHARS:,} characters of {what} together")
 
 
-__all__ = ["MAX_RUN_SECONDS", "SchemaProblem", "check_run_doc"]
+__all__ = ["MAX_TURNS", "MAX_RUN_SECONDS", "SchemaProblem", "check_run_doc"]

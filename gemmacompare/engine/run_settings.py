@@ -36,6 +36,8 @@ def command_for(settings: RunSettings, history: tuple[p.ChatMessage, ...] | list
         sampling=sampling,
         enable_thinking=o.thinking if thinking_switch else None,
         n_threads=o.n_threads or None,
+        # A new conversation (no earlier turns) starts cold: it never reuses another one's cache.
+        cache=o.cache if history else p.CACHE_COLD,
     )
 
 

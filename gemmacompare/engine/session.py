@@ -315,7 +315,7 @@ class CompareSession:
 
     # --- rounds -------------------------------------------------------------
 
-    def start(self, commands: Mapping[int, p.GenerateCommand], mode: str = RACE, threads_total: int | None = None,
+    def start(self, commands: Mapping[int, p.Request], mode: str = RACE, threads_total: int | None = None,
               on_event: EventCallback | None = None,
               on_finished: Callable[[CompareResult], None] | None = None, prompt: str = "") -> CompareResult:
         """Start a round in the background on the slots in `commands` (in that order
@@ -348,7 +348,7 @@ class CompareSession:
         self._round.start()
         return result
 
-    def run(self, make_command: Callable[[int], p.GenerateCommand] | Mapping[int, p.GenerateCommand],
+    def run(self, make_command: Callable[[int], p.Request] | Mapping[int, p.Request],
             mode: str = RACE, threads_total: int | None = None,
             on_event: EventCallback | None = None) -> CompareResult:
         """A whole round, blocking; every slot takes part unless a mapping names them."""
@@ -366,7 +366,7 @@ class CompareSession:
             return not t.is_alive()
         return True
 
-    def _run_round(self, commands: Mapping[int, p.GenerateCommand], result: CompareResult,
+    def _run_round(self, commands: Mapping[int, p.Request], result: CompareResult,
                    on_event: EventCallback | None) -> None:
         assert result.split is not None
         jobs = [(k, i) for k, i in enumerate(result.indices)]
@@ -381,7 +381,7 @@ class CompareSession:
             for k, i in jobs:
                 self._run_one(k, i, commands[i], result, on_event)
 
-    def _run_one(self, k: int, i: int, cmd: p.GenerateCommand, result: CompareResult,
+    def _run_one(self, k: int, i: int, cmd: p.Request, result: CompareResult,
                  on_event: EventCallback | None) -> None:
         slot = self.slots[i]
         rec = result.runs[k]

@@ -50,3 +50,7 @@ CLAIM_PROMPT = "Write a long story about a lighthouse keeper and a storm."
 CLAIM_RUNS = 5
 CLAIM_MAX_TOKENS = 64
 CLAIM_CTX = 2048
+
+# Speculation A/B (`compare MODEL --draft D --ab`, the window's mode): fair repetitions of the
+# model plain and speculating; three are the fewest that give an interval worth reading.
+AB_RUNS = 3

@@ -28,6 +28,18 @@ FLASH_ATTN_CHOICES = ("auto", "on", "off")
 # KV cache element types llama-bench accepts; f16 is llama.cpp's default.
 KV_CACHE_TYPES = ("f16", "bf16", "q8_0", "q5_1", "q5_0", "q4_1", "q4_0", "iq4_nl", "f32")
 
+# The conversation cache's policies (GenerateCommand.cache): keep what the worker's cache holds
+# of the conversation, or read every prompt whole.
+CACHE_COLD = "cold"
+CACHE_KEEP = "keep"
+CACHE_POLICIES = (CACHE_KEEP, CACHE_COLD)
+
+# Speculative decoding's kinds; "draft" needs a draft model. llama.cpp's defaults for the
+# draft length (common/common.h): n_max 3 for a draft model, size_m 48 for ngram-simple.
+SPECULATION_KINDS = ("off", "draft", "ngram")
+DRAFT_MAX_DEFAULT = {"draft": 3, "ngram": 48}
+MAX_DRAFT = 256  # one verification batch; more is never worth checking at once
+
 MAX_TEXT_CHARS = 1 << 20  # a system prompt; more cannot fit any model's context anyway
 MAX_STOP_STRINGS = 64
 MAX_STOP_CHARS = 1024
@@ -133,9 +145,62 @@ class LoadSettings:
                              help="give sliding-window attention layers (Gemma) a full-size KV cache instead of "
                                   "a window-sized one (llama.cpp's tools' default: off)")
 
+    # The conversation's cache (issue 31): the context checkpoints a recurrent state or a
+    # window-sized sliding-window cache needs to go back to a shorter prefix, bounded as
+    # llama-server bounds them (--ctx-checkpoints, --checkpoint-min-step) and in memory.
+    ctx_checkpoints: int = setting(32, "the context checkpoints", llama="llama-server's --ctx-checkpoints", lo=0,
+                                   hi=1024, flag="--ctx-checkpoints", label="Context checkpoints",
+                                   help="checkpoints kept of a recurrent or sliding-window state, so a kept "
+                                        "conversation cache can go back to an earlier turn (llama-server's "
+                                        "default: 32; 0 = none)")
+    checkpoint_min_step: int = setting(8192, "the checkpoint spacing", llama="llama-server's --checkpoint-min-step",
+                                       lo=0, hi=1 << 22, flag="--checkpoint-min-step",
+                                       help="tokens between context checkpoints kept when the list is full "
+                                            "(llama-server's default: 8192)")
+    checkpoint_mib: int = setting(8192, "the checkpoint memory", llama="bytes of checkpoints (ours)", lo=0,
+                                  hi=1 << 20, flag="--checkpoint-mib",
+                                  help="MiB the context checkpoints may hold at most (ours; llama-server bounds "
+                                       "only their count; 8192 as its --cache-ram)")
+
+    # Speculative decoding (engine/local/speculative.py): a draft proposes tokens, the model
+    # checks them in one batch. llama.cpp's tools call these --spec-type, --spec-draft-model,
+    # --spec-draft-n-max/-n-min and --spec-ngram-simple-size-n.
+    speculation: str = setting("off", "speculation", llama="--spec-type (draft / ngram-simple)",
+                               choices=SPECULATION_KINDS, flag="--spec", label="Speculative decoding",
+                               help="speculative decoding: off, draft (a small model with the same vocabulary, "
+                                    "--draft) or ngram (lookup in the prompt and reply so far); greedy only")
+    draft_model: str = setting("", "the draft model", llama="--spec-draft-model", flag="--draft",
+                               label="Draft model (file)",
+                               help="a small GGUF with the same vocabulary that drafts tokens for this model "
+                                    "(turns --spec draft on)")
+    draft_max: int = setting(0, "the draft length", llama="--spec-draft-n-max / --spec-ngram-simple-size-m",
+                             lo=0, hi=MAX_DRAFT, flag="--draft-max", label="Draft tokens at most",
+                             special="llama.cpp's",
+                             help=f"tokens drafted at most per step (0 = llama.cpp's default: "
+                                  f"{DRAFT_MAX_DEFAULT['draft']} for a draft model, {DRAFT_MAX_DEFAULT['ngram']} "
+                                  "for n-gram lookup)")
+    draft_min: int = setting(0, "the least draft length", llama="--spec-draft-n-min", lo=0, hi=MAX_DRAFT,
+                             flag="--draft-min", label="Draft tokens at least",
+                             help="a shorter draft is not checked; the model decodes one token instead "
+                                  "(llama.cpp's default: 0)")
+    ngram_n: int = setting(12, "the n-gram length", llama="--spec-ngram-simple-size-n", lo=1, hi=64,
+                           flag="--spec-ngram-n",
+                           help="tokens an n-gram lookup matches before it drafts what followed them "
+                                "(llama.cpp's default: 12)")
+
+    def draft_length(self) -> int:
+        """Tokens drafted at most per step, llama.cpp's default for the kind where unset."""
+        return self.draft_max or DRAFT_MAX_DEFAULT.get(self.speculation, 0)
+
     def problem(self) -> str | None:
         """One sentence if a setting is not one llama.cpp takes, else None."""
-        return problem_of(self)
+        problem = problem_of(self)
+        if problem is None and self.speculation == "draft" and not self.draft_model:
+            return "Speculation with a draft model needs the draft model's file (--draft FILE)."
+        if problem is None and self.speculation != "off" and self.draft_min > self.draft_length():
+            return (f"The least draft length ({self.draft_min}) is more than the draft length "
+                    f"({self.draft_length()}); lower --draft-min or raise --draft-max.")
+        return problem
 
 
 @dataclass(frozen=True)
@@ -151,6 +216,13 @@ class PromptOptions:
                                     label="Let the model think first", window_default=True,
                                     help="thinking on (--think) or off (--no-think) where the template has a switch; "
                                          "default: the template's")
+    # keep: a conversation's next turn reuses what the worker's cache holds of it, as every
+    # chat app does (the window's default); cold: every prompt is read whole (compare, bench).
+    cache: str = setting(CACHE_COLD, "the conversation cache", llama="llama-server's cache_prompt",
+                         choices=CACHE_POLICIES, flag="--cache", label="Conversation cache",
+                         window_default=CACHE_KEEP,
+                         help="keep: reuse the conversation's cache between turns, prefill only what is new; "
+                              "cold: every prompt cold (measure each prompt whole)")
     # The one thread setting: 0 lets the mode decide (all threads in fair, a share in race);
     # the session computes the split from it, once per round, and the result records it.
     n_threads: int = setting(0, "the thread count", llama="llama_set_n_threads (per request)", lo=0, hi=1024,
@@ -358,7 +430,8 @@ def from_flat(values: Any, base: RunSettings | None = None) -> RunSettings:
     return with_values(base or window_defaults(), {_BY_FLAT[k].name: v for k, v in known.items()})
 
 
-__all__ = ["FLASH_ATTN_CHOICES", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
+__all__ = ["CACHE_COLD", "CACHE_KEEP", "CACHE_POLICIES", "DRAFT_MAX_DEFAULT", "FLASH_ATTN_CHOICES",
+           "SPECULATION_KINDS", "GROUPS", "KV_CACHE_TYPES", "SETTINGS", "LoadSettings", "PromptOptions",
            "RunSettings", "SamplingSettings", "ServerSettings", "Setting", "SettingError", "Spec", "from_flat",
            "get", "group_from_dict", "is_setting", "problem_of", "setting", "to_flat", "validate", "value_of",
            "window_defaults",

@@ -36,6 +36,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gemmacompare.bench.conversation_bench import ConversationBench
+from gemmacompare.bench.conversations import (
+    ConversationFileError,
+    builtin_conversation_suites,
+    is_conversation_suite,
+    load_conversations,
+)
 from gemmacompare.bench.export import write_exports
 from gemmacompare.bench.records import (
     STATUS_INTERRUPTED,
@@ -50,9 +57,11 @@ from gemmacompare.bench.runner import BenchError, BenchRunner, create_run
 from gemmacompare.bench.stats import summarize_run, summary_table
 from gemmacompare.bench.store import BenchStore, BenchStoreError
 from gemmacompare.bench.tasks import DEFAULT_SUITE, TaskFileError, builtin_suites
-from gemmacompare.engine.api import FAIR, RACE, model_label, write_run_file
+from gemmacompare.engine.api import FAIR, RACE, ConversationResult, model_label, write_run_file
+from gemmacompare.engine.api import protocol as p
 
 from .bench_charts import BenchCharts, write_chart_pngs
+from .bench_chat_rows import turn_cells
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +78,8 @@ class _Bridge(QObject):
     items = Signal(object)  # list[ItemResult]
     progress = Signal(object)  # BenchProgress
     finished = Signal(int, str, str)  # run id, status, message
+    conversation = Signal(int, object)  # repetition, ConversationResult (a conversation suite's)
+    conversations_done = Signal(str)  # a conversation suite ended: one sentence
 
 
 def _fmt(v: float | None, digits: int = 1) -> str:
@@ -135,7 +146,7 @@ class BenchmarkTab(QWidget):
         self._said_running = False  # what running_changed last said
         self.labels: list[str] = []
         self.items: list[ItemResult] = []
-        self._runner: BenchRunner | None = None
+        self._runner: BenchRunner | ConversationBench | None = None
         self._thread: threading.Thread | None = None
         # The store is closed by whoever is last: shutdown() when no benchmark
         # thread is working, else that thread as it ends (never under its feet).
@@ -150,6 +161,8 @@ class BenchmarkTab(QWidget):
         self._bridge.items.connect(self._on_items)
         self._bridge.progress.connect(self._on_progress)
         self._bridge.finished.connect(self._on_finished)
+        self._bridge.conversation.connect(self._on_conversation)
+        self._bridge.conversations_done.connect(self._on_conversations_done)
         self._build()
         self._chart_timer = QTimer(self)
         self._chart_timer.setInterval(CHART_REFRESH_MS)
@@ -187,6 +200,8 @@ class BenchmarkTab(QWidget):
         self.suite_combo = QComboBox()
         for name in builtin_suites():
             self.suite_combo.addItem(name, name)
+        for name in builtin_conversation_suites():  # measured per turn, the cache kept
+            self.suite_combo.addItem(f"{name} (conversations)", name)
         self.suite_combo.addItem(OPEN_FILE, None)
         idx = self.suite_combo.findData(DEFAULT_SUITE)
         self.suite_combo.setCurrentIndex(max(0, idx))
@@ -341,6 +356,9 @@ class BenchmarkTab(QWidget):
             except LookupError as exc:
                 self._show_error(str(exc))
                 return
+        if is_conversation_suite(config.suite):
+            self._start_conversations(config)
+            return
         if self.store is None:
             self._show_error(self.store_problem)
             return
@@ -475,17 +493,88 @@ class BenchmarkTab(QWidget):
         self.status_label.setText(f"Saved {path.name}: open it with `gemmacompare replay` or rerun it.")
         return True
 
+    # --- a conversation suite -------------------------------------------------------
+
+    def _start_conversations(self, config: BenchConfig) -> None:
+        """A conversation suite plays on a thread of its own, turn by turn with the cache kept;
+        its turns fill the item table. Not kept in the history (its items are not scored tasks)."""
+        try:
+            suite = load_conversations(config.suite).subset(config.limit)
+            settings = config.run_settings()
+        except (ConversationFileError, ValueError) as exc:
+            self._show_error(getattr(exc, "message", str(exc)))
+            return
+        bench = ConversationBench(config.models, settings, p.CACHE_KEEP, config.mode, config.threads, config.runs,
+                                  config.warmup)
+        self._runner, bridge = bench, self._bridge
+        self.labels = [n or model_label(m) for m, n in zip(config.models, [*config.names, *[""] * len(config.models)])]
+        self.table.setRowCount(0)
+        self.summary_table.setRowCount(0)
+        self.progress.setRange(0, max(1, len(suite) * config.runs))
+        self.progress.setValue(0)
+        self.progress.setFormat(f"0/{len(suite) * config.runs} conversations")
+        self.status_label.setText("Loading models…")
+
+        def emit(signal: SignalInstance, *args: object) -> None:
+            try:
+                signal.emit(*args)
+            except RuntimeError:  # the window is gone
+                log.debug("benchmark view is gone; result not shown", exc_info=True)
+
+        def work() -> None:
+            try:
+                results = bench.run(suite, on_conversation=lambda rep, r: emit(bridge.conversation, rep, r))
+                stopped = " (stopped)" if bench.stopped else ""
+                emit(bridge.conversations_done, f"Conversation suite {suite.name}: {len(results)} conversations "
+                                               f"played{stopped}, the cache kept between turns; not kept in the "
+                                               "history.")
+            except Exception as exc:  # noqa: BLE001 - becomes a message on the GUI thread
+                log.debug("conversation benchmark failed", exc_info=True)
+                emit(bridge.conversations_done, f"⚠ {str(exc) or type(exc).__name__}")
+            finally:
+                self._worker_done()
+
+        with self._store_lock:
+            self._workers += 1
+        self._thread = threading.Thread(target=work, name="bench-conversations", daemon=True)
+        self._thread.start()
+        self._update_buttons()
+
+    @Slot(int, object)
+    def _on_conversation(self, rep: int, result: ConversationResult) -> None:
+        if self._shut:
+            return
+        self.progress.setValue(self.progress.value() + 1)
+        self.progress.setFormat(f"{self.progress.value()}/{self.progress.maximum()} conversations")
+        self.status_label.setText(f"Played {result.conversation.id}…")
+        for cells in turn_cells(result, rep, self.labels):
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+
+    @Slot(str)
+    def _on_conversations_done(self, message: str) -> None:
+        if self._shut:
+            return
+        if self._thread is not None:
+            self._thread.join(1.0)
+        self._thread = None
+        self._runner = None
+        self.status_label.setText(message)
+        self._update_buttons()
+
     # --- background thread ------------------------------------------------------
 
     def _launch(self, run_id: int) -> None:
         run = self.load_run(run_id)
         if run is None or self.store is None:  # no run without a store
             return
-        self._runner = BenchRunner(self.store)
+        runner = self._runner = BenchRunner(self.store)
         self._t_start = time.monotonic()
         self.status_label.setText("Loading models…")
         self._bridge.started.emit(run)
-        runner, bridge = self._runner, self._bridge
+        bridge = self._bridge
 
         def emit(signal: SignalInstance, *args: object) -> None:
             # After the window is gone the bridge may be deleted; the run must

@@ -64,6 +64,9 @@ from .pane import ModelPane
 from .prompt_box import PromptEdit, examples_strip
 from .run_file_actions import RunFileActions
 from .session_runner import SessionRunner
+from .speculation_ab import MODE_LABEL, SpeculationABDialog, open_ab
+from .stats_format import ttft_by_turn
+from .sweep_tab import SweepTab
 from .theme import PANE_COLOURS, apply_theme
 from .window_geometry import first_start_geometry, opens_maximized
 
@@ -73,6 +76,7 @@ LABELS = ["A", "B", "C", "D"][:MAX_MODELS]
 # At 1024x640 the charts left each answer two lines; below this window height they fold away.
 CHARTS_FOLD_BELOW_PX = 700
 BENCH_JOB = "A benchmark is running; its figures and these would disturb each other. Stop it first."
+SWEEP_JOB = "A context sweep is running; its figures and these would disturb each other. Stop it first."
 
 
 CHARTS_FOLDED_NOTE = (f"Charts folded away below {CHARTS_FOLD_BELOW_PX} px of window height, "
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
         self._build()
         build_menus(self)
         self.bench_tab.running_changed.connect(lambda on: self.session.set_job(BENCH_JOB if on else ""))
+        self.sweep_tab.running_changed.connect(lambda on: self.session.set_job(SWEEP_JOB if on else ""))
         self._charts_folded = False
         self._charts_forced = False
         self._place_charts()
@@ -249,6 +254,8 @@ class MainWindow(QMainWindow):
                                 panes=tuple(p.settings for p in self.panes))
         self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
                                   [p.display_name for p in self.panes if p.model_path])
+        self.sweep_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
         rebuild_pane_menu(self)
         self.save()
         self._update_buttons()
@@ -309,15 +316,22 @@ class MainWindow(QMainWindow):
         self.race_radio.setToolTip("All models at once, CPU threads split between them (Ctrl+1)")
         self.fair_radio = QRadioButton("Fair  Ctrl+2")
         self.fair_radio.setToolTip("One after the other with all threads each, then replayed side by side (Ctrl+2)")
-        for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio)):
+        self.ab_radio = QRadioButton("A/B  Ctrl+3")
+        self.ab_radio.setToolTip(f"{MODE_LABEL}: pane A's model without and with the speculation its ⚙ sets, "
+                                 "fair, a few runs, with the speed-up and the draft's acceptance (Ctrl+3)")
+        self.ab_dialog: SpeculationABDialog | None = None
+        for key, radio in (("Ctrl+1", self.race_radio), ("Ctrl+2", self.fair_radio), ("Ctrl+3", self.ab_radio)):
             QShortcut(QKeySequence(key), self, lambda r=radio: r.isEnabled() and r.setChecked(True))
         group = QButtonGroup(self)
         group.addButton(self.race_radio)
         group.addButton(self.fair_radio)
+        group.addButton(self.ab_radio)
         (self.fair_radio if self.settings.mode == FAIR else self.race_radio).setChecked(True)
         self.race_radio.toggled.connect(self._on_mode)
+        self.ab_radio.toggled.connect(self._on_mode)
         modes.addWidget(self.race_radio)
         modes.addWidget(self.fair_radio)
+        modes.addWidget(self.ab_radio)
         col.addLayout(modes, 0, 0, 1, 2)
         for k, b in enumerate((self.send_button, self.stop_button, self.new_button, self.replay_button)):
             col.addWidget(b, 1 + k // 2, k % 2)
@@ -332,6 +346,9 @@ class MainWindow(QMainWindow):
         self.leaderboard = LeaderboardTab(self.arena.store)
         self.tabs.addTab(self.leaderboard, "Arena")
         self.tabs.setTabToolTip(2, "The blind arena's leaderboard (Ctrl+L)")
+        self.sweep_tab = SweepTab()
+        self.tabs.addTab(self.sweep_tab, "Context sweep")
+        self.tabs.setTabToolTip(3, "Speed and memory as the context grows, the panes' models side by side")
         self.arena.vote_stored.connect(self.leaderboard.refresh)
         self.tabs.currentChanged.connect(self._on_tab)
         self.setCentralWidget(self.tabs)
@@ -345,6 +362,8 @@ class MainWindow(QMainWindow):
         self.arena.on_model_changed(index)
         # The Benchmark tab compares whatever the panes hold.
         self.bench_tab.set_models([p.model_path for p in self.panes if p.model_path],
+                                  [p.display_name for p in self.panes if p.model_path])
+        self.sweep_tab.set_models([p.model_path for p in self.panes if p.model_path],
                                   [p.display_name for p in self.panes if p.model_path])
         self.settings = replace(self.settings, models=tuple(p.model_path or "" for p in self.panes))
         if not any(path == d[1] for d in self.demos):
@@ -364,11 +383,13 @@ class MainWindow(QMainWindow):
 
     @property
     def mode(self) -> str:
-        return FAIR if self.fair_radio.isChecked() else RACE
+        """The session's mode; the A/B runs fair (its own session: engine/speculation_ab.py)."""
+        return RACE if self.race_radio.isChecked() else FAIR
 
     def _on_mode(self) -> None:
         self.settings = replace(self.settings, mode=self.mode)
-        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {self.mode}")
+        shown = MODE_LABEL if self.ab_radio.isChecked() else self.mode
+        self.statusBar().showMessage(f"{self.total_threads} CPU threads · mode: {shown}")
         self.save()
 
     def _on_state(self, state: RoundState) -> None:
@@ -385,6 +406,7 @@ class MainWindow(QMainWindow):
         self.new_button.setEnabled(not going)
         self.race_radio.setEnabled(not going)
         self.fair_radio.setEnabled(not going)
+        self.ab_radio.setEnabled(not going and not self.arena.active)
         r = state.result
         self.replay_button.setEnabled(not state.busy and r is not None and r.mode == FAIR and r.complete)
 
@@ -396,6 +418,15 @@ class MainWindow(QMainWindow):
             return
         if self.runner.state.busy:
             self.banner.setText(self.runner.state.reason)
+            return
+        if self.ab_radio.isChecked() and not self.arena.active:
+            opened = open_ab(sorted(self.panes, key=self.hsplit.indexOf), text, self, self.busy_reason)
+            if isinstance(opened, str):
+                self.banner.setText(opened)
+                return
+            self.ab_dialog = opened
+            self.prompt.remember(text)
+            self.prompt.clear()
             return
         # Left to right, so fair mode runs whichever model is on the left first; a blind
         # round runs only the pair it drew.
@@ -476,6 +507,9 @@ class MainWindow(QMainWindow):
     def _announce(self) -> None:
         """The banner says what the session's state says (the arena announces its rounds without names)."""
         text = self.runner.state.headline()
+        turns = ttft_by_turn({pane.label: pane.turn_ttfts for pane in self.panes})
+        if turns:
+            text = f"{text} · {turns}" if text else turns
         if text and not self.arena.active:
             self.banner.setText(text)
 
@@ -585,6 +619,7 @@ class MainWindow(QMainWindow):
         self.theme_name = apply_theme(app, self.settings.theme, self.presentation, self._base_point)
         self.charts.set_dark(self.theme_name != "light")
         self.bench_tab.charts.set_dark(self.theme_name != "light")
+        self.sweep_tab.charts.set_dark(self.theme_name != "light")
         self.leaderboard.set_dark(self.theme_name != "light")
         # A label's rich text keeps the link colour of the look it was first laid out in (pure blue
         # on black after F11); laid out again, it takes the new palette's.
@@ -645,6 +680,7 @@ class MainWindow(QMainWindow):
             # at once and the shutdown finishes behind it (settings and votes are already saved).
             self.hide()
             self.bench_tab.shutdown(timeout=1.0)
+            self.sweep_tab.shutdown(timeout=1.0)
             self.runner.begin_close()
             self.runner.release()
             self.sampler.stop()

@@ -79,6 +79,7 @@ class ModelPane(QFrame):
         self.facts: ModelFacts | None = None
         self.loaded: p.Loaded | None = None
         self.messages: list[p.ChatMessage] = []
+        self.turn_ttfts: list[float] = []  # this conversation's time to first token, a turn each (the banner's)
         self.record: RunRecord | None = None
         self.replay_record: RunRecord | None = None  # the replay of `record`, as far as it has played
         self.reply: ReplyWidget | None = None
@@ -437,6 +438,7 @@ class ModelPane(QFrame):
 
     def new_chat(self) -> None:
         self.messages.clear()
+        self.turn_ttfts.clear()
         self.record, self.replay_record, self.reply = None, None, None
         self._token_times.clear()
         self.chat.clear()
@@ -449,7 +451,8 @@ class ModelPane(QFrame):
             if isinstance(ev, RunMeasured):
                 rec.other_load = ev.other_load
             elif isinstance(ev, p.PrefillDone):
-                self._state_text = f"Generating… (prompt {ev.n_prompt} tokens in {ev.ms:.0f} ms)"
+                reused = f", {ev.n_reused} from the cache, {ev.n_prefilled} read" if ev.n_reused else ""
+                self._state_text = f"Generating… (prompt {ev.n_prompt} tokens{reused} in {ev.ms:.0f} ms)"
                 self._show_state()
         self._show_tokens(rec, reply, batch)
         if rec.done:
@@ -481,6 +484,8 @@ class ModelPane(QFrame):
         else:
             self.messages.append(p.ChatMessage("assistant", rec.answer))
             st = rec.stats()
+            if st.ttft_s is not None:
+                self.turn_ttfts.append(st.ttft_s)
             server = rec.finished.server if rec.finished else None
             if server and server.problem:
                 self.chat.add_notice(server.problem, "error")

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLineEdit,
     QPlainTextEdit,
     QSpinBox,
     QWidget,
@@ -74,6 +75,9 @@ def _widget(s: Setting, value: Any) -> QWidget:
         w = QPlainTextEdit(str(value))
         w.setPlaceholderText(f"Optional {s.spec.label.lower()}")
         w.setFixedHeight(70)
+    elif s.kind == "str":  # one line of text: a file's path (the draft model)
+        w = QLineEdit(str(value))
+        w.setPlaceholderText(f"Optional {s.spec.label.lower()}")
     else:
         raise TypeError(f"no ⚙ widget for the setting {s.name} ({s.kind})")
     if s.spec.help:
@@ -90,4 +94,6 @@ def _read(w: QWidget) -> Any:
         return w.value()
     if isinstance(w, QPlainTextEdit):
         return w.toPlainText().strip()
+    if isinstance(w, QLineEdit):
+        return w.text().strip()
     raise TypeError(f"no value from {type(w).__name__}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gemmacompare.engine.api import Placement, RunRecord, RunStats, gpu_memory_text
+from gemmacompare.engine.api import Placement, RunRecord, RunStats, gpu_memory_text, prompt_cache_text
 from gemmacompare.models.gguf_file import human_bytes
 
 
@@ -29,14 +29,17 @@ def stats_line(s: RunStats, mode_note: str, blind: bool = False, compact: bool =
     else:
         split = f" ({s.n_thinking} thinking / {s.n_answer} answer)" if s.n_thinking else ""
         parts.append(f"{s.n_tokens} tok{split}{done}")
+    if s.draft_kind:
+        # As LM Studio puts it under a reply: how much of the draft the model took.
+        rate = s.draft_acceptance
+        parts.append(f"{s.draft_kind} drafts: " + (f"{rate:.0%} accepted ({s.n_draft_accepted}/{s.n_drafted})"
+                                                   if rate is not None else "none drafted"))
     if compact:
         busy = s.machine_busy and s.other_cpu_cores is not None
         return " · ".join([*parts, *(["busy machine: unreliable"] if busy else [])])
     if s.ttft_s is not None:
         parts.append(f"TTFT {s.ttft_s * 1000:.0f} ms")
-    if s.prefill_tps:
-        parts.append(f"prompt read at {s.prefill_tps:.0f} t/s" if blind else
-                      f"prompt {s.n_prompt} tok @ {s.prefill_tps:.0f} t/s")
+    parts.append(_prompt_part(s, blind))
     if blind:
         parts.append("stop reason, prompt size and memory shown after the vote")
     else:
@@ -48,6 +51,31 @@ def stats_line(s: RunStats, mode_note: str, blind: bool = False, compact: bool =
     return " · ".join(x for x in parts if x)
 
 
+def _prompt_part(s: RunStats, blind: bool) -> str:
+    """The prompt: its size, what the conversation's cache gave, the rest read at X t/s."""
+    rate = f" @ {s.prefill_tps:.0f} t/s" if s.prefill_tps else ""
+    if blind:  # a prompt's size tells the templates apart; what was reused and the rate do not
+        return f"prompt read{rate}" if rate else ""
+    cache = prompt_cache_text(s)
+    if not cache:
+        return f"prompt {s.n_prompt} tok{rate}" if rate else ""
+    if cache == "cold":
+        return f"prompt {s.n_prompt} tok{rate} (cold)"
+    head, sep, why = cache.partition(": ")
+    parted = f" ({s.cache_parted})" if s.cache_parted else ""
+    return f"prompt {s.n_prompt} tok: {head}{rate}{sep}{why}{parted}"
+
+
+def ttft_by_turn(turns: dict[str, list[float]]) -> str:
+    """The banner's comparison of time to first token by turn, once a conversation has two:
+    "TTFT by turn: A 0.41 → 0.12 s · B 1.30 → 0.35 s"."""
+    shown = {label: t for label, t in turns.items() if t}
+    if not shown or max(len(t) for t in shown.values()) < 2:
+        return ""
+    return "TTFT by turn: " + " · ".join(
+        f"{label} " + " → ".join(f"{x:.2f}" for x in t[-4:]) + " s" for label, t in shown.items())
+
+
 def _memory_parts(s: RunStats) -> list[str]:
     out = []
     if s.peak_rss:
@@ -56,6 +84,8 @@ def _memory_parts(s: RunStats) -> list[str]:
         out.append("memory not measured (remote)")
     if s.gpu_available and s.peak_vram is not None:
         out.append(gpu_memory_text(s))
+    if s.checkpoint_bytes:
+        out.append(f"checkpoints {human_bytes(s.checkpoint_bytes)}")
     return out
 
 
@@ -106,5 +136,7 @@ def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
         *memory_tooltip_lines(placement),
+        *([f"  context checkpoints (after this reply): {human_bytes(s.checkpoint_bytes)}"]
+          if s.checkpoint_bytes else []),
     ]
     return "\n".join(lines)

@@ -81,6 +81,10 @@ def test_compare_streams_both_and_writes_json(tmp_path, demo_paths):
         assert m["memory"] and m["memory"][0]["rss"] > 0
         assert {k: m["settings"][k] for k in ("flash_attn", "type_k", "type_v")} == {
             "flash_attn": "auto", "type_k": "f16", "type_v": "f16"}
+        # A single prompt is read whole (the conversation cache is for the window's turns), and says so.
+        assert m["settings"]["cache"] == m["stats"]["cache_policy"] == "cold"
+        assert (m["stats"]["n_reused"], m["stats"]["n_prefilled"]) == (0, m["stats"]["n_prompt"])
+    assert re.search(r"prompt cache\s+cold\s+cold", out.stdout), out.stdout
 
 
 def test_compare_flash_attention_and_cache_type_options(tmp_path):

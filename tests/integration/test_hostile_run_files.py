@@ -66,7 +66,11 @@ def test_a_refusal_names_the_field(corpus, capsys):
                         ("token-at-day-115", "models[0].run.tokens[19][2]"),
                         ("source-kind-is-an-int", "models[0].identity.source.kind"),
                         ("tokens-out-of-order", "models[0].run.tokens[5]"),
-                        ("65536-tokens-of-200", "models[0].run.tokens")):
+                        ("65536-tokens-of-200", "models[0].run.tokens"),
+                        ("cache-reused-more-than-prompt", "models[0].run.finished.cache.n_reused"),
+                        ("cache-policy-unknown", "models[0].run.finished.cache.policy"),
+                        ("prefill-reused-more-than-prompt", "models[0].run.prefill.n_reused"),
+                        ("settings-cache-unknown", "models[0].settings.prompt.cache")):
         path, _ = corpus[case]
         with pytest.raises(RunFileError) as info:
             read_run_file(path)

@@ -134,7 +134,7 @@ def test_one_thread_field_reaches_the_request():
 def test_every_labelled_setting_has_a_widget_kind_and_every_flag_is_unique():
     for s in SETTINGS:
         if s.spec.label:
-            assert s.kind in ("bool", "int", "float") or s.spec.choices or s.spec.multiline, s.name
+            assert s.kind in ("bool", "int", "float", "str") or s.spec.choices or s.spec.multiline, s.name
         assert s.spec.what and (s.spec.llama or s.group == "server"), s.name
     flags = [f for s in SETTINGS for f in (s.spec.flag, *s.spec.aliases) if f]
     assert len(flags) == len(set(flags))

@@ -47,6 +47,7 @@ class LlamaContext:
     type_k: str
     type_v: str
     swa_full: bool
+    warmup_tokens: int = 0  # tokens decoded by the warm-up at load (warm_up)
 
     def tokenize(self, text: str, add_special: bool) -> list[int]:
         data = text.encode("utf-8")
@@ -81,13 +82,8 @@ class LlamaContext:
             self.model = None
 
 
-def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_layers: int) -> LlamaContext:
-    """Backends must be loaded first (llama_runtime.load_backends)."""
-    mparams = L.llama_model_default_params()
-    mparams.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF  # -1: all layers
-    model = L.llama_model_load_from_file(path.encode("utf-8"), mparams)
-    if not model:
-        raise LoadError("model")
+def context_params(s: LoadSettings, n_ctx: int, n_threads: int) -> object:
+    """llama.cpp's default context parameters with only what the user set changed."""
     cparams = L.llama_context_default_params()
     cparams.n_ctx = n_ctx
     # llama.cpp's n_batch default (2048) and n_ubatch (512) unless the user set one.
@@ -105,11 +101,28 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
     # (and this app, unless the user asks) size it to the window.
     cparams.swa_full = s.swa_full
     cparams.no_perf = False  # llama_perf_context gives llama.cpp's own counters
-    ctx = L.llama_init_from_model(model, cparams)
+    return cparams
+
+
+def new_context(model: int, s: LoadSettings, n_ctx: int, n_threads: int) -> int | None:
+    """Another context on a loaded model, made as open_context makes its own (None: llama.cpp refused);
+    the context sweep sizes one per depth to read llama.cpp's account of it. Free it with llama_free."""
+    ctx: int | None = L.llama_init_from_model(model, context_params(s, n_ctx, n_threads))
+    return ctx or None
+
+
+def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_layers: int) -> LlamaContext:
+    """Backends must be loaded first (llama_runtime.load_backends)."""
+    mparams = L.llama_model_default_params()
+    mparams.n_gpu_layers = n_gpu_layers if n_gpu_layers >= 0 else 0x7FFFFFFF  # -1: all layers
+    model = L.llama_model_load_from_file(path.encode("utf-8"), mparams)
+    if not model:
+        raise LoadError("model")
+    ctx = L.llama_init_from_model(model, context_params(s, n_ctx, n_threads))
     if not ctx:
         L.llama_model_free(model)
         raise LoadError("context")
-    return LlamaContext(
+    llm = LlamaContext(
         model=model,
         ctx=ctx,
         vocab=L.llama_model_get_vocab(model),
@@ -119,3 +132,20 @@ def open_context(path: str, s: LoadSettings, n_ctx: int, n_threads: int, n_gpu_l
         type_v=s.type_v,
         swa_full=s.swa_full,
     )
+    llm.warmup_tokens = warm_up(llm)
+    return llm
+
+
+def warm_up(llm: LlamaContext) -> int:
+    """llama.cpp's tools' warm-up at load (common_init_from_params; llama-bench runs its own): one
+    decode of BOS and EOS, then the memory cleared and the counters reset. Without it the first
+    request after a load paid the first pass over the weights and the first graph's allocations,
+    which llama-server and llama-bench have paid before they time anything. Returns the tokens decoded."""
+    tokens = [t for t in (llm.bos, llm.eos) if t >= 0] or [0]
+    tokens = tokens[: max(1, llm.n_batch)]
+    arr = (L.llama_token * len(tokens))(*tokens)
+    L.llama_decode(llm.ctx, L.llama_batch_get_one(arr, len(tokens)))
+    L.llama_memory_clear(L.llama_get_memory(llm.ctx), True)
+    L.llama_synchronize(llm.ctx)
+    L.llama_perf_context_reset(llm.ctx)
+    return len(tokens)

@@ -136,8 +136,9 @@ class ModelWorker:
         self._stop.value = 1
         self._stop_requested_at = time.monotonic()
 
-    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs: Any) -> Iterator[p.Event]:
-        """Run one request and yield its events, ending with Finished or WorkerError.
+    def generate(self, cmd: p.Request | None = None, **kwargs: Any) -> Iterator[p.Event]:
+        """Run one request (a generation, or a depth measurement) and yield its events, ending with
+        Finished or WorkerError.
 
         A worker that died since the last call is restarted and reloaded first.
         """
@@ -188,6 +189,10 @@ class ModelWorker:
                     n_tokens += tok.token_id >= 0
                     yield tok
                 continue
+            if isinstance(ev, p.DepthMeasured) and ev.test == p.TEST_TG and ev.n_tokens:
+                # A depth run stops between two of its tokens: allow twice the slowest.
+                n_tokens += ev.n_tokens
+                slowest_step = max(slowest_step, ev.seconds / ev.n_tokens)
             last_msg = now
             yield ev
             if (isinstance(ev, (p.Finished, p.WorkerError))

@@ -39,6 +39,7 @@ _FINISH = {"stop": p.STOP_EOS, "length": p.STOP_MAX_TOKENS, "eos": p.STOP_EOS}
 # into the answer. A server that ignores max_tokens is stopped here, not run for ever.
 CHUNKS_PER_TOKEN_LIMIT = 2
 CHUNK_SLACK = 16
+MAX_DRAFT_COUNT = 10_000_000  # draft tokens a server may report for one request (the run files' count bound)
 # No token's text is this long; bounds the memory of an answer whose chunks are huge.
 CHARS_PER_TOKEN_LIMIT = 256
 
@@ -310,7 +311,7 @@ class StreamRun:
         yield p.Finished(
             request_id=self.cmd.request_id, stop_reason=reason, n_prompt=fig.n_prompt or 0,
             n_generated=fig.n_generated or 0, t_send=self.t_send, t_end=time.monotonic(), perf=None,
-            n_threads=0, template_name="server", server=fig,
+            n_threads=0, template_name="server", server=fig, draft=server_draft(self.timings or {}),
         )
 
     def _aborted(self, reason: str) -> Iterator[p.Event]:
@@ -352,6 +353,17 @@ class StreamRun:
         if detail:
             log.info("%s: %s", self.w.label, redact(detail, key))
         return p.WorkerError(self.cmd.request_id, redact(message, key), redact(detail, key))
+
+
+def server_draft(timings: dict[str, Any]) -> p.DraftStats | None:
+    """llama-server's speculative counts (`timings.draft_n`, `draft_n_accepted`: a draft model, n-gram
+    lookup or an MTP head run by the server), or None where it sent none or sent nonsense."""
+    n, ok = timings.get("draft_n"), timings.get("draft_n_accepted")
+    if not (isinstance(n, int) and isinstance(ok, int)) or isinstance(n, bool) or isinstance(ok, bool):
+        return None
+    if not 0 <= ok <= n <= MAX_DRAFT_COUNT:
+        return None
+    return p.DraftStats("server", n, ok)
 
 
 def _int(v: object) -> int | None:

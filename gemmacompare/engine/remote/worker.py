@@ -191,10 +191,14 @@ class RemoteWorker:
                 except OSError:
                     pass
 
-    def generate(self, cmd: p.GenerateCommand | None = None, **kwargs: Any) -> Iterator[p.Event]:
+    def generate(self, cmd: p.Request | None = None, **kwargs: Any) -> Iterator[p.Event]:
         if cmd is None:
             cmd = p.GenerateCommand(request_id=next(self._request_ids), **kwargs)
         rid = cmd.request_id
+        if isinstance(cmd, p.DepthCommand):
+            yield p.WorkerError(rid, "A context sweep measures local models only; a server's speed is not this "
+                                     "machine's.")
+            return
         ref, model, client = self.ref, self.model, self._client
         if ref is None or model is None or client is None:  # load sets all three
             yield p.WorkerError(rid, "No server model is set up; pick one first.")

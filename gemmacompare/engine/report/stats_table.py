@@ -38,6 +38,22 @@ def _memory(s: RunStats) -> str:
     return human_bytes(s.peak_rss) if s.peak_rss else "-"
 
 
+def prompt_cache_text(s: RunStats) -> str:
+    """What a reply's prompt took from the conversation's cache: "cold", "58 reused, 12 read",
+    "47 from a checkpoint of 47, 30 read", "all 80 read: <why>"; "" where it was not reported
+    (a server, an older run file)."""
+    if s.cache_policy is None or s.n_reused is None:
+        return ""
+    if s.cache_policy != "keep":
+        return "cold"
+    read = s.n_prefilled if s.n_prefilled is not None else s.n_prompt - s.n_reused
+    if s.cache_why_full:
+        return f"all {read} read: {s.cache_why_full}"
+    if s.n_checkpoint:
+        return f"{s.n_reused} from a checkpoint of {s.n_checkpoint}, {read} read"
+    return f"{s.n_reused} reused, {read} read"
+
+
 # The order people check claims in (see speed_summary): per-token latency,
 # time to answer, then the rest.
 STAT_ROWS: tuple[tuple[str, Callable[[RunStats], str]], ...] = (
@@ -50,6 +66,7 @@ STAT_ROWS: tuple[tuple[str, Callable[[RunStats], str]], ...] = (
     ("tokens (think/answer)", _tokens),
     ("TTFT", lambda s: _f(s.ttft_s and s.ttft_s * 1000, " ms", 0)),
     ("prompt tokens", lambda s: _f(s.server_n_prompt) if s.remote else _f(s.n_prompt)),
+    ("prompt cache", lambda s: prompt_cache_text(s) or "-"),
     ("prefill t/s", lambda s: _f(s.server_prompt_tps) + " (server)" if s.remote and s.server_prompt_tps
         else _f(s.prefill_tps)),
     ("ms/token p50 / p95", lambda s: f"{_f(s.ms_per_token_p50)} / {_f(s.ms_per_token_p95)}"),
@@ -80,6 +97,10 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
     if any(placements):
         rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
         rows += memory_rows(placements)
+    if any(s.checkpoint_bytes for s in stats):
+        # Taken after the load, so not in llama.cpp's account above: the worker's own.
+        rows.append(["context checkpoints", *(human_bytes(s.checkpoint_bytes) if s.checkpoint_bytes else "-"
+                                              for s in stats)])
     return rows
 
 
