@@ -76,6 +76,7 @@ def test_compare_chat_refuses_bad_input_in_one_sentence(demo_paths, tmp_path):
     for args, words in ((["--chat", str(bad)], "bad.jsonl line 1: unknown field 'sytem'"),
                         (["-p", "hi", "--cold"], "--cold goes with --chat"),
                         (["--chat", str(bad), "--raw"], "cannot be combined with --raw"),
+                        (["--chat", "short-chats", "--ab"], "--chat plays conversations; the speculation A/B"),
                         (["--chat", str(tmp_path / "none.jsonl")], "no such conversation file")):
         out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), *args)
         lines = out.stderr.strip().splitlines()
@@ -186,3 +187,25 @@ def test_compare_chat_saves_one_conversation_only(demo_paths, tmp_path):
     out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", "short-chats",
               "--save-run", str(tmp_path / "x.gcrun"))
     assert out.returncode == 2 and "--save-run keeps one conversation and short-chats has 4" in out.stderr
+
+
+def test_a_reruns_run_files_of_a_conversation_keep_its_turns(demo_paths, tmp_path):
+    from gemmacompare.engine.rerun import RerunJob, plan_rerun, save_rerun_files
+    from gemmacompare.engine.run_file import read_run_file
+
+    chat = tmp_path / "one.jsonl"
+    chat.write_text(json.dumps({"id": "c2", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    saved = tmp_path / "chat.gcrun"
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", str(chat), "-n", "3",
+              "--mode", "fair", "--save-run", str(saved))
+    assert out.returncode == 0, out.stderr
+    run = read_run_file(saved)
+    plan = plan_rerun(run)
+    measured = RerunJob(run, plan, 1).run()
+    assert len(measured.turns) == 1 and [len(m) for m in measured.turns[0]] == [2, 2]
+    [here] = save_rerun_files(run, plan, measured, tmp_path, "chat")  # as the gallery keeps this machine's runs
+    again = read_run_file(here)
+    assert again.conversation is not None and again.conversation.id == "c2"
+    assert [[t.turn for t in rows] for rows in again.conversation.figures] == [[1, 2], [1, 2]]
+    # The rerun kept the recorded replies in each history, so its file holds the same conversation.
+    assert again.conversation.replies == run.conversation.replies and again.conversation.turns == run.conversation.turns
