@@ -318,6 +318,7 @@ class DepthMemory:
     buffers: tuple[DeviceBuffer, ...]
     fill_seconds: float = 0.0
     fill_cached: bool = False  # the filler came from the state saved at this depth, not a prefill
+    gpu_memory: tuple[tuple[str, int], ...] = ()  # (device, total bytes) of each GPU llama.cpp sees
 
 
 Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError, DepthMeasured, DepthMemory]

@@ -101,6 +101,7 @@ class MsPerMachineChart(pg.PlotWidget):  # type: ignore[misc]  # pyqtgraph is un
         self.means = [iv.mean for _, iv in bars]
         self.setTitle(f"{safe_cell(model)}: ms/token per machine" if bars else "ms/token per machine")
         if not bars:
+            self.getAxis("left").setTicks([[]])  # no bars: no machine names left from the last model
             return
         ys = np.arange(len(bars), dtype=float)
         self.addItem(pg.BarGraphItem(x0=0, y=ys, height=0.6, width=np.array(self.means), brush="#4a7bd0", pen=None))
@@ -174,35 +175,43 @@ class GalleryDialog(QDialog):
         self.claimed.setSpecialValueText("no claim")
         self.claimed.setSuffix("x")
         self.claimed.valueChanged.connect(self._draw_chart)
+        # The table's controls over the table, the chart's over the chart: one row of both did not fit
+        # a 1024-pixel screen.
         top = QHBoxLayout()
-        top.addWidget(self.filter_box, 2)
-        top.addWidget(QLabel("Chart:"))
-        top.addWidget(self.model_box, 1)
-        top.addWidget(QLabel("ratio over it of:"))
-        top.addWidget(self.pair_box, 1)
-        top.addWidget(QLabel("claimed:"))
-        top.addWidget(self.claimed)
+        top.addWidget(self.filter_box, 1)
         self.rerun_button = QPushButton("&Rerun on this machine…")
         self.rerun_button.setToolTip("Runs the chosen row's run file here with its settings, then adds this "
                                      "machine's row to the table")
         top.addWidget(self.rerun_button)
+        chart_row = QHBoxLayout()
+        chart_row.addWidget(QLabel("Chart:"))
+        chart_row.addWidget(self.model_box, 1)
+        chart_row.addWidget(QLabel("ratio over it of:"))
+        chart_row.addWidget(self.pair_box, 1)
+        chart_row.addWidget(QLabel("claimed:"))
+        chart_row.addWidget(self.claimed)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(list(COLUMNS))
         self.table.setWordWrap(True)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.itemSelectionChanged.connect(self._update_rerun_button)
+        self.table.itemSelectionChanged.connect(self._on_row_chosen)
         self.table.cellDoubleClicked.connect(self._open_row)
         self.rerun_button.clicked.connect(lambda: self.rerun_row(self.table.currentRow()))
         self.chart = MsPerMachineChart()
         self.ratio_chart = RatioChart()
         self.ratio_chart.hide()
+        charts = QWidget()
+        chart_lay = QVBoxLayout(charts)
+        chart_lay.setContentsMargins(0, 0, 0, 0)
+        chart_lay.addLayout(chart_row)
+        chart_lay.addWidget(self.chart, 1)
+        chart_lay.addWidget(self.ratio_chart, 1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
-        split.addWidget(self.chart)
-        split.addWidget(self.ratio_chart)
-        split.setSizes([420, 260])
+        split.addWidget(charts)
+        split.setSizes([400, 280])
 
         self.summary = plain_label("")
         self.summary.setObjectName("gallerySummary")
@@ -310,6 +319,15 @@ class GalleryDialog(QDialog):
 
     # --- rerun on this machine ----------------------------------------------------------
 
+    def _on_row_chosen(self) -> None:
+        """The chart follows the chosen row's model (unless a pair is charted)."""
+        self._update_rerun_button()
+        t = self.table.currentRow()
+        if 0 <= t < self.table.rowCount() and self.pair_box.currentData() is None:
+            found = self.model_box.findData(self.row_at(t).model)
+            if found >= 0:
+                self.model_box.setCurrentIndex(found)
+
     def _update_rerun_button(self) -> None:
         running = self.rerun_dialog is not None and self.rerun_dialog.running
         self.rerun_button.setEnabled(self._path_of(self.table.currentRow()) is not None and not running)
@@ -381,11 +399,24 @@ class GalleryDialog(QDialog):
         self.rerun_note.setText(widget_text(sentence, 600))  # it may quote a stranger's file name
 
 
+def fit_to_screen(dlg: QWidget, parent: QWidget | None) -> None:
+    """At most 1200 x 720, within the screen with its frame (at 1280 x 720 the not-opened list ran off the
+    bottom), centred over the window that opened it."""
+    screen = (parent.screen() if parent is not None else dlg.screen()).availableGeometry()
+    dlg.resize(min(1200, screen.width() - 40), min(720, screen.height() - 60))
+    rect = dlg.frameGeometry()
+    rect.moveCenter(parent.frameGeometry().center() if parent is not None else screen.center())
+    rect.moveTop(max(rect.top(), screen.top()))
+    rect.moveLeft(max(rect.left(), screen.left()))
+    dlg.move(rect.topLeft())
+
+
 def open_gallery(paths: list[str], parent: QWidget | None, open_run: Callable[[str], object],
                  busy_reason: Callable[[], str] | None = None) -> GalleryDialog:
     """A gallery dialog of these files and folders, its double-click wired to `open_run`; shown."""
     dlg = GalleryDialog(build_gallery(paths), parent, busy_reason)
     dlg.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    fit_to_screen(dlg, parent)
     dlg.run_requested.connect(open_run)
     dlg.show()
     return dlg

@@ -144,9 +144,15 @@ def test_cli_sweep_writes_json_and_run_file(demo_paths, tiny_files, tmp_path, ca
     doc = json.loads(out_json.read_text())
     assert [x["depth"] for x in doc["points"]] == [0, 0, 64, 64]
     assert all(len(x["tg_ms_per_token"]) == 2 for x in doc["points"])
+    assert "at its trained context of 8,192 tokens" in captured.out
+    curve = doc["models"][1]["estimate_curve"]  # Qwen3.5: the estimate out to its 262,144 tokens
+    assert curve[-1][0] == 262144 and curve == sorted(curve)
     saved = json.loads(run.read_text())
     assert saved["kind"] == "sweep" and saved["sweep"]["points"] == doc["points"]
     assert str(tmp_path) not in run.read_text()  # file names only, as every run file
+    assert main(["replay", str(run)]) != 0  # a sweep has no replies: one sentence, not a crash
+    err = capsys.readouterr().err
+    assert "holds a context sweep" in err and err.count("\n") == 1
 
 
 def test_cli_sweep_says_which_depth_is_left_out(demo_paths, capsys):

@@ -75,6 +75,9 @@ def test_gallery_dialog_sorts_filters_charts_and_replays(qtbot, folder, monkeypa
         qtbot.keyClicks(dlg.filter_box, "cuda")
         assert {r.backend for r in dlg.visible_rows()} == {"CUDA0"} and len(dlg.visible_rows()) == 2
         assert dlg.chart.means == pytest.approx([11.0]) and "CUDA0" in dlg.chart.labels[0]
+        qtbot.keyClicks(dlg.filter_box, " nothing")  # no bars: no machine names either
+        assert dlg.chart.means == [] and dlg.chart.getAxis("left")._tickLevels in ([[]], [])
+        dlg.filter_box.setText("cuda")
         if os.environ.get("GEMMACOMPARE_SCREENSHOTS"):
             dlg.filter_box.clear()
             qtbot.wait(50)
@@ -150,6 +153,8 @@ def test_rerun_on_this_machine_adds_this_machines_row(qtbot, demo_paths, tmp_pat
 
         theirs = next(t for t in range(3) if "theirs.gcrun" in dlg.row_at(t).files)
         dlg.table.selectRow(theirs)
+        assert dlg.model_box.currentData() == dlg.row_at(theirs).model  # the chart follows the chosen row
+        assert dlg.chart.means and "Someone's Other CPU" in dlg.chart.labels[0]
         dlg.rerun_button.click()
         rerun = dlg.rerun_dialog
         assert rerun is not None and rerun.isVisible() and rerun.file_name == "theirs.gcrun"
@@ -178,6 +183,20 @@ def test_rerun_on_this_machine_adds_this_machines_row(qtbot, demo_paths, tmp_pat
                                                         for lab in dlg.ratio_chart.labels)
         assert dlg.rerun_button.isEnabled()
         rerun.close()
+        dlg.close()
+    finally:
+        w.close()
+
+
+def test_the_gallery_fits_a_small_screen(qtbot, folder):
+    from gemmacompare.ui.gallery_dialog import open_gallery
+
+    w = make_window(qtbot, wait_ready=False)
+    try:
+        dlg = open_gallery([str(folder)], w, lambda _path: None)
+        screen = w.screen().availableGeometry()  # offscreen: 800 x 800, smaller than the dialog's 1200 x 720
+        assert dlg.width() <= screen.width() - 40 and dlg.height() <= screen.height() - 60
+        assert screen.contains(dlg.frameGeometry().topLeft())
         dlg.close()
     finally:
         w.close()
