@@ -115,9 +115,11 @@ class _DepthRun:
         buffers = self._context_account(cmd.n_ctx)
         self._check_stop()
         if not self.worker.warmed_up:
-            # llama-bench's warm-up on a fresh context: one prefill of -p tokens and one decode.
+            # llama-bench's warm-ups on a fresh context: a prefill of -p tokens (its pp test's) and,
+            # apart, one decode (its tg test's); apart, so a context of max(-n, -p) cells holds each.
             self._clear()
             self._prefill(cmd.n_pp, abortable=True)
+            self._clear()
             self._generate(1)
             self.worker.warmed_up = True
         self._clear()
