@@ -172,7 +172,7 @@ def test_cli_sweep_refuses_bad_depths(capsys):
 def test_a_sweep_at_depth_zero_alone_fits_its_context(demo_paths):
     """Depth 0 loads max(-n, -p) cells: the warm-ups (a -p prefill, then one decode) run apart,
     as llama-bench's pp and tg tests warm up apart, so neither overflows that context."""
-    settings = SweepSettings(depths=(0,), n_gen=4, n_pp=64, reps=1, threads=1)
+    settings = SweepSettings(depths=(0,), n_gen=4, n_pp=256, reps=1, threads=1)  # 256 cells: llama.cpp pads to 256
     result = ContextSweep([str(demo_paths["smollm2"])], settings).run(lambda _progress: None)
     assert result.models[0].error == ""
     assert result.models[0].loaded is not None and result.models[0].loaded.n_ctx <= 256
