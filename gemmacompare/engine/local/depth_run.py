@@ -179,7 +179,10 @@ class _DepthRun:
     def _restore(self, state: ctypes.Array[ctypes.c_uint8] | None) -> None:
         self._clear()
         if state is not None and not self.L.llama_state_seq_set_data(self.ctx, state, len(state), 0):
-            raise RuntimeError("llama.cpp could not restore the state saved at this depth")
+            # As llama-bench: a state llama.cpp will not take back is filled again, untimed.
+            log.info("state at depth %d not restored; prefilling it again", self.cmd.depth)
+            self._clear()
+            self._prefill(self.cmd.depth, abortable=True)
 
     def _tokens(self, n: int) -> list[int]:
         first = [self.bos] if self.bos >= 0 and n else []
