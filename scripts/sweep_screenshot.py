@@ -1,10 +1,12 @@
 """A screenshot of the Context sweep tab after a sweep, for the README (offscreen or on Xvfb).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python scripts/sweep_screenshot.py MODEL [MODEL ...] \
-        [--depths 0,1k,4k] [-n 64] [--pp 512] [--reps 3] [--threads 0] [--out docs/context-sweep.png]
+        [--depths 0,1k,4k] [-n 64] [--pp 512] [--reps 3] [--threads 0] [--out docs/context-sweep.png] \
+        [--json FIGURES.json]
 
 Runs the tab's own sweep on the given files (paths or demo keys), waits for it, then saves the whole
-tab (controls, progress, both charts) and the two charts alone beside it (NAME-charts.png).
+tab (controls, progress, both charts) and the two charts alone beside it (NAME-charts.png), and
+prints the sweep's table (and writes its figures with --json), so one sweep gives both.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("docs/context-sweep.png"))
+    ap.add_argument("--json", type=Path, default=None, help="write the sweep's figures here")
     ap.add_argument("--timeout", type=float, default=6 * 3600, help="seconds to wait for the sweep")
     args = ap.parse_args()
     app = QApplication(sys.argv)
@@ -65,6 +68,14 @@ def main() -> int:
     charts = args.out.with_name(args.out.stem + "-charts.png")
     tab.charts.save_png(charts)
     print(f"wrote {args.out} and {charts}; {tab.status_label.text()}")
+    if tab.result is not None:
+        import json
+
+        from gemmacompare.engine.api import sweep_table
+
+        print(sweep_table(tab.result))
+        if args.json:
+            args.json.write_text(json.dumps(tab.result.to_dict(), indent=2))
     return 0
 
 
