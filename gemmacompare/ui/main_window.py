@@ -425,6 +425,7 @@ class MainWindow(QMainWindow):
                 self.banner.setText(opened)
                 return
             self.ab_dialog = opened
+            self.banner.setText(f"Speculation A/B running in its own window: {opened.windowTitle()}")
             self.prompt.remember(text)
             self.prompt.clear()
             return

@@ -44,6 +44,7 @@ def test_ab_mode_shows_both_replies_the_figures_and_tints_accepted_tokens(qtbot,
     w.send()
     dlg = w.ab_dialog
     assert dlg is not None
+    assert "choose a draft model" not in w.banner.text() and "running in its own window" in w.banner.text()
     with qtbot.waitSignal(dlg.measured, timeout=240_000):
         pass
     result = dlg.ab_result
