@@ -77,7 +77,7 @@ def start_server(binary: Path, model: str, args: argparse.Namespace, extra: list
     port = free_port()
     proc = subprocess.Popen(
         [str(binary), "-m", model, "--host", "127.0.0.1", "--port", str(port), "-t", str(args.threads),
-         "-c", str(args.ctx), "-np", "1", "--temp", "0", *extra],
+         "-c", str(args.ctx), "-np", "1", "--temp", "0", "--swa-full", *extra],
         stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     wait_until_serving(proc, f"{base}/health", log, binary.name)
@@ -121,7 +121,8 @@ def server_figures(binary: Path, model: str, args: argparse.Namespace, draft_max
 
 
 def ours(model: str, args: argparse.Namespace) -> dict[str, dict[str, Any]]:
-    values: dict[str, Any] = {"max_tokens": args.tokens, "temperature": 0.0, "n_ctx": args.ctx,
+    # A full-size sliding-window cache (Gemma), which speculation needs; the servers get --swa-full too.
+    values: dict[str, Any] = {"max_tokens": args.tokens, "temperature": 0.0, "n_ctx": args.ctx, "swa_full": True,
                               "draft_max": args.draft_max, "draft_min": args.draft_min, "ngram_n": args.ngram_n}
     values.update({"speculation": "draft", "draft_model": args.draft} if args.draft else {"speculation": "ngram"})
     settings = with_values(RunSettings(), values)

@@ -123,6 +123,8 @@ def check_chat_args(args: argparse.Namespace) -> str | None:
         return "--cold goes with --chat (it sends every turn of a conversation cold)."
     if getattr(args, "chat", None) is not None and getattr(args, "raw", False):
         return "--chat plays chat turns through the model's template; it cannot be combined with --raw."
+    if getattr(args, "chat", None) is not None and getattr(args, "ab", False):
+        return "--chat plays conversations; the speculation A/B (--ab) measures one prompt: use -p with --ab."
     return None
 
 

@@ -178,7 +178,7 @@ def play_conversation(session: CompareSession, settings: Sequence[RunSettings], 
             break
         policy = turn_cache(cache, turn)
         commands = {i: replace(command_for(with_system[i], tuple(result.models[i].history), text, request_id=turn),
-                               cache=policy) for i in going}
+                               cache=policy, keep_after=cache == p.CACHE_KEEP) for i in going}
         rnd = session.run(commands, mode, threads_total, on_event)
         result.rounds.append(rnd)
         if rnd.user_stopped or stopped():

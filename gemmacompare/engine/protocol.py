@@ -51,6 +51,10 @@ class GenerateCommand:
     # CACHE_KEEP: reuse what the worker's cache holds of this conversation, as llama-server's
     # cache_prompt does; CACHE_COLD: clear it first and prefill the whole prompt.
     cache: str = CACHE_COLD
+    # True when later requests will keep this one's cache (a kept conversation's cold first
+    # turn): the worker takes context checkpoints even when cold. A prompt measured alone
+    # takes none, so its prefill runs unbroken, as llama-bench's.
+    keep_after: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +322,7 @@ class DepthMemory:
     buffers: tuple[DeviceBuffer, ...]
     fill_seconds: float = 0.0
     fill_cached: bool = False  # the filler came from the state saved at this depth, not a prefill
+    gpu_memory: tuple[tuple[str, int], ...] = ()  # (device, total bytes) of each GPU llama.cpp sees
 
 
 Event = Union[Loaded, PromptReady, PrefillDone, Token, Finished, WorkerError, DepthMeasured, DepthMemory]

@@ -18,13 +18,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from gemmacompare.engine.conversation import Conversation, TurnFigures, play_conversation
+from gemmacompare.engine.conversation import Conversation, ConversationResult, TurnFigures, play_conversation
 from gemmacompare.engine.machine import file_hash_prefix
 from gemmacompare.engine.metrics import RunStats
 from gemmacompare.engine.modes import default_threads
 from gemmacompare.engine.report.intervals import positive_interval
 from gemmacompare.engine.report.speed_summary import busy_sentence
-from gemmacompare.engine.run_file import SUFFIX, RunFile, RunModel, compare_run_dict, write_run_file
+from gemmacompare.engine.run_file import (
+    SUFFIX,
+    RunFile,
+    RunModel,
+    compare_run_dict,
+    conversation_run_dict,
+    write_run_file,
+)
 from gemmacompare.engine.run_settings import RunSettings, command_for
 from gemmacompare.engine.session import CompareSession, SessionJob
 from gemmacompare.engine.settings_check import SettingRefused, check_settings, refusal
@@ -188,7 +195,8 @@ class Measured:
     # A conversation's turns, [repetition][model][turn] (runs and answers then hold its last turn).
     turns: list[list[list[TurnFigures]]] = field(default_factory=list)
     replies: list[list[list[str]]] = field(default_factory=list)
-    results: list[Any] = field(default_factory=list)  # each repetition's CompareResult, for run files of it
+    # Each repetition's CompareResult (a conversation's: its ConversationResult), for run files of it.
+    results: list[Any] = field(default_factory=list)
 
 
 Progress = Callable[[str, int, int], None]  # message, repetitions done, repetitions in all
@@ -280,6 +288,7 @@ class RerunJob(SessionJob):
             measured.replies.append([[r.answer for r in side.records] for side in result.models])
             measured.runs.append([side.records[-1].stats() for side in result.models])
             measured.answers.append([side.records[-1].answer for side in result.models])
+            measured.results.append(result)
             say(f"run {rep + 1}/{self.runs} done", rep + 1)
 
 
@@ -293,8 +302,11 @@ def save_rerun_files(run: RunFile, plan: RerunPlan, measured: Measured, folder: 
     safe_stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:60] or "run"
     paths = []
     for k, result in enumerate(measured.results, start=1):
-        doc = compare_run_dict(result, run.labels, [str(x) for x in plan.paths], plan.settings, run.prompt or "",
-                               names=names)
+        if isinstance(result, ConversationResult):  # a conversation's run file holds every turn
+            doc = conversation_run_dict(result, run.labels, [str(x) for x in plan.paths], plan.settings, names=names)
+        else:
+            doc = compare_run_dict(result, run.labels, [str(x) for x in plan.paths], plan.settings,
+                                   run.prompt or "", names=names)
         paths.append(write_run_file(folder / f"{safe_stem}-here-{stamp}-{k}{SUFFIX}", doc))
     return paths
 
@@ -384,7 +396,8 @@ def rerun_report(run: RunFile, measured: Measured) -> dict[str, Any]:
               "ratios": ratios, "answers": answers_json, "notes": notes, "table": rows}
     if run.conversation is not None:
         report.update(conversation_report(run, measured))
-        notes.insert(0, "The figures above are the conversation's last turn; its turns are in the table below.")
+        notes.insert(0, "A conversation: the turn table sets every turn beside its recorded one; the other figures are "
+                        "its last turn's.")
     return report
 
 

@@ -516,6 +516,8 @@ def _parse(doc: Any, name: str) -> RunFile:
                                     f"(this one reads up to {SCHEMA_VERSION}); update gemmacompare to open it.")
     _need(schema >= 1, f"{name} has an unknown schema version {schema}, so it was not opened.")
     kind = doc.get("kind")
+    _need(kind != "sweep", f"{name} holds a context sweep, which has no replies to replay or rerun; its figures "
+                           "are in the file's sweep section (run `gemmacompare sweep` again to measure them here).")
     _need(kind in ("compare", "bench"), f"{name} holds a run of an unknown kind, so it was not opened.")
     _need(doc.get("mode") in MODES, f"{name} holds a run of an unknown mode, so it was not opened.")
     try:  # the schema first: its sentence says what the field must be

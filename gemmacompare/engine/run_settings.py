@@ -38,6 +38,7 @@ def command_for(settings: RunSettings, history: tuple[p.ChatMessage, ...] | list
         n_threads=o.n_threads or None,
         # A new conversation (no earlier turns) starts cold: it never reuses another one's cache.
         cache=o.cache if history else p.CACHE_COLD,
+        keep_after=o.cache == p.CACHE_KEEP,
     )
 
 

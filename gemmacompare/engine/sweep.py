@@ -158,6 +158,7 @@ class SweepResult:
     stopped: bool = False
     threads: int = 0
     notes: list[str] = field(default_factory=list)  # e.g. how each model was loaded
+    gpu_memory: dict[str, int] = field(default_factory=dict)  # device -> total bytes, where llama.cpp sees a GPU
 
     def point(self, label: str, depth: int) -> SweepPoint | None:
         return next((x for x in self.points if x.label == label and x.depth == depth), None)
@@ -170,9 +171,13 @@ class SweepResult:
                          "type_k": s.load.type_k, "type_v": s.load.type_v, "swa_full": s.load.swa_full},
             "stopped": self.stopped,
             "notes": self.notes,
+            "gpu_memory": self.gpu_memory,
             "models": [{"label": m.label, "name": m.name, "n_ctx_train": m.n_ctx_train, "depths": list(m.depths),
                         "n_ctx_loaded": m.loaded.n_ctx if m.loaded else None, "left_out": m.left_out,
-                        "error": m.error} for m in self.models],
+                        "error": m.error,
+                        # The GGUF estimate (weights + KV + recurrent state) out to the trained context.
+                        "estimate_curve": [[n, b] for n, b in estimate_curve(m, s.load, curve_sizes(m.n_ctx_train))]
+                        if m.n_ctx_train else []} for m in self.models],
             "points": [x.to_dict() for x in self.points],
         }
 
@@ -303,6 +308,7 @@ class ContextSweep(SessionJob):
             m.error = ev.message
             return
         if isinstance(ev, p.DepthMemory):
+            out.gpu_memory.update(ev.gpu_memory)
             weights = m.loaded.placement.buffers if m.loaded and m.loaded.placement else ()
             out.points.append(SweepPoint(m.label, depth, ev.n_ctx, buffers=ev.buffers,
                                          weights=tuple(b for b in weights if b.kind == "model"),
@@ -443,10 +449,23 @@ def sweep_table(result: SweepResult) -> str:
         "llama.cpp's own account (weights + KV cache + recurrent state + output + compute); the estimate "
         "(from the GGUF file) leaves compute out.",
         *result.notes,
+        *_max_context_lines(result),
     ]
     if result.stopped:
         lines.append("Stopped: the figures above are what was measured until then.")
     return "\n".join(lines)
+
+
+def _max_context_lines(result: SweepResult) -> list[str]:
+    """Each model's estimate at its trained context, where the curves end."""
+    lines = []
+    for m in result.models:
+        e = m.estimate(m.n_ctx_train, result.settings.load) if m.n_ctx_train else None
+        if e is not None:
+            state = f" + recurrent state {_mib(e.recurrent_state)}" if e.recurrent_state else ""
+            lines.append(f"{m.label} at its trained context of {e.n_ctx:,} tokens, by the file: {_mib(e.total)} = "
+                         f"weights {_mib(e.weights)} + KV cache {_mib(e.kv_cache)}{state} (compute not included).")
+    return lines
 
 
 def _mib(n: int) -> str:

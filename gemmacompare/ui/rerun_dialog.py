@@ -194,7 +194,8 @@ class RerunDialog(JobDialog):
             return
         report = rerun_report(self.run, measured)
         self.report = report
-        rows = report["table"]
+        # A conversation is measured per turn: its turns' table, recorded beside measured.
+        rows = report.get("turn_table") or report["table"]
         self.table.setColumnCount(len(rows[0]))
         self.table.setHorizontalHeaderLabels(rows[0])
         self.table.setRowCount(len(rows) - 1)
@@ -210,7 +211,7 @@ class RerunDialog(JobDialog):
         self.status.setText(f"Done: {n} run{'s' if n != 1 else ''} here{stopped}; "
                             "there = recorded on their machine, here = measured now"
                             + (", mean [95% interval]." if n > 1 else "."))
-        self.verdict.setText("\n".join(report["notes"]))
+        self.verdict.setText("\n".join([*report["notes"], *report.get("turn_notes", [])]))
 
     # --- a model that is not here ------------------------------------------------
 

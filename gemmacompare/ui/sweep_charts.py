@@ -61,10 +61,11 @@ class _SweepPlot(pg.PlotWidget):
         self.lines: dict[str, pg.PlotDataItem] = {}  # model label -> its line of measured points
         self.estimates: dict[str, pg.PlotDataItem] = {}  # model label -> its dashed estimate
         self.spots: dict[str, pg.ScatterPlotItem] = {}
+        self.gpu_lines: list[str] = []  # devices whose memory is drawn as a horizontal line
 
     def reset(self) -> None:
         self.clear()
-        self.lines, self.estimates, self.spots = {}, {}, {}
+        self.lines, self.estimates, self.spots, self.gpu_lines = {}, {}, {}, []
 
     def add_points(self, label: str, colour: str, xs: list[float], ys: list[float], texts: list[str],
                    lows: list[float | None], highs: list[float | None]) -> None:
@@ -144,6 +145,12 @@ class SweepCharts(QWidget):
                     pen=pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine))
                 lowest = min(lowest, curve[0][0], *(x.n_ctx for x in points))
                 highest = max(highest, curve[-1][0])
+        for device, total in result.gpu_memory.items():
+            # Where each model's line crosses it, it stops fitting on that device.
+            self.memory.addItem(pg.InfiniteLine(
+                pos=total / MIB, angle=0, pen=pg.mkPen("#888888", width=1, style=Qt.PenStyle.DotLine),
+                label=f"{device}: {total / 2**30:.1f} GiB", labelOpts={"position": 0.05, "color": "#888888"}))
+            self.memory.gpu_lines.append(device)
         marks = [n for n in (2**k for k in range(4, 23, 2)) if lowest / 2 <= n <= highest * 2]
         self.memory.getAxis("bottom").setTicks([[(math.log10(n), _tokens_tick(n)) for n in marks]])
 

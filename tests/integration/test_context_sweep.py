@@ -144,9 +144,15 @@ def test_cli_sweep_writes_json_and_run_file(demo_paths, tiny_files, tmp_path, ca
     doc = json.loads(out_json.read_text())
     assert [x["depth"] for x in doc["points"]] == [0, 0, 64, 64]
     assert all(len(x["tg_ms_per_token"]) == 2 for x in doc["points"])
+    assert "at its trained context of 8,192 tokens" in captured.out
+    curve = doc["models"][1]["estimate_curve"]  # Qwen3.5: the estimate out to its 262,144 tokens
+    assert curve[-1][0] == 262144 and curve == sorted(curve)
     saved = json.loads(run.read_text())
     assert saved["kind"] == "sweep" and saved["sweep"]["points"] == doc["points"]
     assert str(tmp_path) not in run.read_text()  # file names only, as every run file
+    assert main(["replay", str(run)]) != 0  # a sweep has no replies: one sentence, not a crash
+    err = capsys.readouterr().err
+    assert "holds a context sweep" in err and err.count("\n") == 1
 
 
 def test_cli_sweep_says_which_depth_is_left_out(demo_paths, capsys):
@@ -161,3 +167,13 @@ def test_cli_sweep_refuses_bad_depths(capsys):
     assert main(["sweep", "x.gguf", "--depths", "0,abc"]) != 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "abc" in err
+
+
+def test_a_sweep_at_depth_zero_alone_fits_its_context(demo_paths):
+    """Depth 0 loads max(-n, -p) cells: the warm-ups (a -p prefill, then one decode) run apart,
+    as llama-bench's pp and tg tests warm up apart, so neither overflows that context."""
+    settings = SweepSettings(depths=(0,), n_gen=4, n_pp=256, reps=1, threads=1)  # 256 cells: llama.cpp pads to 256
+    result = ContextSweep([str(demo_paths["smollm2"])], settings).run(lambda _progress: None)
+    assert result.models[0].error == ""
+    assert result.models[0].loaded is not None and result.models[0].loaded.n_ctx <= 256
+    assert [x.depth for x in result.points] == [0] and len(result.points[0].tg_ms) == 1

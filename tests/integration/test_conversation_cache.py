@@ -55,10 +55,13 @@ def workers(files):
 
 
 def ask(w: ModelWorker, messages: list[p.ChatMessage], cache: str = p.CACHE_KEEP, max_tokens: int = 8,
-        stop_after: int | None = None, **kw) -> RunRecord:
+        stop_after: int | None = None, keep_after: bool = True, **kw) -> RunRecord:
+    """One request; by default a turn of a kept conversation (keep_after: a cold first turn
+    still takes the checkpoints its next turn needs, as the window and compare --chat send it)."""
     rec = RunRecord(w.label, time.monotonic())
     cmd = p.GenerateCommand(int(time.monotonic() * 1e6), messages=tuple(messages), n_threads=ONE_THREAD, cache=cache,
-                            sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0), **kw)
+                            sampling=p.SamplingSettings(max_tokens=max_tokens, temperature=0.0),
+                            keep_after=keep_after, **kw)
     for ev in w.generate(cmd):
         rec.add(ev)
         if stop_after is not None and len(rec.tokens) >= stop_after:
@@ -280,3 +283,31 @@ def test_checkpoints_stay_within_their_memory_bound(files):
         assert c.n_checkpoint > 0  # the latest still restored
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("model", ("gemma4", "qwen35"))
+def test_a_prompt_measured_alone_is_read_unbroken_and_takes_no_checkpoints(workers, model):
+    """compare and bench send a single prompt cold with nothing kept after: no checkpoint is
+    copied and the prefill is not broken for one (llama-bench reads it in plain batches), so a
+    kept request after it finds none to restore and says why."""
+    w = workers[model]
+    msgs = [p.ChatMessage("user", "Name three rivers of Europe, please, with their lengths.")]
+    alone = ask(w, msgs, cache=p.CACHE_COLD, keep_after=False)
+    assert cache_of(alone).checkpoint_bytes == 0
+    turn = ask(w, msgs, cache=p.CACHE_COLD)  # the first turn of a kept conversation takes them
+    assert cache_of(turn).checkpoint_bytes > 0
+
+
+def test_a_kept_request_after_a_context_sweep_reads_its_prompt_from_an_empty_cache(workers):
+    """A depth run fills the memory with filler: the next kept request must not read its prompt
+    after it (it would answer after random tokens), but start from an empty cache and say why."""
+    w = workers["smollm2"]
+    msgs = [p.ChatMessage("user", "What is the capital of France?")]
+    cold = ask(w, msgs, cache=p.CACHE_COLD)
+    for ev in w.generate(p.DepthCommand(int(time.monotonic() * 1e6), depth=300, n_gen=2, n_pp=16, reps=1,
+                                        n_threads=ONE_THREAD)):
+        assert not isinstance(ev, p.WorkerError), ev
+    after = ask(w, msgs)
+    c = cache_of(after)
+    assert c.n_reused == 0 and "context sweep" in c.why_full
+    assert ids(after) == ids(cold)

@@ -76,6 +76,7 @@ def test_compare_chat_refuses_bad_input_in_one_sentence(demo_paths, tmp_path):
     for args, words in ((["--chat", str(bad)], "bad.jsonl line 1: unknown field 'sytem'"),
                         (["-p", "hi", "--cold"], "--cold goes with --chat"),
                         (["--chat", str(bad), "--raw"], "cannot be combined with --raw"),
+                        (["--chat", "short-chats", "--ab"], "--chat plays conversations; the speculation A/B"),
                         (["--chat", str(tmp_path / "none.jsonl")], "no such conversation file")):
         out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), *args)
         lines = out.stderr.strip().splitlines()
@@ -171,7 +172,7 @@ def test_a_saved_conversation_keeps_each_turn_replays_and_reruns_per_turn(demo_p
 
     rerun = cli("rerun", str(saved), "--json", str(tmp_path / "rerun.json"))
     assert rerun.returncode == 0, rerun.stderr
-    assert "the conversation's last turn; its turns are in the table below" in rerun.stdout
+    assert "A conversation: the turn table sets every turn beside its recorded one" in rerun.stdout
     assert "turn  model  prompt there  prompt here  reused there  reused here" in rerun.stdout
     report = json.loads((tmp_path / "rerun.json").read_text())
     assert [(t["turn"], t["label"]) for t in report["turns"]] == [(1, "A"), (2, "A"), (1, "B"), (2, "B")]
@@ -186,3 +187,48 @@ def test_compare_chat_saves_one_conversation_only(demo_paths, tmp_path):
     out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", "short-chats",
               "--save-run", str(tmp_path / "x.gcrun"))
     assert out.returncode == 2 and "--save-run keeps one conversation and short-chats has 4" in out.stderr
+
+
+def test_a_reruns_run_files_of_a_conversation_keep_its_turns(demo_paths, tmp_path):
+    from gemmacompare.engine.rerun import RerunJob, plan_rerun, save_rerun_files
+    from gemmacompare.engine.run_file import read_run_file
+
+    chat = tmp_path / "one.jsonl"
+    chat.write_text(json.dumps({"id": "c2", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    saved = tmp_path / "chat.gcrun"
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", str(chat), "-n", "3",
+              "--mode", "fair", "--save-run", str(saved))
+    assert out.returncode == 0, out.stderr
+    run = read_run_file(saved)
+    plan = plan_rerun(run)
+    measured = RerunJob(run, plan, 1).run()
+    assert len(measured.turns) == 1 and [len(m) for m in measured.turns[0]] == [2, 2]
+    [here] = save_rerun_files(run, plan, measured, tmp_path, "chat")  # as the gallery keeps this machine's runs
+    again = read_run_file(here)
+    assert again.conversation is not None and again.conversation.id == "c2"
+    assert [[t.turn for t in rows] for rows in again.conversation.figures] == [[1, 2], [1, 2]]
+    # The rerun kept the recorded replies in each history, so its file holds the same conversation.
+    assert again.conversation.replies == run.conversation.replies and again.conversation.turns == run.conversation.turns
+
+
+@pytest.mark.gui
+def test_the_rerun_dialog_shows_a_conversations_turns(qtbot, demo_paths, tmp_path):
+    from gemmacompare.engine.run_file import read_run_file
+    from gemmacompare.ui.rerun_dialog import RerunDialog
+
+    chat = tmp_path / "one.jsonl"
+    chat.write_text(json.dumps({"id": "c3", "turns": ["Say hi.", "Say bye."]}) + "\n")
+    saved = tmp_path / "chat.gcrun"
+    out = cli("compare", str(demo_paths["smollm2"]), str(demo_paths["gemma3"]), "--chat", str(chat), "-n", "3",
+              "--mode", "fair", "--save-run", str(saved))
+    assert out.returncode == 0, out.stderr
+    dlg = RerunDialog(read_run_file(saved), saved.name)
+    qtbot.addWidget(dlg)
+    with qtbot.waitSignal(dlg.finished_rerun, timeout=150_000):
+        assert dlg.start()
+    header = [dlg.table.horizontalHeaderItem(c).text() for c in range(dlg.table.columnCount())]
+    assert header[:4] == ["turn", "model", "prompt there", "prompt here"]
+    assert dlg.table.rowCount() == 4  # two turns of two models
+    assert [dlg.table.item(r, 0).text() for r in range(4)] == ["1", "2", "1", "2"]
+    assert dlg.table.item(1, 2).text() == dlg.table.item(1, 3).text()  # the recorded prompt, again
+    assert "the turn table sets every turn beside its recorded one" in dlg.verdict.text()

@@ -18,6 +18,7 @@ def test_context_parameters_are_llama_benchs():
     c = context_params(p.LoadSettings(), 8192, 2)
     assert (c.n_ctx, c.n_batch, c.n_ubatch) == (8192, 2048, 512)
     assert (c.n_seq_max, c.kv_unified, c.swa_full, c.op_offload, c.offload_kqv) == (1, False, False, True, True)
+    assert c.n_rs_seq == 0 and c.n_outputs_max == 0  # no recurrent-state snapshots; outputs up to n_batch
     assert (c.type_k, c.type_v, c.flash_attn_type) == (1, 1, L.LLAMA_FLASH_ATTN_TYPE_AUTO)
     assert (c.n_threads, c.n_threads_batch) == (2, 2)
     small = context_params(p.LoadSettings(), 300, 2)

@@ -53,6 +53,11 @@ def test_a_sweep_runs_and_draws_two_charts_with_one_line_per_model(qtbot, demo_p
         assert 10 ** ex[-1] == pytest.approx(tab.result.models[k].n_ctx_train)
     hover = speed.hover_text("A", 1)
     assert "depth 64" in hover and "ms/token" in hover and "memory (llama.cpp)" in hover
+    # Where llama.cpp sees a GPU, its memory is a horizontal line (this machine has none: an 8 GiB card's
+    # figure, as a DepthMemory would carry it, drawn from the same result).
+    tab.result.gpu_memory["CUDA0"] = 8 * 2**30
+    tab.charts.set_result(tab.result)
+    assert memory.gpu_lines == ["CUDA0"]
     png, run = tmp_path / "sweep.png", tmp_path / "sweep.gcrun"
     assert tab.save_png(png) and png.stat().st_size > 1000
     assert tab.save_run(run)

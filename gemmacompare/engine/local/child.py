@@ -228,9 +228,11 @@ class _Worker:
         if self._depth is None or self.llm is None:
             self._send(p.WorkerError(cmd.request_id, "No model is loaded; load one first."))
             return
-        if self.cache is not None:  # the depth run fills and clears the context itself
-            self.cache.forget("a context sweep used the model since the last request")
-        run_depth_safely(self._depth, cmd)
+        try:
+            run_depth_safely(self._depth, cmd)
+        finally:
+            if self.cache is not None:  # the depth run left its filler in the memory
+                self.cache.forget("a context sweep used the model since the last request")
 
     # --- generation --------------------------------------------------------
 
@@ -323,7 +325,8 @@ class _Worker:
         draft: p.DraftStats | None = None
         try:
             user_start = self._last_user_start(cmd, ready.prompt_text, tokens)
-            if not self._prefill(L, cmd.request_id, tokens, plan.n_past, user_start):
+            checkpoints = cmd.cache == p.CACHE_KEEP or cmd.keep_after
+            if not self._prefill(L, cmd.request_id, tokens, plan.n_past, user_start, checkpoints):
                 reason, n_gen = p.STOP_USER, 0
             elif self.spec is not None:
                 reason, n_gen, draft = self.spec.decode(self.llm, replace(cmd, n_threads=n_threads), ready.prompt_text,
@@ -384,17 +387,18 @@ class _Worker:
         # across the boundary would make the last one differ).
         return common_prefix(self._tokenise(prompt_text[:at]), tokens)
 
-    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int], n_past: int, user_start: int = -1) -> bool:
+    def _prefill(self, L: ModuleType, request_id: int, tokens: list[int], n_past: int, user_start: int = -1,
+                 checkpoints: bool = True) -> bool:
         """Decodes tokens[n_past:] (the rest is in the cache) in n_batch chunks, abortable between
         graph nodes, taking the cache's checkpoints on the way. False when the user stopped it;
         sends PrefillDone when it completes."""
         assert self.llm is not None and self.cache is not None  # called from _generate
         ctx, cache = self.llm.ctx, self.cache
-        t_pre = time.monotonic()
-        L.llama_set_abort_callback(ctx, self._abort_cb, None)
         n_batch = max(1, self.llm.n_batch)
         arr = (L.llama_token * len(tokens))(*tokens)
-        chunks = cache.chunks(n_past, len(tokens), n_batch, int(L.llama_n_ubatch(ctx)), user_start)
+        chunks = cache.chunks(n_past, len(tokens), n_batch, int(L.llama_n_ubatch(ctx)), user_start, checkpoints)
+        t_pre = time.monotonic()
+        L.llama_set_abort_callback(ctx, self._abort_cb, None)
         for start, end, checkpoint in chunks:
             if checkpoint:
                 cache.checkpoint(start, request_id)

@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Callable
 
 from gemmacompare.engine import protocol as p
-from gemmacompare.engine.local.llama_runtime import parse_load_log
+from gemmacompare.engine.local.llama_runtime import devices, parse_load_log
 from gemmacompare.engine.placement import DeviceBuffer
 
 if TYPE_CHECKING:
@@ -115,9 +115,11 @@ class _DepthRun:
         buffers = self._context_account(cmd.n_ctx)
         self._check_stop()
         if not self.worker.warmed_up:
-            # llama-bench's warm-up on a fresh context: one prefill of -p tokens and one decode.
+            # llama-bench's warm-ups on a fresh context: a prefill of -p tokens (its pp test's) and,
+            # apart, one decode (its tg test's); apart, so a context of max(-n, -p) cells holds each.
             self._clear()
             self._prefill(cmd.n_pp, abortable=True)
+            self._clear()
             self._generate(1)
             self.worker.warmed_up = True
         self._clear()
@@ -125,7 +127,8 @@ class _DepthRun:
         self._prefill(cmd.depth, abortable=True)
         fill_s = time.monotonic() - t0
         state = self._save_state() if cmd.depth else None
-        self.worker.conn.send(p.DepthMemory(cmd.request_id, cmd.depth, cmd.n_ctx, buffers, fill_s))
+        gpus = tuple((d.name, d.memory_total) for d in devices() if d.kind in ("GPU", "iGPU") and d.memory_total)
+        self.worker.conn.send(p.DepthMemory(cmd.request_id, cmd.depth, cmd.n_ctx, buffers, fill_s, gpu_memory=gpus))
         for rep in range(cmd.reps):
             for test in (p.TEST_TG, p.TEST_PP):
                 self._check_stop()

@@ -128,6 +128,7 @@ class PromptCache:
             return Plan(0)
         if self.why_next:
             why, self.why_next = self.why_next, ""
+            self.clear()  # whatever filled the memory since (a context sweep's filler) goes too
             self.system_key = system_key
             return Plan(0, why_full=why)
         if self.system_key is not None and system_key != self.system_key and self.tokens:
@@ -150,7 +151,8 @@ class PromptCache:
                 plan = self._restore(n_past, thold)
         plan.parted = self._parted(n_common, len(tokens))
         # Checkpoints past where the cache now ends describe a history it no longer has.
-        self.checkpoints = [c for c in self.checkpoints if c.pos_max <= plan.n_past]
+        # A checkpoint that ends where the prompts part still holds the old token there.
+        self.checkpoints = [c for c in self.checkpoints if c.pos_max <= plan.n_past and c.n_tokens <= n_common]
         if plan.n_past == 0:
             self.L.llama_memory_clear(self._memory(), True)
         elif not self.L.llama_memory_seq_rm(self._memory(), SEQ, plan.n_past, -1):
@@ -185,13 +187,15 @@ class PromptCache:
     # --- during the prefill ----------------------------------------------------------
 
     def chunks(self, start: int, end: int, n_batch: int, n_ubatch: int,
-               user_start: int = -1) -> list[tuple[int, int, bool]]:
+               user_start: int = -1, checkpoints: bool = True) -> list[tuple[int, int, bool]]:
         """(from, to, checkpoint first) for the batches that read tokens[start:end]: n_batch
         at most, broken 4 + n_ubatch and 4 tokens before the end and where the last user
         message starts, a checkpoint taken before each batch near the end and before the last
-        user message (llama-server's rule), where the model needs them."""
+        user message (llama-server's rule), where the model needs them and a later request can
+        use them (`checkpoints`): a prompt measured alone is read in plain n_batch chunks."""
+        takes = checkpoints and self.takes_checkpoints
         breaks = set()
-        if self.takes_checkpoints:
+        if takes:
             breaks = {end - min(n_batch, off) for off in (END_OFFSET + n_ubatch, END_OFFSET)}
             breaks.add(user_start)
         out = []
@@ -202,7 +206,7 @@ class PromptCache:
             if nxt:
                 e = min(nxt)
             near_end = e == end or end < e + n_ubatch
-            out.append((s, e, self.takes_checkpoints and s > 0 and (near_end or s == user_start)))
+            out.append((s, e, takes and s > 0 and (near_end or s == user_start)))
             s = e
         return out
 

@@ -138,8 +138,9 @@ class _ModelDrafter:
 
     kind = "draft"
 
-    def __init__(self, L: ModuleType, llm: LlamaContext, abort_cb: object) -> None:
+    def __init__(self, L: ModuleType, llm: LlamaContext, abort_cb: object, n_target_vocab: int) -> None:
         self.L, self.llm, self._abort_cb = L, llm, abort_cb
+        self.n_target_vocab = n_target_vocab
         self._cached: list[int] = []  # the tokens the draft context holds, in order
         self._pick = greedy_pick(L, L.llama_vocab_n_tokens(llm.vocab))
 
@@ -158,14 +159,16 @@ class _ModelDrafter:
         limit = min(len(self._cached), len(seq) - 1)  # the last token is decoded again for its logits
         while keep < limit and self._cached[keep] == seq[keep]:
             keep += 1
-        if keep < len(self._cached):
-            L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, keep, -1)
-            del self._cached[keep:]
+        # Unconditionally: a failed decode may have left part of its batch beyond what _cached says.
+        L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, keep, -1)
+        del self._cached[keep:]
         if not self._decode(seq[keep:], stop):
             return None
         out: list[int] = []
         for i in range(n_max):
             tok = self._pick(None, ctx, -1)
+            if tok >= self.n_target_vocab:  # a draft vocabulary may be a little larger: the model cannot check it
+                break
             out.append(tok)
             if i == n_max - 1:
                 break
@@ -390,8 +393,8 @@ def open_speculator(L: ModuleType, target: LlamaContext, facts: ModelFacts, sett
         raise SpecRefused(problem)
     if settings.speculation == "ngram":
         return Speculator(L, settings, _NgramDrafter(settings.ngram_n))
-    return Speculator(L, settings, _ModelDrafter(L, _open_draft(L, target, facts, settings, n_ctx, n_threads,
-                                                                n_gpu_layers), abort_cb))
+    draft = _open_draft(L, target, facts, settings, n_ctx, n_threads, n_gpu_layers)
+    return Speculator(L, settings, _ModelDrafter(L, draft, abort_cb, L.llama_vocab_n_tokens(target.vocab)))
 
 
 def _open_draft(L: ModuleType, target: LlamaContext, facts: ModelFacts, s: p.LoadSettings, n_ctx: int,
