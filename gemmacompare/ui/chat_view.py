@@ -338,6 +338,10 @@ class ReplyWidget(QFrame):
         self.title = QLabel(title)
         self.title.setTextFormat(Qt.TextFormat.PlainText)  # a model's name is its file's: text, not markup
         self.title.setObjectName("replyTitle")
+        # A long name in large type in a narrow pane: wrapped at its spaces, and never wider than the pane
+        # (its width made the chat's content wider than its view, every stats line cut at the right).
+        self.title.setWordWrap(True)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.think_toggle = QToolButton()
         self.think_toggle.setObjectName("thinkToggle")
         self.think_toggle.setCheckable(True)

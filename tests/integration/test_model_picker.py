@@ -277,3 +277,33 @@ def test_presentation_mode_at_1280x720_keeps_each_pickers_quantisation_and_demo_
     assert elide_keeping_quant(wide, fm, fm.horizontalAdvance("SmolLM2-1… Q4_1 (demo)")).endswith(" Q4_1 (demo)")
     lib = "gemma-3-4b-it Q4_K_M  ·  LM Studio"
     assert elide_keeping_quant(lib, fm, fm.horizontalAdvance("gemma-3-4b-it Q4_K_M")) == "gemma-3-4b-it Q4_K_M"
+
+
+def test_three_panes_in_presentation_mode_at_1024x640_keep_each_reply_within_its_pane(qtbot, demo_paths):
+    """Large type in three narrow panes: a model's name as the reply's title widened the chat's content past
+    its pane, so every stats line was cut at the right edge."""
+    from tests.integration.test_gui import ask, set_short
+
+    w = MainWindow(load_settings(), None)
+    qtbot.addWidget(w)
+    w.resize(1280, 820)
+    w.show()
+    try:
+        w.add_pane()
+        w.panes[2].set_model(str(demo_paths["smollm2"]))
+        qtbot.waitUntil(lambda: all(p.state == "ready" for p in w.panes), timeout=60_000)
+        w.set_presentation(True)
+        w.setWindowState(w.windowState() & ~Qt.WindowState.WindowFullScreen)
+        qtbot.wait(100)
+        w.resize(1024, 640)
+        qtbot.waitUntil(lambda: w.width() == 1024, timeout=5_000)
+        set_short(w, 6)
+        ask(qtbot, w, "What is the opposite of hot?")
+        ask(qtbot, w, "What is 2 + 3?")  # a second exchange: the chat scrolls
+        qtbot.wait(200)
+        for p in w.panes:
+            content, view = p.chat.widget(), p.chat.viewport()
+            assert content.width() <= view.width(), (p.label, content.width(), view.width())
+    finally:
+        w.set_presentation(False)
+        w.close()
