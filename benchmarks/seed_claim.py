@@ -4,6 +4,9 @@ The claim: "Gemma-4-E2B-IT answers at ~45 ms/token, Qwen3.5-4B at ~110", i.e. Qw
 takes 110/45 = 2.4x as long per token, and Gemma is the more memory-efficient. Speed
 and memory depend on shapes, not weight values, so files with the published shapes
 and random weights (models/synthetic.py), quantised by llama.cpp, stand in for them.
+The claim's table has a third row, "Llama-4-3B ~95 ms/token"; Meta has no such model,
+and `--preset-c llama32-3b` adds the nearest real one, Llama-3.2-3B (a plain transformer,
+KV cache on every layer), as model C to every step (off by default).
 
 Steps, each printed as it ends (a run cut short still says what it measured):
 1. the two files, built once into the app's cache (time and disk used printed);
@@ -23,6 +26,7 @@ Steps, each printed as it ends (a run cut short still says what it measured):
 
     nice -n 10 .venv/bin/python benchmarks/seed_claim.py              # full size (tens of minutes)
     .venv/bin/python benchmarks/seed_claim.py --preset-a gemma4-tiny --preset-b qwen35-tiny --reps 2
+    nice -n 10 .venv/bin/python benchmarks/seed_claim.py --preset-c llama32-3b   # the seed's whole table
     nice -n 10 .venv/bin/python benchmarks/seed_claim.py --turns 5 --only-turns   # the multi-turn part alone
 """
 
@@ -63,7 +67,8 @@ from gemmacompare.state.settings_table import with_values  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-CLAIM_MS = {"A": 45.0, "B": 110.0}  # the news item's ms/token: Gemma-4-E2B, Qwen3.5-4B
+# The news item's ms/token: Gemma-4-E2B, Qwen3.5-4B and the invented "Llama-4-3B" (C, optional).
+CLAIM_MS = {"A": 45.0, "B": 110.0, "C": 95.0}
 CLAIMED_RATIO = CLAIM_MS["B"] / CLAIM_MS["A"]
 _FA = {-1: "auto", 0: "off", 1: "on"}  # llama-bench's JSON gives llama_flash_attn_type as a number
 FILLER = ("the river runs past old stone walls where children play and merchants call their prices "
@@ -136,14 +141,16 @@ def prompt_of(path: Path, n_tokens: int) -> tuple[str, int]:
 
 # --- fair mode through the compare session ------------------------------------------------
 
-def fair_rounds(session: CompareSession, prompts: tuple[str, str], args: argparse.Namespace,
+def fair_rounds(session: CompareSession, prompts: tuple[str, ...], args: argparse.Namespace,
                 reps: int, on_round: Callable[[list[dict]], object] | None = None) -> list[list[dict]]:
-    """`reps` fair rounds; per round, each model's figures (also handed to on_round as it ends)."""
+    """`reps` fair rounds; per round, each model's figures in the session's order (A, B[, C]),
+    also handed to on_round as it ends."""
     rounds = []
     sampling = p.SamplingSettings(max_tokens=args.tokens, temperature=0.0, ignore_eos=True)
+    n = len(prompts)
     for rep in range(reps):
-        commands = {i: p.GenerateCommand(1000 + rep * 2 + i, raw_prompt=prompts[i], sampling=sampling)
-                    for i in (0, 1)}
+        commands = {i: p.GenerateCommand(1000 + rep * n + i, raw_prompt=prompts[i], sampling=sampling)
+                    for i in range(n)}
         result = session.run(commands, mode=FAIR, threads_total=args.threads)
         figures = []
         for run in result.runs:
@@ -154,10 +161,15 @@ def fair_rounds(session: CompareSession, prompts: tuple[str, str], args: argpars
                             "prefill_tps": s.prefill_tps, "llama_eval_tps": s.llama_eval_tps,
                             "ttft_s": s.ttft_s, "stop_reason": s.stop_reason, "peak_rss": s.peak_rss,
                             "n_threads": s.n_threads})
-        a, b = figures
+        a, b = figures[:2]
+        c = ""
+        if n > 2:
+            f3 = figures[2]
+            c = (f", C {f3['ms_per_token']:.1f} ms/token ({f3['n_tokens']} after {f3['n_prompt']}), "
+                 f"C/A {f3['ms_per_token'] / a['ms_per_token']:.2f}")
         print(f"  rep {rep + 1}: A {a['ms_per_token']:.1f} ms/token ({a['n_tokens']} tok after {a['n_prompt']}), "
               f"B {b['ms_per_token']:.1f} ms/token ({b['n_tokens']} after {b['n_prompt']}), "
-              f"B/A {b['ms_per_token'] / a['ms_per_token']:.2f}", flush=True)
+              f"B/A {b['ms_per_token'] / a['ms_per_token']:.2f}{c}", flush=True)
         rounds.append(figures)
         if on_round:
             on_round(figures)
@@ -176,7 +188,13 @@ def summarize_rounds(rounds: list[list[dict]], labels: list[str]) -> dict:
     ratios = [r[1]["ms_per_token"] / r[0]["ms_per_token"] for r in rounds]
     print(f"  ratio B/A per round: {fmt_interval(ratios, 2)}   claimed {CLAIM_MS['B']:.0f}/{CLAIM_MS['A']:.0f} "
           f"= {CLAIMED_RATIO:.2f}", flush=True)
-    return {"models": per_model, "ratio": ratios, "ratio_interval": interval95(ratios)}
+    out = {"models": per_model, "ratio": ratios, "ratio_interval": interval95(ratios)}
+    if len(labels) > 2:
+        ratios_c = [r[2]["ms_per_token"] / r[0]["ms_per_token"] for r in rounds]
+        print(f"  ratio C/A per round: {fmt_interval(ratios_c, 2)}   claimed {CLAIM_MS['C']:.0f}/{CLAIM_MS['A']:.0f} "
+              f"= {CLAIM_MS['C'] / CLAIM_MS['A']:.2f}", flush=True)
+        out |= {"ratio_c": ratios_c, "ratio_c_interval": interval95(ratios_c)}
+    return out
 
 
 # --- llama-bench -------------------------------------------------------------------------
@@ -220,7 +238,9 @@ def run_llama_bench(args: argparse.Namespace, report: dict, files: list[tuple[st
                   flush=True)
         save()
     tg = {k: next(1000 / r["avg_ts"] for r in rows if not r["n_prompt"]) for k, rows in report["llama_bench"].items()}
-    print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f}", flush=True)
+    print(f"  llama-bench ratio B/A (tg{args.tokens}): {tg['B'] / tg['A']:.2f} (claimed {CLAIMED_RATIO:.2f})"
+          + (f"; C/A {tg['C'] / tg['A']:.2f} (claimed {CLAIM_MS['C'] / CLAIM_MS['A']:.2f})" if "C" in tg else ""),
+          flush=True)
 
 
 # --- memory --------------------------------------------------------------------------------
@@ -377,6 +397,8 @@ def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--preset-a", default="gemma4-e2b", help="model A's synthetic preset (the claim's 45 ms/token)")
     ap.add_argument("--preset-b", default="qwen35-4b", help="model B's synthetic preset (the claim's 110 ms/token)")
+    ap.add_argument("--preset-c", default=None, help="model C's synthetic preset, the claim's third row "
+                    "(\"Llama-4-3B\", 95 ms/token), e.g. llama32-3b (default: none, two models)")
     ap.add_argument("--type", default="Q4_K_M", help="quantisation type (default Q4_K_M)")
     ap.add_argument("--reps", type=int, default=5, help="fair rounds per prompt length (default 5)")
     ap.add_argument("--tokens", type=int, default=128, help="tokens generated per answer (default 128)")
@@ -396,6 +418,7 @@ def parse_args() -> argparse.Namespace:
                     "llama-bench)")
     ap.add_argument("--model-a", type=Path, help="a GGUF file for A instead of the synthetic preset (a demo model)")
     ap.add_argument("--model-b", type=Path, help="a GGUF file for B instead of the synthetic preset")
+    ap.add_argument("--model-c", type=Path, help="a GGUF file for C instead of --preset-c")
     ap.add_argument("--llama-server", help="llama-server binary (default: build or reuse one)")
     ap.add_argument("--no-llama-server", action="store_true")
     return ap.parse_args()
@@ -421,15 +444,20 @@ def main() -> int:
 
     print(f"# {cpu_model()}, {os.cpu_count()} cores; {args.threads} threads; load average {load_average()}")
     t0 = time.monotonic()
-    (path_a, facts_a), (path_b, facts_b) = (
-        (given, read_model_facts(given)) if given else cached_file(preset, args.type, cache)
-        for given, preset in ((args.model_a, args.preset_a), (args.model_b, args.preset_b)))
-    report["files"] = {"A": {"path": str(path_a), "size": facts_a.file_size, "parameters": facts_a.parameters},
-                       "B": {"path": str(path_b), "size": facts_b.file_size, "parameters": facts_b.parameters}}
+    wanted = [("A", args.model_a, args.preset_a), ("B", args.model_b, args.preset_b)]
+    if args.model_c or args.preset_c:
+        wanted.append(("C", args.model_c, args.preset_c))
+    models: list[tuple[str, Path, ModelFacts]] = [
+        (label, given, read_model_facts(given)) if given else (label, *cached_file(preset, args.type, cache))
+        for label, given, preset in wanted]
+    labels = [label for label, _, _ in models]
+    paths = [(label, path) for label, path, _ in models]
+    report["files"] = {label: {"path": str(path), "size": facts.file_size, "parameters": facts.parameters}
+                       for label, path, facts in models}
     report["build_seconds"] = time.monotonic() - t0
     save()
     if args.only_turns:
-        multi_turn(args, report, [("A", path_a), ("B", path_b)], save)
+        multi_turn(args, report, paths, save)
         report["total_seconds"] = time.monotonic() - t0
         save()
         return 0
@@ -438,24 +466,23 @@ def main() -> int:
     # prompt, llama-bench, then the long prompt (its prefills take the most time).
     print("## memory (llama.cpp's account at load, beside the estimate from the GGUF facts)", flush=True)
     contexts = [int(x) for x in args.ctx.split(",")]
-    report["memory"] = memory_report([("A", path_a, facts_a), ("B", path_b, facts_b)], contexts, args.threads,
-                                     measure=True)
+    report["memory"] = memory_report(models, contexts, args.threads, measure=True)
     save()
     lengths = [int(x) for x in args.prompts.split(",")]
     report["fair"] = {}
-    with CompareSession(("A", "B")) as session:
-        errors = session.load([str(path_a), str(path_b)], p.LoadSettings(n_ctx=4096))
+    with CompareSession(tuple(labels)) as session:
+        errors = session.load([str(path) for _, path in paths], p.LoadSettings(n_ctx=4096))
         if any(errors):
             print(f"error: {[e.message for e in errors if e]}", file=sys.stderr)
             return 1
         ld = session.loaded
-        print(f"# A {facts_a.name}: {facts_a.quantization}, loaded in {ld[0].load_seconds:.1f} s; "
-              f"B {facts_b.name}: {facts_b.quantization}, loaded in {ld[1].load_seconds:.1f} s; "
-              f"flash attn {ld[0].flash_attn}, KV {ld[0].type_k}/{ld[0].type_v}, n_batch {ld[0].n_batch}")
+        print("# " + "; ".join(f"{label} {facts.name}: {facts.quantization}, loaded in {ld[i].load_seconds:.1f} s"
+                               for i, (label, _, facts) in enumerate(models))
+              + f"; flash attn {ld[0].flash_attn}, KV {ld[0].type_k}/{ld[0].type_v}, n_batch {ld[0].n_batch}")
         # One short unrecorded round: the mapped weights are read from disk the first time.
-        fair_rounds(session, ("Hello", "Hello"), argparse.Namespace(**{**vars(args), "tokens": 4}), 1)
+        fair_rounds(session, ("Hello",) * len(models), argparse.Namespace(**{**vars(args), "tokens": 4}), 1)
         for k, n in enumerate(lengths):
-            prompts = (prompt_of(path_a, n)[0], prompt_of(path_b, n)[0])
+            prompts = tuple(prompt_of(path, n)[0] for _, path in paths)
             print(f"## fair mode: {args.tokens} tokens (EOS ignored) after a {n}-token prompt, {args.reps} rounds, "
                   f"load average {load_average()}", flush=True)
             entry: dict = {"rounds": []}
@@ -466,13 +493,13 @@ def main() -> int:
                 save()
 
             fair_rounds(session, prompts, args, args.reps, on_round=keep)
-            entry.update(summarize_rounds(entry["rounds"], ["A", "B"]))
+            entry.update(summarize_rounds(entry["rounds"], labels))
             save()
             if k == 0 and not args.no_llama_bench:
-                run_llama_bench(args, report, [("A", path_a), ("B", path_b)], save)
+                run_llama_bench(args, report, paths, save)
 
     if args.turns:
-        multi_turn(args, report, [("A", path_a), ("B", path_b)], save)
+        multi_turn(args, report, paths, save)
     report["load_average_end"] = load_average()
     report["total_seconds"] = time.monotonic() - t0
     save()

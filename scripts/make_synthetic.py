@@ -3,8 +3,8 @@
 
     scripts/make_synthetic.py PRESET OUT.gguf [--type Q4_K_M] [--scripted] [--count-only]
 
-Presets: gemma4-e2b, qwen35-4b (the published shapes) and gemma4-tiny, qwen35-tiny
-(a few MB, the same structure, for tests). Prints the parameter count beside the
+Presets: gemma4-e2b, qwen35-4b, llama32-3b (the published shapes) and gemma4-tiny,
+qwen35-tiny, llama32-tiny (a few MB, the same structure, for tests). Prints the parameter count beside the
 published one, the time taken and the file size. A full-size file needs the float
 file on disk first (about 2 bytes a parameter: 9.3 GB for Gemma-4-E2B) and a few
 minutes of quantising; --count-only prints the counts without writing anything.

@@ -1,4 +1,4 @@
-"""Synthetic GGUF files of the seed architectures: real shapes, random weights.
+"""Synthetic GGUF files of the seed architectures (and Llama 3.2): real shapes, random weights.
 
 A transformer's speed and memory do not depend on its weight values, so a file
 with a model's published shapes, complete metadata, the real chat template and
@@ -14,7 +14,8 @@ Two kinds of weights:
   zero, so the model is a bigram table written into the embeddings and the
   output layer. It says "<|channel>thought hmm<channel|> Paris Paris…" (Gemma 4)
   or " hmm</think> Paris…" (Qwen3.5) through the real templates, which lets the
-  thinking split be tested with thinking on and off.
+  thinking split be tested with thinking on and off (Llama 3, with no thinking:
+  " Paris Paris…").
 
 The float file is written tensor by tensor (the 2.3B-entry per-layer embedding
 table of Gemma-4-E2B never sits in memory whole), then quantised.
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable
 import numpy as np
 
 from gemmacompare.models import synthetic_tensors as st
-from gemmacompare.models.synthetic_presets import PRESETS, Gemma4Shape, Qwen35Shape, SyntheticPreset
+from gemmacompare.models.synthetic_presets import PRESETS, Gemma4Shape, LlamaShape, Qwen35Shape, SyntheticPreset
 from gemmacompare.models.synthetic_vocab import GEMMA4_WORDS, QWEN35_WORDS, Vocab, build_vocab
 
 if TYPE_CHECKING:  # gguf is imported only when a file is written
@@ -245,13 +246,36 @@ class _Filler:
         return lambda r0, r1: dense[r0:r1]
 
 
-def _rope_freqs(shape: Gemma4Shape | Qwen35Shape) -> np.ndarray:
+def _rope_freqs(shape: Gemma4Shape | Qwen35Shape | LlamaShape) -> np.ndarray:
     """conversion/gemma.py, Gemma4Model.generate_extra_tensors: 1 for the rotated
     pairs of a full-attention head, 1e30 (never rotated) for the rest."""
+    if isinstance(shape, LlamaShape):
+        return _llama3_rope_factors(shape)
     assert isinstance(shape, Gemma4Shape)
     half = shape.head_dim_full // 2
     n_rot = int(shape.head_dim_full * shape.partial_rotary_full / 2)
     return np.array([1.0] * n_rot + [1e30] * (half - n_rot), np.float32)
+
+
+def _llama3_rope_factors(s: LlamaShape) -> np.ndarray:
+    """conversion/llama.py, LlamaModel.generate_extra_tensors: Llama 3's rope_scaling as
+    one factor per rotated pair (1 for short wavelengths, `factor` for long ones, a
+    smooth blend between)."""
+    freqs = 1.0 / (s.rope_theta ** (np.arange(0, s.head_dim, 2, dtype=np.float64) / s.head_dim))
+    low_wavelen = s.rope_original_context / s.rope_low_freq_factor
+    high_wavelen = s.rope_original_context / s.rope_high_freq_factor
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1.0)
+        elif wavelen > low_wavelen:
+            out.append(s.rope_factor)
+        else:
+            smooth = (s.rope_original_context / wavelen - s.rope_low_freq_factor) / (
+                s.rope_high_freq_factor - s.rope_low_freq_factor)
+            out.append(1 / ((1 - smooth) / s.rope_factor + smooth))
+    return np.array(out, np.float32)
 
 
 def _script(preset: SyntheticPreset, vocab: Vocab) -> dict[int, int]:
@@ -260,6 +284,9 @@ def _script(preset: SyntheticPreset, vocab: Vocab) -> dict[int, int]:
     if preset.family == "gemma4":
         thought, hmm, paris = GEMMA4_WORDS
         pairs = {"\n": "<|channel>", "<|channel>": thought, thought: hmm, hmm: "<channel|>", "<channel|>": paris}
+    elif preset.family == "llama":
+        _, paris = QWEN35_WORDS  # the same byte-level BPE words
+        pairs = {"ĊĊ": paris}
     else:
         hmm, paris = QWEN35_WORDS
         pairs = {"Ċ": hmm, hmm: "</think>", "</think>": paris, "ĊĊ": paris}
@@ -288,6 +315,8 @@ def _add_metadata(writer: GGUFWriter, preset: SyntheticPreset, vocab: Vocab, scr
     writer.add_layer_norm_rms_eps(s.rms_eps)
     if isinstance(s, Gemma4Shape):
         _add_gemma4(writer, s)
+    elif isinstance(s, LlamaShape):
+        _add_llama(writer, s)
     else:
         _add_qwen35(writer, s)
     writer.add_tokenizer_model(vocab.model)
@@ -301,7 +330,8 @@ def _add_metadata(writer: GGUFWriter, preset: SyntheticPreset, vocab: Vocab, scr
     writer.add_token_merges(vocab.merges)
     writer.add_bos_token_id(vocab.bos)
     writer.add_eos_token_id(vocab.eos)
-    writer.add_pad_token_id(vocab.pad)
+    if vocab.pad is not None:
+        writer.add_pad_token_id(vocab.pad)
     if vocab.unk is not None:
         writer.add_unk_token_id(vocab.unk)
     writer.add_add_bos_token(vocab.add_bos)
@@ -340,3 +370,14 @@ def _add_qwen35(writer: GGUFWriter, s: Qwen35Shape) -> None:
     writer.add_ssm_time_step_rank(s.linear_v_heads)
     writer.add_ssm_inner_size(s.linear_head_dim * s.linear_v_heads)
     writer.add_full_attention_interval(s.full_attention_interval)
+
+
+def _add_llama(writer: GGUFWriter, s: LlamaShape) -> None:
+    # Keys as conversion/llama.py (LlamaModel.set_gguf_parameters) and conversion/base.py write
+    # them; the `llama3` rope scaling goes into the rope_freqs tensor, not into keys.
+    writer.add_vocab_size(s.n_vocab)
+    writer.add_feed_forward_length(s.n_ff)
+    writer.add_key_length(s.head_dim)
+    writer.add_value_length(s.head_dim)
+    writer.add_rope_freq_base(s.rope_theta)
+    writer.add_rope_dimension_count(s.head_dim)

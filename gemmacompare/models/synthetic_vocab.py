@@ -7,8 +7,8 @@ output reads as words rather than as empty control tokens.
 
 Gemma 4 (`tokenizer.ggml.model = gemma4`) is SentencePiece-style BPE over raw
 UTF-8 with `<0xXX>` byte tokens and "▁" for spaces; Qwen3.5 (`gpt2`, pre-tokenizer
-`qwen35`) is GPT-2 byte-level BPE. Both tokenize any text: a character that is
-not a token falls back to its bytes.
+`qwen35`) and Llama 3 (`gpt2`, pre-tokenizer `llama-bpe`) are GPT-2 byte-level BPE.
+All tokenize any text: a character that is not a token falls back to its bytes.
 """
 
 from __future__ import annotations
@@ -32,6 +32,15 @@ _QWEN35_CONTROL = (
 )
 _QWEN35_ADDED = ("<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>", "<think>", "</think>")
 
+# Llama 3.1 / 3.2's 256 special tokens, ids 128000 on, in order: transformers'
+# convert_llama_weights_to_hf.py (its "3.2" list; the instruct tokenizer's eos is <|eot_id|>).
+_LLAMA3_SPECIAL = (
+    "<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>", "<|reserved_special_token_1|>",
+    "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>", "<|start_header_id|>", "<|end_header_id|>",
+    "<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
+    *(f"<|reserved_special_token_{i}|>" for i in range(3, 256 - 8)),
+)
+
 # Words the scripted test models say (see synthetic_script.py).
 GEMMA4_WORDS = ("thought", "▁hmm", "▁Paris")
 QWEN35_WORDS = ("Ġhmm", "ĠParis")
@@ -46,7 +55,7 @@ class Vocab:
     merges: list[str]
     bos: int
     eos: int
-    pad: int
+    pad: int | None  # None: the tokenizer has none (Llama 3)
     unk: int | None
     add_bos: bool
     eog: list[int] = field(default_factory=list)  # ids llama.cpp treats as end of generation
@@ -60,6 +69,8 @@ def build_vocab(family: str, n_vocab: int) -> Vocab:
         return _gemma4_vocab(n_vocab)
     if family == "qwen35":
         return _qwen35_vocab(n_vocab)
+    if family == "llama":
+        return _llama3_vocab(n_vocab)
     raise ValueError(f"no synthetic tokenizer for {family!r}")
 
 
@@ -122,3 +133,23 @@ def _qwen35_vocab(n_vocab: int) -> Vocab:
     eos = tokens.index("<|im_end|>")
     return Vocab("gpt2", "qwen35", tokens, types, ["Ċ Ċ"], bos=eot, eos=eos, pad=eot, unk=None, add_bos=False,
                  eog=[eos, eot])
+
+
+def _llama3_vocab(n_vocab: int) -> Vocab:
+    tokens = _bytes_to_unicode()
+    types = [NORMAL] * 256
+    # "\n\n" is one token in Llama 3's vocabulary: every header in the template ends with it.
+    plain = ["ĊĊ", *QWEN35_WORDS]
+    tokens += plain
+    types += [NORMAL] * len(plain)
+    # The special tokens follow the BPE vocabulary (128,000 of them in the real one).
+    _fill(tokens, types, n_vocab, "Ġ", reserve=len(_LLAMA3_SPECIAL))
+    tokens += _LLAMA3_SPECIAL
+    types += [CONTROL] * len(_LLAMA3_SPECIAL)
+    bos = tokens.index("<|begin_of_text|>")
+    eot = tokens.index("<|eot_id|>")
+    # llama.cpp ends generation on these three (llama-vocab.cpp, by text), as the instruct
+    # config's eos_token_id [128001, 128008, 128009] lists them.
+    eog = [tokens.index(t) for t in ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")]
+    return Vocab("gpt2", "llama-bpe", tokens, types, ["Ċ Ċ"], bos=bos, eos=eot, pad=None, unk=None, add_bos=True,
+                 eog=eog)

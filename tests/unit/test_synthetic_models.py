@@ -38,6 +38,31 @@ def test_full_size_qwen35_count_is_the_configs():
     assert published.compared == 4_659_865_088 - 333_514_240 - 120_599_552 == count.total
 
 
+def test_full_size_llama32_count_is_the_configs_and_within_5_percent_of_the_card():
+    count = parameter_count(PRESETS["llama32-3b"])
+    embd = 128256 * 3072  # tied output layer
+    attention = 3072 * 3072 + 2 * 3072 * 1024 + 3072 * 3072  # q, k and v of 8 KV heads of 128, output
+    per_layer = 2 * 3072 + attention + 3 * 3072 * 8192
+    rope_freqs = 64  # Llama 3's rope scaling, one factor per rotated pair of a 128-wide head
+    assert count.total == embd + 3072 + 28 * per_layer + rope_freqs == 3_212_749_888
+    assert count.per_layer_embeddings == 0
+    # Model card: "3B (3.21B)"; keras-hub's 3,606,752,256 counts the output layer apart.
+    published = PRESETS["llama32-3b"].published
+    assert published.compared == 3_210_000_000 and abs(count.total / published.compared - 1) < 0.05
+    assert count.total + 128256 * 3072 - rope_freqs == 3_606_752_256
+
+
+def test_llama3_rope_factors_follow_the_converter():
+    """conversion/llama.py: 1 below a wavelength of 8192 / 4, 32 above 8192, smooth between."""
+    from gemmacompare.models.synthetic import _rope_freqs
+
+    factors = _rope_freqs(PRESETS["llama32-3b"].shape)
+    assert factors.shape == (64,)
+    assert factors[0] == 1.0 and factors[-1] == 32.0
+    assert all(a <= b for a, b in zip(factors, factors[1:]))  # longer wavelengths, larger factors
+    assert any(1.0 < f < 32.0 for f in factors)
+
+
 def test_make_synthetic_prints_the_published_count_less_what_the_file_lacks():
     out = subprocess.run(
         [sys.executable, "scripts/make_synthetic.py", "qwen35-4b", "--count-only"],
@@ -50,7 +75,7 @@ def test_make_synthetic_prints_the_published_count_less_what_the_file_lacks():
     ) in out.stdout
 
 
-@pytest.mark.parametrize("preset", ["gemma4-e2b", "qwen35-4b"])
+@pytest.mark.parametrize("preset", ["gemma4-e2b", "qwen35-4b", "llama32-3b"])
 def test_full_vocabulary_keeps_its_size_and_the_templates_tokens(preset):
     p_ = PRESETS[preset]
     vocab = build_vocab(p_.family, p_.shape.n_vocab)
@@ -58,8 +83,14 @@ def test_full_vocabulary_keeps_its_size_and_the_templates_tokens(preset):
     wanted = {
         "gemma4": ("<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool_call>"),
         "qwen35": ("<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "<|endoftext|>"),
+        "llama": ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", "<|eom_id|>"),
     }[p_.family]
     assert set(wanted) <= set(vocab.tokens)
+    if p_.family == "llama":
+        # Llama 3's ids: the special tokens follow 128,000 BPE tokens, in the tokenizer's order.
+        assert (vocab.bos, vocab.eos) == (128000, 128009) and vocab.pad is None
+        assert vocab.id("<|start_header_id|>") == 128006 and vocab.tokens[-1] == "<|reserved_special_token_247|>"
+        assert sorted(vocab.eog) == [128001, 128008, 128009]
 
 
 def test_scripts_make_synthetic_writes_a_tiny_file(tmp_path):
