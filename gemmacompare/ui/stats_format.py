@@ -132,7 +132,8 @@ def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
         f"  prompt eval: {perf.n_p_eval} tokens in {perf.t_p_eval_ms:.1f} ms"
         + (f" ({s.llama_prompt_tps:.1f} t/s)" if s.llama_prompt_tps else ""),
         f"  eval: {perf.n_eval} tokens in {perf.t_eval_ms:.1f} ms"
-        + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else ""),
+        + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else "")
+        + (" (one-token decodes only: the rounds without a draft)" if fin.draft and fin.draft.n_rounds else ""),
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
         *memory_tooltip_lines(placement),

@@ -277,3 +277,20 @@ def test_stop_from_the_app_ends_a_speculating_worker_and_it_stays_usable(demo_pa
         assert generate(w, QUESTION, max_tokens=8).finished.stop_reason != p.STOP_USER
     finally:
         w.close()
+
+
+def test_llama_cpps_prompt_figure_is_the_prompt_and_its_eval_is_no_speed_when_speculating(demo_paths, plain):
+    """llama.cpp counts every multi-token decode as prompt eval: the verification batches would
+    join the prompt's figure, and its eval counts only the rounds without a draft."""
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        rec = generate(w, QUESTION)
+    finally:
+        w.close()
+    fin = rec.finished
+    assert fin.draft is not None and fin.draft.n_rounds > 0
+    assert fin.perf is not None and fin.perf.n_p_eval == fin.n_prompt  # not the verified drafts too
+    assert rec.stats().llama_eval_tps is None and rec.stats().llama_prompt_tps is not None
+    base = generate(plain, QUESTION)
+    assert base.finished.perf.n_p_eval == base.finished.n_prompt and base.stats().llama_eval_tps is not None
