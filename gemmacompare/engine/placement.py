@@ -23,7 +23,10 @@ _BACKEND_NAMES = {
 # Buffer kinds as llama.cpp logs them, and what each holds.
 MEMORY_PARTS: dict[str, str] = {
     "model": "weights", "KV": "KV cache", "RS": "recurrent state", "output": "output (logits)", "compute": "compute",
+    # Not a kind llama.cpp logs: a speculating worker's draft model, all its buffers (weights, cache, compute).
+    "draft": "draft model",
 }
+_ONLY_WHERE_HELD = ("recurrent state", "draft model")
 
 
 def backend_name(buffer_or_device: str) -> str:
@@ -52,7 +55,7 @@ class Device:
 
 @dataclass(frozen=True)
 class DeviceBuffer:
-    kind: str  # model | KV | RS | output | compute (keys of MEMORY_PARTS)
+    kind: str  # model | KV | RS | output | compute | draft (keys of MEMORY_PARTS)
     buffer: str  # llama.cpp's buffer name, e.g. CUDA0, CPU_Mapped
     bytes: int
 
@@ -83,15 +86,17 @@ class MemoryAccount:
     recurrent_state: int = 0
     output: int = 0
     compute: int = 0
+    draft_model: int = 0
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute
+        return self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute + self.draft_model
 
     def parts(self) -> list[tuple[str, int]]:
-        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state only where it has one)."""
-        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute)
-        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name != "recurrent state"]
+        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state or a draft model
+        only where it has one)."""
+        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute, self.draft_model)
+        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name not in _ONLY_WHERE_HELD]
 
     def describe(self) -> str:
         parts = " + ".join(f"{name} {_mib(v)}" for name, v in self.parts())
@@ -99,7 +104,7 @@ class MemoryAccount:
 
 
 _ACCOUNT_FIELDS = {"model": "weights", "KV": "kv_cache", "RS": "recurrent_state", "output": "output",
-                   "compute": "compute"}
+                   "compute": "compute", "draft": "draft_model"}
 
 
 def memory_accounts(buffers: Iterable[DeviceBuffer]) -> tuple[MemoryAccount, ...]:

@@ -294,3 +294,21 @@ def test_llama_cpps_prompt_figure_is_the_prompt_and_its_eval_is_no_speed_when_sp
     assert rec.stats().llama_eval_tps is None and rec.stats().llama_prompt_tps is not None
     base = generate(plain, QUESTION)
     assert base.finished.perf.n_p_eval == base.finished.n_prompt and base.stats().llama_eval_tps is not None
+
+
+def test_the_draft_models_memory_is_in_the_account(demo_paths, plain):
+    """The draft's weights, cache and compute buffers are llama.cpp's too: one "draft model" part,
+    as large as the model itself where the model is its own draft (the same file and context)."""
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        with_draft = w.loaded.placement
+    finally:
+        w.close()
+    alone = plain.loaded.placement
+    total = sum(a.total for a in with_draft.memory)
+    assert total > sum(a.total for a in alone.memory)
+    draft = sum(a.draft_model for a in with_draft.memory)
+    assert draft == sum(a.total for a in alone.memory)
+    assert any(line.count("draft model") == 1 for line in with_draft.memory_lines())
+    assert not any("draft model" in line for line in alone.memory_lines())

@@ -188,21 +188,28 @@ class _Worker:
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        target_buffers = placement.buffers  # the context sweep's account is the model's alone
         if s.speculation != "off":
             from gemmacompare.engine.local.speculative import SpecRefused, open_speculator
 
+            self._load_log.start()
             try:
                 self.spec = open_speculator(llama_cpp, llm, facts, s, n_ctx, n_threads, n_gpu_layers, self._abort_cb)
             except SpecRefused as exc:
                 llm.close()
                 self._send(p.WorkerError(None, str(exc)))
                 return
+            finally:
+                drafted = parse_load_log(self._load_log.stop()).buffers
+            # The draft model's weights, cache and compute buffers, one part of the account.
+            placement = replace(placement, buffers=(*placement.buffers,
+                                                    *(replace(b, kind="draft") for b in drafted)))
         if placement.device_bytes():
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self.cache = _new_cache(llm, s)
         self._eog_ids = None
-        self._depth = DepthWorker(self.conn, llm, s, placement.buffers, self.stop_flag, self._abort_cb, self._load_log,
+        self._depth = DepthWorker(self.conn, llm, s, target_buffers, self.stop_flag, self._abort_cb, self._load_log,
                                   n_threads, self._end_of_generation_ids, greedy_pick)
         self._send(
             p.Loaded(

@@ -106,17 +106,18 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
 
 # (row label, MemoryAccount field), in llama.cpp's order of allocation.
 _MEMORY_ROWS = (("weights", "weights"), ("KV cache", "kv_cache"), ("recurrent state", "recurrent_state"),
-                ("compute buffers", "compute"), ("memory total", "total"))
+                ("compute buffers", "compute"), ("draft model", "draft_model"), ("memory total", "total"))
+_ROWS_WHERE_HELD = ("recurrent_state", "draft_model")
 
 
 def memory_rows(placements: list[Placement | None]) -> list[list[str]]:
     """llama.cpp's own account of each model's memory, a row per part, devices side by side
-    ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state row only where a model has one."""
+    ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state and draft-model rows only where a model has one."""
     accounts = [pl.memory if pl else () for pl in placements]
     rows: list[list[str]] = []
     for label, attr in _MEMORY_ROWS:
         cells = [_per_device(acc, attr) for acc in accounts]
-        if attr == "recurrent_state" and not any(getattr(a, attr) for acc in accounts for a in acc):
+        if attr in _ROWS_WHERE_HELD and not any(getattr(a, attr) for acc in accounts for a in acc):
             continue
         rows.append([f"{label} (llama.cpp)", *cells])
     return rows
