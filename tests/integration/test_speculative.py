@@ -312,3 +312,34 @@ def test_the_draft_models_memory_is_in_the_account(demo_paths, plain):
     assert draft == sum(a.total for a in alone.memory)
     assert any(line.count("draft model") == 1 for line in with_draft.memory_lines())
     assert not any("draft model" in line for line in alone.memory_lines())
+
+
+def _shown_and_counted(rec: RunRecord) -> None:
+    d = rec.finished.draft
+    assert d is not None and d.n_rounds > 0
+    assert d.n_accepted == len(d.accepted_tokens) <= len(rec.tokens) == rec.finished.n_generated
+    assert max(d.accepted_tokens) < len(rec.tokens)
+    assert sum(d.accepted_at) == d.n_accepted and sum(d.drafted_at) == d.n_drafted
+
+
+@pytest.mark.parametrize("ending", ["eos", "stop_string"])
+def test_acceptance_counts_only_the_draft_tokens_shown(demo_paths, plain, ending):
+    """A reply that ends inside an accepted draft (its end token, a stop string) counts the tokens
+    it showed, the same ones the tint marks; the draft beyond the end is not counted. The model is
+    its own draft, so every draft is accepted up to the end; two draft lengths (rounds of 5 and 7
+    tokens), so that the end falls inside a draft in at least one of them."""
+    smol = demo_paths["smollm2"]
+    base = generate(plain, QUESTION, max_tokens=200)
+    assert base.finished.stop_reason == p.STOP_EOS and len(base.tokens) > 12  # the demo answers and ends
+    stop = {}
+    if ending == "stop_string":  # a few characters a third of the way in
+        stop = {"stop": (base.answer[len(base.answer) // 3:][:8],)}
+    for n in (4, 6):
+        w = load(smol, speculation="draft", draft_model=str(smol), draft_max=n)
+        try:
+            rec = generate(w, QUESTION, max_tokens=200, **stop)
+        finally:
+            w.close()
+        assert rec.finished.stop_reason == (p.STOP_EOS if ending == "eos" else p.STOP_STRING)
+        _shown_and_counted(rec)
+

@@ -224,8 +224,9 @@ class _Tally:
         self.drafted_at = [0] * self.n_max
         self.accepted_at = [0] * self.n_max
 
-    def round(self, n_draft: int, n_ok: int) -> None:
-        if not n_draft:
+    def round(self, n_draft: int, n_ok: int, drafted: bool = True) -> None:
+        """A round's draft positions up to where the reply ended, n_ok of them accepted and shown."""
+        if not drafted:
             self.n_plain += 1
             return
         self.n_rounds += 1
@@ -338,18 +339,27 @@ class Speculator:
                     reason = p.STOP_USER
                     break
                 n_ok = len(picks) - 1
-                tally.round(len(draft), n_ok)
                 seq.extend(draft[:n_ok])
+                # Counted as shown: draft positions after an end of the reply (a stop string, an end
+                # token, max tokens) are neither drafted nor accepted for it, and an end token is not
+                # shown, so accepted and tinted stay the same tokens. (llama-server counts the whole
+                # accepted draft.)
+                n_shown = 0
                 for tok in draft[:n_ok]:
                     index = out.n_gen
                     reason = out.emit(tok)
-                    if reason != p.STOP_EOS:  # an end token is not shown, so not tinted
-                        tally.accepted_tokens.append(index)
+                    if reason == p.STOP_EOS:
+                        break
+                    tally.accepted_tokens.append(index)
+                    n_shown += 1
                     if reason is not None:
                         break
-                else:
+                if reason is None:
+                    tally.round(len(draft), n_ok, bool(draft))
                     last = picks[-1]
                     reason = out.emit(last)
+                else:
+                    tally.round(n_shown, n_shown, bool(draft))
         finally:
             self.phase = ""
             out.close()
