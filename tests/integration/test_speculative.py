@@ -343,3 +343,30 @@ def test_acceptance_counts_only_the_draft_tokens_shown(demo_paths, plain, ending
         assert rec.finished.stop_reason == (p.STOP_EOS if ending == "eos" else p.STOP_STRING)
         _shown_and_counted(rec)
 
+
+def test_speculation_ending_on_its_end_token_holds_what_the_plain_loop_holds(demo_paths):
+    """After an end token the plain loop's cache holds the prompt and every token shown (each was
+    decoded before the model picked the end); a speculating worker's holds the same."""
+    import llama_cpp
+
+    smol = demo_paths["smollm2"]
+    held = {}
+    for kind, settings in (("plain", {}), ("draft", {"speculation": "draft", "draft_model": str(smol)})):
+        flag = _StopIn("never")
+        w, conn = _in_process(smol, flag, **settings)
+        try:
+            conn.events.clear()
+            w._generate_safely(p.GenerateCommand(4, messages=QUESTION, sampling=p.SamplingSettings(max_tokens=200),
+                                                 n_threads=1, cache=p.CACHE_KEEP))
+            fin = conn.events[-1]
+            assert isinstance(fin, p.Finished) and fin.stop_reason == p.STOP_EOS, fin
+            assert len(w.cache.tokens) == fin.n_prompt + fin.n_generated
+            pos_max = llama_cpp.llama_memory_seq_pos_max(llama_cpp.llama_get_memory(w.llm.ctx), 0)
+            held[kind] = (len(w.cache.tokens), pos_max + 1)
+        finally:
+            if w.spec is not None:
+                w.spec.close()
+            if w.llm is not None:
+                w.llm.close()
+    assert held["draft"][0] == held["draft"][1]  # the account is what the memory holds
+    assert held["plain"][0] == held["plain"][1]

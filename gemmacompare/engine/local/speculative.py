@@ -297,7 +297,8 @@ class Speculator:
                banned: tuple[int, ...] = ()) -> tuple[str, int, p.DraftStats]:
         """After the prompt's prefill: generates until a stop, drafting and verifying.
         Returns (stop reason, tokens generated, statistics). On return the model's cache
-        holds the prompt and every generated token but the last, as after the plain loop."""
+        holds the prompt and every generated token but the last (all of them after an end token),
+        as after the plain loop."""
         L, ctx = self.L, target.ctx
         if isinstance(self.drafter, _ModelDrafter):
             self.drafter.set_threads(cmd.n_threads or os.cpu_count() or 1)
@@ -363,9 +364,10 @@ class Speculator:
         finally:
             self.phase = ""
             out.close()
-            # The plain loop's end state: the prompt and every token but the last in the cache;
+            # The plain loop's end state: the prompt and every token but the last in the cache, all of
+            # them after an end token (each shown token was decoded before the model picked the end);
             # a stopped or early-ended round leaves checked positions beyond that.
-            n_held = len(prompt) + max(out.n_gen - 1, 0)
+            n_held = len(prompt) + (out.n_gen if reason == p.STOP_EOS else max(out.n_gen - 1, 0))
             L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, n_held, -1)
             self.held = seq[:n_held]  # the tokens that memory holds, for the conversation's cache
         return reason, out.n_gen, tally.stats()
