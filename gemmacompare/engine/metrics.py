@@ -242,5 +242,11 @@ def _local_stats(run: RunRecord) -> RunStats:
         llama_n_p_eval=perf.n_p_eval if perf else None,
         llama_n_eval=perf.n_eval if perf else None,
         llama_prompt_tps=(perf.n_p_eval / perf.t_p_eval_ms * 1000.0) if perf and perf.t_p_eval_ms > 0 else None,
-        llama_eval_tps=(perf.n_eval / perf.t_eval_ms * 1000.0) if perf and perf.t_eval_ms > 0 else None,
+        # A speculating run's one-token decodes are only its rounds without a draft: no generation speed.
+        llama_eval_tps=(perf.n_eval / perf.t_eval_ms * 1000.0)
+        if perf and perf.t_eval_ms > 0 and not _speculated(fin) else None,
     )
+
+
+def _speculated(fin: p.Finished | None) -> bool:
+    return bool(fin and fin.draft and fin.draft.n_rounds > 0)

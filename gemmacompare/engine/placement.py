@@ -23,7 +23,13 @@ _BACKEND_NAMES = {
 # Buffer kinds as llama.cpp logs them, and what each holds.
 MEMORY_PARTS: dict[str, str] = {
     "model": "weights", "KV": "KV cache", "RS": "recurrent state", "output": "output (logits)", "compute": "compute",
+    # Not a kind llama.cpp logs: a speculating worker's draft model, all its buffers (weights, cache, compute).
+    "draft": "draft model",
+    # Nor this: the conversation cache's saved llama.cpp states (engine/local/prompt_cache.py),
+    # host memory the worker holds after a reply.
+    "checkpoints": "context checkpoints",
 }
+_ONLY_WHERE_HELD = ("recurrent state", "draft model", "context checkpoints")
 
 
 def backend_name(buffer_or_device: str) -> str:
@@ -52,7 +58,7 @@ class Device:
 
 @dataclass(frozen=True)
 class DeviceBuffer:
-    kind: str  # model | KV | RS | output | compute (keys of MEMORY_PARTS)
+    kind: str  # model | KV | RS | output | compute | draft | checkpoints (keys of MEMORY_PARTS)
     buffer: str  # llama.cpp's buffer name, e.g. CUDA0, CPU_Mapped
     bytes: int
 
@@ -83,15 +89,20 @@ class MemoryAccount:
     recurrent_state: int = 0
     output: int = 0
     compute: int = 0
+    draft_model: int = 0
+    context_checkpoints: int = 0
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute
+        return (self.weights + self.kv_cache + self.recurrent_state + self.output + self.compute + self.draft_model
+                + self.context_checkpoints)
 
     def parts(self) -> list[tuple[str, int]]:
-        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state only where it has one)."""
-        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute)
-        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name != "recurrent state"]
+        """(name, bytes) in MEMORY_PARTS order, the parts this model has (a recurrent state, a draft model,
+        checkpoints only where it has them)."""
+        values = (self.weights, self.kv_cache, self.recurrent_state, self.output, self.compute, self.draft_model,
+                  self.context_checkpoints)
+        return [(name, v) for name, v in zip(MEMORY_PARTS.values(), values) if v or name not in _ONLY_WHERE_HELD]
 
     def describe(self) -> str:
         parts = " + ".join(f"{name} {_mib(v)}" for name, v in self.parts())
@@ -99,7 +110,7 @@ class MemoryAccount:
 
 
 _ACCOUNT_FIELDS = {"model": "weights", "KV": "kv_cache", "RS": "recurrent_state", "output": "output",
-                   "compute": "compute"}
+                   "compute": "compute", "draft": "draft_model", "checkpoints": "context_checkpoints"}
 
 
 def memory_accounts(buffers: Iterable[DeviceBuffer]) -> tuple[MemoryAccount, ...]:
@@ -132,6 +143,12 @@ class Placement:
         used = list(dict.fromkeys(b.device for b in self.buffers if b.device != "CPU" and b.bytes > 0))
         names = {d.name: d.description for d in known}
         return replace(self, devices=tuple(f"{u}: {names[u]}" if names.get(u) else u for u in used))
+
+    def with_checkpoints(self, n_bytes: int | None) -> Placement:
+        """The account with the conversation cache's checkpoints after a reply (host memory), where it holds any."""
+        if not n_bytes or not self.buffers:
+            return self
+        return replace(self, buffers=(*self.buffers, DeviceBuffer("checkpoints", "CPU", n_bytes)))
 
     def device_bytes(self, kind: str | None = None) -> int:
         """Bytes llama.cpp allocated off the CPU (on a GPU), all kinds or one."""

@@ -104,11 +104,14 @@ def _remote_parts(s: RunStats) -> list[str]:
     return out
 
 
-def memory_tooltip_lines(placement: Placement | None) -> list[str]:
-    """llama.cpp's account of the model's memory, per device, from its load log."""
+def memory_tooltip_lines(placement: Placement | None, checkpoint_bytes: int | None = None) -> list[str]:
+    """llama.cpp's account of the model's memory, per device, from its load log, with the
+    conversation cache's checkpoints after a reply where it holds any."""
     if placement is None or not placement.buffers:
         return []
-    return ["llama.cpp's memory (at load):", *(f"  {line}" for line in placement.memory_lines())]
+    when = "at load; checkpoints after this reply" if checkpoint_bytes else "at load"
+    return [f"llama.cpp's memory ({when}):",
+            *(f"  {line}" for line in placement.with_checkpoints(checkpoint_bytes).memory_lines())]
 
 
 def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
@@ -132,11 +135,10 @@ def stats_tooltip(rec: RunRecord, placement: Placement | None = None) -> str:
         f"  prompt eval: {perf.n_p_eval} tokens in {perf.t_p_eval_ms:.1f} ms"
         + (f" ({s.llama_prompt_tps:.1f} t/s)" if s.llama_prompt_tps else ""),
         f"  eval: {perf.n_eval} tokens in {perf.t_eval_ms:.1f} ms"
-        + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else ""),
+        + (f" ({s.llama_eval_tps:.1f} t/s)" if s.llama_eval_tps else "")
+        + (" (one-token decodes only: the rounds without a draft)" if fin.draft and fin.draft.n_rounds else ""),
         f"ms/token p50 {s.ms_per_token_p50 or 0:.1f}, p95 {s.ms_per_token_p95 or 0:.1f}",
         f"threads {fin.n_threads}, template {fin.template_name or '-'}",
-        *memory_tooltip_lines(placement),
-        *([f"  context checkpoints (after this reply): {human_bytes(s.checkpoint_bytes)}"]
-          if s.checkpoint_bytes else []),
+        *memory_tooltip_lines(placement, s.checkpoint_bytes),
     ]
     return "\n".join(lines)

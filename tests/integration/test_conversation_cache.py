@@ -21,6 +21,7 @@ from gemmacompare.engine import protocol as p
 from gemmacompare.engine.local.model_worker import ModelWorker
 from gemmacompare.engine.local.prompt_cache import WHY_RECURRENT, WHY_STOPPED, WHY_SYSTEM, WHY_WINDOW
 from gemmacompare.engine.metrics import RunRecord
+from gemmacompare.models.gguf_file import human_bytes
 from gemmacompare.models.synthetic import build
 
 MODELS = ("smollm2", "gemma4", "qwen35")
@@ -311,3 +312,26 @@ def test_a_kept_request_after_a_context_sweep_reads_its_prompt_from_an_empty_cac
     c = cache_of(after)
     assert c.n_reused == 0 and "context sweep" in c.why_full
     assert ids(after) == ids(cold)
+
+
+def test_the_checkpoints_are_in_the_memory_breakdown_of_the_pane_and_compare(workers):
+    """The checkpoints a kept conversation holds are llama.cpp states in the worker's memory: a part
+    of the account the pane's tooltip and compare's table show, and of its total."""
+    from types import SimpleNamespace
+
+    from gemmacompare.engine.report.stats_table import stats_rows
+    from gemmacompare.ui.stats_format import stats_tooltip
+
+    w = workers["qwen35"]
+    rec = conversation(w, p.CACHE_KEEP, turns=2)[-1]
+    held = cache_of(rec).checkpoint_bytes
+    assert held > 0
+    placement = w.loaded.placement
+    with_them = placement.with_checkpoints(held)
+    assert sum(a.total for a in with_them.memory) == sum(a.total for a in placement.memory) + held
+    rows = {r[0]: r[1:] for r in stats_rows(SimpleNamespace(mode="chat", runs=[rec], loaded=[w.loaded]), ["qwen35"])}
+    assert rows["context checkpoints (llama.cpp)"] == [f"{human_bytes(held)} CPU"]
+    cpu_total = next(a.total for a in with_them.memory if a.device == "CPU")
+    assert human_bytes(cpu_total) in rows["memory total (llama.cpp)"][0]
+    tip = stats_tooltip(rec, placement)
+    assert f"+ context checkpoints {held / 2**20:.1f} MiB = " in tip and "checkpoints after this reply" in tip

@@ -277,3 +277,96 @@ def test_stop_from_the_app_ends_a_speculating_worker_and_it_stays_usable(demo_pa
         assert generate(w, QUESTION, max_tokens=8).finished.stop_reason != p.STOP_USER
     finally:
         w.close()
+
+
+def test_llama_cpps_prompt_figure_is_the_prompt_and_its_eval_is_no_speed_when_speculating(demo_paths, plain):
+    """llama.cpp counts every multi-token decode as prompt eval: the verification batches would
+    join the prompt's figure, and its eval counts only the rounds without a draft."""
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        rec = generate(w, QUESTION)
+    finally:
+        w.close()
+    fin = rec.finished
+    assert fin.draft is not None and fin.draft.n_rounds > 0
+    assert fin.perf is not None and fin.perf.n_p_eval == fin.n_prompt  # not the verified drafts too
+    assert rec.stats().llama_eval_tps is None and rec.stats().llama_prompt_tps is not None
+    base = generate(plain, QUESTION)
+    assert base.finished.perf.n_p_eval == base.finished.n_prompt and base.stats().llama_eval_tps is not None
+
+
+def test_the_draft_models_memory_is_in_the_account(demo_paths, plain):
+    """The draft's weights, cache and compute buffers are llama.cpp's too: one "draft model" part,
+    as large as the model itself where the model is its own draft (the same file and context)."""
+    smol = demo_paths["smollm2"]
+    w = load(smol, speculation="draft", draft_model=str(smol))
+    try:
+        with_draft = w.loaded.placement
+    finally:
+        w.close()
+    alone = plain.loaded.placement
+    total = sum(a.total for a in with_draft.memory)
+    assert total > sum(a.total for a in alone.memory)
+    draft = sum(a.draft_model for a in with_draft.memory)
+    assert draft == sum(a.total for a in alone.memory)
+    assert any(line.count("draft model") == 1 for line in with_draft.memory_lines())
+    assert not any("draft model" in line for line in alone.memory_lines())
+
+
+def _shown_and_counted(rec: RunRecord) -> None:
+    d = rec.finished.draft
+    assert d is not None and d.n_rounds > 0
+    assert d.n_accepted == len(d.accepted_tokens) <= len(rec.tokens) == rec.finished.n_generated
+    assert max(d.accepted_tokens) < len(rec.tokens)
+    assert sum(d.accepted_at) == d.n_accepted and sum(d.drafted_at) == d.n_drafted
+
+
+@pytest.mark.parametrize("ending", ["eos", "stop_string"])
+def test_acceptance_counts_only_the_draft_tokens_shown(demo_paths, plain, ending):
+    """A reply that ends inside an accepted draft (its end token, a stop string) counts the tokens
+    it showed, the same ones the tint marks; the draft beyond the end is not counted. The model is
+    its own draft, so every draft is accepted up to the end; two draft lengths (rounds of 5 and 7
+    tokens), so that the end falls inside a draft in at least one of them."""
+    smol = demo_paths["smollm2"]
+    base = generate(plain, QUESTION, max_tokens=200)
+    assert base.finished.stop_reason == p.STOP_EOS and len(base.tokens) > 12  # the demo answers and ends
+    stop = {}
+    if ending == "stop_string":  # a few characters a third of the way in
+        stop = {"stop": (base.answer[len(base.answer) // 3:][:8],)}
+    for n in (4, 6):
+        w = load(smol, speculation="draft", draft_model=str(smol), draft_max=n)
+        try:
+            rec = generate(w, QUESTION, max_tokens=200, **stop)
+        finally:
+            w.close()
+        assert rec.finished.stop_reason == (p.STOP_EOS if ending == "eos" else p.STOP_STRING)
+        _shown_and_counted(rec)
+
+
+def test_speculation_ending_on_its_end_token_holds_what_the_plain_loop_holds(demo_paths):
+    """After an end token the plain loop's cache holds the prompt and every token shown (each was
+    decoded before the model picked the end); a speculating worker's holds the same."""
+    import llama_cpp
+
+    smol = demo_paths["smollm2"]
+    held = {}
+    for kind, settings in (("plain", {}), ("draft", {"speculation": "draft", "draft_model": str(smol)})):
+        flag = _StopIn("never")
+        w, conn = _in_process(smol, flag, **settings)
+        try:
+            conn.events.clear()
+            w._generate_safely(p.GenerateCommand(4, messages=QUESTION, sampling=p.SamplingSettings(max_tokens=200),
+                                                 n_threads=1, cache=p.CACHE_KEEP))
+            fin = conn.events[-1]
+            assert isinstance(fin, p.Finished) and fin.stop_reason == p.STOP_EOS, fin
+            assert len(w.cache.tokens) == fin.n_prompt + fin.n_generated
+            pos_max = llama_cpp.llama_memory_seq_pos_max(llama_cpp.llama_get_memory(w.llm.ctx), 0)
+            held[kind] = (len(w.cache.tokens), pos_max + 1)
+        finally:
+            if w.spec is not None:
+                w.spec.close()
+            if w.llm is not None:
+                w.llm.close()
+    assert held["draft"][0] == held["draft"][1]  # the account is what the memory holds
+    assert held["plain"][0] == held["plain"][1]

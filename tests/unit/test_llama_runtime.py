@@ -15,7 +15,7 @@ from gemmacompare.engine.local.llama_runtime import (
     parse_load_log,
     runtime_info,
 )
-from gemmacompare.engine.placement import backend_name
+from gemmacompare.engine.placement import DeviceBuffer, backend_name
 
 MIB = 1024 * 1024
 
@@ -148,6 +148,23 @@ def test_tooltip_and_table_carry_the_memory_account():
     assert rows["KV cache (llama.cpp)"] == ["140.0 MiB CUDA0 + 0 B CPU", "90.0 MiB CUDA0 + 0 B CPU", "-"]
     assert rows["recurrent state (llama.cpp)"][0] == "50.2 MiB CUDA0 + 0 B CPU"
     assert "recurrent state (llama.cpp)" not in {r[0] for r in memory_rows([plain])}
+    assert "draft model (llama.cpp)" not in {r[0] for r in memory_rows([plain])}
+
+
+def test_a_draft_models_buffers_are_one_part_of_the_account():
+    from dataclasses import replace
+
+    from gemmacompare.engine.report.stats_table import memory_rows
+
+    plain = parse_load_log(CUDA_FULL)
+    drafted = replace(plain, buffers=(*plain.buffers, DeviceBuffer("draft", "CUDA0", 7 * MIB),
+                                      DeviceBuffer("draft", "CPU_Mapped", 3 * MIB)))
+    gpu, cpu = drafted.memory
+    assert (gpu.draft_model, cpu.draft_model) == (7 * MIB, 3 * MIB)
+    assert gpu.total == plain.memory[0].total + 7 * MIB and drafted.device_bytes() == plain.device_bytes() + 7 * MIB
+    assert "+ draft model 7.0 MiB =" in drafted.memory_lines()[0]
+    rows = {r[0]: r[1:] for r in memory_rows([drafted, plain])}
+    assert rows["draft model (llama.cpp)"] == ["7.0 MiB CUDA0 + 3.0 MiB CPU", "0 B CUDA0 + 0 B CPU"]
 
 
 # --- a model that does not fit ---------------------------------------------------------

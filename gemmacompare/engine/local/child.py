@@ -188,21 +188,28 @@ class _Worker:
             return
         placement = parse_load_log(self._load_log.stop(), llama_cpp.llama_model_n_layer(llm.model))
         self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self.stop_flag.value))
+        target_buffers = placement.buffers  # the context sweep's account is the model's alone
         if s.speculation != "off":
             from gemmacompare.engine.local.speculative import SpecRefused, open_speculator
 
+            self._load_log.start()
             try:
                 self.spec = open_speculator(llama_cpp, llm, facts, s, n_ctx, n_threads, n_gpu_layers, self._abort_cb)
             except SpecRefused as exc:
                 llm.close()
                 self._send(p.WorkerError(None, str(exc)))
                 return
+            finally:
+                drafted = parse_load_log(self._load_log.stop()).buffers
+            # The draft model's weights, cache and compute buffers, one part of the account.
+            placement = replace(placement, buffers=(*placement.buffers,
+                                                    *(replace(b, kind="draft") for b in drafted)))
         if placement.device_bytes():
             placement = placement.with_devices(devices())
         self.llm, self.facts, self.n_threads = llm, facts, n_threads
         self.cache = _new_cache(llm, s)
         self._eog_ids = None
-        self._depth = DepthWorker(self.conn, llm, s, placement.buffers, self.stop_flag, self._abort_cb, self._load_log,
+        self._depth = DepthWorker(self.conn, llm, s, target_buffers, self.stop_flag, self._abort_cb, self._load_log,
                                   n_threads, self._end_of_generation_ids, greedy_pick)
         self._send(
             p.Loaded(
@@ -326,7 +333,11 @@ class _Worker:
         try:
             user_start = self._last_user_start(cmd, ready.prompt_text, tokens)
             checkpoints = cmd.cache == p.CACHE_KEEP or cmd.keep_after
-            if not self._prefill(L, cmd.request_id, tokens, plan.n_past, user_start, checkpoints):
+            prefilled = self._prefill(L, cmd.request_id, tokens, plan.n_past, user_start, checkpoints)
+            # llama.cpp counts every decode of more than one token as prompt eval, a speculating
+            # run's verification batches too: the prompt's own figure is the count at this point.
+            prompt_perf = _llama_perf(L, self.llm.ctx)
+            if not prefilled:
                 reason, n_gen = p.STOP_USER, 0
             elif self.spec is not None:
                 reason, n_gen, draft = self.spec.decode(self.llm, replace(cmd, n_threads=n_threads), ready.prompt_text,
@@ -335,7 +346,7 @@ class _Worker:
             else:
                 reason, n_gen = self._decode_loop(L, cmd, ready.prompt_text, sampler, len(tokens), n_ctx)
             self._send_finished(L, cmd.request_id, reason, len(tokens), n_gen, t_recv, n_threads, ready,
-                                self.cache.use(cmd.cache, plan), draft)
+                                self.cache.use(cmd.cache, plan), prompt_perf, draft)
         finally:
             L.llama_set_abort_callback(self.llm.ctx, L.ggml_abort_callback(0), None)
             L.llama_sampler_free(sampler)
@@ -481,10 +492,13 @@ class _Worker:
 
     def _send_finished(
         self, L: ModuleType, request_id: int, reason: str, n_prompt: int, n_gen: int, t_recv: float, n_threads: int,
-        ready: p.PromptReady, cache: p.CacheUse, draft: p.DraftStats | None = None,
+        ready: p.PromptReady, cache: p.CacheUse, prompt_perf: p.LlamaPerf, draft: p.DraftStats | None = None,
     ) -> None:
+        """prompt_perf: llama_perf_context right after the prefill, the prompt's figures."""
         assert self.llm is not None  # called from _generate
-        perf = L.llama_perf_context(self.llm.ctx)
+        # The prompt's figures from the prefill's end; llama.cpp's eval counts its one-token decodes,
+        # which in a speculating run are only the rounds without a draft (metrics.py leaves them out).
+        perf = replace(_llama_perf(L, self.llm.ctx), t_p_eval_ms=prompt_perf.t_p_eval_ms, n_p_eval=prompt_perf.n_p_eval)
         self._send(
             p.Finished(
                 request_id=request_id,
@@ -493,13 +507,18 @@ class _Worker:
                 n_generated=n_gen,
                 t_send=t_recv,
                 t_end=time.monotonic(),
-                perf=p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval),
+                perf=perf,
                 n_threads=n_threads,
                 template_name=ready.template_name,
                 cache=cache,
                 draft=draft,
             )
         )
+
+
+def _llama_perf(L: ModuleType, ctx: object) -> p.LlamaPerf:
+    perf = L.llama_perf_context(ctx)
+    return p.LlamaPerf(perf.t_load_ms, perf.t_p_eval_ms, perf.t_eval_ms, perf.n_p_eval, perf.n_eval)
 
 
 def _new_cache(llm: LlamaContext, s: p.LoadSettings) -> PromptCache:

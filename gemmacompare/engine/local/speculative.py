@@ -224,8 +224,9 @@ class _Tally:
         self.drafted_at = [0] * self.n_max
         self.accepted_at = [0] * self.n_max
 
-    def round(self, n_draft: int, n_ok: int) -> None:
-        if not n_draft:
+    def round(self, n_draft: int, n_ok: int, drafted: bool = True) -> None:
+        """A round's draft positions up to where the reply ended, n_ok of them accepted and shown."""
+        if not drafted:
             self.n_plain += 1
             return
         self.n_rounds += 1
@@ -296,7 +297,8 @@ class Speculator:
                banned: tuple[int, ...] = ()) -> tuple[str, int, p.DraftStats]:
         """After the prompt's prefill: generates until a stop, drafting and verifying.
         Returns (stop reason, tokens generated, statistics). On return the model's cache
-        holds the prompt and every generated token but the last, as after the plain loop."""
+        holds the prompt and every generated token but the last (all of them after an end token),
+        as after the plain loop."""
         L, ctx = self.L, target.ctx
         if isinstance(self.drafter, _ModelDrafter):
             self.drafter.set_threads(cmd.n_threads or os.cpu_count() or 1)
@@ -338,24 +340,34 @@ class Speculator:
                     reason = p.STOP_USER
                     break
                 n_ok = len(picks) - 1
-                tally.round(len(draft), n_ok)
                 seq.extend(draft[:n_ok])
+                # Counted as shown: draft positions after an end of the reply (a stop string, an end
+                # token, max tokens) are neither drafted nor accepted for it, and an end token is not
+                # shown, so accepted and tinted stay the same tokens. (llama-server counts the whole
+                # accepted draft.)
+                n_shown = 0
                 for tok in draft[:n_ok]:
                     index = out.n_gen
                     reason = out.emit(tok)
-                    if reason != p.STOP_EOS:  # an end token is not shown, so not tinted
-                        tally.accepted_tokens.append(index)
+                    if reason == p.STOP_EOS:
+                        break
+                    tally.accepted_tokens.append(index)
+                    n_shown += 1
                     if reason is not None:
                         break
-                else:
+                if reason is None:
+                    tally.round(len(draft), n_ok, bool(draft))
                     last = picks[-1]
                     reason = out.emit(last)
+                else:
+                    tally.round(n_shown, n_shown, bool(draft))
         finally:
             self.phase = ""
             out.close()
-            # The plain loop's end state: the prompt and every token but the last in the cache;
+            # The plain loop's end state: the prompt and every token but the last in the cache, all of
+            # them after an end token (each shown token was decoded before the model picked the end);
             # a stopped or early-ended round leaves checked positions beyond that.
-            n_held = len(prompt) + max(out.n_gen - 1, 0)
+            n_held = len(prompt) + (out.n_gen if reason == p.STOP_EOS else max(out.n_gen - 1, 0))
             L.llama_memory_seq_rm(L.llama_get_memory(ctx), 0, n_held, -1)
             self.held = seq[:n_held]  # the tokens that memory holds, for the conversation's cache
         return reason, out.n_gen, tally.stats()

@@ -84,6 +84,8 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
     stats: list[RunStats] = [r.stats() for r in result.runs]
     loaded = list(getattr(result, "loaded", None) or [])
     placements = [getattr(ld, "placement", None) for ld in loaded] + [None] * (len(stats) - len(loaded))
+    # The memory account with each reply's checkpoints: taken after the load, held by the worker.
+    accounts = [pl.with_checkpoints(s.checkpoint_bytes) if pl else None for pl, s in zip(placements, stats)]
     rows = [[f"{result.mode} mode", *labels]]
     for name, fn in STAT_ROWS:
         cells = [fn(s) for s in stats]
@@ -96,27 +98,25 @@ def stats_rows(result: CompareResult, labels: list[str]) -> list[list[str]]:
                        if ld else "-" for ld in loaded)])
     if any(placements):
         rows.append(["backend (llama.cpp)", *(pl.summary if pl else "-" for pl in placements)])
-        rows += memory_rows(placements)
-    if any(s.checkpoint_bytes for s in stats):
-        # Taken after the load, so not in llama.cpp's account above: the worker's own.
-        rows.append(["context checkpoints", *(human_bytes(s.checkpoint_bytes) if s.checkpoint_bytes else "-"
-                                              for s in stats)])
+        rows += memory_rows(accounts)
     return rows
 
 
 # (row label, MemoryAccount field), in llama.cpp's order of allocation.
 _MEMORY_ROWS = (("weights", "weights"), ("KV cache", "kv_cache"), ("recurrent state", "recurrent_state"),
-                ("compute buffers", "compute"), ("memory total", "total"))
+                ("compute buffers", "compute"), ("draft model", "draft_model"),
+                ("context checkpoints", "context_checkpoints"), ("memory total", "total"))
+_ROWS_WHERE_HELD = ("recurrent_state", "draft_model", "context_checkpoints")
 
 
 def memory_rows(placements: list[Placement | None]) -> list[list[str]]:
     """llama.cpp's own account of each model's memory, a row per part, devices side by side
-    ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state row only where a model has one."""
+    ("1.2 GiB CUDA0 + 40 MiB CPU"); the recurrent-state, draft-model and checkpoint rows only where a model has them."""
     accounts = [pl.memory if pl else () for pl in placements]
     rows: list[list[str]] = []
     for label, attr in _MEMORY_ROWS:
         cells = [_per_device(acc, attr) for acc in accounts]
-        if attr == "recurrent_state" and not any(getattr(a, attr) for acc in accounts for a in acc):
+        if attr in _ROWS_WHERE_HELD and not any(getattr(a, attr) for acc in accounts for a in acc):
             continue
         rows.append([f"{label} (llama.cpp)", *cells])
     return rows
