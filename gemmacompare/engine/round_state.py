@@ -114,15 +114,17 @@ class RoundState:
         """
         fair = self.mode != RACE
         name = self.mode.capitalize()
+        r = self.result
+        # The replay starts from the round's end; a state published while the round's last run
+        # is still being wound up may hold both, and the room is watching the replay.
+        if self.replaying and r is not None and not r.user_stopped:
+            return f"{name}: {self.note} · replaying side by side (Esc: jump to the end)"
         if self.active:
             return f"{name}: {self.split.describe()}." if self.split else ""
-        r = self.result
         if r is None:
             return ""
         if r.user_stopped:
             return f"Stopped ({self.note}); finished text and stats are kept."
-        if self.replaying:
-            return f"{name}: {self.note} · replaying side by side (Esc: jump to the end)"
         verdict = r.verdict()
         if not verdict:
             return ""

@@ -120,10 +120,11 @@ class BlindArena(QObject):
         return True
 
     def _set_tabs(self) -> None:
-        # The Benchmark tab names the files; the leaderboard's speed column beside the
-        # live curves would tell the sides apart before the vote.
+        # The Benchmark and Context sweep tabs name the files; the leaderboard's speed column
+        # beside the live curves would tell the sides apart before the vote.
         tabs = self.w.tabs
-        tabs.setTabEnabled(tabs.indexOf(self.w.bench_tab), not self.active)
+        for tab in (self.w.bench_tab, self.w.sweep_tab):
+            tabs.setTabEnabled(tabs.indexOf(tab), not self.active)
         open_round = self.active and self.round is not None and not self.round.voted
         tabs.setTabEnabled(tabs.indexOf(self.w.leaderboard), not open_round)
         # A saved run names the models: Ctrl+S is off until the vote, as the Save round button is.

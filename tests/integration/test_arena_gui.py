@@ -105,8 +105,8 @@ def leaks(w: MainWindow) -> list[str]:
     found = []
     for t in visible_texts(w):
         for ident in identities(w):
-            # SmolLM2's architecture is "llama"; "llama.cpp" (the engine) is no clue.
-            pattern = re.escape(ident) + (r"(?!\.cpp)" if ident == "llama" else "")
+            # SmolLM2's architecture is "llama"; "llama.cpp" (the engine) and its tools are no clue.
+            pattern = re.escape(ident) + (r"(?!\.cpp|-bench|-server)" if ident == "llama" else "")
             if re.search(pattern, t, re.IGNORECASE):
                 found.append(f"{ident!r} in {t[:80]!r}")
     return found
