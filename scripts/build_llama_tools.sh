@@ -26,6 +26,7 @@ TARGETS=${LLAMA_TOOLS_TARGETS:-"llama-bench llama-server"}
 # checkout's .venv (a CI cache kept across clones) is written again for this one.
 wrap() {
     mkdir -p "$DEST/bin" "$DEST/real"
+    rm -f "$DEST/real"/libggml-cpu-*.so  # a variant the wheel no longer has must not dangle here
     ln -sf "$LIB"/libggml-cpu-*.so "$DEST/real/"
     ls "$LIB"/libggml-vulkan*.so >/dev/null 2>&1 && ln -sf "$LIB"/libggml-vulkan*.so "$DEST/real/"
     cat > "$DEST/bin/$1" <<WRAP

@@ -92,4 +92,30 @@ else
     say "compiled in $secs s"
 fi
 [ -f "$DIR/BUILD_INFO" ] && say "built: $(cat "$DIR/BUILD_INFO")"
-ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl | head -1
+WHL=$(ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl | head -1)
+# The CPU variant for AMX (sapphirerapids: Sapphire Rapids and newer Xeons) dies of SIGILL at
+# its first matrix product in this llama.cpp (the AMX kernel's `tilezero` in a worker thread,
+# seen on a Xeon with amx_tile; upstream ggml-org/llama.cpp#26954, open). Without it llama.cpp
+# picks the next best variant there (zen4: AVX-512 with VNNI and BF16), no AMX; other CPUs
+# never load it. Taken out of the wheel, so the app, the bundle and llama.cpp's tools built on
+# these libraries (scripts/build_llama_tools.sh) all run the same variant. Applied to a cached
+# wheel too; a wheel without it is left as it is.
+"${PYTHON:-python3}" - "$WHL" <<'PY' >&2
+import os, sys, zipfile
+whl, drop = sys.argv[1], "llama_cpp/lib/libggml-cpu-sapphirerapids.so"
+with zipfile.ZipFile(whl) as z:
+    if drop not in z.namelist():
+        sys.exit(0)
+    tmp = whl + ".tmp"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in z.infolist():
+            if info.filename == drop:
+                continue
+            data = z.read(info)
+            if info.filename.endswith(".dist-info/RECORD"):
+                data = b"".join(line for line in data.splitlines(keepends=True) if not line.startswith(drop.encode() + b","))
+            out.writestr(info, data)
+os.replace(tmp, whl)
+print(f"llama_wheel: took {drop} out of the wheel (its AMX kernels crash in this llama.cpp)")
+PY
+echo "$WHL"

@@ -8,6 +8,8 @@ llama-kv-cache.cpp and llama-context.cpp of the vendored llama.cpp).
 
 from __future__ import annotations
 
+import pytest
+
 from gemmacompare.engine.local.llama_runtime import (
     AllocationFailure,
     allocation_failure,
@@ -197,3 +199,16 @@ def test_build_facts_name_the_build_that_runs_here():
     assert facts["llama_cpp_python"] == llama_cpp.__version__
     assert facts["commit"] not in ("", "unknown") and facts["ggml_version"].count(".") == 2
     assert "CPU" in facts["backends"] and facts["cpu_variant"]
+
+
+def test_the_portable_build_has_no_amx_variant():
+    """scripts/llama_wheel.sh takes the sapphirerapids CPU library out of the wheel: its AMX
+    kernels die of SIGILL at the first matrix product in this llama.cpp (seen on a Xeon with
+    AMX), and llama.cpp would pick it on every such CPU."""
+    from gemmacompare.engine.local.llama_runtime import llama_lib_dir
+
+    variants = sorted(p.name for p in llama_lib_dir().glob("libggml-cpu-*"))
+    if not variants:
+        pytest.skip("a build with its CPU backend compiled in has no variants to pick from")
+    assert "libggml-cpu-sapphirerapids.so" not in variants
+    assert "libggml-cpu-zen4.so" in variants  # AVX-512 with VNNI and BF16: what AMX CPUs run instead
