@@ -51,15 +51,9 @@ def cmd_compare_ab(args: argparse.Namespace, settings: RunSettings) -> int:
         print(f"error: --ab runs one model with and without its draft; name one model, not {len(args.models)}.",
               file=sys.stderr)
         return EXIT_USAGE
-    try:
-        path = str(resolve_models([args.models[0]])[0])
-    except LookupError as exc:
-        print(f"error: {terminal_safe(exc, 400)}", file=sys.stderr)
-        return EXIT_MODEL_FAILED
-    if is_server_ref(path):
-        print("error: an A/B of speculation runs a local model file; a server's speed is not this machine's.",
-              file=sys.stderr)
-        return EXIT_USAGE
+    path = _local_model(args.models[0])
+    if isinstance(path, int):
+        return path
     total = args.n_threads[0] if len(args.n_threads) == 1 else 0
     ab = SpeculationAB(path, settings, args.prompt, runs=args.runs, threads=total)
 
@@ -129,15 +123,9 @@ def cmd_bench_ab(args: argparse.Namespace) -> int:
     if problem := resolve_draft_args(args):
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        path = str(resolve_models([args.models[0]])[0])
-    except LookupError as exc:
-        print(f"error: {terminal_safe(exc, 400)}", file=sys.stderr)
-        return EXIT_MODEL_FAILED
-    if is_server_ref(path):
-        print("error: an A/B of speculation runs a local model file; a server's speed is not this machine's.",
-              file=sys.stderr)
-        return EXIT_USAGE
+    path = _local_model(args.models[0])
+    if isinstance(path, int):
+        return path
     settings = settings_from_args(args, 0, BENCH_BASE)  # greedy, as every benchmark
     ab = SpeculationAB(path, settings, "", runs=args.runs, threads=args.threads)
     tasks = list(suite.tasks)
@@ -170,3 +158,17 @@ def cmd_bench_ab(args: argparse.Namespace) -> int:
 
 
 __all__ = ["cmd_bench_ab", "cmd_compare_ab", "resolve_draft_args", "with_draft_resolved"]
+
+
+def _local_model(arg: str) -> str | int:
+    """The A/B's one model as a local file's path, or the exit status after one sentence."""
+    try:
+        path = str(resolve_models([arg])[0])
+    except LookupError as exc:
+        print(f"error: {terminal_safe(exc, 400)}", file=sys.stderr)
+        return EXIT_MODEL_FAILED
+    if is_server_ref(path):
+        print("error: an A/B of speculation runs a local model file; a server's speed is not this machine's.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return path
