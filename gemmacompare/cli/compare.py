@@ -328,7 +328,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if chats is not None:
             from gemmacompare.cli.compare_chat import play_chats
 
-            return play_chats(session, chats, settings, args, labels, printer, total or None,
+            return play_chats(session, chats, settings, args, labels, on_event, total or None,
                               [str(x) for x in paths], [str(w or "") for w in wanted])
         try:
             result = session.start(commands, mode=args.mode, threads_total=total or None, on_event=on_event)

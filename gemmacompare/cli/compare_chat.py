@@ -13,10 +13,10 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from gemmacompare.bench.conversations import ConversationFileError, ConversationSuite, load_conversations
-from gemmacompare.cli.compare import LinePrinter, PromptInputError, say
+from gemmacompare.cli.compare import PromptInputError, say
 from gemmacompare.cli.exit_codes import EXIT_MODEL_FAILED, EXIT_OK
 from gemmacompare.engine.api import (
     CompareSession,
@@ -52,25 +52,17 @@ def cache_policy(args: argparse.Namespace) -> str:
 
 
 def play_chats(session: CompareSession, suite: ConversationSuite, settings: Sequence[RunSettings],
-               args: argparse.Namespace, labels: list[str], printer: LinePrinter, threads_total: int | None,
-               paths: Sequence[str] = (), refs: Sequence[str] = ()) -> int:
+               args: argparse.Namespace, labels: list[str], on_event: Callable[[int, SessionEvent], None],
+               threads_total: int | None, paths: Sequence[str] = (), refs: Sequence[str] = ()) -> int:
     """Plays every conversation of the suite on the loaded session; prints each turn's
-    figures and the totals; --json writes them all."""
+    figures and the totals; --json writes them all. `on_event`: compare's printer of the
+    streamed replies and their errors, the same for a single prompt and a conversation."""
     policy = cache_policy(args)
     # A conversation's replies are kept greedy: a sampled reply would make each run another conversation.
     greedy = [s if s.sampling.temperature == 0 else _greedy(s) for s in settings]
     if any(s is not g for s, g in zip(settings, greedy)):
         print("# --chat answers greedily (temperature 0): the replies are part of the conversation",
               file=sys.stderr)
-
-    def on_event(i: int, ev: SessionEvent) -> None:
-        if isinstance(ev, p.Token):
-            printer.feed(i, "thinking", ev.thinking)
-            printer.feed(i, "answer", ev.answer)
-        elif isinstance(ev, (p.Finished, p.WorkerError)):
-            printer.flush(i)
-            if isinstance(ev, p.WorkerError):
-                print(f"[{labels[i]}] error: {say(ev.message)}", file=sys.stderr)
 
     results: list[ConversationResult] = []
     for conv in suite.conversations:
