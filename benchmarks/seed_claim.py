@@ -199,16 +199,17 @@ def summarize_rounds(rounds: list[list[dict]], labels: list[str]) -> dict:
 
 # --- llama-bench -------------------------------------------------------------------------
 
-def find_llama_bench(explicit: str | None) -> Path | None:
+def find_llama_tool(name: str, explicit: str | None) -> Path | None:
+    """llama.cpp's `name` (llama-bench, llama-server) from the same source, built first if missing."""
     if explicit:
         return Path(explicit)
     out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
                          # This interpreter's llama-cpp-python names the version (a worktree has no .venv).
-                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-bench", "PYTHON": sys.executable})
+                         env={**os.environ, "LLAMA_TOOLS_TARGETS": name, "PYTHON": sys.executable})
     if out.returncode != 0:
-        print(f"# llama-bench could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
+        print(f"# {name} could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
         return None
-    return Path(out.stdout.strip().splitlines()[-1]) / "llama-bench"
+    return Path(out.stdout.strip().splitlines()[-1]) / name
 
 
 def llama_bench(exe: Path, path: Path, threads: int, n_gen: int, n_prompt: int, reps: int) -> list[dict]:
@@ -221,7 +222,7 @@ def llama_bench(exe: Path, path: Path, threads: int, n_gen: int, n_prompt: int, 
 
 def run_llama_bench(args: argparse.Namespace, report: dict, files: list[tuple[str, Path]],
                     save: Callable[[], None]) -> None:
-    exe = find_llama_bench(args.llama_bench)
+    exe = find_llama_tool("llama-bench", args.llama_bench)
     if not exe:
         return
     print(f"## llama-bench ({exe}): pp512 and tg{args.tokens}, {args.bench_reps} reps, {args.threads} threads, "
@@ -297,17 +298,6 @@ def turn_texts(path: Path, n_turns: int, n_tokens: int) -> tuple[str, ...]:
                  for k in range(n_turns))
 
 
-def find_llama_server(explicit: str | None) -> Path | None:
-    if explicit:
-        return Path(explicit)
-    out = subprocess.run([str(ROOT / "scripts" / "build_llama_tools.sh")], capture_output=True, text=True,
-                         env={**os.environ, "LLAMA_TOOLS_TARGETS": "llama-server", "PYTHON": sys.executable})
-    if out.returncode != 0:
-        print(f"# llama-server could not be built; skipped ({out.stderr.strip().splitlines()[-1:]})")
-        return None
-    return Path(out.stdout.strip().splitlines()[-1]) / "llama-server"
-
-
 def start_llama_server(exe: Path, model: Path, n_ctx: int, threads: int,
                        log_path: Path) -> tuple[subprocess.Popen, str]:
     """llama-server with its defaults (cache_prompt on, its context checkpoints), our context and threads."""
@@ -361,7 +351,7 @@ def multi_turn(args: argparse.Namespace, report: dict, files: list[tuple[str, Pa
             save()
     if args.no_llama_server:
         return
-    exe = find_llama_server(args.llama_server)
+    exe = find_llama_tool("llama-server", args.llama_server)
     if exe is None or not exe.is_file():
         return
     out["llama_server"] = {}
